@@ -1,0 +1,59 @@
+/**
+ * One measured case of a benchmark. `pvnet bench NAME --json` prints
+ * `{"results":[BenchRow, ...]}`; baselines are rows too, their `name` saying what they are.
+ */
+export interface BenchRow {
+  /** What was measured, e.g. "ring notify", "postMessage frame", "C ring notify". */
+  name: string;
+  frameBytes: number;
+  batch: number;
+  mpps: number;
+  gbps: number;
+  /** Free-form extras: ratios, skip reasons, latency percentiles. */
+  [extra: string]: string | number | boolean | null;
+}
+
+/** Frame bytes only (no preamble or inter-frame gap), as in shared/reference/perf-lessons.md. */
+export function gbpsOf(mpps: number, frameBytes: number): number {
+  return (mpps * 1e6 * frameBytes * 8) / 1e9;
+}
+
+export function median(xs: readonly number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const n = s.length;
+  if (n === 0) return Number.NaN;
+  return n % 2 === 1 ? s[(n - 1) >> 1] : (s[n / 2 - 1] + s[n / 2]) / 2;
+}
+
+/** A row that could not be measured here, with the reason (a visible skip, never a pass). */
+export function skippedRow(name: string, frameBytes: number, batch: number, reason: string): BenchRow {
+  return { name, frameBytes, batch, mpps: 0, gbps: 0, skipped: reason };
+}
+
+/** Renders rows as a fixed-width table. */
+export function formatTable(rows: readonly BenchRow[]): string {
+  const extraKeys = [...new Set(rows.flatMap((r) => Object.keys(r)))].filter(
+    (k) => !["name", "frameBytes", "batch", "mpps", "gbps"].includes(k),
+  );
+  const head = ["case", "frame B", "batch", "Mpps", "Gbit/s", ...extraKeys];
+  const cell = (v: unknown): string =>
+    typeof v === "number"
+      ? Number.isInteger(v)
+        ? String(v)
+        : v.toFixed(2)
+      : v === undefined
+        ? ""
+        : String(v);
+  const body = rows.map((r) => [
+    r.name,
+    String(r.frameBytes),
+    String(r.batch),
+    cell(r.mpps),
+    cell(r.gbps),
+    ...extraKeys.map((k) => cell(r[k])),
+  ]);
+  const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
+  const line = (cols: string[]) =>
+    cols.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join("  ");
+  return [line(head), line(widths.map((w) => "-".repeat(w))), ...body.map(line)].join("\n");
+}
