@@ -27,8 +27,9 @@ export function isParseError(v: unknown): v is ParseError {
 }
 
 /**
- * Load-time check of a layout: fields in order, each naturally aligned, none overlapping,
- * all inside `size`. `fields` maps name to [offset, width in bytes].
+ * Load-time check of a layout: fields in order, none overlapping, all inside `size`, and
+ * scalars (width 2, 4 or 8) naturally aligned; byte arrays may sit anywhere.
+ * `fields` maps name to [offset, width in bytes].
  */
 export function checkLayout(
   name: string,
@@ -38,7 +39,8 @@ export function checkLayout(
   let end = 0;
   for (const [field, [off, width]] of Object.entries(fields)) {
     assert(off >= end, `${name}.${field} at ${off} overlaps the previous field (ends at ${end})`);
-    assert(off % Math.min(width, 8) === 0 || width % 2 !== 0, `${name}.${field} at ${off} is misaligned`);
+    const scalar = width === 2 || width === 4 || width === 8;
+    assert(!scalar || off % width === 0, `${name}.${field} at ${off} is misaligned`);
     end = off + width;
   }
   assert(end <= size, `${name} fields end at ${end}, past its size ${size}`);

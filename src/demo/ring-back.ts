@@ -1,0 +1,201 @@
+/**
+ * The demo's driver domain (backend side). For each guest that connects it maps the ring
+ * pages read-write and the frame buffers read-only, once (persistent grants: the buffer
+ * pool is mapped for the life of the connection, so a frame costs one copy and no grant
+ * operation), binds the guest's event channel, and then serves the ring: each request is
+ * copied into private memory, validated, its frame copied out of the guest's buffer into a
+ * buffer of our own, and answered. A guest that breaks the ring protocol is disconnected
+ * alone, with a logged reason.
+ */
+import { RateLog } from "../base/ratelog.js";
+import type { Domain } from "../hv/domain.js";
+import { PAGE_SIZE } from "../hv/memory.js";
+import { RingArea } from "../ring/area.js";
+import { BackRing } from "../ring/back.js";
+import { ringErrorText } from "../ring/errors.js";
+import { copyBytes } from "../wire/copy.js";
+import { type Mem, privateMem } from "../wire/mem.js";
+import {
+  NETIF_RSP_ERROR,
+  NETIF_RSP_OKAY,
+  NETIF_TX_ENTRY_SIZE,
+  txReqGref,
+  txReqId,
+  txReqOffset,
+  txReqSize,
+  txRspWrite,
+} from "../wire/xen/netif.js";
+import { BUF_SIZE, backCounters, type DoneReport, type RingPairArgs, SEQ_OFF } from "./ring-proto.js";
+
+const OWN_BUFS = 64;
+const MAX_BUF_REFS = 1 << 14;
+
+interface Conn {
+  domid: number;
+  port: number;
+  ring: BackRing;
+  handles: number[];
+  /** Byte offset of each mapped buffer page in the guest's memory, by gref; -1 if none. */
+  pageOff: Int32Array;
+  gmem: Mem;
+  expect: number;
+  dead: boolean;
+}
+
+export default async function main(dom: Domain, raw: unknown): Promise<void> {
+  const a = raw as RingPairArgs;
+  const c = backCounters(a.backCounters);
+  const cRx = c.slot("rxFrames");
+  const cRxB = c.slot("rxBytes");
+  const cSeq = c.slot("seqErrors");
+  const cBad = c.slot("badRequests");
+  const cNotify = c.slot("notifies");
+  const f = c.f64;
+  const log = new RateLog();
+  const mem = dom.memory.mem;
+  const own = dom.pages.allocMany(OWN_BUFS / 2);
+  if (own === null) throw new RangeError("Domain 0 has too little memory for its buffers");
+  const ownOff = Int32Array.from(
+    { length: OWN_BUFS },
+    (_, i) => own[i >> 1] * PAGE_SIZE + (i & 1) * BUF_SIZE,
+  );
+  let nextOwn = 0;
+  const req = privateMem(a.batch * NETIF_TX_ENTRY_SIZE);
+  const conns = new Map<number, Conn>();
+
+  const disconnect = (cn: Conn, why: string): void => {
+    if (cn.dead) return;
+    cn.dead = true;
+    log.log(`vif${cn.domid}`, `dom0: guest ${cn.domid}: ${why}; disconnected`);
+    dom.evtchn.off(cn.port);
+    for (const h of cn.handles) dom.gnt.unmap(h);
+    conns.delete(cn.domid);
+  };
+
+  const serve = (cn: Conn): void => {
+    if (cn.dead) return;
+    const ring = cn.ring;
+    const gmem = cn.gmem;
+    const dv = mem.dv;
+    let budget = a.budget;
+    for (;;) {
+      const n = ring.copyRequests(req, 0, a.batch);
+      if (n < 0) {
+        c.add("protoErrors");
+        disconnect(cn, ringErrorText(n));
+        return;
+      }
+      if (n === 0) {
+        if (ring.finalCheckForRequests()) continue;
+        return;
+      }
+      for (let i = 0; i < n; i++) {
+        const at = i * NETIF_TX_ENTRY_SIZE;
+        const gref = txReqGref(req, at);
+        const off = txReqOffset(req, at);
+        const size = txReqSize(req, at);
+        const page = gref < cn.pageOff.length ? cn.pageOff[gref] : -1;
+        let status = NETIF_RSP_OKAY;
+        if (page < 0 || off + size > PAGE_SIZE || size > BUF_SIZE || size < SEQ_OFF + 4) {
+          status = NETIF_RSP_ERROR;
+          f[cBad]++;
+        } else {
+          const dst = ownOff[nextOwn];
+          nextOwn = (nextOwn + 1) & (OWN_BUFS - 1);
+          copyBytes(mem, dst, gmem, page + off, size);
+          if (a.verify) {
+            if (dv.getUint32(dst + SEQ_OFF) !== cn.expect) f[cSeq]++;
+            cn.expect = (cn.expect + 1) >>> 0;
+          }
+          f[cRx]++;
+          f[cRxB] += size;
+        }
+        const r = ring.beginResponse();
+        txRspWrite(ring.wmem, r, txReqId(req, at), status);
+        ring.endResponse();
+      }
+      if (ring.pushResponsesAndCheckNotify()) {
+        dom.evtchn.send(cn.port);
+        f[cNotify]++;
+      }
+      if (a.count > 0 && f[cRx] === a.count) dom.report({ t: "done", side: "back" } satisfies DoneReport);
+      budget -= n;
+      if (budget <= 0) {
+        dom.loop.defer(() => serve(cn));
+        return;
+      }
+    }
+  };
+
+  const connect = async (domid: number, m: unknown): Promise<void> => {
+    const why = checkConnect(m);
+    if (why !== null) {
+      dom.post(domid, { t: "refused", reason: why });
+      return;
+    }
+    const { ringRefs, bufRefs, port } = m as { ringRefs: number[]; bufRefs: number[]; port: number };
+    const gm = dom.foreign(domid);
+    if (gm === undefined || conns.has(domid)) {
+      dom.post(domid, { t: "refused", reason: "unknown or already connected domain" });
+      return;
+    }
+    const handles: number[] = [];
+    const fail = (reason: string): void => {
+      for (const h of handles) dom.gnt.unmap(h);
+      dom.post(domid, { t: "refused", reason });
+    };
+    const ringOffs: number[] = [];
+    for (const ref of ringRefs) {
+      const h = dom.gnt.map(domid, ref, false);
+      if (h < 0) return fail(`cannot map ring gref ${ref}: status ${h}`);
+      handles.push(h);
+      ringOffs.push(dom.gnt.mappedOff(h));
+    }
+    const pageOff = new Int32Array(Math.max(...bufRefs) + 1).fill(-1);
+    for (const ref of bufRefs) {
+      const h = dom.gnt.map(domid, ref, true);
+      if (h < 0) return fail(`cannot map buffer gref ${ref}: status ${h}`);
+      handles.push(h);
+      pageOff[ref] = dom.gnt.mappedOff(h);
+    }
+    const ring = BackRing.attach(new RingArea(gm.mem, ringOffs, NETIF_TX_ENTRY_SIZE));
+    if (typeof ring === "number") return fail(ringErrorText(ring));
+    let local: number;
+    try {
+      local = await dom.evtchnBindInterdomain(domid, port);
+    } catch (e) {
+      return fail(`cannot bind event channel ${port}: ${(e as Error).message}`);
+    }
+    const cn: Conn = { domid, port: local, ring, handles, pageOff, gmem: gm.mem, expect: 0, dead: false };
+    conns.set(domid, cn);
+    dom.evtchn.on(local, () => serve(cn));
+    dom.post(domid, { t: "connected" });
+  };
+
+  dom.onMessage((from, data) => {
+    if ((data as { t?: unknown })?.t === "connect") void connect(from, data);
+  });
+  dom.onDomainDestroyed((domid) => {
+    const cn = conns.get(domid);
+    if (cn !== undefined) disconnect(cn, "domain destroyed");
+  });
+  dom.onPeerClosed((port) => {
+    for (const cn of conns.values())
+      if (cn.port === port) disconnect(cn, "event channel closed by the guest");
+  });
+}
+
+/** The connect message comes from an untrusted guest: check its shape before use. */
+function checkConnect(m: unknown): string | null {
+  const o = m as { ringRefs?: unknown; bufRefs?: unknown; port?: unknown };
+  const isRefs = (v: unknown, max: number): v is number[] =>
+    Array.isArray(v) &&
+    v.length >= 1 &&
+    v.length <= max &&
+    v.every((x) => Number.isInteger(x) && x >= 0 && x < MAX_BUF_REFS);
+  if (!isRefs(o.ringRefs, 16) || (o.ringRefs.length & (o.ringRefs.length - 1)) !== 0)
+    return "ringRefs: expected 1, 2, 4, 8 or 16 grant references";
+  if (!isRefs(o.bufRefs, MAX_BUF_REFS)) return `bufRefs: expected 1..${MAX_BUF_REFS} grant references`;
+  if (!Number.isInteger(o.port) || (o.port as number) <= 0) return "port: expected a positive integer";
+  return null;
+}

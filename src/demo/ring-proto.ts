@@ -1,0 +1,79 @@
+/**
+ * The two-domain ring demo and benchmark: a guest transmits frames over a netif-style TX
+ * ring (netif_tx_request/response, multi-page ring of order 0-4) to the driver domain,
+ * which copies each frame out of the guest's granted buffers and answers. The handshake
+ * goes through the machine's control messages (xenstore takes this role in the drivers).
+ */
+import { Counters } from "../base/counters.js";
+
+export interface RingPairArgs {
+  frameBytes: number;
+  /** Frames per published index update, on both sides. */
+  batch: number;
+  /** Frames to send; 0 = until stopped. */
+  count: number;
+  /** ring-page-order: 2^order ring pages. */
+  order: number;
+  /** Check each frame's sequence number in the backend. */
+  verify: boolean;
+  /** Frames a handler moves before yielding to the loop. */
+  budget: number;
+  guestCounters: SharedArrayBuffer;
+  backCounters: SharedArrayBuffer;
+}
+
+export const GUEST_COUNTERS = [
+  "txFrames",
+  "txBytes",
+  "responses",
+  "rspErrors",
+  "protoErrors",
+  "notifies",
+] as const;
+export const BACK_COUNTERS = [
+  "rxFrames",
+  "rxBytes",
+  "seqErrors",
+  "badRequests",
+  "protoErrors",
+  "notifies",
+] as const;
+export type GuestCounter = (typeof GUEST_COUNTERS)[number];
+export type BackCounter = (typeof BACK_COUNTERS)[number];
+
+export function guestCounters(sab?: SharedArrayBuffer): Counters<GuestCounter> {
+  return new Counters(GUEST_COUNTERS, sab);
+}
+
+export function backCounters(sab?: SharedArrayBuffer): Counters<BackCounter> {
+  return new Counters(BACK_COUNTERS, sab);
+}
+
+/** Guest -> backend: where the ring and buffers are. */
+export interface ConnectMsg {
+  t: "connect";
+  ringRefs: number[];
+  bufRefs: number[];
+  port: number;
+}
+
+/** Backend -> guest: ring attached, channel bound, go. */
+export interface ConnectedMsg {
+  t: "connected";
+}
+
+/** Backend -> guest: refused, with the reason. */
+export interface RefusedMsg {
+  t: "refused";
+  reason: string;
+}
+
+/** Either side -> machine. */
+export interface DoneReport {
+  t: "done";
+  side: "guest" | "back";
+}
+
+export const BUF_SIZE = 2048;
+/** Where each frame carries its sequence number (after Ethernet + IPv4 + UDP headers). */
+export const SEQ_OFF = 42;

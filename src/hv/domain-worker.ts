@@ -1,0 +1,30 @@
+/**
+ * Entry point of every domain worker: builds the Domain runtime from the init data, runs
+ * the program's `main(dom, args)`, then keeps the event loop going until shutdown.
+ */
+import { parentPort, workerData } from "node:worker_threads";
+import { toWireError } from "../base/errors.js";
+import { Domain } from "./domain.js";
+import type { DomainInit, FromDomain } from "./worker-proto.js";
+
+export type DomainProgram = (dom: Domain, args: unknown) => void | Promise<void>;
+
+async function boot(): Promise<void> {
+  if (parentPort === null) throw new Error("domain-worker must run in a worker thread");
+  const init = workerData as DomainInit;
+  const port = parentPort;
+  const dom = new Domain(init, port);
+  try {
+    const mod = (await import(init.program)) as { default: DomainProgram };
+    void dom.loop.start();
+    await mod.default(dom, init.args);
+    port.postMessage({ t: "ready" } satisfies FromDomain);
+  } catch (e) {
+    port.postMessage({ t: "failed", error: toWireError(e) } satisfies FromDomain);
+    dom.loop.stop();
+    dom.timers.cancelAll();
+    port.close();
+  }
+}
+
+void boot();

@@ -1,0 +1,177 @@
+/**
+ * The runtime a domain's program sees inside its worker: its memory and page allocator,
+ * its grant table, grant operations, event channels, event loop, timers, and the
+ * hypercalls that go to the machine. A guest holds only its own memory; the privileged
+ * domain also holds every guest's memory, grant frames and active table, which is what
+ * lets its GrantOps map and copy.
+ */
+import type { MessagePort } from "node:worker_threads";
+import { PvnetError } from "../base/errors.js";
+import { memOf } from "../wire/mem.js";
+import { EventChannels } from "./evtchn.js";
+import { GrantOps, grantingDomain } from "./grant-ops.js";
+import { GrantTable } from "./grant-table.js";
+import { EventLoop } from "./loop.js";
+import { type DomainMemory, memoryOf, PageAllocator } from "./memory.js";
+import { NodeTimers, type Timers } from "./timer.js";
+import type { DomainInit, ForeignInit, FromDomain, HypercallOp, ToDomain } from "./worker-proto.js";
+
+export type MessageHandler = (from: number, data: unknown) => void;
+
+export class Domain {
+  readonly domid: number;
+  readonly name: string;
+  readonly privileged: boolean;
+  readonly memory: DomainMemory;
+  readonly pages: PageAllocator;
+  readonly grants: GrantTable;
+  readonly gnt: GrantOps;
+  readonly evtchn: EventChannels;
+  readonly loop: EventLoop;
+  readonly timers: Timers;
+  readonly #port: MessagePort;
+  readonly #foreign = new Map<number, DomainMemory>();
+  readonly #calls = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
+  #nextCall = 1;
+  #onMessage: MessageHandler = () => {};
+  readonly #onDestroyed: ((domid: number) => void)[] = [];
+  readonly #onAdded: ((domid: number) => void)[] = [];
+  readonly #onClosed: ((port: number) => void)[] = [];
+  readonly #onShutdown: (() => void | Promise<void>)[] = [];
+
+  constructor(init: DomainInit, port: MessagePort) {
+    this.domid = init.domid;
+    this.name = init.name;
+    this.privileged = init.privileged;
+    this.#port = port;
+    this.memory = memoryOf(init.domid, init.memory);
+    this.pages = new PageAllocator(this.memory.nPages);
+    this.grants = new GrantTable(init.domid, memOf(init.grantTable));
+    this.gnt = new GrantOps(init.domid, this.memory);
+    if (init.active !== null) {
+      this.gnt.addDomain(
+        grantingDomain(init.domid, init.memory, memOf(init.grantTable), init.active, this.memory.mem),
+      );
+    }
+    for (const f of init.foreign) this.#addForeign(f);
+    this.evtchn = new EventChannels(init.domid, init.ports);
+    for (const l of init.links) this.evtchn.addLink(l.peer, l.sab);
+    this.loop = new EventLoop(this.evtchn, { mode: init.loopMode });
+    this.timers = new NodeTimers();
+    port.on("message", (m: ToDomain) => this.#receive(m));
+  }
+
+  /** Another domain's memory (privileged domains only; undefined otherwise). */
+  foreign(domid: number): DomainMemory | undefined {
+    return this.#foreign.get(domid);
+  }
+
+  evtchnAllocUnbound(remoteDom: number): Promise<number> {
+    return this.#hypercall("evtchn_alloc_unbound", { remoteDom }) as Promise<number>;
+  }
+
+  evtchnBindInterdomain(remoteDom: number, remotePort: number): Promise<number> {
+    return this.#hypercall("evtchn_bind_interdomain", { remoteDom, remotePort }) as Promise<number>;
+  }
+
+  async evtchnClose(port: number): Promise<void> {
+    this.evtchn.off(port);
+    await this.#hypercall("evtchn_close", { port });
+  }
+
+  /** Sends a control message to another domain (or MACHINE) through the toolstack. */
+  post(to: number, data: unknown): void {
+    this.#send({ t: "msg", to, data });
+  }
+
+  onMessage(h: MessageHandler): void {
+    this.#onMessage = h;
+  }
+
+  /** Publishes data to the machine (status, results). */
+  report(data: unknown): void {
+    this.#send({ t: "report", data });
+  }
+
+  onDomainDestroyed(fn: (domid: number) => void): void {
+    this.#onDestroyed.push(fn);
+  }
+
+  onDomainAdded(fn: (domid: number) => void): void {
+    this.#onAdded.push(fn);
+  }
+
+  /** The peer of one of our ports closed its end: the port is unbound again. */
+  onPeerClosed(fn: (port: number) => void): void {
+    this.#onClosed.push(fn);
+  }
+
+  onShutdown(fn: () => void | Promise<void>): void {
+    this.#onShutdown.push(fn);
+  }
+
+  async shutdown(): Promise<void> {
+    for (const fn of this.#onShutdown) await fn();
+    this.timers.cancelAll();
+    this.loop.stop();
+    this.#send({ t: "stopped" });
+    this.#port.close();
+  }
+
+  #addForeign(f: ForeignInit): void {
+    const mem = memoryOf(f.domid, f.memory);
+    this.#foreign.set(f.domid, mem);
+    this.gnt.addDomain(grantingDomain(f.domid, f.memory, memOf(f.grantTable), f.active, mem.mem));
+  }
+
+  #hypercall(op: HypercallOp, args: Record<string, number>): Promise<unknown> {
+    const id = this.#nextCall++;
+    return new Promise((resolve, reject) => {
+      this.#calls.set(id, { resolve, reject });
+      this.#send({ t: "hcall", id, op, args });
+    });
+  }
+
+  #send(m: FromDomain): void {
+    this.#port.postMessage(m);
+  }
+
+  #receive(m: ToDomain): void {
+    switch (m.t) {
+      case "hret": {
+        const c = this.#calls.get(m.id);
+        if (c === undefined) return;
+        this.#calls.delete(m.id);
+        if (m.ok) c.resolve(m.value);
+        else c.reject(PvnetError.fromWire(m.error));
+        return;
+      }
+      case "link-add":
+        this.loop.watch(this.evtchn.addLink(m.link.peer, m.link.sab));
+        return;
+      case "link-remove":
+        this.evtchn.removeLink(m.peer);
+        return;
+      case "domain-added":
+        this.#addForeign(m.foreign);
+        for (const fn of this.#onAdded) fn(m.foreign.domid);
+        return;
+      case "domain-destroyed":
+        this.gnt.releaseDomain(m.domid);
+        this.#foreign.delete(m.domid);
+        for (const fn of this.#onDestroyed) fn(m.domid);
+        return;
+      case "evtchn-bound":
+        return;
+      case "evtchn-closed":
+        for (const fn of this.#onClosed) fn(m.port);
+        return;
+      case "msg":
+        this.#onMessage(m.from, m.data);
+        return;
+      case "shutdown":
+        void this.shutdown();
+        return;
+    }
+  }
+}

@@ -1,0 +1,97 @@
+/**
+ * The granting side of a v1 grant table. The table's frames are a SharedArrayBuffer that
+ * the owning domain writes directly (as a Xen guest writes its mapped grant frames) and the
+ * privileged domain reads when it maps or copies. Granting writes domid and frame first and
+ * publishes the flags last; revoking is a compare-and-swap on the flags that fails while
+ * the hypervisor side holds the entry (GTF_reading/GTF_writing).
+ */
+import { assert } from "../base/assert.js";
+import type { Mem } from "../wire/mem.js";
+import {
+  GNTTAB_NR_RESERVED_ENTRIES,
+  GRANT_ENTRY_V1_SIZE,
+  GTF_permit_access,
+  GTF_reading,
+  GTF_readonly,
+  GTF_writing,
+} from "../wire/xen/grant.js";
+
+export const GRANTS_PER_FRAME = 4096 / GRANT_ENTRY_V1_SIZE;
+
+export function createGrantTable(nFrames: number): SharedArrayBuffer {
+  assert(Number.isInteger(nFrames) && nFrames > 0, "grant table needs at least one frame");
+  return new SharedArrayBuffer(nFrames * 4096);
+}
+
+export class GrantTable {
+  readonly domid: number;
+  readonly nEntries: number;
+  readonly #m: Mem;
+  readonly #free: number[] = [];
+  readonly #live: Uint8Array;
+  #nLive = 0;
+
+  constructor(domid: number, table: Mem) {
+    this.domid = domid;
+    this.#m = table;
+    this.nEntries = table.byteLength / GRANT_ENTRY_V1_SIZE;
+    this.#live = new Uint8Array(this.nEntries);
+    for (let r = this.nEntries - 1; r >= GNTTAB_NR_RESERVED_ENTRIES; r--) this.#free.push(r);
+  }
+
+  /** Grants still published (not yet ended). */
+  get liveGrants(): number {
+    return this.#nLive;
+  }
+
+  get freeGrants(): number {
+    return this.#free.length;
+  }
+
+  /** gnttab_grant_foreign_access: a new gref for `frame`, or -1 when the table is full. */
+  grantAccess(toDomid: number, frame: number, readonly: boolean): number {
+    const ref = this.#free.pop();
+    if (ref === undefined) return -1;
+    this.grantAccessRef(ref, toDomid, frame, readonly);
+    return ref;
+  }
+
+  /** Grants at a caller-chosen ref (the reserved console/xenstore refs). */
+  grantAccessRef(ref: number, toDomid: number, frame: number, readonly: boolean): void {
+    assert(ref >= 0 && ref < this.nEntries, `gref ${ref} outside the table`);
+    const m = this.#m;
+    const at = ref * GRANT_ENTRY_V1_SIZE;
+    m.u16[(at + 2) >>> 1] = toDomid;
+    m.u32[(at + 4) >>> 2] = frame;
+    // Published last: the hypervisor side must never see the flags before domid and frame.
+    Atomics.store(m.u16, at >>> 1, GTF_permit_access | (readonly ? GTF_readonly : 0));
+    if (this.#live[ref] === 0) {
+      this.#live[ref] = 1;
+      this.#nLive++;
+    }
+  }
+
+  /** True while the other side has the entry mapped or is copying through it. */
+  isInUse(ref: number): boolean {
+    return (Atomics.load(this.#m.u16, (ref * GRANT_ENTRY_V1_SIZE) >>> 1) & (GTF_reading | GTF_writing)) !== 0;
+  }
+
+  /**
+   * gnttab_end_foreign_access_ref: revokes the grant unless it is in use; returns whether
+   * it was revoked. A revoked ref returns to the free list.
+   */
+  endAccess(ref: number): boolean {
+    assert(ref >= 0 && ref < this.nEntries && this.#live[ref] === 1, `gref ${ref} is not granted`);
+    const flags16 = this.#m.u16;
+    const i = (ref * GRANT_ENTRY_V1_SIZE) >>> 1;
+    for (;;) {
+      const flags = Atomics.load(flags16, i);
+      if ((flags & (GTF_reading | GTF_writing)) !== 0) return false;
+      if (Atomics.compareExchange(flags16, i, flags, 0) === flags) break;
+    }
+    this.#live[ref] = 0;
+    this.#nLive--;
+    if (ref >= GNTTAB_NR_RESERVED_ENTRIES) this.#free.push(ref);
+    return true;
+  }
+}

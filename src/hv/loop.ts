@@ -1,0 +1,175 @@
+/**
+ * A domain's event loop. Drivers never block (seed 000): they register port handlers and
+ * timers and return. In `notify` mode the loop keeps one Atomics.waitAsync per link side
+ * and sleeps until a peer wakes it; in `poll` mode (benchmarks on dedicated cores) it spins
+ * over the selector words and yields to the Node event loop every `pollSliceMs` so timers
+ * and control messages still run.
+ */
+import { type EventChannels, type OwnSide, SIDE_SLEEPING, SIDE_WAKE } from "./evtchn.js";
+
+export type LoopMode = "notify" | "poll";
+
+export interface LoopOptions {
+  mode?: LoopMode;
+  /** Poll mode: how long to spin before yielding to timers and messages. */
+  pollSliceMs?: number;
+  /** Called with anything a handler throws (a bug); the loop goes on. */
+  onHandlerError?: (e: unknown) => void;
+}
+
+export class EventLoop {
+  readonly #ev: EventChannels;
+  readonly #armed = new Set<OwnSide>();
+  readonly #onError: (e: unknown) => void;
+  #mode: LoopMode;
+  #pollSliceMs: number;
+  #running = false;
+  #stopped: Promise<void> | null = null;
+  #resolveStopped: (() => void) | null = null;
+  #deferred: (() => void)[] = [];
+  #deferScheduled = false;
+  wakeups = 0;
+
+  constructor(ev: EventChannels, opts: LoopOptions = {}) {
+    this.#ev = ev;
+    this.#mode = opts.mode ?? "notify";
+    this.#pollSliceMs = opts.pollSliceMs ?? 2;
+    this.#onError =
+      opts.onHandlerError ?? ((e) => process.stderr.write(`pvnet: handler error: ${String(e)}\n`));
+    ev.onLatePending = (side) => this.#soonDispatch(side);
+  }
+
+  get mode(): LoopMode {
+    return this.#mode;
+  }
+
+  get running(): boolean {
+    return this.#running;
+  }
+
+  /** Starts the loop; the promise settles when `stop` is called. */
+  start(): Promise<void> {
+    if (this.#stopped !== null) return this.#stopped;
+    this.#running = true;
+    this.#stopped = new Promise((r) => {
+      this.#resolveStopped = r;
+    });
+    if (this.#mode === "notify") for (const s of this.#ev.sides) this.#arm(s);
+    else void this.#poll();
+    return this.#stopped;
+  }
+
+  /** Starts watching a side added after `start` (a new link). */
+  watch(side: OwnSide): void {
+    if (this.#running && this.#mode === "notify") this.#arm(side);
+  }
+
+  stop(): void {
+    if (!this.#running) return;
+    this.#running = false;
+    for (const s of this.#armed) {
+      // Wake our own waiters so their promises settle and nothing stays pending.
+      Atomics.add(s.w, s.base + SIDE_WAKE, 1);
+      Atomics.notify(s.w, s.base + SIDE_WAKE);
+    }
+    this.#resolveStopped?.();
+  }
+
+  /** Runs `fn` after the current batch of work (Linux's "schedule the rest for later"). */
+  defer(fn: () => void): void {
+    this.#deferred.push(fn);
+    // The poll loop drains deferred work itself, between spins.
+    if (this.#mode === "poll" && this.#running) return;
+    if (!this.#deferScheduled) {
+      this.#deferScheduled = true;
+      setImmediate(() => this.#runDeferred());
+    }
+  }
+
+  #runDeferred(): void {
+    this.#deferScheduled = false;
+    const fns = this.#deferred;
+    this.#deferred = [];
+    for (const fn of fns) this.#guard(fn);
+  }
+
+  #guard(fn: () => void): void {
+    try {
+      fn();
+    } catch (e) {
+      this.#onError(e);
+    }
+  }
+
+  #dispatch(side: OwnSide): void {
+    try {
+      this.#ev.dispatch(side);
+    } catch (e) {
+      this.#onError(e);
+    }
+  }
+
+  #soonDispatch(side: OwnSide): void {
+    queueMicrotask(() => {
+      if (this.#running) this.#dispatch(side);
+    });
+  }
+
+  #arm(side: OwnSide): void {
+    if (this.#armed.has(side)) return;
+    this.#armed.add(side);
+    void this.#waitLoop(side);
+  }
+
+  async #waitLoop(side: OwnSide): Promise<void> {
+    const { w, base } = side;
+    const ev = this.#ev;
+    let lastYield = performance.now();
+    while (this.#running && ev.sides.includes(side)) {
+      const seen = Atomics.load(w, base + SIDE_WAKE);
+      if (ev.hasSelected(side)) {
+        this.#dispatch(side);
+        // Under steady load the side never sleeps: let other sides, timers and messages
+        // in at least once a millisecond.
+        const now = performance.now();
+        if (now - lastYield > 1) {
+          lastYield = now;
+          await yieldTurn();
+        }
+        continue;
+      }
+      Atomics.store(w, base + SIDE_SLEEPING, 1);
+      // Re-check after announcing sleep: a sender that missed the flag set a bit we see now.
+      if (ev.hasSelected(side)) {
+        Atomics.store(w, base + SIDE_SLEEPING, 0);
+        continue;
+      }
+      const r = Atomics.waitAsync(w, base + SIDE_WAKE, seen);
+      if (r.async) await r.value;
+      Atomics.store(w, base + SIDE_SLEEPING, 0);
+      lastYield = performance.now();
+      this.wakeups++;
+    }
+    this.#armed.delete(side);
+  }
+
+  async #poll(): Promise<void> {
+    const ev = this.#ev;
+    while (this.#running) {
+      const until = performance.now() + this.#pollSliceMs;
+      do {
+        for (let spin = 0; spin < 256; spin++) {
+          const sides = ev.sides;
+          for (let i = 0; i < sides.length; i++) if (ev.hasSelected(sides[i])) this.#dispatch(sides[i]);
+          if (this.#deferred.length > 0) this.#runDeferred();
+        }
+      } while (performance.now() < until && this.#running);
+      await yieldTurn();
+      if (this.#deferred.length > 0) this.#runDeferred();
+    }
+  }
+}
+
+function yieldTurn(): Promise<void> {
+  return new Promise((r) => setImmediate(r));
+}

@@ -1,0 +1,360 @@
+/**
+ * The machine: pvnet's hypervisor control plane, in the main thread. It creates domains
+ * (a worker each, with its own memory, grant frames and port table), keeps the
+ * authoritative event-channel tables, answers hypercalls, relays control messages, and
+ * destroys domains, closing their channels so that peers notice.
+ *
+ * Memory handed out: a guest worker receives its own memory, grant frames, port table and
+ * its link pages, never another domain's memory. The privileged domain (0) also receives
+ * every guest's memory, grant frames and active table, as a Xen driver domain can map them.
+ */
+import { EventEmitter } from "node:events";
+import { Worker } from "node:worker_threads";
+import { PvnetError, toWireError, type WireError } from "../base/errors.js";
+import {
+  createLink,
+  EVTCHN_NR_PORTS,
+  PORT_FREE,
+  PORT_INTERDOMAIN,
+  PORT_UNBOUND,
+  portRemoteDom,
+  portRemotePort,
+  portState,
+  portWord,
+  SIDE_PENDING,
+  SIDE_SEL,
+  SIDE_SLEEPING,
+  SIDE_WAKE,
+  sideBase,
+} from "./evtchn.js";
+import { createActiveTable } from "./grant-ops.js";
+import { createGrantTable, GRANTS_PER_FRAME } from "./grant-table.js";
+import type { LoopMode } from "./loop.js";
+import { createMemory } from "./memory.js";
+import type { DomainInit, ForeignInit, FromDomain, HypercallOp, ToDomain } from "./worker-proto.js";
+import { MACHINE } from "./worker-proto.js";
+
+export interface DomainSpec {
+  name: string;
+  /** Memory in 4 KiB pages. */
+  pages: number;
+  /** Grant table frames (512 entries each); default 4. */
+  grantFrames?: number;
+  /** URL (file:) of the program module. */
+  program: string | URL;
+  args?: unknown;
+  loopMode?: LoopMode;
+}
+
+export interface DomainStatus {
+  domid: number;
+  name: string;
+  privileged: boolean;
+  pages: number;
+  state: "starting" | "running" | "failed" | "stopped" | "destroyed";
+  channels: number;
+  error?: WireError;
+}
+
+interface DomainRec {
+  domid: number;
+  name: string;
+  privileged: boolean;
+  worker: Worker;
+  memory: SharedArrayBuffer;
+  grantTable: SharedArrayBuffer;
+  active: SharedArrayBuffer;
+  portsSab: SharedArrayBuffer;
+  ports: Uint32Array;
+  /** The machine's own copy of the port table: the domain's shared copy is not trusted. */
+  table: Uint32Array;
+  links: Map<number, SharedArrayBuffer>;
+  status: DomainStatus;
+  exited: Promise<void>;
+}
+
+export class Machine extends EventEmitter {
+  readonly #doms = new Map<number, DomainRec>();
+  #nextDomid = 0;
+  readonly #workerUrl = new URL("./domain-worker.js", import.meta.url);
+
+  get domids(): number[] {
+    return [...this.#doms.keys()];
+  }
+
+  /**
+   * Creates a domain and runs its program; resolves once `main` returned. The first domain
+   * created is domain 0, the privileged one.
+   */
+  async createDomain(spec: DomainSpec): Promise<number> {
+    const domid = this.#nextDomid++;
+    const privileged = domid === 0;
+    const memory = createMemory(domid, spec.pages);
+    const grantFrames = spec.grantFrames ?? 4;
+    const grantTable = createGrantTable(grantFrames);
+    const active = createActiveTable(grantFrames * GRANTS_PER_FRAME);
+    const portsSab = new SharedArrayBuffer(EVTCHN_NR_PORTS * 4);
+    const links = new Map<number, SharedArrayBuffer>();
+    const dom0 = this.#doms.get(0);
+    if (!privileged && dom0 !== undefined) {
+      const link = createLink();
+      links.set(0, link);
+      dom0.links.set(domid, link);
+    }
+    const init: DomainInit = {
+      domid,
+      name: spec.name,
+      privileged,
+      memory,
+      grantTable,
+      active: privileged ? active : null,
+      ports: portsSab,
+      links: [...links].map(([peer, sab]) => ({ peer, sab })),
+      foreign: privileged ? [...this.#doms.values()].map(foreignOf) : [],
+      program: String(spec.program),
+      args: spec.args ?? null,
+      loopMode: spec.loopMode ?? "notify",
+    };
+    const worker = new Worker(this.#workerUrl, { workerData: init, name: `dom${domid}:${spec.name}` });
+    const rec: DomainRec = {
+      domid,
+      name: spec.name,
+      privileged,
+      worker,
+      memory,
+      grantTable,
+      active,
+      portsSab,
+      ports: new Uint32Array(portsSab),
+      table: new Uint32Array(EVTCHN_NR_PORTS),
+      links,
+      status: { domid, name: spec.name, privileged, pages: spec.pages, state: "starting", channels: 0 },
+      exited: new Promise((r) => worker.once("exit", () => r())),
+    };
+    this.#doms.set(domid, rec);
+    if (!privileged && dom0 !== undefined) {
+      this.#post(dom0, { t: "domain-added", foreign: foreignOf(rec) });
+      this.#post(dom0, { t: "link-add", link: { peer: domid, sab: links.get(0)! } });
+    }
+    const ready = new Promise<number>((resolve, reject) => {
+      worker.on("message", (m: FromDomain) => {
+        if (m.t === "ready") {
+          rec.status.state = "running";
+          resolve(domid);
+        } else if (m.t === "failed") {
+          rec.status.state = "failed";
+          rec.status.error = m.error;
+          this.emit("domain-failed", domid, m.error);
+          reject(PvnetError.fromWire(m.error));
+        } else this.#receive(rec, m);
+      });
+      worker.once("error", (e) => {
+        rec.status.state = "failed";
+        rec.status.error = toWireError(e);
+        this.emit("domain-failed", domid, rec.status.error);
+        reject(e);
+      });
+      worker.once("exit", () => {
+        if (rec.status.state === "starting")
+          reject(new PvnetError("EDOMAIN", `Domain ${domid} exited while starting`));
+        if (rec.status.state !== "destroyed" && rec.status.state !== "failed") rec.status.state = "stopped";
+      });
+    });
+    return ready;
+  }
+
+  /** Sends a control message to a domain, from the machine. */
+  post(domid: number, data: unknown): void {
+    const d = this.#doms.get(domid);
+    if (d === undefined) throw new PvnetError("ESRCH", `No domain ${domid}`);
+    this.#post(d, { t: "msg", from: MACHINE, data });
+  }
+
+  status(): DomainStatus[] {
+    return [...this.#doms.values()].map((d) => ({ ...d.status, channels: this.channels(d.domid) }));
+  }
+
+  /** Live (unbound or interdomain) event-channel ports of a domain. */
+  channels(domid: number): number {
+    const d = this.#doms.get(domid);
+    if (d === undefined) return 0;
+    let n = 0;
+    for (let p = 1; p < EVTCHN_NR_PORTS; p++) if (d.table[p] !== PORT_FREE) n++;
+    return n;
+  }
+
+  /**
+   * Destroys a domain at once, as `xl destroy` does: the worker is terminated, its ports
+   * are closed (peers' ends become unbound and are told), and the privileged domain is told
+   * so that it ends its mappings of the dead domain's memory.
+   */
+  async destroyDomain(domid: number): Promise<void> {
+    const d = this.#doms.get(domid);
+    if (d === undefined) throw new PvnetError("ESRCH", `No domain ${domid}`);
+    d.status.state = "destroyed";
+    await d.worker.terminate();
+    for (let p = 1; p < EVTCHN_NR_PORTS; p++) if (d.table[p] !== PORT_FREE) this.#close(d, p);
+    for (const [peer] of d.links) {
+      const pd = this.#doms.get(peer);
+      if (pd === undefined) continue;
+      pd.links.delete(domid);
+      this.#post(pd, { t: "link-remove", peer: domid });
+    }
+    const dom0 = this.#doms.get(0);
+    if (dom0 !== undefined && dom0 !== d) this.#post(dom0, { t: "domain-destroyed", domid });
+    this.#doms.delete(domid);
+    this.emit("domain-destroyed", domid);
+  }
+
+  /** Asks every domain to shut down (guests first), then waits for their workers to end. */
+  async shutdown(timeoutMs = 2000): Promise<void> {
+    const order = [...this.#doms.values()].sort((a, b) => b.domid - a.domid);
+    for (const d of order) {
+      if (d.status.state === "running" || d.status.state === "starting") this.#post(d, { t: "shutdown" });
+      const done = await Promise.race([d.exited.then(() => true), delay(timeoutMs).then(() => false)]);
+      if (!done) await d.worker.terminate();
+      d.status.state = "stopped";
+    }
+    this.#doms.clear();
+  }
+
+  #post(d: DomainRec, m: ToDomain): void {
+    d.worker.postMessage(m);
+  }
+
+  #receive(d: DomainRec, m: FromDomain): void {
+    switch (m.t) {
+      case "hcall":
+        this.#hypercall(d, m.id, m.op, m.args);
+        return;
+      case "msg": {
+        if (m.to === MACHINE) {
+          this.emit("message", d.domid, m.data);
+          return;
+        }
+        const to = this.#doms.get(m.to);
+        if (to !== undefined) this.#post(to, { t: "msg", from: d.domid, data: m.data });
+        return;
+      }
+      case "report":
+        this.emit("report", d.domid, m.data);
+        return;
+      case "stopped":
+        d.status.state = "stopped";
+        return;
+      default:
+        return;
+    }
+  }
+
+  #hypercall(d: DomainRec, id: number, op: HypercallOp, args: Record<string, number>): void {
+    try {
+      const value = this.#do(d, op, args);
+      this.#post(d, { t: "hret", id, ok: true, value });
+    } catch (e) {
+      this.#post(d, { t: "hret", id, ok: false, error: toWireError(e) });
+    }
+  }
+
+  #do(d: DomainRec, op: HypercallOp, args: Record<string, number>): unknown {
+    switch (op) {
+      case "evtchn_alloc_unbound":
+        return this.#allocUnbound(d, args.remoteDom);
+      case "evtchn_bind_interdomain":
+        return this.#bindInterdomain(d, args.remoteDom, args.remotePort);
+      case "evtchn_close":
+        this.#checkPort(args.port);
+        if (d.table[args.port] === PORT_FREE)
+          throw new PvnetError("EINVAL", `Port ${args.port} is not in use`);
+        this.#close(d, args.port);
+        return 0;
+      case "evtchn_status": {
+        this.#checkPort(args.port);
+        const w = d.table[args.port];
+        return { state: portState(w), remoteDom: portRemoteDom(w), remotePort: portRemotePort(w) };
+      }
+      default:
+        throw new PvnetError("ENOSYS", `Unknown hypercall ${String(op)}`);
+    }
+  }
+
+  #checkPort(port: unknown): asserts port is number {
+    if (typeof port !== "number" || !Number.isInteger(port) || port <= 0 || port >= EVTCHN_NR_PORTS)
+      throw new PvnetError("EINVAL", `Port ${String(port)} out of range 1..${EVTCHN_NR_PORTS - 1}`);
+  }
+
+  #allocUnbound(d: DomainRec, remoteDom: number): number {
+    if (!this.#doms.has(remoteDom)) throw new PvnetError("ESRCH", `No domain ${remoteDom}`);
+    const port = this.#freePort(d);
+    this.#setPort(d, port, portWord(PORT_UNBOUND, remoteDom, 0));
+    return port;
+  }
+
+  #bindInterdomain(d: DomainRec, remoteDom: number, remotePort: number): number {
+    const r = this.#doms.get(remoteDom);
+    if (r === undefined || r.status.state === "destroyed")
+      throw new PvnetError("ESRCH", `No domain ${remoteDom}`);
+    this.#checkPort(remotePort);
+    const rw = r.table[remotePort];
+    if (portState(rw) !== PORT_UNBOUND || portRemoteDom(rw) !== d.domid)
+      throw new PvnetError(
+        "EINVAL",
+        `Port ${remotePort} of domain ${remoteDom} is not unbound for domain ${d.domid}`,
+      );
+    const link = d.links.get(remoteDom);
+    if (link === undefined)
+      throw new PvnetError(
+        "ENOSYS",
+        `No event link between domains ${d.domid} and ${remoteDom} (only guest-dom0)`,
+      );
+    const port = this.#freePort(d);
+    this.#setPort(d, port, portWord(PORT_INTERDOMAIN, remoteDom, remotePort));
+    this.#setPort(r, remotePort, portWord(PORT_INTERDOMAIN, d.domid, port));
+    // Xen marks the binder's new port pending, in case the peer signalled already.
+    const w = new Int32Array(link);
+    const base = sideBase(d.domid, remoteDom);
+    Atomics.or(w, base + SIDE_PENDING + (port >>> 5), 1 << (port & 31));
+    Atomics.or(w, base + SIDE_SEL + (port >>> 10), 1 << ((port >>> 5) & 31));
+    if (Atomics.load(w, base + SIDE_SLEEPING) !== 0) {
+      Atomics.add(w, base + SIDE_WAKE, 1);
+      Atomics.notify(w, base + SIDE_WAKE);
+    }
+    this.#post(r, { t: "evtchn-bound", port: remotePort, remoteDom: d.domid, remotePort: port });
+    return port;
+  }
+
+  #close(d: DomainRec, port: number): void {
+    const w = d.table[port];
+    if (portState(w) === PORT_INTERDOMAIN) {
+      const r = this.#doms.get(portRemoteDom(w));
+      const rp = portRemotePort(w);
+      if (
+        r !== undefined &&
+        portState(r.table[rp]) === PORT_INTERDOMAIN &&
+        portRemoteDom(r.table[rp]) === d.domid
+      ) {
+        this.#setPort(r, rp, portWord(PORT_UNBOUND, d.domid, 0));
+        this.#post(r, { t: "evtchn-closed", port: rp });
+      }
+    }
+    this.#setPort(d, port, PORT_FREE);
+  }
+
+  #freePort(d: DomainRec): number {
+    for (let p = 1; p < EVTCHN_NR_PORTS; p++) if (d.table[p] === PORT_FREE) return p;
+    throw new PvnetError("ENOSPC", `Domain ${d.domid} has no free event-channel port`);
+  }
+
+  #setPort(d: DomainRec, port: number, word: number): void {
+    d.table[port] = word;
+    Atomics.store(d.ports, port, word);
+  }
+}
+
+function foreignOf(d: DomainRec): ForeignInit {
+  return { domid: d.domid, name: d.name, memory: d.memory, grantTable: d.grantTable, active: d.active };
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms).unref());
+}

@@ -1,0 +1,67 @@
+/**
+ * A domain's memory: one SharedArrayBuffer of 4 KiB pages that only the domain and the
+ * privileged driver domain hold. Page numbers are the domain's frame numbers (GFNs), as
+ * written in grant entries.
+ */
+import { assert } from "../base/assert.js";
+import { type Mem, memOf } from "../wire/mem.js";
+
+export const PAGE_SHIFT = 12;
+export const PAGE_SIZE = 1 << PAGE_SHIFT;
+
+export interface DomainMemory {
+  readonly domid: number;
+  readonly nPages: number;
+  readonly mem: Mem;
+}
+
+export function createMemory(domid: number, nPages: number): SharedArrayBuffer {
+  assert(Number.isInteger(nPages) && nPages > 0, `domain ${domid}: page count must be positive`);
+  return new SharedArrayBuffer(nPages * PAGE_SIZE);
+}
+
+export function memoryOf(domid: number, sab: SharedArrayBuffer): DomainMemory {
+  return { domid, nPages: sab.byteLength >>> PAGE_SHIFT, mem: memOf(sab) };
+}
+
+/**
+ * The domain's private page allocator (a guest's own bookkeeping: nothing shared).
+ * Pages come from a free stack, so successive allocations are not promised to be
+ * contiguous; multi-page users must work with any set of pages.
+ */
+export class PageAllocator {
+  readonly #free: number[] = [];
+  readonly #used: Uint8Array;
+
+  constructor(nPages: number, reserved = 0) {
+    this.#used = new Uint8Array(nPages);
+    for (let p = nPages - 1; p >= reserved; p--) this.#free.push(p);
+    for (let p = 0; p < reserved; p++) this.#used[p] = 1;
+  }
+
+  get freePages(): number {
+    return this.#free.length;
+  }
+
+  /** One page, or -1 when memory is exhausted. */
+  alloc(): number {
+    const p = this.#free.pop();
+    if (p === undefined) return -1;
+    this.#used[p] = 1;
+    return p;
+  }
+
+  /** `n` pages (not necessarily contiguous), or null without taking any. */
+  allocMany(n: number): number[] | null {
+    if (n > this.#free.length) return null;
+    const out: number[] = [];
+    for (let i = 0; i < n; i++) out.push(this.alloc());
+    return out;
+  }
+
+  free(page: number): void {
+    assert(this.#used[page] === 1, `page ${page} freed twice or never allocated`);
+    this.#used[page] = 0;
+    this.#free.push(page);
+  }
+}

@@ -1,0 +1,127 @@
+/**
+ * Timers for deferred and periodic driver work: drivers never sleep, they arm a timer and
+ * return (seed 000: "use add_ac_timer() to get yourself an event callback sometime later").
+ * A domain's timers are tracked so that shutting the domain down cancels them all.
+ */
+export type TimerId = number;
+
+export interface Timers {
+  after(ms: number, fn: () => void): TimerId;
+  every(ms: number, fn: () => void): TimerId;
+  cancel(id: TimerId): void;
+  cancelAll(): void;
+  readonly active: number;
+}
+
+export class NodeTimers implements Timers {
+  readonly #live = new Map<TimerId, NodeJS.Timeout>();
+  readonly #onError: (e: unknown) => void;
+  #next = 1;
+
+  constructor(
+    onError: (e: unknown) => void = (e) => process.stderr.write(`pvnet: timer error: ${String(e)}\n`),
+  ) {
+    this.#onError = onError;
+  }
+
+  get active(): number {
+    return this.#live.size;
+  }
+
+  after(ms: number, fn: () => void): TimerId {
+    const id = this.#next++;
+    this.#live.set(
+      id,
+      setTimeout(() => {
+        this.#live.delete(id);
+        this.#run(fn);
+      }, ms),
+    );
+    return id;
+  }
+
+  every(ms: number, fn: () => void): TimerId {
+    const id = this.#next++;
+    this.#live.set(
+      id,
+      setInterval(() => this.#run(fn), ms),
+    );
+    return id;
+  }
+
+  cancel(id: TimerId): void {
+    const t = this.#live.get(id);
+    if (t === undefined) return;
+    clearTimeout(t);
+    this.#live.delete(id);
+  }
+
+  cancelAll(): void {
+    for (const t of this.#live.values()) clearTimeout(t);
+    this.#live.clear();
+  }
+
+  #run(fn: () => void): void {
+    try {
+      fn();
+    } catch (e) {
+      this.#onError(e);
+    }
+  }
+}
+
+/** Timers driven by hand, for deterministic tests: `advance(ms)` fires what is due, in order. */
+export class ManualTimers implements Timers {
+  #now = 0;
+  #next = 1;
+  readonly #due = new Map<TimerId, { at: number; every: number; fn: () => void }>();
+
+  get active(): number {
+    return this.#due.size;
+  }
+
+  get now(): number {
+    return this.#now;
+  }
+
+  after(ms: number, fn: () => void): TimerId {
+    const id = this.#next++;
+    this.#due.set(id, { at: this.#now + ms, every: 0, fn });
+    return id;
+  }
+
+  every(ms: number, fn: () => void): TimerId {
+    const id = this.#next++;
+    this.#due.set(id, { at: this.#now + ms, every: Math.max(ms, 1), fn });
+    return id;
+  }
+
+  cancel(id: TimerId): void {
+    this.#due.delete(id);
+  }
+
+  cancelAll(): void {
+    this.#due.clear();
+  }
+
+  advance(ms: number): void {
+    const end = this.#now + ms;
+    for (;;) {
+      let best: TimerId | undefined;
+      let bestAt = Number.POSITIVE_INFINITY;
+      for (const [id, t] of this.#due) {
+        if (t.at <= end && (t.at < bestAt || (t.at === bestAt && best !== undefined && id < best))) {
+          best = id;
+          bestAt = t.at;
+        }
+      }
+      if (best === undefined) break;
+      const t = this.#due.get(best)!;
+      this.#now = t.at;
+      if (t.every > 0) t.at += t.every;
+      else this.#due.delete(best);
+      t.fn();
+    }
+    this.#now = end;
+  }
+}

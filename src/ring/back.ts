@@ -1,0 +1,161 @@
+/**
+ * The backend's end of a shared ring (io/ring.h BACK_RING_*): it consumes requests and
+ * produces responses. The frontend is hostile: its producer index is checked against the
+ * ring size before anything is consumed (RING_ERR_REQ_PROD, never a crash or an endless
+ * loop), and each request is copied once into private memory before the caller looks at
+ * it (RING_COPY_REQUEST: the guest may rewrite the slot at any moment).
+ */
+import { assert } from "../base/assert.js";
+import { type Mem, privateMem } from "../wire/mem.js";
+import { SRING_REQ_EVENT, SRING_REQ_PROD, SRING_RSP_EVENT, SRING_RSP_PROD } from "../wire/xen/sring.js";
+import type { RingArea } from "./area.js";
+import { RING_ERR_REQ_PROD } from "./errors.js";
+
+export class BackRing {
+  readonly area: RingArea;
+  readonly nrEnts: number;
+  readonly #mask: number;
+  readonly #u32: Uint32Array;
+  readonly #reqProdI: number;
+  readonly #reqEventI: number;
+  readonly #rspProdI: number;
+  readonly #stage: Mem;
+  #reqCons: number;
+  /** The last `req_prod` read and validated: re-read only once consumed up to it. */
+  #prodSeen: number;
+  #rspProdPvt: number;
+  #pushed: number;
+  #staged = -1;
+  /** Where the offset returned by `beginResponse` points: the ring itself or a bounce buffer. */
+  wmem: Mem;
+
+  /**
+   * BACK_RING_ATTACH at the ring's current `rsp_prod` (as Linux netback maps a ring), or
+   * RING_ERR_REQ_PROD when the frontend already claims more requests than fit.
+   */
+  static attach(area: RingArea): BackRing | number {
+    const u32 = area.mem.u32;
+    const rsp = Atomics.load(u32, (area.hdr + SRING_RSP_PROD) >>> 2);
+    const req = Atomics.load(u32, (area.hdr + SRING_REQ_PROD) >>> 2);
+    if ((req - rsp) >>> 0 > area.nrEnts) return RING_ERR_REQ_PROD;
+    return new BackRing(area, rsp);
+  }
+
+  private constructor(area: RingArea, start: number) {
+    this.area = area;
+    this.nrEnts = area.nrEnts;
+    this.#mask = area.nrEnts - 1;
+    this.#u32 = area.mem.u32;
+    this.#reqProdI = (area.hdr + SRING_REQ_PROD) >>> 2;
+    this.#reqEventI = (area.hdr + SRING_REQ_EVENT) >>> 2;
+    this.#rspProdI = (area.hdr + SRING_RSP_PROD) >>> 2;
+    // rsp_event is the frontend's; the backend reads it when pushing.
+    this.#stage = privateMem(area.entrySize);
+    this.#reqCons = start;
+    this.#prodSeen = start;
+    this.#rspProdPvt = start;
+    this.#pushed = start;
+    this.wmem = area.mem;
+  }
+
+  get reqCons(): number {
+    return this.#reqCons;
+  }
+
+  get rspProdPvt(): number {
+    return this.#rspProdPvt;
+  }
+
+  /**
+   * Requests ready to consume (RING_UNCONSUMED_REQUESTS: never more than the slots whose
+   * responses are already out), or RING_ERR_REQ_PROD when `req_prod` claims more
+   * unanswered requests than the ring holds (RING_REQUEST_PROD_OVERFLOW).
+   */
+  unconsumedRequests(): number {
+    const prod = Atomics.load(this.#u32, this.#reqProdI);
+    if ((prod - this.#rspProdPvt) >>> 0 > this.nrEnts) return RING_ERR_REQ_PROD;
+    const avail = (prod - this.#reqCons) >>> 0;
+    const room = this.nrEnts - ((this.#reqCons - this.#rspProdPvt) >>> 0);
+    return Math.min(avail, room);
+  }
+
+  /**
+   * Copies up to `max` requests into private memory at `at` (entrySize bytes each) and
+   * consumes them; returns how many, or RING_ERR_REQ_PROD. Request k of the batch is ring
+   * index `reqCons` (before the call) + k.
+   */
+  copyRequests(dst: Mem, at: number, max: number): number {
+    // The header's cache line bounces between cores on every access; while requests seen
+    // earlier remain, use them instead of reading req_prod again.
+    let avail = (this.#prodSeen - this.#reqCons) >>> 0;
+    if (avail === 0 || avail > this.nrEnts) avail = this.unconsumedRequests();
+    if (avail < 0) return avail;
+    const n = Math.min(avail, max);
+    const esz = this.area.entrySize;
+    let idx = this.#reqCons;
+    for (let i = 0; i < n; i++) {
+      this.area.readSlot(idx & this.#mask, dst, at + i * esz);
+      idx = (idx + 1) >>> 0;
+    }
+    this.#reqCons = idx;
+    return n;
+  }
+
+  /** Starts the next response: the byte offset to write it at, in `wmem`. */
+  beginResponse(): number {
+    assert(this.#rspProdPvt !== this.#reqCons, "response produced for a request not yet consumed");
+    const slot = this.#rspProdPvt & this.#mask;
+    const off = this.area.slotOff[slot];
+    if (off >= 0) {
+      this.wmem = this.area.mem;
+      return off;
+    }
+    this.#staged = slot;
+    this.wmem = this.#stage;
+    return 0;
+  }
+
+  endResponse(): void {
+    if (this.#staged >= 0) {
+      this.area.writeSlot(this.#staged, this.#stage, 0);
+      this.#staged = -1;
+      this.wmem = this.area.mem;
+    }
+    this.#rspProdPvt = (this.#rspProdPvt + 1) >>> 0;
+  }
+
+  /** Responses produced but not yet pushed. */
+  get unpushedResponses(): number {
+    return (this.#rspProdPvt - this.#pushed) >>> 0;
+  }
+
+  pushResponses(): void {
+    Atomics.store(this.#u32, this.#rspProdI, this.#rspProdPvt);
+    this.#pushed = this.#rspProdPvt;
+  }
+
+  /** RING_PUSH_RESPONSES_AND_CHECK_NOTIFY: whether `rsp_event` lies in (old, new]. */
+  pushResponsesAndCheckNotify(): boolean {
+    const old = this.#pushed;
+    const now = this.#rspProdPvt;
+    Atomics.store(this.#u32, this.#rspProdI, now);
+    this.#pushed = now;
+    const evt = Atomics.load(this.#u32, (this.area.hdr + SRING_RSP_EVENT) >>> 2);
+    return (now - evt) >>> 0 < (now - old) >>> 0;
+  }
+
+  /**
+   * RING_FINAL_CHECK_FOR_REQUESTS: if nothing is left, asks to be notified at the next
+   * request and looks once more. True means work (or a protocol error to report).
+   */
+  finalCheckForRequests(): boolean {
+    if (this.unconsumedRequests() !== 0) return true;
+    Atomics.store(this.#u32, this.#reqEventI, (this.#reqCons + 1) >>> 0);
+    return this.unconsumedRequests() !== 0;
+  }
+
+  /** Asks to be notified only once the request producer passes `idx` (batched wake-ups). */
+  setReqEvent(idx: number): void {
+    Atomics.store(this.#u32, this.#reqEventI, idx >>> 0);
+  }
+}

@@ -1,0 +1,53 @@
+/**
+ * Byte copies between Mems without allocating. Measured on the 2-core target
+ * (shared/reference/perf-lessons.md): for small frames a Float64Array word loop beats
+ * `set`/`copyWithin` by 2-3x; above a few hundred bytes the native copy wins. V8 keeps
+ * NaN bit patterns through Float64Array element copies in every tier (a test holds it to
+ * that), so the word loop is an exact byte copy.
+ */
+import type { Mem } from "./mem.js";
+
+/** Below this many bytes (and 8-byte aligned ends) the word loop is used. */
+export const WORD_COPY_MAX = 256;
+
+/**
+ * Copies `len` bytes from `src` at `srcOff` to `dst` at `dstOff`. Callers have checked
+ * both ranges. Overlap is allowed only when `src === dst` (then copyWithin handles it).
+ */
+export function copyBytes(dst: Mem, dstOff: number, src: Mem, srcOff: number, len: number): void {
+  if (
+    len <= WORD_COPY_MAX &&
+    ((dstOff | srcOff) & 7) === 0 &&
+    (src !== dst || disjoint(dstOff, srcOff, len))
+  ) {
+    const words = len >>> 3;
+    const d = dst.f64;
+    const s = src.f64;
+    const di = dstOff >>> 3;
+    const si = srcOff >>> 3;
+    for (let i = 0; i < words; i++) d[di + i] = s[si + i];
+    const done = words << 3;
+    if (done !== len) {
+      const d8 = dst.u8;
+      const s8 = src.u8;
+      for (let i = done; i < len; i++) d8[dstOff + i] = s8[srcOff + i];
+    }
+    return;
+  }
+  if (src === dst) {
+    dst.u8.copyWithin(dstOff, srcOff, srcOff + len);
+    return;
+  }
+  if (len <= 32) {
+    const d8 = dst.u8;
+    const s8 = src.u8;
+    for (let i = 0; i < len; i++) d8[dstOff + i] = s8[srcOff + i];
+    return;
+  }
+  // One short-lived view per call: for large copies the native memcpy repays it.
+  dst.u8.set(src.u8.subarray(srcOff, srcOff + len), dstOff);
+}
+
+function disjoint(a: number, b: number, len: number): boolean {
+  return a + len <= b || b + len <= a;
+}
