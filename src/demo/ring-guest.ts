@@ -91,6 +91,7 @@ export default async function main(dom: Domain, raw: unknown): Promise<void> {
       if (front.freeRequests() < a.batch) reap();
       if (broken) return;
       if (finished()) {
+        reap();
         if (front.freeRequests() === front.nrEnts) {
           done = true;
           dom.report({ t: "done", side: "guest" } satisfies DoneReport);
@@ -105,7 +106,7 @@ export default async function main(dom: Domain, raw: unknown): Promise<void> {
         if (front.unconsumedResponses() === 0) return;
         continue;
       }
-      let n = room < a.batch ? room : a.batch;
+      let n = Math.min(room, a.batch);
       if (a.count > 0 && a.count - seq < n) n = a.count - seq;
       for (let i = 0; i < n; i++) {
         const id = front.reqProdPvt & mask;

@@ -117,11 +117,7 @@ export const NETIF_EXTRA_GSO_FIELDS = {
   "u.gso.pad": [5, 1],
   "u.gso.features": [6, 2],
 } as const;
-export const NETIF_EXTRA_MCAST_FIELDS = {
-  type: [0, 1],
-  flags: [1, 1],
-  ...Object.fromEntries([0, 1, 2, 3, 4, 5].map((i) => [`u.mcast.addr[${i}]`, [2 + i, 1] as const])),
-} as const;
+export const NETIF_EXTRA_MCAST_FIELDS = { type: [0, 1], flags: [1, 1], "u.mcast.addr": [2, 6] } as const;
 export const NETIF_EXTRA_HASH_FIELDS = {
   type: [0, 1],
   flags: [1, 1],

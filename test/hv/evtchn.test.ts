@@ -1,0 +1,85 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import {
+  createLink,
+  EVTCHN_NR_PORTS,
+  EventChannels,
+  PORT_INTERDOMAIN,
+  portWord,
+  SIDE_SLEEPING,
+} from "../../src/hv/evtchn.js";
+
+/** Domains 0 and 3 with dom0 port 5 bound to dom3 port 9, in one thread. */
+function pair() {
+  const p0 = new SharedArrayBuffer(EVTCHN_NR_PORTS * 4);
+  const p3 = new SharedArrayBuffer(EVTCHN_NR_PORTS * 4);
+  new Uint32Array(p0)[5] = portWord(PORT_INTERDOMAIN, 3, 9);
+  new Uint32Array(p3)[9] = portWord(PORT_INTERDOMAIN, 0, 5);
+  const link = createLink();
+  const e0 = new EventChannels(0, p0);
+  const e3 = new EventChannels(3, p3);
+  const s0 = e0.addLink(3, link);
+  const s3 = e3.addLink(0, link);
+  return { e0, e3, s0, s3 };
+}
+
+test("events coalesce: many sends before a dispatch run the handler once", () => {
+  const { e0, e3, s3 } = pair();
+  let ran = 0;
+  e3.on(9, (p) => {
+    assert.equal(p, 9);
+    ran++;
+  });
+  for (let i = 0; i < 5; i++) assert.equal(e0.send(5), 0);
+  assert.ok(e3.hasSelected(s3));
+  assert.equal(e3.dispatch(s3), 1);
+  assert.equal(ran, 1);
+  assert.equal(e3.dispatch(s3), 0);
+  assert.equal(e0.send(5), 0);
+  assert.equal(e3.dispatch(s3), 1);
+  assert.equal(ran, 2);
+});
+
+test("a masked port keeps its event until unmasked, then it is delivered", () => {
+  const { e0, e3, s3 } = pair();
+  let ran = 0;
+  let late = 0;
+  e3.onLatePending = () => late++;
+  e3.on(9, () => ran++);
+  e3.mask(9);
+  e0.send(5);
+  e3.dispatch(s3);
+  assert.equal(ran, 0);
+  e3.unmask(9);
+  assert.equal(late, 1, "unmask found the pending event");
+  e3.dispatch(s3);
+  assert.equal(ran, 1);
+});
+
+test("an event for a port with no handler yet waits for the handler", () => {
+  const { e0, e3, s3 } = pair();
+  let late = 0;
+  e3.onLatePending = () => late++;
+  e0.send(5);
+  assert.equal(e3.dispatch(s3), 0);
+  let ran = 0;
+  e3.on(9, () => ran++);
+  assert.equal(late, 1);
+  e3.dispatch(s3);
+  assert.equal(ran, 1);
+});
+
+test("wake-ups are sent only to a sleeping domain; unbound and out-of-range ports refuse", () => {
+  const { e0, e3, s3 } = pair();
+  e3.on(9, () => {});
+  e0.send(5);
+  assert.equal(e0.stats.wakes, 0);
+  e3.dispatch(s3);
+  Atomics.store(s3.w, s3.base + SIDE_SLEEPING, 1);
+  e0.send(5);
+  assert.equal(e0.stats.wakes, 1);
+  assert.equal(e0.send(6), -1);
+  assert.equal(e0.send(0), -1);
+  assert.equal(e0.send(EVTCHN_NR_PORTS), -1);
+  assert.equal(e0.send(1.5), -1);
+});
