@@ -1,0 +1,9 @@
+/** The benchmark suite: `pvnet bench NAME`. Each prints a table with its baselines. */
+import type { BenchRow } from "./result.js";
+import { type BenchOptions, benchRing } from "./ring.js";
+
+export type { BenchOptions } from "./ring.js";
+
+export const BENCHES: Record<string, { about: string; run: (o: BenchOptions) => Promise<BenchRow[]> }> = {
+  ring: { about: "guest -> driver domain frames over a shared ring, vs C and postMessage", run: benchRing },
+};

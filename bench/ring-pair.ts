@@ -1,0 +1,85 @@
+/**
+ * Runs the two-domain ring demo (src/demo/ring-*.ts) in a fresh machine and measures the
+ * frames the backend consumed per second after a warm-up. Shared by `pvnet bench ring`
+ * and `pvnet demo`.
+ */
+import { backCounters, guestCounters, type RingPairArgs } from "../src/demo/ring-proto.js";
+import type { LoopMode } from "../src/hv/loop.js";
+import { Machine } from "../src/hv/machine.js";
+
+export interface RingPairOptions {
+  frameBytes: number;
+  batch: number;
+  order?: number;
+  mode?: LoopMode;
+  verify?: boolean;
+}
+
+export interface RingPair {
+  machine: Machine;
+  guest: ReturnType<typeof guestCounters>;
+  back: ReturnType<typeof backCounters>;
+  stop(): Promise<void>;
+}
+
+const program = (name: string): URL => new URL(`../src/demo/${name}.js`, import.meta.url);
+
+/** Boots dom0 (backend) and one guest (frontend) exchanging frames until `stop`. */
+export async function startRingPair(o: RingPairOptions): Promise<RingPair> {
+  const guest = guestCounters();
+  const back = backCounters();
+  const order = o.order ?? 2;
+  const args: RingPairArgs = {
+    frameBytes: o.frameBytes,
+    batch: o.batch,
+    count: 0,
+    order,
+    verify: o.verify ?? true,
+    budget: Math.max(1024, o.batch * 16),
+    guestCounters: guest.buffer,
+    backCounters: back.buffer,
+  };
+  const machine = new Machine();
+  const loopMode = o.mode ?? "notify";
+  await machine.createDomain({ name: "Domain-0", pages: 128, program: program("ring-back"), args, loopMode });
+  const guestPages = (256 << order) / 2 + (1 << order) + 16;
+  await machine.createDomain({
+    name: "guest",
+    pages: guestPages,
+    program: program("ring-guest"),
+    args,
+    loopMode,
+  });
+  return { machine, guest, back, stop: () => machine.shutdown() };
+}
+
+export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** Mpps the backend consumed over `measureMs`, after frames started flowing and `warmupMs`. */
+export async function measureRingPair(
+  o: RingPairOptions,
+  warmupMs: number,
+  measureMs: number,
+): Promise<number> {
+  const pair = await startRingPair(o);
+  try {
+    const rx = pair.back.slot("rxFrames");
+    const f = pair.back.f64;
+    const deadline = performance.now() + 5000;
+    while (f[rx] === 0) {
+      if (performance.now() > deadline) throw new Error("Ring pair moved no frame within 5 s");
+      await sleep(5);
+    }
+    await sleep(warmupMs);
+    const n0 = f[rx];
+    const t0 = performance.now();
+    await sleep(measureMs);
+    const n1 = f[rx];
+    const t1 = performance.now();
+    if (pair.back.get("seqErrors") !== 0 || pair.guest.get("rspErrors") !== 0)
+      throw new Error("Ring pair reported sequence or response errors");
+    return (n1 - n0) / (t1 - t0) / 1000;
+  } finally {
+    await pair.stop();
+  }
+}

@@ -1,0 +1,86 @@
+/**
+ * `pvnet bench ring`: frames written by a guest into its granted buffers and copied out by
+ * the driver domain over a netif TX ring (event-driven notify mode, and poll mode), beside
+ * the baselines measured in the same run: the same ring in C (the ceiling) and worker
+ * postMessage, one frame per message and in packed or transferred batches (what a Node
+ * user would otherwise pick).
+ */
+import { runPostMessage } from "./baselines/postmessage.js";
+import { runRefRing } from "./ref/ring-ref.js";
+import { type BenchRow, gbpsOf, median } from "./result.js";
+import { measureRingPair } from "./ring-pair.js";
+
+export interface BenchOptions {
+  /** One run per case and shorter windows: a smoke run, not a measurement. */
+  quick?: boolean;
+  log?: (line: string) => void;
+}
+
+const FRAMES = [64, 1500] as const;
+const BATCHES = [1, 32, 256] as const;
+
+export async function benchRing(opts: BenchOptions = {}): Promise<BenchRow[]> {
+  const runs = opts.quick ? 1 : 3;
+  const warmupMs = opts.quick ? 100 : 250;
+  const measureMs = opts.quick ? 300 : 750;
+  const log = opts.log ?? (() => {});
+  const rows: BenchRow[] = [];
+  const add = (r: BenchRow): void => {
+    rows.push(r);
+    log(
+      `${r.name} ${r.frameBytes} B batch ${r.batch}: ${r.skipped ? `skipped (${r.skipped})` : `${r.mpps.toFixed(2)} Mpps`}`,
+    );
+  };
+  const pvnet = async (mode: "notify" | "poll", frameBytes: number, batch: number): Promise<void> => {
+    const xs: number[] = [];
+    for (let i = 0; i < runs; i++)
+      xs.push(await measureRingPair({ frameBytes, batch, mode }, warmupMs, measureMs));
+    const mpps = median(xs);
+    add({ name: `pvnet ring ${mode}`, frameBytes, batch, mpps, gbps: gbpsOf(mpps, frameBytes) });
+  };
+  for (const frameBytes of FRAMES) {
+    for (const batch of BATCHES) await pvnet("notify", frameBytes, batch);
+    await pvnet("poll", frameBytes, 32);
+    for (const batch of BATCHES) {
+      add(await runRefRing({ mode: "notify", frameBytes, batch, warmupMs, measureMs, runs }));
+      add(await runRefRing({ mode: "spin", frameBytes, batch, warmupMs, measureMs, runs }));
+    }
+    add(await runPostMessage({ variant: "frame", frameBytes, batch: 1, warmupMs, measureMs, runs }));
+    for (const batch of [32, 256]) {
+      add(await runPostMessage({ variant: "packed", frameBytes, batch, warmupMs, measureMs, runs }));
+      add(await runPostMessage({ variant: "transfer", frameBytes, batch, warmupMs, measureMs, runs }));
+    }
+  }
+  addRatios(rows);
+  return rows;
+}
+
+/**
+ * Ratios on pvnet's rows, against rows of the same run: the C ring in the same mode
+ * (notify against C notify, poll against C spin) at the same frame size and batch;
+ * one-frame-per-message postMessage; and the best batched postMessage at that frame size.
+ */
+function addRatios(rows: BenchRow[]): void {
+  const find = (name: string, frameBytes: number, batch?: number) =>
+    rows.find(
+      (r) => r.name === name && r.frameBytes === frameBytes && (batch === undefined || r.batch === batch),
+    );
+  for (const r of rows) {
+    if (!r.name.startsWith("pvnet")) continue;
+    const c = find(r.name.endsWith("poll") ? "C ring spin" : "C ring notify", r.frameBytes, r.batch);
+    if (c !== undefined && !c.skipped && c.mpps > 0) r.xC = round(r.mpps / c.mpps);
+    const pm = find("postMessage frame", r.frameBytes);
+    if (pm !== undefined && pm.mpps > 0) r.xPostMessage = round(r.mpps / pm.mpps);
+    const batched = rows.filter(
+      (x) =>
+        (x.name === "postMessage packed" || x.name === "postMessage transfer") &&
+        x.frameBytes === r.frameBytes,
+    );
+    const best = Math.max(0, ...batched.map((x) => x.mpps));
+    if (best > 0) r.xBestBatched = round(r.mpps / best);
+  }
+}
+
+function round(x: number): number {
+  return Math.round(x * 100) / 100;
+}

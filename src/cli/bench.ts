@@ -1,0 +1,26 @@
+import type { Command } from "commander";
+import { PvnetError } from "../base/errors.js";
+
+export function benchCommand(program: Command): void {
+  program
+    .command("bench")
+    .description("run a benchmark and print its table, baselines included")
+    .argument("[name]", "benchmark to run (ring)", "ring")
+    .option("--json", 'print {"results":[...]} instead of a table')
+    .option("--quick", "one short run per case (a smoke run, not a measurement)")
+    .action(async (name: string, o: { json?: boolean; quick?: boolean }) => {
+      // bench/ sits beside src/ in the build; loaded on demand so the CLI starts fast.
+      const { BENCHES } = await import("../../bench/index.js");
+      const { formatTable } = await import("../../bench/result.js");
+      const b = BENCHES[name];
+      if (b === undefined)
+        throw new PvnetError(
+          "EINVAL",
+          `Unknown benchmark "${name}": expected one of ${Object.keys(BENCHES).join(", ")}`,
+        );
+      const log = o.json ? undefined : (line: string) => process.stderr.write(`  ${line}\n`);
+      const rows = await b.run({ quick: o.quick, log });
+      if (o.json) process.stdout.write(`${JSON.stringify({ results: rows })}\n`);
+      else process.stdout.write(`${formatTable(rows)}\n`);
+    });
+}

@@ -1,0 +1,20 @@
+#!/usr/bin/env node
+/**
+ * The pvnet command line. One file per command; this one only wires them up.
+ */
+import { Command } from "commander";
+import { benchCommand } from "./bench.js";
+import { demoCommand } from "./demo.js";
+
+const program = new Command();
+program
+  .name("pvnet")
+  .description("Xen-style paravirtual networking and netmap-style packet I/O for Node.js")
+  .version("0.1.0");
+demoCommand(program);
+benchCommand(program);
+
+program.parseAsync(process.argv).catch((e: unknown) => {
+  process.stderr.write(`pvnet: ${e instanceof Error ? e.message : String(e)}\n`);
+  process.exitCode = 1;
+});
