@@ -13,6 +13,8 @@ export interface RingPairOptions {
   order?: number;
   mode?: LoopMode;
   verify?: boolean;
+  /** Domain-0 sends every frame back over the guest's RX ring. */
+  echo?: boolean;
 }
 
 export interface RingPair {
@@ -35,21 +37,32 @@ export async function startRingPair(o: RingPairOptions): Promise<RingPair> {
     count: 0,
     order,
     verify: o.verify ?? true,
+    echo: o.echo ?? false,
     budget: Math.max(1024, o.batch * 16),
     guestCounters: guest.buffer,
     backCounters: back.buffer,
   };
   const machine = new Machine();
   const loopMode = o.mode ?? "notify";
-  await machine.createDomain({ name: "Domain-0", pages: 128, program: program("ring-back"), args, loopMode });
-  const guestPages = (256 << order) / 2 + (1 << order) + 16;
   await machine.createDomain({
-    name: "guest",
-    pages: guestPages,
-    program: program("ring-guest"),
+    name: "Domain-0",
+    pages: 1024,
+    program: program("ring-back"),
     args,
     loopMode,
   });
+  // TX buffers two to a page, RX buffers one per page, both rings, the frame template.
+  const guestPages = (256 << order) * (o.echo ? 1.5 : 0.5) + (2 << order) + 16;
+  const grantFrames = Math.ceil((guestPages + 16) / 512);
+  const spec = {
+    name: "guest",
+    pages: guestPages,
+    grantFrames,
+    program: program("ring-guest"),
+    args,
+    loopMode,
+  };
+  await machine.createDomain(spec);
   return { machine, guest, back, stop: () => machine.shutdown() };
 }
 

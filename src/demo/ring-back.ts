@@ -18,6 +18,7 @@ import { type Mem, privateMem } from "../wire/mem.js";
 import {
   NETIF_RSP_ERROR,
   NETIF_RSP_OKAY,
+  NETIF_RX_ENTRY_SIZE,
   NETIF_TX_ENTRY_SIZE,
   txReqGref,
   txReqId,
@@ -25,15 +26,23 @@ import {
   txReqSize,
   txRspWrite,
 } from "../wire/xen/netif.js";
-import { BUF_SIZE, backCounters, type DoneReport, type RingPairArgs, SEQ_OFF } from "./ring-proto.js";
+import { EchoDelivery } from "./echo-back.js";
+import {
+  BUF_SIZE,
+  backCounters,
+  type ConnectMsg,
+  type DoneReport,
+  type RingPairArgs,
+  SEQ_OFF,
+} from "./ring-proto.js";
 
-const OWN_BUFS = 64;
 const MAX_BUF_REFS = 1 << 14;
 
 interface Conn {
   domid: number;
   port: number;
   ring: BackRing;
+  echo: EchoDelivery | null;
   handles: number[];
   /** Byte offset of each mapped buffer page in the guest's memory, by gref; -1 if none. */
   pageOff: Int32Array;
@@ -53,6 +62,8 @@ export default async function main(dom: Domain, raw: unknown): Promise<void> {
   const f = c.f64;
   const log = new RateLog();
   const mem = dom.memory.mem;
+  // Frames stay in our buffers until the batch's echo copy has run: at least a batch of them.
+  const OWN_BUFS = 2 ** Math.ceil(Math.log2(Math.max(64, a.batch)));
   const own = dom.pages.allocMany(OWN_BUFS / 2);
   if (own === null) throw new RangeError("Domain 0 has too little memory for its buffers");
   const ownOff = Int32Array.from(
@@ -103,6 +114,7 @@ export default async function main(dom: Domain, raw: unknown): Promise<void> {
           const dst = ownOff[nextOwn];
           nextOwn = (nextOwn + 1) & (OWN_BUFS - 1);
           copyBytes(mem, dst, gmem, page + off, size);
+          cn.echo?.queue(dst, size);
           if (a.verify) {
             if (dv.getUint32(dst + SEQ_OFF) !== cn.expect) f[cSeq]++;
             cn.expect = (cn.expect + 1) >>> 0;
@@ -114,7 +126,17 @@ export default async function main(dom: Domain, raw: unknown): Promise<void> {
         txRspWrite(ring.wmem, r, txReqId(req, at), status);
         ring.endResponse();
       }
-      if (ring.pushResponsesAndCheckNotify()) {
+      let notify = ring.pushResponsesAndCheckNotify();
+      if (cn.echo !== null) {
+        const r = cn.echo.flush();
+        if (r < 0) {
+          c.add("protoErrors");
+          disconnect(cn, `RX ring: ${ringErrorText(r)}`);
+          return;
+        }
+        notify ||= r === 1;
+      }
+      if (notify) {
         dom.evtchn.send(cn.port);
         f[cNotify]++;
       }
@@ -133,7 +155,7 @@ export default async function main(dom: Domain, raw: unknown): Promise<void> {
       dom.post(domid, { t: "refused", reason: why });
       return;
     }
-    const { ringRefs, bufRefs, port } = m as { ringRefs: number[]; bufRefs: number[]; port: number };
+    const { ringRefs, bufRefs, rxRingRefs, port } = m as ConnectMsg;
     const gm = dom.foreign(domid);
     if (gm === undefined || conns.has(domid)) {
       dom.post(domid, { t: "refused", reason: "unknown or already connected domain" });
@@ -160,13 +182,36 @@ export default async function main(dom: Domain, raw: unknown): Promise<void> {
     }
     const ring = BackRing.attach(new RingArea(gm.mem, ringOffs, NETIF_TX_ENTRY_SIZE));
     if (typeof ring === "number") return fail(ringErrorText(ring));
+    let echo: EchoDelivery | null = null;
+    if (rxRingRefs.length > 0) {
+      const rxOffs: number[] = [];
+      for (const ref of rxRingRefs) {
+        const h = dom.gnt.map(domid, ref, false);
+        if (h < 0) return fail(`cannot map RX ring gref ${ref}: status ${h}`);
+        handles.push(h);
+        rxOffs.push(dom.gnt.mappedOff(h));
+      }
+      const rxRing = BackRing.attach(new RingArea(gm.mem, rxOffs, NETIF_RX_ENTRY_SIZE));
+      if (typeof rxRing === "number") return fail(`RX ring: ${ringErrorText(rxRing)}`);
+      echo = new EchoDelivery(dom, domid, rxRing, c, a.batch);
+    }
     let local: number;
     try {
       local = await dom.evtchnBindInterdomain(domid, port);
     } catch (e) {
       return fail(`cannot bind event channel ${port}: ${(e as Error).message}`);
     }
-    const cn: Conn = { domid, port: local, ring, handles, pageOff, gmem: gm.mem, expect: 0, dead: false };
+    const cn: Conn = {
+      domid,
+      port: local,
+      ring,
+      echo,
+      handles,
+      pageOff,
+      gmem: gm.mem,
+      expect: 0,
+      dead: false,
+    };
     conns.set(domid, cn);
     dom.evtchn.on(local, () => serve(cn));
     dom.post(domid, { t: "connected" });
@@ -187,7 +232,7 @@ export default async function main(dom: Domain, raw: unknown): Promise<void> {
 
 /** The connect message comes from an untrusted guest: check its shape before use. */
 function checkConnect(m: unknown): string | null {
-  const o = m as { ringRefs?: unknown; bufRefs?: unknown; port?: unknown };
+  const o = m as { ringRefs?: unknown; bufRefs?: unknown; rxRingRefs?: unknown; port?: unknown };
   const isRefs = (v: unknown, max: number): v is number[] =>
     Array.isArray(v) &&
     v.length >= 1 &&
@@ -196,6 +241,9 @@ function checkConnect(m: unknown): string | null {
   if (!isRefs(o.ringRefs, 16) || (o.ringRefs.length & (o.ringRefs.length - 1)) !== 0)
     return "ringRefs: expected 1, 2, 4, 8 or 16 grant references";
   if (!isRefs(o.bufRefs, MAX_BUF_REFS)) return `bufRefs: expected 1..${MAX_BUF_REFS} grant references`;
+  const rx = o.rxRingRefs;
+  if (!Array.isArray(rx) || (rx.length > 0 && (!isRefs(rx, 16) || (rx.length & (rx.length - 1)) !== 0)))
+    return "rxRingRefs: expected none, or 1, 2, 4, 8 or 16 grant references";
   if (!Number.isInteger(o.port) || (o.port as number) <= 0) return "port: expected a positive integer";
   return null;
 }

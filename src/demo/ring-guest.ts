@@ -13,8 +13,16 @@ import { FrontRing } from "../ring/front.js";
 import { copyBytes } from "../wire/copy.js";
 import { privateMem } from "../wire/mem.js";
 import { NETIF_RSP_OKAY, NETIF_TX_ENTRY_SIZE, txReqWrite, txRspId, txRspStatus } from "../wire/xen/netif.js";
+import { guestRx } from "./echo-guest.js";
 import { demoFrame } from "./frame.js";
-import { BUF_SIZE, type DoneReport, guestCounters, type RingPairArgs, SEQ_OFF } from "./ring-proto.js";
+import {
+  BUF_SIZE,
+  type ConnectMsg,
+  type DoneReport,
+  guestCounters,
+  type RingPairArgs,
+  SEQ_OFF,
+} from "./ring-proto.js";
 
 export default async function main(dom: Domain, raw: unknown): Promise<void> {
   const a = raw as RingPairArgs;
@@ -52,6 +60,7 @@ export default async function main(dom: Domain, raw: unknown): Promise<void> {
   const len = a.frameBytes;
   mem.u8.set(demoFrame(len), tplOff);
 
+  const rx = a.echo ? guestRx(dom, a.order, a.verify, c, (n) => take(dom, n)) : null;
   const port = await dom.evtchnAllocUnbound(0);
   const rsp = privateMem(64 * NETIF_TX_ENTRY_SIZE);
   const dv = mem.dv;
@@ -132,14 +141,22 @@ export default async function main(dom: Domain, raw: unknown): Promise<void> {
     }
   };
 
-  dom.evtchn.on(port, produce);
+  const notifyBack = (): void => {
+    dom.evtchn.send(port);
+    f[cNotify]++;
+  };
+  // One channel for both rings, as without feature-split-event-channels.
+  dom.evtchn.on(port, () => {
+    rx?.receive(notifyBack);
+    produce();
+  });
   dom.onMessage((from, data) => {
     const m = data as { t?: string; reason?: string };
     if (from !== 0) return;
     if (m.t === "connected") dom.loop.defer(produce);
     else if (m.t === "refused") process.stderr.write(`dom${dom.domid}: backend refused: ${m.reason}\n`);
   });
-  dom.post(0, { t: "connect", ringRefs, bufRefs, port });
+  dom.post(0, { t: "connect", ringRefs, bufRefs, rxRingRefs: rx?.ringRefs ?? [], port } satisfies ConnectMsg);
 }
 
 function take(dom: Domain, n: number): number[] {

@@ -1,8 +1,10 @@
 /**
  * The two-domain ring demo and benchmark: a guest transmits frames over a netif-style TX
  * ring (netif_tx_request/response, multi-page ring of order 0-4) to the driver domain,
- * which copies each frame out of the guest's granted buffers and answers. The handshake
- * goes through the machine's control messages (xenstore takes this role in the drivers).
+ * which copies each frame out of the guest's granted buffers and answers. With `echo`, the
+ * driver domain sends every frame back over a netif RX ring into buffers the guest posted,
+ * with batched grant copies, as netback delivers to a guest. The handshake goes through the
+ * machine's control messages (xenstore takes this role in the drivers).
  */
 import { Counters } from "../base/counters.js";
 
@@ -14,8 +16,10 @@ export interface RingPairArgs {
   count: number;
   /** ring-page-order: 2^order ring pages. */
   order: number;
-  /** Check each frame's sequence number in the backend. */
+  /** Check each frame's sequence number in the backend (and in the guest, for echoes). */
   verify: boolean;
+  /** Send every frame back to the guest over the RX ring. */
+  echo: boolean;
   /** Frames a handler moves before yielding to the loop. */
   budget: number;
   guestCounters: SharedArrayBuffer;
@@ -29,6 +33,10 @@ export const GUEST_COUNTERS = [
   "rspErrors",
   "protoErrors",
   "notifies",
+  "rxFrames",
+  "rxBytes",
+  "rxSeqErrors",
+  "rxErrors",
 ] as const;
 export const BACK_COUNTERS = [
   "rxFrames",
@@ -37,6 +45,9 @@ export const BACK_COUNTERS = [
   "badRequests",
   "protoErrors",
   "notifies",
+  "echoed",
+  "echoDropped",
+  "copyErrors",
 ] as const;
 export type GuestCounter = (typeof GUEST_COUNTERS)[number];
 export type BackCounter = (typeof BACK_COUNTERS)[number];
@@ -54,6 +65,8 @@ export interface ConnectMsg {
   t: "connect";
   ringRefs: number[];
   bufRefs: number[];
+  /** RX ring pages, when echoing. */
+  rxRingRefs: number[];
   port: number;
 }
 

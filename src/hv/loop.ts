@@ -7,12 +7,19 @@
  */
 import { type EventChannels, type OwnSide, SIDE_SLEEPING, SIDE_WAKE } from "./evtchn.js";
 
-export type LoopMode = "notify" | "poll";
+/**
+ * `notify`: sleep as soon as there is no work; `hybrid`: spin up to `spinUs` first, so a
+ * peer that sends within that window finds us awake and skips its wake-up call (the
+ * sender calls Atomics.notify only for a sleeping domain); `poll`: never sleep.
+ */
+export type LoopMode = "notify" | "hybrid" | "poll";
 
 export interface LoopOptions {
   mode?: LoopMode;
   /** Poll mode: how long to spin before yielding to timers and messages. */
   pollSliceMs?: number;
+  /** Hybrid mode: how long to look for work before going to sleep. */
+  spinUs?: number;
   /** Called with anything a handler throws (a bug); the loop goes on. */
   onHandlerError?: (e: unknown) => void;
 }
@@ -23,6 +30,7 @@ export class EventLoop {
   readonly #onError: (e: unknown) => void;
   #mode: LoopMode;
   #pollSliceMs: number;
+  #spinMs: number;
   #running = false;
   #stopped: Promise<void> | null = null;
   #resolveStopped: (() => void) | null = null;
@@ -34,6 +42,7 @@ export class EventLoop {
     this.#ev = ev;
     this.#mode = opts.mode ?? "notify";
     this.#pollSliceMs = opts.pollSliceMs ?? 2;
+    this.#spinMs = this.#mode === "hybrid" ? (opts.spinUs ?? 50) / 1000 : 0;
     this.#onError =
       opts.onHandlerError ?? ((e) => process.stderr.write(`pvnet: handler error: ${String(e)}\n`));
     ev.onLatePending = (side) => this.#soonDispatch(side);
@@ -54,14 +63,14 @@ export class EventLoop {
     this.#stopped = new Promise((r) => {
       this.#resolveStopped = r;
     });
-    if (this.#mode === "notify") for (const s of this.#ev.sides) this.#arm(s);
+    if (this.#mode !== "poll") for (const s of this.#ev.sides) this.#arm(s);
     else void this.#poll();
     return this.#stopped;
   }
 
   /** Starts watching a side added after `start` (a new link). */
   watch(side: OwnSide): void {
-    if (this.#running && this.#mode === "notify") this.#arm(side);
+    if (this.#running && this.#mode !== "poll") this.#arm(side);
   }
 
   stop(): void {
@@ -138,6 +147,7 @@ export class EventLoop {
         }
         continue;
       }
+      if (this.#spinMs > 0 && this.#spin(side)) continue;
       Atomics.store(w, base + SIDE_SLEEPING, 1);
       // Re-check after announcing sleep: a sender that missed the flag set a bit we see now.
       if (ev.hasSelected(side)) {
@@ -151,6 +161,16 @@ export class EventLoop {
       this.wakeups++;
     }
     this.#armed.delete(side);
+  }
+
+  /** Looks for work on `side` for up to spinMs; true if some arrived. */
+  #spin(side: OwnSide): boolean {
+    const ev = this.#ev;
+    const until = performance.now() + this.#spinMs;
+    do {
+      for (let i = 0; i < 64; i++) if (ev.hasSelected(side)) return true;
+    } while (performance.now() < until);
+    return false;
   }
 
   async #poll(): Promise<void> {
