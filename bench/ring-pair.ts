@@ -68,30 +68,37 @@ export async function startRingPair(o: RingPairOptions): Promise<RingPair> {
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-/** Mpps the backend consumed over `measureMs`, after frames started flowing and `warmupMs`. */
+/**
+ * Mpps the backend consumed (and, with echo, the guest received back) over `measureMs`,
+ * after frames started flowing and `warmupMs`.
+ */
 export async function measureRingPair(
   o: RingPairOptions,
   warmupMs: number,
   measureMs: number,
-): Promise<number> {
+): Promise<{ tx: number; rx: number }> {
   const pair = await startRingPair(o);
   try {
-    const rx = pair.back.slot("rxFrames");
-    const f = pair.back.f64;
+    const tx = pair.back.slot("rxFrames");
+    const rx = pair.guest.slot("rxFrames");
+    const b = pair.back.f64;
+    const g = pair.guest.f64;
     const deadline = performance.now() + 5000;
-    while (f[rx] === 0) {
+    while (b[tx] === 0) {
       if (performance.now() > deadline) throw new Error("Ring pair moved no frame within 5 s");
       await sleep(5);
     }
     await sleep(warmupMs);
-    const n0 = f[rx];
+    const tx0 = b[tx];
+    const rx0 = g[rx];
     const t0 = performance.now();
     await sleep(measureMs);
-    const n1 = f[rx];
-    const t1 = performance.now();
-    if (pair.back.get("seqErrors") !== 0 || pair.guest.get("rspErrors") !== 0)
-      throw new Error("Ring pair reported sequence or response errors");
-    return (n1 - n0) / (t1 - t0) / 1000;
+    const tx1 = b[tx];
+    const rx1 = g[rx];
+    const ms = performance.now() - t0;
+    const errors = pair.back.get("seqErrors") + pair.guest.get("rspErrors") + pair.guest.get("rxSeqErrors");
+    if (errors !== 0) throw new Error("Ring pair reported sequence or response errors");
+    return { tx: (tx1 - tx0) / ms / 1000, rx: (rx1 - rx0) / ms / 1000 };
   } finally {
     await pair.stop();
   }

@@ -1,10 +1,13 @@
 /**
  * `pvnet bench ring`: frames written by a guest into its granted buffers and copied out by
- * the driver domain over a netif TX ring (event-driven notify mode, and poll mode), beside
+ * the driver domain over a netif TX ring (event-driven notify mode, and poll mode), plus the
+ * round trip back over the guest's RX ring with batched grant copies ("echo"), beside
  * the baselines measured in the same run: the same ring in C (the ceiling) and worker
  * postMessage, one frame per message and in packed or transferred batches (what a Node
  * user would otherwise pick).
  */
+
+import type { LoopMode } from "../src/hv/loop.js";
 import { runPostMessage } from "./baselines/postmessage.js";
 import { runRefRing } from "./ref/ring-ref.js";
 import { type BenchRow, gbpsOf, median } from "./result.js";
@@ -31,16 +34,29 @@ export async function benchRing(opts: BenchOptions = {}): Promise<BenchRow[]> {
       `${r.name} ${r.frameBytes} B batch ${r.batch}: ${r.skipped ? `skipped (${r.skipped})` : `${r.mpps.toFixed(2)} Mpps`}`,
     );
   };
-  const pvnet = async (mode: "notify" | "poll", frameBytes: number, batch: number): Promise<void> => {
-    const xs: number[] = [];
-    for (let i = 0; i < runs; i++)
-      xs.push(await measureRingPair({ frameBytes, batch, mode }, warmupMs, measureMs));
-    const mpps = median(xs);
-    add({ name: `pvnet ring ${mode}`, frameBytes, batch, mpps, gbps: gbpsOf(mpps, frameBytes) });
+  const pvnet = async (mode: LoopMode, frameBytes: number, batch: number, echo = false): Promise<void> => {
+    const tx: number[] = [];
+    const rx: number[] = [];
+    for (let i = 0; i < runs; i++) {
+      const r = await measureRingPair({ frameBytes, batch, mode, echo }, warmupMs, measureMs);
+      tx.push(r.tx);
+      rx.push(r.rx);
+    }
+    // An echo row counts frames that made the round trip (guest -> Domain-0 -> guest).
+    const mpps = median(echo ? rx : tx);
+    add({
+      name: `pvnet ${echo ? "echo" : "ring"} ${mode}`,
+      frameBytes,
+      batch,
+      mpps,
+      gbps: gbpsOf(mpps, frameBytes),
+    });
   };
   for (const frameBytes of FRAMES) {
     for (const batch of BATCHES) await pvnet("notify", frameBytes, batch);
     await pvnet("poll", frameBytes, 32);
+    await pvnet("notify", frameBytes, 32, true);
+    await pvnet("hybrid", frameBytes, 32, true);
     for (const batch of BATCHES) {
       add(await runRefRing({ mode: "notify", frameBytes, batch, warmupMs, measureMs, runs }));
       add(await runRefRing({ mode: "spin", frameBytes, batch, warmupMs, measureMs, runs }));
@@ -66,7 +82,7 @@ function addRatios(rows: BenchRow[]): void {
       (r) => r.name === name && r.frameBytes === frameBytes && (batch === undefined || r.batch === batch),
     );
   for (const r of rows) {
-    if (!r.name.startsWith("pvnet")) continue;
+    if (!r.name.startsWith("pvnet ring")) continue;
     const c = find(r.name.endsWith("poll") ? "C ring spin" : "C ring notify", r.frameBytes, r.batch);
     if (c !== undefined && !c.skipped && c.mpps > 0) r.xC = round(r.mpps / c.mpps);
     const pm = find("postMessage frame", r.frameBytes);
