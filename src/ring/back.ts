@@ -6,10 +6,11 @@
  * it (RING_COPY_REQUEST: the guest may rewrite the slot at any moment).
  */
 import { assert } from "../base/assert.js";
-import { type Mem, privateMem } from "../wire/mem.js";
+import type { Mem } from "../wire/mem.js";
 import { SRING_REQ_EVENT, SRING_REQ_PROD, SRING_RSP_EVENT, SRING_RSP_PROD } from "../wire/xen/sring.js";
 import type { RingArea } from "./area.js";
 import { RING_ERR_REQ_PROD } from "./errors.js";
+import { copySlots, publish, SlotWriter } from "./slots.js";
 
 export class BackRing {
   readonly area: RingArea;
@@ -19,15 +20,13 @@ export class BackRing {
   readonly #reqProdI: number;
   readonly #reqEventI: number;
   readonly #rspProdI: number;
-  readonly #stage: Mem;
+  readonly #rspEventI: number;
+  readonly #writer: SlotWriter;
   #reqCons: number;
   /** The last `req_prod` read and validated: re-read only once consumed up to it. */
   #prodSeen: number;
   #rspProdPvt: number;
   #pushed: number;
-  #staged = -1;
-  /** Where the offset returned by `beginResponse` points: the ring itself or a bounce buffer. */
-  wmem: Mem;
 
   /**
    * BACK_RING_ATTACH at the ring's current `rsp_prod` (as Linux netback maps a ring), or
@@ -50,12 +49,17 @@ export class BackRing {
     this.#reqEventI = (area.hdr + SRING_REQ_EVENT) >>> 2;
     this.#rspProdI = (area.hdr + SRING_RSP_PROD) >>> 2;
     // rsp_event is the frontend's; the backend reads it when pushing.
-    this.#stage = privateMem(area.entrySize);
+    this.#rspEventI = (area.hdr + SRING_RSP_EVENT) >>> 2;
+    this.#writer = new SlotWriter(area);
     this.#reqCons = start;
     this.#prodSeen = start;
     this.#rspProdPvt = start;
     this.#pushed = start;
-    this.wmem = area.mem;
+  }
+
+  /** Where the offset returned by `beginResponse` points: the ring itself or a bounce buffer. */
+  get wmem(): Mem {
+    return this.#writer.wmem;
   }
 
   get reqCons(): number {
@@ -91,36 +95,18 @@ export class BackRing {
     if (avail === 0 || avail > this.nrEnts) avail = this.unconsumedRequests();
     if (avail < 0) return avail;
     const n = Math.min(avail, max);
-    const esz = this.area.entrySize;
-    let idx = this.#reqCons;
-    for (let i = 0; i < n; i++) {
-      this.area.readSlot(idx & this.#mask, dst, at + i * esz);
-      idx = (idx + 1) >>> 0;
-    }
-    this.#reqCons = idx;
+    this.#reqCons = copySlots(this.area, this.#reqCons, n, dst, at);
     return n;
   }
 
   /** Starts the next response: the byte offset to write it at, in `wmem`. */
   beginResponse(): number {
     assert(this.#rspProdPvt !== this.#reqCons, "response produced for a request not yet consumed");
-    const slot = this.#rspProdPvt & this.#mask;
-    const off = this.area.slotOff[slot];
-    if (off >= 0) {
-      this.wmem = this.area.mem;
-      return off;
-    }
-    this.#staged = slot;
-    this.wmem = this.#stage;
-    return 0;
+    return this.#writer.begin(this.#rspProdPvt & this.#mask);
   }
 
   endResponse(): void {
-    if (this.#staged >= 0) {
-      this.area.writeSlot(this.#staged, this.#stage, 0);
-      this.#staged = -1;
-      this.wmem = this.area.mem;
-    }
+    this.#writer.end();
     this.#rspProdPvt = (this.#rspProdPvt + 1) >>> 0;
   }
 
@@ -137,11 +123,8 @@ export class BackRing {
   /** RING_PUSH_RESPONSES_AND_CHECK_NOTIFY: whether `rsp_event` lies in (old, new]. */
   pushResponsesAndCheckNotify(): boolean {
     const old = this.#pushed;
-    const now = this.#rspProdPvt;
-    Atomics.store(this.#u32, this.#rspProdI, now);
-    this.#pushed = now;
-    const evt = Atomics.load(this.#u32, (this.area.hdr + SRING_RSP_EVENT) >>> 2);
-    return (now - evt) >>> 0 < (now - old) >>> 0;
+    this.#pushed = this.#rspProdPvt;
+    return publish(this.#u32, this.#rspProdI, this.#rspEventI, old, this.#rspProdPvt);
   }
 
   /**

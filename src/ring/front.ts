@@ -7,7 +7,7 @@
  * pushed is reported as RING_ERR_RSP_PROD, and responses are copied out before use.
  */
 import { assert } from "../base/assert.js";
-import { type Mem, privateMem } from "../wire/mem.js";
+import type { Mem } from "../wire/mem.js";
 import {
   SRING_REQ_EVENT,
   SRING_REQ_PROD,
@@ -17,6 +17,7 @@ import {
 } from "../wire/xen/sring.js";
 import type { RingArea } from "./area.js";
 import { RING_ERR_RSP_PROD } from "./errors.js";
+import { copySlots, publish, SlotWriter } from "./slots.js";
 
 export class FrontRing {
   readonly area: RingArea;
@@ -27,13 +28,10 @@ export class FrontRing {
   readonly #reqEventI: number;
   readonly #rspProdI: number;
   readonly #rspEventI: number;
-  readonly #stage: Mem;
+  readonly #writer: SlotWriter;
   #reqProdPvt: number;
   #rspCons: number;
   #pushed: number;
-  #staged = -1;
-  /** Where the offset returned by `beginRequest` points: the ring itself or a bounce buffer. */
-  wmem: Mem;
 
   /** SHARED_RING_INIT + FRONT_RING_INIT. `start` (tests) begins every index there. */
   static init(area: RingArea, start = 0): FrontRing {
@@ -57,11 +55,15 @@ export class FrontRing {
     this.#reqEventI = (area.hdr + SRING_REQ_EVENT) >>> 2;
     this.#rspProdI = (area.hdr + SRING_RSP_PROD) >>> 2;
     this.#rspEventI = (area.hdr + SRING_RSP_EVENT) >>> 2;
-    this.#stage = privateMem(area.entrySize);
+    this.#writer = new SlotWriter(area);
     this.#reqProdPvt = start;
     this.#rspCons = start;
     this.#pushed = start;
-    this.wmem = area.mem;
+  }
+
+  /** Where the offset returned by `beginRequest` points: the ring itself or a bounce buffer. */
+  get wmem(): Mem {
+    return this.#writer.wmem;
   }
 
   get reqProdPvt(): number {
@@ -88,23 +90,11 @@ export class FrontRing {
    */
   beginRequest(): number {
     assert(this.freeRequests() > 0, "request produced on a full ring");
-    const slot = this.#reqProdPvt & this.#mask;
-    const off = this.area.slotOff[slot];
-    if (off >= 0) {
-      this.wmem = this.area.mem;
-      return off;
-    }
-    this.#staged = slot;
-    this.wmem = this.#stage;
-    return 0;
+    return this.#writer.begin(this.#reqProdPvt & this.#mask);
   }
 
   endRequest(): void {
-    if (this.#staged >= 0) {
-      this.area.writeSlot(this.#staged, this.#stage, 0);
-      this.#staged = -1;
-      this.wmem = this.area.mem;
-    }
+    this.#writer.end();
     this.#reqProdPvt = (this.#reqProdPvt + 1) >>> 0;
   }
 
@@ -121,11 +111,8 @@ export class FrontRing {
    */
   pushRequestsAndCheckNotify(): boolean {
     const old = this.#pushed;
-    const now = this.#reqProdPvt;
-    Atomics.store(this.#u32, this.#reqProdI, now);
-    this.#pushed = now;
-    const evt = Atomics.load(this.#u32, this.#reqEventI);
-    return (now - evt) >>> 0 < (now - old) >>> 0;
+    this.#pushed = this.#reqProdPvt;
+    return publish(this.#u32, this.#reqProdI, this.#reqEventI, old, this.#reqProdPvt);
   }
 
   /** Responses ready to consume, or RING_ERR_RSP_PROD when the backend's index is impossible. */
@@ -145,13 +132,7 @@ export class FrontRing {
     const avail = this.unconsumedResponses();
     if (avail < 0) return avail;
     const n = Math.min(avail, max);
-    const esz = this.area.entrySize;
-    let idx = this.#rspCons;
-    for (let i = 0; i < n; i++) {
-      this.area.readSlot(idx & this.#mask, dst, at + i * esz);
-      idx = (idx + 1) >>> 0;
-    }
-    this.#rspCons = idx;
+    this.#rspCons = copySlots(this.area, this.#rspCons, n, dst, at);
     return n;
   }
 

@@ -1,0 +1,62 @@
+/**
+ * What both ends of a ring do the same way: write entries at their private producer index
+ * (through a bounce buffer for a slot that straddles two pages), publish the index with the
+ * notify decision of io/ring.h, and copy entries the peer produced into private memory.
+ */
+import { type Mem, privateMem } from "../wire/mem.js";
+import type { RingArea } from "./area.js";
+
+/** Writes one entry at a time into `area`, bouncing straddling slots through private memory. */
+export class SlotWriter {
+  readonly #area: RingArea;
+  readonly #stage: Mem;
+  #staged = -1;
+  /** Where the offset returned by `begin` points: the ring itself or the bounce buffer. */
+  wmem: Mem;
+
+  constructor(area: RingArea) {
+    this.#area = area;
+    this.#stage = privateMem(area.entrySize);
+    this.wmem = area.mem;
+  }
+
+  /** The byte offset in `wmem` to write slot `slot` at. */
+  begin(slot: number): number {
+    const off = this.#area.slotOff[slot];
+    if (off >= 0) {
+      this.wmem = this.#area.mem;
+      return off;
+    }
+    this.#staged = slot;
+    this.wmem = this.#stage;
+    return 0;
+  }
+
+  end(): void {
+    if (this.#staged < 0) return;
+    this.#area.writeSlot(this.#staged, this.#stage, 0);
+    this.#staged = -1;
+    this.wmem = this.#area.mem;
+  }
+}
+
+/**
+ * RING_PUSH_*_AND_CHECK_NOTIFY: stores `now` at `prodI` (the atomic store orders the entries
+ * before it) and returns whether the peer's event index at `eventI` lies in (old, now].
+ */
+export function publish(u32: Uint32Array, prodI: number, eventI: number, old: number, now: number): boolean {
+  Atomics.store(u32, prodI, now);
+  const evt = Atomics.load(u32, eventI);
+  return (now - evt) >>> 0 < (now - old) >>> 0;
+}
+
+/** Copies `n` entries from ring index `idx` on into `dst` at `at`; returns the next index. */
+export function copySlots(area: RingArea, idx: number, n: number, dst: Mem, at: number): number {
+  const mask = area.nrEnts - 1;
+  const esz = area.entrySize;
+  for (let i = 0; i < n; i++) {
+    area.readSlot(idx & mask, dst, at + i * esz);
+    idx = (idx + 1) >>> 0;
+  }
+  return idx;
+}
