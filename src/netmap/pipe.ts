@@ -1,0 +1,105 @@
+/**
+ * netmap pipes: two ends in one memory region; the TX ring of one end and the RX ring of
+ * the other share slot indices, and a txsync hands slots over by swapping their buffer
+ * descriptors (buf_idx, len, flags) — zero copy. Each direction is a single-producer,
+ * single-consumer link, so the ends may live in different threads: the sender is the only
+ * writer of the receiver's `delivered` word and the receiver the only writer of its
+ * `released` word, both in the receiving ring's `sem` area, moved with Atomics like a Xen
+ * ring's producer and consumer indices.
+ */
+import type { Mem } from "../wire/mem.js";
+import type { AdapterConfig, NetmapAdapter } from "./adapter.js";
+import type { KRing } from "./kring.js";
+import { NR_RX, NR_TX, RING_SEM, ringSlot } from "./layout.js";
+import type { NetmapRegion } from "./mem.js";
+
+const W_DELIVERED = 0;
+const W_RELEASED = 1;
+
+/** Where a pipe lives in its region: what the other end's thread needs to open it. */
+export interface PipeDesc {
+  name: string;
+  slots: number;
+  /** Byte offsets of the rings: [master tx, master rx, slave tx, slave rx]. */
+  rings: [number, number, number, number];
+}
+
+/** Lays out a pipe's four rings in `region`, each slot holding a buffer of its own. */
+export function createPipe(region: NetmapRegion, name: string, slots: number): PipeDesc {
+  const rings: [number, number, number, number] = [
+    region.allocRing(slots, NR_TX, 0),
+    region.allocRing(slots, NR_RX, 0),
+    region.allocRing(slots, NR_TX, 0),
+    region.allocRing(slots, NR_RX, 0),
+  ];
+  const m = region.mem;
+  for (const r of rings) {
+    for (let i = 0; i < slots; i++) {
+      const b = region.allocBuf();
+      if (b === 0) throw new RangeError(`netmap region ${region.id}: no buffers left for pipe ${name}`);
+      m.u32[ringSlot(r, i) >>> 2] = b;
+    }
+    Atomics.store(m.u32, (r + RING_SEM) >>> 2, 0);
+    Atomics.store(m.u32, (r + RING_SEM + 4) >>> 2, 0);
+  }
+  return { name, slots, rings };
+}
+
+/** One end of a pipe as a netmap adapter: `master` is the `{` end, the slave the `}` end. */
+export class PipeEnd implements NetmapAdapter {
+  readonly name: string;
+  readonly txRing: number;
+  readonly rxRing: number;
+  /** The peer's RX ring, which our txsync feeds. */
+  readonly #peerRx: number;
+  readonly #m: Mem;
+  readonly #slots: number;
+
+  constructor(region: NetmapRegion, d: PipeDesc, master: boolean) {
+    this.name = `${d.name}${master ? "{" : "}"}`;
+    this.#m = region.mem;
+    this.#slots = d.slots;
+    const [mtx, mrx, stx, srx] = d.rings;
+    this.txRing = master ? mtx : stx;
+    this.rxRing = master ? mrx : srx;
+    this.#peerRx = master ? srx : mrx;
+  }
+
+  config(): AdapterConfig {
+    return { txRings: 1, rxRings: 1, txSlots: this.#slots, rxSlots: this.#slots, rxBufMaxSize: 0 };
+  }
+
+  register(): void {}
+
+  txsync(k: KRing): void {
+    const m = this.#m;
+    const u32 = m.u32;
+    const head = k.rhead;
+    // Hand over [hwcur, head): swap each slot with the peer's RX slot of the same index,
+    // which the peer released earlier (our tail never passes its `released`).
+    const peer = this.#peerRx;
+    for (let i = k.hwcur; i !== head; i = i + 1 === this.#slots ? 0 : i + 1) {
+      const a = ringSlot(k.r, i) >>> 2;
+      const b = ringSlot(peer, i) >>> 2;
+      const buf = u32[a];
+      const lenFlags = u32[a + 1];
+      u32[a] = u32[b];
+      u32[a + 1] = 0;
+      u32[b] = buf;
+      u32[b + 1] = lenFlags;
+    }
+    k.hwcur = head;
+    Atomics.store(u32, (peer + RING_SEM + W_DELIVERED * 4) >>> 2, head);
+    // Reclaim: everything the peer has released, keeping one slot empty.
+    const released = Atomics.load(u32, (peer + RING_SEM + W_RELEASED * 4) >>> 2);
+    k.hwtail = released === 0 ? this.#slots - 1 : released - 1;
+  }
+
+  rxsync(k: KRing): void {
+    const u32 = this.#m.u32;
+    // Release what the user gave back, then import what the peer delivered.
+    k.hwcur = k.rhead;
+    Atomics.store(u32, (k.r + RING_SEM + W_RELEASED * 4) >>> 2, k.hwcur);
+    k.hwtail = Atomics.load(u32, (k.r + RING_SEM + W_DELIVERED * 4) >>> 2);
+  }
+}
