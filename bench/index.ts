@@ -1,4 +1,6 @@
 /** The benchmark suite: `pvnet bench NAME`. Each prints a table with its baselines. */
+
+import { benchNetmap } from "./netmap.js";
 import type { BenchRow } from "./result.js";
 import { type BenchOptions, benchRing } from "./ring.js";
 
@@ -6,4 +8,5 @@ export type { BenchOptions } from "./ring.js";
 
 export const BENCHES: Record<string, { about: string; run: (o: BenchOptions) => Promise<BenchRow[]> }> = {
   ring: { about: "guest -> driver domain frames over a shared ring, vs C and postMessage", run: benchRing },
+  netmap: { about: "netmap pipes between threads (zero copy), vs the raw ring", run: benchNetmap },
 };
