@@ -1,12 +1,18 @@
 import assert from "node:assert/strict";
-import { test } from "node:test";
 import { PerformanceObserver } from "node:perf_hooks";
+import { test } from "node:test";
 import { RingArea } from "../../src/ring/area.js";
 import { BackRing } from "../../src/ring/back.js";
 import { FrontRing } from "../../src/ring/front.js";
 import { copyBytes } from "../../src/wire/copy.js";
 import { privateMem, sharedMem } from "../../src/wire/mem.js";
-import { NETIF_TX_ENTRY_SIZE, txReqGref, txReqSize, txReqWrite, txRspWrite } from "../../src/wire/xen/netif.js";
+import {
+  NETIF_TX_ENTRY_SIZE,
+  txReqGref,
+  txReqSize,
+  txReqWrite,
+  txRspWrite,
+} from "../../src/wire/xen/netif.js";
 
 /** Minor GCs seen while `fn` runs (observer entries arrive asynchronously). */
 async function gcsDuring(fn: () => void): Promise<number> {
