@@ -1,8 +1,9 @@
 /**
  * `pvnet bench netmap`: netmap pipes between two threads (zero copy: slots change hands by
  * swapping buffer indices; the sender stamps a sequence number into each buffer and the
- * receiver checks it), busy-polling both ends as pkt-gen-b does, beside the raw ring figure
- * of `pvnet bench ring` measured in the same run. VALE rows come with the switch.
+ * receiver checks it), busy-polling both ends as pkt-gen-b does; VALE forwarding (one copy
+ * per destination) unicast and broadcast; beside the raw ring figure of `pvnet bench ring`
+ * measured in the same run.
  */
 import { Worker } from "node:worker_threads";
 import { NetmapRegion } from "../src/netmap/mem.js";
@@ -10,6 +11,7 @@ import { createPipe } from "../src/netmap/pipe.js";
 import { type BenchRow, gbpsOf, median } from "./result.js";
 import type { BenchOptions } from "./ring.js";
 import { measureRingPair, sleep } from "./ring-pair.js";
+import { measureVale } from "./vale.js";
 
 export async function measurePipe(
   frameBytes: number,
@@ -76,6 +78,22 @@ export async function benchNetmap(opts: BenchOptions = {}): Promise<BenchRow[]> 
         name: "netmap pipe (zero copy, poll)",
         frameBytes,
         batch,
+        mpps,
+        gbps: gbpsOf(mpps, frameBytes),
+        xRing: Math.round((mpps / base) * 100) / 100,
+      });
+    }
+    for (const [receivers, name] of [
+      [1, "VALE 1 -> 1 (copy, one thread)"],
+      [3, "VALE 1 -> 3 broadcast (copy, one thread)"],
+    ] as const) {
+      const xs: number[] = [];
+      for (let i = 0; i < runs; i++) xs.push(measureVale(frameBytes, 256, receivers, warmupMs, measureMs));
+      const mpps = median(xs);
+      add({
+        name,
+        frameBytes,
+        batch: 256,
         mpps,
         gbps: gbpsOf(mpps, frameBytes),
         xRing: Math.round((mpps / base) * 100) / 100,

@@ -1,0 +1,86 @@
+/**
+ * A VALE port as a netmap adapter (netmap_vp_adapter): one TX and one RX ring in the
+ * switch's region, each slot with a buffer of its own. txsync forwards through the switch
+ * and completes at once (VALE TX is synchronous); rxsync hands released slots back to the
+ * switch, which fills them from other ports' txsyncs.
+ */
+import type { Counters } from "../base/counters.js";
+import type { AdapterConfig, NetmapAdapter } from "../netmap/adapter.js";
+import type { KRing } from "../netmap/kring.js";
+import { NR_RX, NR_TX, ringSlot } from "../netmap/layout.js";
+import { NetmapPort } from "../netmap/port.js";
+import { type PortCounter, portCounters, type ValeAttachment, type ValeSwitch } from "./switch.js";
+
+export class ValePort implements NetmapAdapter, ValeAttachment {
+  readonly name: string;
+  readonly counters: Counters<PortCounter>;
+  readonly index: number;
+  readonly txRing: number;
+  readonly rxRing: number;
+  readonly #sw: ValeSwitch;
+  readonly #slots: number;
+  #rx: KRing | null = null;
+  /** Called when frames arrive (the netmap_rx_irq hook): poll() waiters hang here. */
+  onRx: (() => void) | null = null;
+
+  constructor(sw: ValeSwitch, name: string, slots = 1024) {
+    this.name = name;
+    this.#sw = sw;
+    this.#slots = slots;
+    this.counters = portCounters();
+    const region = sw.region;
+    this.txRing = region.allocRing(slots, NR_TX, 0);
+    this.rxRing = region.allocRing(slots, NR_RX, 0);
+    for (const r of [this.txRing, this.rxRing]) {
+      for (let i = 0; i < slots; i++) {
+        const b = region.allocBuf();
+        if (b === 0) throw new RangeError(`${sw.name}: no buffers left for port ${name}`);
+        region.mem.u32[ringSlot(r, i) >>> 2] = b;
+      }
+    }
+    this.index = sw.attach(this);
+    if (this.index < 0) throw new RangeError(`${sw.name}: no free port for ${name}`);
+  }
+
+  /** Binds the port's rings for netmap I/O (what opening `valeX:name` does). */
+  open(): NetmapPort {
+    return new NetmapPort(this.#sw.region, this, [this.txRing], [this.rxRing]);
+  }
+
+  config(): AdapterConfig {
+    return {
+      txRings: 1,
+      rxRings: 1,
+      txSlots: this.#slots,
+      rxSlots: this.#slots,
+      rxBufMaxSize: this.#sw.region.bufSize,
+    };
+  }
+
+  register(on: boolean, krings: { rx: readonly KRing[] }): void {
+    this.#rx = on ? krings.rx[0] : null;
+  }
+
+  txsync(k: KRing): void {
+    this.#sw.forward(this.index, k, k.hwcur, k.rhead);
+    k.hwcur = k.rhead;
+    k.hwtail = k.rhead === 0 ? k.numSlots - 1 : k.rhead - 1;
+  }
+
+  rxsync(k: KRing): void {
+    // Released slots go back to the switch; new ones were added by senders (hwtail).
+    k.hwcur = k.rhead;
+  }
+
+  rxKring(): KRing | null {
+    return this.#rx;
+  }
+
+  rxIrq(): void {
+    this.onRx?.();
+  }
+
+  detach(): void {
+    this.#sw.detach(this.index);
+  }
+}

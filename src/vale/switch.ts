@@ -1,0 +1,210 @@
+/**
+ * VALE, the learning switch over netmap ports (netmap_vale.c's role). Ports attach and
+ * detach at run time; a sender's txsync forwards its slots in batches of up to 1024:
+ * destination by the learnt source MAC, flooding for broadcast, multicast and unknown
+ * unicast (mSwitch's pluggable lookup may replace this), one copy into each destination's
+ * RX ring. A full destination ring drops and counts; a sender never waits.
+ *
+ * All syncs of one switch run in one thread for now (netmap serialises them with locks);
+ * see docs/netmap-threads.md for the plan to let ports' owners live in other threads.
+ */
+import { Counters } from "../base/counters.js";
+import type { KRing } from "../netmap/kring.js";
+import {
+  NS_NO_LEARN,
+  ringSlot,
+  slotBufIdx,
+  slotFlags,
+  slotLen,
+  slotSetFlags,
+  slotSetLen,
+} from "../netmap/layout.js";
+import type { NetmapRegion } from "../netmap/mem.js";
+import { copyBytes } from "../wire/copy.js";
+import type { Mem } from "../wire/mem.js";
+import { LearnTable, NO_PORT } from "./learn.js";
+
+export const NM_BDG_MAXPORTS = 254;
+/** Lookup result meaning "every port but the sender". */
+export const NM_BDG_BROADCAST = NM_BDG_MAXPORTS;
+/** Lookup result meaning "nowhere". */
+export const NM_BDG_NOPORT = 255;
+export const NM_BDG_BATCH_MAX = 1024;
+const ETH_HLEN = 14;
+
+/**
+ * A lookup function (mSwitch's idea): given the frame, where it goes — a port index,
+ * NM_BDG_BROADCAST or NM_BDG_NOPORT. `src` is the sender's port index.
+ */
+export type ValeLookup = (m: Mem, off: number, len: number, src: number, sw: ValeSwitch) => number;
+
+export const PORT_COUNTERS = ["txPackets", "txBytes", "rxPackets", "rxBytes", "rxDrops", "txErrors"] as const;
+export type PortCounter = (typeof PORT_COUNTERS)[number];
+const C_TX_PKTS = PORT_COUNTERS.indexOf("txPackets");
+const C_TX_BYTES = PORT_COUNTERS.indexOf("txBytes");
+const C_RX_PKTS = PORT_COUNTERS.indexOf("rxPackets");
+const C_RX_BYTES = PORT_COUNTERS.indexOf("rxBytes");
+const C_RX_DROPS = PORT_COUNTERS.indexOf("rxDrops");
+const C_TX_ERRORS = PORT_COUNTERS.indexOf("txErrors");
+
+/** What the switch needs of an attached port. */
+export interface ValeAttachment {
+  readonly name: string;
+  /** The port's RX kring: forwarders fill [hwtail, hwcur - 1). */
+  rxKring(): KRing | null;
+  readonly counters: Counters<PortCounter>;
+  /** Frames arrived on the RX ring (netmap_rx_irq): wake whoever polls. */
+  rxIrq(): void;
+}
+
+export class ValeSwitch {
+  readonly name: string;
+  readonly region: NetmapRegion;
+  readonly table = new LearnTable();
+  readonly #ports: (ValeAttachment | null)[] = new Array(NM_BDG_MAXPORTS).fill(null);
+  #lookup: ValeLookup = learningLookup;
+  readonly #touched = new Uint8Array(NM_BDG_MAXPORTS);
+  /** Attached port indices, packed, so a flood visits only real ports. */
+  readonly #active = new Int32Array(NM_BDG_MAXPORTS);
+  #nActive = 0;
+
+  constructor(name: string, region: NetmapRegion) {
+    this.name = name;
+    this.region = region;
+  }
+
+  setLookup(fn: ValeLookup | null): void {
+    this.#lookup = fn ?? learningLookup;
+  }
+
+  /** Attaches a port; returns its index, or -1 when the switch is full. */
+  attach(p: ValeAttachment): number {
+    const i = this.#ports.indexOf(null);
+    if (i < 0) return -1;
+    this.#ports[i] = p;
+    this.#pack();
+    return i;
+  }
+
+  detach(index: number): void {
+    this.#ports[index] = null;
+    this.table.forgetPort(index);
+    this.#pack();
+  }
+
+  #pack(): void {
+    this.#nActive = 0;
+    this.#ports.forEach((p, i) => {
+      if (p !== null) this.#active[this.#nActive++] = i;
+    });
+  }
+
+  portIndex(name: string): number {
+    return this.#ports.findIndex((p) => p !== null && p.name === name);
+  }
+
+  /** Attached ports, by index. */
+  ports(): { index: number; name: string }[] {
+    const out: { index: number; name: string }[] = [];
+    this.#ports.forEach((p, index) => {
+      if (p !== null) out.push({ index, name: p.name });
+    });
+    return out;
+  }
+
+  /**
+   * Forwards the slots [from, to) of TX kring `k` of port `src`, at most NM_BDG_BATCH_MAX
+   * per pass. Frames shorter than an Ethernet header or longer than a buffer are errors.
+   */
+  forward(src: number, k: KRing, from: number, to: number): void {
+    const sp = this.#ports[src];
+    if (sp === null) return;
+    const m = this.region.mem;
+    const sc = sp.counters.f64;
+    const n = k.numSlots;
+    const bufSize = this.region.bufSize;
+    const touched = this.#touched;
+    let done = 0;
+    for (let i = from; i !== to; i = i + 1 === n ? 0 : i + 1) {
+      const s = ringSlot(k.r, i);
+      const len = slotLen(m, s);
+      const idx = slotBufIdx(m, s);
+      if (len < ETH_HLEN || len > bufSize || !this.region.validBuf(idx)) {
+        sc[C_TX_ERRORS]++;
+        continue;
+      }
+      const off = this.region.bufOff(idx);
+      if ((slotFlags(m, s) & NS_NO_LEARN) === 0) this.#learn(m, off + 6, src);
+      sc[C_TX_PKTS]++;
+      sc[C_TX_BYTES] += len;
+      const dst = this.#lookup(m, off, len, src, this);
+      if (dst === NM_BDG_BROADCAST) {
+        for (let p = 0; p < NM_BDG_MAXPORTS; p++)
+          if (p !== src && this.#deliver(p, m, off, len)) touched[p] = 1;
+      } else if (dst !== src && dst >= 0 && dst < NM_BDG_MAXPORTS && this.#deliver(dst, m, off, len))
+        touched[dst] = 1;
+      if (++done === NM_BDG_BATCH_MAX) {
+        this.#kick();
+        done = 0;
+      }
+    }
+    this.#kick();
+  }
+
+  #learn(m: Mem, at: number, port: number): void {
+    const dv = m.dv;
+    const hi = dv.getUint16(at);
+    // Group (multicast/broadcast) source addresses are never learnt.
+    if ((hi & 0x0100) !== 0) return;
+    this.table.learn(hi, dv.getUint32(at + 2), port);
+  }
+
+  /** One copy into the next free slot of port `p`'s RX ring, or a counted drop. */
+  #deliver(p: number, m: Mem, off: number, len: number): boolean {
+    const dp = this.#ports[p];
+    if (dp === null) return false;
+    const k = dp.rxKring();
+    const dc = dp.counters.f64;
+    if (k === null) {
+      dc[C_RX_DROPS]++;
+      return false;
+    }
+    const n = k.numSlots;
+    const next = k.hwtail + 1 === n ? 0 : k.hwtail + 1;
+    if (next === k.hwcur) {
+      dc[C_RX_DROPS]++;
+      return false;
+    }
+    const s = ringSlot(k.r, k.hwtail);
+    copyBytes(m, this.region.bufOff(slotBufIdx(m, s)), m, off, len);
+    slotSetLen(m, s, len);
+    slotSetFlags(m, s, 0x100); // one fragment (NS_RFRAGS)
+    k.hwtail = next;
+    dc[C_RX_PKTS]++;
+    dc[C_RX_BYTES] += len;
+    return true;
+  }
+
+  #kick(): void {
+    const t = this.#touched;
+    for (let j = 0; j < this.#nActive; j++) {
+      const p = this.#active[j];
+      if (t[p] === 0) continue;
+      t[p] = 0;
+      this.#ports[p]?.rxIrq();
+    }
+  }
+}
+
+/** The default lookup: a learnt unicast destination, else everyone. */
+export function learningLookup(m: Mem, off: number, _len: number, _src: number, sw: ValeSwitch): number {
+  const dv = m.dv;
+  const hi = dv.getUint16(off);
+  if ((hi & 0x0100) !== 0) return NM_BDG_BROADCAST;
+  const p = sw.table.lookup(hi, dv.getUint32(off + 2));
+  return p === NO_PORT ? NM_BDG_BROADCAST : p;
+}
+
+export function portCounters(): Counters<PortCounter> {
+  return new Counters(PORT_COUNTERS);
+}

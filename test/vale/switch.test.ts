@@ -1,0 +1,148 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import {
+  NS_NO_LEARN,
+  ringHead,
+  ringSetCur,
+  ringSetHead,
+  ringSlot,
+  slotBufIdx,
+  slotLen,
+  slotSetFlags,
+  slotSetLen,
+} from "../../src/netmap/layout.js";
+import { NetmapRegion } from "../../src/netmap/mem.js";
+import type { NetmapPort } from "../../src/netmap/port.js";
+import { nmRingNext, nmRingSpace } from "../../src/netmap/ring.js";
+import { ValePort } from "../../src/vale/port.js";
+import { NM_BDG_NOPORT, ValeSwitch } from "../../src/vale/switch.js";
+
+const MAC = {
+  A: [2, 0, 0, 0, 0, 0xa],
+  B: [2, 0, 0, 0, 0, 0xb],
+  C: [2, 0, 0, 0, 0, 0xc],
+  D: [2, 0, 0, 0, 0, 0xd],
+};
+const BCAST = [0xff, 0xff, 0xff, 0xff, 0xff, 0xff];
+
+function makeSwitch(nPorts: number, slots = 64) {
+  const region = new NetmapRegion(1, {
+    ifBytes: 0,
+    ringBytes: nPorts * 2 * (256 + slots * 16 + 64),
+    nBufs: nPorts * 2 * slots + 2,
+  });
+  const sw = new ValeSwitch("vale0", region);
+  const ports = Array.from({ length: nPorts }, (_, i) => new ValePort(sw, `p${i}`, slots));
+  const opened = ports.map((p) => p.open());
+  return { sw, ports, opened };
+}
+
+/** Sends frames dst <- src with a one-byte tag in the payload; returns how many went. */
+function send(
+  p: NetmapPort,
+  frames: { dst: number[]; src: number[]; tag: number; flags?: number; len?: number }[],
+): number {
+  const m = p.mem;
+  const r = p.tx[0].r;
+  const k = Math.min(frames.length, nmRingSpace(m, r));
+  let h = ringHead(m, r);
+  for (let i = 0; i < k; i++) {
+    const f = frames[i];
+    const s = ringSlot(r, h);
+    const off = p.region.bufOff(slotBufIdx(m, s));
+    m.u8.set([...f.dst, ...f.src, 0x08, 0x00, f.tag], off);
+    slotSetLen(m, s, f.len ?? 60);
+    slotSetFlags(m, s, f.flags ?? 0);
+    h = nmRingNext(p.tx[0].numSlots, h);
+  }
+  ringSetHead(m, r, h);
+  ringSetCur(m, r, h);
+  p.txsync();
+  return k;
+}
+
+/** Receives everything waiting; returns the tags, in order. */
+function recv(p: NetmapPort): number[] {
+  const m = p.mem;
+  const r = p.rx[0].r;
+  p.rxsync();
+  const tags: number[] = [];
+  let h = ringHead(m, r);
+  for (let n = nmRingSpace(m, r); n > 0; n--) {
+    const s = ringSlot(r, h);
+    assert.equal(slotLen(m, s), 60);
+    tags.push(m.u8[p.region.bufOff(slotBufIdx(m, s)) + 14]);
+    h = nmRingNext(p.rx[0].numSlots, h);
+  }
+  ringSetHead(m, r, h);
+  ringSetCur(m, r, h);
+  return tags;
+}
+
+test("VALE floods unknown and broadcast destinations, then forwards by learnt source MAC", () => {
+  const {
+    opened: [a, b, c],
+  } = makeSwitch(3);
+  send(a, [{ dst: BCAST, src: MAC.A, tag: 1 }]);
+  assert.deepEqual(
+    [recv(a), recv(b), recv(c)],
+    [[], [1], [1]],
+    "broadcast reaches every port but the sender",
+  );
+  send(b, [{ dst: MAC.A, src: MAC.B, tag: 2 }]);
+  assert.deepEqual([recv(a), recv(b), recv(c)], [[2], [], []], "A was learnt on port 0");
+  send(c, [{ dst: MAC.D, src: MAC.C, tag: 3 }]);
+  assert.deepEqual([recv(a), recv(b), recv(c)], [[3], [3], []], "unknown unicast floods");
+  send(a, [
+    { dst: MAC.B, src: MAC.A, tag: 4 },
+    { dst: MAC.C, src: MAC.A, tag: 5 },
+    { dst: MAC.B, src: MAC.A, tag: 6 },
+  ]);
+  assert.deepEqual([recv(a), recv(b), recv(c)], [[], [4, 6], [5]], "batch split by destination, order kept");
+});
+
+test("a full destination drops and counts; the sender never waits", () => {
+  const {
+    ports,
+    opened: [a, b],
+  } = makeSwitch(2, 16);
+  send(b, [{ dst: BCAST, src: MAC.B, tag: 0 }]);
+  recv(a);
+  let sent = 0;
+  for (let round = 0; round < 4; round++)
+    sent += send(
+      a,
+      Array.from({ length: 15 }, (_, i) => ({ dst: MAC.B, src: MAC.A, tag: i })),
+    );
+  assert.equal(sent, 60, "TX completes at once: the sender always has room");
+  assert.equal(recv(b).length, 15, "an RX ring holds num_slots - 1");
+  assert.equal(ports[1].counters.get("rxDrops"), 45);
+  assert.equal(ports[0].counters.get("txPackets"), 60);
+});
+
+test("NS_NO_LEARN, short frames, a custom lookup and detach", () => {
+  const {
+    sw,
+    ports,
+    opened: [a, b, c],
+  } = makeSwitch(3);
+  send(a, [{ dst: BCAST, src: MAC.A, tag: 1, flags: NS_NO_LEARN }]);
+  recv(b);
+  recv(c);
+  send(b, [{ dst: MAC.A, src: MAC.B, tag: 2 }]);
+  assert.deepEqual([recv(a), recv(c)], [[2], [2]], "A was not learnt, so B's frame floods");
+  send(a, [{ dst: MAC.B, src: MAC.A, tag: 3, len: 10 }]);
+  assert.equal(ports[0].counters.get("txErrors"), 1);
+  sw.setLookup((_m, _off, _len, src) => (src === 0 ? 2 : NM_BDG_NOPORT));
+  send(a, [{ dst: MAC.B, src: MAC.A, tag: 4 }]);
+  send(b, [{ dst: MAC.A, src: MAC.B, tag: 5 }]);
+  assert.deepEqual([recv(a), recv(b), recv(c)], [[], [], [4]]);
+  sw.setLookup(null);
+  ports[1].detach();
+  assert.deepEqual(
+    sw.ports().map((p) => p.name),
+    ["p0", "p2"],
+  );
+  send(c, [{ dst: MAC.B, src: MAC.C, tag: 6 }]);
+  assert.deepEqual(recv(a), [6], "B was forgotten with its port: flood to who is left");
+});
