@@ -42,7 +42,7 @@ if (a.master) {
   let seq = 0;
   while (Atomics.load(stop, 0) === 0) {
     const room = nmRingSpace(m, r);
-    const k = room < a.batch ? room : a.batch;
+    const k = Math.min(room, a.batch);
     let h = ringHead(m, r);
     for (let i = 0; i < k; i++) {
       const s = ringSlot(r, h);
@@ -62,7 +62,7 @@ if (a.master) {
   while (Atomics.load(stop, 0) === 0) {
     port.rxsync();
     const avail = nmRingSpace(m, r);
-    const k = avail < a.batch ? avail : a.batch;
+    const k = Math.min(avail, a.batch);
     let h = ringHead(m, r);
     for (let i = 0; i < k; i++) {
       const s = ringSlot(r, h);
