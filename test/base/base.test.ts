@@ -8,10 +8,15 @@ import { RateLog } from "../../src/base/ratelog.js";
 import { ManualTimers } from "../../src/hv/timer.js";
 
 test("a PvnetError survives a worker boundary as plain data and is rebuilt with its code", async () => {
-  const e = new PvnetError("ENOENT", "Cannot read /local/domain/9: no such node", { path: "/local/domain/9" });
-  const w = new Worker("const { parentPort } = require('node:worker_threads'); parentPort.on('message', (m) => parentPort.postMessage(m));", {
-    eval: true,
+  const e = new PvnetError("ENOENT", "Cannot read /local/domain/9: no such node", {
+    path: "/local/domain/9",
   });
+  const w = new Worker(
+    "const { parentPort } = require('node:worker_threads'); parentPort.on('message', (m) => parentPort.postMessage(m));",
+    {
+      eval: true,
+    },
+  );
   const back = await new Promise((resolve) => {
     w.once("message", resolve);
     w.postMessage(e.toWire());

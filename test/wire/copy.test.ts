@@ -13,15 +13,22 @@ test("copyBytes is an exact byte copy for every size, alignment and buffer pairi
       fc.constantFrom("shared-shared", "shared-private", "same"),
       (bytes, srcOff, dstOff, pairing) => {
         const src = sharedMem(4096);
-        const dst = pairing === "same" ? src : pairing === "shared-shared" ? sharedMem(4096) : privateMem(4096);
+        const dst =
+          pairing === "same" ? src : pairing === "shared-shared" ? sharedMem(4096) : privateMem(4096);
         const dOff = pairing === "same" ? 2048 + dstOff : dstOff;
         dst.u8.fill(0xa5);
         src.u8.set(bytes, srcOff);
         copyBytes(dst, dOff, src, srcOff, bytes.length);
         assert.deepEqual(dst.u8.subarray(dOff, dOff + bytes.length), bytes);
         if (pairing !== "same") {
-          assert.ok(dst.u8.subarray(0, dOff).every((b) => b === 0xa5), "nothing written before");
-          assert.ok(dst.u8.subarray(dOff + bytes.length).every((b) => b === 0xa5), "nothing written after");
+          assert.ok(
+            dst.u8.subarray(0, dOff).every((b) => b === 0xa5),
+            "nothing written before",
+          );
+          assert.ok(
+            dst.u8.subarray(dOff + bytes.length).every((b) => b === 0xa5),
+            "nothing written after",
+          );
         }
       },
     ),
@@ -44,9 +51,10 @@ test("the word copy keeps every NaN bit pattern (V8 must not canonicalise Float6
       src.u32[2 * i] = lo;
       src.u32[2 * i + 1] = hi;
     });
-    for (let i = nans.length * 2; i < 64; i++) src.u32[i] = (Math.random() * 2 ** 32) >>> 0 | 0x7ff00000;
+    for (let i = nans.length * 2; i < 64; i++) src.u32[i] = ((Math.random() * 2 ** 32) >>> 0) | 0x7ff00000;
     copyBytes(dst, 0, src, 0, 256);
-    for (let i = 0; i < 64; i++) if (dst.u32[i] !== src.u32[i]) assert.fail(`word ${i} changed in round ${round}`);
+    for (let i = 0; i < 64; i++)
+      if (dst.u32[i] !== src.u32[i]) assert.fail(`word ${i} changed in round ${round}`);
   }
 });
 
