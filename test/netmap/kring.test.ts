@@ -61,7 +61,15 @@ test("a TX ring driven by a well-behaved user never resets; garbage resets it an
           ringSetCur(m, 0, (v >>> 8) % (n + 3));
           dirty = true;
         } else if (op === "tailScribble") {
-          ringSetTail(m, 0, v % n); // the user overwrites tail: quietly restored
+          // The user overwrites tail; a prologue with good head/cur quietly restores it.
+          ringSetTail(m, 0, v % n);
+          const h = k.txsyncPrologue();
+          if (!dirty) {
+            assert.ok(h >= 0, "a tail scribble alone is no reason to reset");
+            assert.equal(ringTail(m, 0), k.rtail, "tail restored");
+          } else if (h < 0) resets++;
+          dirty = false;
+          continue;
         } else {
           const head = ringHead(m, 0);
           const cur = ringCur(m, 0);
