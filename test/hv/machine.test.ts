@@ -45,8 +45,9 @@ test("two domains ping-pong events over an interdomain channel", async () => {
   assert.equal(r.got, 2000);
   const st = await backStatus(m);
   // Binding marks the binder's new port pending (Xen does, in case the peer signalled
-  // first), so dom0 sees one event more than the guest sent.
-  assert.equal(st.echoes, 2001);
+  // first), so dom0 sees one event more than the guest sent, unless the guest's first
+  // send lands while that one is still pending: events coalesce.
+  assert.ok(st.echoes === 2000 || st.echoes === 2001, `echoes ${st.echoes}`);
   assert.equal(st.spurious, 0);
   assert.equal(m.channels(0), 1);
   assert.equal(m.channels(g), 1);
@@ -80,7 +81,10 @@ test("pending bits a guest forges for ports not bound to it are dropped and coun
     st = await backStatus(m);
   }
   assert.equal(st.spurious, 63);
-  assert.equal(st.echoes, 2, "the bound port saw only the bind event and the guest's one send");
+  assert.ok(
+    st.echoes === 1 || st.echoes === 2,
+    "the bound port saw only the bind event and the guest's one send",
+  );
 });
 
 test("destroying a guest closes its channels and dom0 ends its mappings", async () => {
