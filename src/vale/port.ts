@@ -1,20 +1,24 @@
 /**
- * A VALE port as a netmap adapter (netmap_vp_adapter): one TX and one RX ring in the
- * switch's region, each slot with a buffer of its own. txsync forwards through the switch
+ * A VALE port as a netmap adapter (netmap_vp_adapter): one TX and one RX ring in a memory
+ * region of its own (pipes on the port may share it), each slot with a buffer of its own. txsync forwards through the switch
  * and completes at once (VALE TX is synchronous); rxsync hands released slots back to the
  * switch, which fills them from other ports' txsyncs.
  */
 import type { Counters } from "../base/counters.js";
 import type { AdapterConfig, NetmapAdapter } from "../netmap/adapter.js";
 import type { KRing } from "../netmap/kring.js";
-import { NR_RX, NR_TX, ringSlot } from "../netmap/layout.js";
+import { NETMAP_BUF_RESERVED, NR_RX, NR_TX, ringBytes, ringSlot } from "../netmap/layout.js";
+import { NetmapRegion } from "../netmap/mem.js";
 import { NetmapPort } from "../netmap/port.js";
 import { type PortCounter, portCounters, type ValeAttachment, type ValeSwitch } from "./switch.js";
+
+let nextRegionId = 2;
 
 export class ValePort implements NetmapAdapter, ValeAttachment {
   readonly name: string;
   readonly counters: Counters<PortCounter>;
   readonly index: number;
+  readonly region: NetmapRegion;
   readonly txRing: number;
   readonly rxRing: number;
   readonly #sw: ValeSwitch;
@@ -23,12 +27,17 @@ export class ValePort implements NetmapAdapter, ValeAttachment {
   /** Called when frames arrive (the netmap_rx_irq hook): poll() waiters hang here. */
   onRx: (() => void) | null = null;
 
-  constructor(sw: ValeSwitch, name: string, slots = 1024) {
+  constructor(sw: ValeSwitch, name: string, slots = 1024, extraBufs = 0) {
     this.name = name;
     this.#sw = sw;
     this.#slots = slots;
     this.counters = portCounters();
-    const region = sw.region;
+    const region = new NetmapRegion(nextRegionId++, {
+      ifBytes: 256,
+      ringBytes: 2 * ringBytes(slots),
+      nBufs: NETMAP_BUF_RESERVED + 2 * slots + extraBufs,
+    });
+    this.region = region;
     this.txRing = region.allocRing(slots, NR_TX, 0);
     this.rxRing = region.allocRing(slots, NR_RX, 0);
     for (const r of [this.txRing, this.rxRing]) {
@@ -44,7 +53,7 @@ export class ValePort implements NetmapAdapter, ValeAttachment {
 
   /** Binds the port's rings for netmap I/O (what opening `valeX:name` does). */
   open(): NetmapPort {
-    return new NetmapPort(this.#sw.region, this, [this.txRing], [this.rxRing]);
+    return new NetmapPort(this.region, this, [this.txRing], [this.rxRing]);
   }
 
   config(): AdapterConfig {
@@ -53,7 +62,7 @@ export class ValePort implements NetmapAdapter, ValeAttachment {
       rxRings: 1,
       txSlots: this.#slots,
       rxSlots: this.#slots,
-      rxBufMaxSize: this.#sw.region.bufSize,
+      rxBufMaxSize: this.region.bufSize,
     };
   }
 

@@ -5,8 +5,10 @@
  * unicast (mSwitch's pluggable lookup may replace this), one copy into each destination's
  * RX ring. A full destination ring drops and counts; a sender never waits.
  *
- * All syncs of one switch run in one thread for now (netmap serialises them with locks);
- * see docs/netmap-threads.md for the plan to let ports' owners live in other threads.
+ * Each port has its own memory region (netmap's default for VALE ports), so forwarding
+ * always copies, once per destination. All syncs of one switch run in one thread for now
+ * (netmap serialises them with locks); see docs/netmap-threads.md for the plan to let
+ * ports' owners live in other threads.
  */
 import { Counters } from "../base/counters.js";
 import type { KRing } from "../netmap/kring.js";
@@ -50,6 +52,8 @@ const C_TX_ERRORS = PORT_COUNTERS.indexOf("txErrors");
 /** What the switch needs of an attached port. */
 export interface ValeAttachment {
   readonly name: string;
+  /** The port's memory region: its rings and buffers. */
+  readonly region: NetmapRegion;
   /** The port's RX kring: forwarders fill [hwtail, hwcur - 1). */
   rxKring(): KRing | null;
   readonly counters: Counters<PortCounter>;
@@ -59,7 +63,6 @@ export interface ValeAttachment {
 
 export class ValeSwitch {
   readonly name: string;
-  readonly region: NetmapRegion;
   readonly table = new LearnTable();
   readonly #ports: (ValeAttachment | null)[] = new Array(NM_BDG_MAXPORTS).fill(null);
   #lookup: ValeLookup = learningLookup;
@@ -68,9 +71,8 @@ export class ValeSwitch {
   readonly #active = new Int32Array(NM_BDG_MAXPORTS);
   #nActive = 0;
 
-  constructor(name: string, region: NetmapRegion) {
+  constructor(name: string) {
     this.name = name;
-    this.region = region;
   }
 
   setLookup(fn: ValeLookup | null): void {
@@ -119,21 +121,22 @@ export class ValeSwitch {
   forward(src: number, k: KRing, from: number, to: number): void {
     const sp = this.#ports[src];
     if (sp === null) return;
-    const m = this.region.mem;
+    const region = sp.region;
+    const m = region.mem;
     const sc = sp.counters.f64;
     const n = k.numSlots;
-    const bufSize = this.region.bufSize;
+    const bufSize = region.bufSize;
     const touched = this.#touched;
     let done = 0;
     for (let i = from; i !== to; i = i + 1 === n ? 0 : i + 1) {
       const s = ringSlot(k.r, i);
       const len = slotLen(m, s);
       const idx = slotBufIdx(m, s);
-      if (len < ETH_HLEN || len > bufSize || !this.region.validBuf(idx)) {
+      if (len < ETH_HLEN || len > bufSize || !region.validBuf(idx)) {
         sc[C_TX_ERRORS]++;
         continue;
       }
-      const off = this.region.bufOff(idx);
+      const off = region.bufOff(idx);
       if ((slotFlags(m, s) & NS_NO_LEARN) === 0) this.#learn(m, off + 6, src);
       sc[C_TX_PKTS]++;
       sc[C_TX_BYTES] += len;
@@ -175,10 +178,16 @@ export class ValeSwitch {
       dc[C_RX_DROPS]++;
       return false;
     }
+    const dr = dp.region;
+    if (len > dr.bufSize) {
+      dc[C_RX_DROPS]++;
+      return false;
+    }
+    const dm = dr.mem;
     const s = ringSlot(k.r, k.hwtail);
-    copyBytes(m, this.region.bufOff(slotBufIdx(m, s)), m, off, len);
-    slotSetLen(m, s, len);
-    slotSetFlags(m, s, 0x100); // one fragment (NS_RFRAGS)
+    copyBytes(dm, dr.bufOff(slotBufIdx(dm, s)), m, off, len);
+    slotSetLen(dm, s, len);
+    slotSetFlags(dm, s, 0x100); // one fragment (NS_RFRAGS)
     k.hwtail = next;
     dc[C_RX_PKTS]++;
     dc[C_RX_BYTES] += len;

@@ -11,7 +11,6 @@ import {
   slotSetFlags,
   slotSetLen,
 } from "../../src/netmap/layout.js";
-import { NetmapRegion } from "../../src/netmap/mem.js";
 import type { NetmapPort } from "../../src/netmap/port.js";
 import { nmRingNext, nmRingSpace } from "../../src/netmap/ring.js";
 import { ValePort } from "../../src/vale/port.js";
@@ -26,12 +25,7 @@ const MAC = {
 const BCAST = [0xff, 0xff, 0xff, 0xff, 0xff, 0xff];
 
 function makeSwitch(nPorts: number, slots = 64) {
-  const region = new NetmapRegion(1, {
-    ifBytes: 0,
-    ringBytes: nPorts * 2 * (256 + slots * 16 + 64),
-    nBufs: nPorts * 2 * slots + 2,
-  });
-  const sw = new ValeSwitch("vale0", region);
+  const sw = new ValeSwitch("vale0");
   const ports = Array.from({ length: nPorts }, (_, i) => new ValePort(sw, `p${i}`, slots));
   const opened = ports.map((p) => p.open());
   return { sw, ports, opened };
