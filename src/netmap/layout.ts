@@ -64,6 +64,15 @@ export const RING_TS = 40;
 export const RING_OFFSET_MASK = 56;
 export const RING_BUF_ALIGN = 64;
 export const RING_SEM = 128;
+/**
+ * pvnet's use of a ring's `sem` area (kernel-side words that other threads must see), as
+ * Int32 indices relative to the ring: slots delivered into an RX ring by a sender and
+ * released by its owner (pipes), and the wake word and sleeping flag of whoever polls it.
+ */
+export const SEM_DELIVERED = RING_SEM >>> 2;
+export const SEM_RELEASED = SEM_DELIVERED + 1;
+export const SEM_WAKE = SEM_DELIVERED + 2;
+export const SEM_SLEEPING = SEM_DELIVERED + 3;
 export const RING_SLOTS = 256;
 checkLayout("netmap_ring", RING_SLOTS, {
   buf_ofs: [RING_BUF_OFS, 8],

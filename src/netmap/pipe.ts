@@ -9,12 +9,10 @@
  */
 import type { Mem } from "../wire/mem.js";
 import type { AdapterConfig, NetmapAdapter } from "./adapter.js";
+import { ringIrq } from "./irq.js";
 import type { KRing } from "./kring.js";
-import { NR_RX, NR_TX, RING_SEM, ringSlot } from "./layout.js";
+import { NR_RX, NR_TX, RING_SEM, ringSlot, SEM_DELIVERED, SEM_RELEASED } from "./layout.js";
 import type { NetmapRegion } from "./mem.js";
-
-const W_DELIVERED = 0;
-const W_RELEASED = 1;
 
 /** Where a pipe lives in its region: what the other end's thread needs to open it. */
 export interface PipeDesc {
@@ -39,8 +37,7 @@ export function createPipe(region: NetmapRegion, name: string, slots: number): P
       if (b === 0) throw new RangeError(`netmap region ${region.id}: no buffers left for pipe ${name}`);
       m.u32[ringSlot(r, i) >>> 2] = b;
     }
-    Atomics.store(m.u32, (r + RING_SEM) >>> 2, 0);
-    Atomics.store(m.u32, (r + RING_SEM + 4) >>> 2, 0);
+    m.u32.fill(0, (r + RING_SEM) >>> 2, (r + RING_SEM + 16) >>> 2);
   }
   return { name, slots, rings };
 }
@@ -50,8 +47,9 @@ export class PipeEnd implements NetmapAdapter {
   readonly name: string;
   readonly txRing: number;
   readonly rxRing: number;
-  /** The peer's RX ring, which our txsync feeds. */
+  /** The peer's RX ring, which our txsync feeds, and its TX ring, which our rxsync frees. */
   readonly #peerRx: number;
+  readonly #peerTx: number;
   readonly #m: Mem;
   readonly #slots: number;
 
@@ -63,6 +61,7 @@ export class PipeEnd implements NetmapAdapter {
     this.txRing = master ? mtx : stx;
     this.rxRing = master ? mrx : srx;
     this.#peerRx = master ? srx : mrx;
+    this.#peerTx = master ? stx : mtx;
   }
 
   config(): AdapterConfig {
@@ -88,18 +87,25 @@ export class PipeEnd implements NetmapAdapter {
       u32[b] = buf;
       u32[b + 1] = lenFlags;
     }
+    const sent = k.hwcur !== head;
     k.hwcur = head;
-    Atomics.store(u32, (peer + RING_SEM + W_DELIVERED * 4) >>> 2, head);
+    const peerW = peer >>> 2;
+    Atomics.store(u32, peerW + SEM_DELIVERED, head);
+    if (sent) ringIrq(m, peer);
     // Reclaim: everything the peer has released, keeping one slot empty.
-    const released = Atomics.load(u32, (peer + RING_SEM + W_RELEASED * 4) >>> 2);
+    const released = Atomics.load(u32, peerW + SEM_RELEASED);
     k.hwtail = released === 0 ? this.#slots - 1 : released - 1;
   }
 
   rxsync(k: KRing): void {
     const u32 = this.#m.u32;
-    // Release what the user gave back, then import what the peer delivered.
+    // Release what the user gave back (waking a sender waiting for room), then import what
+    // the peer delivered.
+    const freed = k.hwcur !== k.rhead;
     k.hwcur = k.rhead;
-    Atomics.store(u32, (k.r + RING_SEM + W_RELEASED * 4) >>> 2, k.hwcur);
-    k.hwtail = Atomics.load(u32, (k.r + RING_SEM + W_DELIVERED * 4) >>> 2);
+    const w = k.r >>> 2;
+    Atomics.store(u32, w + SEM_RELEASED, k.hwcur);
+    if (freed) ringIrq(this.#m, this.#peerTx);
+    k.hwtail = Atomics.load(u32, w + SEM_DELIVERED);
   }
 }

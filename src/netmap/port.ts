@@ -6,8 +6,9 @@
 import type { RateLog } from "../base/ratelog.js";
 import type { Mem } from "../wire/mem.js";
 import { NAF_FORCE_READ, NAF_FORCE_RECLAIM, type NetmapAdapter } from "./adapter.js";
+import { ringWait } from "./irq.js";
 import { KRing } from "./kring.js";
-import { ringNumSlots } from "./layout.js";
+import { ringCur, ringNumSlots, ringTail } from "./layout.js";
 import type { NetmapRegion } from "./mem.js";
 
 export class NetmapPort {
@@ -62,6 +63,39 @@ export class NetmapPort {
       k.rxsyncPrologue();
       this.adapter.rxsync(k, NAF_FORCE_READ);
       k.syncFinalize();
+    }
+  }
+
+  /**
+   * poll(): resolves when a bound RX ring has something past `cur` (POLLIN) or a TX ring
+   * has room past `cur` (POLLOUT), after running the syncs as netmap's poll does; or with
+   * both false after `timeoutMs`. Event-driven: it sleeps on the ring's wake word.
+   */
+  async poll(want: { rx?: boolean; tx?: boolean }, timeoutMs = 1000): Promise<{ rx: boolean; tx: boolean }> {
+    const deadline = performance.now() + timeoutMs;
+    const check = (): { rx: boolean; tx: boolean } => {
+      if (want.tx === true) this.txsync();
+      if (want.rx === true) this.rxsync();
+      const m = this.mem;
+      return {
+        rx: want.rx === true && this.rx.some((k) => ringCur(m, k.r) !== ringTail(m, k.r)),
+        tx: want.tx === true && this.tx.some((k) => ringCur(m, k.r) !== ringTail(m, k.r)),
+      };
+    };
+    const ring = want.rx === true && this.rx.length > 0 ? this.rx[0].r : this.tx[0]?.r;
+    for (;;) {
+      const r = check();
+      const left = deadline - performance.now();
+      if (r.rx || r.tx || left <= 0 || ring === undefined) return r;
+      await ringWait(
+        this.mem,
+        ring,
+        () => {
+          const again = check();
+          return again.rx || again.tx;
+        },
+        left,
+      );
     }
   }
 

@@ -6,6 +6,7 @@
  */
 import type { Counters } from "../base/counters.js";
 import type { AdapterConfig, NetmapAdapter } from "../netmap/adapter.js";
+import { ringIrq } from "../netmap/irq.js";
 import type { KRing } from "../netmap/kring.js";
 import { NETMAP_BUF_RESERVED, NR_RX, NR_TX, ringBytes, ringSlot } from "../netmap/layout.js";
 import { NetmapRegion } from "../netmap/mem.js";
@@ -86,6 +87,7 @@ export class ValePort implements NetmapAdapter, ValeAttachment {
   }
 
   rxIrq(): void {
+    ringIrq(this.region.mem, this.rxRing);
     this.onRx?.();
   }
 

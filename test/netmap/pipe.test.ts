@@ -108,3 +108,18 @@ test("a full pipe leaves the sender no space until the receiver releases slots",
   a.txsync(); // reclaim them
   assert.equal(nmRingSpace(a.mem, a.tx[0].r), 3);
 });
+
+test("poll sleeps until the peer sends, and a sender waiting for room wakes when slots come back", async () => {
+  const { a, b } = pipePair(8);
+  const t0 = performance.now();
+  const idle = await b.poll({ rx: true }, 30);
+  assert.deepEqual(idle, { rx: false, tx: false });
+  assert.ok(performance.now() - t0 >= 25, "an idle poll waits for its timeout");
+  const waiting = b.poll({ rx: true }, 2000);
+  setTimeout(() => send(a, 3, { v: 0 }), 10);
+  assert.deepEqual(await waiting, { rx: true, tx: false });
+  send(a, 100, { v: 3 }); // fill the pipe: 7 in flight
+  const room = a.poll({ tx: true }, 2000);
+  setTimeout(() => receive(b, 4, { v: 0 }, new Set()) && b.rxsync(), 10);
+  assert.deepEqual(await room, { rx: false, tx: true });
+});
