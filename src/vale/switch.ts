@@ -13,6 +13,8 @@
 import { Counters } from "../base/counters.js";
 import type { KRing } from "../netmap/kring.js";
 import {
+  NETMAP_MAX_FRAGS,
+  NS_MOREFRAG,
   NS_NO_LEARN,
   ringSlot,
   slotBufIdx,
@@ -115,8 +117,11 @@ export class ValeSwitch {
   }
 
   /**
-   * Forwards the slots [from, to) of TX kring `k` of port `src`, at most NM_BDG_BATCH_MAX
-   * per pass. Frames shorter than an Ethernet header or longer than a buffer are errors.
+   * Forwards the slots [from, to) of TX kring `k` of port `src`, kicking receivers at least
+   * every NM_BDG_BATCH_MAX packets. A packet is one slot, or a chain of slots marked
+   * NS_MOREFRAG (at most NETMAP_MAX_FRAGS); the destination comes from its first slot,
+   * which must hold the Ethernet header. Broken packets (a bad buffer or length, a chain
+   * cut off by `to` or too long) are counted as errors and dropped whole.
    */
   forward(src: number, k: KRing, from: number, to: number): void {
     const sp = this.#ports[src];
@@ -125,26 +130,48 @@ export class ValeSwitch {
     const m = region.mem;
     const sc = sp.counters.f64;
     const n = k.numSlots;
-    const bufSize = region.bufSize;
     const touched = this.#touched;
     let done = 0;
-    for (let i = from; i !== to; i = i + 1 === n ? 0 : i + 1) {
-      const s = ringSlot(k.r, i);
-      const len = slotLen(m, s);
-      const idx = slotBufIdx(m, s);
-      if (len < ETH_HLEN || len > bufSize || !region.validBuf(idx)) {
+    for (let i = from; i !== to; ) {
+      const first = i;
+      let nfrags = 0;
+      let total = 0;
+      let ok = true;
+      for (;;) {
+        const s = ringSlot(k.r, i);
+        const len = slotLen(m, s);
+        if (len > region.bufSize || !region.validBuf(slotBufIdx(m, s))) ok = false;
+        total += len;
+        nfrags++;
+        i = i + 1 === n ? 0 : i + 1;
+        if ((slotFlags(m, s) & NS_MOREFRAG) === 0) break;
+        if (i === to || nfrags === NETMAP_MAX_FRAGS) {
+          ok = false;
+          break;
+        }
+      }
+      const s0 = ringSlot(k.r, first);
+      const len0 = slotLen(m, s0);
+      if (!ok || len0 < ETH_HLEN) {
         sc[C_TX_ERRORS]++;
         continue;
       }
-      const off = region.bufOff(idx);
-      if ((slotFlags(m, s) & NS_NO_LEARN) === 0) this.#learn(m, off + 6, src);
+      const off = region.bufOff(slotBufIdx(m, s0));
+      if ((slotFlags(m, s0) & NS_NO_LEARN) === 0) this.#learn(m, off + 6, src);
       sc[C_TX_PKTS]++;
-      sc[C_TX_BYTES] += len;
-      const dst = this.#lookup(m, off, len, src, this);
+      sc[C_TX_BYTES] += total;
+      const dst = this.#lookup(m, off, len0, src, this);
       if (dst === NM_BDG_BROADCAST) {
-        for (let p = 0; p < NM_BDG_MAXPORTS; p++)
-          if (p !== src && this.#deliver(p, m, off, len)) touched[p] = 1;
-      } else if (dst !== src && dst >= 0 && dst < NM_BDG_MAXPORTS && this.#deliver(dst, m, off, len))
+        for (let j = 0; j < this.#nActive; j++) {
+          const p = this.#active[j];
+          if (p !== src && this.#deliver(p, region, k, first, nfrags, total)) touched[p] = 1;
+        }
+      } else if (
+        dst !== src &&
+        dst >= 0 &&
+        dst < NM_BDG_MAXPORTS &&
+        this.#deliver(dst, region, k, first, nfrags, total)
+      )
         touched[dst] = 1;
       if (++done === NM_BDG_BATCH_MAX) {
         this.#kick();
@@ -162,35 +189,40 @@ export class ValeSwitch {
     this.table.learn(hi, dv.getUint32(at + 2), port);
   }
 
-  /** One copy into the next free slot of port `p`'s RX ring, or a counted drop. */
-  #deliver(p: number, m: Mem, off: number, len: number): boolean {
+  /**
+   * Copies a packet of `nfrags` slots, starting at slot `first` of the sender's kring `sk`,
+   * into port `p`'s RX ring: all of it, or nothing and a counted drop. Every delivered slot
+   * carries the fragment count in its high flag byte (NS_RFRAGS) and all but the last
+   * NS_MOREFRAG, as VALE delivers.
+   */
+  #deliver(p: number, sr: NetmapRegion, sk: KRing, first: number, nfrags: number, total: number): boolean {
     const dp = this.#ports[p];
     if (dp === null) return false;
     const k = dp.rxKring();
     const dc = dp.counters.f64;
-    if (k === null) {
-      dc[C_RX_DROPS]++;
-      return false;
-    }
-    const n = k.numSlots;
-    const next = k.hwtail + 1 === n ? 0 : k.hwtail + 1;
-    if (next === k.hwcur) {
-      dc[C_RX_DROPS]++;
-      return false;
-    }
     const dr = dp.region;
-    if (len > dr.bufSize) {
+    const n = k === null ? 0 : k.numSlots;
+    const free = k === null ? 0 : (k.hwcur - k.hwtail - 1 + n) % n;
+    if (k === null || free < nfrags || sr.bufSize > dr.bufSize) {
       dc[C_RX_DROPS]++;
       return false;
     }
+    const sm = sr.mem;
     const dm = dr.mem;
-    const s = ringSlot(k.r, k.hwtail);
-    copyBytes(dm, dr.bufOff(slotBufIdx(dm, s)), m, off, len);
-    slotSetLen(dm, s, len);
-    slotSetFlags(dm, s, 0x100); // one fragment (NS_RFRAGS)
-    k.hwtail = next;
+    const fragBits = (nfrags & 0xff) << 8;
+    let si = first;
+    for (let f = 0; f < nfrags; f++) {
+      const ss = ringSlot(sk.r, si);
+      const len = slotLen(sm, ss);
+      const ds = ringSlot(k.r, k.hwtail);
+      copyBytes(dm, dr.bufOff(slotBufIdx(dm, ds)), sm, sr.bufOff(slotBufIdx(sm, ss)), len);
+      slotSetLen(dm, ds, len);
+      slotSetFlags(dm, ds, fragBits | (f + 1 < nfrags ? NS_MOREFRAG : 0));
+      k.hwtail = k.hwtail + 1 === n ? 0 : k.hwtail + 1;
+      si = si + 1 === sk.numSlots ? 0 : si + 1;
+    }
     dc[C_RX_PKTS]++;
-    dc[C_RX_BYTES] += len;
+    dc[C_RX_BYTES] += total;
     return true;
   }
 

@@ -1,12 +1,14 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import {
+  NS_MOREFRAG,
   NS_NO_LEARN,
   ringHead,
   ringSetCur,
   ringSetHead,
   ringSlot,
   slotBufIdx,
+  slotFlags,
   slotLen,
   slotSetFlags,
   slotSetLen,
@@ -139,4 +141,50 @@ test("NS_NO_LEARN, short frames, a custom lookup and detach", () => {
   );
   send(c, [{ dst: MAC.B, src: MAC.C, tag: 6 }]);
   assert.deepEqual(recv(a), [6], "B was forgotten with its port: flood to who is left");
+});
+
+test("multi-slot packets (NS_MOREFRAG) travel whole, with their fragment count, or are dropped whole", () => {
+  const {
+    ports,
+    opened: [a, b],
+  } = makeSwitch(2, 8);
+  send(b, [{ dst: BCAST, src: MAC.B, tag: 0 }]);
+  recv(a);
+  const m = a.mem;
+  const r = a.tx[0].r;
+  const put = (frags: number[], last: boolean) => {
+    let h = ringHead(m, r);
+    frags.forEach((len, i) => {
+      const s = ringSlot(r, h);
+      const off = a.region.bufOff(slotBufIdx(m, s));
+      if (i === 0) m.u8.set([...MAC.B, ...MAC.A, 0x08, 0x00], off);
+      m.u8[off + 14] = 0x40 + i;
+      slotSetLen(m, s, len);
+      slotSetFlags(m, s, i + 1 < frags.length || !last ? NS_MOREFRAG : 0);
+      h = nmRingNext(8, h);
+    });
+    ringSetHead(m, r, h);
+    ringSetCur(m, r, h);
+    a.txsync();
+  };
+  put([60, 100, 20], true);
+  b.rxsync();
+  const bm = b.mem;
+  const br = b.rx[0].r;
+  assert.equal(nmRingSpace(bm, br), 3);
+  const got = [0, 1, 2].map((i) => {
+    const s = ringSlot(br, (ringHead(bm, br) + i) % 8);
+    return [slotLen(bm, s), slotFlags(bm, s), bm.u8[b.region.bufOff(slotBufIdx(bm, s)) + 14]];
+  });
+  assert.deepEqual(got, [
+    [60, 0x300 | NS_MOREFRAG, 0x40],
+    [100, 0x300 | NS_MOREFRAG, 0x41],
+    [20, 0x300, 0x42],
+  ]);
+  // A packet of 5 slots does not fit in the 4 free slots left: dropped whole.
+  put([60, 60, 60, 60, 60], true);
+  assert.equal(ports[1].counters.get("rxDrops"), 1);
+  // A chain cut off by the end of the sync is a broken packet.
+  put([60, 60], false);
+  assert.equal(ports[0].counters.get("txErrors"), 1);
 });
