@@ -5,6 +5,7 @@
 import { Command } from "commander";
 import { benchCommand } from "./bench.js";
 import { demoCommand } from "./demo.js";
+import { xenstoreCommand, xenstoredCommand } from "./xenstore.js";
 
 const program = new Command();
 program
@@ -13,6 +14,8 @@ program
   .version("0.1.0");
 demoCommand(program);
 benchCommand(program);
+xenstoredCommand(program);
+xenstoreCommand(program);
 
 program.parseAsync(process.argv).catch((e: unknown) => {
   process.stderr.write(`pvnet: ${e instanceof Error ? e.message : String(e)}\n`);
