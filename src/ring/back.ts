@@ -7,10 +7,10 @@
  */
 import { assert } from "../base/assert.js";
 import type { Mem } from "../wire/mem.js";
-import { SRING_REQ_EVENT, SRING_REQ_PROD, SRING_RSP_EVENT, SRING_RSP_PROD } from "../wire/xen/sring.js";
+import { SRING_REQ_PROD, SRING_RSP_PROD } from "../wire/xen/sring.js";
 import type { RingArea } from "./area.js";
 import { RING_ERR_REQ_PROD } from "./errors.js";
-import { copySlots, publish, SlotWriter } from "./slots.js";
+import { copySlots, publish, SlotWriter, sringWords } from "./slots.js";
 
 export class BackRing {
   readonly area: RingArea;
@@ -45,11 +45,11 @@ export class BackRing {
     this.nrEnts = area.nrEnts;
     this.#mask = area.nrEnts - 1;
     this.#u32 = area.mem.u32;
-    this.#reqProdI = (area.hdr + SRING_REQ_PROD) >>> 2;
-    this.#reqEventI = (area.hdr + SRING_REQ_EVENT) >>> 2;
-    this.#rspProdI = (area.hdr + SRING_RSP_PROD) >>> 2;
-    // rsp_event is the frontend's; the backend reads it when pushing.
-    this.#rspEventI = (area.hdr + SRING_RSP_EVENT) >>> 2;
+    const w = sringWords(area);
+    this.#reqProdI = w.reqProd;
+    this.#reqEventI = w.reqEvent;
+    this.#rspProdI = w.rspProd;
+    this.#rspEventI = w.rspEvent;
     this.#writer = new SlotWriter(area);
     this.#reqCons = start;
     this.#prodSeen = start;

@@ -17,7 +17,7 @@ import {
 } from "../wire/xen/sring.js";
 import type { RingArea } from "./area.js";
 import { RING_ERR_RSP_PROD } from "./errors.js";
-import { copySlots, publish, SlotWriter } from "./slots.js";
+import { copySlots, publish, SlotWriter, sringWords } from "./slots.js";
 
 export class FrontRing {
   readonly area: RingArea;
@@ -51,10 +51,11 @@ export class FrontRing {
     this.nrEnts = area.nrEnts;
     this.#mask = area.nrEnts - 1;
     this.#u32 = area.mem.u32;
-    this.#reqProdI = (area.hdr + SRING_REQ_PROD) >>> 2;
-    this.#reqEventI = (area.hdr + SRING_REQ_EVENT) >>> 2;
-    this.#rspProdI = (area.hdr + SRING_RSP_PROD) >>> 2;
-    this.#rspEventI = (area.hdr + SRING_RSP_EVENT) >>> 2;
+    const w = sringWords(area);
+    this.#reqProdI = w.reqProd;
+    this.#reqEventI = w.reqEvent;
+    this.#rspProdI = w.rspProd;
+    this.#rspEventI = w.rspEvent;
     this.#writer = new SlotWriter(area);
     this.#reqProdPvt = start;
     this.#rspCons = start;

@@ -4,6 +4,7 @@
  * notify decision of io/ring.h, and copy entries the peer produced into private memory.
  */
 import { type Mem, privateMem } from "../wire/mem.js";
+import { SRING_REQ_EVENT, SRING_REQ_PROD, SRING_RSP_EVENT, SRING_RSP_PROD } from "../wire/xen/sring.js";
 import type { RingArea } from "./area.js";
 
 /** Writes one entry at a time into `area`, bouncing straddling slots through private memory. */
@@ -59,4 +60,19 @@ export function copySlots(area: RingArea, idx: number, n: number, dst: Mem, at: 
     idx = (idx + 1) >>> 0;
   }
   return idx;
+}
+
+/** Uint32 indices of the four sring header words of `area`. */
+export function sringWords(area: RingArea): {
+  reqProd: number;
+  reqEvent: number;
+  rspProd: number;
+  rspEvent: number;
+} {
+  return {
+    reqProd: (area.hdr + SRING_REQ_PROD) >>> 2,
+    reqEvent: (area.hdr + SRING_REQ_EVENT) >>> 2,
+    rspProd: (area.hdr + SRING_RSP_PROD) >>> 2,
+    rspEvent: (area.hdr + SRING_RSP_EVENT) >>> 2,
+  };
 }
