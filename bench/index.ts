@@ -3,10 +3,15 @@
 import { benchNetmap } from "./netmap.js";
 import type { BenchRow } from "./result.js";
 import { type BenchOptions, benchRing } from "./ring.js";
+import { benchXenstore } from "./xenstore.js";
 
 export type { BenchOptions } from "./ring.js";
 
 export const BENCHES: Record<string, { about: string; run: (o: BenchOptions) => Promise<BenchRow[]> }> = {
   ring: { about: "guest -> driver domain frames over a shared ring, vs C and postMessage", run: benchRing },
   netmap: { about: "netmap pipes between threads (zero copy), vs the raw ring", run: benchNetmap },
+  xenstore: {
+    about: "xenstore reads, writes, listings, transactions per second: socket and ring",
+    run: benchXenstore,
+  },
 };

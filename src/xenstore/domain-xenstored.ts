@@ -1,0 +1,172 @@
+/**
+ * xenstore between domains: Domain-0 runs the daemon and serves each guest's ring page;
+ * a guest connects through its page as a Xen guest does through start_info's store page.
+ *
+ * The handshake replaces what the Xen toolstack and start_info do: the guest grants its
+ * xenstore page at the reserved ref (GNTTAB_RESERVED_XENSTORE) to Domain-0, allocates an
+ * unbound port for Domain-0 and posts `{t:"xs-introduce", port}`. Domain-0 creates the
+ * guest's home (owned by the guest, as xl does), maps the page, binds the port, marks the
+ * domain introduced (@introduceDomain) and answers `{t:"xs-connected"}` (or
+ * `{t:"xs-refused", reason}`). When the guest is destroyed, Domain-0 stops serving it,
+ * releases it (@releaseDomain) and removes its home.
+ */
+import { PvnetError } from "../base/errors.js";
+import { RateLog } from "../base/ratelog.js";
+import type { Domain, MessageHandler } from "../hv/domain.js";
+import { PAGE_SIZE } from "../hv/memory.js";
+import { MACHINE } from "../hv/worker-proto.js";
+import { GNTTAB_RESERVED_XENSTORE } from "../wire/xen/grant.js";
+import { XsClient } from "./client.js";
+import type { Xenstored } from "./daemon.js";
+import { domainPath, KEY_DOMID } from "./keys.js";
+import { XsRingServer } from "./transport/domain-ring.js";
+import { loopbackTransport } from "./transport/loopback.js";
+import { XsRingTransport } from "./transport/ring-client.js";
+
+export const XS_MSG_INTRODUCE = "xs-introduce";
+export const XS_MSG_CONNECTED = "xs-connected";
+export const XS_MSG_REFUSED = "xs-refused";
+
+export interface ServeXenstoreOptions {
+  /** Messages that are not part of the xenstore handshake go here (Domain has one handler). */
+  next?: MessageHandler;
+  log?: (line: string) => void;
+  /** Per-guest bound on queued reply/event bytes (XsRingServer's maxQueueBytes). */
+  maxQueueBytes?: number;
+}
+
+export interface XenstoreService {
+  /** The toolstack's own privileged client (in-process). */
+  readonly toolstack: XsClient;
+  /** Guests being served, by domid. */
+  readonly guests: ReadonlyMap<number, XsRingServer>;
+}
+
+interface Guest {
+  server: XsRingServer;
+  port: number;
+  handle: number;
+}
+
+/** Domain-0: serves every guest that introduces itself. Installs Domain-0's message handler. */
+export function serveXenstore(
+  dom: Domain,
+  xenstored: Xenstored,
+  opts: ServeXenstoreOptions = {},
+): XenstoreService {
+  const log = new RateLog(opts.log === undefined ? {} : { sink: opts.log });
+  const tool = new XsClient(loopbackTransport(xenstored));
+  const guests = new Map<number, Guest>();
+  const servers = new Map<number, XsRingServer>();
+  const starting = new Set<number>();
+
+  const introduce = async (domid: number, port: unknown): Promise<void> => {
+    const refuse = (reason: string): void => {
+      log.log(`dom${domid}`, `xenstored: refused guest ${domid}: ${reason}`);
+      dom.post(domid, { t: XS_MSG_REFUSED, reason });
+    };
+    if (guests.has(domid) || starting.has(domid)) return refuse("already introduced");
+    if (!Number.isInteger(port) || (port as number) <= 0) return refuse("port: expected a positive integer");
+    starting.add(domid);
+    try {
+      const home = domainPath(domid);
+      await tool.mkdir(home);
+      await tool.setPerms(home, [{ letter: "n", domid }]);
+      await tool.write(`${home}/${KEY_DOMID}`, String(domid));
+      const h = dom.gnt.map(domid, GNTTAB_RESERVED_XENSTORE, false);
+      if (h < 0) return refuse(`cannot map the xenstore page (gref 1): status ${h}`);
+      let local: number;
+      try {
+        local = await dom.evtchnBindInterdomain(domid, port as number);
+      } catch (e) {
+        dom.gnt.unmap(h);
+        return refuse(`cannot bind event channel ${String(port)}: ${(e as Error).message}`);
+      }
+      if (dom.foreign(domid) === undefined) return; // destroyed meanwhile: its mappings are gone
+      const server = new XsRingServer(xenstored, {
+        m: dom.gnt.mappedMem(h),
+        at: dom.gnt.mappedOff(h),
+        domid,
+        notify: () => dom.evtchn.send(local),
+        defer: (fn) => dom.loop.defer(fn),
+        log: opts.log,
+        maxQueueBytes: opts.maxQueueBytes,
+      });
+      guests.set(domid, { server, port: local, handle: h });
+      servers.set(domid, server);
+      dom.evtchn.on(local, () => server.kick());
+      xenstored.introduceDomain(domid);
+      dom.post(domid, { t: XS_MSG_CONNECTED });
+      server.kick();
+    } catch (e) {
+      refuse(`toolstack error: ${(e as Error).message}`);
+    } finally {
+      starting.delete(domid);
+    }
+  };
+
+  const release = (domid: number, why: string): void => {
+    const g = guests.get(domid);
+    if (g === undefined) return;
+    guests.delete(domid);
+    servers.delete(domid);
+    g.server.close(why);
+    dom.evtchn.off(g.port);
+    dom.gnt.unmap(g.handle); // already ended if the domain is dead: a harmless bad-handle status
+    xenstored.releaseDomain(domid);
+    tool
+      .rm(domainPath(domid))
+      .catch((e: Error) => log.log("rm", `xenstored: rm of dom${domid}'s home: ${e.message}`));
+  };
+
+  dom.onMessage((from, data) => {
+    if (from !== MACHINE && from > 0 && (data as { t?: unknown } | null)?.t === XS_MSG_INTRODUCE) {
+      void introduce(from, (data as { port?: unknown }).port);
+      return;
+    }
+    opts.next?.(from, data);
+  });
+  dom.onDomainDestroyed((domid) => release(domid, "domain destroyed"));
+  dom.onPeerClosed((port) => {
+    for (const g of guests.values()) if (g.port === port) g.server.close("event channel closed by the guest");
+  });
+  return { toolstack: tool, guests: servers };
+}
+
+export interface ConnectXenstoreOptions {
+  /** Messages that are not part of the handshake go here (Domain has one handler). */
+  next?: MessageHandler;
+}
+
+/** A guest: connects to Domain-0's xenstored over its ring page; rejects if refused. */
+export async function connectXenstore(dom: Domain, opts: ConnectXenstoreOptions = {}): Promise<XsClient> {
+  const page = dom.pages.alloc();
+  if (page < 0) throw new PvnetError("ENOMEM", `Domain ${dom.domid} has no page for xenstore`);
+  const mem = dom.memory.mem;
+  const at = page * PAGE_SIZE;
+  mem.u8.fill(0, at, at + PAGE_SIZE);
+  dom.grants.grantAccessRef(GNTTAB_RESERVED_XENSTORE, 0, page, false);
+  const port = await dom.evtchnAllocUnbound(0);
+  const t = new XsRingTransport({
+    m: mem,
+    at,
+    notify: () => dom.evtchn.send(port),
+    release: () => dom.evtchn.off(port),
+  });
+  dom.evtchn.on(port, () => t.kick());
+  const answer = new Promise<string | null>((resolve) => {
+    dom.onMessage((from, data) => {
+      const m = data as { t?: unknown; reason?: unknown } | null;
+      if (from === 0 && m?.t === XS_MSG_CONNECTED) resolve(null);
+      else if (from === 0 && m?.t === XS_MSG_REFUSED) resolve(String(m.reason));
+      else opts.next?.(from, data);
+    });
+  });
+  dom.post(0, { t: XS_MSG_INTRODUCE, port });
+  const refused = await answer;
+  if (refused !== null) {
+    t.close();
+    throw new PvnetError("EACCES", `xenstored refused domain ${dom.domid}: ${refused}`);
+  }
+  return new XsClient(t);
+}
