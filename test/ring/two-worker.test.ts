@@ -39,6 +39,15 @@ async function run(mode: LoopMode, frameBytes: number, order: number, echo = fal
       loopMode: mode,
     });
     await done;
+    // Both sides are done sending; echoes still in flight land within moments. Wait for
+    // the guest's receive count to stop moving before reading the counters.
+    if (echo) {
+      let last = -1;
+      for (let i = 0; i < 100 && gc.get("rxFrames") !== last; i++) {
+        last = gc.get("rxFrames");
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    }
     return { g: gc.snapshot(), b: bc.snapshot() };
   } finally {
     await m.shutdown();

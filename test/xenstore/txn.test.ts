@@ -113,3 +113,16 @@ test("rm of a subtree inside a transaction applies at commit and fires once", ()
   assert.deepEqual(a.events(), ["/r/a/b deep"]);
   assert.deepEqual(a.dir("/r"), ["c"]);
 });
+
+test("RM in a transaction of a node whose parent was removed meanwhile answers EINVAL, then EAGAIN", () => {
+  const { d } = newDaemon();
+  const c0 = new TestClient(d, 0);
+  c0.mkdir("/local/domain/1");
+  c0.write("/local/domain/1/c", "");
+  const tx = c0.txStart();
+  assert.equal(c0.read("/local/domain/1/c", tx), "=");
+  assert.equal(c0.rm("/local/domain/1"), "OK");
+  assert.equal(c0.rm("/local/domain/1/c", tx), "EINVAL");
+  assert.equal(c0.txEnd(tx, true), "EAGAIN");
+  assert.equal(c0.read("/local/domain/1"), "ENOENT");
+});

@@ -124,7 +124,11 @@ export function rmOp(acc: NodeAccess, who: OpCaller, path: string): XsChange | u
   if (!canWrite(node.perms, who)) return xsFail("EACCES");
   const doomed = subtreePaths(acc, path);
   if (!acc.roomFor(doomed.length + 1)) return xsFail("ENOSPC");
-  const parent = acc.get(parentPath)!;
+  // Inside a transaction a node read earlier may outlive a parent removed since (the view
+  // mixes the transaction's copies with the live tree); C xenstored answers EINVAL then,
+  // and the commit fails with EAGAIN anyway.
+  const parent = acc.get(parentPath);
+  if (parent === undefined) return xsFail("EINVAL");
   const name = path.slice(path.lastIndexOf("/") + 1);
   acc.put(parentPath, {
     value: parent.value,
