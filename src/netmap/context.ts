@@ -7,6 +7,7 @@
 import { PvnetError } from "../base/errors.js";
 import { isParseError } from "../wire/layout.js";
 import type { NetmapAdapter } from "./adapter.js";
+import type { HostRings } from "./host-rings.js";
 import type { NetmapRegion } from "./mem.js";
 import { createPipe, type PipeDesc, PipeEnd } from "./pipe.js";
 import { NetmapPort } from "./port.js";
@@ -22,9 +23,17 @@ export interface NetmapDevice {
   readonly rxRings: readonly number[];
   readonly hostTxRings: readonly number[];
   readonly hostRxRings: readonly number[];
+  /** Syncs the host rings and takes transparent forwarding (none: no host stack). */
+  readonly hostRings?: HostRings | null;
 }
 
-export type SubsystemOpener = (name: PortName, ctx: NetmapContext) => NetmapPort;
+/** What nmport_open takes besides the name. */
+export interface OpenOptions {
+  /** nr_extra_bufs: spare buffers on the netmap_if's ni_bufs_head (fewer may be granted). */
+  extraBufs?: number;
+}
+
+export type SubsystemOpener = (name: PortName, ctx: NetmapContext, opts: OpenOptions) => NetmapPort;
 
 const PIPE_SLOTS = 1024;
 
@@ -47,6 +56,11 @@ export class NetmapContext {
     this.#devices.delete(name);
   }
 
+  /** The attached device called `name`, if any. */
+  device(name: string): NetmapDevice | undefined {
+    return this.#devices.get(name);
+  }
+
   devices(): string[] {
     return [...this.#devices.keys()];
   }
@@ -55,16 +69,16 @@ export class NetmapContext {
     this.#subsystems.push({ match, open });
   }
 
-  /** nmport_open: binds the rings the name asks for. */
-  open(spec: string): NetmapPort {
+  /** nmport_open: binds the rings the name asks for; the port gets a netmap_if. */
+  open(spec: string, opts: OpenOptions = {}): NetmapPort {
     const name = parsePortName(spec);
     if (isParseError(name)) throw new PvnetError("EINVAL", name.error);
-    if (name.pipe !== null) return this.#openPipe(name);
+    if (name.pipe !== null) return this.#openPipe(name, opts);
     if (name.isVale || name.subsystem !== "netmap") {
       const sub = this.#subsystems.find((s) => s.match(name.subsystem));
       if (sub === undefined)
         throw new PvnetError("ENXIO", `No switch subsystem for "${name.subsystem}:" here`);
-      return sub.open(name, this);
+      return sub.open(name, this, opts);
     }
     const dev = this.#devices.get(name.port);
     if (dev === undefined)
@@ -72,10 +86,10 @@ export class NetmapContext {
         "ENXIO",
         `No netmap device "${name.port}": attached are ${this.devices().join(", ") || "none"}`,
       );
-    return bindDevice(dev, name);
+    return bindDevice(dev, name, opts);
   }
 
-  #openPipe(name: PortName): NetmapPort {
+  #openPipe(name: PortName, opts: OpenOptions): NetmapPort {
     const pipe = name.pipe!;
     const key = `${name.subsystem}:${name.port}{${pipe.id}`;
     let p = this.#pipes.get(key);
@@ -88,12 +102,15 @@ export class NetmapContext {
     const end = new PipeEnd(p.region, p.desc, pipe.role === "master");
     const rxOnly = name.flags.rxOnly;
     const txOnly = name.flags.txOnly;
-    return new NetmapPort(p.region, end, rxOnly ? [] : [end.txRing], txOnly ? [] : [end.rxRing]);
+    return new NetmapPort(p.region, end, rxOnly ? [] : [end.txRing], txOnly ? [] : [end.rxRing], {
+      ifName: name.spec.slice(name.subsystem.length + 1),
+      extraBufs: opts.extraBufs,
+    });
   }
 }
 
 /** The rings a registration mode selects on a device (NR_REG_*), with /R and /T. */
-export function bindDevice(dev: NetmapDevice, name: PortName): NetmapPort {
+export function bindDevice(dev: NetmapDevice, name: PortName, opts: OpenOptions = {}): NetmapPort {
   let tx: readonly number[];
   let rx: readonly number[];
   switch (name.mode) {
@@ -124,5 +141,9 @@ export function bindDevice(dev: NetmapDevice, name: PortName): NetmapPort {
   }
   if (tx.length + rx.length === 0)
     throw new PvnetError("EINVAL", `${name.spec}: ${dev.name} has no such rings`);
-  return new NetmapPort(dev.region, dev.adapter, name.flags.rxOnly ? [] : tx, name.flags.txOnly ? [] : rx);
+  return new NetmapPort(dev.region, dev.adapter, name.flags.rxOnly ? [] : tx, name.flags.txOnly ? [] : rx, {
+    host: dev.hostRings ?? null,
+    ifName: dev.name,
+    extraBufs: opts.extraBufs,
+  });
 }

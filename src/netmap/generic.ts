@@ -3,24 +3,17 @@
  * that only offers "send this frame" and "a frame arrived" callbacks. txsync copies each
  * slot out through `send`; frames handed to `receive` wait in a bounded queue (drops
  * counted, as netmap's mbq does) and are copied into slots at rxsync. One TX and one RX
- * ring. The same shape serves host rings: `send` passes frames up to a host stack and the
- * stack's frames come in through `receive`.
+ * ring, and on request host rings (HostRings: `sendUp` to a host stack, `fromHost` from
+ * it), in the same region so transparent forwarding swaps buffers.
  */
 import { Counters } from "../base/counters.js";
 import type { AdapterConfig, NetmapAdapter } from "./adapter.js";
+import type { NetmapDevice } from "./context.js";
+import { FrameQueue } from "./frame-queue.js";
+import { HostRings, type SendUp } from "./host-rings.js";
 import { ringIrq } from "./irq.js";
 import type { KRing } from "./kring.js";
-import {
-  NETMAP_BUF_RESERVED,
-  NR_RX,
-  NR_TX,
-  ringBytes,
-  ringSlot,
-  slotBufIdx,
-  slotLen,
-  slotSetFlags,
-  slotSetLen,
-} from "./layout.js";
+import { NETMAP_BUF_RESERVED, NR_RX, NR_TX, ringBytes, ringSlot, slotBufIdx, slotLen } from "./layout.js";
 import { NetmapRegion } from "./mem.js";
 
 export const GENERIC_COUNTERS = [
@@ -32,6 +25,16 @@ export const GENERIC_COUNTERS = [
   "txErrors",
 ] as const;
 const [C_TX, C_TXB, C_RX, C_RXB, C_DROP, C_ERR] = [0, 1, 2, 3, 4, 5];
+
+export interface GenericOptions {
+  slots?: number;
+  /** Received frames that may wait for an rxsync (default: slots). */
+  queueLen?: number;
+  /** Spare buffers in the region for extra-buffer requests (default: slots). */
+  spareBufs?: number;
+  /** Gives the device host rings whose TX side hands frames to this host stack. */
+  sendUp?: SendUp;
+}
 
 export interface GenericDevice {
   /** Transmits one frame; the bytes are valid only during the call. */
@@ -46,30 +49,57 @@ export class GenericAdapter implements NetmapAdapter {
   readonly txRing: number;
   readonly rxRing: number;
   readonly counters = new Counters(GENERIC_COUNTERS);
+  /** The host rings, when asked for with `sendUp`. */
+  readonly hostRings: HostRings | null;
   readonly #dev: GenericDevice;
   readonly #slots: number;
-  /** Received frames waiting for an rxsync: one buffer-sized cell each. */
-  readonly #queue: Uint8Array;
-  readonly #qLen: Uint16Array;
-  #qHead = 0;
-  #qCount = 0;
+  /** Received frames waiting for an rxsync. */
+  readonly #queue: FrameQueue;
   #rx: KRing | null = null;
 
-  constructor(name: string, dev: GenericDevice, slots = 1024, queueLen = slots) {
+  /** `slots` and `queueLen` may still be given positionally. */
+  constructor(
+    name: string,
+    dev: GenericDevice,
+    slotsOrOpts: number | GenericOptions = {},
+    queueLen?: number,
+  ) {
+    const o: GenericOptions =
+      typeof slotsOrOpts === "number" ? { slots: slotsOrOpts, queueLen } : slotsOrOpts;
+    const slots = o.slots ?? 1024;
+    const rings = o.sendUp === undefined ? 2 : 4;
     this.name = name;
     this.#dev = dev;
     this.#slots = slots;
     this.region = new NetmapRegion(nextRegionId++, {
-      ifBytes: 256,
-      ringBytes: 2 * ringBytes(slots),
-      nBufs: NETMAP_BUF_RESERVED + 2 * slots,
+      ifBytes: 1024,
+      ringBytes: rings * ringBytes(slots),
+      nBufs: NETMAP_BUF_RESERVED + rings * slots + (o.spareBufs ?? slots),
     });
     this.txRing = this.region.allocRing(slots, NR_TX, 0);
     this.rxRing = this.region.allocRing(slots, NR_RX, 0);
     for (const r of [this.txRing, this.rxRing])
       for (let i = 0; i < slots; i++) this.region.mem.u32[ringSlot(r, i) >>> 2] = this.region.allocBuf();
-    this.#queue = new Uint8Array(queueLen * this.region.bufSize);
-    this.#qLen = new Uint16Array(queueLen);
+    this.hostRings =
+      o.sendUp === undefined
+        ? null
+        : new HostRings(this.region, { slots, queueLen: o.queueLen, ringid: 1, sendUp: o.sendUp });
+    this.#queue = new FrameQueue(o.queueLen ?? slots, this.region.bufSize);
+  }
+
+  /** What netmap_attach registers: `ctx.attach(adapter.device())` makes `netmap:NAME` open it. */
+  device(): NetmapDevice {
+    const h = this.hostRings;
+    return {
+      name: this.name,
+      adapter: this,
+      region: this.region,
+      txRings: [this.txRing],
+      rxRings: [this.rxRing],
+      hostTxRings: h === null ? [] : [h.txRing],
+      hostRxRings: h === null ? [] : [h.rxRing],
+      hostRings: h,
+    };
   }
 
   config(): AdapterConfig {
@@ -108,22 +138,7 @@ export class GenericAdapter implements NetmapAdapter {
 
   rxsync(k: KRing): void {
     k.hwcur = k.rhead;
-    const m = this.region.mem;
-    const size = this.region.bufSize;
-    const cap = this.#qLen.length;
-    while (this.#qCount > 0) {
-      const next = k.hwtail + 1 === k.numSlots ? 0 : k.hwtail + 1;
-      if (next === k.hwcur) break;
-      const s = ringSlot(k.r, k.hwtail);
-      const len = this.#qLen[this.#qHead];
-      const from = this.#qHead * size;
-      m.u8.set(this.#queue.subarray(from, from + len), this.region.bufOff(slotBufIdx(m, s)));
-      slotSetLen(m, s, len);
-      slotSetFlags(m, s, 0);
-      k.hwtail = next;
-      this.#qHead = this.#qHead + 1 === cap ? 0 : this.#qHead + 1;
-      this.#qCount--;
-    }
+    this.#queue.drainInto(k, this.region);
   }
 
   /**
@@ -132,15 +147,10 @@ export class GenericAdapter implements NetmapAdapter {
    */
   receive(frame: Uint8Array): boolean {
     const f = this.counters.f64;
-    const cap = this.#qLen.length;
-    if (this.#qCount === cap || frame.length > this.region.bufSize) {
+    if (!this.#queue.push(frame)) {
       f[C_DROP]++;
       return false;
     }
-    const cell = (this.#qHead + this.#qCount) % cap;
-    this.#queue.set(frame, cell * this.region.bufSize);
-    this.#qLen[cell] = frame.length;
-    this.#qCount++;
     f[C_RX]++;
     f[C_RXB] += frame.length;
     if (this.#rx !== null) ringIrq(this.region.mem, this.rxRing);

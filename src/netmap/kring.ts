@@ -12,6 +12,7 @@ import type { RateLog } from "../base/ratelog.js";
 import type { Mem } from "../wire/mem.js";
 import {
   NETMAP_BUF_RESERVED,
+  NS_BUF_CHANGED,
   ringCur,
   ringHead,
   ringSetCur,
@@ -20,8 +21,10 @@ import {
   ringSlot,
   ringTail,
   slotBufIdx,
+  slotFlags,
   slotLen,
   slotSetBufIdx,
+  slotSetFlags,
   slotSetLen,
 } from "./layout.js";
 
@@ -37,8 +40,10 @@ export class KRing {
   rhead = 0;
   rcur = 0;
   rtail = 0;
-  /** Times a user's bad head/cur forced a reinit. */
+  /** Times a user's bad head/cur (or a bad NS_BUF_CHANGED buffer) forced a reinit. */
   resets = 0;
+  /** A host ring (netmap's kring past the NIC rings): synced by HostRings, not the adapter. */
+  host = false;
   readonly #nBufs: number;
   readonly #bufSize: number;
   readonly #log: RateLog | undefined;
@@ -116,6 +121,29 @@ export class KRing {
     this.rhead = head;
     this.rcur = cur;
     return head;
+  }
+
+  /**
+   * NS_BUF_CHANGED on the slots the user hands over, [hwcur, rhead): the user put another
+   * buffer there, so it must be a real one (netmap's drivers find a bad index as the pool
+   * base and reset the ring). The flag is cleared once checked, as a driver clears it after
+   * reloading its DMA map; pvnet's adapters cache nothing per buffer. Returns false after
+   * resetting the ring.
+   */
+  checkBufChanged(): boolean {
+    const m = this.m;
+    for (let i = this.hwcur; i !== this.rhead; i = i + 1 === this.numSlots ? 0 : i + 1) {
+      const at = ringSlot(this.r, i);
+      const flags = slotFlags(m, at);
+      if ((flags & NS_BUF_CHANGED) === 0) continue;
+      const idx = slotBufIdx(m, at);
+      if (idx < NETMAP_BUF_RESERVED || idx >= this.#nBufs) {
+        this.reinit(`slot ${i}: NS_BUF_CHANGED with bad buf_idx ${idx}`);
+        return false;
+      }
+      slotSetFlags(m, at, flags & ~NS_BUF_CHANGED);
+    }
+    return true;
   }
 
   /** nm_sync_finalize: the user sees the new tail. */

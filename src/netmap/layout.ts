@@ -171,3 +171,22 @@ export function ringSetTail(m: Mem, r: number, v: number): void {
 export const ringSlot = (r: number, i: number): number => r + RING_SLOTS + i * NETMAP_SLOT_SIZE;
 /** Bytes a ring of `numSlots` slots takes, rounded to netmap's 64-byte object alignment. */
 export const ringBytes = (numSlots: number): number => (RING_SLOTS + numSlots * NETMAP_SLOT_SIZE + 63) & ~63;
+
+/**
+ * ring->ts, a struct timeval (two int64s: seconds, microseconds), written by RX syncs
+ * (NR_TIMESTAMP). Both halves fit in 32 bits until 2106, so the high words are zero.
+ */
+export function ringSetTs(m: Mem, r: number, ms: number): void {
+  const sec = Math.floor(ms / 1000);
+  const w = (r + RING_TS) >>> 2;
+  m.u32[w] = sec >>> 0;
+  m.u32[w + 1] = 0;
+  m.u32[w + 2] = Math.floor((ms - sec * 1000) * 1000) >>> 0;
+  m.u32[w + 3] = 0;
+}
+/** ring->ts in milliseconds (microsecond resolution). */
+export const ringTsMs = (m: Mem, r: number): number =>
+  m.u32[(r + RING_TS) >>> 2] * 1000 + m.u32[(r + RING_TS + 8) >>> 2] / 1000;
+export function ringSetFlags(m: Mem, r: number, flags: number): void {
+  m.u32[(r + RING_FLAGS) >>> 2] = flags;
+}

@@ -81,6 +81,11 @@ export class NetmapRegion {
   #ringNext: number;
   readonly #free: Uint32Array;
   #nFree: number;
+  /** 1 for buffers on the free list: a second free of the same index is refused. */
+  readonly #isFree: Uint8Array;
+  /** Freed netmap_if objects by size, reused before the area grows (ports come and go). */
+  readonly #ifFree = new Map<number, number[]>();
+  readonly #ifSize = new Map<number, number>();
 
   constructor(id: number, spec: RegionSpec, buffer?: SharedArrayBuffer) {
     const bufSize = spec.bufSize ?? NETMAP_BUF_SIZE;
@@ -99,7 +104,11 @@ export class NetmapRegion {
     assert(this.mem.byteLength >= total, "netmap region buffer too small");
     this.#free = new Uint32Array(spec.nBufs);
     this.#nFree = 0;
-    for (let i = spec.nBufs - 1; i >= NETMAP_BUF_RESERVED; i--) this.#free[this.#nFree++] = i;
+    this.#isFree = new Uint8Array(spec.nBufs);
+    for (let i = spec.nBufs - 1; i >= NETMAP_BUF_RESERVED; i--) {
+      this.#free[this.#nFree++] = i;
+      this.#isFree[i] = 1;
+    }
   }
 
   get freeBufs(): number {
@@ -117,12 +126,22 @@ export class NetmapRegion {
 
   /** A free buffer index, or 0 when the pool is empty. */
   allocBuf(): number {
-    return this.#nFree === 0 ? 0 : this.#free[--this.#nFree];
+    if (this.#nFree === 0) return 0;
+    const idx = this.#free[--this.#nFree];
+    this.#isFree[idx] = 0;
+    return idx;
   }
 
-  freeBuf(idx: number): void {
-    assert(this.validBuf(idx) && this.#nFree < this.#free.length, `freeing bad netmap buffer ${idx}`);
+  /**
+   * Returns a buffer to the pool. An index already free is left alone and answers false:
+   * lists a user builds (the extra-buffer list) may name a buffer twice.
+   */
+  freeBuf(idx: number): boolean {
+    assert(this.validBuf(idx), `freeing bad netmap buffer ${idx}`);
+    if (this.#isFree[idx] === 1) return false;
+    this.#isFree[idx] = 1;
     this.#free[this.#nFree++] = idx;
+    return true;
   }
 
   /** Lays out a netmap_ring of `numSlots` slots; returns its byte offset. */
@@ -151,9 +170,8 @@ export class NetmapRegion {
     const n = c.txRings + c.hostTxRings + c.rxRings + c.hostRxRings;
     assert(ringOffs.length === n, "netmap_if: one ring offset per ring");
     const size = align64(IF_RING_OFS + n * 8);
-    assert(this.#ifNext + size <= this.#ifEnd, "netmap region: if area exhausted");
-    const at = this.#ifNext;
-    this.#ifNext += size;
+    const at = this.#ifFree.get(size)?.pop() ?? this.#growIf(size);
+    this.#ifSize.set(at, size);
     const m = this.mem;
     const bytes = new TextEncoder().encode(name).subarray(0, IFNAMSIZ - 1);
     m.u8.fill(0, at, at + size);
@@ -170,6 +188,29 @@ export class NetmapRegion {
       m.u32[(at + IF_RING_OFS + i * 8 + 4) >>> 2] = rel < 0 ? 0xffffffff : 0;
     });
     return at;
+  }
+
+  #growIf(size: number): number {
+    assert(this.#ifNext + size <= this.#ifEnd, "netmap region: if area exhausted");
+    const at = this.#ifNext;
+    this.#ifNext += size;
+    return at;
+  }
+
+  /** Whether a netmap_if for `nRings` rings still fits (a freed one or the unused area). */
+  canAllocIf(nRings: number): boolean {
+    const size = align64(IF_RING_OFS + nRings * 8);
+    return (this.#ifFree.get(size)?.length ?? 0) > 0 || this.#ifNext + size <= this.#ifEnd;
+  }
+
+  /** Gives back a netmap_if from allocIf (its port closed). */
+  freeIf(at: number): void {
+    const size = this.#ifSize.get(at);
+    assert(size !== undefined, `netmap_if at ${at} was not allocated`);
+    this.#ifSize.delete(at);
+    const list = this.#ifFree.get(size) ?? [];
+    list.push(at);
+    this.#ifFree.set(size, list);
   }
 }
 

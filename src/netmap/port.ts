@@ -1,15 +1,45 @@
 /**
  * A bound netmap port: the user's rings plus their kernel twins, and the syscall-like
- * txsync/rxsync that wrap an adapter's sync in netmap's common code (prologue validation of
- * head/cur, the adapter's work, nm_sync_finalize). Sync runs in the caller's thread.
+ * txsync/rxsync that wrap an adapter's sync in netmap's common code: the prologue
+ * (validation of head/cur, and of buffers marked NS_BUF_CHANGED), the adapter's work (or
+ * the host rings' for host krings), nm_sync_finalize; on RX also transparent forwarding
+ * (NR_FORWARD/NS_FORWARD) and the ring timestamp (NR_TIMESTAMP). Sync runs in the caller's
+ * thread. A port opened by name has a netmap_if (`nifp`) and may hold extra buffers.
  */
+import type { Clock } from "../base/clock.js";
+import { PvnetError } from "../base/errors.js";
 import type { RateLog } from "../base/ratelog.js";
 import type { Mem } from "../wire/mem.js";
 import { NAF_FORCE_READ, NAF_FORCE_RECLAIM, type NetmapAdapter } from "./adapter.js";
+import { extraBufsAlloc, extraBufsFree } from "./extra-bufs.js";
+import { swToNic } from "./forward.js";
+import type { HostRings } from "./host-rings.js";
 import { ringWait } from "./irq.js";
 import { KRing } from "./kring.js";
-import { ringCur, ringNumSlots, ringTail } from "./layout.js";
+import { NR_FORWARD, NR_TIMESTAMP, ringCur, ringFlags, ringNumSlots, ringSetTs, ringTail } from "./layout.js";
 import type { NetmapRegion } from "./mem.js";
+
+/** Wall-clock time for ring->ts (netmap writes microtime()). */
+export const wallClock: Pick<Clock, "nowMs"> = { nowMs: () => performance.timeOrigin + performance.now() };
+
+export interface PortOptions {
+  log?: RateLog;
+  /** The device's host rings: host krings sync through them, NIC RX can forward up. */
+  host?: HostRings | null;
+  /** When set, the port gets a netmap_if of this name in the region (ports opened by name). */
+  ifName?: string;
+  /** nr_extra_bufs: spare buffers wanted on ni_bufs_head (needs `ifName`; fewer may be granted). */
+  extraBufs?: number;
+  /** Time source for ring->ts (NR_TIMESTAMP); injectable for tests. */
+  clock?: Pick<Clock, "nowMs">;
+}
+
+/** Transparent-mode counts (NS_FORWARD). */
+export interface ForwardStats {
+  up: number;
+  down: number;
+  dropped: number;
+}
 
 export class NetmapPort {
   readonly adapter: NetmapAdapter;
@@ -17,53 +47,130 @@ export class NetmapPort {
   readonly mem: Mem;
   readonly tx: KRing[];
   readonly rx: KRing[];
+  readonly host: HostRings | null;
+  /** Byte offset of this port's netmap_if, or 0 for a port built without one. */
+  readonly nifp: number;
+  /** Extra buffers granted at open (nr_extra_bufs on return). */
+  readonly extraBufs: number;
+  readonly forwarded: ForwardStats = { up: 0, down: 0, dropped: 0 };
+  readonly #clock: Pick<Clock, "nowMs">;
+  readonly #nicTx: KRing[];
+  readonly #nicRx: KRing[];
+  #closed = false;
 
-  /** Binds `adapter`'s rings (byte offsets in `region`), resets them and enters netmap mode. */
+  /**
+   * Binds `adapter`'s rings (byte offsets in `region`; host rings among them are recognised
+   * by `opts.host`), resets them and enters netmap mode. The 5th argument may still be a
+   * bare RateLog.
+   */
   constructor(
     region: NetmapRegion,
     adapter: NetmapAdapter,
     txRings: readonly number[],
     rxRings: readonly number[],
-    log?: RateLog,
+    options?: PortOptions | RateLog,
   ) {
+    const o: PortOptions = isRateLog(options) ? { log: options } : (options ?? {});
     this.adapter = adapter;
     this.region = region;
     this.mem = region.mem;
+    this.host = o.host ?? null;
+    this.#clock = o.clock ?? wallClock;
     const kring = (r: number, tx: boolean, i: number): KRing => {
+      const host = this.host?.isHostRing(r) ?? false;
       const k = new KRing({
         m: region.mem,
         r,
         numSlots: ringNumSlots(region.mem, r),
         tx,
-        name: `${adapter.name} ${tx ? "TX" : "RX"}${i}`,
+        name: `${adapter.name}${host ? "^" : ""} ${tx ? "TX" : "RX"}${i}`,
         nBufs: region.nBufs,
         bufSize: region.bufSize,
-        log,
+        log: o.log,
       });
+      k.host = host;
       k.reset();
       return k;
     };
     this.tx = txRings.map((r, i) => kring(r, true, i));
     this.rx = rxRings.map((r, i) => kring(r, false, i));
-    adapter.register(true, { tx: this.tx, rx: this.rx });
+    this.#nicTx = this.tx.filter((k) => !k.host);
+    this.nifp = o.ifName === undefined ? 0 : this.#allocIf(o.ifName, txRings, rxRings);
+    this.extraBufs =
+      this.nifp !== 0 && (o.extraBufs ?? 0) > 0 ? extraBufsAlloc(region, this.nifp, o.extraBufs ?? 0) : 0;
+    // The adapter registers its own (NIC) rings; host rings belong to the common code, and
+    // a port of host rings only leaves the adapter's registration alone.
+    this.#nicRx = this.rx.filter((k) => !k.host);
+    if (this.#nicTx.length + this.#nicRx.length > 0)
+      adapter.register(true, { tx: this.#nicTx, rx: this.#nicRx });
   }
 
-  /** NIOCTXSYNC: every TX ring; a ring whose head/cur fail validation is reset and skipped. */
+  #allocIf(name: string, txRings: readonly number[], rxRings: readonly number[]): number {
+    const isHost = (r: number): boolean => this.host?.isHostRing(r) ?? false;
+    const nicTx = txRings.filter((r) => !isHost(r));
+    const hostTx = txRings.filter(isHost);
+    const nicRx = rxRings.filter((r) => !isHost(r));
+    const hostRx = rxRings.filter(isHost);
+    const offs = [...nicTx, ...hostTx, ...nicRx, ...hostRx];
+    if (!this.region.canAllocIf(offs.length))
+      throw new PvnetError(
+        "ENOMEM",
+        `Cannot open ${name}: no room for a netmap_if in region ${this.region.id}`,
+      );
+    const counts = {
+      txRings: nicTx.length,
+      rxRings: nicRx.length,
+      hostTxRings: hostTx.length,
+      hostRxRings: hostRx.length,
+      txSlots: 0,
+      rxSlots: 0,
+    };
+    return this.region.allocIf(name, counts, offs);
+  }
+
+  /** NIOCTXSYNC: every TX ring; a ring whose head/cur or buffers fail validation is reset and skipped. */
   txsync(): void {
-    for (const k of this.tx) {
-      if (k.txsyncPrologue() < 0) continue;
-      this.adapter.txsync(k, NAF_FORCE_RECLAIM);
-      k.syncFinalize();
-    }
+    for (const k of this.tx) this.#txsyncOne(k);
   }
 
-  /** NIOCRXSYNC: every RX ring; a reset ring still syncs from the reset position. */
+  #txsyncOne(k: KRing): void {
+    if (k.txsyncPrologue() < 0 || !k.checkBufChanged()) return;
+    if (k.host) this.host?.txsync(k);
+    else this.adapter.txsync(k, NAF_FORCE_RECLAIM);
+    k.syncFinalize();
+  }
+
+  /**
+   * NIOCRXSYNC: every RX ring; a reset ring still syncs from the reset position. Released
+   * NS_FORWARD slots on NR_FORWARD rings go to the other side first; ring->ts is written
+   * once per sync when NR_TIMESTAMP is set.
+   */
   rxsync(): void {
+    const m = this.mem;
     for (const k of this.rx) {
       k.rxsyncPrologue();
-      this.adapter.rxsync(k, NAF_FORCE_READ);
+      k.checkBufChanged();
+      const flags = ringFlags(m, k.r);
+      if ((flags & NR_FORWARD) !== 0 && k.hwcur !== k.rhead) this.#forward(k);
+      if (k.host) this.host?.rxsync(k);
+      else this.adapter.rxsync(k, NAF_FORCE_READ);
       k.syncFinalize();
+      if ((flags & NR_TIMESTAMP) !== 0) ringSetTs(m, k.r, this.#clock.nowMs());
     }
+  }
+
+  #forward(k: KRing): void {
+    const host = this.host;
+    if (host === null) return;
+    if (!k.host) {
+      this.forwarded.up += host.sendUpRange(k, k.hwcur, k.rhead, true);
+      return;
+    }
+    const r = swToNic(k, this.#nicTx);
+    this.forwarded.down += r.moved;
+    this.forwarded.dropped += r.dropped;
+    for (let t = 0; t < this.#nicTx.length; t++)
+      if ((r.touched & (1 << t)) !== 0) this.#txsyncOne(this.#nicTx[t]);
   }
 
   /**
@@ -99,7 +206,22 @@ export class NetmapPort {
     }
   }
 
-  close(): void {
-    this.adapter.register(false, { tx: this.tx, rx: this.rx });
+  /**
+   * Leaves netmap mode; frees exactly the extra-buffer list reachable from ni_bufs_head
+   * (returning how many buffers went back) and the netmap_if. A second close does nothing.
+   */
+  close(): number {
+    if (this.#closed) return 0;
+    this.#closed = true;
+    if (this.#nicTx.length + this.#nicRx.length > 0)
+      this.adapter.register(false, { tx: this.#nicTx, rx: this.#nicRx });
+    if (this.nifp === 0) return 0;
+    const freed = extraBufsFree(this.region, this.nifp);
+    this.region.freeIf(this.nifp);
+    return freed;
   }
+}
+
+function isRateLog(x: PortOptions | RateLog | undefined): x is RateLog {
+  return x !== undefined && typeof (x as RateLog).log === "function";
 }

@@ -34,7 +34,7 @@ export class ValePort implements NetmapAdapter, ValeAttachment {
     this.#slots = slots;
     this.counters = portCounters();
     const region = new NetmapRegion(nextRegionId++, {
-      ifBytes: 256,
+      ifBytes: 1024, // a netmap_if per open (128 B each), reused after close
       ringBytes: 2 * ringBytes(slots),
       nBufs: NETMAP_BUF_RESERVED + 2 * slots + extraBufs,
     });
@@ -52,9 +52,15 @@ export class ValePort implements NetmapAdapter, ValeAttachment {
     if (this.index < 0) throw new RangeError(`${sw.name}: no free port for ${name}`);
   }
 
-  /** Binds the port's rings for netmap I/O (what opening `valeX:name` does). */
-  open(): NetmapPort {
-    return new NetmapPort(this.region, this, [this.txRing], [this.rxRing]);
+  /**
+   * Binds the port's rings for netmap I/O (what opening `valeX:name` does), with a
+   * netmap_if and up to `extraBufs` extra buffers from the port's region.
+   */
+  open(extraBufs = 0): NetmapPort {
+    return new NetmapPort(this.region, this, [this.txRing], [this.rxRing], {
+      ifName: this.name,
+      extraBufs,
+    });
   }
 
   config(): AdapterConfig {

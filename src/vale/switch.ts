@@ -117,16 +117,18 @@ export class ValeSwitch {
   }
 
   /**
-   * Forwards the slots [from, to) of TX kring `k` of port `src`, kicking receivers at least
+   * Forwards the slots [from, to) of kring `k` (in `srcRegion`, by default the port's) of
+   * port `src`, kicking receivers at least
    * every NM_BDG_BATCH_MAX packets. A packet is one slot, or a chain of slots marked
    * NS_MOREFRAG (at most NETMAP_MAX_FRAGS); the destination comes from its first slot,
    * which must hold the Ethernet header. Broken packets (a bad buffer or length, a chain
    * cut off by `to` or too long) are counted as errors and dropped whole.
    */
-  forward(src: number, k: KRing, from: number, to: number): void {
+  forward(src: number, k: KRing, from: number, to: number, srcRegion?: NetmapRegion): void {
     const sp = this.#ports[src];
     if (sp === null) return;
-    const region = sp.region;
+    // A bwrap sends from the device's region and receives into a staging region of its own.
+    const region = srcRegion ?? sp.region;
     const m = region.mem;
     const sc = sp.counters.f64;
     const n = k.numSlots;
@@ -211,16 +213,25 @@ export class ValeSwitch {
     const dm = dr.mem;
     const fragBits = (nfrags & 0xff) << 8;
     let si = first;
+    // hwtail moves only once the whole packet is in: a destination slot whose buffer the
+    // user broke (the slot stays the user's to fix) drops the packet, nothing published.
+    let t = k.hwtail;
     for (let f = 0; f < nfrags; f++) {
       const ss = ringSlot(sk.r, si);
       const len = slotLen(sm, ss);
-      const ds = ringSlot(k.r, k.hwtail);
-      copyBytes(dm, dr.bufOff(slotBufIdx(dm, ds)), sm, sr.bufOff(slotBufIdx(sm, ss)), len);
+      const ds = ringSlot(k.r, t);
+      const db = slotBufIdx(dm, ds);
+      if (!dr.validBuf(db)) {
+        dc[C_RX_DROPS]++;
+        return false;
+      }
+      copyBytes(dm, dr.bufOff(db), sm, sr.bufOff(slotBufIdx(sm, ss)), len);
       slotSetLen(dm, ds, len);
       slotSetFlags(dm, ds, fragBits | (f + 1 < nfrags ? NS_MOREFRAG : 0));
-      k.hwtail = k.hwtail + 1 === n ? 0 : k.hwtail + 1;
+      t = t + 1 === n ? 0 : t + 1;
       si = si + 1 === sk.numSlots ? 0 : si + 1;
     }
+    k.hwtail = t;
     dc[C_RX_PKTS]++;
     dc[C_RX_BYTES] += total;
     return true;

@@ -10,7 +10,7 @@ function ctx() {
   const c = new NetmapContext();
   let id = 10;
   c.pipeRegion = (slots) =>
-    new NetmapRegion(id++, { ifBytes: 0, ringBytes: 4 * (256 + slots * 16 + 64), nBufs: 4 * slots + 2 });
+    new NetmapRegion(id++, { ifBytes: 1024, ringBytes: 4 * (256 + slots * 16 + 64), nBufs: 4 * slots + 2 });
   const vale = installVale(c, 64);
   return { c, vale };
 }
@@ -39,7 +39,11 @@ test("pipe ends by name share one pipe; /R and /T bind one direction", () => {
 
 test("netmap:NAME opens attached devices by registration mode", () => {
   const { c } = ctx();
-  const region = new NetmapRegion(3, { ifBytes: 0, ringBytes: 8 * (256 + 64 * 16 + 64), nBufs: 8 * 64 + 2 });
+  const region = new NetmapRegion(3, {
+    ifBytes: 2048,
+    ringBytes: 8 * (256 + 64 * 16 + 64),
+    nBufs: 8 * 64 + 2,
+  });
   const p1 = createPipe(region, "fake", 64);
   const p2 = createPipe(region, "fake2", 64);
   const adapter = new PipeEnd(region, p1, true);
