@@ -33,7 +33,7 @@ export class Domain {
   readonly #foreign = new Map<number, DomainMemory>();
   readonly #calls = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
   #nextCall = 1;
-  #onMessage: MessageHandler = () => {};
+  readonly #onMessage: MessageHandler[] = [];
   readonly #onDestroyed: ((domid: number) => void)[] = [];
   readonly #onAdded: ((domid: number) => void)[] = [];
   readonly #onClosed: ((port: number) => void)[] = [];
@@ -84,8 +84,9 @@ export class Domain {
     this.#send({ t: "msg", to, data });
   }
 
+  /** Adds a handler for control messages; every handler sees every message. */
   onMessage(h: MessageHandler): void {
-    this.#onMessage = h;
+    this.#onMessage.push(h);
   }
 
   /** Publishes data to the machine (status, results). */
@@ -167,7 +168,7 @@ export class Domain {
         for (const fn of this.#onClosed) fn(m.port);
         return;
       case "msg":
-        this.#onMessage(m.from, m.data);
+        for (const h of this.#onMessage) h(m.from, m.data);
         return;
       case "shutdown":
         void this.shutdown();
