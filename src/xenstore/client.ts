@@ -13,6 +13,7 @@ import {
   splitXsStrings,
   XENSTORE_PAYLOAD_MAX,
   XS_DIRECTORY,
+  XS_DIRECTORY_PART,
   XS_ERROR,
   XS_GET_DOMAIN_PATH,
   XS_GET_PERMS,
@@ -78,9 +79,39 @@ export abstract class XsOps {
     payload.set(v, p.length + 1);
     await this.request(XS_WRITE, payload);
   }
-  /** Child names of `path`. */
+  /**
+   * Child names of `path`. A list too long for one reply (E2BIG) is read in chunks with
+   * DIRECTORY_PART, restarting if the node's generation changes meanwhile, as libxenstore does.
+   */
   async directory(path: string): Promise<string[]> {
-    return strings(await this.request(XS_DIRECTORY, joinXsStrings([path])), XS_DIRECTORY);
+    try {
+      return strings(await this.request(XS_DIRECTORY, joinXsStrings([path])), XS_DIRECTORY);
+    } catch (e) {
+      if (!(e instanceof PvnetError) || e.code !== "E2BIG") throw e;
+    }
+    for (let attempt = 0; attempt < 8; attempt++) {
+      const names: string[] = [];
+      let gen: string | undefined;
+      let offset = 0;
+      for (;;) {
+        const part = strings(
+          await this.request(XS_DIRECTORY_PART, joinXsStrings([path, String(offset)])),
+          XS_DIRECTORY_PART,
+        );
+        if (part.length === 0) throw new PvnetError("EIO", `xenstore XS_DIRECTORY_PART ${path}: empty reply`);
+        if (gen !== undefined && part[0] !== gen) break;
+        gen = part[0];
+        const chunk = part.slice(1);
+        const last = chunk.length > 0 && chunk[chunk.length - 1] === "";
+        const got = last ? chunk.slice(0, -1) : chunk;
+        if (!last && got.length === 0)
+          throw new PvnetError("EIO", `xenstore XS_DIRECTORY_PART ${path}: no progress`);
+        for (const n of got) offset += utf8.encode(n).length + 1;
+        names.push(...got);
+        if (last) return names;
+      }
+    }
+    throw new PvnetError("EAGAIN", `xenstore directory ${path}: kept changing while being read`);
   }
   async mkdir(path: string): Promise<void> {
     await this.request(XS_MKDIR, joinXsStrings([path]));
