@@ -5,6 +5,7 @@
 import { Command } from "commander";
 import { benchCommand } from "./bench.js";
 import { demoCommand } from "./demo.js";
+import { pktGenCommand } from "./pkt-gen.js";
 import { xenstoreCommand, xenstoredCommand } from "./xenstore.js";
 
 const program = new Command();
@@ -14,6 +15,7 @@ program
   .version("0.1.0");
 demoCommand(program);
 benchCommand(program);
+pktGenCommand(program);
 xenstoredCommand(program);
 xenstoreCommand(program);
 

@@ -1,0 +1,32 @@
+/**
+ * The in-process host `pvnet pkt-gen` runs its instances in: a netmap context with VALE
+ * switches (created on first open) and pipes. Several instances given on one command line
+ * (separated by `++`) meet here, as two netmap pkt-gens meet in the kernel.
+ */
+import { NetmapContext } from "../netmap/context.js";
+import { NetmapRegion } from "../netmap/mem.js";
+import { installVale } from "../vale/install.js";
+
+let nextRegion = 500;
+
+export function pktGenHost(): NetmapContext {
+  const ctx = new NetmapContext();
+  ctx.pipeRegion = (slots) =>
+    new NetmapRegion(nextRegion++, {
+      ifBytes: 1024,
+      ringBytes: 4 * (256 + slots * 16 + 64),
+      nBufs: 4 * slots + 2,
+    });
+  installVale(ctx);
+  return ctx;
+}
+
+/** Splits `a ++ b ++ c` into instance argument lists. */
+export function splitInstances(argv: readonly string[]): string[][] {
+  const out: string[][] = [[]];
+  for (const a of argv) {
+    if (a === "++") out.push([]);
+    else out[out.length - 1].push(a);
+  }
+  return out.filter((g) => g.length > 0);
+}

@@ -1,0 +1,358 @@
+/**
+ * pkt-gen's loops over pvnet netmap ports, several instances cooperating in one thread
+ * (VALE switches and their ports live in one thread for now). TX fills up to a burst of
+ * free slots and syncs; RX polls (event-driven), reads and releases; txseq/rxseq carry and
+ * check a big-endian sequence number at offset 42; ping/pong measure round trips with an
+ * HDR histogram. Every instance yields to the others at least once a millisecond.
+ */
+import * as hdr from "hdr-histogram-js";
+import type { NetmapContext } from "../netmap/context.js";
+import {
+  ringHead,
+  ringSetCur,
+  ringSetHead,
+  ringSlot,
+  ringTail,
+  slotBufIdx,
+  slotLen,
+  slotSetLen,
+} from "../netmap/layout.js";
+import type { NetmapPort } from "../netmap/port.js";
+import { nmRingSpace } from "../netmap/ring.js";
+import { formatMac } from "../wire/net/ethernet.js";
+import { formatIpv4 } from "../wire/net/ipv4.js";
+import { buildFrame, PKT_SEQ_OFF, PKT_TS_OFF } from "./frame.js";
+import type { PktGenOptions } from "./options.js";
+import { finalLines, intervalLine, type Totals } from "./report.js";
+
+export interface PktGenResult {
+  port: string;
+  fn: string;
+  packets: number;
+  bytes: number;
+  seconds: number;
+  gaps: number;
+  outOfOrder: number;
+  rtt: { count: number; minNs: number; meanNs: number; p50Ns: number; p99Ns: number } | null;
+}
+
+export interface RunOptions {
+  out: (line: string) => void;
+  /** Stops every instance after this long (pvnet's --for). */
+  stopAfterMs?: number;
+  signal?: AbortSignal;
+}
+
+const yieldTurn = (): Promise<void> => new Promise((r) => setImmediate(r));
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+export async function runPktGen(
+  ctx: NetmapContext,
+  all: PktGenOptions[],
+  ro: RunOptions,
+): Promise<PktGenResult[]> {
+  const ports = all.map((o) => ctx.open(o.port));
+  const deadline =
+    ro.stopAfterMs === undefined ? Number.POSITIVE_INFINITY : performance.now() + ro.stopAfterMs;
+  const stopped = (): boolean => ro.signal?.aborted === true || performance.now() >= deadline;
+  return Promise.all(
+    all.map((o, i) => {
+      const say = all.length > 1 ? (l: string) => ro.out(`[${i}] ${l}`) : ro.out;
+      return runOne(ports[i], o, say, stopped, all.length > 1);
+    }),
+  );
+}
+
+async function runOne(
+  port: NetmapPort,
+  o: PktGenOptions,
+  say: (l: string) => void,
+  stopped: () => boolean,
+  shared: boolean,
+): Promise<PktGenResult> {
+  const sending = o.fn === "tx" || o.fn === "txseq" || o.fn === "ping";
+  say(
+    `${sending ? "Sending on" : "Receiving from"} ${o.port}: ${port.tx.length || port.rx.length} queues, 1 threads and 1 cpus.`,
+  );
+  if (sending)
+    say(
+      `${formatIpv4(o.srcIp)} -> ${formatIpv4(o.dstIp)} (${formatMac(o.srcMac)} -> ${formatMac(o.dstMac)})`,
+    );
+  if (o.wait > 0) await sleep(o.wait * 1000);
+  const st: State = {
+    total: { packets: 0, bytes: 0, events: 0 },
+    last: { packets: 0, bytes: 0, events: 0 },
+    lastAt: performance.now(),
+    minSpace: Number.POSITIVE_INFINITY,
+    gaps: 0,
+    outOfOrder: 0,
+    lastRxAt: 0,
+  };
+  const t0 = performance.now();
+  const tick = setInterval(() => report(st, o, say), o.reportMs);
+  let rtt: PktGenResult["rtt"] = null;
+  try {
+    if (o.fn === "tx" || o.fn === "txseq") await txLoop(port, o, st, stopped, shared);
+    else if (o.fn === "rx" || o.fn === "rxseq") await rxLoop(port, o, st, stopped, say);
+    else if (o.fn === "pong") await pongLoop(port, o, st, stopped);
+    else rtt = await pingLoop(port, o, st, stopped, say);
+  } finally {
+    clearInterval(tick);
+  }
+  // -W: the idle interval that ended the run is not part of the measured time.
+  const end = o.exitOnIdle && st.lastRxAt > 0 ? st.lastRxAt : performance.now();
+  const seconds = (end - t0) / 1000;
+  for (const l of finalLines(sending, st.total, o.len, seconds, o.raw)) say(l);
+  return { port: o.port, fn: o.fn, ...st.total, seconds, gaps: st.gaps, outOfOrder: st.outOfOrder, rtt };
+}
+
+interface State {
+  total: Totals;
+  last: Totals;
+  lastAt: number;
+  minSpace: number;
+  gaps: number;
+  outOfOrder: number;
+  lastRxAt: number;
+}
+
+function report(st: State, o: PktGenOptions, say: (l: string) => void): void {
+  const now = performance.now();
+  const d = {
+    packets: st.total.packets - st.last.packets,
+    bytes: st.total.bytes - st.last.bytes,
+    events: st.total.events - st.last.events,
+  };
+  say(intervalLine(d, (now - st.lastAt) * 1000, Number.isFinite(st.minSpace) ? st.minSpace : 0, o.raw));
+  st.last = { ...st.total };
+  st.lastAt = now;
+  st.minSpace = Number.POSITIVE_INFINITY;
+}
+
+/** Puts `n` copies of `frame` on the TX ring (txseq: numbered from `seq`); returns the new seq. */
+function fill(
+  port: NetmapPort,
+  frame: Uint8Array,
+  n: number,
+  len: number,
+  seq: number,
+  numbered: boolean,
+): number {
+  const m = port.mem;
+  const k = port.tx[0];
+  let h = ringHead(m, k.r);
+  for (let i = 0; i < n; i++) {
+    const s = ringSlot(k.r, h);
+    const off = port.region.bufOff(slotBufIdx(m, s));
+    m.u8.set(frame, off);
+    if (numbered) m.dv.setUint32(off + PKT_SEQ_OFF, seq);
+    seq = (seq + 1) >>> 0;
+    slotSetLen(m, s, len);
+    h = h + 1 === k.numSlots ? 0 : h + 1;
+  }
+  ringSetHead(m, k.r, h);
+  ringSetCur(m, k.r, h);
+  return seq;
+}
+
+async function txLoop(
+  port: NetmapPort,
+  o: PktGenOptions,
+  st: State,
+  stopped: () => boolean,
+  shared: boolean,
+): Promise<void> {
+  const frame = buildFrame(o);
+  const r = port.tx[0].r;
+  let seq = 0;
+  let lastYield = performance.now();
+  const start = performance.now();
+  while (!stopped() && (o.count === 0 || st.total.packets < o.count)) {
+    let n = Math.min(nmRingSpace(port.mem, r), o.burst);
+    if (o.count > 0) n = Math.min(n, o.count - st.total.packets);
+    if (o.rate > 0)
+      n = Math.min(
+        n,
+        Math.max(0, Math.floor(((performance.now() - start) / 1000) * o.rate - st.total.packets)),
+      );
+    if (n === 0) {
+      if (o.rate > 0) await sleep(1);
+      else await port.poll({ tx: true }, 100);
+      lastYield = performance.now();
+      continue;
+    }
+    seq = fill(port, frame, n, o.len, seq, o.fn === "txseq");
+    port.txsync();
+    st.total.packets += n;
+    st.total.bytes += n * o.len;
+    st.total.events++;
+    // Receivers in this thread get their turn after every burst (in netmap they run in
+    // other processes); alone, yield once a millisecond for timers.
+    const now = performance.now();
+    if (shared || now - lastYield > 1) {
+      lastYield = now;
+      await yieldTurn();
+    }
+  }
+  port.txsync();
+}
+
+/** Reads and releases everything waiting; calls `each(off, len)` per packet. */
+function drain(port: NetmapPort, st: State, each: (off: number, len: number) => void): number {
+  const m = port.mem;
+  const k = port.rx[0];
+  const n = nmRingSpace(m, k.r);
+  if (n < st.minSpace) st.minSpace = n;
+  let h = ringHead(m, k.r);
+  for (let i = 0; i < n; i++) {
+    const s = ringSlot(k.r, h);
+    const len = slotLen(m, s);
+    each(port.region.bufOff(slotBufIdx(m, s)), len);
+    st.total.bytes += len;
+    h = h + 1 === k.numSlots ? 0 : h + 1;
+  }
+  ringSetHead(m, k.r, h);
+  ringSetCur(m, k.r, h);
+  st.total.packets += n;
+  if (n > 0) {
+    st.total.events++;
+    st.lastRxAt = performance.now();
+  }
+  return n;
+}
+
+async function rxLoop(
+  port: NetmapPort,
+  o: PktGenOptions,
+  st: State,
+  stopped: () => boolean,
+  say: (l: string) => void,
+): Promise<void> {
+  const dv = port.mem.dv;
+  let expect = 0;
+  const check = (off: number): void => {
+    const seq = dv.getUint32(off + PKT_SEQ_OFF);
+    if (seq === expect) {
+      expect = (seq + 1) >>> 0;
+      return;
+    }
+    if (((seq - expect) | 0) > 0) {
+      st.gaps++;
+      if (st.gaps <= 5) say(`Sequence GAP: exp ${expect} found ${seq}`);
+    } else {
+      st.outOfOrder++;
+      if (st.outOfOrder <= 5) say(`OUT OF ORDER: exp ${expect} found ${seq}`);
+    }
+    expect = (seq + 1) >>> 0;
+  };
+  const each = o.fn === "rxseq" ? check : () => {};
+  while (!stopped() && (o.count === 0 || st.total.packets < o.count)) {
+    const ready = await port.poll({ rx: true }, o.reportMs);
+    if (!ready.rx) {
+      if (o.exitOnIdle && st.total.packets > 0) break;
+      continue;
+    }
+    drain(port, st, each);
+  }
+}
+
+async function pongLoop(
+  port: NetmapPort,
+  o: PktGenOptions,
+  st: State,
+  stopped: () => boolean,
+): Promise<void> {
+  const m = port.mem;
+  const tx = port.tx[0];
+  while (!stopped() && (o.count === 0 || st.total.packets < o.count)) {
+    const ready = await port.poll({ rx: true }, o.reportMs);
+    if (!ready.rx) continue;
+    let h = ringHead(m, tx.r);
+    drain(port, st, (off, len) => {
+      if (ringTail(m, tx.r) === h) return; // no TX room: this one is lost, as in pkt-gen
+      const s = ringSlot(tx.r, h);
+      const dst = port.region.bufOff(slotBufIdx(m, s));
+      m.u8.copyWithin(dst, off, off + len);
+      // Echo: swap MACs and IPs.
+      m.u8.copyWithin(dst, off + 6, off + 12);
+      m.u8.copyWithin(dst + 6, off, off + 6);
+      m.u8.copyWithin(dst + 26, off + 30, off + 34);
+      m.u8.copyWithin(dst + 30, off + 26, off + 30);
+      slotSetLen(m, s, len);
+      h = h + 1 === tx.numSlots ? 0 : h + 1;
+    });
+    ringSetHead(m, tx.r, h);
+    ringSetCur(m, tx.r, h);
+    port.txsync();
+  }
+}
+
+async function pingLoop(
+  port: NetmapPort,
+  o: PktGenOptions,
+  st: State,
+  stopped: () => boolean,
+  say: (l: string) => void,
+): Promise<PktGenResult["rtt"]> {
+  const h = hdr.build({
+    lowestDiscernibleValue: 1,
+    highestTrackableValue: 60e9,
+    numberOfSignificantValueDigits: 3,
+  });
+  const frame = buildFrame(o);
+  const m = port.mem;
+  const dv = m.dv;
+  const r = port.tx[0].r;
+  let seq = 0;
+  let lastSay = performance.now();
+  while (!stopped() && (o.count === 0 || h.totalCount < o.count)) {
+    if (nmRingSpace(m, r) === 0) {
+      await port.poll({ tx: true }, 100);
+      continue;
+    }
+    const s = ringSlot(r, ringHead(m, r));
+    const off = port.region.bufOff(slotBufIdx(m, s));
+    m.u8.set(frame, off);
+    dv.setUint32(off + PKT_SEQ_OFF, seq);
+    const sent = process.hrtime.bigint();
+    dv.setUint32(off + PKT_TS_OFF, Number(sent / 1_000_000_000n));
+    dv.setUint32(off + PKT_TS_OFF + 4, Number(sent % 1_000_000_000n));
+    slotSetLen(m, s, o.len);
+    const nh = ringHead(m, r) + 1 === port.tx[0].numSlots ? 0 : ringHead(m, r) + 1;
+    ringSetHead(m, r, nh);
+    ringSetCur(m, r, nh);
+    port.txsync();
+    st.total.events++;
+    const until = performance.now() + 1000;
+    let answered = false;
+    while (!answered && performance.now() < until && !stopped()) {
+      const ready = await port.poll({ rx: true }, 100);
+      if (!ready.rx) continue;
+      drain(port, st, (roff) => {
+        if (dv.getUint32(roff + PKT_SEQ_OFF) !== seq) return;
+        const ts =
+          BigInt(dv.getUint32(roff + PKT_TS_OFF)) * 1_000_000_000n +
+          BigInt(dv.getUint32(roff + PKT_TS_OFF + 4));
+        h.recordValue(Math.max(1, Number(process.hrtime.bigint() - ts)));
+        answered = true;
+      });
+    }
+    seq = (seq + 1) >>> 0;
+    if (performance.now() - lastSay >= o.reportMs) {
+      lastSay = performance.now();
+      say(`count ${h.totalCount} RTT: min ${h.minNonZeroValue} av ${Math.round(h.mean)} ns`);
+    }
+  }
+  if (h.totalCount === 0) return null;
+  const rtt = {
+    count: h.totalCount,
+    minNs: h.minNonZeroValue,
+    meanNs: Math.round(h.mean),
+    p50Ns: h.getValueAtPercentile(50),
+    p99Ns: h.getValueAtPercentile(99),
+  };
+  say(
+    `RTT over ${rtt.count} packets: min ${rtt.minNs} av ${rtt.meanNs} p50 ${rtt.p50Ns} p99 ${rtt.p99Ns} ns`,
+  );
+  return rtt;
+}
