@@ -19,6 +19,7 @@ import { GNTTAB_RESERVED_XENSTORE } from "../wire/xen/grant.js";
 import { XsClient } from "./client.js";
 import type { Xenstored } from "./daemon.js";
 import { domainPath, KEY_DOMID } from "./keys.js";
+import { xsFail } from "./path.js";
 import { XsRingServer } from "./transport/domain-ring.js";
 import { loopbackTransport } from "./transport/loopback.js";
 import { XsRingTransport } from "./transport/ring-client.js";
@@ -60,19 +61,28 @@ export function serveXenstore(
   const servers = new Map<number, XsRingServer>();
   const starting = new Set<number>();
 
-  const introduce = async (domid: number, port: unknown): Promise<void> => {
+  /**
+   * Maps the guest's page (grant ref 1), binds its port and starts serving. `byMessage`:
+   * the guest asked (pvnet's handshake): create its home, mark it introduced and answer it.
+   * Otherwise a privileged client sent XS_INTRODUCE (as `xl` does), which already marked the
+   * domain introduced and expects the toolstack to have made the home.
+   */
+  const attach = async (domid: number, port: unknown, byMessage: boolean): Promise<void> => {
     const refuse = (reason: string): void => {
       log.log(`dom${domid}`, `xenstored: refused guest ${domid}: ${reason}`);
-      dom.post(domid, { t: XS_MSG_REFUSED, reason });
+      if (byMessage) dom.post(domid, { t: XS_MSG_REFUSED, reason });
+      else xenstored.releaseDomain(domid);
     };
     if (guests.has(domid) || starting.has(domid)) return refuse("already introduced");
     if (!Number.isInteger(port) || (port as number) <= 0) return refuse("port: expected a positive integer");
     starting.add(domid);
     try {
-      const home = domainPath(domid);
-      await tool.mkdir(home);
-      await tool.setPerms(home, [{ letter: "n", domid }]);
-      await tool.write(`${home}/${KEY_DOMID}`, String(domid));
+      if (byMessage) {
+        const home = domainPath(domid);
+        await tool.mkdir(home);
+        await tool.setPerms(home, [{ letter: "n", domid }]);
+        await tool.write(`${home}/${KEY_DOMID}`, String(domid));
+      }
       const h = dom.gnt.map(domid, GNTTAB_RESERVED_XENSTORE, false);
       if (h < 0) return refuse(`cannot map the xenstore page (gref 1): status ${h}`);
       let local: number;
@@ -95,7 +105,7 @@ export function serveXenstore(
       guests.set(domid, { server, port: local, handle: h });
       servers.set(domid, server);
       dom.evtchn.on(local, () => server.kick());
-      xenstored.introduceDomain(domid);
+      if (byMessage) xenstored.introduceDomain(domid);
       dom.post(domid, { t: XS_MSG_CONNECTED });
       server.kick();
     } catch (e) {
@@ -104,8 +114,9 @@ export function serveXenstore(
       starting.delete(domid);
     }
   };
+  const introduce = (domid: number, port: unknown): Promise<void> => attach(domid, port, true);
 
-  const release = (domid: number, why: string): void => {
+  const release = (domid: number, why: string, released = false): void => {
     const g = guests.get(domid);
     if (g === undefined) return;
     guests.delete(domid);
@@ -113,7 +124,7 @@ export function serveXenstore(
     g.server.close(why);
     dom.evtchn.off(g.port);
     dom.gnt.unmap(g.handle); // already ended if the domain is dead: a harmless bad-handle status
-    xenstored.releaseDomain(domid);
+    if (!released) xenstored.releaseDomain(domid);
     tool
       .rm(domainPath(domid))
       .catch((e: Error) => log.log("rm", `xenstored: rm of dom${domid}'s home: ${e.message}`));
@@ -127,6 +138,16 @@ export function serveXenstore(
     opts.next?.(from, data);
   });
   dom.onDomainDestroyed((domid) => release(domid, "domain destroyed"));
+  // XS_INTRODUCE / XS_RELEASE from a privileged client set the ring up and take it down, as
+  // C xenstored does: the page is the guest's grant ref 1 (so the gfn is not needed), the
+  // event channel the guest's unbound port. INTRODUCE is answered at once; the ring starts
+  // when the bind completes (a guest may already have queued requests in it).
+  xenstored.opts.onIntroduce = (domid, _gfn, evtchn) => {
+    if (dom.foreign(domid) === undefined) return xsFail("EINVAL");
+    void attach(domid, evtchn, false);
+    return undefined;
+  };
+  xenstored.opts.onRelease = (domid) => release(domid, "released by the toolstack", true);
   dom.onPeerClosed((port) => {
     for (const g of guests.values()) if (g.port === port) g.server.close("event channel closed by the guest");
   });
@@ -134,8 +155,14 @@ export function serveXenstore(
 }
 
 export interface ConnectXenstoreOptions {
-  /** Messages that are not part of the handshake go here (Domain has one handler). */
+  /** Messages that are not part of the handshake go here. */
   next?: MessageHandler;
+  /**
+   * Xen's way instead of pvnet's handshake: hand the port to a toolstack (as start_info's
+   * store_evtchn does), which sends XS_INTRODUCE; the client is returned at once and its
+   * requests wait in the ring until Domain-0 serves it.
+   */
+  announce?: (port: number) => void;
 }
 
 /** A guest: connects to Domain-0's xenstored over its ring page; rejects if refused. */
@@ -154,6 +181,10 @@ export async function connectXenstore(dom: Domain, opts: ConnectXenstoreOptions 
     release: () => dom.evtchn.off(port),
   });
   dom.evtchn.on(port, () => t.kick());
+  if (opts.announce !== undefined) {
+    opts.announce(port);
+    return new XsClient(t);
+  }
   const answer = new Promise<string | null>((resolve) => {
     dom.onMessage((from, data) => {
       const m = data as { t?: unknown; reason?: unknown } | null;

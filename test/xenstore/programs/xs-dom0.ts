@@ -13,7 +13,22 @@ export default async function main(dom: Domain): Promise<void> {
   const svc = serveXenstore(dom, xs, {
     log: () => {},
     next: (from, data) => {
-      const m = data as { t?: string; path?: string; value?: string };
+      const m = data as { t?: string; path?: string; value?: string; domid?: number; port?: number };
+      if (from === MACHINE && m.t === "introduce" && tool !== undefined) {
+        // What `xl` does: make the guest's home, then XS_INTRODUCE it.
+        const home = `/local/domain/${m.domid}`;
+        const t = tool as unknown as {
+          mkdir(p: string): Promise<void>;
+          setPerms(p: string, perms: { letter: string; domid: number }[]): Promise<void>;
+          introduce(domid: number, gfn: number, evtchn: number): Promise<void>;
+        };
+        t.mkdir(home)
+          .then(() => t.setPerms(home, [{ letter: "n", domid: Number(m.domid) }]))
+          .then(() => t.introduce(Number(m.domid), 0, Number(m.port)))
+          .then(() => dom.report({ t: "introduced" }))
+          .catch((e: Error) => dom.report({ t: "error", message: e.message }));
+        return;
+      }
       if (from !== MACHINE || m.t !== "write" || tool === undefined) return;
       tool
         .write(String(m.path), String(m.value))

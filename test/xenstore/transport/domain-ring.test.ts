@@ -322,3 +322,27 @@ test("Domain-0 refuses a guest that has not granted its xenstore page", async ()
     await m.shutdown();
   }
 });
+
+test("XS_INTRODUCE from the toolstack sets the guest's ring up, as xl does; requests queued before are served", async () => {
+  const m = new Machine();
+  const reports: Record<string, unknown>[] = [];
+  m.on("report", (_d: number, x: Record<string, unknown>) => reports.push(x));
+  try {
+    const program = (p: string) => new URL(`../programs/${p}.js`, import.meta.url);
+    await m.createDomain({ name: "Domain-0", pages: 64, program: program("xs-dom0") });
+    const g = await m.createDomain({ name: "guest", pages: 64, program: program("xs-guest-announce") });
+    const port = await until(() => reports.find((r) => r.t === "store-port"));
+    await new Promise((r) => setTimeout(r, 30));
+    assert.equal(
+      reports.find((r) => r.t === "result"),
+      undefined,
+      "nothing is served before INTRODUCE",
+    );
+    m.post(0, { t: "introduce", domid: g, port: port.port });
+    await until(() => reports.find((r) => r.t === "introduced") ?? reports.find((r) => r.t === "error"));
+    const res = await until(() => reports.find((r) => r.t === "result"));
+    assert.deepEqual(res, { t: "result", value: "world", home: `/local/domain/${g}` });
+  } finally {
+    await m.shutdown();
+  }
+});
