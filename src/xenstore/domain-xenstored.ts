@@ -101,6 +101,7 @@ export function serveXenstore(
         defer: (fn) => dom.loop.defer(fn),
         log: opts.log,
         maxQueueBytes: opts.maxQueueBytes,
+        outstanding: xenstored.quotas.outstanding,
       });
       guests.set(domid, { server, port: local, handle: h });
       servers.set(domid, server);

@@ -15,6 +15,7 @@
  * other connections still queue; past `maxQueueBytes` the daemon closes the connection as
  * a slow reader (XENSTORE_ERROR_COMM on the page).
  */
+
 import { RateLog } from "../../base/ratelog.js";
 import { BYTE_RING_BAD_INDEX, ByteRingReader, ByteRingWriter } from "../../ring/byte-ring.js";
 import type { Mem } from "../../wire/mem.js";
@@ -40,6 +41,7 @@ import {
   xsSetServerFeatures,
 } from "../../wire/xen/xs-ring.js";
 import type { XsConnection, XsSink } from "../daemon.js";
+import { DEFAULT_QUOTAS } from "../store/quota.js";
 import { XsFramer } from "./framer.js";
 import type { XsConnector } from "./socket.js";
 
@@ -60,6 +62,8 @@ export interface XsRingServerOptions {
   /** Runs `fn` later (the domain's loop.defer); default setImmediate. */
   defer?: (fn: () => void) => void;
   maxQueueBytes?: number;
+  /** Replies not yet in the ring after which no more requests are read (C's quota-outstanding). */
+  outstanding?: number;
   budget?: number;
   log?: (line: string) => void;
   /** Called when serving stops (error, daemon close, or `close`); a reconnect may resume it. */
@@ -81,6 +85,7 @@ export class XsRingServer {
   readonly #daemon: XsConnector;
   readonly #log: RateLog;
   readonly #maxQueue: number;
+  readonly #outstanding: number;
   readonly #budget: number;
   readonly #defer: (fn: () => void) => void;
   readonly #scratch = new Uint8Array(XENSTORE_RING_SIZE);
@@ -107,6 +112,7 @@ export class XsRingServer {
     this.domid = opts.domid;
     this.#log = new RateLog(opts.log === undefined ? {} : { sink: opts.log });
     this.#maxQueue = opts.maxQueueBytes ?? DEFAULT_RING_MAX_QUEUE;
+    this.#outstanding = opts.outstanding ?? DEFAULT_QUOTAS.outstanding;
     this.#budget = opts.budget ?? DEFAULT_RING_BUDGET;
     this.#defer = opts.defer ?? ((fn) => void setImmediate(fn));
     xsSetServerFeatures(opts.m, opts.at, XS_RING_SERVER_FEATURES);
@@ -137,7 +143,10 @@ export class XsRingServer {
         const wrote = this.#flush();
         if (wrote < 0) return;
         notify ||= wrote > 0;
-        if (this.#outBytes >= XENSTORE_RING_SIZE) break; // the guest must take replies first
+        // The guest must take replies first: C xenstored stops reading a connection that
+        // has `outstanding` (default 20) replies not yet in its ring; pvnet checks that count,
+        // and a ring's worth of bytes, before each read of up to one ring of requests.
+        if (this.#outBytes >= XENSTORE_RING_SIZE || this.#out.length >= this.#outstanding) break;
         const n = this.#readRequests();
         if (n < 0) return;
         if (n === 0 && wrote === 0) break;

@@ -346,3 +346,22 @@ test("XS_INTRODUCE from the toolstack sets the guest's ring up, as xl does; requ
     await m.shutdown();
   }
 });
+
+test("a guest that does not take its replies is not read further (quota-outstanding), then catches up", async () => {
+  const { daemon } = await setup([8]);
+  const p = pair(daemon, 8);
+  p.wakeGuest = false;
+  const pending = Array.from({ length: 200 }, (_, i) =>
+    p.client.read(`nope${i}`).catch((e: Error) => e.message),
+  );
+  for (let i = 0; i < 20; i++) await new Promise((r) => setImmediate(r));
+  const served = p.server.stats.requests;
+  assert.ok(served > 0 && served < 200, `the daemon read ${served} of 200 requests while no reply was taken`);
+  for (let i = 0; i < 20; i++) await new Promise((r) => setImmediate(r));
+  assert.equal(p.server.stats.requests, served, "and reads no more until replies are taken");
+  p.wakeGuest = true;
+  p.transport.kick();
+  const answers = await Promise.all(pending);
+  assert.equal(answers.length, 200);
+  assert.ok(answers.every((a) => /ENOENT/.test(String(a))));
+});
