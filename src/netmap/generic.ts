@@ -76,10 +76,8 @@ export class GenericAdapter implements NetmapAdapter {
       ringBytes: rings * ringBytes(slots),
       nBufs: NETMAP_BUF_RESERVED + rings * slots + (o.spareBufs ?? slots),
     });
-    this.txRing = this.region.allocRing(slots, NR_TX, 0);
-    this.rxRing = this.region.allocRing(slots, NR_RX, 0);
-    for (const r of [this.txRing, this.rxRing])
-      for (let i = 0; i < slots; i++) this.region.mem.u32[ringSlot(r, i) >>> 2] = this.region.allocBuf();
+    this.txRing = this.region.allocRingWithBufs(slots, NR_TX, 0, name);
+    this.rxRing = this.region.allocRingWithBufs(slots, NR_RX, 0, name);
     this.hostRings =
       o.sendUp === undefined
         ? null

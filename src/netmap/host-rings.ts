@@ -64,14 +64,8 @@ export class HostRings {
   constructor(region: NetmapRegion, o: HostRingsOptions) {
     this.region = region;
     this.sendUp = o.sendUp;
-    this.txRing = region.allocRing(o.slots, NR_TX, o.ringid ?? 0);
-    this.rxRing = region.allocRing(o.slots, NR_RX, o.ringid ?? 0);
-    for (const r of [this.txRing, this.rxRing])
-      for (let i = 0; i < o.slots; i++) {
-        const b = region.allocBuf();
-        if (b === 0) throw new RangeError(`netmap region ${region.id}: no buffers left for host rings`);
-        region.mem.u32[ringSlot(r, i) >>> 2] = b;
-      }
+    this.txRing = region.allocRingWithBufs(o.slots, NR_TX, o.ringid ?? 0, "host rings");
+    this.rxRing = region.allocRingWithBufs(o.slots, NR_RX, o.ringid ?? 0, "host rings");
     this.#queue = new FrameQueue(o.queueLen ?? o.slots, region.bufSize);
     this.#scratch = new Uint8Array(NETMAP_MAX_FRAGS * region.bufSize);
   }

@@ -21,11 +21,13 @@ import {
   IFNAMSIZ,
   NETMAP_API,
   NETMAP_BUF_RESERVED,
+  NETMAP_SLOT_SIZE,
   RING_BUF_OFS,
   RING_DIR,
   RING_NR_BUF_SIZE,
   RING_NUM_SLOTS,
   RING_RINGID,
+  RING_SLOTS,
   ringBytes,
 } from "./layout.js";
 
@@ -158,6 +160,20 @@ export class NetmapRegion {
     m.u32[(r + RING_NR_BUF_SIZE) >>> 2] = this.bufSize;
     m.u16[(r + RING_RINGID) >>> 1] = ringid;
     m.u16[(r + RING_DIR) >>> 1] = dir;
+    return r;
+  }
+
+  /**
+   * Lays out a ring and gives every slot a buffer of its own (what a port, a pipe or a host
+   * ring needs before netmap mode); throws RangeError naming `what` when buffers run out.
+   */
+  allocRingWithBufs(numSlots: number, dir: number, ringid: number, what: string): number {
+    const r = this.allocRing(numSlots, dir, ringid);
+    for (let i = 0; i < numSlots; i++) {
+      const b = this.allocBuf();
+      if (b === 0) throw new RangeError(`netmap region ${this.id}: no buffers left for ${what}`);
+      this.mem.u32[(r + RING_SLOTS + i * NETMAP_SLOT_SIZE) >>> 2] = b;
+    }
     return r;
   }
 

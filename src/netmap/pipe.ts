@@ -24,21 +24,14 @@ export interface PipeDesc {
 
 /** Lays out a pipe's four rings in `region`, each slot holding a buffer of its own. */
 export function createPipe(region: NetmapRegion, name: string, slots: number): PipeDesc {
+  const what = `pipe ${name}`;
   const rings: [number, number, number, number] = [
-    region.allocRing(slots, NR_TX, 0),
-    region.allocRing(slots, NR_RX, 0),
-    region.allocRing(slots, NR_TX, 0),
-    region.allocRing(slots, NR_RX, 0),
+    region.allocRingWithBufs(slots, NR_TX, 0, what),
+    region.allocRingWithBufs(slots, NR_RX, 0, what),
+    region.allocRingWithBufs(slots, NR_TX, 0, what),
+    region.allocRingWithBufs(slots, NR_RX, 0, what),
   ];
-  const m = region.mem;
-  for (const r of rings) {
-    for (let i = 0; i < slots; i++) {
-      const b = region.allocBuf();
-      if (b === 0) throw new RangeError(`netmap region ${region.id}: no buffers left for pipe ${name}`);
-      m.u32[ringSlot(r, i) >>> 2] = b;
-    }
-    m.u32.fill(0, (r + RING_SEM) >>> 2, (r + RING_SEM + 16) >>> 2);
-  }
+  for (const r of rings) region.mem.u32.fill(0, (r + RING_SEM) >>> 2, (r + RING_SEM + 16) >>> 2);
   return { name, slots, rings };
 }
 

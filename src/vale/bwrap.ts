@@ -64,8 +64,7 @@ export class ValeBwrap implements ValeAttachment {
       nBufs: NETMAP_BUF_RESERVED + slots,
       bufSize: port.region.bufSize,
     });
-    const r = this.region.allocRing(slots, NR_RX, 0);
-    for (let i = 0; i < slots; i++) this.region.mem.u32[ringSlot(r, i) >>> 2] = this.region.allocBuf();
+    const r = this.region.allocRingWithBufs(slots, NR_RX, 0, "bwrap staging ring");
     this.#stage = new KRing({
       m: this.region.mem,
       r,

@@ -8,7 +8,7 @@ import type { Counters } from "../base/counters.js";
 import type { AdapterConfig, NetmapAdapter } from "../netmap/adapter.js";
 import { ringIrq } from "../netmap/irq.js";
 import type { KRing } from "../netmap/kring.js";
-import { NETMAP_BUF_RESERVED, NR_RX, NR_TX, ringBytes, ringSlot } from "../netmap/layout.js";
+import { NETMAP_BUF_RESERVED, NR_RX, NR_TX, ringBytes } from "../netmap/layout.js";
 import { NetmapRegion } from "../netmap/mem.js";
 import { NetmapPort } from "../netmap/port.js";
 import { type PortCounter, portCounters, type ValeAttachment, type ValeSwitch } from "./switch.js";
@@ -39,15 +39,8 @@ export class ValePort implements NetmapAdapter, ValeAttachment {
       nBufs: NETMAP_BUF_RESERVED + 2 * slots + extraBufs,
     });
     this.region = region;
-    this.txRing = region.allocRing(slots, NR_TX, 0);
-    this.rxRing = region.allocRing(slots, NR_RX, 0);
-    for (const r of [this.txRing, this.rxRing]) {
-      for (let i = 0; i < slots; i++) {
-        const b = region.allocBuf();
-        if (b === 0) throw new RangeError(`${sw.name}: no buffers left for port ${name}`);
-        region.mem.u32[ringSlot(r, i) >>> 2] = b;
-      }
-    }
+    this.txRing = region.allocRingWithBufs(slots, NR_TX, 0, `${sw.name} port ${name}`);
+    this.rxRing = region.allocRingWithBufs(slots, NR_RX, 0, `${sw.name} port ${name}`);
     this.index = sw.attach(this);
     if (this.index < 0) throw new RangeError(`${sw.name}: no free port for ${name}`);
   }
