@@ -1,11 +1,11 @@
 /** The benchmark suite: `pvnet bench NAME`. Each prints a table with its baselines. */
 
 import { benchNetmap } from "./netmap.js";
-import type { BenchRow } from "./result.js";
-import { type BenchOptions, benchRing } from "./ring.js";
+import type { BenchOptions, BenchRow } from "./result.js";
+import { benchRing } from "./ring.js";
 import { benchXenstore } from "./xenstore.js";
 
-export type { BenchOptions } from "./ring.js";
+export type { BenchOptions } from "./result.js";
 
 export const BENCHES: Record<string, { about: string; run: (o: BenchOptions) => Promise<BenchRow[]> }> = {
   ring: { about: "guest -> driver domain frames over a shared ring, vs C and postMessage", run: benchRing },

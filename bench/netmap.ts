@@ -8,8 +8,7 @@
 import { Worker } from "node:worker_threads";
 import { NetmapRegion } from "../src/netmap/mem.js";
 import { createPipe } from "../src/netmap/pipe.js";
-import { type BenchRow, gbpsOf, median } from "./result.js";
-import type { BenchOptions } from "./ring.js";
+import { type BenchOptions, type BenchRow, benchSession, gbpsOf, median } from "./result.js";
 import { measureRingPair, sleep } from "./ring-pair.js";
 import { measureVale } from "./vale.js";
 
@@ -49,15 +48,7 @@ export async function measurePipe(
 }
 
 export async function benchNetmap(opts: BenchOptions = {}): Promise<BenchRow[]> {
-  const runs = opts.quick ? 1 : 3;
-  const warmupMs = opts.quick ? 100 : 250;
-  const measureMs = opts.quick ? 300 : 750;
-  const log = opts.log ?? (() => {});
-  const rows: BenchRow[] = [];
-  const add = (r: BenchRow): void => {
-    rows.push(r);
-    log(`${r.name} ${r.frameBytes} B batch ${r.batch}: ${r.mpps.toFixed(2)} Mpps`);
-  };
+  const { runs, warmupMs, measureMs, rows, add } = benchSession(opts);
   for (const frameBytes of [64, 1500]) {
     const ring: number[] = [];
     for (let i = 0; i < runs; i++)

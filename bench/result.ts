@@ -57,3 +57,32 @@ export function formatTable(rows: readonly BenchRow[]): string {
     cols.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join("  ");
   return [line(head), line(widths.map((w) => "-".repeat(w))), ...body.map(line)].join("\n");
 }
+
+export interface BenchOptions {
+  /** One run per case and shorter windows: a smoke run, not a measurement. */
+  quick?: boolean;
+  log?: (line: string) => void;
+}
+
+/** Runs, windows and the row collector every benchmark uses. */
+export function benchSession(opts: BenchOptions): {
+  runs: number;
+  warmupMs: number;
+  measureMs: number;
+  rows: BenchRow[];
+  add: (r: BenchRow) => void;
+} {
+  const log = opts.log ?? (() => {});
+  const rows: BenchRow[] = [];
+  return {
+    runs: opts.quick ? 1 : 3,
+    warmupMs: opts.quick ? 100 : 250,
+    measureMs: opts.quick ? 300 : 750,
+    rows,
+    add: (r) => {
+      rows.push(r);
+      const what = r.skipped ? `skipped (${r.skipped})` : `${r.mpps.toFixed(2)} Mpps`;
+      log(`${r.name} ${r.frameBytes} B batch ${r.batch}: ${what}`);
+    },
+  };
+}

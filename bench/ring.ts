@@ -10,30 +10,14 @@
 import type { LoopMode } from "../src/hv/loop.js";
 import { runPostMessage } from "./baselines/postmessage.js";
 import { runRefRing } from "./ref/ring-ref.js";
-import { type BenchRow, gbpsOf, median } from "./result.js";
+import { type BenchOptions, type BenchRow, benchSession, gbpsOf, median } from "./result.js";
 import { measureRingPair } from "./ring-pair.js";
-
-export interface BenchOptions {
-  /** One run per case and shorter windows: a smoke run, not a measurement. */
-  quick?: boolean;
-  log?: (line: string) => void;
-}
 
 const FRAMES = [64, 1500] as const;
 const BATCHES = [1, 32, 256] as const;
 
 export async function benchRing(opts: BenchOptions = {}): Promise<BenchRow[]> {
-  const runs = opts.quick ? 1 : 3;
-  const warmupMs = opts.quick ? 100 : 250;
-  const measureMs = opts.quick ? 300 : 750;
-  const log = opts.log ?? (() => {});
-  const rows: BenchRow[] = [];
-  const add = (r: BenchRow): void => {
-    rows.push(r);
-    log(
-      `${r.name} ${r.frameBytes} B batch ${r.batch}: ${r.skipped ? `skipped (${r.skipped})` : `${r.mpps.toFixed(2)} Mpps`}`,
-    );
-  };
+  const { runs, warmupMs, measureMs, rows, add } = benchSession(opts);
   const pvnet = async (mode: LoopMode, frameBytes: number, batch: number, echo = false): Promise<void> => {
     const tx: number[] = [];
     const rx: number[] = [];

@@ -12,8 +12,7 @@ import { Machine } from "../src/hv/machine.js";
 import { XsClient } from "../src/xenstore/client.js";
 import { Xenstored } from "../src/xenstore/daemon.js";
 import { XsSocketServer } from "../src/xenstore/transport/socket.js";
-import type { BenchRow } from "./result.js";
-import type { BenchOptions } from "./ring.js";
+import type { BenchOptions, BenchRow } from "./result.js";
 import {
   outstandingFor,
   runXsLoad,
