@@ -83,6 +83,12 @@ export class ValeBwrap implements ValeAttachment {
     return this.#stage;
   }
 
+  /** Frames the switch delivered that still wait for room in the device's TX ring. */
+  get staged(): number {
+    const k = this.#stage;
+    return (k.hwtail - k.hwcur + k.numSlots) % k.numSlots;
+  }
+
   /** The switch delivered frames for this port: move them on to the device's TX ring. */
   rxIrq(): void {
     this.flush();
