@@ -9,6 +9,7 @@ import { isParseError } from "../wire/layout.js";
 import type { NetmapAdapter } from "./adapter.js";
 import type { HostRings } from "./host-rings.js";
 import type { NetmapRegion } from "./mem.js";
+import { MonitorAdapter } from "./monitor.js";
 import { createPipe, type PipeDesc, PipeEnd } from "./pipe.js";
 import { NetmapPort } from "./port.js";
 import { type PortName, parsePortName } from "./port-name.js";
@@ -39,7 +40,11 @@ const PIPE_SLOTS = 1024;
 
 export class NetmapContext {
   readonly #devices = new Map<string, NetmapDevice>();
-  readonly #subsystems: { match: (subsystem: string) => boolean; open: SubsystemOpener }[] = [];
+  readonly #subsystems: {
+    match: (subsystem: string) => boolean;
+    open: SubsystemOpener;
+    adapterOf?: (name: PortName) => NetmapAdapter | undefined;
+  }[] = [];
   readonly #pipes = new Map<string, { region: NetmapRegion; desc: PipeDesc }>();
   /** Creates the region for a new pipe (a pipe lives in a region of its own here). */
   pipeRegion: ((slots: number) => NetmapRegion) | null = null;
@@ -65,14 +70,22 @@ export class NetmapContext {
     return [...this.#devices.keys()];
   }
 
-  addSubsystem(match: (subsystem: string) => boolean, open: SubsystemOpener): void {
-    this.#subsystems.push({ match, open });
+  /** `adapterOf` lets monitors (`/t`, `/r`) find the adapter behind a name of the subsystem. */
+  addSubsystem(
+    match: (subsystem: string) => boolean,
+    open: SubsystemOpener,
+    adapterOf?: (name: PortName) => NetmapAdapter | undefined,
+  ): void {
+    this.#subsystems.push({ match, open, adapterOf });
   }
 
   /** nmport_open: binds the rings the name asks for; the port gets a netmap_if. */
   open(spec: string, opts: OpenOptions = {}): NetmapPort {
     const name = parsePortName(spec);
     if (isParseError(name)) throw new PvnetError("EINVAL", name.error);
+    if (name.flags.zcopyMon)
+      throw new PvnetError("EOPNOTSUPP", `${spec}: zero-copy monitors (/z) are not supported; use /t or /r`);
+    if (name.flags.monitorTx || name.flags.monitorRx) return this.#openMonitor(name);
     if (name.pipe !== null) return this.#openPipe(name, opts);
     if (name.isVale || name.subsystem !== "netmap") {
       const sub = this.#subsystems.find((s) => s.match(name.subsystem));
@@ -87,6 +100,18 @@ export class NetmapContext {
         `No netmap device "${name.port}": attached are ${this.devices().join(", ") || "none"}`,
       );
     return bindDevice(dev, name, opts);
+  }
+
+  /** A copy monitor of the named port: `/t` its transmissions, `/r` its receptions. */
+  #openMonitor(name: PortName): NetmapPort {
+    let target: NetmapAdapter | undefined;
+    if (name.isVale || name.subsystem !== "netmap")
+      target = this.#subsystems.find((s) => s.match(name.subsystem))?.adapterOf?.(name);
+    else target = this.#devices.get(name.port)?.adapter;
+    if (target === undefined)
+      throw new PvnetError("ENXIO", `${name.spec}: nothing to monitor (open the port first)`);
+    const mon = new MonitorAdapter(target, { tx: name.flags.monitorTx, rx: name.flags.monitorRx });
+    return new NetmapPort(mon.region, mon, [], [mon.rxRing]);
   }
 
   #openPipe(name: PortName, opts: OpenOptions): NetmapPort {

@@ -18,6 +18,7 @@ import { ringWait } from "./irq.js";
 import { KRing } from "./kring.js";
 import { NR_FORWARD, NR_TIMESTAMP, ringCur, ringFlags, ringNumSlots, ringSetTs, ringTail } from "./layout.js";
 import type { NetmapRegion } from "./mem.js";
+import { monitorsOf } from "./monitor.js";
 
 /** Wall-clock time for ring->ts (netmap writes microtime()). */
 export const wallClock: Pick<Clock, "nowMs"> = { nowMs: () => performance.timeOrigin + performance.now() };
@@ -135,6 +136,9 @@ export class NetmapPort {
 
   #txsyncOne(k: KRing): void {
     if (k.txsyncPrologue() < 0 || !k.checkBufChanged()) return;
+    const mons = monitorsOf(this.adapter);
+    if (mons.length > 0 && k.hwcur !== k.rhead)
+      for (const mon of mons) mon.copy(this.region, k, k.hwcur, k.rhead, true);
     if (k.host) this.host?.txsync(k);
     else this.adapter.txsync(k, NAF_FORCE_RECLAIM);
     k.syncFinalize();
@@ -152,8 +156,14 @@ export class NetmapPort {
       k.checkBufChanged();
       const flags = ringFlags(m, k.r);
       if ((flags & NR_FORWARD) !== 0 && k.hwcur !== k.rhead) this.#forward(k);
+      // New for the user: what lies between the tail it last saw and the new hwtail (VALE
+      // fills RX rings between syncs, so hwtail may have moved before this call).
+      const before = k.rtail;
       if (k.host) this.host?.rxsync(k);
       else this.adapter.rxsync(k, NAF_FORCE_READ);
+      const mons = monitorsOf(this.adapter);
+      if (mons.length > 0 && k.hwtail !== before)
+        for (const mon of mons) mon.copy(this.region, k, before, k.hwtail, false);
       k.syncFinalize();
       if ((flags & NR_TIMESTAMP) !== 0) ringSetTs(m, k.r, this.#clock.nowMs());
     }

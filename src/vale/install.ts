@@ -39,6 +39,7 @@ export function installVale(ctx: NetmapContext, slots = 1024): ValeRegistry {
       }
       return port.open(opts.extraBufs);
     },
+    (name) => reg.ports.get(`${name.subsystem}:${name.port}`),
   );
   return reg;
 }
