@@ -10,23 +10,13 @@ import type { Mem } from "../wire/mem.js";
 import { SRING_REQ_PROD, SRING_RSP_PROD } from "../wire/xen/sring.js";
 import type { RingArea } from "./area.js";
 import { RING_ERR_REQ_PROD } from "./errors.js";
-import { copySlots, publish, SlotWriter, sringWords } from "./slots.js";
+import { copySlots, publish, RingEnd } from "./slots.js";
 
-export class BackRing {
-  readonly area: RingArea;
-  readonly nrEnts: number;
-  readonly #mask: number;
-  readonly #u32: Uint32Array;
-  readonly #reqProdI: number;
-  readonly #reqEventI: number;
-  readonly #rspProdI: number;
-  readonly #rspEventI: number;
-  readonly #writer: SlotWriter;
+export class BackRing extends RingEnd {
   #reqCons: number;
   /** The last `req_prod` read and validated: re-read only once consumed up to it. */
   #prodSeen: number;
   #rspProdPvt: number;
-  #pushed: number;
 
   /**
    * BACK_RING_ATTACH at the ring's current `rsp_prod` (as Linux netback maps a ring), or
@@ -41,25 +31,10 @@ export class BackRing {
   }
 
   private constructor(area: RingArea, start: number) {
-    this.area = area;
-    this.nrEnts = area.nrEnts;
-    this.#mask = area.nrEnts - 1;
-    this.#u32 = area.mem.u32;
-    const w = sringWords(area);
-    this.#reqProdI = w.reqProd;
-    this.#reqEventI = w.reqEvent;
-    this.#rspProdI = w.rspProd;
-    this.#rspEventI = w.rspEvent;
-    this.#writer = new SlotWriter(area);
+    super(area, start);
     this.#reqCons = start;
     this.#prodSeen = start;
     this.#rspProdPvt = start;
-    this.#pushed = start;
-  }
-
-  /** Where the offset returned by `beginResponse` points: the ring itself or a bounce buffer. */
-  get wmem(): Mem {
-    return this.#writer.wmem;
   }
 
   get reqCons(): number {
@@ -76,7 +51,7 @@ export class BackRing {
    * unanswered requests than the ring holds (RING_REQUEST_PROD_OVERFLOW).
    */
   unconsumedRequests(): number {
-    const prod = Atomics.load(this.#u32, this.#reqProdI);
+    const prod = Atomics.load(this.u32, this.reqProdI);
     if ((prod - this.#rspProdPvt) >>> 0 > this.nrEnts) return RING_ERR_REQ_PROD;
     const avail = (prod - this.#reqCons) >>> 0;
     const room = this.nrEnts - ((this.#reqCons - this.#rspProdPvt) >>> 0);
@@ -102,29 +77,29 @@ export class BackRing {
   /** Starts the next response: the byte offset to write it at, in `wmem`. */
   beginResponse(): number {
     assert(this.#rspProdPvt !== this.#reqCons, "response produced for a request not yet consumed");
-    return this.#writer.begin(this.#rspProdPvt & this.#mask);
+    return this.writer.begin(this.#rspProdPvt & this.mask);
   }
 
   endResponse(): void {
-    this.#writer.end();
+    this.writer.end();
     this.#rspProdPvt = (this.#rspProdPvt + 1) >>> 0;
   }
 
   /** Responses produced but not yet pushed. */
   get unpushedResponses(): number {
-    return (this.#rspProdPvt - this.#pushed) >>> 0;
+    return (this.#rspProdPvt - this.pushed) >>> 0;
   }
 
   pushResponses(): void {
-    Atomics.store(this.#u32, this.#rspProdI, this.#rspProdPvt);
-    this.#pushed = this.#rspProdPvt;
+    Atomics.store(this.u32, this.rspProdI, this.#rspProdPvt);
+    this.pushed = this.#rspProdPvt;
   }
 
   /** RING_PUSH_RESPONSES_AND_CHECK_NOTIFY: whether `rsp_event` lies in (old, new]. */
   pushResponsesAndCheckNotify(): boolean {
-    const old = this.#pushed;
-    this.#pushed = this.#rspProdPvt;
-    return publish(this.#u32, this.#rspProdI, this.#rspEventI, old, this.#rspProdPvt);
+    const old = this.pushed;
+    this.pushed = this.#rspProdPvt;
+    return publish(this.u32, this.rspProdI, this.rspEventI, old, this.#rspProdPvt);
   }
 
   /**
@@ -133,12 +108,12 @@ export class BackRing {
    */
   finalCheckForRequests(): boolean {
     if (this.unconsumedRequests() !== 0) return true;
-    Atomics.store(this.#u32, this.#reqEventI, (this.#reqCons + 1) >>> 0);
+    Atomics.store(this.u32, this.reqEventI, (this.#reqCons + 1) >>> 0);
     return this.unconsumedRequests() !== 0;
   }
 
   /** Asks to be notified only once the request producer passes `idx` (batched wake-ups). */
   setReqEvent(idx: number): void {
-    Atomics.store(this.#u32, this.#reqEventI, idx >>> 0);
+    Atomics.store(this.u32, this.reqEventI, idx >>> 0);
   }
 }

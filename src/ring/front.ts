@@ -17,21 +17,11 @@ import {
 } from "../wire/xen/sring.js";
 import type { RingArea } from "./area.js";
 import { RING_ERR_RSP_PROD } from "./errors.js";
-import { copySlots, publish, SlotWriter, sringWords } from "./slots.js";
+import { copySlots, publish, RingEnd } from "./slots.js";
 
-export class FrontRing {
-  readonly area: RingArea;
-  readonly nrEnts: number;
-  readonly #mask: number;
-  readonly #u32: Uint32Array;
-  readonly #reqProdI: number;
-  readonly #reqEventI: number;
-  readonly #rspProdI: number;
-  readonly #rspEventI: number;
-  readonly #writer: SlotWriter;
+export class FrontRing extends RingEnd {
   #reqProdPvt: number;
   #rspCons: number;
-  #pushed: number;
 
   /** SHARED_RING_INIT + FRONT_RING_INIT. `start` (tests) begins every index there. */
   static init(area: RingArea, start = 0): FrontRing {
@@ -47,24 +37,9 @@ export class FrontRing {
   }
 
   private constructor(area: RingArea, start: number) {
-    this.area = area;
-    this.nrEnts = area.nrEnts;
-    this.#mask = area.nrEnts - 1;
-    this.#u32 = area.mem.u32;
-    const w = sringWords(area);
-    this.#reqProdI = w.reqProd;
-    this.#reqEventI = w.reqEvent;
-    this.#rspProdI = w.rspProd;
-    this.#rspEventI = w.rspEvent;
-    this.#writer = new SlotWriter(area);
+    super(area, start);
     this.#reqProdPvt = start;
     this.#rspCons = start;
-    this.#pushed = start;
-  }
-
-  /** Where the offset returned by `beginRequest` points: the ring itself or a bounce buffer. */
-  get wmem(): Mem {
-    return this.#writer.wmem;
   }
 
   get reqProdPvt(): number {
@@ -91,18 +66,18 @@ export class FrontRing {
    */
   beginRequest(): number {
     assert(this.freeRequests() > 0, "request produced on a full ring");
-    return this.#writer.begin(this.#reqProdPvt & this.#mask);
+    return this.writer.begin(this.#reqProdPvt & this.mask);
   }
 
   endRequest(): void {
-    this.#writer.end();
+    this.writer.end();
     this.#reqProdPvt = (this.#reqProdPvt + 1) >>> 0;
   }
 
   /** RING_PUSH_REQUESTS: publishes without a notify decision. */
   pushRequests(): void {
-    Atomics.store(this.#u32, this.#reqProdI, this.#reqProdPvt);
-    this.#pushed = this.#reqProdPvt;
+    Atomics.store(this.u32, this.reqProdI, this.#reqProdPvt);
+    this.pushed = this.#reqProdPvt;
   }
 
   /**
@@ -111,16 +86,16 @@ export class FrontRing {
    * backend must be notified.
    */
   pushRequestsAndCheckNotify(): boolean {
-    const old = this.#pushed;
-    this.#pushed = this.#reqProdPvt;
-    return publish(this.#u32, this.#reqProdI, this.#reqEventI, old, this.#reqProdPvt);
+    const old = this.pushed;
+    this.pushed = this.#reqProdPvt;
+    return publish(this.u32, this.reqProdI, this.reqEventI, old, this.#reqProdPvt);
   }
 
   /** Responses ready to consume, or RING_ERR_RSP_PROD when the backend's index is impossible. */
   unconsumedResponses(): number {
-    const prod = Atomics.load(this.#u32, this.#rspProdI);
+    const prod = Atomics.load(this.u32, this.rspProdI);
     const avail = (prod - this.#rspCons) >>> 0;
-    if (avail > (this.#pushed - this.#rspCons) >>> 0) return RING_ERR_RSP_PROD;
+    if (avail > (this.pushed - this.#rspCons) >>> 0) return RING_ERR_RSP_PROD;
     return avail;
   }
 
@@ -144,12 +119,12 @@ export class FrontRing {
    */
   finalCheckForResponses(): boolean {
     if (this.unconsumedResponses() !== 0) return true;
-    Atomics.store(this.#u32, this.#rspEventI, (this.#rspCons + 1) >>> 0);
+    Atomics.store(this.u32, this.rspEventI, (this.#rspCons + 1) >>> 0);
     return this.unconsumedResponses() !== 0;
   }
 
   /** Asks to be notified only once the response producer passes `idx` (batched wake-ups). */
   setRspEvent(idx: number): void {
-    Atomics.store(this.#u32, this.#rspEventI, idx >>> 0);
+    Atomics.store(this.u32, this.rspEventI, idx >>> 0);
   }
 }

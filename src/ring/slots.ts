@@ -76,3 +76,41 @@ export function sringWords(area: RingArea): {
     rspEvent: (area.hdr + SRING_RSP_EVENT) >>> 2,
   };
 }
+
+/**
+ * What the two ends of a ring hold alike: the area, the header word indices, the entry
+ * writer and the producer index last published. FrontRing produces requests, BackRing
+ * responses; each keeps its own private consumer and producer indices.
+ */
+export abstract class RingEnd {
+  readonly area: RingArea;
+  readonly nrEnts: number;
+  protected readonly mask: number;
+  protected readonly u32: Uint32Array;
+  protected readonly reqProdI: number;
+  protected readonly reqEventI: number;
+  protected readonly rspProdI: number;
+  protected readonly rspEventI: number;
+  protected readonly writer: SlotWriter;
+  /** The producer index this end last published. */
+  protected pushed: number;
+
+  protected constructor(area: RingArea, start: number) {
+    this.area = area;
+    this.nrEnts = area.nrEnts;
+    this.mask = area.nrEnts - 1;
+    this.u32 = area.mem.u32;
+    const w = sringWords(area);
+    this.reqProdI = w.reqProd;
+    this.reqEventI = w.reqEvent;
+    this.rspProdI = w.rspProd;
+    this.rspEventI = w.rspEvent;
+    this.writer = new SlotWriter(area);
+    this.pushed = start;
+  }
+
+  /** Where the offset returned by the begin… call points: the ring itself or a bounce buffer. */
+  get wmem(): Mem {
+    return this.writer.wmem;
+  }
+}
