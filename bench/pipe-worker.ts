@@ -5,11 +5,11 @@
  * Both busy-poll, as pkt-gen-b does.
  */
 import { parentPort, workerData } from "node:worker_threads";
-import { ringHead, ringSetCur, ringSetHead, ringSlot, slotBufIdx, slotSetLen } from "../src/netmap/layout.js";
+import { ringHead, ringSlot, slotBufIdx, slotSetLen } from "../src/netmap/layout.js";
 import { NetmapRegion } from "../src/netmap/mem.js";
 import { type PipeDesc, PipeEnd } from "../src/netmap/pipe.js";
 import { NetmapPort } from "../src/netmap/port.js";
-import { nmRingSpace } from "../src/netmap/ring.js";
+import { nmRingAdvance, nmRingSpace } from "../src/netmap/ring.js";
 
 interface Args {
   sab: SharedArrayBuffer;
@@ -50,8 +50,7 @@ if (a.master) {
       slotSetLen(m, s, a.frameBytes);
       h = h + 1 === n ? 0 : h + 1;
     }
-    ringSetHead(m, r, h);
-    ringSetCur(m, r, h);
+    nmRingAdvance(m, r, h);
     port.txsync();
   }
 } else {
@@ -71,8 +70,7 @@ if (a.master) {
       h = h + 1 === n ? 0 : h + 1;
     }
     got += k;
-    ringSetHead(m, r, h);
-    ringSetCur(m, r, h);
+    nmRingAdvance(m, r, h);
     if ((got & 0xfff) < k) {
       ctl[1] = got;
       ctl[2] = errors;

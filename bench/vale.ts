@@ -4,9 +4,9 @@
  * destination or to broadcast; every receiver syncs, reads each frame and releases it.
  * The figure is frames delivered per second (a broadcast to 3 ports counts 3).
  */
-import { ringHead, ringSetCur, ringSetHead, ringSlot, slotBufIdx, slotSetLen } from "../src/netmap/layout.js";
+import { ringHead, ringSlot, slotBufIdx, slotSetLen } from "../src/netmap/layout.js";
 import type { NetmapPort } from "../src/netmap/port.js";
-import { nmRingSpace } from "../src/netmap/ring.js";
+import { nmRingAdvance, nmRingSpace } from "../src/netmap/ring.js";
 import { ValePort } from "../src/vale/port.js";
 import { ValeSwitch } from "../src/vale/switch.js";
 
@@ -63,8 +63,7 @@ function fill(p: NetmapPort, n: number, dst: number[], src: number, len: number)
     slotSetLen(m, s, len);
     h = h + 1 === SLOTS ? 0 : h + 1;
   }
-  ringSetHead(m, r, h);
-  ringSetCur(m, r, h);
+  nmRingAdvance(m, r, h);
 }
 
 /** Reads and releases everything on p's RX ring; returns how many frames. */
@@ -79,7 +78,6 @@ function drain(p: NetmapPort): number {
     sum += m.u8[p.region.bufOff(slotBufIdx(m, ringSlot(r, h))) + 12];
     h = h + 1 === SLOTS ? 0 : h + 1;
   }
-  ringSetHead(m, r, h);
-  ringSetCur(m, r, h);
+  nmRingAdvance(m, r, h);
   return sum >= 0 ? n : 0;
 }

@@ -17,6 +17,11 @@ export interface AdapterConfig {
   rxBufMaxSize: number;
 }
 
+/** The config of a device with one TX and one RX ring of `slots` slots. */
+export function ringPairConfig(slots: number, bufSize: number): AdapterConfig {
+  return { txRings: 1, rxRings: 1, txSlots: slots, rxSlots: slots, rxBufMaxSize: bufSize };
+}
+
 /** Sync flags (netmap_kern.h). */
 export const NAF_FORCE_READ = 1;
 export const NAF_FORCE_RECLAIM = 2;

@@ -12,8 +12,6 @@ import {
   NS_FORWARD,
   NS_MOREFRAG,
   ringHead,
-  ringSetCur,
-  ringSetHead,
   ringSlot,
   slotBufIdx,
   slotFlags,
@@ -22,6 +20,7 @@ import {
   slotSetFlags,
   slotSetLen,
 } from "./layout.js";
+import { nmRingAdvance } from "./ring.js";
 
 export interface SwToNicResult {
   /** Slots placed on NIC TX rings. */
@@ -61,8 +60,7 @@ export function swToNic(k: KRing, nicTx: readonly KRing[]): SwToNicResult {
       slotSetBufIdx(m, src, buf);
       slotSetFlags(m, src, (flags & ~NS_FORWARD) | NS_BUF_CHANGED);
       const next = head + 1 === d.numSlots ? 0 : head + 1;
-      ringSetHead(m, d.r, next);
-      ringSetCur(m, d.r, next);
+      nmRingAdvance(m, d.r, next);
       out.touched |= 1 << t;
       out.moved++;
       placed = true;

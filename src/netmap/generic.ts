@@ -7,7 +7,7 @@
  * it), in the same region so transparent forwarding swaps buffers.
  */
 import { Counters } from "../base/counters.js";
-import type { AdapterConfig, NetmapAdapter } from "./adapter.js";
+import { type AdapterConfig, type NetmapAdapter, ringPairConfig } from "./adapter.js";
 import type { NetmapDevice } from "./context.js";
 import { FrameQueue } from "./frame-queue.js";
 import { HostRings, type SendUp } from "./host-rings.js";
@@ -101,13 +101,7 @@ export class GenericAdapter implements NetmapAdapter {
   }
 
   config(): AdapterConfig {
-    return {
-      txRings: 1,
-      rxRings: 1,
-      txSlots: this.#slots,
-      rxSlots: this.#slots,
-      rxBufMaxSize: this.region.bufSize,
-    };
+    return ringPairConfig(this.#slots, this.region.bufSize);
   }
 
   register(on: boolean, krings: { rx: readonly KRing[] }): void {

@@ -4,7 +4,7 @@
  * the shared fields once each.
  */
 import type { Mem } from "../wire/mem.js";
-import { ringHead, ringNumSlots, ringTail } from "./layout.js";
+import { ringHead, ringNumSlots, ringSetCur, ringSetHead, ringTail } from "./layout.js";
 
 /** nm_ring_next: i + 1, wrapping at num_slots (which need not be a power of two). */
 export function nmRingNext(numSlots: number, i: number): number {
@@ -25,4 +25,10 @@ export function nmRingEmpty(m: Mem, r: number): boolean {
 /** nm_tx_pending: slots handed to the kernel side and not yet reclaimed. */
 export function nmTxPending(m: Mem, r: number): boolean {
   return nmRingNext(ringNumSlots(m, r), ringTail(m, r)) !== ringHead(m, r);
+}
+
+/** Moves head and cur together to `i`: hands the slots before it over (the usual advance). */
+export function nmRingAdvance(m: Mem, r: number, i: number): void {
+  ringSetHead(m, r, i);
+  ringSetCur(m, r, i);
 }

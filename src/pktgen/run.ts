@@ -7,18 +7,9 @@
  */
 import * as hdr from "hdr-histogram-js";
 import type { NetmapContext } from "../netmap/context.js";
-import {
-  ringHead,
-  ringSetCur,
-  ringSetHead,
-  ringSlot,
-  ringTail,
-  slotBufIdx,
-  slotLen,
-  slotSetLen,
-} from "../netmap/layout.js";
+import { ringHead, ringSlot, ringTail, slotBufIdx, slotLen, slotSetLen } from "../netmap/layout.js";
 import type { NetmapPort } from "../netmap/port.js";
-import { nmRingSpace } from "../netmap/ring.js";
+import { nmRingAdvance, nmRingSpace } from "../netmap/ring.js";
 import { formatMac } from "../wire/net/ethernet.js";
 import { formatIpv4 } from "../wire/net/ipv4.js";
 import { buildFrame, PKT_SEQ_OFF, PKT_TS_OFF } from "./frame.js";
@@ -150,8 +141,7 @@ function fill(
     slotSetLen(m, s, len);
     h = h + 1 === k.numSlots ? 0 : h + 1;
   }
-  ringSetHead(m, k.r, h);
-  ringSetCur(m, k.r, h);
+  nmRingAdvance(m, k.r, h);
   return seq;
 }
 
@@ -211,8 +201,7 @@ function drain(port: NetmapPort, st: State, each: (off: number, len: number) => 
     st.total.bytes += len;
     h = h + 1 === k.numSlots ? 0 : h + 1;
   }
-  ringSetHead(m, k.r, h);
-  ringSetCur(m, k.r, h);
+  nmRingAdvance(m, k.r, h);
   st.total.packets += n;
   if (n > 0) {
     st.total.events++;
@@ -281,8 +270,7 @@ async function pongLoop(
       slotSetLen(m, s, len);
       h = h + 1 === tx.numSlots ? 0 : h + 1;
     });
-    ringSetHead(m, tx.r, h);
-    ringSetCur(m, tx.r, h);
+    nmRingAdvance(m, tx.r, h);
     port.txsync();
   }
 }
@@ -319,8 +307,7 @@ async function pingLoop(
     dv.setUint32(off + PKT_TS_OFF + 4, Number(sent % 1_000_000_000n));
     slotSetLen(m, s, o.len);
     const nh = ringHead(m, r) + 1 === port.tx[0].numSlots ? 0 : ringHead(m, r) + 1;
-    ringSetHead(m, r, nh);
-    ringSetCur(m, r, nh);
+    nmRingAdvance(m, r, nh);
     port.txsync();
     st.total.events++;
     const until = performance.now() + 1000;

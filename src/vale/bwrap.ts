@@ -21,8 +21,6 @@ import {
   NS_MOREFRAG,
   ringBytes,
   ringHead,
-  ringSetCur,
-  ringSetHead,
   ringSlot,
   ringTail,
   slotBufIdx,
@@ -33,7 +31,7 @@ import {
 } from "../netmap/layout.js";
 import { NetmapRegion } from "../netmap/mem.js";
 import { NetmapPort } from "../netmap/port.js";
-import { nmRingSpace } from "../netmap/ring.js";
+import { nmRingAdvance, nmRingSpace } from "../netmap/ring.js";
 import { copyBytes } from "../wire/copy.js";
 import { type PortCounter, portCounters, type ValeAttachment, type ValeSwitch } from "./switch.js";
 
@@ -120,8 +118,7 @@ export class ValeBwrap implements ValeAttachment {
       slotSetLen(dm, ds, len);
       slotSetFlags(dm, ds, slotFlags(sm, ss) & NS_MOREFRAG);
       const next = h + 1 === p.tx[0].numSlots ? 0 : h + 1;
-      ringSetHead(dm, tr, next);
-      ringSetCur(dm, tr, next);
+      nmRingAdvance(dm, tr, next);
       k.hwcur = k.hwcur + 1 === k.numSlots ? 0 : k.hwcur + 1;
       moved++;
     }
@@ -146,8 +143,7 @@ export class ValeBwrap implements ValeAttachment {
       if (head === tail) break;
       this.#sw.forward(this.index, k, head, tail, p.region);
       done += (tail - head + k.numSlots) % k.numSlots;
-      ringSetHead(m, k.r, tail);
-      ringSetCur(m, k.r, tail);
+      nmRingAdvance(m, k.r, tail);
     }
     p.rxsync();
     return done;

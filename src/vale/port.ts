@@ -5,7 +5,7 @@
  * switch, which fills them from other ports' txsyncs.
  */
 import type { Counters } from "../base/counters.js";
-import type { AdapterConfig, NetmapAdapter } from "../netmap/adapter.js";
+import { type AdapterConfig, type NetmapAdapter, ringPairConfig } from "../netmap/adapter.js";
 import { ringIrq } from "../netmap/irq.js";
 import type { KRing } from "../netmap/kring.js";
 import { NETMAP_BUF_RESERVED, NR_RX, NR_TX, ringBytes } from "../netmap/layout.js";
@@ -57,13 +57,7 @@ export class ValePort implements NetmapAdapter, ValeAttachment {
   }
 
   config(): AdapterConfig {
-    return {
-      txRings: 1,
-      rxRings: 1,
-      txSlots: this.#slots,
-      rxSlots: this.#slots,
-      rxBufMaxSize: this.region.bufSize,
-    };
+    return ringPairConfig(this.#slots, this.region.bufSize);
   }
 
   register(on: boolean, krings: { rx: readonly KRing[] }): void {
