@@ -12,14 +12,18 @@ import type { XsTransaction } from "./store/txn.js";
 
 const OK = joinXsStrings(["OK"]);
 
+/** A request whose one argument is a domid. */
+function oneDomid(payload: Uint8Array): number | XsFail {
+  const a = onearg(payload);
+  return isXsFail(a) ? a : domidArg(a);
+}
+
 export function doGetDomainPath(
   _ctx: RequestContext,
   _tx: XsTransaction | undefined,
   payload: Uint8Array,
 ): Reply {
-  const a = onearg(payload);
-  if (isXsFail(a)) return a;
-  const domid = domidArg(a);
+  const domid = oneDomid(payload);
   return isXsFail(domid) ? domid : joinXsStrings([domainPath(domid)]);
 }
 
@@ -41,9 +45,7 @@ export function doIntroduce(ctx: RequestContext, _tx: XsTransaction | undefined,
 }
 
 function introducedArg(ctx: RequestContext, payload: Uint8Array): number | XsFail {
-  const a = onearg(payload);
-  if (isXsFail(a)) return a;
-  const domid = domidArg(a);
+  const domid = oneDomid(payload);
   if (isXsFail(domid)) return domid;
   return ctx.daemon.introduced.has(domid) ? domid : xsFail("ENOENT");
 }
@@ -61,9 +63,7 @@ export function doIsDomainIntroduced(
   _tx: XsTransaction | undefined,
   payload: Uint8Array,
 ): Reply {
-  const a = onearg(payload);
-  if (isXsFail(a)) return a;
-  const domid = domidArg(a);
+  const domid = oneDomid(payload);
   if (isXsFail(domid)) return domid;
   return joinXsStrings([ctx.daemon.introduced.has(domid) ? "T" : "F"]);
 }
