@@ -26,8 +26,31 @@ export function ringPairConfig(slots: number, bufSize: number): AdapterConfig {
 export const NAF_FORCE_READ = 1;
 export const NAF_FORCE_RECLAIM = 2;
 
+/**
+ * Which of an adapter's syncs check NS_BUF_CHANGED in their own per-slot loop (see
+ * `NetmapAdapter.checksBufChanged`).
+ */
+export interface BufChangedChecks {
+  readonly tx: boolean;
+  readonly rx: boolean;
+}
+
 export interface NetmapAdapter {
   readonly name: string;
+  /**
+   * Set when the adapter's txsync and/or rxsync check the slots marked NS_BUF_CHANGED in
+   * [hwcur, rhead) inside their own per-slot loop, as netmap's drivers do where they load
+   * each slot anyway; the common code then skips its separate pass over those slots
+   * (`KRing.checkBufChanged`) for that direction. It still runs it for host krings (they
+   * sync through HostRings), when monitors copy the slots before the adapter sees them,
+   * and before NR_FORWARD sends released RX slots to the host. An adapter that declares a
+   * direction must never use a buffer outside [NETMAP_BUF_RESERVED, nBufs), must never let
+   * the flag reach another ring's user, and documents what a bad changed buffer does:
+   * stop before that slot (hwcur = its index) and `kring.reinit(...)`, which is what the
+   * common check does, or drop it and count it. Absent: the common code checks both
+   * directions and clears the flag.
+   */
+  readonly checksBufChanged?: BufChangedChecks;
   /** nm_config: ring and descriptor counts. */
   config(): AdapterConfig;
   /** nm_register: enter (`on`) or leave netmap mode; the krings are ready before `on`. */

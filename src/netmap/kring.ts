@@ -128,7 +128,7 @@ export class KRing {
    * buffer there, so it must be a real one (netmap's drivers find a bad index as the pool
    * base and reset the ring). The flag is cleared once checked, as a driver clears it after
    * reloading its DMA map; pvnet's adapters cache nothing per buffer. Returns false after
-   * resetting the ring.
+   * resetting the ring. Adapters whose own slot loop does this skip it (checksBufChanged).
    */
   checkBufChanged(): boolean {
     const m = this.m;
@@ -138,12 +138,22 @@ export class KRing {
       if ((flags & NS_BUF_CHANGED) === 0) continue;
       const idx = slotBufIdx(m, at);
       if (idx < NETMAP_BUF_RESERVED || idx >= this.#nBufs) {
-        this.reinit(`slot ${i}: NS_BUF_CHANGED with bad buf_idx ${idx}`);
+        this.reinitBadBuf(i, idx);
         return false;
       }
       slotSetFlags(m, at, flags & ~NS_BUF_CHANGED);
     }
     return true;
+  }
+
+  /**
+   * The reset for slot `slot` whose NS_BUF_CHANGED names buffer `idx`, no real one. An
+   * adapter checking the flag in its own loop (NetmapAdapter.checksBufChanged) sets hwcur
+   * to that slot first, so what came before it is handed over and the user gets the
+   * (cleaned) slot back at head.
+   */
+  reinitBadBuf(slot: number, idx: number): void {
+    this.reinit(`slot ${slot}: NS_BUF_CHANGED with bad buf_idx ${idx}`);
   }
 
   /** nm_sync_finalize: the user sees the new tail. */

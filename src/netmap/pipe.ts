@@ -6,13 +6,34 @@
  * writer of the receiver's `delivered` word and the receiver the only writer of its
  * `released` word, both in the receiving ring's `sem` area, moved with Atomics like a Xen
  * ring's producer and consumer indices.
+ *
+ * Both syncs check NS_BUF_CHANGED in their own slot loop (checksBufChanged) rather than
+ * letting the common code make a pass of its own: a changed slot must name a real buffer,
+ * else the sync stops before it (what precedes it still moves) and resets the ring. The
+ * flag is cleared on the slots that move, so a receiver never sees its sender's flags.
  */
 import type { Mem } from "../wire/mem.js";
-import type { AdapterConfig, NetmapAdapter } from "./adapter.js";
+import type { AdapterConfig, BufChangedChecks, NetmapAdapter } from "./adapter.js";
 import { ringIrq } from "./irq.js";
 import type { KRing } from "./kring.js";
-import { NR_RX, NR_TX, RING_SEM, ringSlot, SEM_DELIVERED, SEM_RELEASED } from "./layout.js";
+import {
+  NETMAP_BUF_RESERVED,
+  NR_RX,
+  NR_TX,
+  NS_BUF_CHANGED,
+  RING_SEM,
+  ringSlot,
+  SEM_DELIVERED,
+  SEM_RELEASED,
+} from "./layout.js";
 import type { NetmapRegion } from "./mem.js";
+
+/**
+ * NS_BUF_CHANGED in a slot's second word, which holds len (low half) and flags (high
+ * half) on pvnet's little-endian hosts (base/endian.ts): the syncs move that word whole.
+ */
+const CHANGED = NS_BUF_CHANGED << 16;
+const CHECKS: BufChangedChecks = { tx: true, rx: true };
 
 /** Where a pipe lives in its region: what the other end's thread needs to open it. */
 export interface PipeDesc {
@@ -40,16 +61,19 @@ export class PipeEnd implements NetmapAdapter {
   readonly name: string;
   readonly txRing: number;
   readonly rxRing: number;
+  readonly checksBufChanged = CHECKS;
   /** The peer's RX ring, which our txsync feeds, and its TX ring, which our rxsync frees. */
   readonly #peerRx: number;
   readonly #peerTx: number;
   readonly #m: Mem;
   readonly #slots: number;
+  readonly #nBufs: number;
 
   constructor(region: NetmapRegion, d: PipeDesc, master: boolean) {
     this.name = `${d.name}${master ? "{" : "}"}`;
     this.#m = region.mem;
     this.#slots = d.slots;
+    this.#nBufs = region.nBufs;
     const [mtx, mrx, stx, srx] = d.rings;
     this.txRing = master ? mtx : stx;
     this.rxRing = master ? mrx : srx;
@@ -67,38 +91,68 @@ export class PipeEnd implements NetmapAdapter {
     const m = this.#m;
     const u32 = m.u32;
     const head = k.rhead;
+    const nBufs = this.#nBufs;
     // Hand over [hwcur, head): swap each slot with the peer's RX slot of the same index,
-    // which the peer released earlier (our tail never passes its `released`).
+    // which the peer released earlier (our tail never passes its `released`). Each word
+    // the user may still scribble on is read once, and what is checked is what moves.
     const peer = this.#peerRx;
-    for (let i = k.hwcur; i !== head; i = i + 1 === this.#slots ? 0 : i + 1) {
+    let bad = -1;
+    let i = k.hwcur;
+    for (; i !== head; i = i + 1 === this.#slots ? 0 : i + 1) {
       const a = ringSlot(k.r, i) >>> 2;
       const b = ringSlot(peer, i) >>> 2;
       const buf = u32[a];
-      const lenFlags = u32[a + 1];
+      let lenFlags = u32[a + 1];
+      if ((lenFlags & CHANGED) !== 0) {
+        if (buf < NETMAP_BUF_RESERVED || buf >= nBufs) {
+          bad = buf;
+          break;
+        }
+        lenFlags ^= CHANGED;
+      }
       u32[a] = u32[b];
       u32[a + 1] = 0;
       u32[b] = buf;
       u32[b + 1] = lenFlags;
     }
-    const sent = k.hwcur !== head;
-    k.hwcur = head;
+    const sent = k.hwcur !== i;
+    k.hwcur = i;
     const peerW = peer >>> 2;
-    Atomics.store(u32, peerW + SEM_DELIVERED, head);
+    Atomics.store(u32, peerW + SEM_DELIVERED, i);
     if (sent) ringIrq(m, peer);
     // Reclaim: everything the peer has released, keeping one slot empty.
     const released = Atomics.load(u32, peerW + SEM_RELEASED);
     k.hwtail = released === 0 ? this.#slots - 1 : released - 1;
+    if (bad >= 0) k.reinitBadBuf(i, bad);
   }
 
   rxsync(k: KRing): void {
     const u32 = this.#m.u32;
+    const head = k.rhead;
+    const nBufs = this.#nBufs;
     // Release what the user gave back (waking a sender waiting for room), then import what
-    // the peer delivered.
-    const freed = k.hwcur !== k.rhead;
-    k.hwcur = k.rhead;
+    // the peer delivered. Released slots become the peer's TX slots at its next txsync, so
+    // a buffer the user changed must be a real one; only the flags word is read unless
+    // the flag is set.
+    let bad = -1;
+    let i = k.hwcur;
+    for (; i !== head; i = i + 1 === this.#slots ? 0 : i + 1) {
+      const a = ringSlot(k.r, i) >>> 2;
+      const lenFlags = u32[a + 1];
+      if ((lenFlags & CHANGED) === 0) continue;
+      const buf = u32[a];
+      if (buf < NETMAP_BUF_RESERVED || buf >= nBufs) {
+        bad = buf;
+        break;
+      }
+      u32[a + 1] = lenFlags ^ CHANGED;
+    }
+    const freed = k.hwcur !== i;
+    k.hwcur = i;
     const w = k.r >>> 2;
-    Atomics.store(u32, w + SEM_RELEASED, k.hwcur);
+    Atomics.store(u32, w + SEM_RELEASED, i);
     if (freed) ringIrq(this.#m, this.#peerTx);
     k.hwtail = Atomics.load(u32, w + SEM_DELIVERED);
+    if (bad >= 0) k.reinitBadBuf(i, bad);
   }
 }

@@ -1,10 +1,11 @@
 /**
  * A bound netmap port: the user's rings plus their kernel twins, and the syscall-like
  * txsync/rxsync that wrap an adapter's sync in netmap's common code: the prologue
- * (validation of head/cur, and of buffers marked NS_BUF_CHANGED), the adapter's work (or
- * the host rings' for host krings), nm_sync_finalize; on RX also transparent forwarding
- * (NR_FORWARD/NS_FORWARD) and the ring timestamp (NR_TIMESTAMP). Sync runs in the caller's
- * thread. A port opened by name has a netmap_if (`nifp`) and may hold extra buffers.
+ * (validation of head/cur, and of buffers marked NS_BUF_CHANGED unless the adapter's own
+ * slot loop checks them), the adapter's work (or the host rings' for host krings),
+ * nm_sync_finalize; on RX also transparent forwarding (NR_FORWARD/NS_FORWARD) and the ring
+ * timestamp (NR_TIMESTAMP). Sync runs in the caller's thread. A port opened by name has a
+ * netmap_if (`nifp`) and may hold extra buffers.
  */
 import type { Clock } from "../base/clock.js";
 import { PvnetError } from "../base/errors.js";
@@ -57,6 +58,9 @@ export class NetmapPort {
   readonly #clock: Pick<Clock, "nowMs">;
   readonly #nicTx: KRing[];
   readonly #nicRx: KRing[];
+  /** The adapter checks NS_BUF_CHANGED in its own txsync/rxsync loop (checksBufChanged). */
+  readonly #txChecksBufs: boolean;
+  readonly #rxChecksBufs: boolean;
   #closed = false;
 
   /**
@@ -77,6 +81,8 @@ export class NetmapPort {
     this.mem = region.mem;
     this.host = o.host ?? null;
     this.#clock = o.clock ?? wallClock;
+    this.#txChecksBufs = adapter.checksBufChanged?.tx === true;
+    this.#rxChecksBufs = adapter.checksBufChanged?.rx === true;
     const kring = (r: number, tx: boolean, i: number): KRing => {
       const host = this.host?.isHostRing(r) ?? false;
       const k = new KRing({
@@ -135,8 +141,10 @@ export class NetmapPort {
   }
 
   #txsyncOne(k: KRing): void {
-    if (k.txsyncPrologue() < 0 || !k.checkBufChanged()) return;
+    if (k.txsyncPrologue() < 0) return;
     const mons = monitorsOf(this.adapter);
+    // Monitors copy the slots before the adapter's own check could stop at a bad one.
+    if ((k.host || !this.#txChecksBufs || mons.length > 0) && !k.checkBufChanged()) return;
     if (mons.length > 0 && k.hwcur !== k.rhead)
       for (const mon of mons) mon.copy(this.region, k, k.hwcur, k.rhead, true);
     if (k.host) this.host?.txsync(k);
@@ -153,9 +161,11 @@ export class NetmapPort {
     const m = this.mem;
     for (const k of this.rx) {
       k.rxsyncPrologue();
-      k.checkBufChanged();
       const flags = ringFlags(m, k.r);
-      if ((flags & NR_FORWARD) !== 0 && k.hwcur !== k.rhead) this.#forward(k);
+      const forward = (flags & NR_FORWARD) !== 0 && this.host !== null;
+      // Forwarding reads the released slots before the adapter's own check would.
+      if (k.host || !this.#rxChecksBufs || forward) k.checkBufChanged();
+      if (forward && k.hwcur !== k.rhead) this.#forward(k);
       // New for the user: what lies between the tail it last saw and the new hwtail (VALE
       // fills RX rings between syncs, so hwtail may have moved before this call).
       const before = k.rtail;

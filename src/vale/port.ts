@@ -3,9 +3,23 @@
  * region of its own (pipes on the port may share it), each slot with a buffer of its own. txsync forwards through the switch
  * and completes at once (VALE TX is synchronous); rxsync hands released slots back to the
  * switch, which fills them from other ports' txsyncs.
+ *
+ * NS_BUF_CHANGED: the switch's forward checks every TX slot's buffer and length anyway, so
+ * txsync declares that check its own (checksBufChanged.tx): a bad changed buffer is dropped
+ * with its packet and counted in txErrors, as an unflagged bad one always was (netmap's
+ * VALE likewise drops and carries on), and the flag stays on the user's slot (VALE caches
+ * nothing per buffer, and receivers get flags of the switch's making). RX keeps the common
+ * check: a released slot naming no real buffer would sit at hwtail where every delivery
+ * drops on it, beyond the user's reach, so the ring is reset instead and the user gets
+ * the slot back.
  */
 import type { Counters } from "../base/counters.js";
-import { type AdapterConfig, type NetmapAdapter, ringPairConfig } from "../netmap/adapter.js";
+import {
+  type AdapterConfig,
+  type BufChangedChecks,
+  type NetmapAdapter,
+  ringPairConfig,
+} from "../netmap/adapter.js";
 import { ringIrq } from "../netmap/irq.js";
 import type { KRing } from "../netmap/kring.js";
 import { NETMAP_BUF_RESERVED, NR_RX, NR_TX, ringBytes } from "../netmap/layout.js";
@@ -14,6 +28,7 @@ import { NetmapPort } from "../netmap/port.js";
 import { type PortCounter, portCounters, type ValeAttachment, type ValeSwitch } from "./switch.js";
 
 let nextRegionId = 2;
+const CHECKS: BufChangedChecks = { tx: true, rx: false };
 
 export class ValePort implements NetmapAdapter, ValeAttachment {
   readonly name: string;
@@ -22,6 +37,7 @@ export class ValePort implements NetmapAdapter, ValeAttachment {
   readonly region: NetmapRegion;
   readonly txRing: number;
   readonly rxRing: number;
+  readonly checksBufChanged = CHECKS;
   readonly #sw: ValeSwitch;
   readonly #slots: number;
   #rx: KRing | null = null;

@@ -1,15 +1,18 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import {
+  NS_BUF_CHANGED,
   NS_MOREFRAG,
   NS_NO_LEARN,
   ringHead,
   ringSetCur,
   ringSetHead,
   ringSlot,
+  ringTail,
   slotBufIdx,
   slotFlags,
   slotLen,
+  slotSetBufIdx,
   slotSetFlags,
   slotSetLen,
 } from "../../src/netmap/layout.js";
@@ -187,4 +190,92 @@ test("multi-slot packets (NS_MOREFRAG) travel whole, with their fragment count, 
   // A chain cut off by the end of the sync is a broken packet.
   put([60, 60], false);
   assert.equal(ports[0].counters.get("txErrors"), 1);
+});
+
+test("VALE TX: a bad NS_BUF_CHANGED buffer drops its packet into txErrors, the rest of the batch goes, no ring reset", () => {
+  const {
+    ports,
+    opened: [a, b],
+  } = makeSwitch(2, 16);
+  send(b, [{ dst: BCAST, src: MAC.B, tag: 0 }]);
+  recv(a);
+  const m = a.mem;
+  const r = a.tx[0].r;
+  const h0 = ringHead(m, r);
+  const slot = (i: number) => ringSlot(r, (h0 + i) % 16);
+  for (let i = 0; i < 4; i++) {
+    m.u8.set([...MAC.B, ...MAC.A, 0x08, 0x00, i + 1], a.region.bufOff(slotBufIdx(m, slot(i))));
+    slotSetLen(m, slot(i), 60);
+    slotSetFlags(m, slot(i), 0);
+  }
+  // Slot 1 names a buffer past the pool; slots 2 and 3 trade buffers (good changes).
+  const orig = slotBufIdx(m, slot(1));
+  slotSetBufIdx(m, slot(1), a.region.nBufs + 7);
+  slotSetFlags(m, slot(1), NS_BUF_CHANGED);
+  const [b2, b3] = [slotBufIdx(m, slot(2)), slotBufIdx(m, slot(3))];
+  slotSetBufIdx(m, slot(2), b3);
+  slotSetBufIdx(m, slot(3), b2);
+  slotSetFlags(m, slot(2), NS_BUF_CHANGED);
+  slotSetFlags(m, slot(3), NS_BUF_CHANGED);
+  ringSetHead(m, r, (h0 + 4) % 16);
+  ringSetCur(m, r, (h0 + 4) % 16);
+  a.txsync();
+  assert.equal(ports[0].counters.get("txErrors"), 1, "the bad packet is dropped and counted");
+  assert.equal(a.tx[0].resets, 0, "VALE does not reset the ring for it");
+  assert.equal(ringHead(m, r), (h0 + 4) % 16);
+  assert.equal(ringTail(m, r), (h0 + 3) % 16, "the whole batch completed");
+  assert.deepEqual(recv(b), [1, 4, 3], "the rest went, from the buffers the user put there");
+  // The slot comes back as the user left it: mended, it sends like any other.
+  slotSetBufIdx(m, slot(1), orig);
+  slotSetFlags(m, slot(1), NS_BUF_CHANGED);
+  assert.equal(send(a, [{ dst: MAC.B, src: MAC.A, tag: 5 }]), 1);
+  assert.deepEqual(recv(b), [5]);
+  assert.equal(ports[0].counters.get("txErrors"), 1);
+});
+
+test("VALE RX keeps the common check: releasing a bad NS_BUF_CHANGED buffer resets the ring, the user gets the slots back", () => {
+  const {
+    ports,
+    opened: [a, b],
+  } = makeSwitch(2, 8);
+  const m = b.mem;
+  const r = b.rx[0].r;
+  send(
+    a,
+    [1, 2, 3].map((tag) => ({ dst: BCAST, src: MAC.A, tag })),
+  );
+  b.rxsync();
+  assert.equal(nmRingSpace(m, r), 3);
+  const slot = (i: number) => ringSlot(r, i);
+  // Slots 0 and 2 trade buffers (good), slot 1 names a reserved buffer (bad).
+  const [b0, b1, b2] = [0, 1, 2].map((i) => slotBufIdx(m, slot(i)));
+  slotSetBufIdx(m, slot(0), b2);
+  slotSetBufIdx(m, slot(2), b0);
+  slotSetFlags(m, slot(0), NS_BUF_CHANGED);
+  slotSetFlags(m, slot(2), NS_BUF_CHANGED);
+  slotSetBufIdx(m, slot(1), 1);
+  slotSetFlags(m, slot(1), NS_BUF_CHANGED);
+  ringSetHead(m, r, 3);
+  ringSetCur(m, r, 3);
+  b.rxsync();
+  assert.equal(b.rx[0].resets, 1);
+  assert.equal(ringHead(m, r), 0, "nothing released: all three slots are the user's again");
+  assert.deepEqual([slotBufIdx(m, slot(1)), slotLen(m, slot(1))], [0, 0], "reinit cleaned the bad slot");
+  slotSetBufIdx(m, slot(1), b1);
+  ringSetHead(m, r, 3);
+  ringSetCur(m, r, 3);
+  b.rxsync();
+  assert.equal(b.rx[0].resets, 1);
+  for (const i of [0, 2]) assert.equal(slotFlags(m, slot(i)) & NS_BUF_CHANGED, 0);
+  // Every slot takes deliveries again: the ring holds num_slots - 1, none dropped.
+  assert.equal(
+    send(
+      a,
+      [4, 5, 6, 7, 8, 9, 10].map((tag) => ({ dst: BCAST, src: MAC.A, tag })),
+    ),
+    7,
+  );
+  assert.deepEqual(recv(b), [4, 5, 6, 7, 8, 9, 10]);
+  assert.equal(ports[1].counters.get("rxDrops"), 0);
+  assert.equal(slotBufIdx(m, slot(0)), b2, "the user's swap stands");
 });
