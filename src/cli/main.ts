@@ -5,6 +5,7 @@
 import { Command } from "commander";
 import { benchCommand } from "./bench.js";
 import { demoCommand } from "./demo.js";
+import { netmapdCommand, valeCtlCommand } from "./netmapd.js";
 import { pktGenCommand } from "./pkt-gen.js";
 import { xenstoreCommand, xenstoredCommand } from "./xenstore.js";
 
@@ -16,6 +17,8 @@ program
 demoCommand(program);
 benchCommand(program);
 pktGenCommand(program);
+netmapdCommand(program);
+valeCtlCommand(program);
 xenstoredCommand(program);
 xenstoreCommand(program);
 

@@ -28,12 +28,14 @@ export async function ringWait(m: Mem, r: number, ready: () => boolean, timeoutM
     const res = Atomics.waitAsync(m.i32, w + SEM_WAKE, seen, timeoutMs);
     if (res.async) {
       // A pending waitAsync holds no reference on Node's event loop; this timer does, so
-      // a thread whose only work is this wait does not exit under it.
-      const keep = setTimeout(() => {}, timeoutMs + 1);
+      // a thread whose only work is this wait does not exit under it. It must outlast the
+      // wait: Node's timers count from the loop's cached time, which may lag the moment
+      // the wait began by however long the current turn has run.
+      const keep = setInterval(() => {}, 1 << 30);
       try {
         await res.value;
       } finally {
-        clearTimeout(keep);
+        clearInterval(keep);
       }
     }
   } finally {

@@ -49,12 +49,16 @@ export async function runPktGen(
   return Promise.all(
     all.map((o, i) => {
       const say = all.length > 1 ? (l: string) => ro.out(`[${i}] ${l}`) : ro.out;
-      return runOne(ports[i], o, say, stopped, all.length > 1);
+      return runInstance(ports[i], o, say, stopped, all.length > 1);
     }),
   );
 }
 
-async function runOne(
+/**
+ * One pkt-gen instance on a bound port (a thread of netmap's pkt-gen). `shared`: other
+ * instances run in this thread, so yield after every burst.
+ */
+export async function runInstance(
   port: NetmapPort,
   o: PktGenOptions,
   say: (l: string) => void,
@@ -158,7 +162,8 @@ async function txLoop(
   let lastYield = performance.now();
   const start = performance.now();
   while (!stopped() && (o.count === 0 || st.total.packets < o.count)) {
-    let n = Math.min(nmRingSpace(port.mem, r), o.burst);
+    const room = nmRingSpace(port.mem, r);
+    let n = Math.min(room, o.burst);
     if (o.count > 0) n = Math.min(n, o.count - st.total.packets);
     if (o.rate > 0)
       n = Math.min(
@@ -166,8 +171,9 @@ async function txLoop(
         Math.max(0, Math.floor(((performance.now() - start) / 1000) * o.rate - st.total.packets)),
       );
     if (n === 0) {
-      if (o.rate > 0) await sleep(1);
-      else await port.poll({ tx: true }, 100);
+      // No room: poll (which reclaims); room but over the rate: wait for the clock.
+      if (room === 0) await port.poll({ tx: true }, 100);
+      else await sleep(1);
       lastYield = performance.now();
       continue;
     }

@@ -9,6 +9,10 @@
  * The staging ring sits in a small region of its own, so the switch's copy into it works
  * for any device region; draining copies once more into the device's TX buffers. A full
  * staging ring drops and counts (the switch's rxDrops), and senders never wait.
+ *
+ * The switch port outlives the device rings bound to it: `rebind` swaps them (or leaves
+ * none, while nobody has a persistent interface open), so the port keeps its index, its
+ * learnt addresses and its counters.
  */
 
 import type { Counters } from "../base/counters.js";
@@ -43,24 +47,23 @@ export class ValeBwrap implements ValeAttachment {
   readonly index: number;
   /** The staging region: the switch's copies for this port land here. */
   readonly region: NetmapRegion;
-  /** The device rings the switch holds (one TX, one RX kring). */
-  readonly port: NetmapPort;
   readonly #sw: ValeSwitch;
   readonly #stage: KRing;
+  #port: NetmapPort | null = null;
 
-  constructor(sw: ValeSwitch, name: string, port: NetmapPort) {
-    if (port.tx.length !== 1 || port.rx.length !== 1)
-      throw new PvnetError("EINVAL", `${name}: a switch port needs one TX and one RX ring`);
+  /**
+   * `port`: the device rings the switch holds (one TX, one RX kring), or null for a port
+   * with no rings bound yet, whose ring size is then `slots`.
+   */
+  constructor(sw: ValeSwitch, name: string, port: NetmapPort | null, slots = port?.tx[0]?.numSlots ?? 1024) {
     this.name = name;
     this.#sw = sw;
-    this.port = port;
     this.counters = portCounters();
-    const slots = port.tx[0].numSlots;
     this.region = new NetmapRegion(nextRegionId++, {
       ifBytes: 0,
       ringBytes: ringBytes(slots),
       nBufs: NETMAP_BUF_RESERVED + slots,
-      bufSize: port.region.bufSize,
+      bufSize: port?.region.bufSize,
     });
     const r = this.region.allocRingWithBufs(slots, NR_RX, 0, "bwrap staging ring");
     this.#stage = new KRing({
@@ -72,9 +75,32 @@ export class ValeBwrap implements ValeAttachment {
       nBufs: this.region.nBufs,
       bufSize: this.region.bufSize,
     });
-    this.#stage.reset();
+    this.rebind(port);
     this.index = sw.attach(this);
     if (this.index < 0) throw new PvnetError("ENOSPC", `${sw.name}: no free port for ${name}`);
+  }
+
+  /** The device rings bound now (null: none; the switch's output waits in staging). */
+  get port(): NetmapPort | null {
+    return this.#port;
+  }
+
+  /**
+   * Binds other device rings to this switch port (null: none). Staged frames meant for the
+   * previous rings are dropped with them, as a netmap port's rings start empty when bound.
+   */
+  rebind(port: NetmapPort | null): void {
+    if (port !== null) {
+      if (port.tx.length !== 1 || port.rx.length !== 1)
+        throw new PvnetError("EINVAL", `${this.name}: a switch port needs one TX and one RX ring`);
+      if (port.tx[0].numSlots !== this.#stage.numSlots || port.region.bufSize > this.region.bufSize)
+        throw new PvnetError(
+          "EINVAL",
+          `${this.name}: rings of ${port.tx[0].numSlots} slots of ${port.region.bufSize} B do not fit a port of ${this.#stage.numSlots} slots of ${this.region.bufSize} B`,
+        );
+    }
+    this.#port = port;
+    this.#stage.reset();
   }
 
   rxKring(): KRing {
@@ -99,7 +125,8 @@ export class ValeBwrap implements ValeAttachment {
   flush(): number {
     const k = this.#stage;
     const sm = this.region.mem;
-    const p = this.port;
+    const p = this.#port;
+    if (p === null) return 0;
     const dm = p.mem;
     const tr = p.tx[0].r;
     let moved = 0;
@@ -132,7 +159,8 @@ export class ValeBwrap implements ValeAttachment {
    * coming, at most `maxPasses` times. Returns the slots forwarded.
    */
   pump(maxPasses = 4): number {
-    const p = this.port;
+    const p = this.#port;
+    if (p === null) return 0;
     const m = p.mem;
     const k = p.rx[0];
     let done = 0;
@@ -149,9 +177,10 @@ export class ValeBwrap implements ValeAttachment {
     return done;
   }
 
-  detach(): void {
+  /** Leaves the switch; the device rings are closed unless `keepRings`. */
+  detach(keepRings = false): void {
     this.#sw.detach(this.index);
-    this.port.close();
+    if (!keepRings) this.#port?.close();
   }
 }
 

@@ -5,11 +5,20 @@
  * its own thread from a plain-data description. Slots cross the pipe by swapping buffer
  * indices, so the only copies are the switch's own, once per destination; both sides are
  * event-driven through the rings' wake words.
+ *
+ * A `RemoteIf` is such an interface with a life of its own, as netmap's persistent VALE
+ * interfaces (`vale-ctl -n vi0`) have: it exists on no switch, or on one (`attach`), and is
+ * open by at most one user at a time. Each open gets a fresh pipe, so a new user never
+ * inherits the previous one's ring positions; the switch port (index, learnt addresses,
+ * counters) stays across opens.
  */
+import { PvnetError } from "../base/errors.js";
+import { ringTail } from "../netmap/layout.js";
 import type { NetmapRegion as Region, RegionSpec } from "../netmap/mem.js";
 import { NetmapRegion } from "../netmap/mem.js";
 import { createPipe, type PipeDesc, PipeEnd } from "../netmap/pipe.js";
 import { NetmapPort } from "../netmap/port.js";
+import { nmRingAdvance } from "../netmap/ring.js";
 import { ValeBwrap } from "./bwrap.js";
 import type { ValeSwitch } from "./switch.js";
 
@@ -20,6 +29,128 @@ export interface RemotePortDesc {
   spec: RegionSpec;
   sab: SharedArrayBuffer;
   pipe: PipeDesc;
+  /** Which end to open: the slave `}` end (the owner's side of a switch port) unless set. */
+  master?: boolean;
+}
+
+/** An open: the pipe, and the loop serving its switch end. */
+interface Session {
+  desc: RemotePortDesc;
+  port: NetmapPort;
+  running: boolean;
+  served: Promise<void>;
+}
+
+let nextRegionId = 7000;
+
+export class RemoteIf {
+  readonly name: string;
+  readonly slots: number;
+  /** Frames the user sent while the interface was on no switch (they go nowhere). */
+  unswitched = 0;
+  #bwrap: ValeBwrap | null = null;
+  #session: Session | null = null;
+
+  constructor(name: string, slots = 1024) {
+    this.name = name;
+    this.slots = slots;
+  }
+
+  /** The switch port, while attached. */
+  get bwrap(): ValeBwrap | null {
+    return this.#bwrap;
+  }
+
+  get isOpen(): boolean {
+    return this.#session !== null;
+  }
+
+  /** Puts the interface on `sw` as port `portName` (`vale-ctl -a`). */
+  attach(sw: ValeSwitch, portName = `${sw.name}:${this.name}`): ValeBwrap {
+    if (this.#bwrap !== null) throw new PvnetError("EBUSY", `${this.name} is already on a switch`);
+    this.#bwrap = new ValeBwrap(sw, portName, this.#session?.port ?? null, this.slots);
+    return this.#bwrap;
+  }
+
+  /** Takes the interface off its switch (`vale-ctl -d`); false when it was on none. */
+  detach(): boolean {
+    if (this.#bwrap === null) return false;
+    this.#bwrap.detach(true);
+    this.#bwrap = null;
+    return true;
+  }
+
+  /**
+   * Opens the interface for a user in another thread: returns what that thread passes to
+   * `openRemotePort`. One user at a time (EBUSY otherwise).
+   */
+  open(): RemotePortDesc {
+    if (this.#session !== null) throw new PvnetError("EBUSY", `${this.name} is already open`);
+    const slots = this.slots;
+    const spec: RegionSpec = { ifBytes: 0, ringBytes: 4 * (256 + slots * 16 + 64), nBufs: 4 * slots + 2 };
+    const region: Region = new NetmapRegion(nextRegionId++, spec);
+    const pipe = createPipe(region, this.name, slots);
+    const end = new PipeEnd(region, pipe, true);
+    const port = new NetmapPort(region, end, [end.txRing], [end.rxRing]);
+    const desc = {
+      name: this.name,
+      regionId: region.id,
+      spec,
+      sab: region.mem.buffer as SharedArrayBuffer,
+      pipe,
+    };
+    const s: Session = { desc, port, running: true, served: Promise.resolve() };
+    s.served = this.#serve(s);
+    this.#session = s;
+    this.#bwrap?.rebind(port);
+    return desc;
+  }
+
+  /** Ends the current open (the user's thread must be done with the rings). */
+  async close(): Promise<void> {
+    const s = this.#session;
+    if (s === null) return;
+    s.running = false;
+    await s.served;
+    this.#bwrap?.rebind(null);
+    s.port.close();
+    this.#session = null;
+  }
+
+  /**
+   * Serves the switch end of the pipe: frames the user sends are forwarded when they
+   * arrive; frames for the user are handed over as room allows.
+   */
+  async #serve(s: Session): Promise<void> {
+    const port = s.port;
+    while (s.running) {
+      // poll() sleeps on one ring's wake word: while frames wait for the user to make room,
+      // wait for TX room (briefly, so the user's own sends are not held up), else for RX.
+      const bw = this.#bwrap;
+      if (bw !== null && bw.staged > 0) await port.poll({ tx: true }, 2);
+      else await port.poll({ rx: true }, 50);
+      if (!s.running) break;
+      const now = this.#bwrap;
+      const moved = now === null ? this.#discard(port) : now.pump() + (now.staged > 0 ? now.flush() : 0);
+      // A ready poll resolves without leaving the microtask queue: let the other ports'
+      // loops (and timers) of this thread run between busy passes.
+      if (moved > 0) await new Promise((r) => setImmediate(r));
+    }
+  }
+
+  /** On no switch, what the user sends is released unread, as an unattached port drops it. */
+  #discard(port: NetmapPort): number {
+    port.rxsync();
+    const k = port.rx[0];
+    const m = port.mem;
+    const tail = ringTail(m, k.r);
+    const n = (tail - k.hwcur + k.numSlots) % k.numSlots;
+    if (n === 0) return 0;
+    nmRingAdvance(m, k.r, tail);
+    port.rxsync();
+    this.unswitched += n;
+    return n;
+  }
 }
 
 export interface RemotePort {
@@ -29,48 +160,27 @@ export interface RemotePort {
   stop(): Promise<void>;
 }
 
-let nextRegionId = 7000;
-
 /**
- * Puts a port named `name` on `sw` for a user in another thread, and serves it from this
- * thread: frames the user sends are forwarded when they arrive; frames for the user are
- * handed over as room allows.
+ * An ephemeral port `name` on `sw` for a user in another thread (created now, gone at
+ * `stop`, as netmap's VALE ports live from the first open to the last close).
  */
 export function attachRemotePort(sw: ValeSwitch, name: string, slots = 1024): RemotePort {
-  const spec: RegionSpec = { ifBytes: 0, ringBytes: 4 * (256 + slots * 16 + 64), nBufs: 4 * slots + 2 };
-  const region: Region = new NetmapRegion(nextRegionId++, spec);
-  const pipe = createPipe(region, name, slots);
-  const end = new PipeEnd(region, pipe, true);
-  const port = new NetmapPort(region, end, [end.txRing], [end.rxRing]);
-  const bwrap = new ValeBwrap(sw, name, port);
-  let running = true;
-  const served = (async () => {
-    while (running) {
-      // poll() sleeps on one ring's wake word: while frames wait for the owner to make room,
-      // wait for TX room (briefly, so the owner's own sends are not held up), else for RX.
-      if (bwrap.staged > 0) await port.poll({ tx: true }, 2);
-      else await port.poll({ rx: true }, 100);
-      if (!running) break;
-      const moved = bwrap.pump() + (bwrap.staged > 0 ? bwrap.flush() : 0);
-      // A ready poll resolves without leaving the microtask queue: let the other ports'
-      // loops (and timers) of this thread run between busy passes.
-      if (moved > 0) await new Promise((r) => setImmediate(r));
-    }
-  })();
+  const vif = new RemoteIf(name, slots);
+  const bwrap = vif.attach(sw, name);
+  const desc = vif.open();
   return {
-    desc: { name, regionId: region.id, spec, sab: region.mem.buffer as SharedArrayBuffer, pipe },
+    desc,
     bwrap,
     stop: async () => {
-      running = false;
-      await served;
-      bwrap.detach();
+      await vif.close();
+      vif.detach();
     },
   };
 }
 
-/** In the owner's thread: the port's netmap rings (one TX, one RX). */
+/** In the owner's thread: the port's netmap rings (one TX, one RX) — or a pipe end's. */
 export function openRemotePort(desc: RemotePortDesc): NetmapPort {
   const region = new NetmapRegion(desc.regionId, desc.spec, desc.sab);
-  const end = new PipeEnd(region, desc.pipe, false);
+  const end = new PipeEnd(region, desc.pipe, desc.master ?? false);
   return new NetmapPort(region, end, [end.txRing], [end.rxRing]);
 }

@@ -7,10 +7,9 @@
  * take its replies closes that socket only, with a logged reason, and never throws out of an
  * event handler. The daemon is reached only through `connect`, so tests can plug in a fake.
  */
-import { lstatSync, unlinkSync } from "node:fs";
 import { createServer, type Server, type Socket } from "node:net";
-import { PvnetError } from "../../base/errors.js";
 import { RateLog } from "../../base/ratelog.js";
+import { listenUnix } from "../../base/unix-listen.js";
 import type { XsConnection, XsConnOptions, XsSink } from "../daemon.js";
 import { XsFramer } from "./framer.js";
 
@@ -21,8 +20,6 @@ export interface XsConnector {
   connect(opts: XsConnOptions, sink: XsSink): XsConnection;
 }
 
-/** sockaddr_un.sun_path is 108 bytes on Linux, NUL included. */
-export const SUN_PATH_MAX = 107;
 /** Default bound on bytes queued towards one client before it counts as a slow reader. */
 export const DEFAULT_MAX_WRITE_QUEUE = 1 << 20;
 
@@ -54,25 +51,12 @@ export class XsSocketServer {
     path: string,
     opts: XsSocketServerOptions = {},
   ): Promise<XsSocketServer> {
-    const len = Buffer.byteLength(path);
-    if (len > SUN_PATH_MAX) {
-      throw new PvnetError("EINVAL", `Socket path too long: ${len} bytes > ${SUN_PATH_MAX} (sun_path)`, {
-        path,
-      });
-    }
-    removeStaleSocket(path);
     const log = new RateLog(opts.log === undefined ? {} : { sink: opts.log });
     const maxQueue = opts.maxWriteQueue ?? DEFAULT_MAX_WRITE_QUEUE;
     const server = createServer();
     const self = new XsSocketServer(path, server, log);
     server.on("connection", (s) => self.#accept(daemon, s, maxQueue));
-    await new Promise<void>((resolve, reject) => {
-      server.once("error", reject);
-      server.listen(path, () => {
-        server.off("error", reject);
-        resolve();
-      });
-    });
+    await listenUnix(server, path);
     server.on("error", (e) => log.log("server", `xenstored socket ${path}: ${e.message}`));
     return self;
   }
@@ -149,17 +133,6 @@ export class XsSocketServer {
       }
     });
   }
-}
-
-function removeStaleSocket(path: string): void {
-  let isSocket: boolean;
-  try {
-    isSocket = lstatSync(path).isSocket();
-  } catch {
-    return; // absent: nothing to remove
-  }
-  if (!isSocket) throw new PvnetError("EEXIST", `Cannot listen on ${path}: exists and is not a socket`);
-  unlinkSync(path);
 }
 
 function errText(e: unknown): string {

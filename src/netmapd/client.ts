@@ -1,0 +1,60 @@
+/**
+ * A netmapd client: sends one request and streams the answer's output lines; resolves with
+ * the final status line. `stop()` asks a running job to end (its final lines still come).
+ */
+import { connect } from "node:net";
+import { PvnetError } from "../base/errors.js";
+import { LineSplitter, type NetmapdReply, type NetmapdRequest } from "./protocol.js";
+
+export interface NetmapdCall {
+  /** The final status: exit code, and the error or the result. */
+  readonly done: Promise<{ exit: number; err?: string; code?: string; result?: unknown }>;
+  stop(): void;
+}
+
+/** Replies can be long (a job's result); the guard is only against a runaway daemon. */
+const MAX_REPLY_LINE = 16 * 1024 * 1024;
+
+/**
+ * Connects to `path`; rejects with ECONNREFUSED/ENOENT (code kept) when no daemon listens,
+ * so callers can tell "no netmapd" from a failing request.
+ */
+export async function callNetmapd(
+  path: string,
+  req: Exclude<NetmapdRequest, { op: "stop" }>,
+  out: (line: string) => void,
+): Promise<NetmapdCall> {
+  const s = connect(path);
+  s.setEncoding("utf8");
+  await new Promise<void>((resolve, reject) => {
+    s.once("connect", resolve);
+    s.once("error", (e: NodeJS.ErrnoException) =>
+      reject(new PvnetError(e.code ?? "ECONNREFUSED", `No netmapd at ${path}: ${e.message}`)),
+    );
+  });
+  s.write(`${JSON.stringify(req)}\n`);
+  const done = new Promise<{ exit: number; err?: string; code?: string; result?: unknown }>(
+    (resolve, reject) => {
+      const lines = new LineSplitter(MAX_REPLY_LINE);
+      let final: { exit: number; err?: string; code?: string; result?: unknown } | null = null;
+      s.on("data", (chunk: string) => {
+        lines.push(chunk, (line) => {
+          const r = JSON.parse(line) as NetmapdReply;
+          if ("out" in r) out(r.out);
+          else final = r;
+        });
+      });
+      s.on("error", (e) => reject(new PvnetError("EIO", `netmapd connection: ${e.message}`)));
+      s.on("close", () => {
+        if (final !== null) resolve(final);
+        else reject(new PvnetError("EIO", "netmapd closed the connection without a status"));
+      });
+    },
+  );
+  return {
+    done,
+    stop: () => {
+      if (!s.destroyed) s.write(`${JSON.stringify({ op: "stop" })}\n`);
+    },
+  };
+}

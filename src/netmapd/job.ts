@@ -1,0 +1,70 @@
+/**
+ * A pkt-gen job in netmapd: the instance runs in a worker thread of its own on a port
+ * bound here (daemon.ts), so jobs from different client processes meet on the switches as
+ * netmap's pkt-gens meet in the kernel. Output lines stream to the client as they come.
+ */
+import { Worker } from "node:worker_threads";
+import { PvnetError } from "../base/errors.js";
+import { parsePktGenArgs } from "../pktgen/options.js";
+import type { PktGenResult } from "../pktgen/run.js";
+import type { Netmapd } from "./daemon.js";
+import type { JobWorkerData, JobWorkerMsg } from "./job-worker.js";
+
+/** How long a worker asked to stop may take to print its final lines. */
+const STOP_GRACE_MS = 3000;
+
+export interface JobOptions {
+  out: (line: string) => void;
+  signal?: AbortSignal;
+  stopAfterMs?: number;
+}
+
+export async function runPktGenJob(
+  d: Netmapd,
+  args: readonly string[],
+  o: JobOptions,
+): Promise<PktGenResult> {
+  const opts = parsePktGenArgs(args);
+  if ("error" in opts) throw new PvnetError("CONFIG", `pkt-gen: ${opts.error}`);
+  const lease = d.open(opts.port);
+  let w: Worker | null = null;
+  try {
+    const data: JobWorkerData = { opts, desc: lease.desc, stopAfterMs: o.stopAfterMs };
+    const worker = new Worker(new URL("./job-worker.js", import.meta.url), { workerData: data });
+    w = worker;
+    return await new Promise<PktGenResult>((resolve, reject) => {
+      let settled = false;
+      let grace: NodeJS.Timeout | undefined;
+      const finish = (err: Error | null, r?: PktGenResult): void => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(grace);
+        o.signal?.removeEventListener("abort", onAbort);
+        if (err === null) resolve(r!);
+        else reject(err);
+      };
+      const onAbort = (): void => {
+        worker.postMessage({ stop: true });
+        grace = setTimeout(
+          () => finish(new PvnetError("ETIMEDOUT", "pkt-gen: the instance did not stop")),
+          STOP_GRACE_MS,
+        );
+      };
+      if (o.signal?.aborted === true) onAbort();
+      else o.signal?.addEventListener("abort", onAbort, { once: true });
+      worker.on("message", (m: JobWorkerMsg) => {
+        if ("line" in m) o.out(m.line);
+        else if ("result" in m) finish(null, m.result as PktGenResult);
+        else finish(PvnetError.fromWire(m.error));
+      });
+      worker.once("error", (e) => finish(e));
+      worker.once("exit", (code) =>
+        finish(new PvnetError("EBUG", `pkt-gen worker exited (${code}) without a result`)),
+      );
+    });
+  } finally {
+    // The worker must be gone before its rings are unbound.
+    await w?.terminate();
+    await lease.release();
+  }
+}
