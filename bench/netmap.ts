@@ -8,6 +8,7 @@
 import { Worker } from "node:worker_threads";
 import { NetmapRegion } from "../src/netmap/mem.js";
 import { createPipe } from "../src/netmap/pipe.js";
+import { measureRemoteVale, type RemoteValeRates } from "./netmapd.js";
 import { type BenchOptions, type BenchRow, benchSession, gbpsOf, median } from "./result.js";
 import { measureRingPair, sleep } from "./ring-pair.js";
 import { measureVale } from "./vale.js";
@@ -90,6 +91,20 @@ export async function benchNetmap(opts: BenchOptions = {}): Promise<BenchRow[]> 
         xRing: Math.round((mpps / base) * 100) / 100,
       });
     }
+    const remote: RemoteValeRates[] = [];
+    for (let i = 0; i < runs; i++) remote.push(await measureRemoteVale(frameBytes, 256, warmupMs, measureMs));
+    remote.sort((x, y) => x.delivered - y.delivered);
+    const mid = remote[remote.length >> 1];
+    add({
+      name: "VALE 1 -> 1, pkt-gen workers (netmapd: tx, switch, rx threads)",
+      frameBytes,
+      batch: 256,
+      mpps: mid.delivered,
+      gbps: gbpsOf(mid.delivered, frameBytes),
+      xRing: Math.round((mid.delivered / base) * 100) / 100,
+      offeredMpps: Math.round(mid.offered * 100) / 100,
+      dropPct: mid.dropPct,
+    });
   }
   return rows;
 }

@@ -15,7 +15,7 @@ import { NetmapRegion, type RegionSpec } from "../netmap/mem.js";
 import { createPipe, type PipeDesc } from "../netmap/pipe.js";
 import { type PortName, parsePortName } from "../netmap/port-name.js";
 import { RemoteIf, type RemotePortDesc } from "../vale/remote.js";
-import { PORT_COUNTERS, ValeSwitch } from "../vale/switch.js";
+import { PORT_COUNTERS, type PortCounter, ValeSwitch } from "../vale/switch.js";
 import { isParseError } from "../wire/layout.js";
 import type { ValeCtlCmd } from "./vale-ctl.js";
 
@@ -85,6 +85,17 @@ export class Netmapd {
   /** The switch called `name`, if it exists. */
   switch(name: string): ValeSwitch | undefined {
     return this.#bridges.find((s) => s?.name === name) ?? undefined;
+  }
+
+  /** The counters of the switch port `valeX:P`, if it exists. */
+  counters(port: string): Record<PortCounter, number> | undefined {
+    const all = [...this.#ifs.values(), ...this.#ephemeral.values()];
+    const bw = all.find((v) => v.bwrap?.name === port)?.bwrap;
+    if (bw == null) return undefined;
+    return Object.fromEntries(PORT_COUNTERS.map((c) => [c, bw.counters.get(c)])) as Record<
+      PortCounter,
+      number
+    >;
   }
 
   /** Persistent interfaces by name. */

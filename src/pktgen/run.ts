@@ -35,6 +35,19 @@ export interface RunOptions {
 }
 
 const yieldTurn = (): Promise<void> => new Promise((r) => setImmediate(r));
+const napWord = new Int32Array(new SharedArrayBuffer(4));
+
+/**
+ * Waits until `at` (performance.now() time): timers for the coarse part; the last
+ * millisecond by blocking this thread (Atomics.wait) when it runs this instance alone,
+ * else by yielding to the other instances in it.
+ */
+async function pace(at: number, shared: boolean): Promise<void> {
+  const left = at - performance.now();
+  if (left > 2) await sleep(left - 1.5);
+  else if (shared) await yieldTurn();
+  else Atomics.wait(napWord, 0, 0, Math.max(0, left));
+}
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 export async function runPktGen(
@@ -82,6 +95,7 @@ export async function runInstance(
     gaps: 0,
     outOfOrder: 0,
     lastRxAt: 0,
+    firstRxAt: 0,
   };
   const t0 = performance.now();
   const tick = setInterval(() => report(st, o, say), o.reportMs);
@@ -96,7 +110,9 @@ export async function runInstance(
   }
   // -W: the idle interval that ended the run is not part of the measured time.
   const end = o.exitOnIdle && st.lastRxAt > 0 ? st.lastRxAt : performance.now();
-  const seconds = (end - t0) / 1000;
+  // A receiver's clock starts at its first packet, as pkt-gen's receiver_body does.
+  const begin = (o.fn === "rx" || o.fn === "rxseq") && st.firstRxAt > 0 ? st.firstRxAt : t0;
+  const seconds = (end - begin) / 1000;
   for (const l of finalLines(sending, st.total, o.len, seconds, o.raw)) say(l);
   return { port: o.port, fn: o.fn, ...st.total, seconds, gaps: st.gaps, outOfOrder: st.outOfOrder, rtt };
 }
@@ -109,6 +125,8 @@ interface State {
   gaps: number;
   outOfOrder: number;
   lastRxAt: number;
+  /** When the first packet arrived (0: none yet). */
+  firstRxAt: number;
 }
 
 function report(st: State, o: PktGenOptions, say: (l: string) => void): void {
@@ -165,17 +183,20 @@ async function txLoop(
     const room = nmRingSpace(port.mem, r);
     let n = Math.min(room, o.burst);
     if (o.count > 0) n = Math.min(n, o.count - st.total.packets);
-    if (o.rate > 0)
-      n = Math.min(
-        n,
-        Math.max(0, Math.floor(((performance.now() - start) / 1000) * o.rate - st.total.packets)),
-      );
     if (n === 0) {
-      // No room: poll (which reclaims); room but over the rate: wait for the clock.
-      if (room === 0) await port.poll({ tx: true }, 100);
-      else await sleep(1);
+      await port.poll({ tx: true }, 100); // reclaims, or waits for room
       lastYield = performance.now();
       continue;
+    }
+    if (o.rate > 0) {
+      // -R: a burst goes out when it is due, as pkt-gen paces its bursts, not in clumps
+      // after a coarse sleep.
+      const dueAt = start + ((st.total.packets + n) / o.rate) * 1000;
+      if (performance.now() < dueAt) {
+        await pace(dueAt, shared);
+        lastYield = performance.now();
+        continue;
+      }
     }
     seq = fill(port, frame, n, o.len, seq, o.fn === "txseq");
     port.txsync();
@@ -212,6 +233,7 @@ function drain(port: NetmapPort, st: State, each: (off: number, len: number) => 
   if (n > 0) {
     st.total.events++;
     st.lastRxAt = performance.now();
+    if (st.firstRxAt === 0) st.firstRxAt = st.lastRxAt;
   }
   return n;
 }

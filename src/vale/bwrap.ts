@@ -1,14 +1,12 @@
 /**
  * A netmap device on a VALE switch (netmap's bwrap, `vale-ctl -a valeX:IF`, and with
  * `-h` its host stack as a second port `IF^`). The switch owns the device's rings through
- * a port bound in the kernel's name: frames the device receives (NIC RX, or host RX for the
- * host side) are forwarded through the switch by `pump()`, and the switch's output for the
- * port lands in a staging RX ring that is drained into the device's TX ring (NIC TX, or
- * host TX, i.e. up to the host stack), crossing the rings as netmap's bwrap does.
- *
- * The staging ring sits in a small region of its own, so the switch's copy into it works
- * for any device region; draining copies once more into the device's TX buffers. A full
- * staging ring drops and counts (the switch's rxDrops), and senders never wait.
+ * a port bound in the kernel's name, and crosses them as netmap's bwrap does: frames the
+ * device receives (NIC RX, or host RX for the host side) are forwarded through the switch
+ * by `pump()`, and the switch's output for the port is copied straight into the free slots
+ * of the device's TX ring (NIC TX, or host TX, i.e. up to the host stack), published and
+ * synced once per forwarding batch. One copy per destination, as for any VALE port; a
+ * full TX ring drops and counts (the switch's rxDrops), and senders never wait.
  *
  * The switch port outlives the device rings bound to it: `rebind` swaps them (or leaves
  * none, while nobody has a persistent interface open), so the port keeps its index, its
@@ -19,138 +17,109 @@ import type { Counters } from "../base/counters.js";
 import { PvnetError } from "../base/errors.js";
 import type { NetmapDevice } from "../netmap/context.js";
 import { KRing } from "../netmap/kring.js";
-import {
-  NETMAP_BUF_RESERVED,
-  NR_RX,
-  NS_MOREFRAG,
-  ringBytes,
-  ringHead,
-  ringSlot,
-  ringTail,
-  slotBufIdx,
-  slotFlags,
-  slotLen,
-  slotSetFlags,
-  slotSetLen,
-} from "../netmap/layout.js";
+import { ringHead, ringTail } from "../netmap/layout.js";
 import { NetmapRegion } from "../netmap/mem.js";
 import { NetmapPort } from "../netmap/port.js";
-import { nmRingAdvance, nmRingSpace } from "../netmap/ring.js";
-import { copyBytes } from "../wire/copy.js";
+import { nmRingAdvance } from "../netmap/ring.js";
 import { type PortCounter, portCounters, type ValeAttachment, type ValeSwitch } from "./switch.js";
 
-let nextRegionId = 3000;
+/** What `region` names while no rings are bound (the switch never copies into it). */
+let unbound: NetmapRegion | null = null;
 
 export class ValeBwrap implements ValeAttachment {
   readonly name: string;
   readonly counters: Counters<PortCounter>;
   readonly index: number;
-  /** The staging region: the switch's copies for this port land here. */
-  readonly region: NetmapRegion;
+  readonly slots: number;
   readonly #sw: ValeSwitch;
-  readonly #stage: KRing;
   #port: NetmapPort | null = null;
+  /**
+   * The switch's view of the device's TX ring as a destination: it fills [hwtail, hwcur - 1),
+   * i.e. from the ring's head up to its tail; hwtail runs ahead of head until published.
+   */
+  #out: KRing | null = null;
 
   /**
    * `port`: the device rings the switch holds (one TX, one RX kring), or null for a port
-   * with no rings bound yet, whose ring size is then `slots`.
+   * with no rings bound yet, whose rings will have `slots` slots.
    */
   constructor(sw: ValeSwitch, name: string, port: NetmapPort | null, slots = port?.tx[0]?.numSlots ?? 1024) {
     this.name = name;
     this.#sw = sw;
+    this.slots = slots;
     this.counters = portCounters();
-    this.region = new NetmapRegion(nextRegionId++, {
-      ifBytes: 0,
-      ringBytes: ringBytes(slots),
-      nBufs: NETMAP_BUF_RESERVED + slots,
-      bufSize: port?.region.bufSize,
-    });
-    const r = this.region.allocRingWithBufs(slots, NR_RX, 0, "bwrap staging ring");
-    this.#stage = new KRing({
-      m: this.region.mem,
-      r,
-      numSlots: slots,
-      tx: false,
-      name: `${name} stage`,
-      nBufs: this.region.nBufs,
-      bufSize: this.region.bufSize,
-    });
     this.rebind(port);
     this.index = sw.attach(this);
     if (this.index < 0) throw new PvnetError("ENOSPC", `${sw.name}: no free port for ${name}`);
   }
 
-  /** The device rings bound now (null: none; the switch's output waits in staging). */
+  /** The device rings bound now (null: none; the switch's output for the port is dropped). */
   get port(): NetmapPort | null {
     return this.#port;
   }
 
-  /**
-   * Binds other device rings to this switch port (null: none). Staged frames meant for the
-   * previous rings are dropped with them, as a netmap port's rings start empty when bound.
-   */
+  /** The bound device's region: the switch copies into its TX buffers. */
+  get region(): NetmapRegion {
+    if (this.#port !== null) return this.#port.region;
+    unbound ??= new NetmapRegion(0, { ifBytes: 0, ringBytes: 0, nBufs: 2 });
+    return unbound;
+  }
+
+  /** Binds other device rings to this switch port (null: none). */
   rebind(port: NetmapPort | null): void {
     if (port !== null) {
       if (port.tx.length !== 1 || port.rx.length !== 1)
         throw new PvnetError("EINVAL", `${this.name}: a switch port needs one TX and one RX ring`);
-      if (port.tx[0].numSlots !== this.#stage.numSlots || port.region.bufSize > this.region.bufSize)
+      if (port.tx[0].numSlots !== this.slots)
         throw new PvnetError(
           "EINVAL",
-          `${this.name}: rings of ${port.tx[0].numSlots} slots of ${port.region.bufSize} B do not fit a port of ${this.#stage.numSlots} slots of ${this.region.bufSize} B`,
+          `${this.name}: rings of ${port.tx[0].numSlots} slots do not fit a port of ${this.slots} slots`,
         );
     }
     this.#port = port;
-    this.#stage.reset();
-  }
-
-  rxKring(): KRing {
-    return this.#stage;
-  }
-
-  /** Frames the switch delivered that still wait for room in the device's TX ring. */
-  get staged(): number {
-    const k = this.#stage;
-    return (k.hwtail - k.hwcur + k.numSlots) % k.numSlots;
-  }
-
-  /** The switch delivered frames for this port: move them on to the device's TX ring. */
-  rxIrq(): void {
-    this.flush();
+    this.#out = null;
+    if (port === null) return;
+    const tx = port.tx[0];
+    const out = new KRing({
+      m: port.mem,
+      r: tx.r,
+      numSlots: tx.numSlots,
+      tx: false,
+      name: `${this.name} out`,
+      nBufs: port.region.nBufs,
+      bufSize: port.region.bufSize,
+    });
+    out.hwtail = ringHead(port.mem, tx.r);
+    this.#out = out;
   }
 
   /**
-   * Drains the staging ring into the device's TX ring (as far as it has room) and runs its
-   * txsync; frames that do not fit wait for the next flush. Returns the slots moved.
+   * Where the switch delivers: the device's TX ring from head (or from what the switch
+   * wrote this batch) to tail. A ring that looks full is synced first, reclaiming what the
+   * device has sent since.
    */
-  flush(): number {
-    const k = this.#stage;
-    const sm = this.region.mem;
+  rxKring(): KRing | null {
     const p = this.#port;
-    if (p === null) return 0;
-    const dm = p.mem;
-    const tr = p.tx[0].r;
-    let moved = 0;
-    while (k.hwcur !== k.hwtail) {
-      if (nmRingSpace(dm, tr) === 0) {
-        p.txsync();
-        if (nmRingSpace(dm, tr) === 0) break;
-      }
-      const h = ringHead(dm, tr);
-      const ss = ringSlot(k.r, k.hwcur);
-      const ds = ringSlot(tr, h);
-      const len = slotLen(sm, ss);
-      const db = slotBufIdx(dm, ds);
-      if (p.region.validBuf(db))
-        copyBytes(dm, p.region.bufOff(db), sm, this.region.bufOff(slotBufIdx(sm, ss)), len);
-      slotSetLen(dm, ds, len);
-      slotSetFlags(dm, ds, slotFlags(sm, ss) & NS_MOREFRAG);
-      const next = h + 1 === p.tx[0].numSlots ? 0 : h + 1;
-      nmRingAdvance(dm, tr, next);
-      k.hwcur = k.hwcur + 1 === k.numSlots ? 0 : k.hwcur + 1;
-      moved++;
+    const k = this.#out;
+    if (p === null || k === null) return null;
+    const m = p.mem;
+    let tail = ringTail(m, k.r);
+    if (tail === k.hwtail) {
+      // Slots written but not yet published lie beyond head, so this sync leaves them be.
+      p.txsync();
+      tail = ringTail(m, k.r);
     }
-    if (moved > 0) p.txsync();
-    return moved;
+    k.hwcur = tail + 1 === k.numSlots ? 0 : tail + 1;
+    return k;
+  }
+
+  /** The switch delivered frames for this port: publish them to the device and sync. */
+  rxIrq(): void {
+    const p = this.#port;
+    const k = this.#out;
+    if (p === null || k === null || ringHead(p.mem, k.r) === k.hwtail) return;
+    nmRingAdvance(p.mem, k.r, k.hwtail);
+    p.txsync();
   }
 
   /**

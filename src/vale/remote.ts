@@ -124,14 +124,12 @@ export class RemoteIf {
   async #serve(s: Session): Promise<void> {
     const port = s.port;
     while (s.running) {
-      // poll() sleeps on one ring's wake word: while frames wait for the user to make room,
-      // wait for TX room (briefly, so the user's own sends are not held up), else for RX.
-      const bw = this.#bwrap;
-      if (bw !== null && bw.staged > 0) await port.poll({ tx: true }, 2);
-      else await port.poll({ rx: true }, 50);
+      // The switch delivers into the pipe itself (bwrap.ts); this loop only takes what
+      // the user sends, sleeping on the ring's wake word in between.
+      await port.poll({ rx: true }, 50);
       if (!s.running) break;
-      const now = this.#bwrap;
-      const moved = now === null ? this.#discard(port) : now.pump() + (now.staged > 0 ? now.flush() : 0);
+      const bw = this.#bwrap;
+      const moved = bw === null ? this.#discard(port) : bw.pump();
       // A ready poll resolves without leaving the microtask queue: let the other ports'
       // loops (and timers) of this thread run between busy passes.
       if (moved > 0) await new Promise((r) => setImmediate(r));

@@ -127,7 +127,7 @@ export class ValeSwitch {
   forward(src: number, k: KRing, from: number, to: number, srcRegion?: NetmapRegion): void {
     const sp = this.#ports[src];
     if (sp === null) return;
-    // A bwrap sends from the device's region and receives into a staging region of its own.
+    // A bwrap sends from its device's region (its own may be none while unbound).
     const region = srcRegion ?? sp.region;
     const m = region.mem;
     const sc = sp.counters.f64;
@@ -202,10 +202,14 @@ export class ValeSwitch {
     if (dp === null) return false;
     const k = dp.rxKring();
     const dc = dp.counters.f64;
+    if (k === null) {
+      dc[C_RX_DROPS]++;
+      return false;
+    }
     const dr = dp.region;
-    const n = k === null ? 0 : k.numSlots;
-    const free = k === null ? 0 : (k.hwcur - k.hwtail - 1 + n) % n;
-    if (k === null || free < nfrags || sr.bufSize > dr.bufSize) {
+    const n = k.numSlots;
+    const free = (k.hwcur - k.hwtail - 1 + n) % n;
+    if (free < nfrags || sr.bufSize > dr.bufSize) {
       dc[C_RX_DROPS]++;
       return false;
     }
