@@ -5,6 +5,7 @@
  */
 import type { Command } from "commander";
 import { PvnetError } from "../base/errors.js";
+import { untilSignal } from "./signals.js";
 
 interface SocketOpt {
   socket?: string;
@@ -27,14 +28,7 @@ export function netmapdCommand(program: Command): void {
       const d = new Netmapd();
       const server = await NetmapdServer.listen(d, o.socket ?? defaultNetmapdSocket(), { log });
       log(`netmapd: listening on ${server.path}`);
-      await new Promise<void>((resolve) => {
-        const stop = (sig: string): void => {
-          log(`netmapd: ${sig}, shutting down`);
-          resolve();
-        };
-        process.once("SIGINT", () => stop("SIGINT"));
-        process.once("SIGTERM", () => stop("SIGTERM"));
-      });
+      await untilSignal("netmapd", log);
       await server.close();
       await d.close();
     });

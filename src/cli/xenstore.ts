@@ -8,6 +8,7 @@ import { XsClient } from "../xenstore/client.js";
 import { Xenstored } from "../xenstore/daemon.js";
 import { XsSocketServer } from "../xenstore/transport/socket.js";
 import { defaultXsSocketPath } from "../xenstore/transport/socket-client.js";
+import { untilSignal } from "./signals.js";
 import {
   type ToolIo,
   toolChmod,
@@ -57,14 +58,7 @@ async function runXenstored(path: string): Promise<void> {
   };
   const server = await XsSocketServer.listen(new Xenstored({ log }), path, { log });
   log(`xenstored: listening on ${server.path}`);
-  await new Promise<void>((resolve) => {
-    const stop = (sig: string): void => {
-      log(`xenstored: ${sig}, shutting down`);
-      resolve();
-    };
-    process.once("SIGINT", () => stop("SIGINT"));
-    process.once("SIGTERM", () => stop("SIGTERM"));
-  });
+  await untilSignal("xenstored", log);
   await server.close();
 }
 

@@ -104,7 +104,10 @@ export function parsePktGenArgs(argv: readonly string[]): PktGenOptions | { erro
         if (typeof r === "number") o.reportMs = r;
         break;
       case "-p":
-        r = int(1, 1);
+        // pkt-gen binds thread i to ring pair i; pvnet's VALE ports and pipes have one.
+        r = int(1, 64);
+        if (typeof r === "number" && r > 1)
+          return { error: `-p ${r}: one thread per ring pair, and pvnet's VALE ports and pipes have 1` };
         break;
       case "-S":
       case "-D": {

@@ -40,7 +40,10 @@ test("pkt-gen options parse as netmap's, and bad ones say what was expected", ()
     [["-i", "vale0:a", "-D", "zz"], /-D: mac: expected six hex octets/],
     [["-i", "vale0:a", "-q"], /unknown option/],
     [["-i"], /-i: expected a value/],
+    [["-i", "vale0:a", "-p", "2"], /-p 2: one thread per ring pair/],
+    [["-i", "vale0:a", "-p", "0"], /-p: expected an integer from 1 to 64/],
   ];
+  assert.equal(opts(["-i", "vale0:a", "-p", "1"]).port, "vale0:a");
   for (const [argv, re] of bad) {
     const r = parsePktGenArgs(argv);
     assert.ok("error" in r, argv.join(" "));
