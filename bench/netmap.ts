@@ -91,20 +91,23 @@ export async function benchNetmap(opts: BenchOptions = {}): Promise<BenchRow[]> 
         xRing: Math.round((mpps / base) * 100) / 100,
       });
     }
-    const remote: RemoteValeRates[] = [];
-    for (let i = 0; i < runs; i++) remote.push(await measureRemoteVale(frameBytes, 256, warmupMs, measureMs));
-    remote.sort((x, y) => x.delivered - y.delivered);
-    const mid = remote[remote.length >> 1];
-    add({
-      name: "VALE 1 -> 1, pkt-gen workers (netmapd: tx, switch, rx threads)",
-      frameBytes,
-      batch: 256,
-      mpps: mid.delivered,
-      gbps: gbpsOf(mid.delivered, frameBytes),
-      xRing: Math.round((mid.delivered / base) * 100) / 100,
-      offeredMpps: Math.round(mid.offered * 100) / 100,
-      dropPct: mid.dropPct,
-    });
+    for (const slots of [1024, 4096]) {
+      const remote: RemoteValeRates[] = [];
+      for (let i = 0; i < runs; i++)
+        remote.push(await measureRemoteVale(frameBytes, 256, warmupMs, measureMs, slots));
+      remote.sort((x, y) => x.delivered - y.delivered);
+      const mid = remote[remote.length >> 1];
+      add({
+        name: `VALE 1 -> 1, pkt-gen workers + switch thread, ${slots}-slot rings`,
+        frameBytes,
+        batch: 256,
+        mpps: mid.delivered,
+        gbps: gbpsOf(mid.delivered, frameBytes),
+        xRing: Math.round((mid.delivered / base) * 100) / 100,
+        offeredMpps: Math.round(mid.offered * 100) / 100,
+        dropPct: mid.dropPct,
+      });
+    }
   }
   return rows;
 }

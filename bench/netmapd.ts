@@ -3,7 +3,8 @@
  * netmapd: a pkt-gen tx worker on vale0:a, the switch in this thread, a pkt-gen rx worker
  * on vale0:b (three threads on this 2-core machine). Rates come from the switch's port
  * counters over the measured window: offered (forwarded from a) and delivered (into b's
- * pipe, which never loses what it took), with the drops at b's full ring.
+ * pipe, which never loses what it took), with the drops at b's full ring. Rings of netmap's
+ * default 1024 slots, and of 4096 (`vale-ctl -n IF -C 4096`): bigger batches per wake-up.
  */
 import { Netmapd } from "../src/netmapd/daemon.js";
 import { runPktGenJob } from "../src/netmapd/job.js";
@@ -21,11 +22,13 @@ export async function measureRemoteVale(
   batch: number,
   warmupMs: number,
   measureMs: number,
+  slots = 1024,
 ): Promise<RemoteValeRates> {
   const d = new Netmapd();
+  const conf = ["-C", String(slots)];
   for (const args of [
-    ["-n", "a"],
-    ["-n", "b"],
+    ["-n", "a", ...conf],
+    ["-n", "b", ...conf],
     ["-a", "vale0:a"],
     ["-a", "vale0:b"],
   ]) {
