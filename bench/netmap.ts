@@ -7,7 +7,7 @@
  */
 import { Worker } from "node:worker_threads";
 import { NetmapRegion } from "../src/netmap/mem.js";
-import { createPipe } from "../src/netmap/pipe.js";
+import { createPipe, pipeRegionSpec } from "../src/netmap/pipe.js";
 import { measureRemoteVale, type RemoteValeRates } from "./netmapd.js";
 import { type BenchOptions, type BenchRow, benchSession, gbpsOf, median } from "./result.js";
 import { measureRingPair, sleep } from "./ring-pair.js";
@@ -20,7 +20,7 @@ export async function measurePipe(
   measureMs: number,
 ): Promise<number> {
   const slots = 1024;
-  const spec = { ifBytes: 0, ringBytes: 4 * (256 + slots * 16 + 64), nBufs: 4 * slots + 2 };
+  const spec = pipeRegionSpec(slots);
   const region = new NetmapRegion(1, spec);
   const desc = createPipe(region, "vale0:p", slots);
   const ctl = new SharedArrayBuffer(32);

@@ -6,14 +6,14 @@
  */
 import { parentPort, workerData } from "node:worker_threads";
 import { ringHead, ringSlot, slotBufIdx, slotSetLen } from "../src/netmap/layout.js";
-import { NetmapRegion } from "../src/netmap/mem.js";
+import { NetmapRegion, type RegionSpec } from "../src/netmap/mem.js";
 import { type PipeDesc, PipeEnd } from "../src/netmap/pipe.js";
 import { NetmapPort } from "../src/netmap/port.js";
 import { nmRingAdvance, nmRingSpace } from "../src/netmap/ring.js";
 
 interface Args {
   sab: SharedArrayBuffer;
-  spec: { ifBytes: number; ringBytes: number; nBufs: number };
+  spec: RegionSpec;
   desc: PipeDesc;
   master: boolean;
   frameBytes: number;

@@ -26,7 +26,7 @@ import {
   SEM_DELIVERED,
   SEM_RELEASED,
 } from "./layout.js";
-import type { NetmapRegion } from "./mem.js";
+import { type NetmapRegion, type RegionSpec, regionSpecFor } from "./mem.js";
 
 /**
  * NS_BUF_CHANGED in a slot's second word, which holds len (low half) and flags (high
@@ -41,6 +41,12 @@ export interface PipeDesc {
   slots: number;
   /** Byte offsets of the rings: [master tx, master rx, slave tx, slave rx]. */
   rings: [number, number, number, number];
+}
+
+/** A region just big enough for one pipe of `slots` (both ends, with their netmap_ifs). */
+export function pipeRegionSpec(slots: number): RegionSpec {
+  const end = { txRings: 1, rxRings: 1, hostTxRings: 0, hostRxRings: 0, txSlots: slots, rxSlots: slots };
+  return regionSpecFor(2, end);
 }
 
 /** Lays out a pipe's four rings in `region`, each slot holding a buffer of its own. */

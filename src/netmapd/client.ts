@@ -4,11 +4,10 @@
  */
 import { connect } from "node:net";
 import { PvnetError } from "../base/errors.js";
-import { LineSplitter, type NetmapdReply, type NetmapdRequest } from "./protocol.js";
+import { LineSplitter, type NetmapdReply, type NetmapdRequest, type NetmapdStatus } from "./protocol.js";
 
 export interface NetmapdCall {
-  /** The final status: exit code, and the error or the result. */
-  readonly done: Promise<{ exit: number; err?: string; code?: string; result?: unknown }>;
+  readonly done: Promise<NetmapdStatus>;
   stop(): void;
 }
 
@@ -33,24 +32,22 @@ export async function callNetmapd(
     );
   });
   s.write(`${JSON.stringify(req)}\n`);
-  const done = new Promise<{ exit: number; err?: string; code?: string; result?: unknown }>(
-    (resolve, reject) => {
-      const lines = new LineSplitter(MAX_REPLY_LINE);
-      let final: { exit: number; err?: string; code?: string; result?: unknown } | null = null;
-      s.on("data", (chunk: string) => {
-        lines.push(chunk, (line) => {
-          const r = JSON.parse(line) as NetmapdReply;
-          if ("out" in r) out(r.out);
-          else final = r;
-        });
+  const done = new Promise<NetmapdStatus>((resolve, reject) => {
+    const lines = new LineSplitter(MAX_REPLY_LINE);
+    let final: NetmapdStatus | null = null;
+    s.on("data", (chunk: string) => {
+      lines.push(chunk, (line) => {
+        const r = JSON.parse(line) as NetmapdReply;
+        if ("out" in r) out(r.out);
+        else final = r;
       });
-      s.on("error", (e) => reject(new PvnetError("EIO", `netmapd connection: ${e.message}`)));
-      s.on("close", () => {
-        if (final !== null) resolve(final);
-        else reject(new PvnetError("EIO", "netmapd closed the connection without a status"));
-      });
-    },
-  );
+    });
+    s.on("error", (e) => reject(new PvnetError("EIO", `netmapd connection: ${e.message}`)));
+    s.on("close", () => {
+      if (final !== null) resolve(final);
+      else reject(new PvnetError("EIO", "netmapd closed the connection without a status"));
+    });
+  });
   return {
     done,
     stop: () => {

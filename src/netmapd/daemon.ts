@@ -12,9 +12,9 @@
  */
 import { PvnetError } from "../base/errors.js";
 import { NetmapRegion, type RegionSpec } from "../netmap/mem.js";
-import { createPipe, type PipeDesc } from "../netmap/pipe.js";
+import { createPipe, type PipeDesc, pipeRegionSpec } from "../netmap/pipe.js";
 import { type PortName, parsePortName } from "../netmap/port-name.js";
-import { RemoteIf, type RemotePortDesc } from "../vale/remote.js";
+import { describePipeEnd, RemoteIf, type RemotePortDesc } from "../vale/remote.js";
 import { PORT_COUNTERS, type PortCounter, ValeSwitch } from "../vale/switch.js";
 import { isParseError } from "../wire/layout.js";
 import type { ValeCtlCmd } from "./vale-ctl.js";
@@ -178,11 +178,7 @@ export class Netmapd {
     const master = pipe.role === "master";
     let rec = this.#pipes.get(key);
     if (rec === undefined) {
-      const spec: RegionSpec = {
-        ifBytes: 0,
-        ringBytes: 4 * (256 + PIPE_SLOTS * 16 + 64),
-        nBufs: 4 * PIPE_SLOTS + 2,
-      };
+      const spec = pipeRegionSpec(PIPE_SLOTS);
       const region = new NetmapRegion(nextPipeRegion++, spec);
       rec = {
         desc: createPipe(region, key, PIPE_SLOTS),
@@ -204,14 +200,7 @@ export class Netmapd {
     const r = rec;
     let done = false;
     return {
-      desc: {
-        name: name.spec,
-        regionId: r.region.id,
-        spec: r.spec,
-        sab: r.region.mem.buffer as SharedArrayBuffer,
-        pipe: r.desc,
-        master,
-      },
+      desc: describePipeEnd(name.spec, r.region, r.spec, r.desc, master),
       release: async () => {
         if (done) return;
         done = true;

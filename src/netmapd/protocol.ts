@@ -10,7 +10,15 @@ export type NetmapdRequest =
   | { op: "pkt-gen"; args: string[]; forMs?: number }
   | { op: "stop" };
 
-export type NetmapdReply = { out: string } | { exit: number; err?: string; code?: string; result?: unknown };
+/** The last line of an answer: the exit status, with the error or the result. */
+export interface NetmapdStatus {
+  exit: number;
+  err?: string;
+  code?: string;
+  result?: unknown;
+}
+
+export type NetmapdReply = { out: string } | NetmapdStatus;
 
 /** Longest request line accepted (a request is a short argument list). */
 export const MAX_REQUEST_LINE = 64 * 1024;

@@ -5,18 +5,14 @@
  */
 import { NetmapContext } from "../netmap/context.js";
 import { NetmapRegion } from "../netmap/mem.js";
+import { pipeRegionSpec } from "../netmap/pipe.js";
 import { installVale } from "../vale/install.js";
 
 let nextRegion = 500;
 
 export function pktGenHost(): NetmapContext {
   const ctx = new NetmapContext();
-  ctx.pipeRegion = (slots) =>
-    new NetmapRegion(nextRegion++, {
-      ifBytes: 1024,
-      ringBytes: 4 * (256 + slots * 16 + 64),
-      nBufs: 4 * slots + 2,
-    });
+  ctx.pipeRegion = (slots) => new NetmapRegion(nextRegion++, pipeRegionSpec(slots));
   installVale(ctx);
   return ctx;
 }

@@ -18,13 +18,10 @@ import { PvnetError } from "../base/errors.js";
 import type { NetmapDevice } from "../netmap/context.js";
 import { KRing } from "../netmap/kring.js";
 import { ringHead, ringTail } from "../netmap/layout.js";
-import { NetmapRegion } from "../netmap/mem.js";
+import type { NetmapRegion } from "../netmap/mem.js";
 import { NetmapPort } from "../netmap/port.js";
 import { nmRingAdvance } from "../netmap/ring.js";
 import { type PortCounter, portCounters, type ValeAttachment, type ValeSwitch } from "./switch.js";
-
-/** What `region` names while no rings are bound (the switch never copies into it). */
-let unbound: NetmapRegion | null = null;
 
 export class ValeBwrap implements ValeAttachment {
   readonly name: string;
@@ -58,11 +55,13 @@ export class ValeBwrap implements ValeAttachment {
     return this.#port;
   }
 
-  /** The bound device's region: the switch copies into its TX buffers. */
+  /**
+   * The bound device's region: the switch copies into its TX buffers. The switch asks only
+   * after `rxKring()` gave a ring, and a bwrap forwards only from bound rings.
+   */
   get region(): NetmapRegion {
-    if (this.#port !== null) return this.#port.region;
-    unbound ??= new NetmapRegion(0, { ifBytes: 0, ringBytes: 0, nBufs: 2 });
-    return unbound;
+    if (this.#port === null) throw new PvnetError("ENXIO", `${this.name}: no rings bound`);
+    return this.#port.region;
   }
 
   /** Binds other device rings to this switch port (null: none). */

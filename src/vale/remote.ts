@@ -14,9 +14,8 @@
  */
 import { PvnetError } from "../base/errors.js";
 import { ringTail } from "../netmap/layout.js";
-import type { NetmapRegion as Region, RegionSpec } from "../netmap/mem.js";
-import { NetmapRegion } from "../netmap/mem.js";
-import { createPipe, type PipeDesc, PipeEnd } from "../netmap/pipe.js";
+import { NetmapRegion, type RegionSpec } from "../netmap/mem.js";
+import { createPipe, type PipeDesc, PipeEnd, pipeRegionSpec } from "../netmap/pipe.js";
 import { NetmapPort } from "../netmap/port.js";
 import { nmRingAdvance } from "../netmap/ring.js";
 import { ValeBwrap } from "./bwrap.js";
@@ -87,18 +86,12 @@ export class RemoteIf {
   open(): RemotePortDesc {
     if (this.#session !== null) throw new PvnetError("EBUSY", `${this.name} is already open`);
     const slots = this.slots;
-    const spec: RegionSpec = { ifBytes: 0, ringBytes: 4 * (256 + slots * 16 + 64), nBufs: 4 * slots + 2 };
-    const region: Region = new NetmapRegion(nextRegionId++, spec);
+    const spec = pipeRegionSpec(slots);
+    const region = new NetmapRegion(nextRegionId++, spec);
     const pipe = createPipe(region, this.name, slots);
     const end = new PipeEnd(region, pipe, true);
     const port = new NetmapPort(region, end, [end.txRing], [end.rxRing]);
-    const desc = {
-      name: this.name,
-      regionId: region.id,
-      spec,
-      sab: region.mem.buffer as SharedArrayBuffer,
-      pipe,
-    };
+    const desc = describePipeEnd(this.name, region, spec, pipe, false);
     const s: Session = { desc, port, running: true, served: Promise.resolve() };
     s.served = this.#serve(s);
     this.#session = s;
@@ -174,6 +167,17 @@ export function attachRemotePort(sw: ValeSwitch, name: string, slots = 1024): Re
       vif.detach();
     },
   };
+}
+
+/** What another thread needs to open one end of `pipe` (in `region`, laid out by `spec`). */
+export function describePipeEnd(
+  name: string,
+  region: NetmapRegion,
+  spec: RegionSpec,
+  pipe: PipeDesc,
+  master: boolean,
+): RemotePortDesc {
+  return { name, regionId: region.id, spec, sab: region.mem.buffer as SharedArrayBuffer, pipe, master };
 }
 
 /** In the owner's thread: the port's netmap rings (one TX, one RX) — or a pipe end's. */

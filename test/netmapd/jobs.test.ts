@@ -6,6 +6,7 @@ import { join } from "node:path";
 import { test } from "node:test";
 import { callNetmapd } from "../../src/netmapd/client.js";
 import { Netmapd } from "../../src/netmapd/daemon.js";
+import type { NetmapdStatus } from "../../src/netmapd/protocol.js";
 import { NetmapdServer } from "../../src/netmapd/server.js";
 import { parseValeCtlArgs, type ValeCtlCmd } from "../../src/netmapd/vale-ctl.js";
 import type { PktGenResult } from "../../src/pktgen/run.js";
@@ -28,7 +29,7 @@ interface Job {
   lines: string[];
   started: Promise<void>;
   stop: () => void;
-  done: Promise<{ exit: number; err?: string; code?: string; result?: PktGenResult }>;
+  done: Promise<NetmapdStatus & { result?: PktGenResult }>;
 }
 
 /** Starts a pkt-gen job; `started` resolves at its first line (the port is bound by then). */
