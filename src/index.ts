@@ -1,10 +1,17 @@
 /**
- * pvnet's public API. `Machine` boots domains (worker threads with their own memory);
- * a domain program receives a `Domain` runtime with grant tables, event channels, timers
- * and an event loop, and builds shared rings with `RingArea`, `FrontRing` and `BackRing`.
+ * pvnet's main entry: the machine and the shared rings. `Machine` boots domains (worker
+ * threads with their own memory); a domain program receives a `Domain` runtime with grant
+ * tables, event channels, timers and an event loop, and builds shared rings with
+ * `RingArea`, `FrontRing` and `BackRing`. Each layer also has an entry of its own with
+ * everything it offers: `pvnet/hv`, `pvnet/ring`, `pvnet/wire`, `pvnet/xenstore`,
+ * `pvnet/netmap`, `pvnet/vale`, `pvnet/pktgen` and `pvnet/netmapd`.
+ *
+ * @module pvnet
  */
+export { type Clock, FakeClock, systemClock } from "./base/clock.js";
 export { Counters } from "./base/counters.js";
-export { PvnetError, type WireError } from "./base/errors.js";
+export { isWireError, PvnetError, toWireError, type WireError } from "./base/errors.js";
+export { type LogSink, RateLog } from "./base/ratelog.js";
 export type { Domain } from "./hv/domain.js";
 export type { DomainProgram } from "./hv/domain-worker.js";
 export { EventChannels } from "./hv/evtchn.js";

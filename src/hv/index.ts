@@ -1,0 +1,26 @@
+/**
+ * The "hypervisor": {@link Machine} (main thread) creates domains, each a worker thread
+ * with its own memory, and answers their hypercalls; a domain's program is a module whose
+ * default export is a {@link DomainProgram}, called with the {@link Domain} runtime: its
+ * memory and page allocator, {@link GrantTable} (granting), {@link GrantOps} (map, unmap,
+ * batched copy of another domain's grants), {@link EventChannels}, {@link EventLoop} and
+ * timers.
+ *
+ * @module pvnet/hv
+ */
+export type { Domain, MessageHandler } from "./domain.js";
+export type { DomainProgram } from "./domain-worker.js";
+export {
+  EVTCHN_NR_PORTS,
+  EventChannels,
+  type EvtchnStats,
+  type OwnSide,
+  type PortHandler,
+} from "./evtchn.js";
+export { type GrantingDomain, GrantOps } from "./grant-ops.js";
+export { GRANTS_PER_FRAME, GrantTable } from "./grant-table.js";
+export { EventLoop, type LoopMode, type LoopOptions } from "./loop.js";
+export { type DomainSpec, type DomainStatus, Machine } from "./machine.js";
+export { type DomainMemory, PAGE_SHIFT, PAGE_SIZE, PageAllocator } from "./memory.js";
+export { ManualTimers, NodeTimers, type TimerId, type Timers } from "./timer.js";
+export { MACHINE } from "./worker-proto.js";
