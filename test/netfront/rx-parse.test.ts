@@ -63,6 +63,8 @@ test("bad ids, statuses and offsets drop the packet but consume all of it", () =
   assert.equal(negative.reason, RxReason.BadStatus);
   const past = parse([{ status: 200, offset: 3900 }]);
   assert.deepEqual([past.reason, past.describe()], [RxReason.BadStatus, "rx->offset: 3900, size: 200"]);
+  assert.equal(parse([{ status: 97, offset: 4000 }]).reason, RxReason.BadStatus, "one byte past the page");
+  assert.equal(parse([{ status: 96, offset: 4000 }]).verdict, RxVerdict.Ok, "up to the page end");
 });
 
 test("more_data past the published responses and missing extras drop what was there", () => {
