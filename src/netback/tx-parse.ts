@@ -119,7 +119,7 @@ export interface TxParseLimits {
 /**
  * Parses the packet whose first slot is batch index `start` of `batch` (slot i at byte
  * `base + i * 12`), with `avail` slots copied from `start` on. Reads at most `avail` slots:
- * every loop is bounded by it and by the fatal slot limit.
+ * every loop is bounded by it and by the fatal slot limit. Returns `out.verdict`.
  */
 export function parseTxPacket(
   batch: Mem,
@@ -128,7 +128,7 @@ export function parseTxPacket(
   avail: number,
   limits: TxParseLimits,
   out: TxPacket,
-): void {
+): TxVerdict {
   out.start = start;
   out.consumed = 1;
   out.nExtras = 0;
@@ -163,7 +163,7 @@ export function parseTxPacket(
   // A multicast request is answered before its fragments are looked at, as Linux does.
   if (out.mcastAddAt >= 0 || out.mcastDelAt >= 0) {
     out.verdict = TxVerdict.Control;
-    return;
+    return TxVerdict.Control;
   }
   let drop = TxReason.None;
   let dropA = 0;
@@ -207,11 +207,13 @@ export function parseTxPacket(
     if (t !== XEN_NETIF_GSO_TYPE_TCPV4 && t !== XEN_NETIF_GSO_TYPE_TCPV6)
       return fail(out, TxVerdict.Fatal, TxReason.GsoBadType, t, 0);
   }
+  return TxVerdict.Ok;
 }
 
-function fail(out: TxPacket, verdict: TxVerdict, reason: TxReason, a: number, b: number): void {
+function fail(out: TxPacket, verdict: TxVerdict, reason: TxReason, a: number, b: number): TxVerdict {
   out.verdict = verdict;
   out.reason = reason;
   out.reasonA = a;
   out.reasonB = b;
+  return verdict;
 }

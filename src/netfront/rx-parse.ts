@@ -88,7 +88,7 @@ export class RxPacket {
  * Parses the packet whose first response is batch index `start` (response i at byte
  * `base + i * 8`, ring index `firstIdx + i`), with `avail` responses published from `start`
  * on. A response must carry the id its position was posted with (`idx & mask`). Loops are
- * bounded by `avail`.
+ * bounded by `avail`. Returns `out.verdict`.
  */
 export function parseRxPacket(
   batch: Mem,
@@ -98,7 +98,7 @@ export function parseRxPacket(
   firstIdx: number,
   mask: number,
   out: RxPacket,
-): void {
+): RxVerdict {
   out.start = start;
   out.consumed = 1;
   out.nExtras = 0;
@@ -147,6 +147,7 @@ export function parseRxPacket(
   out.consumed = i + k;
   const max = XEN_NETIF_NR_SLOTS_MIN + (firstStatus <= RX_COPY_THRESHOLD ? 1 : 0);
   if (out.nData > max) setDrop(out, RxReason.TooManySlots, out.nData, max);
+  return out.verdict;
 }
 
 function setDrop(out: RxPacket, reason: RxReason, a: number, b: number): void {
@@ -157,7 +158,8 @@ function setDrop(out: RxPacket, reason: RxReason, a: number, b: number): void {
   out.reasonB = b;
 }
 
-function drop(out: RxPacket, consumed: number, reason: RxReason, a: number, b: number): void {
+function drop(out: RxPacket, consumed: number, reason: RxReason, a: number, b: number): RxVerdict {
   out.consumed = consumed;
   setDrop(out, reason, a, b);
+  return out.verdict;
 }

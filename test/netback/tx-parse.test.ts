@@ -166,7 +166,8 @@ test("any slots: parsing never throws, stays within avail, and an accepted frame
   fc.assert(
     fc.property(fc.array(slotWords, { minLength: 1, maxLength: 40 }), fc.nat(40), (slots, cut) => {
       const m = privateMem(CAP * TX_SLOT_BYTES);
-      slots.forEach((s, i) => txReqWrite(m, i * TX_SLOT_BYTES, s.gref, s.offset, s.flags, i, s.size));
+      for (const [i, s] of slots.entries())
+        txReqWrite(m, i * TX_SLOT_BYTES, s.gref, s.offset, s.flags, i, s.size);
       const avail = 1 + (cut % slots.length);
       const p = new TxPacket();
       parseTxPacket(m, 0, 0, avail, LIMITS, p);

@@ -107,9 +107,8 @@ test("any responses: parsing never throws, stays within avail, an accepted frame
   fc.assert(
     fc.property(fc.array(rsp, { minLength: 1, maxLength: 40 }), fc.nat(), (rsps, cut) => {
       const m = privateMem(512 * RX_SLOT_BYTES);
-      rsps.forEach((r, i) =>
-        rxRspWrite(m, i * RX_SLOT_BYTES, r.id < 0 ? (FIRST + i) & MASK : r.id, r.offset, r.flags, r.status),
-      );
+      for (const [i, r] of rsps.entries())
+        rxRspWrite(m, i * RX_SLOT_BYTES, r.id < 0 ? (FIRST + i) & MASK : r.id, r.offset, r.flags, r.status);
       const avail = 1 + (cut % rsps.length);
       const p = new RxPacket();
       parseRxPacket(m, 0, 0, avail, FIRST, MASK, p);
