@@ -36,9 +36,7 @@ import { systemClock } from "../base/clock.js";
 import type { Counters } from "../base/counters.js";
 import { PvnetError } from "../base/errors.js";
 import { NodeTimers, type TimerId, type Timers } from "../hv/timer.js";
-import { type Mem, memOf } from "../wire/mem.js";
 import { formatIpv4 } from "../wire/net/ipv4.js";
-import { copyFrameBytes } from "../wire/pcap.js";
 import { Arp, type ArpEntry, type ArpOptions, isMartian } from "./arp.js";
 import { SC, type StackCounterName, stackCounters } from "./counters.js";
 import { type NetDevice, RX_CSUM_BLANK, RX_DATA_VALIDATED } from "./device.js";
@@ -108,9 +106,6 @@ export class NetStack {
   readonly #tickMs: number;
   #tickTimer: TimerId | undefined;
   #up = false;
-  // The last source buffer seen by receive, viewed once (netfront hands frames from one buffer).
-  #srcBuffer: ArrayBufferLike | undefined;
-  #srcMem: Mem | undefined;
 
   constructor(dev: NetDevice, opts: StackOptions) {
     const ip = checkInt("ip", opts.ip, 0, 0xffffffff);
@@ -240,17 +235,12 @@ export class NetStack {
     return this.#txq.queued;
   }
 
+  /**
+   * A byte loop straight from the caller's view: no view of the caller's buffer is ever
+   * made, so frames from any number of buffers allocate nothing (about 1 ns a byte here).
+   */
   #copyIn(at: number, frame: Uint8Array, off: number, len: number): void {
-    const buffer = frame.buffer;
-    if (buffer !== this.#srcBuffer) {
-      this.#srcBuffer = buffer;
-      this.#srcMem = buffer.byteLength % 8 === 0 ? memOf(buffer) : undefined;
-    }
-    const dst = this.#slots.mem;
-    if (this.#srcMem !== undefined) {
-      copyFrameBytes(dst, at, this.#srcMem, frame.byteOffset + off, len);
-    } else {
-      for (let i = 0; i < len; i++) dst.u8[at + i] = frame[off + i];
-    }
+    const dst = this.#slots.mem.u8;
+    for (let i = 0; i < len; i++) dst[at + i] = frame[off + i];
   }
 }

@@ -9,7 +9,6 @@
  * sum and the frame goes out flagged TX_CSUM_BLANK | TX_DATA_VALIDATED, as Linux's
  * netfront sends a CHECKSUM_PARTIAL skb; otherwise the checksum is filled.
  */
-import { assert } from "../base/assert.js";
 import { PvnetError } from "../base/errors.js";
 import type { Mem } from "../wire/mem.js";
 import { ipv4PseudoHeaderSum, onesSum } from "../wire/net/checksum.js";
@@ -65,7 +64,8 @@ export class UdpSocket {
    * queued or waiting for ARP) or a negative errno (see send-status.ts).
    */
   sendTo(daddr: number, dport: number, data: Uint8Array, off = 0, len = data.length - off): number {
-    assert(this.#open, `udp: socket on port ${this.port} is closed`);
+    // Not assert(cond, `message`): the template would be built, allocating, on every send.
+    if (!this.#open) throw new PvnetError("EBADF", `Cannot send on UDP port ${this.port}: socket closed`);
     return this.#udp.send(this.port, daddr, dport, data, off, len);
   }
 
@@ -141,10 +141,14 @@ export class Udp implements L4Receiver {
   }
 
   send(sport: number, daddr: number, dport: number, data: Uint8Array, off: number, len: number): number {
-    assert(
-      Number.isInteger(off) && Number.isInteger(len) && off >= 0 && len >= 0 && off + len <= data.length,
-      `udp: bytes ${off}..${off + len} are outside the ${data.length}-byte buffer`,
-    );
+    if (
+      !(Number.isInteger(off) && Number.isInteger(len) && off >= 0 && len >= 0 && off + len <= data.length)
+    ) {
+      throw new PvnetError(
+        "EINVAL",
+        `Cannot send bytes ${off}..${off + len}: outside the ${data.length}-byte buffer`,
+      );
+    }
     if (UDP_HLEN + len > this.#ipv4.l4Max) return SEND_EMSGSIZE;
     const m = this.#mem;
     const at = this.#ipv4.l4Off;
