@@ -1,0 +1,14 @@
+/**
+ * What a send returns: 0, or a negative Linux errno, as sendto(2) would report it. A
+ * frame that waits for ARP or for ring space counts as sent (0): its later fate shows in
+ * the counters (txDropNoArp), as with a kernel socket.
+ */
+export const SEND_OK = 0;
+/** The stack is down. */
+export const SEND_ENETDOWN = -100;
+/** No room: the transmit queue, or the destination's ARP pending queue, is full. */
+export const SEND_ENOBUFS = -105;
+/** Larger than the MTU allows (the stack does not fragment). */
+export const SEND_EMSGSIZE = -90;
+/** The destination is our own address, 0.0.0.0 or multicast: no loopback, no multicast. */
+export const SEND_EINVAL = -22;
