@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import fc from "fast-check";
-import { parse, stringify } from "yaml";
+import { type Document, isMap, isScalar, isSeq, type Node, parse, parseDocument, stringify } from "yaml";
 import { type ConfigResult, DEFAULT_HOST_YAML, parseHostConfig } from "../../src/toolstack/config.js";
 import { fieldName } from "../../src/toolstack/config-locate.js";
 
@@ -101,8 +101,15 @@ type Op =
   | { k: "replace"; pick: number; v: Json }
   | { k: "duplicate"; pick: number }
   | { k: "rename"; pick: number; name: string }
-  | { k: "set"; key: string; pick: number; v: Json };
+  | { k: "set"; key: string; pick: number; v: Json }
+  | { k: "unset"; key: string; pick: number };
 const op: fc.Arbitrary<Op> = fc.oneof(
+  // Removes a key whose default then stands in (reported at the enclosing entry).
+  fc.record({
+    k: fc.constant("unset" as const),
+    key: fc.constantFrom("mac", "bridge", "vale0", "bridges"),
+    pick: fc.nat(),
+  }),
   // Aimed at the keys the cross-field rules read, so those rules are reached often.
   ...Object.entries(NEAR_BY_KEY).map(([key, vs]) =>
     fc.record({
@@ -127,7 +134,9 @@ const op: fc.Arbitrary<Op> = fc.oneof(
 
 /** Applies one edit to a non-root node picked among all the document's nodes. */
 function apply(root: Json, o: Op): void {
-  const paths = pathsOf(root).filter((p) => p.length > 0 && (o.k !== "set" || p[p.length - 1] === o.key));
+  const paths = pathsOf(root).filter(
+    (p) => p.length > 0 && ((o.k !== "set" && o.k !== "unset") || p[p.length - 1] === o.key),
+  );
   if (paths.length === 0) return;
   const path = paths[o.pick % paths.length];
   const parent = path.slice(0, -1).reduce<Json>((n, s) => (n as Record<string | number, Json>)[s], root) as
@@ -136,36 +145,45 @@ function apply(root: Json, o: Op): void {
   const last = path[path.length - 1];
   if (Array.isArray(parent)) {
     const i = last as number;
-    if (o.k === "delete") parent.splice(i, 1);
+    if (o.k === "delete" || o.k === "unset") parent.splice(i, 1);
     else if (o.k === "replace" || o.k === "set") parent[i] = structuredClone(o.v);
     else parent.splice(i, 0, structuredClone(parent[i]));
     return;
   }
   const key = String(last);
+  // Rebuilt in order, with defineProperty so that a key like __proto__ stays a plain key.
   const entries = Object.entries(parent);
   for (const k of Object.keys(parent)) delete parent[k];
+  const put = (k: string, v: Json): void => {
+    Object.defineProperty(parent, k, { value: v, enumerable: true, writable: true, configurable: true });
+  };
   for (const [k, v] of entries) {
-    if (k !== key)
-      Object.defineProperty(parent, k, { value: v, enumerable: true, writable: true, configurable: true });
-    else if (o.k === "replace" || o.k === "set")
-      Object.defineProperty(parent, k, {
-        value: structuredClone(o.v),
-        enumerable: true,
-        writable: true,
-        configurable: true,
-      });
+    if (k !== key) put(k, v);
+    else if (o.k === "replace" || o.k === "set") put(k, structuredClone(o.v));
     else if (o.k === "duplicate") {
-      parent[k] = v;
-      parent[`${k}2`] = structuredClone(v);
-    } else if (o.k === "rename")
-      Object.defineProperty(parent, o.name, {
-        value: v,
-        enumerable: true,
-        writable: true,
-        configurable: true,
-      });
-    // delete: left out
+      put(k, v);
+      put(`${k}2`, structuredClone(v));
+    } else if (o.k === "rename") put(o.name, v);
+    // delete, unset: left out
   }
+}
+
+/** The text span [start, end] of the entry at `path` (its key too), as yaml's own getIn finds it. */
+function spanOf(doc: Document, path: readonly (string | number)[]): [number, number] | undefined {
+  if (path.length === 0) return [0, Number.MAX_SAFE_INTEGER];
+  const parent = doc.getIn(path.slice(0, -1), true);
+  const last = path[path.length - 1];
+  if (isMap(parent)) {
+    const pair = parent.items.find((p) => isScalar(p.key) && String(p.key.value) === String(last));
+    const k = pair?.key as Node | undefined;
+    const v = (pair?.value ?? pair?.key) as Node | undefined;
+    return k?.range && v?.range ? [k.range[0], v.range[2]] : undefined;
+  }
+  if (isSeq(parent)) {
+    const item = parent.items[last as number] as Node | undefined;
+    return item?.range ? [item.range[0], item.range[2]] : undefined;
+  }
+  return undefined; // behind an alias: not checked
 }
 
 function check(text: string, r: ConfigResult): "ok" | "yaml" | "schema" {
@@ -174,20 +192,30 @@ function check(text: string, r: ConfigResult): "ok" | "yaml" | "schema" {
     return "ok";
   }
   const lines = text.split("\n").length;
-  const doc = (() => {
+  const doc = parseDocument(text, { logLevel: "error" });
+  const data = (() => {
     try {
-      return parse(text, { logLevel: "error" });
+      return doc.toJS();
     } catch {
       return undefined;
     }
   })();
+  const lineStart = [0];
+  for (let i = 0; i < text.length; i++) if (text[i] === "\n") lineStart.push(i + 1);
   assert.ok(r.issues.length > 0);
   for (const i of r.issues) {
     assert.ok(i.line >= 1 && i.line <= lines, `line ${i.line} of ${lines}`);
     assert.ok(i.col >= 1, `col ${i.col}`);
     if (i.field === "YAML") continue;
     assert.equal(i.field, fieldName(i.path));
-    assert.ok(has(doc, i.path), `${i.field} is not in the document`);
+    assert.ok(has(data, i.path), `${i.field} is not in the document`);
+    const span = spanOf(doc, i.path);
+    const offset = lineStart[i.line - 1] + i.col - 1;
+    if (span !== undefined)
+      assert.ok(
+        span[0] <= offset && offset <= span[1],
+        `${i.field} at ${i.line}:${i.col}, outside its entry`,
+      );
     assert.ok(i.problem.length > 0);
   }
   return r.issues[0].field === "YAML" ? "yaml" : "schema";
