@@ -129,6 +129,8 @@ interface Bad {
   /** A piece of the line the issue must point at. */
   at: string;
   problem: RegExp;
+  /** Where on that line the column must be: the start of this text. */
+  col?: string;
 }
 
 const BAD: Bad[] = [
@@ -137,6 +139,7 @@ const BAD: Bad[] = [
     text: edit("queues: 1", "queues: 9"),
     field: "domains[1].vifs[0].queues",
     at: "queues: 9",
+    col: "9",
     problem: /9 is out of range/,
   },
   {
@@ -229,6 +232,15 @@ const BAD: Bad[] = [
     field: "domains[2].colour",
     at: "colour: red",
     problem: /unknown key "colour"/,
+    col: "colour",
+  },
+  {
+    what: "an unknown key holding a mapping, pointed at the key's line",
+    text: edit("  - name: guest2\n", "  - name: guest2\n    colour:\n      shade: red\n"),
+    field: "domains[2].colour",
+    at: "colour:",
+    problem: /unknown key "colour"/,
+    col: "colour",
   },
   {
     what: "an unknown feature",
@@ -292,6 +304,7 @@ const BAD: Bad[] = [
     field: "bridges.br0",
     at: "br0: {}",
     problem: /"br0" is not a valid name/,
+    col: "br0",
   },
   {
     what: "a VXLAN uplink with a bad remote",
@@ -358,6 +371,8 @@ for (const b of BAD) {
     assert.deepEqual([i.field, i.line], [b.field, line], formatIssue(i));
     assert.match(i.problem, b.problem, formatIssue(i));
     assert.ok(formatIssue(i).startsWith(`bad.yaml:${line}:${i.col}: ${b.field}: `));
+    if (b.col !== undefined)
+      assert.equal(i.col, b.text.split("\n")[line - 1].indexOf(b.col) + 1, formatIssue(i));
     if (i.field !== "YAML" && b.at !== "") {
       // The column points into the named line's text, at the key or the value.
       const text = b.text.split("\n")[line - 1];
