@@ -2,7 +2,7 @@
  * The rules a schema cannot state, checked on data the schema already passed (so every
  * type and default is in place), and the building of the typed HostConfig.
  */
-import type { KeyPath } from "./config-locate.js";
+import { fieldName as fmt, type KeyPath } from "./config-locate.js";
 import { MAX_MEMORY_MIB } from "./config-schema.js";
 import type {
   BridgeConfig,
@@ -94,11 +94,6 @@ export function checkRules(raw: RawHost): { issues: RuleIssue[]; config: HostCon
   const bad = (path: KeyPath, problem: string, expected: string): void => {
     issues.push({ path, problem, expected });
   };
-  const fmt = (p: KeyPath): string =>
-    p
-      .map((s) => (typeof s === "number" ? `[${s}]` : `.${s}`))
-      .join("")
-      .slice(1);
 
   const bridgeNames = Object.keys(raw.bridges);
   const names = new Map<string, number>();
@@ -156,7 +151,7 @@ export function checkRules(raw: RawHost): { issues: RuleIssue[]; config: HostCon
       let ip: Ipv4Cidr | undefined;
       if (v.ip !== undefined) {
         ip = parseCidr(v.ip);
-        checkAddress(ip, [...vat, "ip"], v.bridge, uses, bad, fmt);
+        checkAddress(ip, [...vat, "ip"], v.bridge, uses, bad);
       }
       const f = v.features;
       return {
@@ -194,7 +189,6 @@ function checkAddress(
   bridge: string,
   uses: Map<string, BridgeUse>,
   bad: (path: KeyPath, problem: string, expected: string) => void,
-  fmt: (p: KeyPath) => string,
 ): void {
   const cidr = `${ip.address}/${ip.prefix}`;
   const host = ip.prefix >= 32 ? 0 : ip.value & (0xffffffff >>> ip.prefix);
