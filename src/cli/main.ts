@@ -4,6 +4,7 @@
  */
 import { Command } from "commander";
 import { benchCommand } from "./bench.js";
+import { configCommand } from "./config.js";
 import { demoCommand } from "./demo.js";
 import { netmapdCommand, valeCtlCommand } from "./netmapd.js";
 import { pktGenCommand } from "./pkt-gen.js";
@@ -21,6 +22,7 @@ netmapdCommand(program);
 valeCtlCommand(program);
 xenstoredCommand(program);
 xenstoreCommand(program);
+configCommand(program);
 
 program.parseAsync(process.argv).catch((e: unknown) => {
   process.stderr.write(`pvnet: ${e instanceof Error ? e.message : String(e)}\n`);

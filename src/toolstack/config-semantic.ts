@@ -1,0 +1,228 @@
+/**
+ * The rules a schema cannot state, checked on data the schema already passed (so every
+ * type and default is in place), and the building of the typed HostConfig.
+ */
+import { fieldName as fmt, type KeyPath } from "./config-locate.js";
+import { MAX_MEMORY_MIB } from "./config-schema.js";
+import type {
+  BridgeConfig,
+  DomainConfig,
+  HostConfig,
+  Ipv4Cidr,
+  VifConfig,
+  VxlanUplink,
+} from "./config-types.js";
+
+export const DOM0_NAME = "Domain-0";
+const PAGES_PER_MIB = 256;
+
+export interface RuleIssue {
+  readonly path: KeyPath;
+  readonly problem: string;
+  readonly expected: string;
+}
+
+/** The data's shape once the schema (with defaults) accepted it. */
+interface RawFeatures {
+  sg: boolean;
+  "gso-tcpv4": boolean;
+  "gso-tcpv6": boolean;
+  "csum-offload": boolean;
+  "ipv6-csum-offload": boolean;
+  "split-event-channels": boolean;
+  "rx-notify": boolean;
+}
+interface RawVif {
+  mac?: string;
+  ip?: string;
+  bridge: string;
+  queues: number;
+  "ring-page-order": number;
+  features: RawFeatures;
+}
+interface RawDomain {
+  name: string;
+  memory: number | string;
+  vifs: RawVif[];
+}
+interface RawBridge {
+  uplinks?: VxlanUplink[];
+  capture?: { file: string };
+}
+export interface RawHost {
+  domains: RawDomain[];
+  bridges: Record<string, RawBridge | null>;
+}
+
+function memoryMiB(m: number | string): number {
+  if (typeof m === "number") return m;
+  const n = Number(m.slice(0, -1));
+  return m.endsWith("G") ? n * 1024 : n;
+}
+
+function hex2(n: number): string {
+  return n.toString(16).padStart(2, "0");
+}
+
+/**
+ * A vif without `mac` gets one in Xen's OUI built from its domid and devid, so the same
+ * file always gives the same MACs (xl picks random ones; tests and captures prefer these).
+ */
+export function derivedMac(domid: number, devid: number): string {
+  return `00:16:3e:${hex2(domid >> 8)}:${hex2(domid & 0xff)}:${hex2(devid)}`;
+}
+
+function parseCidr(s: string): Ipv4Cidr {
+  const [addr, len] = s.split("/");
+  const value = addr.split(".").reduce((acc, o) => acc * 256 + Number(o), 0);
+  const prefix = Number(len);
+  const mask = prefix === 0 ? 0 : (0xffffffff << (32 - prefix)) >>> 0;
+  const net = (value & mask) >>> 0;
+  const network = [24, 16, 8, 0].map((sh) => (net >>> sh) & 0xff).join(".");
+  return { address: addr, prefix, value, network };
+}
+
+interface BridgeUse {
+  subnet: Ipv4Cidr;
+  subnetAt: KeyPath;
+  addresses: Map<number, KeyPath>;
+}
+
+/** Checks the cross-field rules and, when none is broken, builds the frozen HostConfig. */
+export function checkRules(raw: RawHost): { issues: RuleIssue[]; config: HostConfig | undefined } {
+  const issues: RuleIssue[] = [];
+  const bad = (path: KeyPath, problem: string, expected: string): void => {
+    issues.push({ path, problem, expected });
+  };
+
+  const bridgeNames = Object.keys(raw.bridges);
+  const names = new Map<string, number>();
+  const macs = new Map<string, KeyPath>();
+  const uses = new Map<string, BridgeUse>();
+  const domains: DomainConfig[] = [];
+
+  raw.domains.forEach((d, domid) => {
+    const at: KeyPath = ["domains", domid];
+    const seen = names.get(d.name);
+    if (domid === 0 && d.name !== DOM0_NAME)
+      bad(
+        [...at, "name"],
+        `the first domain is ${JSON.stringify(d.name)}`,
+        `${DOM0_NAME}, the driver domain`,
+      );
+    else if (domid !== 0 && d.name === DOM0_NAME)
+      bad([...at, "name"], `${DOM0_NAME} is not the first domain`, `${DOM0_NAME} first: it is domid 0`);
+    else if (seen !== undefined)
+      bad(
+        [...at, "name"],
+        `${JSON.stringify(d.name)} is already the name of domains[${seen}]`,
+        "a unique name",
+      );
+    else names.set(d.name, domid);
+    const mib = memoryMiB(d.memory);
+    if (mib > MAX_MEMORY_MIB) bad([...at, "memory"], `${d.memory} is too much`, `at most ${MAX_MEMORY_MIB}M`);
+    if (domid === 0 && d.vifs.length > 0)
+      bad(
+        [...at, "vifs"],
+        `${DOM0_NAME} has vifs`,
+        "none: Domain-0 runs the backends of the guests' vifs, it has no frontends",
+      );
+
+    const vifs: VifConfig[] = d.vifs.map((v, devid) => {
+      const vat: KeyPath = [...at, "vifs", devid];
+      const mac = (v.mac ?? derivedMac(domid, devid)).toLowerCase();
+      const first = Number.parseInt(mac.slice(0, 2), 16);
+      if ((first & 1) !== 0)
+        bad([...vat, "mac"], `${mac} is a multicast address`, "a unicast MAC: first octet even");
+      else if (mac === "00:00:00:00:00:00")
+        bad([...vat, "mac"], `${mac} is the null address`, "a unicast MAC");
+      const other = macs.get(mac);
+      if (other !== undefined)
+        bad([...vat, "mac"], `${mac} is already used by ${fmt(other)}`, "a unique MAC");
+      else macs.set(mac, vat);
+
+      if (!bridgeNames.includes(v.bridge))
+        bad(
+          [...vat, "bridge"],
+          `no bridge named ${JSON.stringify(v.bridge)}`,
+          bridgeNames.length > 0 ? `one of: ${bridgeNames.join(", ")}` : "a bridge defined under bridges",
+        );
+
+      let ip: Ipv4Cidr | undefined;
+      if (v.ip !== undefined) {
+        ip = parseCidr(v.ip);
+        checkAddress(ip, [...vat, "ip"], v.bridge, uses, bad);
+      }
+      const f = v.features;
+      return {
+        devid,
+        mac,
+        ip,
+        bridge: v.bridge,
+        queues: v.queues,
+        ringPageOrder: v["ring-page-order"],
+        features: {
+          sg: f.sg,
+          gsoTcpv4: f["gso-tcpv4"],
+          gsoTcpv6: f["gso-tcpv6"],
+          csumOffload: f["csum-offload"],
+          ipv6CsumOffload: f["ipv6-csum-offload"],
+          splitEventChannels: f["split-event-channels"],
+          rxNotify: f["rx-notify"],
+        },
+      };
+    });
+    domains.push({ domid, name: d.name, memoryMiB: mib, pages: mib * PAGES_PER_MIB, vifs });
+  });
+
+  if (issues.length > 0) return { issues, config: undefined };
+  const bridges: BridgeConfig[] = bridgeNames.map((name) => {
+    const b = raw.bridges[name];
+    return { name, uplinks: b?.uplinks ?? [], capture: b?.capture };
+  });
+  return { issues, config: deepFreeze({ domains, bridges }) };
+}
+
+function checkAddress(
+  ip: Ipv4Cidr,
+  at: KeyPath,
+  bridge: string,
+  uses: Map<string, BridgeUse>,
+  bad: (path: KeyPath, problem: string, expected: string) => void,
+): void {
+  const cidr = `${ip.address}/${ip.prefix}`;
+  const host = ip.prefix >= 32 ? 0 : ip.value & (0xffffffff >>> ip.prefix);
+  const hostMax = ip.prefix >= 32 ? 0 : 0xffffffff >>> ip.prefix;
+  // /31 and /32 have no network or broadcast address (RFC 3021).
+  if (ip.prefix <= 30 && (host === 0 || host >>> 0 === hostMax)) {
+    const which = host === 0 ? "network" : "broadcast";
+    bad(at, `${cidr} is the subnet's ${which} address`, `a host address in ${ip.network}/${ip.prefix}`);
+    return;
+  }
+  const use = uses.get(bridge);
+  if (use === undefined) {
+    uses.set(bridge, { subnet: ip, subnetAt: at, addresses: new Map([[ip.value, at]]) });
+    return;
+  }
+  const s = use.subnet;
+  if (s.prefix !== ip.prefix || s.network !== ip.network) {
+    bad(
+      at,
+      `${cidr} is not in ${bridge}'s subnet ${s.network}/${s.prefix} (set by ${fmt(use.subnetAt)})`,
+      `one subnet per bridge`,
+    );
+    return;
+  }
+  const other = use.addresses.get(ip.value);
+  if (other !== undefined)
+    bad(at, `${ip.address} is already used by ${fmt(other)}`, `a unique address on ${bridge}`);
+  else use.addresses.set(ip.value, at);
+}
+
+function deepFreeze<T>(v: T): T {
+  if (v !== null && typeof v === "object" && !Object.isFrozen(v)) {
+    for (const x of Object.values(v)) deepFreeze(x);
+    Object.freeze(v);
+  }
+  return v;
+}

@@ -1,0 +1,91 @@
+/**
+ * A host as `pvnet up` builds it: the result of parsing, validating and defaulting a host
+ * file. Every object is frozen; domids follow the order of `domains`, Domain-0 first.
+ */
+
+/** What a vif's netfront offers; each maps to the xenstore feature key of the same name. */
+export interface VifFeatures {
+  readonly sg: boolean;
+  readonly gsoTcpv4: boolean;
+  readonly gsoTcpv6: boolean;
+  /** IPv4 checksum offload; false is written as `feature-no-csum-offload = 1`. */
+  readonly csumOffload: boolean;
+  readonly ipv6CsumOffload: boolean;
+  readonly splitEventChannels: boolean;
+  readonly rxNotify: boolean;
+}
+
+export interface Ipv4Cidr {
+  /** Dotted quad as written. */
+  readonly address: string;
+  readonly prefix: number;
+  /** The address as an unsigned 32-bit number. */
+  readonly value: number;
+  /** Dotted quad of the network (address with host bits cleared). */
+  readonly network: string;
+}
+
+export interface VifConfig {
+  /** The device index in the guest (`device/vif/<devid>`), its position in `vifs`. */
+  readonly devid: number;
+  /** Lower case, colon separated. */
+  readonly mac: string;
+  readonly ip: Ipv4Cidr | undefined;
+  readonly bridge: string;
+  readonly queues: number;
+  readonly ringPageOrder: number;
+  readonly features: VifFeatures;
+}
+
+export interface DomainConfig {
+  readonly domid: number;
+  readonly name: string;
+  readonly memoryMiB: number;
+  /** Memory in 4 KiB pages, what the machine allocates. */
+  readonly pages: number;
+  readonly vifs: readonly VifConfig[];
+}
+
+/** Reserved: checked now, used once uplinks land. */
+export interface VxlanUplink {
+  readonly type: "vxlan";
+  readonly vni: number;
+  readonly local: string;
+  readonly remote: string;
+  readonly port: number;
+}
+
+export interface BridgeConfig {
+  readonly name: string;
+  readonly uplinks: readonly VxlanUplink[];
+  /** Reserved: checked now, used once capture lands. */
+  readonly capture: { readonly file: string } | undefined;
+}
+
+export interface HostConfig {
+  /** Domain-0 (the driver domain) first, then the guests. */
+  readonly domains: readonly DomainConfig[];
+  readonly bridges: readonly BridgeConfig[];
+}
+
+/** One thing wrong with a host file, located in it. */
+export interface ConfigIssue {
+  /** The file as the user named it. */
+  readonly file: string;
+  /** 1-based. */
+  readonly line: number;
+  /** 1-based. */
+  readonly col: number;
+  /** The key path of the field, as present in the document (`[]` for the whole file). */
+  readonly path: readonly (string | number)[];
+  /** `path` written as `domains[1].vifs[0].mac`. */
+  readonly field: string;
+  /** What is wrong. */
+  readonly problem: string;
+  /** What was expected; may be empty. */
+  readonly expected: string;
+}
+
+export type ConfigResult =
+  | { readonly ok: true; readonly config: HostConfig }
+  | { readonly ok: false; readonly issues: readonly ConfigIssue[] };
