@@ -48,6 +48,9 @@ export const BACK_COUNTERS = [
   "echoed",
   "echoDropped",
   "copyErrors",
+  /** Domain-0's live grant mappings (gauge), and guests connected (gauge). */
+  "maps",
+  "conns",
 ] as const;
 export type GuestCounter = (typeof GUEST_COUNTERS)[number];
 export type BackCounter = (typeof BACK_COUNTERS)[number];
