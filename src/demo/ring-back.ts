@@ -96,7 +96,12 @@ export default async function main(dom: Domain, raw: unknown): Promise<void> {
     cn.dead = true;
     log.log(`vif${cn.domid}`, `dom0: guest ${cn.domid}: ${why}; disconnected`);
     dom.evtchn.off(cn.port);
-    if (!gone) for (const h of cn.handles) dom.gnt.unmap(h);
+    // Our end of the channel goes too (as netback unbinds its irq): a later connect binds anew.
+    dom.evtchnClose(cn.port).catch(() => undefined);
+    if (!gone) {
+      for (const h of cn.handles) dom.gnt.unmap(h);
+      dom.post(cn.domid, { t: "disconnected", reason: why });
+    }
     conns.delete(cn.domid);
     counted();
   };

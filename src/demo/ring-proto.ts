@@ -84,6 +84,12 @@ export interface RefusedMsg {
   reason: string;
 }
 
+/** Backend -> guest: the connection is over (the guest broke a ring), with the reason. */
+export interface DisconnectedMsg {
+  t: "disconnected";
+  reason: string;
+}
+
 /** Either side -> machine. */
 export interface DoneReport {
   t: "done";
