@@ -332,7 +332,13 @@ test("XS_INTRODUCE from the toolstack sets the guest's ring up, as xl does; requ
     await m.createDomain({ name: "Domain-0", pages: 64, program: program("xs-dom0") });
     const g = await m.createDomain({ name: "guest", pages: 64, program: program("xs-guest-announce") });
     const port = await until(() => reports.find((r) => r.t === "store-port"));
+    await until(() => reports.find((r) => r.t === "queued"));
     await new Promise((r) => setTimeout(r, 30));
+    // The request is in the ring, yet Domain-0 has no server for the guest and has mapped
+    // nothing of it: nothing can have been served. (Counted before and after INTRODUCE.)
+    m.post(0, { t: "stats" });
+    const before = await until(() => reports.find((r) => r.t === "stats"));
+    assert.deepEqual([before.maps, before.guests], [0, []]);
     assert.equal(
       reports.find((r) => r.t === "result"),
       undefined,
@@ -342,6 +348,11 @@ test("XS_INTRODUCE from the toolstack sets the guest's ring up, as xl does; requ
     await until(() => reports.find((r) => r.t === "introduced") ?? reports.find((r) => r.t === "error"));
     const res = await until(() => reports.find((r) => r.t === "result"));
     assert.deepEqual(res, { t: "result", value: "world", home: `/local/domain/${g}` });
+    // Positive control: the same count shows the guest once it is served.
+    const n = reports.length;
+    m.post(0, { t: "stats" });
+    const after = await until(() => reports.slice(n).find((r) => r.t === "stats"));
+    assert.deepEqual([after.maps, after.guests], [1, [g]]);
   } finally {
     await m.shutdown();
   }
