@@ -3,6 +3,8 @@
  * frames to it over a multi-page netif TX ring, and prints live counters once a second.
  */
 import { startRingPair } from "../../bench/ring-pair.js";
+import type { Counters } from "../base/counters.js";
+import type { BackCounter, GuestCounter } from "../demo/ring-proto.js";
 import type { LoopMode } from "../hv/loop.js";
 
 export interface DemoRun {
@@ -30,14 +32,18 @@ export async function runDemo(o: DemoRun): Promise<void> {
       `${o.frameBytes}-byte frames, batch ${o.batch}, ${o.mode} mode\n`,
   );
   out("   time     guest tx      dom0 rx     guest rx  tx Mpps  rx Mpps  notifies(g/b)  dropped  errors\n");
+  if (o.echo)
+    out(
+      "   (dropped: echoes Domain-0 discarded because the guest had no RX buffer posted at that moment:\n" +
+        "    the guest is busy sending and reposts late, a receiver overrun counted as netback counts it)\n",
+    );
   const t0 = performance.now();
   let last = { t: t0, rx: 0, back: 0 };
   let stopping = false;
   const done = new Promise<void>((resolve) => {
     const tick = setInterval(() => {
       const now = performance.now();
-      const g = pair.guest.snapshot();
-      const b = pair.back.snapshot();
+      const { g, b } = snapshot(pair);
       const txMpps = (b.rxFrames - last.back) / (now - last.t) / 1000;
       const rxMpps = (g.rxFrames - last.rx) / (now - last.t) / 1000;
       last = { t: now, rx: g.rxFrames, back: b.rxFrames };
@@ -55,23 +61,42 @@ export async function runDemo(o: DemoRun): Promise<void> {
           `${txMpps.toFixed(2).padStart(8)} ${rxMpps.toFixed(2).padStart(8)}  ${`${g.notifies}/${b.notifies}`.padStart(13)}` +
           `  ${String(b.echoDropped).padStart(7)}  ${errors}\n`,
       );
-      if (now - t0 >= o.seconds * 1000) finish();
     }, 1000);
+    // --for may be a fraction of the one-second tick.
+    const end = Number.isFinite(o.seconds) ? setTimeout(() => finish(), o.seconds * 1000) : undefined;
     const finish = (): void => {
       if (stopping) return;
       stopping = true;
       clearInterval(tick);
+      clearTimeout(end);
       resolve();
     };
     process.once("SIGINT", finish);
     process.once("SIGTERM", finish);
   });
   await done;
+  const { g, b } = snapshot(pair);
+  const seconds = (performance.now() - t0) / 1000;
   const status = {
+    settings: {
+      frameBytes: o.frameBytes,
+      batch: o.batch,
+      order: o.order,
+      ringSlots: 256 << o.order,
+      mode: o.mode,
+      echo: o.echo,
+      seconds: Number.isFinite(o.seconds) ? o.seconds : null,
+    },
+    rates: {
+      txMpps: b.rxFrames / seconds / 1e6,
+      txGbps: (b.rxBytes * 8) / seconds / 1e9,
+      rxMpps: g.rxFrames / seconds / 1e6,
+      rxGbps: (g.rxBytes * 8) / seconds / 1e9,
+    },
     domains: pair.machine.status(),
-    guest: pair.guest.snapshot(),
-    back: pair.back.snapshot(),
-    seconds: (performance.now() - t0) / 1000,
+    guest: g,
+    back: b,
+    seconds,
   };
   await pair.stop();
   if (o.json) process.stdout.write(`${JSON.stringify(status)}\n`);
@@ -80,6 +105,19 @@ export async function runDemo(o: DemoRun): Promise<void> {
       `stopped: ${status.back.rxFrames} frames to Domain-0 and ${status.guest.rxFrames} back to the guest, ` +
         `${status.back.seqErrors + status.guest.rxSeqErrors} out of sequence\n`,
     );
+}
+
+/**
+ * Reads the counters downstream first (guest rx, then Domain-0, then guest tx): each frame is
+ * counted upstream before it moves on, so a later read of an upstream counter can only be
+ * larger and `dom0 rx` never shows above `guest tx`, nor `guest rx` above what Domain-0 echoed.
+ */
+function snapshot(pair: { guest: Counters<GuestCounter>; back: Counters<BackCounter> }) {
+  const rxFrames = pair.guest.get("rxFrames");
+  const rxBytes = pair.guest.get("rxBytes");
+  const b = pair.back.snapshot();
+  const g = { ...pair.guest.snapshot(), rxFrames, rxBytes };
+  return { g, b };
 }
 
 function fmt(n: number): string {

@@ -53,6 +53,7 @@ export function guestRx(
   const cRxB = c.slot("rxBytes");
   const cSeq = c.slot("rxSeqErrors");
   const cErr = c.slot("rxErrors");
+  const cSkip = c.slot("rxSkipped");
   const dv = mem.dv;
   let expect = 0;
   let broken = false;
@@ -81,7 +82,9 @@ export function guestRx(
           if (verify) {
             // Frames the backend dropped leave gaps; only a step back is an error.
             const seq = dv.getUint32(bufPages[id] * PAGE_SIZE + SEQ_OFF);
-            if (((seq - expect) | 0) < 0) f[cSeq]++;
+            const step = (seq - expect) | 0;
+            if (step < 0) f[cSeq]++;
+            else f[cSkip] += step;
             expect = (seq + 1) >>> 0;
           }
           f[cRx]++;

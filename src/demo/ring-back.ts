@@ -9,7 +9,7 @@
  */
 import { RateLog } from "../base/ratelog.js";
 import type { Domain } from "../hv/domain.js";
-import { PAGE_SIZE } from "../hv/memory.js";
+import { type DomainMemory, PAGE_SIZE } from "../hv/memory.js";
 import { RingArea } from "../ring/area.js";
 import { BackRing } from "../ring/back.js";
 import { ringErrorText } from "../ring/errors.js";
@@ -36,7 +36,14 @@ import {
   SEQ_OFF,
 } from "./ring-proto.js";
 
-const MAX_BUF_REFS = 1 << 14;
+/** Grant refs a guest may name: its grant table's size bounds them anyway. */
+const MAX_GREF = 1 << 14;
+/**
+ * Buffer pages one connect may have mapped: one buffer per TX slot, two to a page, on the
+ * largest ring (order 4, 4096 slots). Every mapping takes a handle from Domain-0's one pool,
+ * so a guest gets no more than its ring can use.
+ */
+const MAX_BUF_REFS = 2048;
 
 interface Conn {
   domid: number;
@@ -73,14 +80,30 @@ export default async function main(dom: Domain, raw: unknown): Promise<void> {
   let nextOwn = 0;
   const req = privateMem(a.batch * NETIF_TX_ENTRY_SIZE);
   const conns = new Map<number, Conn>();
+  // Domains whose connect is between its first check and its last await: a second connect
+  // from the same domain is refused at once instead of mapping everything again.
+  const starting = new Set<number>();
+  const cMaps = c.slot("maps");
+  const cConns = c.slot("conns");
+  const counted = (): void => {
+    f[cMaps] = dom.gnt.liveMappings;
+    f[cConns] = conns.size;
+  };
 
-  const disconnect = (cn: Conn, why: string): void => {
+  /** `gone`: the guest is dead and its mappings ended with it; its handles are not ours. */
+  const disconnect = (cn: Conn, why: string, gone = false): void => {
     if (cn.dead) return;
     cn.dead = true;
     log.log(`vif${cn.domid}`, `dom0: guest ${cn.domid}: ${why}; disconnected`);
     dom.evtchn.off(cn.port);
-    for (const h of cn.handles) dom.gnt.unmap(h);
+    // Our end of the channel goes too (as netback unbinds its irq): a later connect binds anew.
+    dom.evtchnClose(cn.port).catch(() => undefined);
+    if (!gone) {
+      for (const h of cn.handles) dom.gnt.unmap(h);
+      dom.post(cn.domid, { t: "disconnected", reason: why });
+    }
     conns.delete(cn.domid);
+    counted();
   };
 
   const serve = (cn: Conn): void => {
@@ -155,66 +178,93 @@ export default async function main(dom: Domain, raw: unknown): Promise<void> {
       dom.post(domid, { t: "refused", reason: why });
       return;
     }
-    const { ringRefs, bufRefs, rxRingRefs, port } = m as ConnectMsg;
     const gm = dom.foreign(domid);
-    if (gm === undefined || conns.has(domid)) {
+    if (gm === undefined || conns.has(domid) || starting.has(domid)) {
       dom.post(domid, { t: "refused", reason: "unknown or already connected domain" });
       return;
     }
+    starting.add(domid);
     const handles: number[] = [];
-    const fail = (reason: string): void => {
-      for (const h of handles) dom.gnt.unmap(h);
-      dom.post(domid, { t: "refused", reason });
-    };
+    try {
+      let r: string | null;
+      try {
+        r = await attach(domid, gm, m as ConnectMsg, handles);
+      } catch (e) {
+        // Nothing a guest sends may throw out of this handler (it would end Domain-0).
+        r = `cannot connect: ${(e as Error).message}`;
+      }
+      if (r === null) return;
+      // Mapped but not connected: end what we still own. A guest that died meanwhile took
+      // its mappings with it, and its handles may name another guest's mappings by now.
+      if (dom.foreign(domid) === gm) for (const h of handles) dom.gnt.unmap(h);
+      counted();
+      if (r !== "") dom.post(domid, { t: "refused", reason: r });
+    } finally {
+      starting.delete(domid);
+    }
+  };
+
+  /**
+   * Maps the guest's rings and buffers into `handles`, binds its channel and starts serving:
+   * null once connected, else why not ("" when the guest is gone and needs no answer).
+   */
+  const attach = async (
+    domid: number,
+    gm: DomainMemory,
+    msg: ConnectMsg,
+    handles: number[],
+  ): Promise<string | null> => {
+    const { ringRefs, bufRefs, rxRingRefs, port } = msg;
+    const gmem = gm.mem;
     const ringOffs: number[] = [];
     for (const ref of ringRefs) {
       const h = dom.gnt.map(domid, ref, false);
-      if (h < 0) return fail(`cannot map ring gref ${ref}: status ${h}`);
+      if (h < 0) return `cannot map ring gref ${ref}: status ${h}`;
       handles.push(h);
       ringOffs.push(dom.gnt.mappedOff(h));
     }
-    const pageOff = new Int32Array(Math.max(...bufRefs) + 1).fill(-1);
+    let maxRef = 0;
+    for (const ref of bufRefs) if (ref > maxRef) maxRef = ref;
+    const pageOff = new Int32Array(maxRef + 1).fill(-1);
     for (const ref of bufRefs) {
       const h = dom.gnt.map(domid, ref, true);
-      if (h < 0) return fail(`cannot map buffer gref ${ref}: status ${h}`);
+      if (h < 0) return `cannot map buffer gref ${ref}: status ${h}`;
       handles.push(h);
       pageOff[ref] = dom.gnt.mappedOff(h);
     }
-    const ring = BackRing.attach(new RingArea(gm.mem, ringOffs, NETIF_TX_ENTRY_SIZE));
-    if (typeof ring === "number") return fail(ringErrorText(ring));
+    const ring = BackRing.attach(new RingArea(gmem, ringOffs, NETIF_TX_ENTRY_SIZE));
+    if (typeof ring === "number") return ringErrorText(ring);
     let echo: EchoDelivery | null = null;
     if (rxRingRefs.length > 0) {
       const rxOffs: number[] = [];
       for (const ref of rxRingRefs) {
         const h = dom.gnt.map(domid, ref, false);
-        if (h < 0) return fail(`cannot map RX ring gref ${ref}: status ${h}`);
+        if (h < 0) return `cannot map RX ring gref ${ref}: status ${h}`;
         handles.push(h);
         rxOffs.push(dom.gnt.mappedOff(h));
       }
-      const rxRing = BackRing.attach(new RingArea(gm.mem, rxOffs, NETIF_RX_ENTRY_SIZE));
-      if (typeof rxRing === "number") return fail(`RX ring: ${ringErrorText(rxRing)}`);
+      const rxRing = BackRing.attach(new RingArea(gmem, rxOffs, NETIF_RX_ENTRY_SIZE));
+      if (typeof rxRing === "number") return `RX ring: ${ringErrorText(rxRing)}`;
       echo = new EchoDelivery(dom, domid, rxRing, c, a.batch);
     }
+    counted();
     let local: number;
     try {
       local = await dom.evtchnBindInterdomain(domid, port);
     } catch (e) {
-      return fail(`cannot bind event channel ${port}: ${(e as Error).message}`);
+      return dom.foreign(domid) === gm ? `cannot bind event channel ${port}: ${(e as Error).message}` : "";
     }
-    const cn: Conn = {
-      domid,
-      port: local,
-      ring,
-      echo,
-      handles,
-      pageOff,
-      gmem: gm.mem,
-      expect: 0,
-      dead: false,
-    };
+    // The only await is behind us: the guest must still be the domain we mapped.
+    if (dom.foreign(domid) !== gm) {
+      dom.evtchnClose(local).catch(() => undefined);
+      return "";
+    }
+    const cn: Conn = { domid, port: local, ring, echo, handles, pageOff, gmem, expect: 0, dead: false };
     conns.set(domid, cn);
+    counted();
     dom.evtchn.on(local, () => serve(cn));
     dom.post(domid, { t: "connected" });
+    return null;
   };
 
   dom.onMessage((from, data) => {
@@ -222,7 +272,8 @@ export default async function main(dom: Domain, raw: unknown): Promise<void> {
   });
   dom.onDomainDestroyed((domid) => {
     const cn = conns.get(domid);
-    if (cn !== undefined) disconnect(cn, "domain destroyed");
+    if (cn !== undefined) disconnect(cn, "domain destroyed", true);
+    counted();
   });
   dom.onPeerClosed((port) => {
     for (const cn of conns.values())
@@ -237,13 +288,17 @@ function checkConnect(m: unknown): string | null {
     Array.isArray(v) &&
     v.length >= 1 &&
     v.length <= max &&
-    v.every((x) => Number.isInteger(x) && x >= 0 && x < MAX_BUF_REFS);
+    v.every((x) => Number.isInteger(x) && x >= 0 && x < MAX_GREF);
   if (!isRefs(o.ringRefs, 16) || (o.ringRefs.length & (o.ringRefs.length - 1)) !== 0)
     return "ringRefs: expected 1, 2, 4, 8 or 16 grant references";
-  if (!isRefs(o.bufRefs, MAX_BUF_REFS)) return `bufRefs: expected 1..${MAX_BUF_REFS} grant references`;
+  if (!isRefs(o.bufRefs, MAX_BUF_REFS))
+    return `bufRefs: expected 1 to ${MAX_BUF_REFS} grant references below ${MAX_GREF}`;
   const rx = o.rxRingRefs;
   if (!Array.isArray(rx) || (rx.length > 0 && (!isRefs(rx, 16) || (rx.length & (rx.length - 1)) !== 0)))
     return "rxRingRefs: expected none, or 1, 2, 4, 8 or 16 grant references";
   if (!Number.isInteger(o.port) || (o.port as number) <= 0) return "port: expected a positive integer";
+  // Each ref is mapped once: a duplicate would take a second handle for the same page.
+  const all = [...o.ringRefs, ...o.bufRefs, ...rx];
+  if (new Set(all).size !== all.length) return "grant references: expected each ref once";
   return null;
 }

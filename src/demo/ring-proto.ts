@@ -37,6 +37,8 @@ export const GUEST_COUNTERS = [
   "rxBytes",
   "rxSeqErrors",
   "rxErrors",
+  /** Echoes missing between two that arrived: each must be one Domain-0 counted as dropped. */
+  "rxSkipped",
 ] as const;
 export const BACK_COUNTERS = [
   "rxFrames",
@@ -48,6 +50,9 @@ export const BACK_COUNTERS = [
   "echoed",
   "echoDropped",
   "copyErrors",
+  /** Domain-0's live grant mappings (gauge), and guests connected (gauge). */
+  "maps",
+  "conns",
 ] as const;
 export type GuestCounter = (typeof GUEST_COUNTERS)[number];
 export type BackCounter = (typeof BACK_COUNTERS)[number];
@@ -78,6 +83,12 @@ export interface ConnectedMsg {
 /** Backend -> guest: refused, with the reason. */
 export interface RefusedMsg {
   t: "refused";
+  reason: string;
+}
+
+/** Backend -> guest: the connection is over (the guest broke a ring), with the reason. */
+export interface DisconnectedMsg {
+  t: "disconnected";
   reason: string;
 }
 

@@ -10,12 +10,11 @@ import type { Mem } from "../wire/mem.js";
 import { SRING_REQ_PROD, SRING_RSP_PROD } from "../wire/xen/sring.js";
 import type { RingArea } from "./area.js";
 import { RING_ERR_REQ_PROD } from "./errors.js";
+import { ReqCursor } from "./req-cursor.js";
 import { copySlots, publish, RingEnd } from "./slots.js";
 
 export class BackRing extends RingEnd {
-  #reqCons: number;
-  /** The last `req_prod` read and validated: re-read only once consumed up to it. */
-  #prodSeen: number;
+  readonly #req: ReqCursor;
   #rspProdPvt: number;
 
   /**
@@ -32,13 +31,12 @@ export class BackRing extends RingEnd {
 
   private constructor(area: RingArea, start: number) {
     super(area, start);
-    this.#reqCons = start;
-    this.#prodSeen = start;
+    this.#req = new ReqCursor(this.u32, this.reqProdI, this.nrEnts, start);
     this.#rspProdPvt = start;
   }
 
   get reqCons(): number {
-    return this.#reqCons;
+    return this.#req.cons;
   }
 
   get rspProdPvt(): number {
@@ -48,14 +46,10 @@ export class BackRing extends RingEnd {
   /**
    * Requests ready to consume (RING_UNCONSUMED_REQUESTS: never more than the slots whose
    * responses are already out), or RING_ERR_REQ_PROD when `req_prod` claims more
-   * unanswered requests than the ring holds (RING_REQUEST_PROD_OVERFLOW).
+   * unanswered requests than the ring holds (RING_REQUEST_PROD_OVERFLOW) or moved back.
    */
   unconsumedRequests(): number {
-    const prod = Atomics.load(this.u32, this.reqProdI);
-    if ((prod - this.#rspProdPvt) >>> 0 > this.nrEnts) return RING_ERR_REQ_PROD;
-    const avail = (prod - this.#reqCons) >>> 0;
-    const room = this.nrEnts - ((this.#reqCons - this.#rspProdPvt) >>> 0);
-    return Math.min(avail, room);
+    return this.#req.unconsumed(this.#rspProdPvt);
   }
 
   /**
@@ -64,19 +58,15 @@ export class BackRing extends RingEnd {
    * index `reqCons` (before the call) + k.
    */
   copyRequests(dst: Mem, at: number, max: number): number {
-    // The header's cache line bounces between cores on every access; while requests seen
-    // earlier remain, use them instead of reading req_prod again.
-    let avail = (this.#prodSeen - this.#reqCons) >>> 0;
-    if (avail === 0 || avail > this.nrEnts) avail = this.unconsumedRequests();
-    if (avail < 0) return avail;
-    const n = Math.min(avail, max);
-    this.#reqCons = copySlots(this.area, this.#reqCons, n, dst, at);
+    const first = this.#req.cons;
+    const n = this.#req.take(max, this.#rspProdPvt);
+    if (n > 0) copySlots(this.area, first, n, dst, at);
     return n;
   }
 
   /** Starts the next response: the byte offset to write it at, in `wmem`. */
   beginResponse(): number {
-    assert(this.#rspProdPvt !== this.#reqCons, "response produced for a request not yet consumed");
+    assert(this.#rspProdPvt !== this.#req.cons, "response produced for a request not yet consumed");
     return this.writer.begin(this.#rspProdPvt & this.mask);
   }
 
@@ -108,7 +98,7 @@ export class BackRing extends RingEnd {
    */
   finalCheckForRequests(): boolean {
     if (this.unconsumedRequests() !== 0) return true;
-    Atomics.store(this.u32, this.reqEventI, (this.#reqCons + 1) >>> 0);
+    Atomics.store(this.u32, this.reqEventI, (this.#req.cons + 1) >>> 0);
     return this.unconsumedRequests() !== 0;
   }
 

@@ -13,7 +13,7 @@
 import { PvnetError } from "../base/errors.js";
 import { RateLog } from "../base/ratelog.js";
 import type { Domain, MessageHandler } from "../hv/domain.js";
-import { PAGE_SIZE } from "../hv/memory.js";
+import { type DomainMemory, PAGE_SIZE } from "../hv/memory.js";
 import { MACHINE } from "../hv/worker-proto.js";
 import { GNTTAB_RESERVED_XENSTORE } from "../wire/xen/grant.js";
 import { XsClient } from "./client.js";
@@ -47,6 +47,8 @@ interface Guest {
   server: XsRingServer;
   port: number;
   handle: number;
+  /** The domain's memory when it was attached: a later domain with its domid has another. */
+  mem: DomainMemory;
 }
 
 /** Domain-0: serves every guest that introduces itself. Installs Domain-0's message handler. */
@@ -75,6 +77,11 @@ export function serveXenstore(
     };
     if (guests.has(domid) || starting.has(domid)) return refuse("already introduced");
     if (!Number.isInteger(port) || (port as number) <= 0) return refuse("port: expected a positive integer");
+    // After every await the guest must still be this domain: one destroyed meanwhile took
+    // its mappings with it, and a new domain may have been given its domid.
+    const gm = dom.foreign(domid);
+    if (gm === undefined) return refuse("no such domain");
+    const same = (): boolean => dom.foreign(domid) === gm;
     starting.add(domid);
     try {
       if (byMessage) {
@@ -82,6 +89,7 @@ export function serveXenstore(
         await tool.mkdir(home);
         await tool.setPerms(home, [{ letter: "n", domid }]);
         await tool.write(`${home}/${KEY_DOMID}`, String(domid));
+        if (!same()) return;
       }
       const h = dom.gnt.map(domid, GNTTAB_RESERVED_XENSTORE, false);
       if (h < 0) return refuse(`cannot map the xenstore page (gref 1): status ${h}`);
@@ -89,10 +97,14 @@ export function serveXenstore(
       try {
         local = await dom.evtchnBindInterdomain(domid, port as number);
       } catch (e) {
+        if (!same()) return; // the handle ended with the domain: it is not ours to unmap
         dom.gnt.unmap(h);
         return refuse(`cannot bind event channel ${String(port)}: ${(e as Error).message}`);
       }
-      if (dom.foreign(domid) === undefined) return; // destroyed meanwhile: its mappings are gone
+      if (!same()) {
+        dom.evtchnClose(local).catch(() => undefined);
+        return;
+      }
       const server = new XsRingServer(xenstored, {
         m: dom.gnt.mappedMem(h),
         at: dom.gnt.mappedOff(h),
@@ -103,7 +115,7 @@ export function serveXenstore(
         maxQueueBytes: opts.maxQueueBytes,
         outstanding: xenstored.quotas.outstanding,
       });
-      guests.set(domid, { server, port: local, handle: h });
+      guests.set(domid, { server, port: local, handle: h, mem: gm });
       servers.set(domid, server);
       dom.evtchn.on(local, () => server.kick());
       if (byMessage) xenstored.introduceDomain(domid);
@@ -124,7 +136,8 @@ export function serveXenstore(
     servers.delete(domid);
     g.server.close(why);
     dom.evtchn.off(g.port);
-    dom.gnt.unmap(g.handle); // already ended if the domain is dead: a harmless bad-handle status
+    // A dead domain's mappings ended with it (GrantOps.releaseDomain); unmap only our own.
+    if (dom.foreign(domid) === g.mem) dom.gnt.unmap(g.handle);
     if (!released) xenstored.releaseDomain(domid);
     tool
       .rm(domainPath(domid))

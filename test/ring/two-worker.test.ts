@@ -65,8 +65,10 @@ for (const mode of ["notify", "poll"] as const) {
     assert.equal(b.rxBytes, COUNT * 64);
     assert.equal(b.seqErrors, 0);
     assert.equal(b.badRequests, 0);
-    // The ring's notify decisions are made in both modes; the first push always notifies.
+    // The ring's notify decisions are made in both modes; the first push always notifies,
+    // and a batch of 32 never notifies more than once per push.
     assert.ok(g.notifies > 0 && b.notifies > 0);
+    assert.ok(g.notifies <= COUNT / 32 + 1 && b.notifies <= COUNT, `${g.notifies}/${b.notifies} notifies`);
   });
 }
 
@@ -76,7 +78,11 @@ test("echo: frames sent back over the RX ring with batched grant copies arrive i
   assert.equal(b.seqErrors, 0);
   assert.equal(b.copyErrors, 0);
   assert.equal(b.echoed + b.echoDropped, COUNT, "every frame was delivered or counted as dropped");
-  assert.ok(b.echoed > 0);
+  // The guest takes its echoes while it sends, so drops are rare overruns, not the rule.
+  assert.ok(b.echoed >= COUNT / 2, `only ${b.echoed} of ${COUNT} echoed`);
+  // Every gap the guest saw in the sequence is a frame Domain-0 counted as dropped: none
+  // vanished unaccounted (the rest of the drops were the last frames, with no later one).
+  assert.ok(g.rxSkipped <= b.echoDropped, `${g.rxSkipped} missing, ${b.echoDropped} dropped`);
   assert.equal(g.rxFrames, b.echoed);
   assert.equal(g.rxBytes, b.echoed * 200);
   assert.equal(g.rxErrors, 0);

@@ -29,6 +29,10 @@ export default async function main(dom: Domain): Promise<void> {
           .catch((e: Error) => dom.report({ t: "error", message: e.message }));
         return;
       }
+      if (from === MACHINE && m.t === "stats") {
+        dom.report({ t: "stats", maps: dom.gnt.liveMappings, guests: [...svc.guests.keys()] });
+        return;
+      }
       if (from !== MACHINE || m.t !== "write" || tool === undefined) return;
       tool
         .write(String(m.path), String(m.value))

@@ -10,7 +10,9 @@ export default async function main(dom: Domain): Promise<void> {
   const c = await connectXenstore(dom, { announce: (port) => dom.report({ t: "store-port", port }) });
   void (async () => {
     try {
-      await c.write("data/hello", "world");
+      const w = c.write("data/hello", "world");
+      dom.report({ t: "queued" }); // the write is in the ring now, waiting for a server
+      await w;
       dom.report({ t: "result", value: await c.read("data/hello"), home: await c.getDomainPath(dom.domid) });
     } catch (e) {
       dom.report({ t: "result", error: (e as Error).message });

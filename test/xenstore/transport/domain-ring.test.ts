@@ -332,7 +332,13 @@ test("XS_INTRODUCE from the toolstack sets the guest's ring up, as xl does; requ
     await m.createDomain({ name: "Domain-0", pages: 64, program: program("xs-dom0") });
     const g = await m.createDomain({ name: "guest", pages: 64, program: program("xs-guest-announce") });
     const port = await until(() => reports.find((r) => r.t === "store-port"));
+    await until(() => reports.find((r) => r.t === "queued"));
     await new Promise((r) => setTimeout(r, 30));
+    // The request is in the ring, yet Domain-0 has no server for the guest and has mapped
+    // nothing of it: nothing can have been served. (Counted before and after INTRODUCE.)
+    m.post(0, { t: "stats" });
+    const before = await until(() => reports.find((r) => r.t === "stats"));
+    assert.deepEqual([before.maps, before.guests], [0, []]);
     assert.equal(
       reports.find((r) => r.t === "result"),
       undefined,
@@ -342,6 +348,11 @@ test("XS_INTRODUCE from the toolstack sets the guest's ring up, as xl does; requ
     await until(() => reports.find((r) => r.t === "introduced") ?? reports.find((r) => r.t === "error"));
     const res = await until(() => reports.find((r) => r.t === "result"));
     assert.deepEqual(res, { t: "result", value: "world", home: `/local/domain/${g}` });
+    // Positive control: the same count shows the guest once it is served.
+    const n = reports.length;
+    m.post(0, { t: "stats" });
+    const after = await until(() => reports.slice(n).find((r) => r.t === "stats"));
+    assert.deepEqual([after.maps, after.guests], [1, [g]]);
   } finally {
     await m.shutdown();
   }
@@ -364,4 +375,35 @@ test("a guest that does not take its replies is not read further (quota-outstand
   const answers = await Promise.all(pending);
   assert.equal(answers.length, 200);
   assert.ok(answers.every((a) => /ENOENT/.test(String(a))));
+});
+
+test("guests destroyed while Domain-0 attaches them leave no mapping and no server; the next guest is served", async () => {
+  const m = new Machine();
+  const reports: { d: number; x: Record<string, unknown> }[] = [];
+  m.on("report", (d: number, x: Record<string, unknown>) => reports.push({ d, x }));
+  try {
+    const program = (p: string) => new URL(`../programs/${p}.js`, import.meta.url);
+    await m.createDomain({ name: "Domain-0", pages: 64, program: program("xs-dom0") });
+    const stats = async (): Promise<{ maps: number; guests: number[] }> => {
+      const n = reports.length;
+      m.post(0, { t: "stats" });
+      const r = await until(() => reports.slice(n).find((r) => r.x.t === "stats"));
+      const { maps, guests } = r.x as unknown as { maps: number; guests: number[] };
+      return { maps, guests };
+    };
+    for (let i = 0; i < 6; i++) {
+      const id = await m.createDomain({ name: `doomed${i}`, pages: 16, program: program("xs-guest") });
+      // Sometimes before Domain-0 maps the page, sometimes during its awaits, sometimes after.
+      await new Promise((r) => setTimeout(r, i * 2));
+      await m.destroyDomain(id);
+    }
+    await new Promise((r) => setTimeout(r, 50));
+    assert.deepEqual(await stats(), { maps: 0, guests: [] });
+    const good = await m.createDomain({ name: "good", pages: 16, program: program("xs-guest") });
+    const r = await until(() => reports.find((r) => r.d === good && r.x.t === "watching"));
+    assert.equal((r.x as { r: { rel?: string } }).r.rel, "hello");
+    assert.deepEqual(await stats(), { maps: 1, guests: [good] });
+  } finally {
+    await m.shutdown();
+  }
 });
