@@ -111,10 +111,10 @@ test("pvnet pkt-gen without a netmapd runs in-process; with --socket it insists 
       {},
     ).done;
     assert.equal(insist.code, 1);
-    assert.match(insist.err, /No netmapd at .*absent\.sock/);
+    assert.match(insist.err, /^pvnet pkt-gen: no netmapd at .*absent\.sock \(no socket there/);
     const ctl = await run(["vale-ctl", "-l"], env).done;
     assert.equal(ctl.code, 1);
-    assert.match(ctl.err, /No netmapd at/);
+    assert.match(ctl.err, /^pvnet vale-ctl: no netmapd at/);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
