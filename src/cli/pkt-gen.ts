@@ -139,6 +139,8 @@ export function pktGenCommand(program: Command): void {
         return o;
       });
       if (local && socket !== undefined) throw usage("--local and --socket exclude each other");
+      const { loadPcapFrames } = await import("../pktgen/pcap-source.js");
+      for (const o of opts) if (o.pcap !== null) loadPcapFrames(o.pcap);
       // netmapd reads a -P file itself, from its own working directory.
       for (const g of groups) {
         const at = g.indexOf("-P");

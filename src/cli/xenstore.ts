@@ -4,25 +4,16 @@
  */
 import { type Command, InvalidArgumentError } from "commander";
 import { PvnetError } from "../base/errors.js";
-import { XsClient } from "../xenstore/client.js";
-import { Xenstored } from "../xenstore/daemon.js";
-import { XsSocketServer } from "../xenstore/transport/socket.js";
+import type { XsClient } from "../xenstore/client.js";
 import { defaultXsSocketPath } from "../xenstore/transport/socket-client.js";
 import { ENV_HELP } from "./env-help.js";
 import { withSocketHint } from "./netmapd.js";
 import { untilSignal } from "./signals.js";
 import { socketPathArg, usage } from "./style.js";
-import {
-  type ToolIo,
-  toolChmod,
-  toolExists,
-  toolList,
-  toolLs,
-  toolRead,
-  toolRm,
-  toolWatch,
-  toolWrite,
-} from "./xenstore-tools.js";
+import type { ToolIo } from "./xenstore-tools.js";
+
+// The daemon, the client and the tools load when a command runs, so `pvnet` starts fast.
+const tools = () => import("./xenstore-tools.js");
 
 interface SocketOpt {
   socket?: string;
@@ -41,6 +32,7 @@ function stdio(tool: string): ToolIo {
 async function withClient(cmd: Command, run: (c: XsClient, io: ToolIo) => Promise<number>): Promise<void> {
   const o = cmd.optsWithGlobals<SocketOpt>();
   const path = o.socket ?? defaultXsSocketPath();
+  const { XsClient } = await import("../xenstore/client.js");
   const client = await XsClient.connect(path).catch((e: unknown) => {
     throw noDaemon(e, path);
   });
@@ -80,6 +72,8 @@ async function runXenstored(path: string): Promise<void> {
   const log = (line: string): void => {
     process.stderr.write(`${line}\n`);
   };
+  const { Xenstored } = await import("../xenstore/daemon.js");
+  const { XsSocketServer } = await import("../xenstore/transport/socket.js");
   const server = await XsSocketServer.listen(new Xenstored({ log }), path, { log }).catch((e: unknown) => {
     throw withSocketHint(e);
   });
@@ -146,7 +140,9 @@ export function xenstoreCommand(program: Command): void {
     .option("-p", "prefix each value with its path")
     .option("-R", "raw: print values unescaped, without newline")
     .action((keys: string[], o: { p?: boolean; R?: boolean }, cmd: Command) =>
-      withClient(cmd, (c, io) => toolRead(c, keys, { prefix: o.p === true, raw: o.R === true }, io)),
+      withClient(cmd, async (c, io) =>
+        (await tools()).toolRead(c, keys, { prefix: o.p === true, raw: o.R === true }, io),
+      ),
     );
   tool("write")
     .description("write key/value pairs (values take \\ escapes)")
@@ -155,7 +151,7 @@ export function xenstoreCommand(program: Command): void {
     .action(async (args: string[], o: { R?: boolean }, cmd: Command) => {
       if (args.length % 2 !== 0)
         throw usage(`${args.length} arguments`, "expected key value pairs: a value for every key");
-      await withClient(cmd, (c, io) => toolWrite(c, args, { raw: o.R === true }, io));
+      await withClient(cmd, async (c, io) => (await tools()).toolWrite(c, args, { raw: o.R === true }, io));
     });
   tool("ls")
     .description("print the tree below a path")
@@ -163,26 +159,30 @@ export function xenstoreCommand(program: Command): void {
     .option("-p", "show each node's permissions")
     .option("-f", "show whole paths, values never cut")
     .action((path: string, o: { p?: boolean; f?: boolean }, cmd: Command) =>
-      withClient(cmd, (c, io) => toolLs(c, path, { perms: o.p === true, full: o.f === true }, io)),
+      withClient(cmd, async (c, io) =>
+        (await tools()).toolLs(c, path, { perms: o.p === true, full: o.f === true }, io),
+      ),
     );
   tool("list")
     .description("print the children of keys")
     .argument("<key...>")
     .option("-p", "print whole paths")
     .action((keys: string[], o: { p?: boolean }, cmd: Command) =>
-      withClient(cmd, (c, io) => toolList(c, keys, { prefix: o.p === true }, io)),
+      withClient(cmd, async (c, io) => (await tools()).toolList(c, keys, { prefix: o.p === true }, io)),
     );
   tool("exists")
     .description("exit 0 if every key exists, 1 otherwise")
     .argument("<key...>")
     .option("-p", "accepted for xenstore-exists' sake; prints nothing either way")
-    .action((keys: string[], _o: unknown, cmd: Command) => withClient(cmd, (c) => toolExists(c, keys)));
+    .action((keys: string[], _o: unknown, cmd: Command) =>
+      withClient(cmd, async (c) => (await tools()).toolExists(c, keys)),
+    );
   tool("rm")
     .description("remove keys and their subtrees")
     .argument("<key...>")
     .option("-t", "tidy: then remove each parent left with no children and an empty value")
     .action((keys: string[], o: { t?: boolean }, cmd: Command) =>
-      withClient(cmd, (c, io) => toolRm(c, keys, io, { tidy: o.t === true })),
+      withClient(cmd, async (c, io) => (await tools()).toolRm(c, keys, io, { tidy: o.t === true })),
     );
   tool("chmod")
     .description("set permissions: owner first, then n|r|w|b<domid> entries")
@@ -191,13 +191,17 @@ export function xenstoreCommand(program: Command): void {
     .option("-r", "apply to the whole subtree")
     .option("-u", "apply to every parent up to the first path component too")
     .action((key: string, perms: string[], o: { r?: boolean; u?: boolean }, cmd: Command) =>
-      withClient(cmd, (c, io) => toolChmod(c, key, perms, { recurse: o.r === true, upto: o.u === true }, io)),
+      withClient(cmd, async (c, io) =>
+        (await tools()).toolChmod(c, key, perms, { recurse: o.r === true, upto: o.u === true }, io),
+      ),
     );
   tool("watch")
     .description("print the path of every change at or below a key (status 1 if the daemon goes away)")
     .argument("<key>")
     .option("-n <count>", "stop after this many events (the initial one included)", countOpt)
     .action((key: string, o: { n?: number }, cmd: Command) =>
-      withClient(cmd, (c, io) => toolWatch(c, key, o.n === undefined ? {} : { count: o.n }, io)),
+      withClient(cmd, async (c, io) =>
+        (await tools()).toolWatch(c, key, o.n === undefined ? {} : { count: o.n }, io),
+      ),
     );
 }

@@ -59,6 +59,8 @@ export async function runPktGen(
   all: PktGenOptions[],
   ro: RunOptions,
 ): Promise<PktGenResult[]> {
+  // A -P file that cannot be replayed stops the run before any instance starts.
+  for (const o of all) if (o.pcap !== null) loadPcapFrames(o.pcap);
   const ports = openAll(ctx, all);
   const deadline =
     ro.stopAfterMs === undefined ? Number.POSITIVE_INFINITY : performance.now() + ro.stopAfterMs;
@@ -107,6 +109,8 @@ export async function runInstance(
 ): Promise<PktGenResult> {
   const sending = o.fn === "tx" || o.fn === "txseq" || o.fn === "ping";
   const receiving = o.fn === "rx" || o.fn === "rxseq" || o.fn === "pong";
+  // Before the first line, so a file that cannot be read is the only thing said.
+  const frames = sending && o.pcap !== null ? loadPcapFrames(o.pcap) : null;
   say(
     `${sending ? "Sending on" : "Receiving from"} ${o.port}: ${port.tx.length || port.rx.length} queues, 1 threads and 1 cpus.`,
   );
@@ -114,7 +118,6 @@ export async function runInstance(
     say(
       `${range(o.srcIp, o.srcIpEnd, o.srcPort, o.srcPortEnd)} -> ${range(o.dstIp, o.dstIpEnd, o.dstPort, o.dstPortEnd)} (${formatMac(o.srcMac)} -> ${formatMac(o.dstMac)})`,
     );
-  const frames = sending && o.pcap !== null ? loadPcapFrames(o.pcap) : null;
   if (frames !== null) say(`Replaying ${frames.length} packets from ${o.pcap}`);
   if (o.verbose > 0) {
     const t = port.tx[0];
