@@ -87,6 +87,11 @@ test("pvnet netmapd + vale-ctl + two pkt-gen processes: frames cross vale0; coun
     const info = await run(["vale-ctl", "-g", "vi1"], env).done;
     const drops = Number(/rxDrops (\d+)/.exec(info.out)?.[1]);
     assert.equal(got + drops, N, `received ${got} + dropped ${drops}: ${info.out}`);
+    // The receiver's own last line says the same, so an ephemeral port loses nothing.
+    assert.match(
+      r.out,
+      new RegExp(`^Dropped ${drops} packets on the way to netmap:vi1 \\(its RX ring was full\\)$`, "m"),
+    );
   } finally {
     daemon.child.kill("SIGTERM");
     const d = await daemon.done;
