@@ -16,7 +16,7 @@ export function benchCommand(program: Command): void {
       if (b === undefined)
         throw new PvnetError(
           "EINVAL",
-          `Unknown benchmark "${name}": expected one of ${Object.keys(BENCHES).join(", ")}`,
+          `unknown benchmark "${name}" (expected one of ${Object.keys(BENCHES).join(", ")})`,
         );
       const log = o.json ? undefined : (line: string) => process.stderr.write(`  ${line}\n`);
       const rows = await b.run({ quick: o.quick, log });

@@ -1,20 +1,24 @@
 #!/usr/bin/env node
 /**
- * The pvnet command line. One file per command; this one only wires them up.
+ * The pvnet command line. One file per command; this one only wires them up and gives
+ * every command the one error style (style.ts).
  */
 import { Command } from "commander";
 import { benchCommand } from "./bench.js";
 import { configCommand } from "./config.js";
 import { demoCommand } from "./demo.js";
+import { ENV_HELP } from "./env-help.js";
 import { netmapdCommand, valeCtlCommand } from "./netmapd.js";
 import { pktGenCommand } from "./pkt-gen.js";
+import { errorLine, styleErrors } from "./style.js";
 import { xenstoreCommand, xenstoredCommand } from "./xenstore.js";
 
 const program = new Command();
 program
   .name("pvnet")
   .description("Xen-style paravirtual networking and netmap-style packet I/O for Node.js")
-  .version("0.1.0");
+  .version("0.1.0")
+  .addHelpText("after", `\nRun pvnet COMMAND --help for a command's options.\n${ENV_HELP.all}`);
 demoCommand(program);
 benchCommand(program);
 pktGenCommand(program);
@@ -23,8 +27,19 @@ valeCtlCommand(program);
 xenstoredCommand(program);
 xenstoreCommand(program);
 configCommand(program);
+styleErrors(program);
+
+// A reader that goes away early (pvnet pkt-gen -h | head) ends the output, not with a trace.
+process.stdout.on("error", (e: NodeJS.ErrnoException) => {
+  if (e.code === "EPIPE") process.exit(process.exitCode ?? 0);
+});
+
+let running: Command | null = null;
+program.hook("preAction", (_self, action) => {
+  running = action;
+});
 
 program.parseAsync(process.argv).catch((e: unknown) => {
-  process.stderr.write(`pvnet: ${e instanceof Error ? e.message : String(e)}\n`);
+  process.stderr.write(errorLine(running, e));
   process.exitCode = 1;
 });

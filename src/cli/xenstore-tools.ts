@@ -105,19 +105,41 @@ export function toolExists(c: XsClient, keys: string[]) {
   );
 }
 
-export function toolRm(c: XsClient, keys: string[], io: ToolIo) {
+/**
+ * xenstore-rm; `-t` (tidy) then removes each parent that is left with no children and an
+ * empty value, up towards the root, as the real tool does.
+ */
+export function toolRm(c: XsClient, keys: string[], io: ToolIo, o: { tidy?: boolean } = {}) {
+  const rm = async (ops: XsOps, k: string): Promise<void> => {
+    try {
+      await ops.rm(k);
+    } catch {
+      io.err(`could not remove path ${k}\n`);
+      throw new Reported();
+    }
+  };
   return runReported(() =>
-    maybeTx(c, keys.length > 1, async (ops) => {
+    maybeTx(c, keys.length > 1 || o.tidy === true, async (ops) => {
       for (const k of keys) {
-        try {
-          await ops.rm(k);
-        } catch {
-          io.err(`could not remove path ${k}\n`);
-          throw new Reported();
+        await rm(ops, k);
+        if (!o.tidy) continue;
+        // Each step drops one path component, so the walk ends at the root.
+        for (let p = parentPath(k); p !== null; p = parentPath(p)) {
+          const v = await ops.readBytes(p).catch(() => null);
+          if (v === null || v.length > 0) break;
+          const kids = await ops.directory(p).catch(() => null);
+          if (kids === null || kids.length > 0) break;
+          await rm(ops, p);
         }
       }
     }),
   );
+}
+
+/** The parent of an absolute path, or null at (or above) the first component. */
+function parentPath(p: string): string | null {
+  const slash = p.lastIndexOf("/");
+  return slash <= 0 ? null : p.slice(0, slash);
 }
 
 /** xenstore-list: always in a transaction; `-p` prints full paths. */
@@ -138,8 +160,17 @@ export function toolList(c: XsClient, keys: string[], o: { prefix?: boolean }, i
   );
 }
 
-/** xenstore-chmod: always in a transaction; `-r` applies to the whole subtree. */
-export function toolChmod(c: XsClient, path: string, perms: string[], o: { recurse?: boolean }, io: ToolIo) {
+/**
+ * xenstore-chmod: always in a transaction; `-r` applies to the whole subtree, `-u` to
+ * every parent up to the first component as well.
+ */
+export function toolChmod(
+  c: XsClient,
+  path: string,
+  perms: string[],
+  o: { recurse?: boolean; upto?: boolean },
+  io: ToolIo,
+) {
   const parsed: XsPerm[] = [];
   for (const p of perms) {
     // The real tool checks only the letter itself; the rest is the daemon's EINVAL.
@@ -157,6 +188,17 @@ export function toolChmod(c: XsClient, path: string, perms: string[], o: { recur
   return runReported(() =>
     c.transaction(async (ops) => {
       const todo = [path];
+      // -u: the parents get the permissions too, but not their other subtrees.
+      const up: string[] = [];
+      if (o.upto) for (let p = parentPath(path); p !== null; p = parentPath(p)) up.push(p);
+      for (const p of up) {
+        try {
+          await ops.setPerms(p, parsed);
+        } catch (e) {
+          io.err(`Error occurred setting permissions on '${p}': ${strerror(e)}\n`);
+          throw new Reported();
+        }
+      }
       for (let p = todo.pop(); p !== undefined; p = todo.pop()) {
         try {
           await ops.setPerms(p, parsed);
@@ -170,7 +212,10 @@ export function toolChmod(c: XsClient, path: string, perms: string[], o: { recur
   );
 }
 
-/** xenstore-watch: one line per event (the path that fired); `-n` stops after that many. */
+/**
+ * xenstore-watch: one line per event (the path that fired); `-n` stops after that many.
+ * The daemon going away ends the watch with status 1 and says so.
+ */
 export async function toolWatch(
   c: XsClient,
   path: string,
@@ -181,9 +226,10 @@ export async function toolWatch(
   let n = 0;
   for await (const ev of w) {
     io.out(`${ev.path}\n`);
-    if (o.count !== undefined && ++n >= o.count) break;
+    if (o.count !== undefined && ++n >= o.count) return 0;
   }
-  return 0;
+  io.err("the daemon closed the connection\n");
+  return 1;
 }
 
 function childPath(dir: string, name: string): string {

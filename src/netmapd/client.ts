@@ -28,7 +28,12 @@ export async function callNetmapd(
   await new Promise<void>((resolve, reject) => {
     s.once("connect", resolve);
     s.once("error", (e: NodeJS.ErrnoException) =>
-      reject(new PvnetError(e.code ?? "ECONNREFUSED", `No netmapd at ${path}: ${e.message}`)),
+      reject(
+        new PvnetError(
+          e.code ?? "ECONNREFUSED",
+          `no netmapd at ${path} (${why(e)}; start one with pvnet netmapd)`,
+        ),
+      ),
     );
   });
   s.write(`${JSON.stringify(req)}\n`);
@@ -42,10 +47,10 @@ export async function callNetmapd(
         else final = r;
       });
     });
-    s.on("error", (e) => reject(new PvnetError("EIO", `netmapd connection: ${e.message}`)));
+    s.on("error", (e) => reject(new PvnetError("EIO", `netmapd at ${path} went away (${e.message})`)));
     s.on("close", () => {
       if (final !== null) resolve(final);
-      else reject(new PvnetError("EIO", "netmapd closed the connection without a status"));
+      else reject(new PvnetError("EIO", `netmapd at ${path} went away before the request ended`));
     });
   });
   return {
@@ -54,4 +59,11 @@ export async function callNetmapd(
       if (!s.destroyed) s.write(`${JSON.stringify({ op: "stop" })}\n`);
     },
   };
+}
+
+function why(e: NodeJS.ErrnoException): string {
+  if (e.code === "ENOENT") return "no socket there";
+  if (e.code === "ECONNREFUSED") return "a stale socket: nothing answers";
+  if (e.code === "EACCES") return "permission denied";
+  return e.code ?? e.message;
 }

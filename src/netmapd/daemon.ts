@@ -14,6 +14,7 @@ import { PvnetError } from "../base/errors.js";
 import { NetmapRegion, type RegionSpec } from "../netmap/mem.js";
 import { createPipe, type PipeDesc, pipeRegionSpec } from "../netmap/pipe.js";
 import { type PortName, parsePortName } from "../netmap/port-name.js";
+import { noSuchInterface, portBusy } from "../pktgen/port-errors.js";
 import { describePipeEnd, RemoteIf, type RemotePortDesc } from "../vale/remote.js";
 import { PORT_COUNTERS, type PortCounter, ValeSwitch } from "../vale/switch.js";
 import { isParseError } from "../wire/layout.js";
@@ -26,6 +27,8 @@ const PIPE_SLOTS = 1024;
 /** A port a job may use: what its worker opens, and what hands it back. */
 export interface PortLease {
   readonly desc: RemotePortDesc;
+  /** The switch's drop count toward this port (its RX ring full); null for a pipe end. */
+  rxDrops(): number | null;
   release(): Promise<void>;
 }
 
@@ -125,11 +128,7 @@ export class Netmapd {
       return this.#openEphemeral(name.subsystem, key);
     }
     const vif = this.#ifs.get(name.port);
-    if (vif === undefined)
-      throw new PvnetError(
-        "ENXIO",
-        `No netmap interface "${name.port}" (create one with: pvnet vale-ctl -n ${name.port})`,
-      );
+    if (vif === undefined) throw noSuchInterface(name.port);
     return this.#lease(vif, null);
   }
 
@@ -145,11 +144,12 @@ export class Netmapd {
   }
 
   #lease(vif: RemoteIf, onRelease: (() => void) | null): PortLease {
-    if (vif.isOpen) throw new PvnetError("EBUSY", `${vif.bwrap?.name ?? vif.name} is already in use`);
+    if (vif.isOpen) throw portBusy(vif.bwrap?.name ?? vif.name);
     const desc = vif.open();
     let done = false;
     return {
       desc,
+      rxDrops: () => vif.bwrap?.counters.get("rxDrops") ?? null,
       release: async () => {
         if (done) return;
         done = true;
@@ -160,7 +160,7 @@ export class Netmapd {
   }
 
   #openEphemeral(swName: string, key: string): PortLease {
-    if (this.#ephemeral.has(key)) throw new PvnetError("EBUSY", `${key} is already in use`);
+    if (this.#ephemeral.has(key)) throw portBusy(key);
     const sw = this.#bridge(swName);
     const vif = new RemoteIf(key);
     vif.attach(sw, key);
@@ -190,17 +190,14 @@ export class Netmapd {
       this.#pipes.set(key, rec);
     }
     const end = master ? "master" : "slave";
-    if (rec.used[end])
-      throw new PvnetError(
-        "EBUSY",
-        `${name.spec}: this pipe end is bound already (close both ends to renew the pipe)`,
-      );
+    if (rec.used[end]) throw portBusy(master ? key : key.replace("{", "}"));
     rec.used[end] = true;
     rec.open++;
     const r = rec;
     let done = false;
     return {
       desc: describePipeEnd(name.spec, r.region, r.spec, r.desc, master),
+      rxDrops: () => null,
       release: async () => {
         if (done) return;
         done = true;

@@ -3,9 +3,11 @@
  * bound here (daemon.ts), so jobs from different client processes meet on the switches as
  * netmap's pkt-gens meet in the kernel. Output lines stream to the client as they come.
  */
+import { isAbsolute } from "node:path";
 import { Worker } from "node:worker_threads";
 import { PvnetError } from "../base/errors.js";
 import { parsePktGenArgs } from "../pktgen/options.js";
+import { dropsLine } from "../pktgen/report.js";
 import type { PktGenResult } from "../pktgen/run.js";
 import type { Netmapd } from "./daemon.js";
 import type { JobWorkerData, JobWorkerMsg } from "./job-worker.js";
@@ -25,8 +27,12 @@ export async function runPktGenJob(
   o: JobOptions,
 ): Promise<PktGenResult> {
   const opts = parsePktGenArgs(args);
-  if ("error" in opts) throw new PvnetError("CONFIG", `pkt-gen: ${opts.error}`);
+  if ("error" in opts) throw new PvnetError("CONFIG", opts.error);
+  if (opts.pcap !== null && !isAbsolute(opts.pcap))
+    throw new PvnetError("CONFIG", `-P ${opts.pcap}: expected an absolute path (netmapd reads the file)`);
   const lease = d.open(opts.port);
+  const receiving = opts.fn === "rx" || opts.fn === "rxseq" || opts.fn === "pong";
+  const drops0 = lease.rxDrops();
   let w: Worker | null = null;
   try {
     const data: JobWorkerData = { opts, desc: lease.desc, stopAfterMs: o.stopAfterMs };
@@ -54,8 +60,16 @@ export async function runPktGenJob(
       else o.signal?.addEventListener("abort", onAbort, { once: true });
       worker.on("message", (m: JobWorkerMsg) => {
         if ("line" in m) o.out(m.line);
-        else if ("result" in m) finish(null, m.result as PktGenResult);
-        else finish(PvnetError.fromWire(m.error));
+        else if ("result" in m) {
+          // The switch counts drops here, in netmapd's thread: the receiver's last line.
+          const r = m.result as PktGenResult;
+          const now = lease.rxDrops();
+          if (receiving && now !== null && drops0 !== null) {
+            r.drops = now - drops0;
+            o.out(dropsLine(r.drops, opts.port));
+          }
+          finish(null, r);
+        } else finish(PvnetError.fromWire(m.error));
       });
       worker.once("error", (e) => finish(e));
       worker.once("exit", (code) =>

@@ -4,9 +4,7 @@
  * `{"op":"stop"}`, or the client goes away (which stops the job). A malformed request, an
  * over-long line or a failing job gets an error line and ends that connection only.
  */
-import { mkdirSync } from "node:fs";
 import { createServer, type Server, type Socket } from "node:net";
-import { dirname } from "node:path";
 import { PvnetError } from "../base/errors.js";
 import { RateLog } from "../base/ratelog.js";
 import { listenUnix } from "../base/unix-listen.js";
@@ -16,8 +14,14 @@ import { checkRequest, LineSplitter, type NetmapdReply, type NetmapdRequest } fr
 import { parseValeCtlArgs } from "./vale-ctl.js";
 
 export interface NetmapdServerOptions {
+  /** Problems (bad requests, failing jobs), rate-limited. */
   log?: (line: string) => void;
+  /** Activity, one line per event: each vale-ctl request, each job's start and end. */
+  info?: (line: string) => void;
 }
+
+/** Activity lines allowed per second and kind before the log says how many it skipped. */
+const INFO_BURST = 50;
 
 export class NetmapdServer {
   readonly path: string;
@@ -26,21 +30,24 @@ export class NetmapdServer {
   readonly #conns = new Map<Socket, AbortController>();
   readonly #jobs = new Set<Promise<void>>();
   readonly #log: RateLog;
+  readonly #info: RateLog | null;
   #closed = false;
+  #nextClient = 1;
 
-  private constructor(path: string, server: Server, log: RateLog) {
+  private constructor(path: string, server: Server, log: RateLog, info: RateLog | null) {
     this.path = path;
     this.#server = server;
     this.#log = log;
+    this.#info = info;
   }
 
   static async listen(d: Netmapd, path: string, opts: NetmapdServerOptions = {}): Promise<NetmapdServer> {
-    mkdirSync(dirname(path), { recursive: true });
     const server = createServer();
     const self = new NetmapdServer(
       path,
       server,
       new RateLog(opts.log === undefined ? {} : { sink: opts.log }),
+      opts.info === undefined ? null : new RateLog({ sink: opts.info, burst: INFO_BURST, windowMs: 1000 }),
     );
     server.on("connection", (s) => self.#accept(d, s));
     await listenUnix(server, path);
@@ -66,6 +73,7 @@ export class NetmapdServer {
     }
     const stop = new AbortController();
     this.#conns.set(s, stop);
+    const client = this.#nextClient++;
     s.setEncoding("utf8");
     const lines = new LineSplitter();
     let started = false;
@@ -99,7 +107,7 @@ export class NetmapdServer {
           return;
         }
         started = true;
-        const job = this.#serve(d, req, send, stop.signal).then(() => {
+        const job = this.#serve(d, req, send, stop.signal, client).then(() => {
           s.end();
         });
         this.#jobs.add(job);
@@ -122,25 +130,43 @@ export class NetmapdServer {
     req: Exclude<NetmapdRequest, { op: "stop" }>,
     send: (r: NetmapdReply) => void,
     signal: AbortSignal,
+    client: number,
   ): Promise<void> {
+    const what = `client ${client}: ${req.op} ${req.args.join(" ")}`;
+    const info = (kind: string, line: string): void => {
+      this.#info?.log(kind, `netmapd: ${line}`);
+    };
     try {
       if (req.op === "vale-ctl") {
         const cmd = parseValeCtlArgs(req.args);
         if ("error" in cmd) throw new PvnetError("EINVAL", cmd.error);
-        for (const out of d.valeCtl(cmd)) send({ out });
+        const lines = d.valeCtl(cmd);
+        info("vale-ctl", `${what}: ok`);
+        for (const out of lines) send({ out });
         send({ exit: 0 });
         return;
       }
+      info("job", `${what}: started`);
       const result = await runPktGenJob(d, req.args, {
         out: (out) => send({ out }),
         signal,
         stopAfterMs: req.forMs,
       });
-      send({ exit: 0, result });
+      info("job", `${what}: ended, ${result.packets} packets in ${result.seconds.toFixed(2)} s`);
+      // A job cut short by the daemon's own shutdown did not finish: its client must not exit 0.
+      if (this.#closed)
+        send({
+          exit: 1,
+          err: `netmapd at ${this.path} shut down (the job was stopped)`,
+          code: "ESHUTDOWN",
+          result,
+        });
+      else send({ exit: 0, result });
     } catch (e) {
       const err = e instanceof Error ? e.message : String(e);
       const code = e instanceof PvnetError ? e.code : "EBUG";
       if (code === "EBUG") this.#log.log("job", `netmapd: ${req.op} failed: ${err}`);
+      info(req.op, `${what}: failed: ${err}`);
       send({ exit: 1, err, code });
     }
   }

@@ -23,14 +23,25 @@ export interface PktGenOptions {
   rate: number;
   srcMac: number;
   dstMac: number;
+  /** -s/-d ranges: first and last address and port, inclusive (equal: no range). */
   srcIp: number;
+  srcIpEnd: number;
   srcPort: number;
+  srcPortEnd: number;
   dstIp: number;
+  dstIpEnd: number;
   dstPort: number;
+  dstPortEnd: number;
   reportMs: number;
   raw: boolean;
   /** rx: stop after a report interval with no traffic. */
   exitOnIdle: boolean;
+  /** -X: hexdump every packet sent or received. */
+  dump: boolean;
+  /** -v, once per -v. */
+  verbose: number;
+  /** -P: replay the frames of this pcap file instead of building one. */
+  pcap: string | null;
 }
 
 const FNS: readonly PktGenFn[] = ["tx", "rx", "txseq", "rxseq", "ping", "pong"];
@@ -47,17 +58,24 @@ export function parsePktGenArgs(argv: readonly string[]): PktGenOptions | { erro
     srcMac: 0x020000000001,
     dstMac: 0xffffffffffff,
     srcIp: 0x0a000001,
+    srcIpEnd: 0x0a000001,
     srcPort: 1234,
+    srcPortEnd: 1234,
     dstIp: 0x0a010001,
+    dstIpEnd: 0x0a010001,
     dstPort: 1234,
+    dstPortEnd: 1234,
     reportMs: 1000,
     raw: false,
     exitOnIdle: false,
+    dump: false,
+    verbose: 0,
+    pcap: null,
   };
   let burstSet = false;
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i];
-    const needsValue = /^-[ifnlbwRSDsdTp]$/.test(flag);
+    const needsValue = /^-[ifnlbwRSDsdTpP]$/.test(flag);
     const v = needsValue ? argv[++i] : undefined;
     if (needsValue && v === undefined) return { error: `${flag}: expected a value` };
     const int = (min: number, max: number): number | { error: string } => {
@@ -119,16 +137,22 @@ export function parsePktGenArgs(argv: readonly string[]): PktGenOptions | { erro
       }
       case "-s":
       case "-d": {
-        const [ip, port] = v!.split(":");
-        const a = parseIpv4(ip);
-        if (isParseError(a)) return { error: `${flag}: ${a.error}` };
-        const p = port === undefined ? 1234 : Number(port);
-        if (!Number.isInteger(p) || p < 1 || p > 65535)
-          return { error: `${flag}: expected a port 1..65535, got "${port}"` };
-        if (flag === "-s") [o.srcIp, o.srcPort] = [a, p];
-        else [o.dstIp, o.dstPort] = [a, p];
+        const r = parseAddrRange(v!);
+        if ("error" in r) return { error: `${flag}: ${r.error}` };
+        if (flag === "-s") [o.srcIp, o.srcIpEnd, o.srcPort, o.srcPortEnd] = [r.ip0, r.ip1, r.port0, r.port1];
+        else [o.dstIp, o.dstIpEnd, o.dstPort, o.dstPortEnd] = [r.ip0, r.ip1, r.port0, r.port1];
         continue;
       }
+      case "-P":
+        if (v === "") return { error: "-P: expected a pcap file" };
+        o.pcap = v!;
+        continue;
+      case "-X":
+        o.dump = true;
+        continue;
+      case "-v":
+        o.verbose++;
+        continue;
       case "-N":
         o.raw = true;
         continue;
@@ -136,11 +160,49 @@ export function parsePktGenArgs(argv: readonly string[]): PktGenOptions | { erro
         o.exitOnIdle = true;
         continue;
       default:
-        return { error: `${flag}: unknown option (supported: -i -f -n -l -b -w -R -S -D -s -d -T -p -N -W)` };
+        return {
+          error: `${flag}: unknown option (expected one of -i -f -n -l -b -w -R -S -D -s -d -T -p -N -W -X -P -v; see pvnet pkt-gen --help)`,
+        };
     }
     if (typeof r !== "number") return r;
   }
   if (o.port === "") return { error: "-i: a port is required, e.g. -i vale0:a" };
   if (!burstSet && (o.fn === "ping" || o.fn === "pong")) o.burst = 1;
   return o;
+}
+
+export interface AddrRange {
+  ip0: number;
+  ip1: number;
+  port0: number;
+  port1: number;
+}
+
+/**
+ * `IP[-IP][:PORT[-PORT]]` as netmap's pkt-gen takes it for -s and -d: a range of
+ * addresses and of ports, inclusive; a single address or port is a range of one.
+ */
+export function parseAddrRange(v: string): AddrRange | { error: string } {
+  const colon = v.indexOf(":");
+  const ips = (colon < 0 ? v : v.slice(0, colon)).split("-");
+  const ports = colon < 0 ? ["1234"] : v.slice(colon + 1).split("-");
+  if (ips.length > 2 || ports.length > 2) return { error: `expected IP[-IP][:PORT[-PORT]], got "${v}"` };
+  const a: number[] = [];
+  for (const ip of ips) {
+    const x = parseIpv4(ip);
+    if (isParseError(x)) return { error: x.error };
+    a.push(x);
+  }
+  const p: number[] = [];
+  for (const port of ports) {
+    const n = Number(port);
+    if (port === "" || !Number.isInteger(n) || n < 1 || n > 65535)
+      return { error: `expected a port 1..65535, got "${port}"` };
+    p.push(n);
+  }
+  const [ip0, ip1 = ip0] = a as [number, number?];
+  const [port0, port1 = port0] = p as [number, number?];
+  if (ip1 < ip0) return { error: `the range ${ips.join("-")} ends before it starts` };
+  if (port1 < port0) return { error: `the port range ${ports.join("-")} ends before it starts` };
+  return { ip0, ip1, port0, port1 };
 }

@@ -39,3 +39,8 @@ export function finalLines(sent: boolean, t: Totals, len: number, seconds: numbe
     `Speed: ${norm(pps, raw)}pps Bandwidth: ${norm(bps, raw)}bps (raw ${norm(rawBps, raw)}bps). Average batch: ${avgBatch.toFixed(2)} pkts`,
   ];
 }
+
+/** The receiver's closing line: what the switch could not deliver to it (its RX ring was full). */
+export function dropsLine(drops: number, port: string): string {
+  return `Dropped ${drops} packets on the way to ${port} (its RX ring was full)`;
+}

@@ -12,9 +12,11 @@ import type { NetmapPort } from "../netmap/port.js";
 import { nmRingAdvance, nmRingSpace } from "../netmap/ring.js";
 import { formatMac } from "../wire/net/ethernet.js";
 import { formatIpv4 } from "../wire/net/ipv4.js";
-import { buildFrame, PKT_SEQ_OFF, PKT_TS_OFF } from "./frame.js";
+import { AddrCycler, buildFrame, hexdump, PKT_SEQ_OFF, PKT_TS_OFF } from "./frame.js";
 import type { PktGenOptions } from "./options.js";
-import { finalLines, intervalLine, type Totals } from "./report.js";
+import { loadPcapFrames } from "./pcap-source.js";
+import { openForPktGen } from "./port-errors.js";
+import { dropsLine, finalLines, intervalLine, type Totals } from "./report.js";
 
 export interface PktGenResult {
   port: string;
@@ -24,6 +26,8 @@ export interface PktGenResult {
   seconds: number;
   gaps: number;
   outOfOrder: number;
+  /** Packets the switch dropped on their way to this receiver (its RX ring full); null: not a switch port. */
+  drops: number | null;
   rtt: { count: number; minNs: number; meanNs: number; p50Ns: number; p99Ns: number } | null;
 }
 
@@ -55,16 +59,40 @@ export async function runPktGen(
   all: PktGenOptions[],
   ro: RunOptions,
 ): Promise<PktGenResult[]> {
-  const ports = all.map((o) => ctx.open(o.port));
+  // A -P file that cannot be replayed stops the run before any instance starts.
+  for (const o of all) if (o.pcap !== null) loadPcapFrames(o.pcap);
+  const ports = openAll(ctx, all);
   const deadline =
     ro.stopAfterMs === undefined ? Number.POSITIVE_INFINITY : performance.now() + ro.stopAfterMs;
   const stopped = (): boolean => ro.signal?.aborted === true || performance.now() >= deadline;
   return Promise.all(
     all.map((o, i) => {
       const say = all.length > 1 ? (l: string) => ro.out(`[${i}] ${l}`) : ro.out;
-      return runInstance(ports[i], o, say, stopped, all.length > 1);
+      return runInstance(ports[i], o, say, stopped, all.length > 1, portDrops(ports[i]));
     }),
   );
+}
+
+/**
+ * Opens every instance's port; a port's rings are bound once, as in netmapd (EBUSY), and a
+ * missing interface gets netmapd's message, so both modes answer alike.
+ */
+function openAll(ctx: NetmapContext, all: PktGenOptions[]): NetmapPort[] {
+  const bound = new Set<string>();
+  const ports: NetmapPort[] = [];
+  try {
+    for (const o of all) ports.push(openForPktGen(ctx, o.port, bound));
+  } catch (e) {
+    for (const p of ports) p.close();
+    throw e;
+  }
+  return ports;
+}
+
+/** Reads the drop counter of a VALE port's receive side, where the switch counts them. */
+function portDrops(port: NetmapPort): (() => number) | undefined {
+  const c = (port.adapter as { counters?: { get(name: string): number } }).counters;
+  return c === undefined ? undefined : () => c.get("rxDrops");
 }
 
 /**
@@ -77,15 +105,28 @@ export async function runInstance(
   say: (l: string) => void,
   stopped: () => boolean,
   shared: boolean,
+  rxDrops?: () => number,
 ): Promise<PktGenResult> {
   const sending = o.fn === "tx" || o.fn === "txseq" || o.fn === "ping";
+  const receiving = o.fn === "rx" || o.fn === "rxseq" || o.fn === "pong";
+  // Before the first line, so a file that cannot be read is the only thing said.
+  const frames = sending && o.pcap !== null ? loadPcapFrames(o.pcap) : null;
   say(
     `${sending ? "Sending on" : "Receiving from"} ${o.port}: ${port.tx.length || port.rx.length} queues, 1 threads and 1 cpus.`,
   );
-  if (sending)
+  if (sending && o.pcap === null)
     say(
-      `${formatIpv4(o.srcIp)} -> ${formatIpv4(o.dstIp)} (${formatMac(o.srcMac)} -> ${formatMac(o.dstMac)})`,
+      `${range(o.srcIp, o.srcIpEnd, o.srcPort, o.srcPortEnd)} -> ${range(o.dstIp, o.dstIpEnd, o.dstPort, o.dstPortEnd)} (${formatMac(o.srcMac)} -> ${formatMac(o.dstMac)})`,
     );
+  if (frames !== null) say(`Replaying ${frames.length} packets from ${o.pcap}`);
+  if (o.verbose > 0) {
+    const t = port.tx[0];
+    const r = port.rx[0];
+    say(
+      `${o.port}: tx ring ${t?.numSlots ?? 0} slots, rx ring ${r?.numSlots ?? 0} slots, ${port.region.bufSize} byte buffers, burst ${o.burst}, report every ${o.reportMs} ms`,
+    );
+  }
+  const drops0 = rxDrops?.() ?? 0;
   if (o.wait > 0) await sleep(o.wait * 1000);
   const st: State = {
     total: { packets: 0, bytes: 0, events: 0 },
@@ -101,7 +142,7 @@ export async function runInstance(
   const tick = setInterval(() => report(st, o, say), o.reportMs);
   let rtt: PktGenResult["rtt"] = null;
   try {
-    if (o.fn === "tx" || o.fn === "txseq") await txLoop(port, o, st, stopped, shared);
+    if (o.fn === "tx" || o.fn === "txseq") await txLoop(port, o, st, stopped, shared, frames, say);
     else if (o.fn === "rx" || o.fn === "rxseq") await rxLoop(port, o, st, stopped, say);
     else if (o.fn === "pong") await pongLoop(port, o, st, stopped);
     else rtt = await pingLoop(port, o, st, stopped, say);
@@ -113,8 +154,20 @@ export async function runInstance(
   // A receiver's clock starts at its first packet, as pkt-gen's receiver_body does.
   const begin = (o.fn === "rx" || o.fn === "rxseq") && st.firstRxAt > 0 ? st.firstRxAt : t0;
   const seconds = (end - begin) / 1000;
-  for (const l of finalLines(sending, st.total, o.len, seconds, o.raw)) say(l);
-  return { port: o.port, fn: o.fn, ...st.total, seconds, gaps: st.gaps, outOfOrder: st.outOfOrder, rtt };
+  const len = frames === null ? o.len : Math.round(st.total.bytes / Math.max(1, st.total.packets));
+  for (const l of finalLines(sending, st.total, len, seconds, o.raw)) say(l);
+  const drops = receiving && rxDrops !== undefined ? rxDrops() - drops0 : null;
+  if (drops !== null) say(dropsLine(drops, o.port));
+  return {
+    port: o.port,
+    fn: o.fn,
+    ...st.total,
+    seconds,
+    gaps: st.gaps,
+    outOfOrder: st.outOfOrder,
+    drops,
+    rtt,
+  };
 }
 
 interface State {
@@ -142,29 +195,37 @@ function report(st: State, o: PktGenOptions, say: (l: string) => void): void {
   st.minSpace = Number.POSITIVE_INFINITY;
 }
 
-/** Puts `n` copies of `frame` on the TX ring (txseq: numbered from `seq`); returns the new seq. */
-function fill(
-  port: NetmapPort,
-  frame: Uint8Array,
-  n: number,
-  len: number,
-  seq: number,
-  numbered: boolean,
-): number {
+/** What tx puts in its slots: the template frame, or -P's frames in turn; -s/-d ranges; -X. */
+interface TxSource {
+  frames: readonly Uint8Array[];
+  next: number;
+  cycler: AddrCycler | null;
+  dump: ((off: number, len: number, slot: number) => void) | null;
+}
+
+/** Puts `n` frames on the TX ring (txseq: numbered from `seq`); returns the bytes queued. */
+function fill(port: NetmapPort, src: TxSource, n: number, seq: { v: number }, numbered: boolean): number {
   const m = port.mem;
   const k = port.tx[0];
   let h = ringHead(m, k.r);
+  let bytes = 0;
   for (let i = 0; i < n; i++) {
     const s = ringSlot(k.r, h);
     const off = port.region.bufOff(slotBufIdx(m, s));
+    const frame = src.frames[src.next]!;
+    src.next = src.next + 1 === src.frames.length ? 0 : src.next + 1;
     m.u8.set(frame, off);
-    if (numbered) m.dv.setUint32(off + PKT_SEQ_OFF, seq);
-    seq = (seq + 1) >>> 0;
+    const len = frame.length;
+    if (src.cycler !== null) src.cycler.stamp(m, off);
+    if (numbered) m.dv.setUint32(off + PKT_SEQ_OFF, seq.v);
+    seq.v = (seq.v + 1) >>> 0;
     slotSetLen(m, s, len);
+    src.dump?.(off, len, h);
+    bytes += len;
     h = h + 1 === k.numSlots ? 0 : h + 1;
   }
   nmRingAdvance(m, k.r, h);
-  return seq;
+  return bytes;
 }
 
 async function txLoop(
@@ -173,10 +234,17 @@ async function txLoop(
   st: State,
   stopped: () => boolean,
   shared: boolean,
+  frames: Uint8Array[] | null,
+  say: (l: string) => void,
 ): Promise<void> {
-  const frame = buildFrame(o);
+  const src: TxSource = {
+    frames: frames ?? [buildFrame(o)],
+    next: 0,
+    cycler: frames === null && AddrCycler.needed(o) ? new AddrCycler(o) : null,
+    dump: o.dump ? (off, len, slot) => hexdump(port.mem.u8, off, len, `tx slot ${slot}`, say) : null,
+  };
   const r = port.tx[0].r;
-  let seq = 0;
+  const seq = { v: 0 };
   let lastYield = performance.now();
   const start = performance.now();
   while (!stopped() && (o.count === 0 || st.total.packets < o.count)) {
@@ -198,10 +266,10 @@ async function txLoop(
         continue;
       }
     }
-    seq = fill(port, frame, n, o.len, seq, o.fn === "txseq");
+    const bytes = fill(port, src, n, seq, o.fn === "txseq");
     port.txsync();
     st.total.packets += n;
-    st.total.bytes += n * o.len;
+    st.total.bytes += bytes;
     st.total.events++;
     // Receivers in this thread get their turn after every burst (in netmap they run in
     // other processes); alone, yield once a millisecond for timers.
@@ -262,7 +330,14 @@ async function rxLoop(
     }
     expect = (seq + 1) >>> 0;
   };
-  const each = o.fn === "rxseq" ? check : () => {};
+  const seqCheck = o.fn === "rxseq" ? check : () => {};
+  const u8 = port.mem.u8;
+  const each = o.dump
+    ? (off: number, len: number) => {
+        hexdump(u8, off, len, `rx ${o.port}`, say);
+        seqCheck(off);
+      }
+    : seqCheck;
   while (!stopped() && (o.count === 0 || st.total.packets < o.count)) {
     const ready = await port.poll({ rx: true }, o.reportMs);
     if (!ready.rx) {
@@ -370,4 +445,10 @@ async function pingLoop(
     `RTT over ${rtt.count} packets: min ${rtt.minNs} av ${rtt.meanNs} p50 ${rtt.p50Ns} p99 ${rtt.p99Ns} ns`,
   );
   return rtt;
+}
+
+/** `10.0.0.1`, or `10.0.0.1-10.0.0.9:1234-1240` for -s/-d ranges. */
+function range(ip0: number, ip1: number, p0: number, p1: number): string {
+  const ips = ip1 === ip0 ? formatIpv4(ip0) : `${formatIpv4(ip0)}-${formatIpv4(ip1)}`;
+  return p1 === p0 ? ips : `${ips}:${p0}-${p1}`;
 }

@@ -137,7 +137,7 @@ test("netmapd: stopping a job prints its final lines and frees its port; bad req
     const bad = await job(path, ["-i", "vale0:x", "-f", "sideways"]);
     const r = await bad.done;
     assert.equal(r.exit, 1);
-    assert.match(r.err ?? "", /pkt-gen: -f: expected one of tx, rx/);
+    assert.match(r.err ?? "", /^-f: expected one of tx, rx/);
 
     for (const raw of [
       "not json\n",

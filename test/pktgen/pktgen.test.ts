@@ -1,8 +1,18 @@
 import assert from "node:assert/strict";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { test } from "node:test";
+import type { PvnetError } from "../../src/base/errors.js";
+import { Netmapd } from "../../src/netmapd/daemon.js";
+import { AddrCycler, buildFrame, hexdump } from "../../src/pktgen/frame.js";
 import { pktGenHost, splitInstances } from "../../src/pktgen/host.js";
-import { type PktGenOptions, parsePktGenArgs } from "../../src/pktgen/options.js";
+import { type PktGenOptions, parseAddrRange, parsePktGenArgs } from "../../src/pktgen/options.js";
 import { runPktGen } from "../../src/pktgen/run.js";
+import { privateMem } from "../../src/wire/mem.js";
+import { ipv4ChecksumValid } from "../../src/wire/net/ipv4.js";
+import { udpChecksumValid } from "../../src/wire/net/udp.js";
+import { emitPcapHeader, emitPcapRecord } from "../../src/wire/pcap.js";
 
 function opts(argv: string[]): PktGenOptions {
   const o = parsePktGenArgs(argv);
@@ -98,4 +108,170 @@ test("ping and pong through VALE measure round trips", async () => {
   assert.ok(ping.rtt !== null);
   assert.equal(ping.rtt.count, 200);
   assert.ok(ping.rtt.minNs > 0 && ping.rtt.p99Ns >= ping.rtt.p50Ns);
+});
+
+test("-s/-d ranges parse as netmap's and cycle source port, source address, destination port, destination address", () => {
+  assert.deepEqual(parseAddrRange("10.0.0.1-10.0.0.9:1234-1240"), {
+    ip0: 0x0a000001,
+    ip1: 0x0a000009,
+    port0: 1234,
+    port1: 1240,
+  });
+  assert.deepEqual(parseAddrRange("10.0.0.1"), {
+    ip0: 0x0a000001,
+    ip1: 0x0a000001,
+    port0: 1234,
+    port1: 1234,
+  });
+  for (const [v, re] of [
+    ["10.0.0.9-10.0.0.1", /ends before it starts/],
+    ["10.0.0.1:9-8", /port range 9-8 ends before/],
+    ["10.0.0.1:0", /expected a port 1..65535/],
+    ["10.0.0.1-10.0.0.2-10.0.0.3", /expected IP\[-IP\]/],
+    ["10.0.0.1:", /expected a port/],
+  ] as const) {
+    const r = parseAddrRange(v);
+    assert.ok("error" in r, v);
+    assert.match(r.error, re, v);
+  }
+  const o = opts(["-i", "vale0:a", "-f", "tx", "-s", "10.0.0.1-10.0.0.2:1-2", "-d", "10.1.0.1-10.1.0.2:7-8"]);
+  assert.ok(AddrCycler.needed(o));
+  assert.ok(!AddrCycler.needed(opts(["-i", "vale0:a", "-s", "10.0.0.1:5"])));
+  const c = new AddrCycler(o);
+  const m = privateMem(64);
+  const seen: string[] = [];
+  const frame = buildFrame(o);
+  for (let i = 0; i < 17; i++) {
+    m.u8.set(frame, 0);
+    c.stamp(m, 0);
+    const sip = m.u8[29];
+    const dip = m.u8[33];
+    seen.push(`${sip}:${m.dv.getUint16(34)}>${dip}:${m.dv.getUint16(36)}`);
+    assert.ok(ipv4ChecksumValid(m, 14) && udpChecksumValid(m, 34, 14), `checksums of packet ${i}`);
+  }
+  assert.deepEqual(seen.slice(0, 9), [
+    "1:1>1:7",
+    "1:2>1:7",
+    "2:1>1:7",
+    "2:2>1:7",
+    "1:1>1:8",
+    "1:2>1:8",
+    "2:1>1:8",
+    "2:2>1:8",
+    "1:1>2:7",
+  ]);
+  assert.equal(seen[16], seen[0], "16 combinations, then around again");
+});
+
+test("-X dumps packets as hex and text", () => {
+  const lines: string[] = [];
+  const b = Uint8Array.from({ length: 20 }, (_, i) => 0x41 + i);
+  hexdump(b, 2, 18, "tx slot 3", (l) => lines.push(l));
+  assert.deepEqual(lines, [
+    "tx slot 3 len 18",
+    "  0000: 43 44 45 46 47 48 49 4a  4b 4c 4d 4e 4f 50 51 52  |CDEFGHIJKLMNOPQR|",
+    "  0010: 53 54                                             |ST|",
+  ]);
+});
+
+test("-P replays a pcap's frames in turn; -X shows them; a bad file is refused before anything starts", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "pvnet-pktgen-"));
+  try {
+    const frames = [60, 100, 1514].map((n) => Uint8Array.from({ length: n }, (_, i) => (i * 7 + n) & 0xff));
+    const header = {
+      nanos: false,
+      bigEndian: false,
+      versionMajor: 2,
+      versionMinor: 4,
+      thiszone: 0,
+      sigfigs: 0,
+      snaplen: 65535,
+      linktype: 1,
+    };
+    const file = new Uint8Array(24 + frames.reduce((n, f) => n + 16 + f.length, 0));
+    emitPcapHeader(header, file, 0);
+    let at = 24;
+    for (const f of frames) {
+      emitPcapRecord({ tsSec: 0, tsFrac: 0, origLen: f.length, data: f }, file, at);
+      at += 16 + f.length;
+    }
+    const path = join(dir, "three.pcap");
+    writeFileSync(path, file);
+    const lines: string[] = [];
+    const [rx, tx] = await runPktGen(
+      pktGenHost(),
+      [
+        opts(["-i", "vale0:b", "-f", "rx", "-n", "6", "-X"]),
+        opts(["-i", "vale0:a", "-f", "tx", "-n", "6", "-P", path]),
+      ],
+      { out: (l) => lines.push(l), stopAfterMs: 5_000 },
+    );
+    assert.equal(tx.packets, 6);
+    assert.equal(rx.packets, 6);
+    assert.equal(rx.bytes, 2 * (60 + 100 + 1514));
+    assert.ok(lines.includes(`[1] Replaying 3 packets from ${path}`));
+    assert.deepEqual(
+      lines.filter((l) => /^\[0\] rx vale0:b len/.test(l)),
+      [60, 100, 1514, 60, 100, 1514].map((n) => `[0] rx vale0:b len ${n}`),
+    );
+    writeFileSync(join(dir, "bad.pcap"), "not a pcap");
+    for (const bad of [join(dir, "bad.pcap"), join(dir, "absent.pcap")])
+      await assert.rejects(
+        runPktGen(pktGenHost(), [opts(["-i", "vale0:a", "-f", "tx", "-P", bad])], { out: () => {} }),
+        /-P .*: (not a pcap file|cannot read the file \(ENOENT\))/,
+      );
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("in-process and netmapd refuse a port bound twice (EBUSY) and a missing interface with the same words", async () => {
+  const d = new Netmapd();
+  const words = async (spec: string, twice: boolean): Promise<string[]> => {
+    const got: string[] = [];
+    const argv = (f: string) => ["-i", spec, "-f", f, "-n", "1"];
+    await runPktGen(pktGenHost(), twice ? [opts(argv("rx")), opts(argv("tx"))] : [opts(argv("rx"))], {
+      out: () => {},
+      stopAfterMs: 1000, // with both bound, the receiver would wait forever
+    }).catch((e: PvnetError) => got.push(`${e.code} ${e.message}`));
+    const first = twice ? d.open(spec) : null;
+    try {
+      d.open(spec);
+    } catch (e) {
+      got.push(`${(e as PvnetError).code} ${(e as PvnetError).message}`);
+    }
+    await first?.release();
+    return got;
+  };
+  try {
+    for (const spec of ["vale0:a", "vale0:p{3", "vale0:p}3"]) {
+      const [local, daemon] = await words(spec, true);
+      assert.match(local ?? "", /^EBUSY .*: already in use/, spec);
+      assert.equal(local, daemon, spec);
+    }
+    const [local, daemon] = await words("netmap:vi7", false);
+    assert.equal(
+      local,
+      "ENXIO netmap:vi7: no such interface (make one with pvnet vale-ctl -n vi7, which needs a running pvnet netmapd)",
+    );
+    assert.equal(local, daemon);
+  } finally {
+    await d.close();
+  }
+});
+
+test("a receiver on a switch port ends with the packets dropped on the way to it", async () => {
+  const lines: string[] = [];
+  const [rx] = await runPktGen(
+    pktGenHost(),
+    [
+      // -b 1 and a slow receiver: a 1024-slot ring cannot take 20000 packets sent at once.
+      opts(["-i", "vale0:b", "-f", "rx", "-W", "-T", "200"]),
+      opts(["-i", "vale0:a", "-f", "tx", "-n", "20000", "-b", "1024"]),
+    ],
+    { out: (l) => lines.push(l), stopAfterMs: 5_000 },
+  );
+  assert.equal(typeof rx.drops, "number");
+  assert.equal(rx.packets + (rx.drops ?? 0), 20000, lines.join("\n"));
+  assert.ok(lines.includes(`[0] Dropped ${rx.drops} packets on the way to vale0:b (its RX ring was full)`));
 });

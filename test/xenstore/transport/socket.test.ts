@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, linkSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { connect, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -336,11 +336,21 @@ test("XsSocketServer with Xenstored never crashes on random garbage and keeps se
 test("XsSocketServer.listen replaces a stale socket and refuses bad paths", async () => {
   const p = sockPath();
   const a = await XsSocketServer.listen(new FakeXenstored(), p, quiet);
-  // Simulate a crashed daemon: the file stays, nobody listens. A second listen must still work.
-  const b = await XsSocketServer.listen(new FakeXenstored(), p, quiet);
-  await b.close();
+  // A live daemon's socket is not taken over.
+  await assert.rejects(XsSocketServer.listen(new FakeXenstored(), p, quiet), (e) => {
+    assert.ok(e instanceof PvnetError);
+    assert.equal(e.code, "EADDRINUSE");
+    assert.match(e.message, /already running at /);
+    return true;
+  });
+  // Simulate a crashed daemon: a second name for the socket stays after a's close, and
+  // nobody listens on it. A listen there must still work.
+  const stale = `${p}.stale`;
+  linkSync(p, stale);
   await a.close();
   assert.equal(existsSync(p), false, "close() removes the socket file");
+  const b = await XsSocketServer.listen(new FakeXenstored(), stale, quiet);
+  await b.close();
 
   const file = join(dir, "plain-file");
   writeFileSync(file, "x");
