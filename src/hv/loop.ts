@@ -46,6 +46,7 @@ export class EventLoop {
     this.#onError =
       opts.onHandlerError ?? ((e) => process.stderr.write(`pvnet: handler error: ${String(e)}\n`));
     ev.onLatePending = (side) => this.#soonDispatch(side);
+    ev.onHandlerError = this.#onError;
   }
 
   get mode(): LoopMode {
