@@ -117,7 +117,14 @@ export class Domain {
   }
 
   async shutdown(): Promise<void> {
-    for (const fn of this.#onShutdown) await fn();
+    // A hook that fails must not keep the domain from stopping (nor reject into nowhere).
+    for (const fn of this.#onShutdown) {
+      try {
+        await fn();
+      } catch (e) {
+        this.#handlerError("shutdown", e);
+      }
+    }
     this.timers.cancelAll();
     this.loop.stop();
     this.#send({ t: "stopped" });

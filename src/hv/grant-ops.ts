@@ -12,6 +12,12 @@
  * the last use ends. Pin counts live in the granter's active table, a SharedArrayBuffer only
  * privileged threads hold, guarded per entry by a lock bit. Guest input never throws here:
  * every failure is a GNTST_* status.
+ *
+ * What a hostile granter cannot do here: hold the caller's thread (an entry whose
+ * flags|domid word keeps changing under the swap fails after five tries, as in Xen); take
+ * the map handles other granters' grants need (each granter has its own bound on live
+ * mappings, hence on the pins they hold); or make a handle kept across an await end some
+ * other granter's mapping after its own were ended (handles carry a generation).
  */
 
 import { copyBytes } from "../wire/copy.js";

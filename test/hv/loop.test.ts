@@ -59,3 +59,40 @@ test("notify mode (the control): the loop sleeps right after work, so the second
   assert.equal(r.wakes[1] - r.wakes[0], 1);
   assert.equal(r.wakes[2] - r.wakes[1], 1);
 });
+
+test("a peer that moves the wake word before every wait cannot keep the loop from yielding", async () => {
+  const p3 = new SharedArrayBuffer(EVTCHN_NR_PORTS * 4);
+  new Uint32Array(p3)[9] = portWord(PORT_INTERDOMAIN, 0, 5);
+  const link = createLink();
+  const e3 = new EventChannels(3, p3);
+  e3.addLink(0, link);
+  const loop = new EventLoop(e3, { mode: "notify" });
+  // The peer's bump lands between our read of the wake word and the wait, every time (up to
+  // a bound, so a loop that never yields ends too and the test can see it).
+  const LIMIT = 200_000;
+  const realWait = Atomics.waitAsync;
+  let calls = 0;
+  Atomics.waitAsync = ((ta: Int32Array, i: number, v: number, t?: number) => {
+    if (ta.buffer === link && calls < LIMIT) {
+      calls++;
+      Atomics.add(ta, i, 1);
+    }
+    return realWait(ta, i, v, t);
+  }) as typeof Atomics.waitAsync;
+  let atTimer = -1;
+  const timer = new Promise<void>((r) =>
+    setTimeout(() => {
+      atTimer = calls;
+      r();
+    }, 0),
+  );
+  try {
+    void loop.start();
+    await timer;
+  } finally {
+    loop.stop();
+    Atomics.waitAsync = realWait;
+  }
+  assert.ok(calls > 0, "the hostile path was taken");
+  assert.ok(atTimer < LIMIT, `a timer ran only after ${atTimer} hostile wake-ups`);
+});

@@ -224,3 +224,15 @@ test("destroying a domain twice at once ends it once", async () => {
   const st = await backStatus(m);
   assert.deepEqual(st.destroyed, [g]);
 });
+
+test("a shutdown hook that throws does not keep the domain from stopping cleanly", async () => {
+  const m = new Machine();
+  const failed: number[] = [];
+  m.on("domain-failed", (d: number) => failed.push(d));
+  await m.createDomain({ name: "dom0", pages: 16, program, args: { role: "back" } });
+  const g = await m.createDomain({ name: "g", pages: 16, program: rude, args: { role: "bad-shutdown" } });
+  const second = nextReport(m, (d, x) => d === g && x.t === "second-hook-ran");
+  await m.shutdown(5000);
+  await second;
+  assert.deepEqual(failed, [], "no domain failed on the way down");
+});

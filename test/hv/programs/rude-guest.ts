@@ -3,14 +3,22 @@
  * can post to the machine through its own port, bypassing the Domain API. role "rude":
  * on {t:"spew"} from the machine, posts the list below, then reports how many of them the
  * machine must refuse, then checks its own hypercalls still work. role "listen": reports
- * every control message it gets, so a test can see what reached it.
+ * every control message it gets, so a test can see what reached it. role "bad-shutdown":
+ * a shutdown hook that throws, then one that reports.
  */
 import { parentPort } from "node:worker_threads";
 import type { Domain } from "../../../src/hv/domain.js";
 import { MACHINE } from "../../../src/hv/worker-proto.js";
 
 export default async function main(dom: Domain, raw: unknown): Promise<void> {
-  const args = raw as { role: "rude" | "listen" };
+  const args = raw as { role: "rude" | "listen" | "bad-shutdown" };
+  if (args.role === "bad-shutdown") {
+    dom.onShutdown(() => {
+      throw new Error("shutdown hook bug");
+    });
+    dom.onShutdown(() => dom.report({ t: "second-hook-ran" }));
+    return;
+  }
   if (args.role === "listen") {
     dom.onMessage((from, data) => dom.report({ t: "got", from, data }));
     return;
