@@ -7,6 +7,7 @@
  */
 import type { MessagePort } from "node:worker_threads";
 import { PvnetError } from "../base/errors.js";
+import { RateLog } from "../base/ratelog.js";
 import { memOf } from "../wire/mem.js";
 import { EventChannels } from "./evtchn.js";
 import { GrantOps, grantingDomain } from "./grant-ops.js";
@@ -16,7 +17,8 @@ import { type DomainMemory, memoryOf, PageAllocator } from "./memory.js";
 import { NodeTimers, type Timers } from "./timer.js";
 import type { DomainInit, ForeignInit, FromDomain, HypercallOp, ToDomain } from "./worker-proto.js";
 
-export type MessageHandler = (from: number, data: unknown) => void;
+/** A control-message handler; an async one's rejection is caught and logged like a throw. */
+export type MessageHandler = (from: number, data: unknown) => void | Promise<void>;
 
 export class Domain {
   readonly domid: number;
@@ -38,6 +40,9 @@ export class Domain {
   readonly #onAdded: ((domid: number) => void)[] = [];
   readonly #onClosed: ((port: number) => void)[] = [];
   readonly #onShutdown: (() => void | Promise<void>)[] = [];
+  readonly #log = new RateLog();
+  /** Handlers (messages, domain and port notices) that threw or rejected: logged, not fatal. */
+  handlerErrors = 0;
 
   constructor(init: DomainInit, port: MessagePort) {
     this.domid = init.domid;
@@ -47,7 +52,7 @@ export class Domain {
     this.memory = memoryOf(init.domid, init.memory);
     this.pages = new PageAllocator(this.memory.nPages);
     this.grants = new GrantTable(init.domid, memOf(init.grantTable));
-    this.gnt = new GrantOps(init.domid, this.memory);
+    this.gnt = new GrantOps(init.domid, this.memory, { mapsPerDomain: init.mapsPerDomain ?? undefined });
     if (init.active !== null) {
       this.gnt.addDomain(
         grantingDomain(init.domid, init.memory, memOf(init.grantTable), init.active, this.memory.mem),
@@ -112,7 +117,14 @@ export class Domain {
   }
 
   async shutdown(): Promise<void> {
-    for (const fn of this.#onShutdown) await fn();
+    // A hook that fails must not keep the domain from stopping (nor reject into nowhere).
+    for (const fn of this.#onShutdown) {
+      try {
+        await fn();
+      } catch (e) {
+        this.#handlerError("shutdown", e);
+      }
+    }
     this.timers.cancelAll();
     this.loop.stop();
     this.#send({ t: "stopped" });
@@ -123,6 +135,20 @@ export class Domain {
     const mem = memoryOf(f.domid, f.memory);
     this.#foreign.set(f.domid, mem);
     this.gnt.addDomain(grantingDomain(f.domid, f.memory, memOf(f.grantTable), f.active, mem.mem));
+  }
+
+  #guard(what: string, fn: () => unknown): void {
+    try {
+      const r = fn();
+      if (r instanceof Promise) r.catch((e: unknown) => this.#handlerError(what, e));
+    } catch (e) {
+      this.#handlerError(what, e);
+    }
+  }
+
+  #handlerError(what: string, e: unknown): void {
+    this.handlerErrors++;
+    this.#log.log(what, `pvnet: domain ${this.domid}: ${what} handler failed: ${String(e)}`);
   }
 
   #hypercall(op: HypercallOp, args: Record<string, number>): Promise<unknown> {
@@ -155,20 +181,22 @@ export class Domain {
         return;
       case "domain-added":
         this.#addForeign(m.foreign);
-        for (const fn of this.#onAdded) fn(m.foreign.domid);
+        for (const fn of this.#onAdded) this.#guard("domain-added", () => fn(m.foreign.domid));
         return;
       case "domain-destroyed":
         this.gnt.releaseDomain(m.domid);
         this.#foreign.delete(m.domid);
-        for (const fn of this.#onDestroyed) fn(m.domid);
+        for (const fn of this.#onDestroyed) this.#guard("domain-destroyed", () => fn(m.domid));
         return;
       case "evtchn-bound":
         return;
       case "evtchn-closed":
-        for (const fn of this.#onClosed) fn(m.port);
+        for (const fn of this.#onClosed) this.#guard("peer-closed", () => fn(m.port));
         return;
       case "msg":
-        for (const h of this.#onMessage) h(m.from, m.data);
+        // Messages carry other domains' input: a handler that throws on one, or rejects
+        // later, is logged, and neither kills this domain nor keeps the next handler from it.
+        for (const h of this.#onMessage) this.#guard("message", () => h(m.from, m.data));
         return;
       case "shutdown":
         void this.shutdown();

@@ -74,6 +74,13 @@ export class EventChannels {
   readonly #masked = new Uint32Array(EVTCHN_NR_PORTS / 32);
   /** Called when an unmask or a new handler finds a port already pending. */
   onLatePending: (side: OwnSide) => void = () => {};
+  /**
+   * Called with what a port handler threw. Each handler runs on its own: one that throws
+   * (a driver bug a guest's input may trigger) must not cost the ports dispatched after it
+   * their events, since their pending bits are already cleared.
+   */
+  onHandlerError: (e: unknown) => void = (e) =>
+    process.stderr.write(`pvnet: event handler error: ${String(e)}\n`);
 
   constructor(domid: number, ports: SharedArrayBuffer) {
     this.domid = domid;
@@ -222,7 +229,11 @@ export class EventChannels {
       if (h === undefined) continue;
       this.stats.dispatched++;
       ran++;
-      h(port);
+      try {
+        h(port);
+      } catch (e) {
+        this.onHandlerError(e);
+      }
     }
     return ran;
   }

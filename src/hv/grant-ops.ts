@@ -12,6 +12,12 @@
  * the last use ends. Pin counts live in the granter's active table, a SharedArrayBuffer only
  * privileged threads hold, guarded per entry by a lock bit. Guest input never throws here:
  * every failure is a GNTST_* status.
+ *
+ * What a hostile granter cannot do here: hold the caller's thread (an entry whose
+ * flags|domid word keeps changing under the swap fails after five tries, as in Xen); take
+ * the map handles other granters' grants need (each granter has its own bound on live
+ * mappings, hence on the pins they hold); or make a handle kept across an await end some
+ * other granter's mapping after its own were ended (handles carry a generation).
  */
 
 import { copyBytes } from "../wire/copy.js";
@@ -93,28 +99,70 @@ export function grantingDomain(
   };
 }
 
-const MAX_MAPS = 1 << 16;
+/**
+ * A map handle is a plain non-negative number: the slot in bits 0-19 and the slot's
+ * generation in bits 20-30. Ending a mapping bumps its slot's generation, so a handle kept
+ * across an await after its granter died (releaseDomain ended it) cannot end the mapping
+ * that reuses the slot: it fails with GNTST_bad_handle. Freed slots are reused oldest
+ * first, so a stale handle names its slot's generation again only after 2^11 reuses.
+ */
+const SLOT_BITS = 20;
+const SLOT_MASK = (1 << SLOT_BITS) - 1;
+const MAX_SLOTS = 1 << SLOT_BITS;
+const GEN_MASK = 0x7ff;
+
+/**
+ * Xen gives up on a grant entry whose flags|domid word keeps changing under its
+ * compare-and-swap after five tries (_set_status_v1: "Shared grant entry is unstable").
+ */
+const CAS_TRIES = 5;
+
+export interface GrantOpsOptions {
+  /**
+   * Live mappings the caller may hold of one granting domain's grants (Xen's maptrack
+   * limit, kept per granter so that one guest's grants can never take the handles every
+   * other guest needs). Default: the granter's number of grant entries, one mapping per
+   * entry it can grant.
+   */
+  mapsPerDomain?: number;
+}
+
+/** Per granting domain: live mappings of its grants and their bound. */
+interface Held {
+  maps: number;
+  readonly limit: number;
+}
 
 export class GrantOps {
   readonly domid: number;
   readonly #self: { mem: Mem; nPages: number };
   readonly #doms = new Map<number, GrantingDomain>();
-  // Map handles, struct-of-arrays; a free handle has hDom = -1.
+  readonly #held = new Map<number, Held>();
+  readonly #mapsPerDomain: number;
+  // Map slots, struct-of-arrays; a free slot has hDom = -1.
   #hDom = new Int32Array(64).fill(-1);
   #hRef = new Int32Array(64);
   #hWrite = new Uint8Array(64);
   #hOff = new Int32Array(64);
-  readonly #freeHandles: number[] = [];
-  #nextHandle = 0;
+  #hGen = new Uint16Array(64);
+  // Free slots, a FIFO ring (oldest freed first).
+  #freeQ = new Int32Array(64);
+  #freeHead = 0;
+  #freeN = 0;
+  #nextSlot = 0;
   #live = 0;
 
-  constructor(domid: number, self: { mem: Mem; nPages: number }) {
+  constructor(domid: number, self: { mem: Mem; nPages: number }, opts: GrantOpsOptions = {}) {
     this.domid = domid;
     this.#self = self;
+    const per = opts.mapsPerDomain ?? 0;
+    this.#mapsPerDomain = Number.isInteger(per) && per > 0 ? Math.min(per, MAX_SLOTS) : 0;
   }
 
   addDomain(d: GrantingDomain): void {
     this.#doms.set(d.domid, d);
+    const limit = this.#mapsPerDomain > 0 ? this.#mapsPerDomain : Math.min(d.nEntries, MAX_SLOTS);
+    this.#held.set(d.domid, { maps: 0, limit });
   }
 
   hasDomain(domid: number): boolean {
@@ -126,66 +174,95 @@ export class GrantOps {
     return this.#live;
   }
 
+  /** Live mappings of `domid`'s grants and their bound (zeros for an unknown domain). */
+  mappingsOf(domid: number): { maps: number; limit: number } {
+    const h = this.#held.get(domid);
+    return h === undefined ? { maps: 0, limit: 0 } : { maps: h.maps, limit: h.limit };
+  }
+
   /**
    * Forgets a dead domain: every mapping of its grants is ended and its pins released.
    * Returns how many mappings were ended.
    */
   releaseDomain(domid: number): number {
-    const d = this.#doms.get(domid);
-    if (d === undefined) return 0;
+    if (!this.#doms.has(domid)) return 0;
     let n = 0;
-    for (let h = 0; h < this.#nextHandle; h++) {
-      if (this.#hDom[h] !== domid) continue;
-      this.unmap(h);
+    for (let s = 0; s < this.#nextSlot; s++) {
+      if (this.#hDom[s] !== domid) continue;
+      this.#end(s);
       n++;
     }
     this.#doms.delete(domid);
+    this.#held.delete(domid);
     return n;
   }
 
   /**
-   * GNTTABOP_map_grant_ref: a handle (>= 0) or a negative GNTST_* status. The mapped page
-   * is at `mappedOff(handle)` in `mappedMem(handle)`.
+   * GNTTABOP_map_grant_ref: a handle (>= 0) or a negative GNTST_* status
+   * (GNTST_no_device_space once this caller holds its bound of `domid`'s grants). The
+   * mapped page is at `mappedOff(handle)` in `mappedMem(handle)`.
    */
   map(domid: number, ref: number, readonly: boolean): number {
     const d = this.#doms.get(domid);
-    if (d === undefined) return GNTST_bad_domain;
+    const held = this.#held.get(domid);
+    if (d === undefined || held === undefined) return GNTST_bad_domain;
+    if (held.maps >= held.limit) return GNTST_no_device_space;
     const st = this.#acquire(d, ref, !readonly);
     if (st < 0) return st;
-    const h = this.#allocHandle();
-    if (h < 0) {
+    const s = this.#allocSlot();
+    if (s < 0) {
       this.#release(d, ref, !readonly);
       return GNTST_no_device_space;
     }
-    this.#hDom[h] = domid;
-    this.#hRef[h] = ref;
-    this.#hWrite[h] = readonly ? 0 : 1;
-    this.#hOff[h] = st << PAGE_SHIFT;
+    this.#hDom[s] = domid;
+    this.#hRef[s] = ref;
+    this.#hWrite[s] = readonly ? 0 : 1;
+    this.#hOff[s] = st << PAGE_SHIFT;
+    held.maps++;
     this.#live++;
-    return h;
+    return s | (this.#hGen[s] << SLOT_BITS);
   }
 
+  /** Byte offset of the mapped page in `mappedMem(handle)`, or -1 for a stale handle. */
   mappedOff(handle: number): number {
-    return this.#hOff[handle];
+    const s = this.#slotOf(handle);
+    return s < 0 ? -1 : this.#hOff[s];
   }
 
   mappedMem(handle: number): Mem {
-    const d = this.#doms.get(this.#hDom[handle]);
+    const s = this.#slotOf(handle);
+    const d = s < 0 ? undefined : this.#doms.get(this.#hDom[s]);
     if (d === undefined) throw new RangeError(`Grant handle ${handle} is not mapped`);
     return d.mem;
   }
 
   /** GNTTABOP_unmap_grant_ref: GNTST_okay, or GNTST_bad_handle for an unknown or stale handle. */
   unmap(handle: number): number {
-    if (!Number.isInteger(handle) || handle < 0 || handle >= this.#nextHandle) return GNTST_bad_handle;
-    const domid = this.#hDom[handle];
-    if (domid < 0) return GNTST_bad_handle;
-    const d = this.#doms.get(domid);
-    if (d !== undefined) this.#release(d, this.#hRef[handle], this.#hWrite[handle] === 1);
-    this.#hDom[handle] = -1;
-    this.#freeHandles.push(handle);
-    this.#live--;
+    const s = this.#slotOf(handle);
+    if (s < 0) return GNTST_bad_handle;
+    this.#end(s);
     return GNTST_okay;
+  }
+
+  /** The live slot `handle` names, or -1 (not a handle, ended, or an older generation). */
+  #slotOf(handle: number): number {
+    if ((handle | 0) !== handle || handle < 0) return -1;
+    const s = handle & SLOT_MASK;
+    if (s >= this.#nextSlot || this.#hDom[s] < 0 || this.#hGen[s] !== handle >>> SLOT_BITS) return -1;
+    return s;
+  }
+
+  #end(s: number): void {
+    const domid = this.#hDom[s];
+    const d = this.#doms.get(domid);
+    if (d !== undefined) this.#release(d, this.#hRef[s], this.#hWrite[s] === 1);
+    const held = this.#held.get(domid);
+    if (held !== undefined) held.maps--;
+    this.#hDom[s] = -1;
+    this.#hGen[s] = (this.#hGen[s] + 1) & GEN_MASK;
+    this.#freeQ[(this.#freeHead + this.#freeN) % this.#freeQ.length] = s;
+    this.#freeN++;
+    this.#live--;
   }
 
   /**
@@ -308,14 +385,19 @@ export class GrantOps {
     return gmfn;
   }
 
-  #allocHandle(): number {
-    const h = this.#freeHandles.pop();
-    if (h !== undefined) return h;
-    if (this.#nextHandle >= MAX_MAPS) return -1;
-    if (this.#nextHandle === this.#hDom.length) this.#grow();
-    return this.#nextHandle++;
+  #allocSlot(): number {
+    if (this.#freeN > 0) {
+      const s = this.#freeQ[this.#freeHead];
+      this.#freeHead = (this.#freeHead + 1) % this.#freeQ.length;
+      this.#freeN--;
+      return s;
+    }
+    if (this.#nextSlot >= MAX_SLOTS) return -1;
+    if (this.#nextSlot === this.#hDom.length) this.#grow();
+    return this.#nextSlot++;
   }
 
+  /** Doubles the slot arrays; called only with no free slot, so the free ring starts empty. */
   #grow(): void {
     const n = this.#hDom.length * 2;
     const dom = new Int32Array(n).fill(-1);
@@ -326,10 +408,15 @@ export class GrantOps {
     wr.set(this.#hWrite);
     const off = new Int32Array(n);
     off.set(this.#hOff);
+    const gen = new Uint16Array(n);
+    gen.set(this.#hGen);
     this.#hDom = dom;
     this.#hRef = ref;
     this.#hWrite = wr;
     this.#hOff = off;
+    this.#hGen = gen;
+    this.#freeQ = new Int32Array(n);
+    this.#freeHead = 0;
   }
 
   /**
@@ -359,9 +446,10 @@ export class GrantOps {
       unlock(act, a, pins);
       return GNTST_general_error;
     }
+    // Xen refuses a pin that risks overflowing the entry's counter as a general error.
     if ((write ? writers : readers) === PIN_MASK) {
       unlock(act, a, pins);
-      return GNTST_no_device_space;
+      return GNTST_general_error;
     }
     const frame = act[a + 1];
     unlock(act, a, pins + (write ? WRITE_ONE : READ_ONE));
@@ -371,12 +459,14 @@ export class GrantOps {
   /**
    * Validates the guest's entry and sets GTF_reading (and GTF_writing) with a
    * compare-and-swap on its flags|domid word, so a concurrent revoke either wins before
-   * the check or finds the entry in use. Returns the frame (first pin) or 0, or a status.
+   * the check or finds the entry in use. Returns the frame (first pin) or 0, or a status:
+   * GNTST_general_error also when the guest keeps rewriting the word under the swap, so a
+   * hostile granter cannot hold the caller's thread here.
    */
   #markInUse(d: GrantingDomain, ref: number, write: boolean, first: boolean): number {
     const w32 = d.table.u32;
     const wi = (ref * GRANT_ENTRY_V1_SIZE) >>> 2;
-    for (;;) {
+    for (let tries = 1; ; tries++) {
       const word = Atomics.load(w32, wi);
       const flags = word & 0xffff;
       const grantee = word >>> 16;
@@ -389,6 +479,7 @@ export class GrantOps {
       }
       const next = (word | GTF_reading | (write ? GTF_writing : 0)) >>> 0;
       if (Atomics.compareExchange(w32, wi, word, next) === word) return frame;
+      if (tries === CAS_TRIES) return GNTST_general_error;
     }
   }
 

@@ -46,6 +46,7 @@ export class EventLoop {
     this.#onError =
       opts.onHandlerError ?? ((e) => process.stderr.write(`pvnet: handler error: ${String(e)}\n`));
     ev.onLatePending = (side) => this.#soonDispatch(side);
+    ev.onHandlerError = this.#onError;
   }
 
   get mode(): LoopMode {
@@ -157,8 +158,14 @@ export class EventLoop {
       const r = Atomics.waitAsync(w, base + SIDE_WAKE, seen);
       if (r.async) await r.value;
       Atomics.store(w, base + SIDE_SLEEPING, 0);
-      lastYield = performance.now();
       this.wakeups++;
+      if (r.async) lastYield = performance.now();
+      else if (performance.now() - lastYield > 1) {
+        // The wake word moved before we slept: the peer owns it and may bump it nonstop,
+        // so this path too lets timers, messages and other sides in once a millisecond.
+        lastYield = performance.now();
+        await yieldTurn();
+      }
     }
     this.#armed.delete(side);
   }

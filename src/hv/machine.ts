@@ -11,6 +11,7 @@
 import { EventEmitter } from "node:events";
 import { Worker } from "node:worker_threads";
 import { PvnetError, toWireError, type WireError } from "../base/errors.js";
+import { type LogSink, RateLog } from "../base/ratelog.js";
 import {
   createLink,
   EVTCHN_NR_PORTS,
@@ -32,7 +33,7 @@ import { createGrantTable, GRANTS_PER_FRAME } from "./grant-table.js";
 import type { LoopMode } from "./loop.js";
 import { createMemory } from "./memory.js";
 import type { DomainInit, ForeignInit, FromDomain, HypercallOp, ToDomain } from "./worker-proto.js";
-import { MACHINE } from "./worker-proto.js";
+import { MACHINE, parseFromDomain } from "./worker-proto.js";
 
 export interface DomainSpec {
   name: string;
@@ -44,6 +45,11 @@ export interface DomainSpec {
   program: string | URL;
   args?: unknown;
   loopMode?: LoopMode;
+  /**
+   * Privileged domain only: how many of one guest's grants it may hold mapped at once
+   * (GNTST_no_device_space past that). Default: as many as the guest has grant entries.
+   */
+  grantMapsPerGuest?: number;
 }
 
 export interface DomainStatus {
@@ -53,7 +59,14 @@ export interface DomainStatus {
   pages: number;
   state: "starting" | "running" | "failed" | "stopped" | "destroyed";
   channels: number;
+  /** Messages the domain's worker posted that it may not send (bad shape, or not its to say): dropped. */
+  badMessages: number;
   error?: WireError;
+}
+
+export interface MachineOptions {
+  /** Where the rate-limited notes about dropped worker messages go (default: stderr). */
+  log?: LogSink;
 }
 
 interface DomainRec {
@@ -70,13 +83,22 @@ interface DomainRec {
   table: Uint32Array;
   links: Map<number, SharedArrayBuffer>;
   status: DomainStatus;
+  /** The worker said it stopped (once; its status changes only when it exits). */
+  saidStopped: boolean;
   exited: Promise<void>;
+  destroying: Promise<void> | null;
 }
 
 export class Machine extends EventEmitter {
   readonly #doms = new Map<number, DomainRec>();
   #nextDomid = 0;
   readonly #workerUrl = new URL("./domain-worker.js", import.meta.url);
+  readonly #log: RateLog;
+
+  constructor(opts: MachineOptions = {}) {
+    super();
+    this.#log = new RateLog(opts.log === undefined ? {} : { sink: opts.log });
+  }
 
   get domids(): number[] {
     return [...this.#doms.keys()];
@@ -114,6 +136,7 @@ export class Machine extends EventEmitter {
       program: String(spec.program),
       args: spec.args ?? null,
       loopMode: spec.loopMode ?? "notify",
+      mapsPerDomain: spec.grantMapsPerGuest ?? null,
     };
     const worker = new Worker(this.#workerUrl, { workerData: init, name: `dom${domid}:${spec.name}` });
     const rec: DomainRec = {
@@ -128,8 +151,18 @@ export class Machine extends EventEmitter {
       ports: new Uint32Array(portsSab),
       table: new Uint32Array(EVTCHN_NR_PORTS),
       links,
-      status: { domid, name: spec.name, privileged, pages: spec.pages, state: "starting", channels: 0 },
+      status: {
+        domid,
+        name: spec.name,
+        privileged,
+        pages: spec.pages,
+        state: "starting",
+        channels: 0,
+        badMessages: 0,
+      },
+      saidStopped: false,
       exited: new Promise((r) => worker.once("exit", () => r())),
+      destroying: null,
     };
     this.#doms.set(domid, rec);
     if (!privileged && dom0 !== undefined) {
@@ -137,11 +170,18 @@ export class Machine extends EventEmitter {
       this.#post(dom0, { t: "link-add", link: { peer: domid, sab: links.get(0)! } });
     }
     const ready = new Promise<number>((resolve, reject) => {
-      worker.on("message", (m: FromDomain) => {
+      // Everything a worker posts is guest input: checked, and what it may not say is
+      // dropped and counted. Its status changes only on what it may say in its state.
+      worker.on("message", (raw: unknown) => {
+        if (rec.status.state === "destroyed") return;
+        const m = parseFromDomain(raw);
+        if (typeof m === "string") return this.#reject(rec, m);
         if (m.t === "ready") {
+          if (rec.status.state !== "starting") return this.#reject(rec, "ready: not starting");
           rec.status.state = "running";
           resolve(domid);
         } else if (m.t === "failed") {
+          if (rec.status.state !== "starting") return this.#reject(rec, "failed: not starting");
           rec.status.state = "failed";
           rec.status.error = m.error;
           this.emit("domain-failed", domid, m.error);
@@ -161,6 +201,15 @@ export class Machine extends EventEmitter {
       });
     });
     return ready;
+  }
+
+  /** Drops a message a domain may not send, counts it, and says so (rate-limited). */
+  #reject(d: DomainRec, why: string): void {
+    d.status.badMessages++;
+    this.#log.log(
+      `dom${d.domid}`,
+      `pvnet: domain ${d.domid} (${d.name}): dropped a message from its worker: ${why}`,
+    );
   }
 
   /** Sends a control message to a domain, from the machine. */
@@ -188,9 +237,16 @@ export class Machine extends EventEmitter {
    * are closed (peers' ends become unbound and are told), and the privileged domain is told
    * so that it ends its mappings of the dead domain's memory.
    */
-  async destroyDomain(domid: number): Promise<void> {
+  destroyDomain(domid: number): Promise<void> {
     const d = this.#doms.get(domid);
     if (d === undefined) throw new PvnetError("ESRCH", `No domain ${domid}`);
+    // A second call while the worker is being terminated waits for the first.
+    d.destroying ??= this.#destroy(d);
+    return d.destroying;
+  }
+
+  async #destroy(d: DomainRec): Promise<void> {
+    const domid = d.domid;
     d.status.state = "destroyed";
     await d.worker.terminate();
     for (let p = 1; p < EVTCHN_NR_PORTS; p++) if (d.table[p] !== PORT_FREE) this.#close(d, p);
@@ -232,15 +288,24 @@ export class Machine extends EventEmitter {
           this.emit("message", d.domid, m.data);
           return;
         }
+        // A guest's toolstack messages go to Domain-0 only, as a Xen guest has no channel
+        // to another guest but through the driver domain.
+        if (!d.privileged && m.to !== 0) {
+          this.#reject(d, `msg: a guest may not write to domain ${m.to}`);
+          return;
+        }
         const to = this.#doms.get(m.to);
-        if (to !== undefined) this.#post(to, { t: "msg", from: d.domid, data: m.data });
+        if (to !== undefined && to.status.state !== "destroyed")
+          this.#post(to, { t: "msg", from: d.domid, data: m.data });
         return;
       }
       case "report":
         this.emit("report", d.domid, m.data);
         return;
       case "stopped":
-        d.status.state = "stopped";
+        // Said once, on the way out; the state follows the worker's exit, not the claim.
+        if (d.saidStopped) this.#reject(d, "stopped: said twice");
+        d.saidStopped = true;
         return;
       default:
         return;
@@ -284,7 +349,9 @@ export class Machine extends EventEmitter {
   }
 
   #allocUnbound(d: DomainRec, remoteDom: number): number {
-    if (!this.#doms.has(remoteDom)) throw new PvnetError("ESRCH", `No domain ${remoteDom}`);
+    const r = this.#doms.get(remoteDom);
+    if (r === undefined || r.status.state === "destroyed")
+      throw new PvnetError("ESRCH", `No domain ${remoteDom}`);
     const port = this.#freePort(d);
     this.#setPort(d, port, portWord(PORT_UNBOUND, remoteDom, 0));
     return port;

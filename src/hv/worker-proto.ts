@@ -35,6 +35,8 @@ export interface DomainInit {
   program: string;
   args: unknown;
   loopMode: LoopMode;
+  /** Bound on this domain's live mappings of any one granter's grants (null: the default). */
+  mapsPerDomain: number | null;
 }
 
 export type HypercallOp =
@@ -42,6 +44,14 @@ export type HypercallOp =
   | "evtchn_bind_interdomain"
   | "evtchn_close"
   | "evtchn_status";
+
+/** The numeric arguments each hypercall takes. */
+const HYPERCALL_ARGS: Readonly<Record<HypercallOp, readonly string[]>> = {
+  evtchn_alloc_unbound: ["remoteDom"],
+  evtchn_bind_interdomain: ["remoteDom", "remotePort"],
+  evtchn_close: ["port"],
+  evtchn_status: ["port"],
+};
 
 export type ToDomain =
   | { t: "hret"; id: number; ok: true; value: unknown }
@@ -65,3 +75,62 @@ export type FromDomain =
 
 /** The machine's own address for `msg`: the toolstack in the main thread. */
 export const MACHINE = -1;
+
+/** Longest error code and message the machine keeps from a domain's "failed". */
+const MAX_CODE = 64;
+const MAX_MESSAGE = 1024;
+
+/**
+ * Checks the shape of a message a domain worker posted: a worker is guest code, so what it
+ * posts is untrusted input. Returns a fresh FromDomain holding only the checked fields, or
+ * a short reason why not. Never throws, whatever `m` is (null, a number, a 16 MB string, an
+ * object with the wrong types).
+ */
+export function parseFromDomain(m: unknown): FromDomain | string {
+  if (typeof m !== "object" || m === null || Array.isArray(m)) return `not an object (${kind(m)})`;
+  const o = m as Record<string, unknown>;
+  switch (o.t) {
+    case "hcall": {
+      if (!isCount(o.id)) return "hcall: id must be a non-negative integer";
+      const op = o.op;
+      if (typeof op !== "string" || !Object.hasOwn(HYPERCALL_ARGS, op)) return "hcall: unknown op";
+      const raw = o.args;
+      if (typeof raw !== "object" || raw === null) return `hcall ${op}: args must be an object`;
+      const args: Record<string, number> = {};
+      for (const k of HYPERCALL_ARGS[op as HypercallOp]) {
+        const v = (raw as Record<string, unknown>)[k];
+        if (typeof v !== "number") return `hcall ${op}: ${k} must be a number`;
+        args[k] = v;
+      }
+      return { t: "hcall", id: o.id, op: op as HypercallOp, args };
+    }
+    case "msg":
+      if (!Number.isSafeInteger(o.to)) return "msg: to must be an integer";
+      return { t: "msg", to: o.to as number, data: o.data };
+    case "report":
+      return { t: "report", data: o.data };
+    case "ready":
+      return { t: "ready" };
+    case "stopped":
+      return { t: "stopped" };
+    case "failed": {
+      const e = o.error as Record<string, unknown> | null | undefined;
+      if (typeof e !== "object" || e === null || typeof e.code !== "string" || typeof e.message !== "string")
+        return "failed: error must have a string code and message";
+      return {
+        t: "failed",
+        error: { code: e.code.slice(0, MAX_CODE), message: e.message.slice(0, MAX_MESSAGE) },
+      };
+    }
+    default:
+      return typeof o.t === "string" ? `unknown type "${o.t.slice(0, 32)}"` : `type is ${kind(o.t)}`;
+  }
+}
+
+function isCount(v: unknown): v is number {
+  return typeof v === "number" && Number.isSafeInteger(v) && v >= 0;
+}
+
+function kind(v: unknown): string {
+  return v === null ? "null" : Array.isArray(v) ? "array" : typeof v;
+}

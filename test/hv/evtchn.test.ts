@@ -83,3 +83,36 @@ test("wake-ups are sent only to a sleeping domain; unbound and out-of-range port
   assert.equal(e0.send(EVTCHN_NR_PORTS), -1);
   assert.equal(e0.send(1.5), -1);
 });
+
+test("a handler that throws costs no other port its event", () => {
+  const p0 = new SharedArrayBuffer(EVTCHN_NR_PORTS * 4);
+  const p3 = new SharedArrayBuffer(EVTCHN_NR_PORTS * 4);
+  // Ports 9, 10 and 40 of dom3 (two in one pending word, one in another), bound to dom0.
+  for (const [l, r] of [
+    [9, 5],
+    [10, 6],
+    [40, 7],
+  ]) {
+    new Uint32Array(p3)[l] = portWord(PORT_INTERDOMAIN, 0, r);
+    new Uint32Array(p0)[r] = portWord(PORT_INTERDOMAIN, 3, l);
+  }
+  const link = createLink();
+  const e0 = new EventChannels(0, p0);
+  const e3 = new EventChannels(3, p3);
+  e0.addLink(3, link);
+  const s3 = e3.addLink(0, link);
+  const errors: unknown[] = [];
+  e3.onHandlerError = (e) => errors.push(e);
+  const ran: number[] = [];
+  e3.on(9, () => {
+    ran.push(9);
+    throw new Error("driver bug");
+  });
+  e3.on(10, () => ran.push(10));
+  e3.on(40, () => ran.push(40));
+  for (const p of [5, 6, 7]) e0.send(p);
+  assert.equal(e3.dispatch(s3), 3);
+  assert.deepEqual(ran, [9, 10, 40]);
+  assert.equal(errors.length, 1);
+  assert.equal(e3.dispatch(s3), 0, "nothing left pending");
+});
