@@ -3,7 +3,7 @@
  * the program's `main(dom, args)`, then keeps the event loop going until shutdown.
  */
 import { parentPort, workerData } from "node:worker_threads";
-import { toWireError } from "../base/errors.js";
+import { PvnetError, toWireError } from "../base/errors.js";
 import { Domain } from "./domain.js";
 import type { DomainInit, FromDomain } from "./worker-proto.js";
 
@@ -20,7 +20,12 @@ async function boot(): Promise<void> {
     await mod.default(dom, init.args);
     port.postMessage({ t: "ready" } satisfies FromDomain);
   } catch (e) {
-    port.postMessage({ t: "failed", error: toWireError(e) } satisfies FromDomain);
+    // A program whose own imports are missing is a missing file, not a bug in pvnet.
+    const err =
+      (e as NodeJS.ErrnoException)?.code === "ERR_MODULE_NOT_FOUND"
+        ? new PvnetError("ENOENT", `Domain program cannot load: ${(e as Error).message}`)
+        : e;
+    port.postMessage({ t: "failed", error: toWireError(err) } satisfies FromDomain);
     dom.loop.stop();
     dom.timers.cancelAll();
     port.close();

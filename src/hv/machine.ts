@@ -8,7 +8,11 @@
  * its link pages, never another domain's memory. The privileged domain (0) also receives
  * every guest's memory, grant frames and active table, as a Xen driver domain can map them.
  */
+
 import { EventEmitter } from "node:events";
+import { existsSync } from "node:fs";
+import { isAbsolute } from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import { Worker } from "node:worker_threads";
 import { PvnetError, toWireError, type WireError } from "../base/errors.js";
 import { type LogSink, RateLog } from "../base/ratelog.js";
@@ -109,6 +113,7 @@ export class Machine extends EventEmitter {
    * created is domain 0, the privileged one.
    */
   async createDomain(spec: DomainSpec): Promise<number> {
+    const program = checkDomainSpec(spec);
     const domid = this.#nextDomid++;
     const privileged = domid === 0;
     const memory = createMemory(domid, spec.pages);
@@ -133,7 +138,7 @@ export class Machine extends EventEmitter {
       ports: portsSab,
       links: [...links].map(([peer, sab]) => ({ peer, sab })),
       foreign: privileged ? [...this.#doms.values()].map(foreignOf) : [],
-      program: String(spec.program),
+      program,
       args: spec.args ?? null,
       loopMode: spec.loopMode ?? "notify",
       mapsPerDomain: spec.grantMapsPerGuest ?? null,
@@ -200,6 +205,17 @@ export class Machine extends EventEmitter {
         if (rec.status.state !== "destroyed" && rec.status.state !== "failed") rec.status.state = "stopped";
       });
     });
+    // Without a driver domain no guest can start, so a Domain-0 that fails gives its domid
+    // back: the next createDomain is Domain-0 again. A guest's domid is spent, as in Xen.
+    // Done before the caller's await resumes, so its next createDomain gets domid 0.
+    if (privileged)
+      ready.catch(() => {
+        rec.status.state = "destroyed";
+        for (let p = 1; p < EVTCHN_NR_PORTS; p++) if (rec.table[p] !== PORT_FREE) this.#close(rec, p);
+        this.#doms.delete(domid);
+        if (this.#nextDomid === domid + 1) this.#nextDomid = domid;
+        void worker.terminate();
+      });
     return ready;
   }
 
@@ -424,4 +440,48 @@ function foreignOf(d: DomainRec): ForeignInit {
 
 function delay(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms).unref());
+}
+
+/** Largest domain memory: 1 GiB of 4 KiB pages (a SharedArrayBuffer per domain). */
+export const MAX_DOMAIN_PAGES = 262144;
+/** Xen's default max_grant_frames. */
+export const MAX_GRANT_FRAMES = 64;
+const LOOP_MODES: readonly string[] = ["notify", "hybrid", "poll"];
+
+/**
+ * Checks a DomainSpec before anything is allocated, so a bad spec names its field
+ * (EINVAL) and a missing program file says so (ENOENT) instead of failing in the worker.
+ * Returns the program as a URL string (an absolute path is taken as a file).
+ */
+export function checkDomainSpec(spec: DomainSpec): string {
+  const bad = (field: string, want: string, got: unknown): never => {
+    throw new PvnetError(
+      "EINVAL",
+      `createDomain: ${field} must be ${want}, got ${JSON.stringify(got) ?? String(got)}`,
+    );
+  };
+  if (typeof spec !== "object" || spec === null) bad("spec", "an object", spec);
+  if (typeof spec.name !== "string" || spec.name.length === 0 || spec.name.length > 64)
+    bad("name", "a string of 1 to 64 characters", spec.name);
+  if (!Number.isInteger(spec.pages) || spec.pages < 1 || spec.pages > MAX_DOMAIN_PAGES)
+    bad("pages", `an integer from 1 to ${MAX_DOMAIN_PAGES}`, spec.pages);
+  const gf = spec.grantFrames;
+  if (gf !== undefined && (!Number.isInteger(gf) || gf < 1 || gf > MAX_GRANT_FRAMES))
+    bad("grantFrames", `an integer from 1 to ${MAX_GRANT_FRAMES}`, gf);
+  const maps = spec.grantMapsPerGuest;
+  if (maps !== undefined && (!Number.isInteger(maps) || maps < 1))
+    bad("grantMapsPerGuest", "a positive integer", maps);
+  if (spec.loopMode !== undefined && !LOOP_MODES.includes(spec.loopMode))
+    bad("loopMode", LOOP_MODES.join(", "), spec.loopMode);
+  const program = spec.program;
+  if (!(program instanceof URL) && typeof program !== "string") bad("program", "a URL or a path", program);
+  let url: URL;
+  try {
+    url = program instanceof URL ? program : isAbsolute(program) ? pathToFileURL(program) : new URL(program);
+  } catch {
+    return bad("program", "a file: URL or an absolute path", program);
+  }
+  if (url.protocol === "file:" && !existsSync(fileURLToPath(url)))
+    throw new PvnetError("ENOENT", `createDomain: no program at ${fileURLToPath(url)}`);
+  return url.href;
 }
