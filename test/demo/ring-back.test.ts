@@ -1,27 +1,10 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { backCounters, guestCounters, type RingPairArgs } from "../../src/demo/ring-proto.js";
 import { Machine } from "../../src/hv/machine.js";
+import { demoArgs } from "./demo-args.js";
 import type { ConnectPlan } from "./programs/connect-guest.js";
 
 const program = (p: string) => new URL(p, import.meta.url);
-
-function demoArgs() {
-  const gc = guestCounters();
-  const bc = backCounters();
-  const args: RingPairArgs = {
-    frameBytes: 128,
-    batch: 32,
-    count: 0,
-    order: 0,
-    verify: true,
-    echo: false,
-    budget: 1024,
-    guestCounters: gc.buffer,
-    backCounters: bc.buffer,
-  };
-  return { gc, bc, args };
-}
 
 async function until(what: string, ok: () => boolean, ms = 3000): Promise<void> {
   const t0 = Date.now();

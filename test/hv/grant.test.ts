@@ -333,21 +333,32 @@ function sharedGuest(nPages: number) {
   return { memSab, tabSab, tab, mem, d0, ops, pinned, inUse };
 }
 
-test("an entry a second thread rewrites between every read and swap: GNTST_general_error after five tries", async () => {
+/** A guest whose entry `ref` grants `frame` to Domain-0, with a second thread at it in `mode`. */
+async function grantUnderScribbler(
+  ref: number,
+  frame: number,
+  mode: "unstable" | "ondemand",
+  onDemand?: "revoke",
+) {
   const g = sharedGuest(16);
-  const ref = 8;
-  g.tab.u32[ref * 2 + 1] = 5;
+  g.tab.u32[ref * 2 + 1] = frame;
   Atomics.store(g.tab.u32, ref * 2, GTF_permit_access);
   const sc = scribbler({
     tab: g.tabSab,
-    mode: "ondemand",
+    mode,
+    onDemand,
     lo: ref,
     hi: ref + 1,
-    frames: [5],
+    frames: [frame],
     nPages: 16,
     seed: 1,
   });
   await sc.started();
+  return { g, ref, sc };
+}
+
+test("an entry a second thread rewrites between every read and swap: GNTST_general_error after five tries", async () => {
+  const { g, ref, sc } = await grantUnderScribbler(8, 5, "ondemand");
   // Land the second thread's write in the window between the hypervisor side's read of the
   // word and its compare-and-swap, every time (at most 200 times, so unbounded retries
   // end too, with a mapping instead of the status).
@@ -391,21 +402,7 @@ test("an entry a second thread rewrites between every read and swap: GNTST_gener
 });
 
 test("a revoke landing between the read of an entry and its swap wins: the map fails and the entry stays revoked", async () => {
-  const g = sharedGuest(16);
-  const ref = 9;
-  g.tab.u32[ref * 2 + 1] = 3;
-  Atomics.store(g.tab.u32, ref * 2, GTF_permit_access);
-  const sc = scribbler({
-    tab: g.tabSab,
-    mode: "ondemand",
-    onDemand: "revoke",
-    lo: ref,
-    hi: ref + 1,
-    frames: [3],
-    nPages: 16,
-    seed: 1,
-  });
-  await sc.started();
+  const { g, ref, sc } = await grantUnderScribbler(9, 3, "ondemand", "revoke");
   const realCas = Atomics.compareExchange;
   let landed = 0;
   Atomics.compareExchange = ((ta: Uint32Array, i: number, expected: number, value: number) => {
@@ -433,20 +430,7 @@ test("a revoke landing between the read of an entry and its swap wins: the map f
 });
 
 test("maps and copies through an entry a second thread rewrites nonstop: each returns promptly, nothing leaks", async () => {
-  const g = sharedGuest(16);
-  const ref = 8;
-  g.tab.u32[ref * 2 + 1] = 5;
-  Atomics.store(g.tab.u32, ref * 2, GTF_permit_access);
-  const sc = scribbler({
-    tab: g.tabSab,
-    mode: "unstable",
-    lo: ref,
-    hi: ref + 1,
-    frames: [5],
-    nPages: 16,
-    seed: 1,
-  });
-  await sc.started();
+  const { g, ref, sc } = await grantUnderScribbler(8, 5, "unstable");
   const op = privateMem(GNTTAB_COPY_SIZE);
   let ok = 0;
   let slowest = 0;

@@ -1,26 +1,14 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { backCounters, guestCounters, type RingPairArgs } from "../../src/demo/ring-proto.js";
 import { Machine } from "../../src/hv/machine.js";
 import { RING_ERR_REQ_PROD, ringErrorText } from "../../src/ring/errors.js";
+import { demoArgs } from "../demo/demo-args.js";
 import type { EvilReport } from "./programs/evil-guest.js";
 
 const ROUNDS = 40;
 
 test("a guest scribbling over its ring is cut off alone, every time, its grants unmapped; another guest keeps being served", async () => {
-  const gc = guestCounters();
-  const bc = backCounters();
-  const args: RingPairArgs = {
-    frameBytes: 128,
-    batch: 32,
-    count: 0,
-    order: 0,
-    verify: true,
-    echo: false,
-    budget: 1024,
-    guestCounters: gc.buffer,
-    backCounters: bc.buffer,
-  };
+  const { gc, bc, args } = demoArgs();
   const m = new Machine();
   const errors: string[] = [];
   try {
