@@ -131,6 +131,9 @@ export class RemoteIf {
         if (!s.running) break;
         const bw = this.#bwrap;
         if (bw === null) this.#discard(port);
+        // The switch unbound these rings after a fault (ValeBwrap.fault): nobody will
+        // drain them, so serving them further would only spin.
+        else if (bw.port !== port) throw new Error(`${bw.name}: rings unbound by the switch`);
         else bw.pump();
       } catch (e) {
         this.#fail(s, e);

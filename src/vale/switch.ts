@@ -55,7 +55,11 @@ export interface ValeAttachment {
   readonly name: string;
   /** The port's memory region: its rings and buffers. */
   readonly region: NetmapRegion;
-  /** The port's RX kring: forwarders fill [hwtail, hwcur - 1). */
+  /**
+   * The port's RX kring: forwarders fill [hwtail, hwcur - 1). Both are the kernel side's
+   * private positions (never words read back from the shared ring), so deliveries stay
+   * within slots the port's user has released.
+   */
   rxKring(): KRing | null;
   readonly counters: Counters<PortCounter>;
   /** Frames arrived on the RX ring (netmap_rx_irq): wake whoever polls. */

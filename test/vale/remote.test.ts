@@ -79,3 +79,21 @@ test("an error while serving a remote port ends that open only: counted, logged 
   await vif.close();
   assert.equal(vif.isOpen, false, "a close still ends the open; the next one starts afresh");
 });
+
+test("a remote port whose rings the switch unbound after a fault stops being served", async () => {
+  const sw = new ValeSwitch("vale0");
+  const lines: string[] = [];
+  const vif = new RemoteIf("vi0", 64, { log: new RateLog({ sink: (l) => lines.push(l) }) });
+  const bw = vif.attach(sw);
+  vif.open();
+  try {
+    bw.fault("txsync: a stand-in for a device error");
+    const deadline = performance.now() + 2000;
+    while (vif.faults === 0 && performance.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    assert.equal(bw.faults, 1);
+    assert.equal(vif.faults, 1, "the open was ended, not left spinning");
+    assert.equal(lines.length, 2);
+  } finally {
+    await vif.close();
+  }
+});
