@@ -121,8 +121,9 @@ export class HostRings {
     const f = this.counters.f64;
     let sent = 0;
     for (let i = from; i !== to; ) {
-      const first = slotFlags(m, ringSlot(k.r, i));
-      const go = !onlyForward || (first & NS_FORWARD) !== 0;
+      // Each slot word is read once: whether the packet goes is decided on the same flags
+      // that decide where its chain ends.
+      let go = true;
       let total = 0;
       let ok = true;
       for (let n = 0; ; n++) {
@@ -130,6 +131,7 @@ export class HostRings {
         const flags = slotFlags(m, s);
         const len = slotLen(m, s);
         const idx = slotBufIdx(m, s);
+        if (n === 0) go = !onlyForward || (flags & NS_FORWARD) !== 0;
         if (go) {
           if (!ok || !region.validBuf(idx) || len > region.bufSize || n >= NETMAP_MAX_FRAGS) ok = false;
           else this.#scratch.set(m.u8.subarray(region.bufOff(idx), region.bufOff(idx) + len), total);

@@ -42,6 +42,8 @@ export class KRing {
   rtail = 0;
   /** Times a user's bad head/cur (or a bad NS_BUF_CHANGED buffer) forced a reinit. */
   resets = 0;
+  /** Times a position another thread reported (`advanceHwtail`) was impossible and ignored. */
+  peerErrors = 0;
   /** A host ring (netmap's kring past the NIC rings): synced by HostRings, not the adapter. */
   host = false;
   readonly #nBufs: number;
@@ -154,6 +156,27 @@ export class KRing {
    */
   reinitBadBuf(slot: number, idx: number): void {
     this.reinit(`slot ${slot}: NS_BUF_CHANGED with bad buf_idx ${idx}`);
+  }
+
+  /**
+   * Takes `t` as the new hwtail when another thread reported it (a pipe peer's delivered
+   * or released word, in memory every holder of the region may rewrite): only a ring index
+   * that moves hwtail forward without passing hwcur - 1, i.e. within the slots the kernel
+   * side may still give the user. Anything else leaves hwtail where it was, is counted and
+   * logged; the caller carries on. Returns whether `t` was taken.
+   */
+  advanceHwtail(t: number, what: string): boolean {
+    const last = this.hwcur === 0 ? this.numSlots - 1 : this.hwcur - 1;
+    if (t < this.numSlots && between(this.hwtail, t, last)) {
+      this.hwtail = t;
+      return true;
+    }
+    this.peerErrors++;
+    this.#log?.log(
+      `netmap:${this.name}`,
+      `netmap: ${this.name}: ${what} ${t} outside hwtail ${this.hwtail}..${last}; ignored`,
+    );
+    return false;
   }
 
   /** nm_sync_finalize: the user sees the new tail. */

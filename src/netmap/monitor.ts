@@ -98,11 +98,18 @@ export class MonitorAdapter implements NetmapAdapter {
         continue;
       }
       const ss = ringSlot(src.r, i);
-      const len = Math.min(slotLen(sm, ss), this.region.bufSize);
+      const len = Math.min(slotLen(sm, ss), srcRegion.bufSize, this.region.bufSize);
       const idx = slotBufIdx(sm, ss);
       if (!srcRegion.validBuf(idx)) continue;
+      // The monitor's slot is its user's to scribble on: a buffer that is no real one drops
+      // the copy (counted) and leaves the slot unpublished; the watched port never notices.
       const ds = ringSlot(k.r, k.hwtail);
-      copyBytes(dm, this.region.bufOff(slotBufIdx(dm, ds)), sm, srcRegion.bufOff(idx), len);
+      const db = slotBufIdx(dm, ds);
+      if (!this.region.validBuf(db)) {
+        f[1]++;
+        continue;
+      }
+      copyBytes(dm, this.region.bufOff(db), sm, srcRegion.bufOff(idx), len);
       slotSetLen(dm, ds, len);
       slotSetFlags(dm, ds, tx ? NS_TXMON : 0);
       k.hwtail = next;

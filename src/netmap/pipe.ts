@@ -11,6 +11,11 @@
  * letting the common code make a pass of its own: a changed slot must name a real buffer,
  * else the sync stops before it (what precedes it still moves) and resets the ring. The
  * flag is cleared on the slots that move, so a receiver never sees its sender's flags.
+ *
+ * Anyone holding the region (the peer's thread, or any thread it passed the memory to) can
+ * rewrite both words at any moment: each is read once and goes through the kring's
+ * `advanceHwtail`, which takes only a position the peer could have reached, so neither sync
+ * ever leaves its own kring's bounds.
  */
 import type { Mem } from "../wire/mem.js";
 import type { AdapterConfig, BufChangedChecks, NetmapAdapter } from "./adapter.js";
@@ -126,9 +131,11 @@ export class PipeEnd implements NetmapAdapter {
     const peerW = peer >>> 2;
     Atomics.store(u32, peerW + SEM_DELIVERED, i);
     if (sent) ringIrq(m, peer);
-    // Reclaim: everything the peer has released, keeping one slot empty.
+    // Reclaim: everything the peer has released, keeping one slot empty. The word is the
+    // peer's, so the kring takes it only if it is a position the peer could have reached.
     const released = Atomics.load(u32, peerW + SEM_RELEASED);
-    k.hwtail = released === 0 ? this.#slots - 1 : released - 1;
+    const n = this.#slots;
+    k.advanceHwtail(released >= n ? released : released === 0 ? n - 1 : released - 1, "released");
     if (bad >= 0) k.reinitBadBuf(i, bad);
   }
 
@@ -158,7 +165,7 @@ export class PipeEnd implements NetmapAdapter {
     const w = k.r >>> 2;
     Atomics.store(u32, w + SEM_RELEASED, i);
     if (freed) ringIrq(this.#m, this.#peerTx);
-    k.hwtail = Atomics.load(u32, w + SEM_DELIVERED);
+    k.advanceHwtail(Atomics.load(u32, w + SEM_DELIVERED), "delivered");
     if (bad >= 0) k.reinitBadBuf(i, bad);
   }
 }

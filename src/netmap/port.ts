@@ -210,10 +210,14 @@ export class NetmapPort {
       };
     };
     const ring = want.rx === true && this.rx.length > 0 ? this.rx[0].r : this.tx[0]?.r;
-    for (;;) {
+    for (let woken = false; ; woken = true) {
       const r = check();
       const left = deadline - performance.now();
       if (r.rx || r.tx || left <= 0 || ring === undefined) return r;
+      // A wake that brought nothing (spurious, or a wake word another thread keeps bumping:
+      // it lives in shared memory) goes through the event loop before the next wait, so a
+      // poll never spins in microtasks and starves the rest of its thread.
+      if (woken) await new Promise((res) => setImmediate(res));
       await ringWait(
         this.mem,
         ring,

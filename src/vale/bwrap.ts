@@ -15,9 +15,9 @@
 
 import type { Counters } from "../base/counters.js";
 import { PvnetError } from "../base/errors.js";
+import { RateLog } from "../base/ratelog.js";
 import type { NetmapDevice } from "../netmap/context.js";
-import { KRing } from "../netmap/kring.js";
-import { ringHead, ringTail } from "../netmap/layout.js";
+import { between, KRing } from "../netmap/kring.js";
 import type { NetmapRegion } from "../netmap/mem.js";
 import { NetmapPort } from "../netmap/port.js";
 import { nmRingAdvance } from "../netmap/ring.js";
@@ -28,7 +28,10 @@ export class ValeBwrap implements ValeAttachment {
   readonly counters: Counters<PortCounter>;
   readonly index: number;
   readonly slots: number;
+  /** Times the rings were unbound because driving them threw (`fault`). */
+  faults = 0;
   readonly #sw: ValeSwitch;
+  readonly #log: RateLog;
   #port: NetmapPort | null = null;
   /**
    * The switch's view of the device's TX ring as a destination: it fills [hwtail, hwcur - 1),
@@ -40,9 +43,16 @@ export class ValeBwrap implements ValeAttachment {
    * `port`: the device rings the switch holds (one TX, one RX kring), or null for a port
    * with no rings bound yet, whose rings will have `slots` slots.
    */
-  constructor(sw: ValeSwitch, name: string, port: NetmapPort | null, slots = port?.tx[0]?.numSlots ?? 1024) {
+  constructor(
+    sw: ValeSwitch,
+    name: string,
+    port: NetmapPort | null,
+    slots = port?.tx[0]?.numSlots ?? 1024,
+    log: RateLog = new RateLog(),
+  ) {
     this.name = name;
     this.#sw = sw;
+    this.#log = log;
     this.slots = slots;
     this.counters = portCounters();
     this.rebind(port);
@@ -88,27 +98,28 @@ export class ValeBwrap implements ValeAttachment {
       nBufs: port.region.nBufs,
       bufSize: port.region.bufSize,
     });
-    out.hwtail = ringHead(port.mem, tx.r);
+    out.hwtail = tx.rhead;
     this.#out = out;
   }
 
   /**
    * Where the switch delivers: the device's TX ring from head (or from what the switch
    * wrote this batch) to tail. A ring that looks full is synced first, reclaiming what the
-   * device has sent since.
+   * device has sent since. Positions come from the TX kring's private copies (rhead, rtail),
+   * never from the shared ring: for a RemoteIf, the user's thread holds that memory too.
    */
   rxKring(): KRing | null {
     const p = this.#port;
     const k = this.#out;
     if (p === null || k === null) return null;
-    const m = p.mem;
-    let tail = ringTail(m, k.r);
-    if (tail === k.hwtail) {
+    const tx = p.tx[0];
+    if (tx.rtail === k.hwtail) {
       // Slots written but not yet published lie beyond head, so this sync leaves them be.
-      p.txsync();
-      tail = ringTail(m, k.r);
+      if (!this.#txsync(p)) return null;
+      // A reset ring (its head rewritten under us) forgets what was written past head.
+      if (!between(tx.rhead, k.hwtail, tx.rtail)) k.hwtail = tx.rhead;
     }
-    k.hwcur = tail + 1 === k.numSlots ? 0 : tail + 1;
+    k.hwcur = tx.rtail + 1 === k.numSlots ? 0 : tx.rtail + 1;
     return k;
   }
 
@@ -116,30 +127,62 @@ export class ValeBwrap implements ValeAttachment {
   rxIrq(): void {
     const p = this.#port;
     const k = this.#out;
-    if (p === null || k === null || ringHead(p.mem, k.r) === k.hwtail) return;
+    if (p === null || k === null) return;
+    const tx = p.tx[0];
+    if (tx.rhead === k.hwtail) return;
     nmRingAdvance(p.mem, k.r, k.hwtail);
-    p.txsync();
+    if (this.#txsync(p) && tx.rhead !== k.hwtail) k.hwtail = tx.rhead;
+  }
+
+  /**
+   * The device's txsync as the switch calls it, for another port's packets: a throw is the
+   * device's fault (for a RemoteIf, its user's), so it unbinds this port's rings, counted
+   * and logged, and the sender carries on. False when that happened.
+   */
+  #txsync(p: NetmapPort): boolean {
+    try {
+      p.txsync();
+      return true;
+    } catch (e) {
+      this.fault(`txsync: ${e instanceof Error ? e.message : String(e)}`);
+      return false;
+    }
+  }
+
+  /**
+   * Takes the port's rings off the switch after a fault caused by whoever drives them
+   * (`why`): counted, logged at a limited rate, and the switch's output for the port is
+   * dropped until other rings are bound. The rest of the switch is untouched.
+   */
+  fault(why: string): void {
+    this.faults++;
+    this.#log.log(`vale:${this.name}`, `vale: ${this.name}: ${why}; rings unbound`);
+    this.#port = null;
+    this.#out = null;
   }
 
   /**
    * What the device's RX interrupt does on a bwrap: rxsync the device's RX ring, forward
    * everything received through the switch and release it; repeats while frames keep
-   * coming, at most `maxPasses` times. Returns the slots forwarded.
+   * coming, at most `maxPasses` times. Returns the slots forwarded. The range forwarded is
+   * the kring's [hwcur, hwtail), which its sync has checked; the ring's shared head and tail
+   * are only ever written here.
    */
   pump(maxPasses = 4): number {
     const p = this.#port;
     if (p === null) return 0;
     const m = p.mem;
     const k = p.rx[0];
+    const n = k.numSlots;
     let done = 0;
     for (let pass = 0; pass < maxPasses; pass++) {
       p.rxsync();
-      const head = ringHead(m, k.r);
-      const tail = ringTail(m, k.r);
-      if (head === tail) break;
-      this.#sw.forward(this.index, k, head, tail, p.region);
-      done += (tail - head + k.numSlots) % k.numSlots;
-      nmRingAdvance(m, k.r, tail);
+      const from = k.hwcur;
+      const to = k.hwtail;
+      if (from === to) break;
+      this.#sw.forward(this.index, k, from, to, p.region);
+      done += (to - from + n) % n;
+      nmRingAdvance(m, k.r, to);
     }
     p.rxsync();
     return done;

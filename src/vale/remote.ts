@@ -13,7 +13,7 @@
  * counters) stays across opens.
  */
 import { PvnetError } from "../base/errors.js";
-import { ringTail } from "../netmap/layout.js";
+import { RateLog } from "../base/ratelog.js";
 import { NetmapRegion, type RegionSpec } from "../netmap/mem.js";
 import { createPipe, type PipeDesc, PipeEnd, pipeRegionSpec } from "../netmap/pipe.js";
 import { NetmapPort } from "../netmap/port.js";
@@ -50,9 +50,14 @@ export class RemoteIf {
   #bwrap: ValeBwrap | null = null;
   #session: Session | null = null;
 
-  constructor(name: string, slots = 1024) {
+  /** Times serving an open ended on an error (`#fail`); the interface waits for a close. */
+  faults = 0;
+  readonly #log: RateLog;
+
+  constructor(name: string, slots = 1024, opts: { log?: RateLog } = {}) {
     this.name = name;
     this.slots = slots;
+    this.#log = opts.log ?? new RateLog();
   }
 
   /** The switch port, while attached. */
@@ -67,7 +72,7 @@ export class RemoteIf {
   /** Puts the interface on `sw` as port `portName` (`vale-ctl -a`). */
   attach(sw: ValeSwitch, portName = `${sw.name}:${this.name}`): ValeBwrap {
     if (this.#bwrap !== null) throw new PvnetError("EBUSY", `${this.name} is already on a switch`);
-    this.#bwrap = new ValeBwrap(sw, portName, this.#session?.port ?? null, this.slots);
+    this.#bwrap = new ValeBwrap(sw, portName, this.#session?.port ?? null, this.slots, this.#log);
     return this.#bwrap;
   }
 
@@ -90,7 +95,7 @@ export class RemoteIf {
     const region = new NetmapRegion(nextRegionId++, spec);
     const pipe = createPipe(region, this.name, slots);
     const end = new PipeEnd(region, pipe, true);
-    const port = new NetmapPort(region, end, [end.txRing], [end.rxRing]);
+    const port = new NetmapPort(region, end, [end.txRing], [end.rxRing], { log: this.#log });
     const desc = describePipeEnd(this.name, region, spec, pipe, false);
     const s: Session = { desc, port, running: true, served: Promise.resolve() };
     s.served = this.#serve(s);
@@ -112,32 +117,59 @@ export class RemoteIf {
 
   /**
    * Serves the switch end of the pipe: frames the user sends are forwarded when they
-   * arrive; frames for the user are handed over as room allows.
+   * arrive; frames for the user are handed over as room allows. The user's thread shares
+   * this memory, so this loop is a trust boundary: whatever throws here ends this open
+   * only (`#fail`), never the thread the switch lives in.
    */
   async #serve(s: Session): Promise<void> {
     const port = s.port;
     while (s.running) {
-      // The switch delivers into the pipe itself (bwrap.ts); this loop only takes what
-      // the user sends, sleeping on the ring's wake word in between.
-      await port.poll({ rx: true }, 50);
-      if (!s.running) break;
-      const bw = this.#bwrap;
-      const moved = bw === null ? this.#discard(port) : bw.pump();
-      // A ready poll resolves without leaving the microtask queue: let the other ports'
-      // loops (and timers) of this thread run between busy passes.
-      if (moved > 0) await new Promise((r) => setImmediate(r));
+      try {
+        // The switch delivers into the pipe itself (bwrap.ts); this loop only takes what
+        // the user sends, sleeping on the ring's wake word in between.
+        await port.poll({ rx: true }, 50);
+        if (!s.running) break;
+        const bw = this.#bwrap;
+        if (bw === null) this.#discard(port);
+        // The switch unbound these rings after a fault (ValeBwrap.fault): nobody will
+        // drain them, so serving them further would only spin.
+        else if (bw.port !== port) throw new Error(`${bw.name}: rings unbound by the switch`);
+        else bw.pump();
+      } catch (e) {
+        this.#fail(s, e);
+        return;
+      }
+      // Leave the microtask queue on every pass: a ready poll (or a wake word the user
+      // keeps bumping) resolves without it, and the other ports' loops and timers of this
+      // thread must run between passes.
+      await new Promise((r) => setImmediate(r));
     }
+  }
+
+  /**
+   * Serving `s` threw: the open stops being served and its rings leave the switch (which
+   * drops what it has for the port, counted), logged at a limited rate. The user's next
+   * open gets a fresh pipe.
+   */
+  #fail(s: Session, e: unknown): void {
+    s.running = false;
+    this.faults++;
+    const why = e instanceof Error ? e.message : String(e);
+    this.#log.log(
+      `vale:${this.name}`,
+      `vale: ${this.name}: serving the open failed (${why}); port disabled until reopened`,
+    );
+    if (this.#bwrap?.port === s.port) this.#bwrap.rebind(null);
   }
 
   /** On no switch, what the user sends is released unread, as an unattached port drops it. */
   #discard(port: NetmapPort): number {
     port.rxsync();
     const k = port.rx[0];
-    const m = port.mem;
-    const tail = ringTail(m, k.r);
-    const n = (tail - k.hwcur + k.numSlots) % k.numSlots;
+    // The kring's checked positions: the ring's shared words are the user's to rewrite.
+    const n = (k.hwtail - k.hwcur + k.numSlots) % k.numSlots;
     if (n === 0) return 0;
-    nmRingAdvance(m, k.r, tail);
+    nmRingAdvance(port.mem, k.r, k.hwtail);
     port.rxsync();
     this.unswitched += n;
     return n;
@@ -155,8 +187,13 @@ export interface RemotePort {
  * An ephemeral port `name` on `sw` for a user in another thread (created now, gone at
  * `stop`, as netmap's VALE ports live from the first open to the last close).
  */
-export function attachRemotePort(sw: ValeSwitch, name: string, slots = 1024): RemotePort {
-  const vif = new RemoteIf(name, slots);
+export function attachRemotePort(
+  sw: ValeSwitch,
+  name: string,
+  slots = 1024,
+  opts: { log?: RateLog } = {},
+): RemotePort {
+  const vif = new RemoteIf(name, slots, opts);
   const bwrap = vif.attach(sw, name);
   const desc = vif.open();
   return {

@@ -13,13 +13,12 @@
 import { Counters } from "../base/counters.js";
 import type { KRing } from "../netmap/kring.js";
 import {
+  NETMAP_BUF_RESERVED,
   NETMAP_MAX_FRAGS,
   NS_MOREFRAG,
   NS_NO_LEARN,
   ringSlot,
   slotBufIdx,
-  slotFlags,
-  slotLen,
   slotSetFlags,
   slotSetLen,
 } from "../netmap/layout.js";
@@ -56,7 +55,11 @@ export interface ValeAttachment {
   readonly name: string;
   /** The port's memory region: its rings and buffers. */
   readonly region: NetmapRegion;
-  /** The port's RX kring: forwarders fill [hwtail, hwcur - 1). */
+  /**
+   * The port's RX kring: forwarders fill [hwtail, hwcur - 1). Both are the kernel side's
+   * private positions (never words read back from the shared ring), so deliveries stay
+   * within slots the port's user has released.
+   */
   rxKring(): KRing | null;
   readonly counters: Counters<PortCounter>;
   /** Frames arrived on the RX ring (netmap_rx_irq): wake whoever polls. */
@@ -72,6 +75,9 @@ export class ValeSwitch {
   /** Attached port indices, packed, so a flood visits only real ports. */
   readonly #active = new Int32Array(NM_BDG_MAXPORTS);
   #nActive = 0;
+  /** The packet being forwarded: its slots' buffers and lengths, read once and checked. */
+  readonly #fragBuf = new Uint32Array(NETMAP_MAX_FRAGS);
+  readonly #fragLen = new Uint16Array(NETMAP_MAX_FRAGS);
 
   constructor(name: string) {
     this.name = name;
@@ -122,57 +128,71 @@ export class ValeSwitch {
    * every NM_BDG_BATCH_MAX packets. A packet is one slot, or a chain of slots marked
    * NS_MOREFRAG (at most NETMAP_MAX_FRAGS); the destination comes from its first slot,
    * which must hold the Ethernet header. Broken packets (a bad buffer or length, a chain
-   * cut off by `to` or too long) are counted as errors and dropped whole.
+   * cut off by `to` or too long) are counted as errors and dropped whole. `from` and `to`
+   * must be the kring's own (private, checked) positions, never words read from the ring.
    */
   forward(src: number, k: KRing, from: number, to: number, srcRegion?: NetmapRegion): void {
     const sp = this.#ports[src];
-    if (sp === null) return;
+    const n = k.numSlots;
+    // Callers pass a kring's own positions; anything else is a bug, never looped on.
+    if (sp === null || from >= n || to >= n) return;
     // A bwrap sends from its device's region (its own may be none while unbound).
     const region = srcRegion ?? sp.region;
     const m = region.mem;
+    const u32 = m.u32;
+    const bufSize = region.bufSize;
+    const nBufs = region.nBufs;
+    const bufs = this.#fragBuf;
+    const lens = this.#fragLen;
     const sc = sp.counters.f64;
-    const n = k.numSlots;
     const touched = this.#touched;
     let done = 0;
     for (let i = from; i !== to; ) {
-      const first = i;
+      // The sender's thread may rewrite its slots at any moment: each slot's two words are
+      // read once into the packet's columns, and only those checked copies are used.
       let nfrags = 0;
       let total = 0;
       let ok = true;
+      let flags0 = 0;
       for (;;) {
-        const s = ringSlot(k.r, i);
-        const len = slotLen(m, s);
-        if (len > region.bufSize || !region.validBuf(slotBufIdx(m, s))) ok = false;
+        const w = ringSlot(k.r, i) >>> 2;
+        const buf = u32[w];
+        const lenFlags = u32[w + 1]; // len | flags << 16 on a little-endian host
+        const len = lenFlags & 0xffff;
+        const flags = lenFlags >>> 16;
+        if (len > bufSize || buf < NETMAP_BUF_RESERVED || buf >= nBufs) ok = false;
+        if (nfrags === 0) flags0 = flags;
+        bufs[nfrags] = buf;
+        lens[nfrags] = len;
         total += len;
         nfrags++;
         i = i + 1 === n ? 0 : i + 1;
-        if ((slotFlags(m, s) & NS_MOREFRAG) === 0) break;
+        if ((flags & NS_MOREFRAG) === 0) break;
         if (i === to || nfrags === NETMAP_MAX_FRAGS) {
           ok = false;
           break;
         }
       }
-      const s0 = ringSlot(k.r, first);
-      const len0 = slotLen(m, s0);
+      const len0 = lens[0];
       if (!ok || len0 < ETH_HLEN) {
         sc[C_TX_ERRORS]++;
         continue;
       }
-      const off = region.bufOff(slotBufIdx(m, s0));
-      if ((slotFlags(m, s0) & NS_NO_LEARN) === 0) this.#learn(m, off + 6, src);
+      const off = region.bufOff(bufs[0]);
+      if ((flags0 & NS_NO_LEARN) === 0) this.#learn(m, off + 6, src);
       sc[C_TX_PKTS]++;
       sc[C_TX_BYTES] += total;
       const dst = this.#lookup(m, off, len0, src, this);
       if (dst === NM_BDG_BROADCAST) {
         for (let j = 0; j < this.#nActive; j++) {
           const p = this.#active[j];
-          if (p !== src && this.#deliver(p, region, k, first, nfrags, total)) touched[p] = 1;
+          if (p !== src && this.#deliver(p, region, nfrags, total)) touched[p] = 1;
         }
       } else if (
         dst !== src &&
         dst >= 0 &&
         dst < NM_BDG_MAXPORTS &&
-        this.#deliver(dst, region, k, first, nfrags, total)
+        this.#deliver(dst, region, nfrags, total)
       )
         touched[dst] = 1;
       if (++done === NM_BDG_BATCH_MAX) {
@@ -192,12 +212,12 @@ export class ValeSwitch {
   }
 
   /**
-   * Copies a packet of `nfrags` slots, starting at slot `first` of the sender's kring `sk`,
-   * into port `p`'s RX ring: all of it, or nothing and a counted drop. Every delivered slot
-   * carries the fragment count in its high flag byte (NS_RFRAGS) and all but the last
+   * Copies the packet in the columns (`nfrags` checked buffers and lengths from region
+   * `sr`) into port `p`'s RX ring: all of it, or nothing and a counted drop. Every delivered
+   * slot carries the fragment count in its high flag byte (NS_RFRAGS) and all but the last
    * NS_MOREFRAG, as VALE delivers.
    */
-  #deliver(p: number, sr: NetmapRegion, sk: KRing, first: number, nfrags: number, total: number): boolean {
+  #deliver(p: number, sr: NetmapRegion, nfrags: number, total: number): boolean {
     const dp = this.#ports[p];
     if (dp === null) return false;
     const k = dp.rxKring();
@@ -209,31 +229,32 @@ export class ValeSwitch {
     const dr = dp.region;
     const n = k.numSlots;
     const free = (k.hwcur - k.hwtail - 1 + n) % n;
+    // Lengths were checked against the sender's buffer size, so they fit a destination
+    // buffer at least as big.
     if (free < nfrags || sr.bufSize > dr.bufSize) {
       dc[C_RX_DROPS]++;
       return false;
     }
     const sm = sr.mem;
     const dm = dr.mem;
+    const bufs = this.#fragBuf;
+    const lens = this.#fragLen;
     const fragBits = (nfrags & 0xff) << 8;
-    let si = first;
     // hwtail moves only once the whole packet is in: a destination slot whose buffer the
     // user broke (the slot stays the user's to fix) drops the packet, nothing published.
     let t = k.hwtail;
     for (let f = 0; f < nfrags; f++) {
-      const ss = ringSlot(sk.r, si);
-      const len = slotLen(sm, ss);
+      const len = lens[f];
       const ds = ringSlot(k.r, t);
       const db = slotBufIdx(dm, ds);
       if (!dr.validBuf(db)) {
         dc[C_RX_DROPS]++;
         return false;
       }
-      copyBytes(dm, dr.bufOff(db), sm, sr.bufOff(slotBufIdx(sm, ss)), len);
+      copyBytes(dm, dr.bufOff(db), sm, sr.bufOff(bufs[f]), len);
       slotSetLen(dm, ds, len);
       slotSetFlags(dm, ds, fragBits | (f + 1 < nfrags ? NS_MOREFRAG : 0));
       t = t + 1 === n ? 0 : t + 1;
-      si = si + 1 === sk.numSlots ? 0 : si + 1;
     }
     k.hwtail = t;
     dc[C_RX_PKTS]++;
