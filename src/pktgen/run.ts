@@ -7,7 +7,15 @@
  */
 import * as hdr from "hdr-histogram-js";
 import type { NetmapContext } from "../netmap/context.js";
-import { ringHead, ringSlot, ringTail, slotBufIdx, slotLen, slotSetLen } from "../netmap/layout.js";
+import {
+  NETMAP_BUF_RESERVED,
+  ringHead,
+  ringSlot,
+  ringTail,
+  slotBufIdx,
+  slotLen,
+  slotSetLen,
+} from "../netmap/layout.js";
 import type { NetmapPort } from "../netmap/port.js";
 import { nmRingAdvance, nmRingSpace } from "../netmap/ring.js";
 import { formatMac } from "../wire/net/ethernet.js";
@@ -26,6 +34,8 @@ export interface PktGenResult {
   seconds: number;
   gaps: number;
   outOfOrder: number;
+  /** Slots whose buffer index or length another thread had made impossible: skipped. */
+  badSlots: number;
   /** Packets the switch dropped on their way to this receiver (its RX ring full); null: not a switch port. */
   drops: number | null;
   rtt: { count: number; minNs: number; meanNs: number; p50Ns: number; p99Ns: number } | null;
@@ -135,6 +145,7 @@ export async function runInstance(
     minSpace: Number.POSITIVE_INFINITY,
     gaps: 0,
     outOfOrder: 0,
+    badSlots: 0,
     lastRxAt: 0,
     firstRxAt: 0,
   };
@@ -158,6 +169,7 @@ export async function runInstance(
   for (const l of finalLines(sending, st.total, len, seconds, o.raw)) say(l);
   const drops = receiving && rxDrops !== undefined ? rxDrops() - drops0 : null;
   if (drops !== null) say(dropsLine(drops, o.port));
+  if (st.badSlots > 0) say(`Skipped ${st.badSlots} slots with an impossible buffer index or length`);
   return {
     port: o.port,
     fn: o.fn,
@@ -165,6 +177,7 @@ export async function runInstance(
     seconds,
     gaps: st.gaps,
     outOfOrder: st.outOfOrder,
+    badSlots: st.badSlots,
     drops,
     rtt,
   };
@@ -177,6 +190,7 @@ interface State {
   minSpace: number;
   gaps: number;
   outOfOrder: number;
+  badSlots: number;
   lastRxAt: number;
   /** When the first packet arrived (0: none yet). */
   firstRxAt: number;
@@ -203,6 +217,15 @@ interface TxSource {
   dump: ((off: number, len: number, slot: number) => void) | null;
 }
 
+/**
+ * The byte offset of a slot's buffer, or -1 when the index or `len` is impossible: the
+ * other end of a pipe shares the region and may rewrite any slot (docs/trust.md).
+ */
+function slotBuf(port: NetmapPort, idx: number, len: number): number {
+  const r = port.region;
+  return idx < NETMAP_BUF_RESERVED || idx >= r.nBufs || len > r.bufSize ? -1 : r.bufOff(idx);
+}
+
 /** Puts `n` frames on the TX ring (txseq: numbered from `seq`); returns the bytes queued. */
 function fill(port: NetmapPort, src: TxSource, n: number, seq: { v: number }, numbered: boolean): number {
   const m = port.mem;
@@ -211,11 +234,16 @@ function fill(port: NetmapPort, src: TxSource, n: number, seq: { v: number }, nu
   let bytes = 0;
   for (let i = 0; i < n; i++) {
     const s = ringSlot(k.r, h);
-    const off = port.region.bufOff(slotBufIdx(m, s));
     const frame = src.frames[src.next]!;
     src.next = src.next + 1 === src.frames.length ? 0 : src.next + 1;
-    m.u8.set(frame, off);
     const len = frame.length;
+    const off = slotBuf(port, slotBufIdx(m, s), len);
+    if (off < 0) {
+      slotSetLen(m, s, 0);
+      h = h + 1 === k.numSlots ? 0 : h + 1;
+      continue;
+    }
+    m.u8.set(frame, off);
     if (src.cycler !== null) src.cycler.stamp(m, off);
     if (numbered) m.dv.setUint32(off + PKT_SEQ_OFF, seq.v);
     seq.v = (seq.v + 1) >>> 0;
@@ -292,7 +320,9 @@ function drain(port: NetmapPort, st: State, each: (off: number, len: number) => 
   for (let i = 0; i < n; i++) {
     const s = ringSlot(k.r, h);
     const len = slotLen(m, s);
-    each(port.region.bufOff(slotBufIdx(m, s)), len);
+    const off = slotBuf(port, slotBufIdx(m, s), len);
+    if (off < 0) st.badSlots++;
+    else each(off, len);
     st.total.bytes += len;
     h = h + 1 === k.numSlots ? 0 : h + 1;
   }
@@ -363,7 +393,11 @@ async function pongLoop(
     drain(port, st, (off, len) => {
       if (ringTail(m, tx.r) === h) return; // no TX room: this one is lost, as in pkt-gen
       const s = ringSlot(tx.r, h);
-      const dst = port.region.bufOff(slotBufIdx(m, s));
+      const dst = slotBuf(port, slotBufIdx(m, s), len);
+      if (dst < 0) {
+        st.badSlots++;
+        return;
+      }
       m.u8.copyWithin(dst, off, off + len);
       // Echo: swap MACs and IPs.
       m.u8.copyWithin(dst, off + 6, off + 12);
@@ -402,7 +436,12 @@ async function pingLoop(
       continue;
     }
     const s = ringSlot(r, ringHead(m, r));
-    const off = port.region.bufOff(slotBufIdx(m, s));
+    const off = slotBuf(port, slotBufIdx(m, s), frame.length);
+    if (off < 0) {
+      st.badSlots++;
+      await port.poll({ tx: true }, 100);
+      continue;
+    }
     m.u8.set(frame, off);
     dv.setUint32(off + PKT_SEQ_OFF, seq);
     const sent = process.hrtime.bigint();

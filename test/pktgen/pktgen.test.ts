@@ -4,11 +4,13 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
 import type { PvnetError } from "../../src/base/errors.js";
+import { ringHead, ringSlot, slotSetBufIdx, slotSetLen } from "../../src/netmap/layout.js";
+import { nmRingAdvance } from "../../src/netmap/ring.js";
 import { Netmapd } from "../../src/netmapd/daemon.js";
 import { AddrCycler, buildFrame, hexdump } from "../../src/pktgen/frame.js";
 import { pktGenHost, splitInstances } from "../../src/pktgen/host.js";
 import { type PktGenOptions, parseAddrRange, parsePktGenArgs } from "../../src/pktgen/options.js";
-import { runPktGen } from "../../src/pktgen/run.js";
+import { runInstance, runPktGen } from "../../src/pktgen/run.js";
 import { privateMem } from "../../src/wire/mem.js";
 import { ipv4ChecksumValid } from "../../src/wire/net/ipv4.js";
 import { udpChecksumValid } from "../../src/wire/net/udp.js";
@@ -274,4 +276,34 @@ test("a receiver on a switch port ends with the packets dropped on the way to it
   assert.equal(typeof rx.drops, "number");
   assert.equal(rx.packets + (rx.drops ?? 0), 20000, lines.join("\n"));
   assert.ok(lines.includes(`[0] Dropped ${rx.drops} packets on the way to vale0:b (its RX ring was full)`));
+});
+
+test("a pipe peer that hands over impossible buffer indices and lengths costs rx only those slots", async () => {
+  const ctx = pktGenHost();
+  const rxPort = ctx.open("vale0:bad}1");
+  const peer = ctx.open("vale0:bad{1");
+  const m = peer.mem;
+  const k = peer.tx[0];
+  // 6 slots: good, index past the pool, index 0 (reserved), length past the buffer, good, good.
+  const bad = [null, 0x7fffffff, 0, "len", null, null] as const;
+  let h = ringHead(m, k.r);
+  for (const b of bad) {
+    const s = ringSlot(k.r, h);
+    slotSetLen(m, s, b === "len" ? 0xffff : 60);
+    if (typeof b === "number") slotSetBufIdx(m, s, b);
+    h = h + 1 === k.numSlots ? 0 : h + 1;
+  }
+  nmRingAdvance(m, k.r, h);
+  peer.txsync();
+  const res = await runInstance(
+    rxPort,
+    opts(["-i", "vale0:bad}1", "-f", "rx", "-n", "6"]),
+    () => {},
+    () => false,
+    false,
+  );
+  assert.equal(res.packets, 6);
+  assert.equal(res.badSlots, 3);
+  rxPort.close();
+  peer.close();
 });
