@@ -9,6 +9,7 @@
  * fatal disables the vif; what it drops is answered with errors and the vif lives on. The
  * verdict is written into a reused `TxPacket`, so parsing allocates nothing.
  */
+import { reasonText } from "../base/reason.js";
 import type { Mem } from "../wire/mem.js";
 import {
   extraFlags,
@@ -105,9 +106,7 @@ export class TxPacket {
 
   /** The reason as Linux would log it. */
   describe(): string {
-    return TX_REASON_TEXT[this.reason]
-      .replace(/\ba\b/, String(this.reasonA))
-      .replace(/\bb\b/, String(this.reasonB));
+    return reasonText(TX_REASON_TEXT, this.reason, this.reasonA, this.reasonB);
   }
 }
 

@@ -11,6 +11,7 @@
  * packet whose more_data runs past what was published is dropped too ("Need more slots").
  * Nothing here allocates: the verdict goes into a reused `RxPacket`.
  */
+import { reasonText } from "../base/reason.js";
 import type { Mem } from "../wire/mem.js";
 import {
   extraFlags,
@@ -78,9 +79,7 @@ export class RxPacket {
   reasonB = 0;
 
   describe(): string {
-    return RX_REASON_TEXT[this.reason]
-      .replace(/\ba\b/, String(this.reasonA))
-      .replace(/\bb\b/, String(this.reasonB));
+    return reasonText(RX_REASON_TEXT, this.reason, this.reasonA, this.reasonB);
   }
 }
 
