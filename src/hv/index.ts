@@ -17,10 +17,16 @@ export {
   type OwnSide,
   type PortHandler,
 } from "./evtchn.js";
-export { type GrantingDomain, GrantOps } from "./grant-ops.js";
+export { type GrantingDomain, GrantOps, type GrantOpsOptions } from "./grant-ops.js";
 export { GRANTS_PER_FRAME, GrantTable } from "./grant-table.js";
 export { EventLoop, type LoopMode, type LoopOptions } from "./loop.js";
-export { type DomainSpec, type DomainStatus, Machine } from "./machine.js";
+export {
+  checkDomainSpec,
+  type DomainSpec,
+  type DomainStatus,
+  Machine,
+  type MachineOptions,
+} from "./machine.js";
 export { type DomainMemory, PAGE_SHIFT, PAGE_SIZE, PageAllocator } from "./memory.js";
 export { ManualTimers, NodeTimers, type TimerId, type Timers } from "./timer.js";
 export { MACHINE } from "./worker-proto.js";
