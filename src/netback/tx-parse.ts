@@ -9,7 +9,7 @@
  * fatal disables the vif; what it drops is answered with errors and the vif lives on. The
  * verdict is written into a reused `TxPacket`, so parsing allocates nothing.
  */
-import { reasonText } from "../base/reason.js";
+import { Verdict } from "../base/reason.js";
 import type { Mem } from "../wire/mem.js";
 import {
   extraFlags,
@@ -82,7 +82,7 @@ export const TX_REASON_TEXT: readonly string[] = [
 ];
 
 /** One packet's shape and verdict; reused from packet to packet. */
-export class TxPacket {
+export class TxPacket extends Verdict<TxVerdict, TxReason> {
   /** Batch index of the first slot. */
   start = 0;
   /** Slots consumed in all: 1 + extras + fragments (what the responses must cover). */
@@ -99,14 +99,19 @@ export class TxPacket {
   gsoAt = -1;
   mcastAddAt = -1;
   mcastDelAt = -1;
-  verdict: TxVerdict = TxVerdict.Ok;
-  reason: TxReason = TxReason.None;
-  reasonA = 0;
-  reasonB = 0;
 
-  /** The reason as Linux would log it. */
-  describe(): string {
-    return reasonText(TX_REASON_TEXT, this.reason, this.reasonA, this.reasonB);
+  constructor() {
+    super(TX_REASON_TEXT);
+  }
+
+  /** Starts the next packet at batch index `start`. */
+  reset(start: number): void {
+    this.clear();
+    this.start = start;
+    this.consumed = 1;
+    this.nExtras = 0;
+    this.nFrags = 0;
+    this.gsoAt = this.mcastAddAt = this.mcastDelAt = -1;
   }
 }
 
@@ -128,14 +133,7 @@ export function parseTxPacket(
   limits: TxParseLimits,
   out: TxPacket,
 ): TxVerdict {
-  out.start = start;
-  out.consumed = 1;
-  out.nExtras = 0;
-  out.nFrags = 0;
-  out.gsoAt = out.mcastAddAt = out.mcastDelAt = -1;
-  out.verdict = TxVerdict.Ok;
-  out.reason = TxReason.None;
-  out.reasonA = out.reasonB = 0;
+  out.reset(start);
   const first = base + start * TX_SLOT_BYTES;
   const flags = txReqFlags(batch, first);
   let rest = txReqSize(batch, first);
@@ -145,13 +143,13 @@ export function parseTxPacket(
   if (flags & NETTXF_extra_info) {
     let more = true;
     while (more) {
-      if (i >= avail) return fail(out, TxVerdict.Fatal, TxReason.MissingExtra, 0, 0);
+      if (i >= avail) return out.fail(TxVerdict.Fatal, TxReason.MissingExtra, 0, 0);
       const at = base + (start + i) * TX_SLOT_BYTES;
       const type = extraType(batch, at);
       i++;
       out.nExtras++;
       if (type === 0 || type >= XEN_NETIF_EXTRA_TYPE_MAX)
-        return fail(out, TxVerdict.Fatal, TxReason.BadExtraType, type, 0);
+        return out.fail(TxVerdict.Fatal, TxReason.BadExtraType, type, 0);
       if (type === XEN_NETIF_EXTRA_TYPE_GSO) out.gsoAt = start + i - 1;
       else if (type === XEN_NETIF_EXTRA_TYPE_MCAST_ADD) out.mcastAddAt = start + i - 1;
       else if (type === XEN_NETIF_EXTRA_TYPE_MCAST_DEL) out.mcastDelAt = start + i - 1;
@@ -171,9 +169,9 @@ export function parseTxPacket(
   let frags = 0;
   while (more) {
     if (i + frags >= avail)
-      return fail(out, TxVerdict.Fatal, TxReason.AskedTooManySlots, frags + 1, avail - i);
+      return out.fail(TxVerdict.Fatal, TxReason.AskedTooManySlots, frags + 1, avail - i);
     if (frags >= limits.fatalSlots)
-      return fail(out, TxVerdict.Fatal, TxReason.MaliciousSlots, frags, limits.fatalSlots);
+      return out.fail(TxVerdict.Fatal, TxReason.MaliciousSlots, frags, limits.fatalSlots);
     if (drop === TxReason.None && frags >= XEN_NETIF_NR_SLOTS_MIN) {
       drop = TxReason.TooManySlots;
       dropA = frags;
@@ -189,30 +187,22 @@ export function parseTxPacket(
     }
     rest -= size; // never below 0 unless the packet is already being dropped
     frags++;
-    if (offset + size > PAGE) return fail(out, TxVerdict.Fatal, TxReason.FragCrossesPage, offset, size);
+    if (offset + size > PAGE) return out.fail(TxVerdict.Fatal, TxReason.FragCrossesPage, offset, size);
     more = (txReqFlags(batch, at) & NETTXF_more_data) !== 0;
   }
   out.nFrags = frags;
   out.consumed = i + frags;
   out.firstSize = rest;
-  if (drop !== TxReason.None) return fail(out, TxVerdict.Drop, drop, dropA, dropB);
-  if (rest < ETH_HLEN) return fail(out, TxVerdict.Drop, TxReason.Runt, rest, 0);
+  if (drop !== TxReason.None) return out.fail(TxVerdict.Drop, drop, dropA, dropB);
+  if (rest < ETH_HLEN) return out.fail(TxVerdict.Drop, TxReason.Runt, rest, 0);
   const off0 = txReqOffset(batch, first);
-  if (off0 + rest > PAGE) return fail(out, TxVerdict.Fatal, TxReason.FirstCrossesPage, off0, rest);
+  if (off0 + rest > PAGE) return out.fail(TxVerdict.Fatal, TxReason.FirstCrossesPage, off0, rest);
   if (out.gsoAt >= 0) {
     const g = base + out.gsoAt * TX_SLOT_BYTES;
-    if (extraGsoSize(batch, g) === 0) return fail(out, TxVerdict.Fatal, TxReason.GsoZeroSize, 0, 0);
+    if (extraGsoSize(batch, g) === 0) return out.fail(TxVerdict.Fatal, TxReason.GsoZeroSize, 0, 0);
     const t = extraGsoType(batch, g);
     if (t !== XEN_NETIF_GSO_TYPE_TCPV4 && t !== XEN_NETIF_GSO_TYPE_TCPV6)
-      return fail(out, TxVerdict.Fatal, TxReason.GsoBadType, t, 0);
+      return out.fail(TxVerdict.Fatal, TxReason.GsoBadType, t, 0);
   }
   return TxVerdict.Ok;
-}
-
-function fail(out: TxPacket, verdict: TxVerdict, reason: TxReason, a: number, b: number): TxVerdict {
-  out.verdict = verdict;
-  out.reason = reason;
-  out.reasonA = a;
-  out.reasonB = b;
-  return verdict;
 }

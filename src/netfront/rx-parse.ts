@@ -11,7 +11,7 @@
  * packet whose more_data runs past what was published is dropped too ("Need more slots").
  * Nothing here allocates: the verdict goes into a reused `RxPacket`.
  */
-import { reasonText } from "../base/reason.js";
+import { Verdict } from "../base/reason.js";
 import type { Mem } from "../wire/mem.js";
 import {
   extraFlags,
@@ -59,7 +59,7 @@ export const RX_REASON_TEXT: readonly string[] = [
   "Too many slots",
 ];
 
-export class RxPacket {
+export class RxPacket extends Verdict<RxVerdict, RxReason> {
   /** Batch index of the first response. */
   start = 0;
   /** Responses consumed: the first, its extras and its continuation slots. */
@@ -73,13 +73,25 @@ export class RxPacket {
   flags = 0;
   /** Batch index of the GSO extra, or -1. */
   gsoAt = -1;
-  verdict: RxVerdict = RxVerdict.Ok;
-  reason: RxReason = RxReason.None;
-  reasonA = 0;
-  reasonB = 0;
 
-  describe(): string {
-    return reasonText(RX_REASON_TEXT, this.reason, this.reasonA, this.reasonB);
+  constructor() {
+    super(RX_REASON_TEXT);
+  }
+
+  /** Starts the next packet at batch index `start`. */
+  reset(start: number): void {
+    this.clear();
+    this.start = start;
+    this.consumed = 1;
+    this.nExtras = 0;
+    this.nData = 0;
+    this.length = 0;
+    this.gsoAt = -1;
+  }
+
+  /** The first failure stands: later checks of the same packet do not overwrite it. */
+  drop(reason: RxReason, a: number, b: number): void {
+    if (this.verdict === RxVerdict.Ok) this.fail(RxVerdict.Drop, reason, a, b);
   }
 }
 
@@ -98,15 +110,7 @@ export function parseRxPacket(
   mask: number,
   out: RxPacket,
 ): RxVerdict {
-  out.start = start;
-  out.consumed = 1;
-  out.nExtras = 0;
-  out.nData = 0;
-  out.length = 0;
-  out.gsoAt = -1;
-  out.verdict = RxVerdict.Ok;
-  out.reason = RxReason.None;
-  out.reasonA = out.reasonB = 0;
+  out.reset(start);
   let at = base + start * RX_SLOT_BYTES;
   const flags = rxRspFlags(batch, at);
   const firstStatus = rxRspStatus(batch, at);
@@ -121,7 +125,7 @@ export function parseRxPacket(
       more = (extraFlags(batch, x) & XEN_NETIF_EXTRA_FLAG_MORE) !== 0;
       i++;
       out.nExtras++;
-      if (type === 0 || type >= XEN_NETIF_EXTRA_TYPE_MAX) setDrop(out, RxReason.BadExtraType, type, 0);
+      if (type === 0 || type >= XEN_NETIF_EXTRA_TYPE_MAX) out.drop(RxReason.BadExtraType, type, 0);
       else if (type === XEN_NETIF_EXTRA_TYPE_GSO) out.gsoAt = start + i - 1;
     }
   }
@@ -135,8 +139,8 @@ export function parseRxPacket(
     const offset = rxRspOffset(batch, at);
     const want = (firstIdx + slot) & mask;
     out.nData++;
-    if (id !== want) setDrop(out, RxReason.BadId, id, want);
-    else if (status < 0 || offset + status > PAGE) setDrop(out, RxReason.BadStatus, offset, status);
+    if (id !== want) out.drop(RxReason.BadId, id, want);
+    else if (status < 0 || offset + status > PAGE) out.drop(RxReason.BadStatus, offset, status);
     else out.length += status;
     if ((rxRspFlags(batch, at) & NETRXF_more_data) === 0) break;
     if (i + k >= avail) return drop(out, i + k, RxReason.NeedMoreSlots, 0, 0);
@@ -145,20 +149,12 @@ export function parseRxPacket(
   }
   out.consumed = i + k;
   const max = XEN_NETIF_NR_SLOTS_MIN + (firstStatus <= RX_COPY_THRESHOLD ? 1 : 0);
-  if (out.nData > max) setDrop(out, RxReason.TooManySlots, out.nData, max);
+  if (out.nData > max) out.drop(RxReason.TooManySlots, out.nData, max);
   return out.verdict;
-}
-
-function setDrop(out: RxPacket, reason: RxReason, a: number, b: number): void {
-  if (out.verdict === RxVerdict.Drop) return;
-  out.verdict = RxVerdict.Drop;
-  out.reason = reason;
-  out.reasonA = a;
-  out.reasonB = b;
 }
 
 function drop(out: RxPacket, consumed: number, reason: RxReason, a: number, b: number): RxVerdict {
   out.consumed = consumed;
-  setDrop(out, reason, a, b);
+  out.drop(reason, a, b);
   return out.verdict;
 }
