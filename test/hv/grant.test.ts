@@ -333,6 +333,31 @@ function sharedGuest(nPages: number) {
   return { memSab, tabSab, tab, mem, d0, ops, pinned, inUse };
 }
 
+/**
+ * Wraps Atomics.compareExchange so that, on entry `ref`'s word, the scribbler thread's write
+ * lands between the hypervisor side's read and its swap, up to `times` times.
+ */
+function landBetweenReadAndSwap(tab: SharedArrayBuffer, ref: number, ctl: Int32Array, times: number) {
+  const realCas = Atomics.compareExchange;
+  const state = {
+    landed: 0,
+    restore: () => {
+      Atomics.compareExchange = realCas;
+    },
+  };
+  Atomics.compareExchange = ((ta: Uint32Array, i: number, expected: number, value: number) => {
+    if (ta.buffer === tab && ta.BYTES_PER_ELEMENT === 4 && i === ref * 2 && state.landed < times) {
+      state.landed++;
+      const before = Atomics.load(ctl, 5);
+      Atomics.add(ctl, 4, 1);
+      Atomics.notify(ctl, 4);
+      Atomics.wait(ctl, 5, before, 2000);
+    }
+    return realCas(ta, i, expected, value);
+  }) as typeof Atomics.compareExchange;
+  return state;
+}
+
 /** A guest whose entry `ref` grants `frame` to Domain-0, with a second thread at it in `mode`. */
 async function grantUnderScribbler(
   ref: number,
@@ -362,18 +387,7 @@ test("an entry a second thread rewrites between every read and swap: GNTST_gener
   // Land the second thread's write in the window between the hypervisor side's read of the
   // word and its compare-and-swap, every time (at most 200 times, so unbounded retries
   // end too, with a mapping instead of the status).
-  const realCas = Atomics.compareExchange;
-  let landed = 0;
-  Atomics.compareExchange = ((ta: Uint32Array, i: number, expected: number, value: number) => {
-    if (ta.buffer === g.tabSab && ta.BYTES_PER_ELEMENT === 4 && i === ref * 2 && landed < 200) {
-      landed++;
-      const before = Atomics.load(sc.ctl, 5);
-      Atomics.add(sc.ctl, 4, 1);
-      Atomics.notify(sc.ctl, 4);
-      Atomics.wait(sc.ctl, 5, before, 2000);
-    }
-    return realCas(ta, i, expected, value);
-  }) as typeof Atomics.compareExchange;
+  const cas = landBetweenReadAndSwap(g.tabSab, ref, sc.ctl, 200);
   let h: number;
   let copySt: number;
   let mapTries: number;
@@ -381,15 +395,15 @@ test("an entry a second thread rewrites between every read and swap: GNTST_gener
   try {
     const t0 = performance.now();
     h = g.ops.map(1, ref, true);
-    mapTries = landed;
+    mapTries = cas.landed;
     const op = privateMem(GNTTAB_COPY_SIZE);
     gcopyWrite(op, 0, ref, 1, 0, 1, DOMID_SELF, 0, 16, GNTCOPY_source_gref);
     g.ops.copy(op, 0, 1);
     copySt = gcopyStatus(op, 0);
-    copyTries = landed - mapTries;
+    copyTries = cas.landed - mapTries;
     assert.ok(performance.now() - t0 < 5000);
   } finally {
-    Atomics.compareExchange = realCas;
+    cas.restore();
     await sc.stop();
   }
   assert.equal(h, GNTST_general_error, `map tried ${mapTries} times`);
@@ -403,26 +417,15 @@ test("an entry a second thread rewrites between every read and swap: GNTST_gener
 
 test("a revoke landing between the read of an entry and its swap wins: the map fails and the entry stays revoked", async () => {
   const { g, ref, sc } = await grantUnderScribbler(9, 3, "ondemand", "revoke");
-  const realCas = Atomics.compareExchange;
-  let landed = 0;
-  Atomics.compareExchange = ((ta: Uint32Array, i: number, expected: number, value: number) => {
-    if (ta.buffer === g.tabSab && ta.BYTES_PER_ELEMENT === 4 && i === ref * 2 && landed === 0) {
-      landed++;
-      const before = Atomics.load(sc.ctl, 5);
-      Atomics.add(sc.ctl, 4, 1);
-      Atomics.notify(sc.ctl, 4);
-      Atomics.wait(sc.ctl, 5, before, 2000);
-    }
-    return realCas(ta, i, expected, value);
-  }) as typeof Atomics.compareExchange;
+  const cas = landBetweenReadAndSwap(g.tabSab, ref, sc.ctl, 1);
   let h: number;
   try {
     h = g.ops.map(1, ref, true);
   } finally {
-    Atomics.compareExchange = realCas;
+    cas.restore();
     await sc.stop();
   }
-  assert.equal(landed, 1);
+  assert.equal(cas.landed, 1);
   assert.equal(Atomics.load(sc.ctl, 2), 1, "the guest's revoke succeeded");
   assert.equal(h, GNTST_general_error, "the map saw the revoke");
   assert.equal(g.tab.u16[ref * 4], 0, "revoked, and no GTF bit set on it");
