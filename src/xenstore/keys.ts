@@ -102,3 +102,14 @@ export const FEATURE_CTRL_RING = "feature-ctrl-ring";
 export const FEATURE_XDP_HEADROOM = "feature-xdp-headroom";
 export const KEY_MULTI_QUEUE_MAX_QUEUES = "multi-queue-max-queues";
 export const KEY_CARRIER = "carrier";
+
+/** libxl's private area: its own copy of each device's backend keys (not trusted to the backend). */
+export const LIBXL_PATH = "/libxl";
+
+/** libxl's bookkeeping copy of a vif: /libxl/<fe>/device/vif/<devid>. */
+export function vifLibxlPath(feDomid: number, devid: number): string {
+  return `${LIBXL_PATH}/${feDomid}/device/vif/${devid}`;
+}
+
+/** What libxl writes as `script` when the vif spec names none (libxl__abs_path of "vif-bridge"). */
+export const VIF_BRIDGE_SCRIPT = "/etc/xen/scripts/vif-bridge";
