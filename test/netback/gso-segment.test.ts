@@ -9,6 +9,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
+import { Worker } from "node:worker_threads";
 import fc from "fast-check";
 import { GSO_MAX_FRAME, GsoStatus, gsoSegment } from "../../src/netback/gso-segment.js";
 import { memOf, privateMem } from "../../src/wire/mem.js";
@@ -412,6 +413,84 @@ test("segmenting allocates nothing per frame after warm-up (GC count)", async ()
   }, 100_000);
   assert.equal(sink, (100_000 + 100_000) * 6, "every call made 6 segments");
   assert.equal(gcs, 0, `${gcs} GCs while segmenting 100k frames into 6 segments each`);
+});
+
+/**
+ * A second thread rewrites the frame while it is segmented, as a guest owning the page
+ * could: header fields flip between good and hostile values, payload bytes change. Every
+ * call must return a status or segments that are consistent in themselves.
+ */
+const HOSTILE_WRITER = `
+const { parentPort, workerData } = require("node:worker_threads");
+const u8 = new Uint8Array(workerData.sab);
+const stop = new Int32Array(workerData.flag);
+const picks = [
+  [14, 0x45], [14, 0x4f], [14, 0x44], [14, 0x65],
+  [16, 0x0f], [16, 0xff], [17, 0x00], [23, 6], [23, 17], [20, 0x20], [20, 0x40],
+  [46, 0x80], [46, 0x40], [46, 0xf0], [47, 0xff], [47, 0x10], [12, 0x81], [12, 0x08],
+];
+let x = 12345;
+parentPort.postMessage("go");
+while (Atomics.load(stop, 0) === 0) {
+  x = (x * 1103515245 + 12345) >>> 0;
+  const [at, v] = picks[x % picks.length];
+  const good = workerData.good[at];
+  u8[at] = (x >>> 20) & 1 ? v : good;
+  u8[60 + ((x >>> 8) % 3000)] = x >>> 24;
+}
+`;
+
+test("a frame rewritten by another thread while it is segmented yields a status or consistent segments", async () => {
+  const s = { ...V4, tcpOpts: 12, payload: pattern(3000) };
+  const good = buildFrame(s);
+  const sab = new SharedArrayBuffer(4096);
+  const frame = new Uint8Array(sab);
+  frame.set(good);
+  const flag = new SharedArrayBuffer(4);
+  const w = new Worker(HOSTILE_WRITER, {
+    eval: true,
+    workerData: { sab, flag, good: Array.from(good.subarray(0, 64)) },
+  });
+  await new Promise((r) => w.once("message", r));
+  const out = new Uint8Array(64 * 1024);
+  const lens = new Uint32Array(64);
+  let accepted = 0;
+  let refused = 0;
+  try {
+    const until = Date.now() + 400;
+    while (Date.now() < until) {
+      out.fill(0xa5);
+      const n = gsoSegment(frame, 0, good.length, TCPV4, 1000, out, 0, lens);
+      if (n < 0) {
+        refused++;
+        continue;
+      }
+      accepted++;
+      let at = 0;
+      for (let i = 0; i < n; i++) {
+        const seg = out.subarray(at, at + lens[i]);
+        const ih = (seg[14] & 15) * 4;
+        assert.equal(seg[14] >>> 4, 4);
+        assert.equal(get(seg, 16, 2), lens[i] - 14, "total length matches the segment");
+        assert.equal(referenceChecksum(seg.subarray(14, 14 + ih)), 0, "IPv4 header checksum");
+        const words = [...pseudo(seg, false, lens[i] - 14 - ih), ...seg.subarray(14 + ih)];
+        assert.equal(referenceChecksum(words), 0, "TCP checksum");
+        const th = (seg[14 + ih + 12] >>> 4) * 4;
+        if (i < n - 1)
+          assert.equal(lens[i] - 14 - ih - th, 1000, "headers as long as they say: a full MSS after them");
+        at += lens[i];
+      }
+      assert.ok(at <= good.length + (n - 1) * 100);
+      assert.ok(
+        out.subarray(at, at + 256).every((b) => b === 0xa5),
+        "nothing past the segments",
+      );
+    }
+  } finally {
+    Atomics.store(new Int32Array(flag), 0, 1);
+    await w.terminate();
+  }
+  assert.ok(accepted > 10 && refused > 10, `accepted ${accepted}, refused ${refused}: both paths reached`);
 });
 
 const HAVE_TSHARK = spawnSync("tshark", ["-v"], { stdio: "ignore" }).status === 0;
