@@ -251,6 +251,19 @@ function copySum(src: Uint8Array, s: number, dst: Uint8Array, d: number, n: numb
   let j = d;
   while (i < even) {
     const stop = Math.min(even, i + 0x8000);
+    // Four bytes a turn while they last: half the loop overhead of the word loop below.
+    const stop4 = stop - ((stop - i) & 3);
+    for (; i < stop4; i += 4, j += 4) {
+      const a = src[i];
+      const b = src[i + 1];
+      const c = src[i + 2];
+      const e = src[i + 3];
+      dst[j] = a;
+      dst[j + 1] = b;
+      dst[j + 2] = c;
+      dst[j + 3] = e;
+      sum += ((a << 8) | b) + ((c << 8) | e);
+    }
     for (; i < stop; i += 2, j += 2) {
       const a = src[i];
       const b = src[i + 1];
