@@ -40,6 +40,10 @@ const TEMPLATES = [
   udpFrame(1234, 9, Uint8Array.of(1, 2, 3, 4)),
   udpFrame(1234, 7, Uint8Array.of(5), { daddr: 0xffff_ffff, dst: 0xffff_ffff_ffff }),
   ipv4Frame(IPPROTO_ICMP, icmpMessage(ICMP_ECHOREPLY, 1, 2, Uint8Array.of(3))),
+  // Rare refusals as templates of their own, so every run reaches them (a TTL edit that
+  // keeps the checksum right is too rare among random edits to count on).
+  echoRequestFrame(Uint8Array.of(2), { ttl: 0 }),
+  echoRequestFrame(Uint8Array.of(3), { moreFrags: true }),
 ];
 
 /** Refills the IPv4 header checksum so edits reach the checks behind it. */
