@@ -16,6 +16,8 @@ export * from "./net/checksum.js";
 export * from "./net/ethernet.js";
 export * from "./net/icmp.js";
 export * from "./net/ipv4.js";
+export * from "./net/ipv6.js";
+export * from "./net/tcp.js";
 export * from "./net/udp.js";
 export * from "./net/vlan.js";
 export * from "./net/vxlan.js";
