@@ -32,7 +32,7 @@ import {
   vifFrontendPath,
   vifLibxlPath,
 } from "../xenstore/keys.js";
-import { parseXenbusState, waitForState, XenbusState } from "../xenstore/xenbus.js";
+import { parseXenbusState, readOrUndefined, waitForState, XenbusState } from "../xenstore/xenbus.js";
 import type { VifConfig } from "./config-types.js";
 
 /** libxl's LIBXL_DEVICE_NIC_MTU_DEFAULT: always in the frontend, in the backend only when different. */
@@ -236,15 +236,6 @@ async function rmQuiet(tx: XsOps, path: string): Promise<void> {
     await tx.rm(path);
   } catch (e) {
     if (!(e instanceof PvnetError && e.code === "ENOENT")) throw e;
-  }
-}
-
-async function readOrUndefined(ops: XsOps, path: string): Promise<string | undefined> {
-  try {
-    return await ops.read(path);
-  } catch (e) {
-    if (e instanceof PvnetError && e.code === "ENOENT") return undefined;
-    throw e;
   }
 }
 

@@ -46,7 +46,8 @@ function statePath(dir: string): string {
   return `${dir}/${KEY_STATE}`;
 }
 
-async function readOrUndefined(ops: XsOps, path: string): Promise<string | undefined> {
+/** Reads `path`, or undefined when it does not exist (any other error is thrown). */
+export async function readOrUndefined(ops: XsOps, path: string): Promise<string | undefined> {
   try {
     return await ops.read(path);
   } catch (e) {

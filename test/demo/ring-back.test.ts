@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
+import type { RingPairArgs } from "../../src/demo/ring-proto.js";
 import { Machine } from "../../src/hv/machine.js";
 import { demoArgs } from "./demo-args.js";
 import type { ConnectPlan } from "./programs/connect-guest.js";
@@ -12,6 +13,12 @@ async function until(what: string, ok: () => boolean, ms = 3000): Promise<void> 
     if (Date.now() - t0 > ms) assert.fail(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 5));
   }
+}
+
+/** A well-behaved demo guest, started and seen served (more than 1000 responses). */
+async function startGoodGuest(m: Machine, args: RingPairArgs, gc: ReturnType<typeof demoArgs>["gc"]) {
+  await m.createDomain({ name: "good", pages: 512, program: program("../../src/demo/ring-guest.js"), args });
+  await until("frames from the good guest", () => gc.get("responses") > 1000);
 }
 
 async function withBackend(
@@ -81,13 +88,7 @@ test("duplicate and oversized buffer lists are refused before anything is mapped
     assert.equal(bc.get("conns"), 0);
     const got2 = await answers({ plan: ["good"] });
     assert.deepEqual(got2, ["connected"]);
-    await m.createDomain({
-      name: "good",
-      pages: 512,
-      program: program("../../src/demo/ring-guest.js"),
-      args,
-    });
-    await until("frames from the good guest", () => gc.get("responses") > 1000);
+    await startGoodGuest(m, args, gc);
     assert.equal(gc.get("rspErrors"), 0);
     assert.equal(bc.get("conns"), 2);
     // The good guest's order-0 ring: 1 ring page and 128 buffer pages, plus the first guest's 2.
@@ -110,13 +111,7 @@ test("a guest destroyed while its connect waits for the event channel leaves not
       await m.destroyDomain(id);
     }
     await until("every doomed guest's mappings to end", () => bc.get("maps") === 0 && bc.get("conns") === 0);
-    await m.createDomain({
-      name: "good",
-      pages: 512,
-      program: program("../../src/demo/ring-guest.js"),
-      args,
-    });
-    await until("frames from the good guest", () => gc.get("responses") > 1000);
+    await startGoodGuest(m, args, gc);
     assert.equal(bc.get("maps"), 1 + 128);
     assert.equal(bc.get("conns"), 1);
   });

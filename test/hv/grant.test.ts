@@ -29,6 +29,7 @@ import {
   gcopyWrite,
   gntFlags,
 } from "../../src/wire/xen/grant.js";
+import type { Init as ScribblerInit } from "./programs/grant-scribbler.js";
 
 const PAGE = 4096;
 
@@ -282,16 +283,7 @@ test("a grant's flags or domid rewritten while it is pinned: the pin holds, new 
 
 // --- Races with a real second thread -------------------------------------------------------
 
-function scribbler(init: {
-  tab: SharedArrayBuffer;
-  mode: "unstable" | "revoker" | "chaos" | "ondemand";
-  lo: number;
-  hi: number;
-  frames: number[];
-  nPages: number;
-  seed: number;
-  onDemand?: "flip" | "revoke";
-}) {
+function scribbler(init: Omit<ScribblerInit, "ctl">) {
   const ctl = new Int32Array(new SharedArrayBuffer(32));
   const w = new Worker(new URL("./programs/grant-scribbler.js", import.meta.url), {
     workerData: { ...init, ctl: ctl.buffer },

@@ -24,7 +24,8 @@ const GTF_accept_transfer = 2;
 const GTF_readonly = 4;
 const GTF_inuse = 8 | 16;
 
-interface Init {
+/** What the test sends; `ctl` is added by the test's launcher. */
+export interface Init {
   tab: SharedArrayBuffer;
   ctl: SharedArrayBuffer;
   mode: "unstable" | "revoker" | "chaos" | "ondemand";
