@@ -1,0 +1,56 @@
+/**
+ * The seam between netfront's two halves: the xenbus half (netfront/xenbus.ts: reading the
+ * backend's features, allocating and granting the rings, channels, writing the keys,
+ * the state machine) and the datapath half (the device: TX and RX per queue, the buffer
+ * grants, the NetDevice the guest stack sits on). The xenbus half owns the ring pages,
+ * their grants and the channels; the device owns its buffer pages and their grants and
+ * ends them in `close()`.
+ */
+import type { FrontRing } from "../ring/front.js";
+
+/** What both ends agreed on. */
+export interface FrontFeatures {
+  /** Backend and frontend both have feature-sg: frames may span slots both ways. */
+  readonly sg: boolean;
+  /** The backend takes GSO TX frames of this type (its feature-gso-tcpv4/6). */
+  readonly gsoTcpv4: boolean;
+  readonly gsoTcpv6: boolean;
+  /** The backend completes csum_blank TX frames (it has no feature-no-csum-offload=1... always true on Linux). */
+  readonly csumOffload: boolean;
+  readonly ipv6CsumOffload: boolean;
+}
+
+export interface FrontQueueRings {
+  readonly backDomid: number;
+  readonly queue: number;
+  /** Initialised over the granted ring pages (granted and ended by the xenbus half). */
+  readonly tx: FrontRing;
+  readonly rx: FrontRing;
+  /** Our local ports; equal when one channel serves both rings. */
+  readonly txPort: number;
+  readonly rxPort: number;
+  readonly features: FrontFeatures;
+}
+
+/** A queue the device serves. */
+export interface FrontQueue {
+  /**
+   * Grants and posts RX buffers (called by the xenbus half after the keys are written and
+   * before it switches to Connected, as xennet_connect fills the RX ring).
+   */
+  start(): void;
+  /** Stops, ends the buffer grants it made (returns how many it could not end yet). */
+  close(): number;
+}
+
+/** The backend broke the protocol: the xenbus half resets the vif (netfront's fatal path). */
+export type FrontFatal = (reason: string) => void;
+
+/** What the xenbus half needs of the device. */
+export interface FrontDevice {
+  attachQueue(rings: FrontQueueRings, fatal: FrontFatal): FrontQueue;
+  /** All queues are connected (Connected written): carrier on, gratuitous ARP may go. */
+  carrierOn(): void;
+  /** Leaving Connected: carrier off, sends refused until the next carrierOn. */
+  carrierOff(): void;
+}
