@@ -11,6 +11,7 @@ import { ENV_HELP } from "./env-help.js";
 import { netmapdCommand, valeCtlCommand } from "./netmapd.js";
 import { pktGenCommand } from "./pkt-gen.js";
 import { errorLine, styleErrors } from "./style.js";
+import { upCommand } from "./up.js";
 import { xenstoreCommand, xenstoredCommand } from "./xenstore.js";
 
 const program = new Command();
@@ -19,6 +20,7 @@ program
   .description("Xen-style paravirtual networking and netmap-style packet I/O for Node.js")
   .version("0.1.0")
   .addHelpText("after", `\nRun pvnet COMMAND --help for a command's options.\n${ENV_HELP.all}`);
+upCommand(program);
 demoCommand(program);
 benchCommand(program);
 pktGenCommand(program);

@@ -36,6 +36,7 @@ import { resolveQuotas, type XsQuotas } from "./store/quota.js";
 import { XsTree } from "./store/tree.js";
 import type { XsTransaction } from "./store/txn.js";
 import { type WatchOwner, type XsWatchEvent, XsWatchTable } from "./store/watch.js";
+import { traceConnLine, traceLine, type XsTraceSink } from "./trace.js";
 
 export type { XsQuotas } from "./store/quota.js";
 
@@ -72,6 +73,8 @@ export interface XenstoredOptions {
   onIntroduce?: (domid: number, gfn: number, evtchn: number) => XsFail | undefined;
   /** Called when a domain is released (the ring transport unmaps its page). */
   onRelease?: (domid: number) => void;
+  /** Every request and reply (and watch event, and connection start/end) as a line (trace.ts). */
+  trace?: XsTraceSink;
 }
 
 const enc = new TextEncoder();
@@ -148,6 +151,7 @@ export class Xenstored {
     conn.target = this.targets.get(conn.domid);
     this.#conns.set(conn.id, conn);
     this.stats.connections++;
+    this.opts.trace?.(traceConnLine(new Date(), "NEW", conn.id, conn.domid));
     return conn;
   }
 
@@ -209,6 +213,7 @@ export class Xenstored {
       return;
     }
     this.stats.requests++;
+    this.opts.trace?.(traceLine(new Date(), "IN", conn.id, conn.domid, type, reqId, txId, payload));
     const ctx: RequestContext = { daemon: this, conn, record: (tx, ch) => this.record(tx, ch) };
     const r = dispatch(ctx, type, txId, payload);
     let reply: Uint8Array | XsFail = r;
@@ -266,6 +271,7 @@ export class Xenstored {
     this.watches.removeAll(conn.id);
     this.#conns.delete(conn.id);
     this.stats.connections--;
+    this.opts.trace?.(traceConnLine(new Date(), "END", conn.id, conn.domid));
   }
 
   /** The daemon ends a connection: state dropped, transport told why, line logged. */
@@ -282,6 +288,7 @@ export class Xenstored {
 
   #send(conn: Conn, type: number, reqId: number, txId: number, payload: Uint8Array): void {
     if (conn.closed) return;
+    this.opts.trace?.(traceLine(new Date(), "OUT", conn.id, conn.domid, type, reqId, txId, payload));
     if (!conn.sink.send(xsMsgBytes({ type, reqId, txId, payload }))) {
       this.kill(conn, "slow reader: outgoing queue over its bound");
     }

@@ -1,0 +1,169 @@
+/**
+ * `pvnet up [host.yaml]`: boots a host (the embedded default without a file) and shows it
+ * live until Ctrl-C or `--for`; `--json` prints the final status instead of the view.
+ */
+import type { Command } from "commander";
+import { defaultRunDir } from "../netmapd/socket-path.js";
+import type { Host, HostStatus } from "../toolstack/host.js";
+import { withSocketHint } from "./netmapd.js";
+import { socketPathArg, usage } from "./style.js";
+import type { Sample } from "./up-view.js";
+
+export interface UpOpts {
+  for?: string;
+  json?: boolean;
+  xenstoreSocket?: string;
+  xenstoreTrace?: string;
+  pingCount: string;
+  pingInterval: string;
+}
+
+export interface UpRun {
+  file: string | undefined;
+  seconds: number;
+  json: boolean;
+  socketPath: string;
+  tracePath: string | null;
+  pingCount: number;
+  pingIntervalMs: number;
+}
+
+/** Where `pvnet up`'s xenstored listens unless told: next to netmapd's socket. */
+export function defaultUpSocket(): string {
+  return `${defaultRunDir()}/xenstored.sock`;
+}
+
+function intOpt(name: string, v: string, min: number, max: number): number {
+  const n = Number(v);
+  if (v.trim() === "" || !Number.isInteger(n) || n < min || n > max)
+    throw usage(`--${name} ${JSON.stringify(v)} is not allowed`, `an integer from ${min} to ${max}`);
+  return n;
+}
+
+/** The run's settings from the command line; throws a usage error naming the option. */
+export function parseUpOpts(file: string | undefined, o: UpOpts): UpRun {
+  let seconds = Number.POSITIVE_INFINITY;
+  if (o.for !== undefined) {
+    seconds = Number(o.for);
+    if (o.for.trim() === "" || !Number.isFinite(seconds) || seconds <= 0 || seconds > 86400)
+      throw usage(
+        `--for ${JSON.stringify(o.for)} is not allowed`,
+        "seconds, more than 0 and at most 86400; fractions allowed",
+      );
+  }
+  if (o.xenstoreTrace === "") throw usage("--xenstore-trace: empty path", "a file to append the trace to");
+  return {
+    file,
+    seconds,
+    json: o.json === true,
+    socketPath: o.xenstoreSocket ?? defaultUpSocket(),
+    tracePath: o.xenstoreTrace ?? null,
+    pingCount: intOpt("ping-count", o.pingCount, 0, 1_000_000),
+    pingIntervalMs: intOpt("ping-interval", o.pingInterval, 10, 3_600_000),
+  };
+}
+
+export async function runUp(run: UpRun): Promise<void> {
+  const { loadHostConfig, defaultHostConfig } = await import("../toolstack/config.js");
+  const { Host } = await import("../toolstack/host.js");
+  const { viewLines, statusJson } = await import("./up-view.js");
+  const config = run.file === undefined ? defaultHostConfig() : loadHostConfig(run.file);
+  // Human lines go to stdout, unless stdout carries the JSON.
+  const say = (s: string): boolean => (run.json ? process.stderr.write(s) : process.stdout.write(s));
+  const logLines: string[] = [];
+  const tty = !run.json && process.stdout.isTTY === true;
+  const log = (line: string): void => {
+    if (tty) {
+      logLines.push(line);
+      if (logLines.length > 5) logLines.shift();
+    } else process.stderr.write(`pvnet up: ${line}\n`);
+  };
+  const host: Host = await Host.boot(config, {
+    socketPath: run.socketPath,
+    tracePath: run.tracePath,
+    ping: { count: run.pingCount, intervalMs: run.pingIntervalMs },
+    log,
+  }).catch((e: unknown) => {
+    throw withSocketHint(e);
+  });
+  say(
+    `pvnet up: ${config.domains.length} domains from ${run.file ?? "the default host"}; ` +
+      `xenstore at ${host.socketPath} (XENSTORED_PATH=${host.socketPath} xenstore-ls -p /local/domain)` +
+      `${run.tracePath === null ? "" : `; trace in ${run.tracePath}`}\n`,
+  );
+  const t0 = performance.now();
+  let prev: Sample | undefined;
+  let drawn = 0;
+  const draw = (): void => {
+    const cur: Sample = { atMs: performance.now(), status: host.status() };
+    const secs = ((cur.atMs - t0) / 1000).toFixed(0);
+    const lines = viewLines(cur, prev, `-- ${secs}s (Ctrl-C to stop)`);
+    prev = cur;
+    if (tty) {
+      // Back to the top of the last view, then each line cleared as it is rewritten.
+      const all = [...lines, ...(logLines.length > 0 ? ["", ...logLines] : [])];
+      let out = drawn > 0 ? `\x1b[${drawn}A` : "";
+      for (const l of all) out += `\x1b[2K${l}\n`;
+      out += "\x1b[J";
+      process.stdout.write(out);
+      drawn = all.length;
+    } else if (!run.json) process.stdout.write(`${lines.join("\n")}\n`);
+  };
+  const signal = await new Promise<string | null>((resolve) => {
+    const view = run.json ? undefined : setInterval(draw, 1000);
+    const end = Number.isFinite(run.seconds) ? setTimeout(() => finish(null), run.seconds * 1000) : undefined;
+    const onInt = (): void => finish("SIGINT");
+    const onTerm = (): void => finish("SIGTERM");
+    const finish = (sig: string | null): void => {
+      clearInterval(view);
+      clearTimeout(end);
+      process.off("SIGINT", onInt);
+      process.off("SIGTERM", onTerm);
+      resolve(sig);
+    };
+    process.on("SIGINT", onInt);
+    process.on("SIGTERM", onTerm);
+  });
+  if (!run.json) draw();
+  const final: HostStatus = host.status();
+  if (signal !== null) say(`pvnet up: ${signal}, shutting down\n`);
+  await host.shutdown();
+  if (run.json)
+    process.stdout.write(
+      `${JSON.stringify(statusJson(final, { seconds: (performance.now() - t0) / 1000 }), null, 2)}\n`,
+    );
+  else say("pvnet up: stopped\n");
+}
+
+export function upCommand(program: Command): void {
+  program
+    .command("up")
+    .description("boot a host: Domain-0, guests, their vifs on VALE switches; live view (Ctrl-C to stop)")
+    .argument("[host.yaml]", "the host file (default: the embedded one, see pvnet config default)")
+    .option("--for <seconds>", "stop after this many seconds (fractions allowed)")
+    .option("--json", "print the final status as JSON (domains, vifs, pings) instead of the view")
+    .option(
+      "--xenstore-socket <path>",
+      `xenstored's unix socket (default ${defaultUpSocket()})`,
+      socketPathArg,
+    )
+    .option("--xenstore-trace <file>", "append every xenstore request and reply to FILE, one line each")
+    .option(
+      "--ping-count <n>",
+      "rounds of ping and UDP echo each guest sends its peers (0: until stopped)",
+      "0",
+    )
+    .option("--ping-interval <ms>", "milliseconds between rounds", "1000")
+    .addHelpText(
+      "after",
+      [
+        "",
+        "The socket serves Debian's xenstore-utils as on a Xen host:",
+        "  XENSTORED_PATH=PATH xenstore-ls -p /local/domain",
+        "A socket a live daemon answers on is refused; a stale one is replaced.",
+      ].join("\n"),
+    )
+    .action(async (file: string | undefined, o: UpOpts) => {
+      await runUp(parseUpOpts(file, o));
+    });
+}

@@ -1,0 +1,224 @@
+/**
+ * Domain-0's program under `pvnet up`: the driver domain. It runs xenstored (for the
+ * guests' rings, and on a unix socket for xenstore-utils), one VALE switch per bridge, and
+ * netback; it plays libxl (writing each guest's vif devices when the host says the guest
+ * exists) and the vif-bridge hotplug script (attaching each new vif to its switch). It keeps
+ * each vif's status words and counters current in shared memory the host reads.
+ */
+import { PvnetError } from "../base/errors.js";
+import type { Domain } from "../hv/domain.js";
+import { MACHINE } from "../hv/worker-proto.js";
+import { VIF_QUEUE_COUNTERS } from "../netback/counters.js";
+import type { BackVifInfo } from "../netback/vif-api.js";
+import { NetbackDriver } from "../netback/xenbus.js";
+import { ValeSwitch } from "../vale/switch.js";
+import type { XsClient } from "../xenstore/client.js";
+import { Xenstored } from "../xenstore/daemon.js";
+import { serveXenstore } from "../xenstore/domain-xenstored.js";
+import {
+  domainPath,
+  HOTPLUG_CONNECTED,
+  HOTPLUG_ERROR,
+  KEY_BRIDGE,
+  KEY_NAME,
+  KEY_STATE,
+} from "../xenstore/keys.js";
+import { XsTraceFile } from "../xenstore/trace.js";
+import { XsSocketServer } from "../xenstore/transport/socket.js";
+import { parseXenbusState, readOrUndefined } from "../xenstore/xenbus.js";
+import { type HostBackVif, makeBackVif } from "./drivers.js";
+import {
+  type Dom0Args,
+  type HostReport,
+  type HostVif,
+  MAX_VIF_QUEUES,
+  MSG_ADD_VIFS,
+  queueRow,
+  VS_BACKEND_STATE,
+  VS_FATAL,
+  VS_FRONTEND_STATE,
+  VS_HOTPLUG,
+  VS_QUEUES,
+  VS_RING_ORDER,
+  VS_SPLIT,
+} from "./host-proto.js";
+import { hotplugConnect, vifDevicePaths, writeVifDevice } from "./vif-device.js";
+
+interface VifRec {
+  readonly spec: HostVif;
+  readonly words: Int32Array;
+  readonly rows: Float64Array[];
+  readonly paths: { frontend: string; backend: string };
+  vif: HostBackVif | null;
+}
+
+const key = (domid: number, devid: number): string => `${domid}/${devid}`;
+
+export default async function main(dom: Domain, args: Dom0Args): Promise<void> {
+  const report = (r: HostReport): void => dom.report(r);
+  const log = (line: string): void => report({ t: "log", line });
+  const trace = args.tracePath === null ? null : new XsTraceFile(args.tracePath);
+  const xenstored = new Xenstored(trace === null ? { log } : { log, trace: trace.write });
+  const recs = new Map<string, VifRec>();
+  for (const spec of args.vifs) {
+    const paths = vifDevicePaths({ feDomid: spec.domid, beDomid: dom.domid, devid: spec.vif.devid });
+    recs.set(key(spec.domid, spec.vif.devid), {
+      spec,
+      words: new Int32Array(spec.shared.status),
+      rows: Array.from({ length: MAX_VIF_QUEUES }, (_, q) => queueRow(spec.shared.counters, q)),
+      paths,
+      vif: null,
+    });
+  }
+  const svc = serveXenstore(dom, xenstored, {
+    log,
+    next: (from, data) => {
+      const m = data as { t?: unknown; domid?: unknown; name?: unknown } | null;
+      if (from === MACHINE && m?.t === MSG_ADD_VIFS && typeof m.domid === "number")
+        return addVifs(svc.toolstack, m.domid, String(m.name));
+    },
+  });
+  const xs = svc.toolstack;
+  let server: XsSocketServer | null = null;
+  try {
+    if (args.socketPath !== null) server = await XsSocketServer.listen(xenstored, args.socketPath, { log });
+  } catch (e) {
+    trace?.close();
+    throw e;
+  }
+  const switches = new Map(args.bridges.map((b) => [b, new ValeSwitch(b)]));
+
+  /** The vif-bridge script's job: the vif joins its bridge, then hotplug-status says so. */
+  const hotplug = async (rec: VifRec | undefined, vif: HostBackVif, info: BackVifInfo): Promise<void> => {
+    const bridge = await readOrUndefined(xs, `${info.backendDir}/${KEY_BRIDGE}`);
+    const sw = bridge === undefined ? undefined : switches.get(bridge);
+    if (sw === undefined) {
+      log(`hotplug ${vif.name}: no bridge ${bridge ?? "(bridge key missing)"}`);
+      if (rec !== undefined) rec.words[VS_HOTPLUG] = -1;
+      await hotplugConnect(xs, info.backendDir, HOTPLUG_ERROR);
+      return;
+    }
+    vif.joinSwitch(sw);
+    await hotplugConnect(xs, info.backendDir, HOTPLUG_CONNECTED);
+    if (rec !== undefined) rec.words[VS_HOTPLUG] = 1;
+  };
+
+  const openVif = (info: BackVifInfo): HostBackVif => {
+    const vif = makeBackVif(dom, info);
+    const rec = recs.get(key(info.frontDomid, info.devid));
+    if (rec !== undefined) rec.vif = vif;
+    hotplug(rec, vif, info).catch((e: unknown) => log(`hotplug ${vif.name}: ${errText(e)}`));
+    return vif;
+  };
+
+  let netback: NetbackDriver | null = null;
+  try {
+    netback = await NetbackDriver.start(dom, xs, { openVif, log });
+  } catch (e) {
+    // A host without a working netback still serves xenstore: the tree can be read.
+    log(`netback: ${errText(e)}`);
+  }
+
+  /** Reads both ends' state of a vif into its status words. */
+  const readStates = async (rec: VifRec): Promise<void> => {
+    const be = await readOrUndefined(xs, `${rec.paths.backend}/${KEY_STATE}`);
+    const fe = await readOrUndefined(xs, `${rec.paths.frontend}/${KEY_STATE}`);
+    Atomics.store(rec.words, VS_BACKEND_STATE, parseXenbusState(be));
+    Atomics.store(rec.words, VS_FRONTEND_STATE, parseXenbusState(fe));
+  };
+  const onChange = (path: string): void => {
+    for (const rec of recs.values()) {
+      if (path.startsWith(rec.paths.backend) || path.startsWith(rec.paths.frontend))
+        readStates(rec).catch((e: unknown) => log(`status ${path}: ${errText(e)}`));
+    }
+  };
+  const follow = async (path: string): Promise<void> => {
+    const w = await xs.watch(path);
+    for await (const ev of w) onChange(ev.path);
+  };
+  const watching = new Set<string>();
+  const watch = (path: string): void => {
+    if (watching.has(path)) return;
+    watching.add(path);
+    follow(path).catch((e: unknown) => log(`watch ${path}: ${errText(e)}`));
+  };
+  watch(`/local/domain/${dom.domid}/backend/vif`);
+
+  /**
+   * libxl's part: the guest's name (dom0's, readable by the guest), then one transaction
+   * per device; the host is told when all are written.
+   */
+  async function addVifs(client: XsClient, domid: number, name: string): Promise<void> {
+    try {
+      await client.transaction(async (tx) => {
+        await tx.write(`${domainPath(domid)}/${KEY_NAME}`, name);
+        await tx.setPerms(`${domainPath(domid)}/${KEY_NAME}`, [
+          { letter: "n", domid: 0 },
+          { letter: "r", domid },
+        ]);
+      });
+      for (const rec of recs.values()) {
+        if (rec.spec.domid !== domid) continue;
+        watch(`/local/domain/${domid}/device/vif`);
+        await writeVifDevice(client, {
+          feDomid: domid,
+          beDomid: dom.domid,
+          devid: rec.spec.vif.devid,
+          vif: rec.spec.vif,
+        });
+      }
+      report({ t: "vifs-added", domid });
+    } catch (e) {
+      report({ t: "vifs-added", domid, error: errText(e) });
+    }
+  }
+
+  // Counters are copied, not shared: the vif owns its counter memory, and the host reads
+  // a copy at most statusMs old. Nothing here allocates per tick.
+  const copyStatus = (): void => {
+    const devs = netback?.devices() ?? [];
+    for (const d of devs) {
+      const rec = recs.get(key(d.frontDomid, d.devid));
+      if (rec === undefined) continue;
+      rec.words[VS_QUEUES] = d.queues;
+      rec.words[VS_RING_ORDER] = d.ringPageOrder;
+      rec.words[VS_SPLIT] = d.splitEventChannels ? 1 : 0;
+      rec.words[VS_FATAL] = d.error === undefined ? 0 : 1;
+    }
+    for (const rec of recs.values()) {
+      const qs = rec.vif?.queueCounters() ?? [];
+      const n = Math.min(qs.length, MAX_VIF_QUEUES);
+      for (let q = 0; q < n; q++) {
+        const src = qs[q]!.f64;
+        if (src.length === VIF_QUEUE_COUNTERS.length) rec.rows[q]!.set(src);
+      }
+    }
+  };
+  const tick = dom.timers.every(args.statusMs, copyStatus);
+
+  dom.onShutdown(async () => {
+    dom.timers.cancel(tick);
+    copyStatus();
+    // Backends close (their channels and mappings released) before anything else goes.
+    if (netback !== null)
+      await withTimeout(netback.stop(), 1500).catch((e: unknown) => log(`netback stop: ${errText(e)}`));
+    for (const rec of recs.values()) {
+      rec.vif?.leaveSwitch();
+      await readStates(rec).catch(() => undefined);
+    }
+    await server?.close();
+    trace?.close();
+  });
+}
+
+function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const t = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new PvnetError("ETIMEDOUT", `no answer within ${ms} ms`)), ms);
+  });
+  return Promise.race([p, t]).finally(() => clearTimeout(timer));
+}
+
+function errText(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}

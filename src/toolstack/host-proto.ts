@@ -1,0 +1,98 @@
+/**
+ * What the host (main thread) and its domains' programs share: the programs' arguments, the
+ * layout of the live status words each vif has in shared memory, and the reports the
+ * programs send. Status is read by the main thread straight from SharedArrayBuffers the host
+ * made, so the live view costs no messages; only ping results and events travel as reports.
+ */
+import { VIF_QUEUE_COUNTERS } from "../netback/counters.js";
+import type { VifConfig } from "./config-types.js";
+
+/** Most queues a vif may have (the schema's bound): the counter area holds this many. */
+export const MAX_VIF_QUEUES = 8;
+
+/** Int32 words of a vif's status area, written by Domain-0. */
+export const VS_BACKEND_STATE = 0;
+export const VS_FRONTEND_STATE = 1;
+export const VS_QUEUES = 2;
+export const VS_RING_ORDER = 3;
+export const VS_SPLIT = 4;
+/** 1 once the hotplug step wrote hotplug-status=connected; -1 when it failed. */
+export const VS_HOTPLUG = 5;
+/** 1 when netback disconnected the vif for a fatal reason. */
+export const VS_FATAL = 6;
+export const VS_WORDS = 8;
+
+/** A vif's shared areas: its status words and its netback counters, one row per queue. */
+export interface VifShared {
+  readonly status: SharedArrayBuffer;
+  readonly counters: SharedArrayBuffer;
+}
+
+export function vifShared(): VifShared {
+  return {
+    status: new SharedArrayBuffer(VS_WORDS * 4),
+    counters: new SharedArrayBuffer(MAX_VIF_QUEUES * VIF_QUEUE_COUNTERS.length * 8),
+  };
+}
+
+/** The counters of queue `q` in a vif's counter area. */
+export function queueRow(counters: SharedArrayBuffer, q: number): Float64Array {
+  const n = VIF_QUEUE_COUNTERS.length;
+  return new Float64Array(counters, q * n * 8, n);
+}
+
+export interface HostVif {
+  readonly domid: number;
+  readonly vif: VifConfig;
+  readonly shared: VifShared;
+}
+
+export interface Dom0Args {
+  readonly bridges: readonly string[];
+  /** Unix socket for xenstore-utils; null: none. */
+  readonly socketPath: string | null;
+  /** --xenstore-trace file; null: none. */
+  readonly tracePath: string | null;
+  readonly vifs: readonly HostVif[];
+  /** How often the counters are copied into the shared areas, ms. */
+  readonly statusMs: number;
+}
+
+export interface PingPlan {
+  /** Rounds; 0: until shutdown. */
+  readonly count: number;
+  readonly intervalMs: number;
+  readonly timeoutMs: number;
+}
+
+export interface GuestVif {
+  readonly vif: VifConfig;
+  /** Addresses on the same bridge, in other guests: pinged and UDP-echoed each round. */
+  readonly peers: readonly { readonly address: string; readonly value: number }[];
+  /** The guest stack's counters (stack/counters.ts), read live by the host. */
+  readonly stackCounters: SharedArrayBuffer;
+}
+
+export interface GuestArgs {
+  readonly vifs: readonly GuestVif[];
+  readonly ping: PingPlan;
+}
+
+/** Toolstack message from the host to Domain-0: write the name and vifs of a guest just created. */
+export const MSG_ADD_VIFS = "host-add-vifs";
+
+/** Reports (Domain.report) the programs send to the host. */
+export type HostReport =
+  | { t: "vifs-added"; domid: number; error?: string }
+  | { t: "log"; line: string }
+  | { t: "probe"; devid: number; ok: boolean; error?: string }
+  | {
+      t: "ping";
+      devid: number;
+      to: string;
+      kind: "icmp" | "udp";
+      seq: number;
+      ok: boolean;
+      rttMs?: number;
+      reason?: string;
+    };

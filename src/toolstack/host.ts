@@ -1,0 +1,324 @@
+/**
+ * Boots a HostConfig on a Machine, as `xl create` does on a Xen host: Domain-0 first (the
+ * driver domain: xenstored, the switches, netback), then each guest; once a guest runs,
+ * Domain-0 writes its vif devices (libxl's step) and the guest's netfront finds them.
+ * The host reads every vif's state and counters live from shared memory; the guests' ping
+ * results come as reports.
+ */
+import { existsSync, lstatSync, unlinkSync } from "node:fs";
+import { PvnetError } from "../base/errors.js";
+import { type DomainStatus, Machine } from "../hv/machine.js";
+import { VIF_QUEUE_COUNTERS, type VifQueueCounter } from "../netback/counters.js";
+import { type StackCounterName, stackCounters } from "../stack/counters.js";
+import { xenbusStateName } from "../xenstore/xenbus.js";
+import type { HostConfig, VifConfig } from "./config-types.js";
+import {
+  type Dom0Args,
+  type GuestArgs,
+  type HostReport,
+  type HostVif,
+  MSG_ADD_VIFS,
+  type PingPlan,
+  queueRow,
+  VS_BACKEND_STATE,
+  VS_FATAL,
+  VS_FRONTEND_STATE,
+  VS_HOTPLUG,
+  VS_QUEUES,
+  VS_RING_ORDER,
+  VS_SPLIT,
+  vifShared,
+} from "./host-proto.js";
+
+export interface HostOptions {
+  /** xenstored's unix socket; null: none. */
+  readonly socketPath: string | null;
+  readonly tracePath?: string | null;
+  readonly ping?: Partial<PingPlan>;
+  /** Lines the domains log (default: dropped). */
+  readonly log?: (line: string) => void;
+  /** How long to wait for a guest's vifs to be written; default 5000. */
+  readonly addVifsTimeoutMs?: number;
+}
+
+export const DEFAULT_PING: PingPlan = { count: 0, intervalMs: 1000, timeoutMs: 1000 };
+
+export interface XenbusEnd {
+  readonly state: number;
+  readonly stateName: string;
+}
+
+export interface VifStatus {
+  readonly name: string;
+  readonly domid: number;
+  readonly domain: string;
+  readonly devid: number;
+  readonly mac: string;
+  readonly ip: string | null;
+  readonly bridge: string;
+  readonly frontend: XenbusEnd;
+  readonly backend: XenbusEnd;
+  readonly hotplug: "pending" | "connected" | "error";
+  readonly fatal: boolean;
+  readonly queues: number;
+  readonly ringPageOrder: number;
+  readonly splitEventChannels: boolean;
+  /** netback's counters summed over queues (the frontend's view: tx_* is what the guest sent). */
+  readonly counters: Record<VifQueueCounter, number>;
+  /** The guest stack's counters on this vif. */
+  readonly stack: Record<StackCounterName, number>;
+}
+
+export interface PingSummary {
+  readonly from: string;
+  readonly to: string;
+  readonly kind: "icmp" | "udp";
+  readonly sent: number;
+  readonly received: number;
+  readonly rttMs: { min: number; avg: number; max: number; last: number } | null;
+  readonly lastError: string | null;
+}
+
+export interface HostStatus {
+  readonly domains: DomainStatus[];
+  readonly vifs: VifStatus[];
+  readonly pings: PingSummary[];
+}
+
+interface VifEntry {
+  readonly host: HostVif;
+  readonly domain: string;
+  readonly words: Int32Array;
+  readonly rows: Float64Array[];
+  readonly stack: SharedArrayBuffer;
+}
+
+interface PingAcc {
+  from: string;
+  to: string;
+  kind: "icmp" | "udp";
+  sent: number;
+  received: number;
+  min: number;
+  max: number;
+  sum: number;
+  last: number;
+  lastError: string | null;
+}
+
+export class Host {
+  readonly machine: Machine;
+  readonly socketPath: string | null;
+  readonly #vifs: VifEntry[] = [];
+  readonly #pings = new Map<string, PingAcc>();
+  readonly #log: (line: string) => void;
+  #down: Promise<void> | null = null;
+  /** Domain-0 listened on the socket: ours to remove if it could not. */
+  #ownsSocket = false;
+
+  private constructor(machine: Machine, socketPath: string | null, log: (line: string) => void) {
+    this.machine = machine;
+    this.socketPath = socketPath;
+    this.#log = log;
+  }
+
+  /** Boots every domain; rejects (after tearing down what started) if Domain-0 or a guest fails. */
+  static async boot(config: HostConfig, opts: HostOptions): Promise<Host> {
+    const log = opts.log ?? (() => {});
+    const machine = new Machine({ log });
+    const host = new Host(machine, opts.socketPath, log);
+    const ping: PingPlan = { ...DEFAULT_PING, ...opts.ping };
+    const [dom0, ...guests] = config.domains;
+    if (dom0 === undefined) throw new PvnetError("CONFIG", "no domains (expected Domain-0 first)");
+    for (const g of guests)
+      for (const vif of g.vifs) {
+        const shared = vifShared();
+        host.#vifs.push({
+          host: { domid: g.domid, vif, shared },
+          domain: g.name,
+          words: new Int32Array(shared.status),
+          rows: Array.from({ length: vif.queues }, (_, q) => queueRow(shared.counters, q)),
+          stack: stackCounters().buffer,
+        });
+      }
+    const added = new Map<number, (error: string | undefined) => void>();
+    machine.on("report", (domid: number, data: unknown) => host.#report(domid, data, added));
+    try {
+      const args: Dom0Args = {
+        bridges: config.bridges.map((b) => b.name),
+        socketPath: opts.socketPath,
+        tracePath: opts.tracePath ?? null,
+        vifs: host.#vifs.map((v) => v.host),
+        statusMs: 250,
+      };
+      await machine.createDomain({
+        name: dom0.name,
+        pages: dom0.pages,
+        program: new URL("./dom0-program.js", import.meta.url),
+        args,
+      });
+      host.#ownsSocket = opts.socketPath !== null;
+      for (const g of guests) {
+        const gargs: GuestArgs = {
+          vifs: host.#vifs
+            .filter((v) => v.host.domid === g.domid)
+            .map((v) => ({
+              vif: v.host.vif,
+              peers: peersOf(config, g.domid, v.host.vif),
+              stackCounters: v.stack,
+            })),
+          ping,
+        };
+        const domid = await machine.createDomain({
+          name: g.name,
+          pages: g.pages,
+          program: new URL("./guest-program.js", import.meta.url),
+          args: gargs,
+        });
+        const done = new Promise<string | undefined>((resolve) => added.set(domid, resolve));
+        machine.post(0, { t: MSG_ADD_VIFS, domid, name: g.name });
+        const error = await withTimeout(done, opts.addVifsTimeoutMs ?? 5000, `${g.name}'s vifs`);
+        if (error !== undefined) throw new PvnetError("EIO", `cannot add ${g.name}'s devices: ${error}`);
+      }
+    } catch (e) {
+      await host.shutdown();
+      throw e;
+    }
+    return host;
+  }
+
+  #report(domid: number, data: unknown, added: Map<number, (e: string | undefined) => void>): void {
+    const r = data as HostReport | null;
+    if (typeof r !== "object" || r === null) return;
+    switch (r.t) {
+      case "log":
+        if (typeof r.line === "string") this.#log(r.line.slice(0, 1024));
+        return;
+      case "vifs-added":
+        if (domid === 0) added.get(r.domid)?.(r.error);
+        return;
+      case "probe":
+        if (!r.ok) this.#log(`dom${domid}: vif ${r.devid}: ${String(r.error).slice(0, 512)}`);
+        return;
+      case "ping":
+        this.#ping(domid, r);
+        return;
+    }
+  }
+
+  #ping(domid: number, r: Extract<HostReport, { t: "ping" }>): void {
+    const from = this.#vifs.find((v) => v.host.domid === domid && v.host.vif.devid === r.devid);
+    if (from === undefined || (r.kind !== "icmp" && r.kind !== "udp")) return;
+    const name = `${from.domain}:${from.host.vif.devid}`;
+    const k = `${name} ${r.to} ${r.kind}`;
+    let a = this.#pings.get(k);
+    if (a === undefined) {
+      a = {
+        from: name,
+        to: String(r.to),
+        kind: r.kind,
+        sent: 0,
+        received: 0,
+        min: Infinity,
+        max: 0,
+        sum: 0,
+        last: 0,
+        lastError: null,
+      };
+      this.#pings.set(k, a);
+    }
+    a.sent++;
+    if (r.ok && typeof r.rttMs === "number" && Number.isFinite(r.rttMs)) {
+      a.received++;
+      a.min = Math.min(a.min, r.rttMs);
+      a.max = Math.max(a.max, r.rttMs);
+      a.sum += r.rttMs;
+      a.last = r.rttMs;
+    } else a.lastError = String(r.reason ?? "failed").slice(0, 64);
+  }
+
+  status(): HostStatus {
+    const domains = this.machine.status();
+    const vifs = this.#vifs.map((v): VifStatus => {
+      const w = v.words;
+      const counters = {} as Record<VifQueueCounter, number>;
+      VIF_QUEUE_COUNTERS.forEach((n, i) => {
+        counters[n] = v.rows.reduce((s, row) => s + row[i]!, 0);
+      });
+      const fe = Atomics.load(w, VS_FRONTEND_STATE);
+      const be = Atomics.load(w, VS_BACKEND_STATE);
+      const hp = Atomics.load(w, VS_HOTPLUG);
+      const cfg = v.host.vif;
+      return {
+        name: `vif${v.host.domid}.${cfg.devid}`,
+        domid: v.host.domid,
+        domain: v.domain,
+        devid: cfg.devid,
+        mac: cfg.mac,
+        ip: cfg.ip === undefined ? null : `${cfg.ip.address}/${cfg.ip.prefix}`,
+        bridge: cfg.bridge,
+        frontend: { state: fe, stateName: xenbusStateName(fe) },
+        backend: { state: be, stateName: xenbusStateName(be) },
+        hotplug: hp === 1 ? "connected" : hp === -1 ? "error" : "pending",
+        fatal: Atomics.load(w, VS_FATAL) === 1,
+        queues: Atomics.load(w, VS_QUEUES) || cfg.queues,
+        ringPageOrder: Atomics.load(w, VS_QUEUES) > 0 ? Atomics.load(w, VS_RING_ORDER) : cfg.ringPageOrder,
+        splitEventChannels: Atomics.load(w, VS_SPLIT) === 1,
+        counters,
+        stack: stackCounters(v.stack).snapshot() as Record<StackCounterName, number>,
+      };
+    });
+    const pings = [...this.#pings.values()].map(
+      (a): PingSummary => ({
+        from: a.from,
+        to: a.to,
+        kind: a.kind,
+        sent: a.sent,
+        received: a.received,
+        rttMs: a.received === 0 ? null : { min: a.min, avg: a.sum / a.received, max: a.max, last: a.last },
+        lastError: a.lastError,
+      }),
+    );
+    return { domains, vifs, pings };
+  }
+
+  /**
+   * Ordered shutdown: guests first (each closes its frontends, which waits for the
+   * backends), then Domain-0 (netback stops, switches, socket); then, if Domain-0 had to be
+   * terminated, its socket file is removed here.
+   */
+  shutdown(): Promise<void> {
+    this.#down ??= this.#shutdown();
+    return this.#down;
+  }
+
+  async #shutdown(): Promise<void> {
+    await this.machine.shutdown(3000);
+    const p = this.socketPath;
+    if (p !== null && this.#ownsSocket && existsSync(p)) {
+      try {
+        if (lstatSync(p).isSocket()) unlinkSync(p);
+      } catch {
+        // Someone else's by now, or gone: nothing to remove.
+      }
+    }
+  }
+}
+
+/** The other guests' addresses on the vif's bridge. */
+function peersOf(config: HostConfig, domid: number, vif: VifConfig): { address: string; value: number }[] {
+  const out: { address: string; value: number }[] = [];
+  for (const d of config.domains)
+    for (const v of d.vifs)
+      if (d.domid !== domid && d.domid !== 0 && v.bridge === vif.bridge && v.ip !== undefined)
+        out.push({ address: v.ip.address, value: v.ip.value });
+  return out;
+}
+
+function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const t = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new PvnetError("ETIMEDOUT", `${what}: not written within ${ms} ms`)), ms);
+  });
+  return Promise.race([p, t]).finally(() => clearTimeout(timer));
+}
