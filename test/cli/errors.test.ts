@@ -60,6 +60,14 @@ function commandsIn(help: string): string[] {
 const COMMON: string[][] = [["--no-such-option"]];
 const EXTRA: Record<string, string[][]> = {
   demo: [["--frame", "1"]],
+  up: [
+    ["--for", "x"],
+    ["--ping-interval", "0"],
+    ["--xenstore-socket", ""],
+    ["--xenstore-trace", ""],
+    [join(dir, "absent.yaml")],
+    ["--xenstore-socket", "/proc/pvnet-x/y.sock"],
+  ],
   bench: [["nope"]],
   "pkt-gen": [
     ["--for"],

@@ -1,0 +1,118 @@
+/**
+ * `pvnet up` as a user runs it, in its own process: --json's shape, SIGINT's ordered
+ * shutdown (exit 0, socket removed), and host-file errors that name the field and line.
+ */
+import assert from "node:assert/strict";
+import { type ChildProcess, spawn } from "node:child_process";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, test } from "node:test";
+import { fileURLToPath } from "node:url";
+
+const MAIN = fileURLToPath(new URL("../../src/cli/main.js", import.meta.url));
+const dir = mkdtempSync(join(tmpdir(), "pvnet-up-"));
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+interface Run {
+  code: number | null;
+  out: string;
+  err: string;
+}
+
+function start(args: readonly string[]): { p: ChildProcess; done: Promise<Run>; out: () => string } {
+  const p = spawn(process.execPath, [MAIN, "up", ...args], { env: { ...process.env } });
+  let out = "";
+  let err = "";
+  p.stdout!.setEncoding("utf8").on("data", (c: string) => (out += c));
+  p.stderr!.setEncoding("utf8").on("data", (c: string) => (err += c));
+  const done = new Promise<Run>((resolve, reject) => {
+    p.on("error", reject);
+    p.on("close", (code) => resolve({ code, out, err }));
+  });
+  return { p, done, out: () => out };
+}
+
+test("--for --json prints domains, and per vif both ends' state (number and name), queues, ring order, counters", async () => {
+  const sock = join(dir, "json.sock");
+  const r = await start(["--for", "0.5", "--json", "--xenstore-socket", sock]).done;
+  assert.equal(r.code, 0, r.err);
+  const s = JSON.parse(r.out) as {
+    domains: { domid: number; name: string; state: string }[];
+    vifs: {
+      name: string;
+      domid: number;
+      devid: number;
+      frontend: { state: number; stateName: string };
+      backend: { state: number; stateName: string };
+      queues: number;
+      ringPageOrder: number;
+      counters: Record<string, number>;
+    }[];
+    pings: unknown[];
+  };
+  assert.deepEqual(
+    s.domains.map((d) => d.name),
+    ["Domain-0", "guest1", "guest2"],
+  );
+  assert.equal(s.vifs.length, 2);
+  for (const v of s.vifs) {
+    assert.match(v.name, /^vif[12]\.0$/);
+    for (const end of [v.frontend, v.backend]) {
+      assert.ok(Number.isInteger(end.state) && end.state >= 1 && end.state <= 8, JSON.stringify(end));
+      assert.equal(typeof end.stateName, "string");
+    }
+    assert.equal(v.queues, 1);
+    assert.equal(v.ringPageOrder, 0);
+    for (const k of ["tx_packets", "tx_bytes", "rx_packets", "rx_bytes", "rx_dropped", "tx_zerocopy_sent"])
+      assert.equal(typeof v.counters[k], "number", k);
+  }
+  assert.ok(Array.isArray(s.pings));
+  // The socket path goes to stderr with --json, so stdout is JSON alone.
+  assert.match(r.err, new RegExp(`xenstore at ${sock.replaceAll(".", "\\.")}`));
+  assert.equal(existsSync(sock), false);
+});
+
+test("SIGINT shuts down in order: exit 0, a line saying so, the socket removed", async () => {
+  const sock = join(dir, "int.sock");
+  const run = start(["--xenstore-socket", sock]);
+  // The start line names the socket once it serves.
+  for (let i = 0; i < 200 && !run.out().includes(`xenstore at ${sock}`); i++)
+    await new Promise((r) => setTimeout(r, 25));
+  assert.ok(existsSync(sock), run.out());
+  run.p.kill("SIGINT");
+  const r = await run.done;
+  assert.equal(r.code, 0, r.err);
+  assert.match(r.out, /pvnet up: SIGINT, shutting down\n/);
+  assert.match(r.out, /pvnet up: stopped\n$/);
+  assert.match(r.out, /VIF +DOMAIN +BACKEND +FRONTEND/);
+  assert.equal(existsSync(sock), false);
+});
+
+test("a host file with a bad field: one line naming the file, line and field; exit 1; nothing booted", async () => {
+  const file = join(dir, "bad.yaml");
+  writeFileSync(
+    file,
+    [
+      "domains:",
+      "  - name: Domain-0",
+      "  - name: g1",
+      "    vifs:",
+      '      - mac: "01:00:5e:00:00:01"',
+      "bridges:",
+      "  vale0: {}",
+      "",
+    ].join("\n"),
+  );
+  const sock = join(dir, "bad.sock");
+  const r = await start([file, "--xenstore-socket", sock]).done;
+  assert.equal(r.code, 1);
+  assert.equal(r.out, "");
+  assert.match(
+    r.err,
+    new RegExp(
+      `^pvnet up: ${file.replaceAll(".", "\\.")}:5:\\d+: domains\\[1\\]\\.vifs\\[0\\]\\.mac: .+\\n$`,
+    ),
+  );
+  assert.equal(existsSync(sock), false);
+});
