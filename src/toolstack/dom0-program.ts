@@ -203,7 +203,12 @@ export default async function main(dom: Domain, args: Dom0Args): Promise<void> {
     if (netback !== null)
       await withTimeout(netback.stop(), 1500).catch((e: unknown) => log(`netback stop: ${errText(e)}`));
     for (const rec of recs.values()) {
-      rec.vif?.leaveSwitch();
+      // netback's stop may have closed the vif (and left the switch) already.
+      try {
+        rec.vif?.leaveSwitch();
+      } catch (e) {
+        log(`${rec.vif?.name ?? "vif"}: leaving the switch: ${errText(e)}`);
+      }
       await readStates(rec).catch(() => undefined);
     }
     await server?.close();
