@@ -150,6 +150,14 @@ export async function readFrontendKeys(
     split = r.split;
     queues.push(r.q);
   }
+  // Each page is mapped once: a ref named twice (TX over RX, or two queues on one page)
+  // would let one ring's indices run over another's.
+  const seen = new Set<number>();
+  for (const q of queues)
+    for (const ref of [...q.txRefs, ...q.rxRefs]) {
+      if (seen.has(ref)) throw new DevError("EINVAL", `grant ref ${ref} named for two ring pages`);
+      seen.add(ref);
+    }
   return { order, split: split ?? false, queues, features };
 }
 
