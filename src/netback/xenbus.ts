@@ -511,7 +511,10 @@ export class NetbackDriver {
     }
     for (const p of conn.ports) this.#dom.evtchnClose(p).catch(() => undefined); // a port already closed is closed
     const alive = !gone && this.#dom.foreign(d.frontDomid) === conn.gm;
-    if (alive) for (const h of conn.handles) this.#dom.gnt.unmap(h);
+    if (!alive) return;
+    for (const h of conn.handles)
+      if (this.#dom.gnt.unmap(h) !== 0)
+        this.#log.log(d.dir, `netback: vif${d.frontDomid}.${d.devid}: ring handle ${h} was not mapped`);
   }
 
   /** device_unregister: the vif goes away; the device stays known until its dir does. */

@@ -15,7 +15,7 @@ function states(log: string[], dir: string): string[] {
 }
 
 test("handshake: the whole tree and its permissions after connect, and the order of state writes", async () => {
-  const rig = await Rig.boot({ hotplugDelayMs: 60 });
+  const rig = await Rig.boot({ hotplugDelayMs: 300 });
   try {
     const { id, r } = await rig.guest({ ringPageOrder: 0, splitEventChannels: true });
     assert.equal(r.status.state, 4);
@@ -27,6 +27,8 @@ test("handshake: the whole tree and its permissions after connect, and the order
     assert.deepEqual(states(s.stateLog, fe), ["1", "4"]);
     const hp = s.stateLog.findIndex((l: string) => l === `${be}/state=4`);
     assert.ok(hp > s.stateLog.indexOf(`${fe}/state=4`), "backend Connected after the frontend's");
+    assert.ok(hp > s.stateLog.indexOf(`${be}/hotplug-status=connected`), "and only after hotplug");
+    assert.ok(s.stateLog.indexOf(`${be}/hotplug-status=connected`) > s.stateLog.indexOf(`${fe}/state=4`), "hotplug ran late");
     const { lines } = await rig.ask(0, { t: "dump", paths: [fe, be] }, "dump");
     const q = s.queueCalls[0];
     const want = (dir: string, kv: [string, string][], perms: string) =>
@@ -196,6 +198,7 @@ test("guest death releases everything once: no double unmap, no channel left", a
     await rig.m.destroyDomain(id);
     const s = await rig.until("vif closed", (x) => x.calls.includes(`vif-close vif${id}.0`));
     assert.equal(s.calls.filter((l: string) => l.startsWith("DOUBLE")).length, 0);
+    assert.deepEqual(s.lines.filter((l: string) => l.includes("was not mapped")), [], "no double unmap");
     assert.equal(s.calls.filter((l: string) => l.startsWith(`close vif${id}.0`)).length, 4);
     await assertReleased(rig, id, ch0, false);
     assert.deepEqual(rig.errors, []);
@@ -256,7 +259,8 @@ async function rude(
   await rig.ask(0, { t: "add", fe: id, devid: 0, mac: "00:16:3e:00:00:0c" }, "added");
   const all: Record<string, string> = {};
   for (const [k, v] of Object.entries({ ...VALID, ...keys })) if (v !== null) all[k] = v;
-  await rig.ask(id, { t: "go", devid: 0, keys: all, grants: 2, port: true }, "done");
+  const done = await rig.ask(id, { t: "go", devid: 0, keys: all, grants: 2, port: true }, "done");
+  assert.equal(done.backendAt3, "2", "frontend state 3 is ignored");
   const s = await rig.until("backend settled", (x) => [4, 5].includes(dev(x, id)?.state));
   const { value } = await rig.ask(
     0,

@@ -45,13 +45,13 @@ export default async function main(dom: Domain, raw: unknown): Promise<void> {
   const a = (raw ?? {}) as NbDom0Args;
   const xs = new Xenstored({ log: () => {} });
   const stateLog: string[] = [];
-  // Every write to a `.../state` node, in the order the daemon received them.
+  // Every write to a `.../state` or `.../hotplug-status` node, in the order the daemon received them.
   const handle = xs.handleRequest.bind(xs);
   xs.handleRequest = (conn, type, reqId, txId, payload) => {
     if (type === XS_WRITE) {
       const nul = payload.indexOf(0);
       const path = dec.decode(payload.subarray(0, nul));
-      if (path.endsWith("/state")) stateLog.push(`${path}=${dec.decode(payload.subarray(nul + 1))}`);
+      if (path.endsWith("/state") || path.endsWith("/hotplug-status")) stateLog.push(`${path}=${dec.decode(payload.subarray(nul + 1))}`);
     }
     handle(conn, type, reqId, txId, payload);
   };

@@ -44,8 +44,12 @@ export default async function main(dom: Domain): Promise<void> {
           await tx.write(`${dir}/${k}`, val);
         }
       });
+      // Initialised first, as some frontends do: a Linux backend ignores it and waits for 4.
+      await xs.write(`${dir}/${KEY_STATE}`, String(XenbusState.Initialised));
+      await new Promise((r) => setTimeout(r, 50));
+      const backendAt3 = await xs.read(`${vifBackendPath(0, dom.domid, m.devid)}/${KEY_STATE}`);
       await xs.write(`${dir}/${KEY_STATE}`, String(XenbusState.Connected));
-      dom.report({ t: "done", refs, port, liveGrants: dom.grants.liveGrants });
+      dom.report({ t: "done", refs, port, backendAt3, liveGrants: dom.grants.liveGrants });
     })().catch((e: Error) => dom.report({ t: "error", message: e.message }));
   });
 }
