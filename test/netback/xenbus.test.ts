@@ -28,7 +28,10 @@ test("handshake: the whole tree and its permissions after connect, and the order
     const hp = s.stateLog.findIndex((l: string) => l === `${be}/state=4`);
     assert.ok(hp > s.stateLog.indexOf(`${fe}/state=4`), "backend Connected after the frontend's");
     assert.ok(hp > s.stateLog.indexOf(`${be}/hotplug-status=connected`), "and only after hotplug");
-    assert.ok(s.stateLog.indexOf(`${be}/hotplug-status=connected`) > s.stateLog.indexOf(`${fe}/state=4`), "hotplug ran late");
+    assert.ok(
+      s.stateLog.indexOf(`${be}/hotplug-status=connected`) > s.stateLog.indexOf(`${fe}/state=4`),
+      "hotplug ran late",
+    );
     const { lines } = await rig.ask(0, { t: "dump", paths: [fe, be] }, "dump");
     const q = s.queueCalls[0];
     const want = (dir: string, kv: [string, string][], perms: string) =>
@@ -198,7 +201,11 @@ test("guest death releases everything once: no double unmap, no channel left", a
     await rig.m.destroyDomain(id);
     const s = await rig.until("vif closed", (x) => x.calls.includes(`vif-close vif${id}.0`));
     assert.equal(s.calls.filter((l: string) => l.startsWith("DOUBLE")).length, 0);
-    assert.deepEqual(s.lines.filter((l: string) => l.includes("was not mapped")), [], "no double unmap");
+    assert.deepEqual(
+      s.lines.filter((l: string) => l.includes("was not mapped")),
+      [],
+      "no double unmap",
+    );
     assert.equal(s.calls.filter((l: string) => l.startsWith(`close vif${id}.0`)).length, 4);
     await assertReleased(rig, id, ch0, false);
     assert.deepEqual(rig.errors, []);

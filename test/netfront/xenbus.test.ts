@@ -174,3 +174,94 @@ test("property: random order, queues and channel kinds connect, agree on both en
     await rig.close();
   }
 });
+
+/** A guest whose device the test's hand-played backend serves; returns its id and backend dir. */
+async function handPlayed(
+  rig: Rig,
+  args: object,
+  beKeys: Record<string, string>,
+): Promise<{ id: number; be: string }> {
+  const id = await rig.m.createDomain({ name: `h${Math.random()}`, pages: 1024, program: NF_GUEST, args });
+  await rig.ask(0, { t: "add", fe: id, devid: 0, mac: "00:16:3e:00:00:0d" }, "added");
+  const be = `/local/domain/0/backend/vif/${id}/0`;
+  for (const [k, v] of Object.entries({ ...beKeys, state: "2" }))
+    await rig.ask(0, { t: "write", path: `${be}/${k}`, value: v }, "written");
+  return { id, be };
+}
+
+test("the backend's feature keys are bounded and parsed strictly by the frontend", async () => {
+  const rig = await Rig.boot({ noNetback: true });
+  try {
+    const { id, be } = await handPlayed(
+      rig,
+      { ringPageOrder: 4, queues: 8 },
+      {
+        "feature-rx-copy": "1",
+        "max-ring-page-order": "99",
+        "multi-queue-max-queues": "4294967295",
+        "feature-split-event-channels": "1x",
+        "feature-sg": "0",
+      },
+    );
+    const r = await rig.ask(id, { t: "probe", devid: 0 }, "connected");
+    assert.equal(r.status.ringPageOrder, 4, "order bounded at 4");
+    assert.equal(r.status.queues, 8, "queues bounded at 8");
+    assert.equal(r.status.splitEventChannels, false, "garbage is not a yes");
+    assert.equal(r.queues[0].features.sg, false);
+    assert.equal(r.queues[0].txEnts, 4096);
+    // The backend closes: everything comes back (nothing was mapped).
+    await rig.ask(0, { t: "write", path: `${be}/state`, value: "5" }, "written");
+    const g = await rig.guestUntil(id, "frontend Closed", (x) => x.status.state === 6);
+    assert.equal(g.liveGrants, 1);
+    assert.equal(g.status.lingeringGrants, 0);
+    assert.equal(rig.m.channels(id), 1);
+    assert.deepEqual(rig.errors, []);
+  } finally {
+    await rig.close();
+  }
+});
+
+test("a backend without feature-rx-copy: the probe fails with the error node and Closing", async () => {
+  const rig = await Rig.boot({ noNetback: true });
+  try {
+    const { id } = await handPlayed(rig, {}, { "max-ring-page-order": "2" });
+    const e = await rig.ask(id, { t: "probe", devid: 0 }, "error");
+    assert.match(e.message, /backend does not support copying receive path/);
+    const v = await rig.ask(0, { t: "read", path: `/local/domain/${id}/error/device/vif/0/error` }, "value");
+    assert.equal(v.value, "95 backend does not support copying receive path");
+    const st = await rig.ask(0, { t: "read", path: `/local/domain/${id}/device/vif/0/state` }, "value");
+    assert.equal(st.value, "5");
+    const g = await rig.ask(id, { t: "stats" }, "stats");
+    assert.equal(g.liveGrants, 1);
+    assert.equal(rig.m.channels(id), 1);
+  } finally {
+    await rig.close();
+  }
+});
+
+test("NetbackDriver.stop closes every device and releases everything", async () => {
+  const rig = await Rig.boot({ hotplugDelayMs: 1 });
+  try {
+    const a = await rig.guest({ queues: 2 });
+    const b = await rig.guest({ ringPageOrder: 2 }, 0, "00:16:3e:00:00:0e");
+    await rig.until("both Connected", (x) => dev(x, a.id)?.state === 4 && dev(x, b.id)?.state === 4);
+    await rig.ask(0, { t: "stop" }, "stopped");
+    const s = await rig.dom0Stats();
+    assert.equal(s.maps, 0);
+    assert.equal(s.liveQueues, 0);
+    assert.ok(s.calls.includes(`vif-close vif${a.id}.0`) && s.calls.includes(`vif-close vif${b.id}.0`));
+    for (const id of [a.id, b.id]) {
+      const st = await rig.ask(0, { t: "read", path: `/local/domain/0/backend/vif/${id}/0/state` }, "value");
+      assert.equal(st.value, "6");
+      const g = await rig.guestUntil(
+        id,
+        "frontend Closed",
+        (x) => x.status.state === 6 && x.liveGrants === 1,
+      );
+      assert.ok(g.calls.includes("carrierOff"));
+    }
+    assert.deepEqual(rig.errors, []);
+  } finally {
+    await rig.close();
+  }
+});

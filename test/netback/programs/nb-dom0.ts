@@ -18,6 +18,8 @@ export interface NbDom0Args {
   maxRingPageOrder?: number;
   maxQueues?: number;
   hotplugDelayMs?: number;
+  /** No NetbackDriver: the test plays the backend by hand (a hostile or odd backend). */
+  noNetback?: boolean;
 }
 
 export interface QueueCall {
@@ -37,7 +39,8 @@ export type Dom0Msg =
   | { t: "stats" }
   | { t: "fatal"; vif: string; reason: string }
   | { t: "write"; path: string; value: string }
-  | { t: "read"; path: string };
+  | { t: "read"; path: string }
+  | { t: "stop" };
 
 const dec = new TextDecoder();
 
@@ -51,7 +54,8 @@ export default async function main(dom: Domain, raw: unknown): Promise<void> {
     if (type === XS_WRITE) {
       const nul = payload.indexOf(0);
       const path = dec.decode(payload.subarray(0, nul));
-      if (path.endsWith("/state") || path.endsWith("/hotplug-status")) stateLog.push(`${path}=${dec.decode(payload.subarray(nul + 1))}`);
+      if (path.endsWith("/state") || path.endsWith("/hotplug-status"))
+        stateLog.push(`${path}=${dec.decode(payload.subarray(nul + 1))}`);
     }
     handle(conn, type, reqId, txId, payload);
   };
@@ -108,12 +112,14 @@ export default async function main(dom: Domain, raw: unknown): Promise<void> {
     },
   });
   tool = svc.toolstack;
-  const driver = await NetbackDriver.start(dom, tool, {
-    openVif,
-    log: (l) => lines.push(l),
-    maxRingPageOrder: a.maxRingPageOrder,
-    maxQueues: a.maxQueues,
-  });
+  const driver = a.noNetback
+    ? null
+    : await NetbackDriver.start(dom, tool, {
+        openVif,
+        log: (l) => lines.push(l),
+        maxRingPageOrder: a.maxRingPageOrder,
+        maxQueues: a.maxQueues,
+      });
 
   async function dump(path: string, out: string[]): Promise<void> {
     const t = tool!;
@@ -176,7 +182,7 @@ export default async function main(dom: Domain, raw: unknown): Promise<void> {
           queueCalls: [...queueCalls],
           stateLog: [...stateLog],
           lines: [...lines],
-          devices: driver.devices().map((d) => ({ ...d, vif: d.vif?.name ?? null })),
+          devices: (driver?.devices() ?? []).map((d) => ({ ...d, vif: d.vif?.name ?? null })),
         });
         return;
       case "fatal": {
@@ -189,6 +195,10 @@ export default async function main(dom: Domain, raw: unknown): Promise<void> {
       case "write":
         await t.write(m.path, m.value);
         dom.report({ t: "written" });
+        return;
+      case "stop":
+        await driver?.stop();
+        dom.report({ t: "stopped" });
         return;
       case "read":
         dom.report({ t: "value", value: await t.read(m.path).catch((e: Error) => `ERR ${e.message}`) });
