@@ -319,7 +319,7 @@ export class NetbackDriver {
         return this.#fatal(d, "EINVAL", r.reason);
       case "reconfigure":
         // No xdp-headroom to reread: answer as Linux does, leaving our own state alone.
-        await switchState(this.#xs, d.dir, XenbusState.Reconfigured);
+        await this.#write(d, XenbusState.Reconfigured);
         return;
       case "walk":
         await this.#walk(d, r.target);

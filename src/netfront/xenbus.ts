@@ -292,6 +292,7 @@ export class NetfrontDriver {
       return this.#fatal("EOPNOTSUPP", "backend does not support copying receive path");
     // The backend's limits are its word: bounded here whatever it wrote.
     const beOrder = Math.min(await readFeature(xs, b, "max-ring-page-order", 0), MAX_RING_PAGE_ORDER);
+    const beMaxQueues = await readOrUndefined(xs, `${b}/${KEY_MULTI_QUEUE_MAX_QUEUES}`);
     const beQueues = Math.max(
       1,
       Math.min(await readFeature(xs, b, KEY_MULTI_QUEUE_MAX_QUEUES, 1), MAX_QUEUES),
@@ -356,7 +357,7 @@ export class NetfrontDriver {
           (reason) => this.#frontFatal(gen, reason),
         );
       }
-      await xs.transaction((tx) => this.#writeKeys(tx, order, split));
+      await xs.transaction((tx) => this.#writeKeys(tx, order, split, beMaxQueues !== undefined));
     } catch (e) {
       this.#release();
       return this.#fatal(
@@ -408,12 +409,13 @@ export class NetfrontDriver {
     return r;
   }
 
-  async #writeKeys(tx: XsOps, order: number, split: boolean): Promise<void> {
+  /** `numQueues`: the backend wrote multi-queue-max-queues, so it is told our count (even 1), as Linux does. */
+  async #writeKeys(tx: XsOps, order: number, split: boolean, numQueues: boolean): Promise<void> {
     const dir = this.#dir;
     for (const k of await tx.directory(dir)) if (OUR_KEYS_RE.test(k)) await tx.rm(`${dir}/${k}`);
     const nq = this.#res.length;
     if (order > 0) await tx.write(`${dir}/ring-page-order`, String(order));
-    if (nq > 1) await tx.write(`${dir}/${KEY_MULTI_QUEUE_NUM_QUEUES}`, String(nq));
+    if (numQueues) await tx.write(`${dir}/${KEY_MULTI_QUEUE_NUM_QUEUES}`, String(nq));
     for (let qi = 0; qi < nq; qi++) {
       const r = this.#res[qi]!;
       const qd = nq === 1 ? dir : queuePath(dir, qi);

@@ -13,6 +13,7 @@ import { errorPath } from "./keys.js";
 const ERRNO: Readonly<Record<string, number>> = {
   EPERM: 1,
   ENOENT: 2,
+  ESRCH: 3,
   EIO: 5,
   E2BIG: 7,
   EAGAIN: 11,
@@ -20,11 +21,13 @@ const ERRNO: Readonly<Record<string, number>> = {
   EACCES: 13,
   EBUSY: 16,
   EEXIST: 17,
+  ENODEV: 19,
   EINVAL: 22,
   ENOSPC: 28,
   ERANGE: 34,
   ENOSYS: 38,
   EOPNOTSUPP: 95,
+  ECONNRESET: 104,
   ETIMEDOUT: 110,
 };
 

@@ -61,6 +61,7 @@ test("handshake: the whole tree and its permissions after connect, and the order
       ...want(
         fe,
         [
+          ["multi-queue-num-queues", "1"],
           ["request-rx-copy", "1"],
           ["rx-ring-ref", lines.find((l: string) => l.startsWith(`${fe}/rx-ring-ref =`))?.split('"')[1]],
           ["state", "4"],
