@@ -186,7 +186,11 @@ export class NetbackDriver {
   // --- device discovery -------------------------------------------------------------
 
   async #backendEvent(path: string): Promise<void> {
-    if (this.#stopped || !path.startsWith(`${this.#base}/`)) return;
+    if (this.#stopped) return;
+    // The watch's first event names the base: devices written before we started are probed
+    // from a listing, as xenbus enumerates the backend tree when a driver registers.
+    if (path === this.#base) return this.#scan();
+    if (!path.startsWith(`${this.#base}/`)) return;
     const parts = path.slice(this.#base.length + 1).split("/");
     const fe = parseId(parts[0]);
     if (fe === undefined) return;
@@ -231,6 +235,19 @@ export class NetbackDriver {
     };
     this.#devs.set(key, d);
     this.#run(d, () => this.#probe(d));
+  }
+
+  async #scan(): Promise<void> {
+    const list = async (p: string): Promise<string[]> => {
+      try {
+        return await this.#xs.directory(p);
+      } catch {
+        return []; // no backend tree yet (ENOENT): nothing to probe
+      }
+    };
+    for (const fe of await list(this.#base))
+      for (const devid of await list(`${this.#base}/${fe}`))
+        await this.#backendEvent(`${this.#base}/${fe}/${devid}`);
   }
 
   async #checkGone(d: Dev): Promise<void> {

@@ -253,7 +253,7 @@ export class NetfrontDriver {
 
   /** netback_changed. */
   async #backendChanged(): Promise<void> {
-    const be = parseXenbusState(await readOrUndefined(this.#xs, `${this.#backDir}/${KEY_STATE}`));
+    const be = await this.#readBackendState();
     this.#backState = be;
     this.#reap();
     if (this.#closed) return;
@@ -374,7 +374,7 @@ export class NetfrontDriver {
     }
     // The backend may be Connected already (reconnect after a reset with hotplug long done).
     if (this.#backState === XenbusState.Connected && !this.#carrier) {
-      const be = parseXenbusState(await readOrUndefined(xs, `${this.#backDir}/${KEY_STATE}`));
+      const be = await this.#readBackendState();
       if (be === XenbusState.Connected && gen === this.#gen && this.#state === XenbusState.Connected) {
         this.#carrier = true;
         device.carrierOn();
@@ -462,6 +462,11 @@ export class NetfrontDriver {
 
   /** xenbus_dev_fatal: the error node and Closing; a probe still waiting fails. */
   async #fatal(code: string, message: string): Promise<void> {
+    // A closed device has nothing left to fail (and a removed one no node to write).
+    if (this.#state === XenbusState.Closed) {
+      this.#log.log(this.#dir, `netfront: ${this.#dir}: after close: ${message}`);
+      return;
+    }
     const text = await writeDevError(this.#xs, this.#dom.domid, `device/vif/${this.#devid}`, code, message);
     this.#error = message;
     this.#log.log(this.#dir, `netfront: ${this.#dir}: ${text}`);
@@ -469,6 +474,19 @@ export class NetfrontDriver {
     this.#release();
     await this.#switch(XenbusState.Closing);
     this.#settle(new DevError(code, `netfront: ${this.#dir}: ${message}`));
+  }
+
+  /**
+   * The backend's state; Unknown once its directory is gone. A guest may not read the
+   * parent of a removed node, so a vanished backend answers EACCES as well as ENOENT.
+   */
+  async #readBackendState(): Promise<XenbusState> {
+    try {
+      return parseXenbusState(await readOrUndefined(this.#xs, `${this.#backDir}/${KEY_STATE}`));
+    } catch (e) {
+      if (e instanceof PvnetError && e.code === "EACCES") return XenbusState.Unknown;
+      throw e;
+    }
   }
 
   #settle(e: Error): void {

@@ -144,6 +144,7 @@ async function connected(rig: Rig, args: object = {}): Promise<{ id: number; r: 
   await rig.ask(0, { t: "add", fe: id, devid: 0, mac: "00:16:3e:00:00:02" }, "added");
   const r = await rig.ask(id, { t: "probe", devid: 0 }, "connected");
   await rig.until("backend Connected", (x) => dev(x, id)?.state === 4);
+  await rig.guestUntil(id, "carrier on", (x) => x.calls.includes("carrierOn"));
   return { id, r, ch0 };
 }
 
@@ -184,6 +185,7 @@ test("teardown from the backend (online=0 + Closing): the frontend closes, the v
     assert.equal(rm.closed, true, "the backend reached Closed before the toolstack removed it");
     const g = await rig.guestUntil(id, "frontend Closed", (x) => x.status.state === 6);
     assert.ok(g.calls.includes("carrierOff") && g.calls.includes("close q0"));
+    assert.equal(g.status.error, undefined, "no failure on the way down");
     const s = await rig.until("vif closed", (x) => x.calls.includes(`vif-close vif${id}.0`));
     assert.ok(s.calls.indexOf(`close vif${id}.0 q0`) < s.calls.indexOf(`vif-close vif${id}.0`));
     await assertReleased(rig, id, ch0);
@@ -346,6 +348,24 @@ test("property: random garbage in any frontend key never connects, never throws,
       }),
       { numRuns: 12 },
     );
+    assert.deepEqual(rig.errors, []);
+  } finally {
+    await rig.close();
+  }
+});
+
+test("devices written before the driver starts are probed from a listing", async () => {
+  const rig = await Rig.boot({ hotplugDelayMs: 1, deferStart: true });
+  try {
+    const id = await rig.m.createDomain({ name: "early", pages: 256, program: NF_GUEST, args: {} });
+    await rig.ask(0, { t: "add", fe: id, devid: 0, mac: "00:16:3e:00:00:0f" }, "added");
+    const connectedP = rig.ask(id, { t: "probe", devid: 0 }, "connected");
+    await new Promise((r) => setTimeout(r, 50));
+    assert.equal(dev(await rig.dom0Stats(), id), undefined, "no driver yet");
+    await rig.ask(0, { t: "start" }, "started");
+    const r = await connectedP;
+    assert.equal(r.status.state, 4);
+    await rig.until("backend Connected", (x) => dev(x, id)?.state === 4);
     assert.deepEqual(rig.errors, []);
   } finally {
     await rig.close();

@@ -20,6 +20,8 @@ export interface NbDom0Args {
   hotplugDelayMs?: number;
   /** No NetbackDriver: the test plays the backend by hand (a hostile or odd backend). */
   noNetback?: boolean;
+  /** Start the NetbackDriver only on a "start" message (devices written before it runs). */
+  deferStart?: boolean;
 }
 
 export interface QueueCall {
@@ -40,7 +42,8 @@ export type Dom0Msg =
   | { t: "fatal"; vif: string; reason: string }
   | { t: "write"; path: string; value: string }
   | { t: "read"; path: string }
-  | { t: "stop" };
+  | { t: "stop" }
+  | { t: "start" };
 
 const dec = new TextDecoder();
 
@@ -112,14 +115,14 @@ export default async function main(dom: Domain, raw: unknown): Promise<void> {
     },
   });
   tool = svc.toolstack;
-  const driver = a.noNetback
-    ? null
-    : await NetbackDriver.start(dom, tool, {
-        openVif,
-        log: (l) => lines.push(l),
-        maxRingPageOrder: a.maxRingPageOrder,
-        maxQueues: a.maxQueues,
-      });
+  const startDriver = (): Promise<NetbackDriver> =>
+    NetbackDriver.start(dom, tool!, {
+      openVif,
+      log: (l) => lines.push(l),
+      maxRingPageOrder: a.maxRingPageOrder,
+      maxQueues: a.maxQueues,
+    });
+  let driver = a.noNetback || a.deferStart ? null : await startDriver();
 
   async function dump(path: string, out: string[]): Promise<void> {
     const t = tool!;
@@ -195,6 +198,10 @@ export default async function main(dom: Domain, raw: unknown): Promise<void> {
       case "write":
         await t.write(m.path, m.value);
         dom.report({ t: "written" });
+        return;
+      case "start":
+        driver = await startDriver();
+        dom.report({ t: "started" });
         return;
       case "stop":
         await driver?.stop();
