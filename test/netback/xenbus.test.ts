@@ -190,6 +190,11 @@ test("teardown from the backend (online=0 + Closing): the frontend closes, the v
     assert.ok(s.calls.indexOf(`close vif${id}.0 q0`) < s.calls.indexOf(`vif-close vif${id}.0`));
     await assertReleased(rig, id, ch0);
     await rig.until("device forgotten", (x) => dev(x, id) === undefined);
+    // The backend dir vanishing (EACCES to the guest) is no failure of the closed frontend.
+    await new Promise((r) => setTimeout(r, 100));
+    const after = await rig.ask(id, { t: "stats" }, "stats");
+    assert.equal(after.status.state, 6);
+    assert.equal(after.status.error, undefined);
     assert.deepEqual(rig.errors, []);
   } finally {
     await rig.close();
