@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import fc from "fast-check";
-import { dev, NF_GUEST, type Report, Rig, RUDE_FRONT } from "./harness.js";
+import { dev, NF_GUEST, type Report, Rig, RUDE_FRONT } from "./xb-harness.js";
 
 /** Consecutive duplicates removed: a transaction retried on EAGAIN writes its state twice. */
 function states(log: string[], dir: string): string[] {

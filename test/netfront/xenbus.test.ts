@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import fc from "fast-check";
-import { dev, NF_GUEST, type Report, Rig } from "../netback/harness.js";
+import { dev, NF_GUEST, type Report, Rig } from "../netback/xb-harness.js";
 
 interface Want {
   order: number;
