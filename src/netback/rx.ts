@@ -170,7 +170,11 @@ export class NetbackRx {
   /** The guest posted buffers (its RX event): drain the backlog, answer. */
   kick(): void {
     if (this.#dead) return;
-    if (this.#backlog.count > 0) this.#drain();
+    // Bounded: each look either places frames or finds no new request.
+    for (let i = 0; i < 4 && this.#backlog.count > 0; i++) {
+      this.#drain();
+      if (this.#backlog.count === 0 || !this.#arm()) break;
+    }
     this.flush();
   }
 
@@ -240,7 +244,21 @@ export class NetbackRx {
       if (r !== NO_ROOM) return r === PLACED;
     }
     if (!this.#backlog.push(f, flags, gsoType, gsoSize)) return this.#drop();
+    if (this.#backlog.count === 1 && this.#arm()) this.#drain();
     return true;
+  }
+
+  /**
+   * Frames wait for buffers: asks the guest to notify at its next posted request
+   * (req_event = req_prod + 1, as xenvif_rx_ring_slots_available does); true when some
+   * arrived meanwhile (look again rather than wait).
+   */
+  #arm(): boolean {
+    const ring = this.#ring;
+    const avail = ring.unconsumedRequests();
+    if (avail < 0) return false;
+    ring.setReqEvent(ring.reqCons + avail + 1);
+    return ring.unconsumedRequests() !== avail;
   }
 
   /** Places backlogged frames while the guest has buffers for them. */

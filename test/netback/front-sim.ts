@@ -165,7 +165,9 @@ export class TestFront {
     let got = 0;
     for (;;) {
       const n = this.tx.copyResponses(this.#rsp, 0, 256);
-      if (n <= 0) break;
+      // Re-arm rsp_event before leaving, so the next response notifies.
+      if (n <= 0 && !this.tx.finalCheckForResponses()) break;
+      if (n <= 0) continue;
       for (let i = 0; i < n; i++) {
         const st = txRspStatus(this.#rsp, i * NETIF_TX_ENTRY_SIZE);
         void txRspId(this.#rsp, i * NETIF_TX_ENTRY_SIZE);
@@ -201,7 +203,11 @@ export class TestFront {
     for (;;) {
       const first = ring.rspCons;
       const n = ring.copyResponses(b, 0, 256);
-      if (n <= 0) break;
+      if (n < 0) break;
+      if (n === 0) {
+        if (ring.finalCheckForResponses()) continue;
+        break;
+      }
       for (let s = 0; s < n; ) {
         if (parseRxPacket(b, 0, s, n - s, first, mask, this.#pkt) === RxVerdict.Ok) got++;
         else this.rxDropped++;
@@ -221,7 +227,11 @@ export class TestFront {
     for (;;) {
       const first = ring.rspCons;
       const avail = ring.unconsumedResponses();
-      if (avail <= 0) break;
+      if (avail < 0) break;
+      if (avail === 0) {
+        if (ring.finalCheckForResponses()) continue;
+        break;
+      }
       // Copy only whole packets: parse against what is published, then consume.
       const n = ring.copyResponses(b, 0, Math.min(avail, 256));
       let s = 0;
