@@ -37,11 +37,12 @@ export const NO_FEATURES: BackFeatures = {
 export interface Guest {
   domid: number;
   front: TestFront;
+  fronts: TestFront[];
   vif: NetbackVif;
   queue: BackQueue;
   fatal: string[];
   /** Runs Domain-0's handler for the guest's channel (as its notify would). */
-  kick(): void;
+  kick(q?: number): void;
 }
 
 export class OneThread {
@@ -74,9 +75,10 @@ export class OneThread {
     } as unknown as VifDomain;
   }
 
-  /** A guest with its frontend, a vif on the switch and one queue attached. */
-  addGuest(features: BackFeatures = ALL_FEATURES, opts: NetbackVifOptions = {}, pages = 1024): Guest {
+  /** A guest with a frontend per queue, a vif on the switch and its queues attached. */
+  addGuest(features: BackFeatures = ALL_FEATURES, opts: NetbackVifOptions = {}, queues = 1): Guest {
     const domid = this.guests.length + 1;
+    const pages = 520 * queues + 16;
     const sab = createMemory(domid, pages);
     const mem = memOf(sab);
     const tab = createGrantTable(4);
@@ -85,28 +87,38 @@ export class OneThread {
       grantingDomain(domid, sab, memOf(tab), createActiveTable(grants.nEntries), mem),
     );
     const alloc = new PageAllocator(pages, 1);
-    const front = new TestFront(mem, grants, () => alloc.alloc(), 0);
-    const gOps = this.dom0.gnt;
-    const hTx = gOps.map(domid, front.txRingRef, false);
-    const hRx = gOps.map(domid, front.rxRingRef, false);
-    const tx = BackRing.attach(new RingArea(mem, [gOps.mappedOff(hTx)], NETIF_TX_ENTRY_SIZE));
-    const rx = BackRing.attach(new RingArea(mem, [gOps.mappedOff(hRx)], NETIF_RX_ENTRY_SIZE));
-    if (typeof tx === "number" || typeof rx === "number") throw new Error("attach");
     const vif = new NetbackVif(this.dom0, { frontDomid: domid, devid: 0, mac: "", backendDir: "" }, opts);
     const fatal: string[] = [];
-    const port = this.#nextPort++;
-    const queue = vif.attachQueue(
-      { frontDomid: domid, devid: 0, queue: 0, tx, rx, txPort: port, rxPort: port, features },
-      (r) => fatal.push(r),
-    );
+    const fronts: TestFront[] = [];
+    const ports: number[] = [];
+    const qs: BackQueue[] = [];
+    const gOps = this.dom0.gnt;
+    for (let q = 0; q < queues; q++) {
+      const front = new TestFront(mem, grants, () => alloc.alloc(), 0);
+      const hTx = gOps.map(domid, front.txRingRef, false);
+      const hRx = gOps.map(domid, front.rxRingRef, false);
+      const tx = BackRing.attach(new RingArea(mem, [gOps.mappedOff(hTx)], NETIF_TX_ENTRY_SIZE));
+      const rx = BackRing.attach(new RingArea(mem, [gOps.mappedOff(hRx)], NETIF_RX_ENTRY_SIZE));
+      if (typeof tx === "number" || typeof rx === "number") throw new Error("attach");
+      const port = this.#nextPort++;
+      qs.push(
+        vif.attachQueue(
+          { frontDomid: domid, devid: 0, queue: q, tx, rx, txPort: port, rxPort: port, features },
+          (r) => fatal.push(r),
+        ),
+      );
+      fronts.push(front);
+      ports.push(port);
+    }
     vif.joinSwitch(this.sw);
     const g: Guest = {
       domid,
-      front,
+      front: fronts[0],
+      fronts,
       vif,
-      queue,
+      queue: qs[0],
       fatal,
-      kick: () => this.#handlers.get(port)?.(),
+      kick: (q = 0) => this.#handlers.get(ports[q])?.(),
     };
     this.guests.push(g);
     this.runDeferred();
