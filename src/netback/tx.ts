@@ -67,7 +67,7 @@ export interface TxQueueOptions {
 
 /** Where a queue's frames go: the vif forwards them (switch, or its netmap ring). */
 export interface TxSink {
-  /** Delivers the frame before returning; false when it went nowhere (still answered OKAY). */
+  /** Delivers the frame (or drops it, counted by the switch) before returning. */
   forward(f: ValeFrags): void;
   /** The batch is over: wake receivers. */
   flush(): void;
