@@ -8,6 +8,7 @@
  * @module pvnet/vale
  */
 export * from "./bwrap.js";
+export * from "./frags.js";
 export * from "./install.js";
 export * from "./learn.js";
 export * from "./port.js";

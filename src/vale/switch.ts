@@ -6,7 +6,11 @@
  * RX ring. A full destination ring drops and counts; a sender never waits.
  *
  * Each port has its own memory region (netmap's default for VALE ports), so forwarding
- * always copies, once per destination. All syncs of one switch run in one thread for now
+ * between ring ports copies, once per destination. A sender whose frame lives in memory
+ * the switch does not own (a guest's mapped pages: netback) forwards it by reference as a
+ * ValeFrags list (`forwardFrags`, netmap's NS_INDIRECT idea), and a destination that moves
+ * data itself (`deliverFrags`: netback grant-copies into the receiver's pages) takes the
+ * list as it is, so guest to guest the payload is copied once. All syncs of one switch run in one thread for now
  * (netmap serialises them with locks); see docs/netmap-threads.md for the plan to let
  * ports' owners live in other threads.
  */
@@ -25,6 +29,7 @@ import {
 import type { NetmapRegion } from "../netmap/mem.js";
 import { copyBytes } from "../wire/copy.js";
 import type { Mem } from "../wire/mem.js";
+import { NO_GRANT, ValeFrags } from "./frags.js";
 import { LearnTable, NO_PORT } from "./learn.js";
 
 export const NM_BDG_MAXPORTS = 254;
@@ -64,6 +69,13 @@ export interface ValeAttachment {
   readonly counters: Counters<PortCounter>;
   /** Frames arrived on the RX ring (netmap_rx_irq): wake whoever polls. */
   rxIrq(): void;
+  /**
+   * A port that moves frames itself takes them here by reference instead of through its RX
+   * ring: it copies what it keeps before returning and never writes `f`. Returns whether
+   * the frame was taken (delivered or queued); false is counted as the port's drop. Its
+   * rxIrq follows once per batch, as for ring ports.
+   */
+  deliverFrags?(f: ValeFrags): boolean;
 }
 
 export class ValeSwitch {
@@ -78,6 +90,10 @@ export class ValeSwitch {
   /** The packet being forwarded: its slots' buffers and lengths, read once and checked. */
   readonly #fragBuf = new Uint32Array(NETMAP_MAX_FRAGS);
   readonly #fragLen = new Uint16Array(NETMAP_MAX_FRAGS);
+  /** A ring port's packet as fragments, for destinations that take them by reference. */
+  #portFrags: ValeFrags | null = null;
+  /** Frames forwarded by reference since the last kick. */
+  #pendingKick = 0;
 
   constructor(name: string) {
     this.name = name;
@@ -183,24 +199,135 @@ export class ValeSwitch {
       sc[C_TX_PKTS]++;
       sc[C_TX_BYTES] += total;
       const dst = this.#lookup(m, off, len0, src, this);
+      let asFrags: ValeFrags | null = null;
       if (dst === NM_BDG_BROADCAST) {
         for (let j = 0; j < this.#nActive; j++) {
           const p = this.#active[j];
-          if (p !== src && this.#deliver(p, region, nfrags, total)) touched[p] = 1;
+          if (p === src) continue;
+          if (this.#ports[p]?.deliverFrags !== undefined) {
+            asFrags ??= this.#slotsAsFrags(region, nfrags);
+            if (this.#deliverByRef(p, asFrags)) touched[p] = 1;
+          } else if (this.#deliver(p, region, nfrags, total)) touched[p] = 1;
         }
-      } else if (
-        dst !== src &&
-        dst >= 0 &&
-        dst < NM_BDG_MAXPORTS &&
-        this.#deliver(dst, region, nfrags, total)
-      )
-        touched[dst] = 1;
+      } else if (dst !== src && dst >= 0 && dst < NM_BDG_MAXPORTS) {
+        if (this.#ports[dst]?.deliverFrags !== undefined) {
+          if (this.#deliverByRef(dst, this.#slotsAsFrags(region, nfrags))) touched[dst] = 1;
+        } else if (this.#deliver(dst, region, nfrags, total)) touched[dst] = 1;
+      }
       if (++done === NM_BDG_BATCH_MAX) {
         this.#kick();
         done = 0;
       }
     }
     this.#kick();
+  }
+
+  /**
+   * Forwards one frame given by reference (see ValeFrags) from port `src`: learning,
+   * lookup, flooding and counters as `forward`; a destination with `deliverFrags` takes the
+   * fragments as they are, a ring port gets one copy into its RX ring. The frame's memory
+   * need stay valid only until this returns. Receivers are kicked every NM_BDG_BATCH_MAX
+   * frames; the sender calls `flush` after its batch for the rest.
+   */
+  forwardFrags(src: number, f: ValeFrags): void {
+    const sp = src >= 0 && src < NM_BDG_MAXPORTS ? this.#ports[src] : null;
+    if (sp === null) return;
+    const sc = sp.counters.f64;
+    const n = f.n;
+    let ok = n >= 1 && n <= NETMAP_MAX_FRAGS;
+    let total = 0;
+    for (let i = 0; ok && i < n; i++) {
+      const len = f.len[i];
+      const off = f.off[i];
+      if (len < 0 || off < 0 || off + len > f.mem[i].byteLength) ok = false;
+      total += len;
+    }
+    if (!ok || f.len[0] < ETH_HLEN || total !== f.total) {
+      sc[C_TX_ERRORS]++;
+      return;
+    }
+    const m = f.mem[0];
+    const off = f.off[0];
+    this.#learn(m, off + 6, src);
+    sc[C_TX_PKTS]++;
+    sc[C_TX_BYTES] += total;
+    const touched = this.#touched;
+    const dst = this.#lookup(m, off, f.len[0], src, this);
+    if (dst === NM_BDG_BROADCAST) {
+      for (let j = 0; j < this.#nActive; j++) {
+        const p = this.#active[j];
+        if (p !== src && this.#deliverByRef(p, f)) touched[p] = 1;
+      }
+    } else if (dst !== src && dst >= 0 && dst < NM_BDG_MAXPORTS && this.#deliverByRef(dst, f))
+      touched[dst] = 1;
+    if (++this.#pendingKick === NM_BDG_BATCH_MAX) this.flush();
+  }
+
+  /** Wakes the receivers of frames forwarded by reference since the last flush. */
+  flush(): void {
+    this.#pendingKick = 0;
+    this.#kick();
+  }
+
+  /** The packet in the columns as fragments of the sender's region (no grant behind them). */
+  #slotsAsFrags(sr: NetmapRegion, nfrags: number): ValeFrags {
+    const f = (this.#portFrags ??= new ValeFrags(sr.mem));
+    f.clear();
+    for (let i = 0; i < nfrags; i++)
+      f.push(sr.mem, sr.bufOff(this.#fragBuf[i]), this.#fragLen[i], NO_GRANT, 0);
+    return f;
+  }
+
+  /** Delivers `f` to port `p`: by reference when it takes fragments, else one ring copy. */
+  #deliverByRef(p: number, f: ValeFrags): boolean {
+    const dp = this.#ports[p];
+    if (dp === null) return false;
+    const dc = dp.counters.f64;
+    if (dp.deliverFrags !== undefined) {
+      if (!dp.deliverFrags(f)) {
+        dc[C_RX_DROPS]++;
+        return false;
+      }
+      dc[C_RX_PKTS]++;
+      dc[C_RX_BYTES] += f.total;
+      return true;
+    }
+    const k = dp.rxKring();
+    if (k === null) {
+      dc[C_RX_DROPS]++;
+      return false;
+    }
+    const dr = dp.region;
+    const bufSize = dr.bufSize;
+    const n = k.numSlots;
+    const free = (k.hwcur - k.hwtail - 1 + n) % n;
+    const need = f.total === 0 ? 1 : Math.ceil(f.total / bufSize);
+    if (need > NETMAP_MAX_FRAGS || free < need) {
+      dc[C_RX_DROPS]++;
+      return false;
+    }
+    const dm = dr.mem;
+    const fragBits = (need & 0xff) << 8;
+    let t = k.hwtail;
+    let from = 0;
+    for (let s = 0; s < need; s++) {
+      const ds = ringSlot(k.r, t);
+      const db = slotBufIdx(dm, ds);
+      if (!dr.validBuf(db)) {
+        dc[C_RX_DROPS]++;
+        return false;
+      }
+      const len = Math.min(bufSize, f.total - from);
+      f.copyOut(from, dm, dr.bufOff(db), len);
+      from += len;
+      slotSetLen(dm, ds, len);
+      slotSetFlags(dm, ds, fragBits | (s + 1 < need ? NS_MOREFRAG : 0));
+      t = t + 1 === n ? 0 : t + 1;
+    }
+    k.hwtail = t;
+    dc[C_RX_PKTS]++;
+    dc[C_RX_BYTES] += f.total;
+    return true;
   }
 
   #learn(m: Mem, at: number, port: number): void {

@@ -4,10 +4,10 @@
  */
 import assert from "node:assert/strict";
 import { Machine } from "../../src/hv/machine.js";
-import type { NbDom0Args } from "./programs/nb-dom0.js";
+import type { NbDom0Args } from "./programs/xb-dom0.js";
 
 const program = (p: string) => new URL(p, import.meta.url);
-export const DOM0 = program("./programs/nb-dom0.js");
+export const DOM0 = program("./programs/xb-dom0.js");
 export const NF_GUEST = program("../netfront/programs/nf-guest.js");
 export const RUDE_FRONT = program("./programs/rude-front.js");
 

@@ -1,0 +1,478 @@
+/**
+ * netback RX for one queue: frames from the switch into pages the guest posted (RX is the
+ * guest's view: frames it receives).
+ *
+ * Each frame is grant-copied straight from where it lies: a fragment the sender's netback
+ * has mapped is copied from the sender's grant (GNTCOPY_source_gref, as Linux's RX copies
+ * from a foreign page), a fragment in Domain-0's own pages by frame number; anything else
+ * (a netmap port's buffer, the backlog) is first gathered into Domain-0 scratch pages. The
+ * guest's requests (id, gref) are copied out of the ring once and used from the copy.
+ *
+ * What the guest negotiated decides the shape: one slot per 4 KiB page with NETRXF_more_data
+ * when it has feature-sg (one slot only otherwise), a GSO extra slot after the first when
+ * it takes that GSO type, else software segmentation (gso-segment.ts, checksums filled);
+ * NETRXF_csum_blank|data_validated when the sender's frame had a blank checksum and the
+ * guest takes that, else the checksum is completed here.
+ *
+ * A guest that posts too few buffers gets its frames queued in a byte-bounded backlog of
+ * Domain-0 memory, drained when it posts (its RX event); past the bound frames are dropped
+ * and counted. The switch never waits. Responses are pushed once per batch (`flush`, on the
+ * switch's kick), with a notification only when rsp_event asks.
+ */
+import type { Counters } from "../base/counters.js";
+import { PAGE_SHIFT, PAGE_SIZE } from "../hv/memory.js";
+import type { BackRing } from "../ring/back.js";
+import { ringErrorText } from "../ring/errors.js";
+import { NO_GRANT, VALE_F_CSUM_BLANK, VALE_F_DATA_VALID, ValeFrags } from "../vale/frags.js";
+import { type Mem, privateMem } from "../wire/mem.js";
+import { ETH_HLEN, ETH_P_IPV6 } from "../wire/net/ethernet.js";
+import {
+  DOMID_SELF,
+  GNTCOPY_dest_gref,
+  GNTCOPY_source_gref,
+  GNTST_okay,
+  GNTTAB_COPY_SIZE,
+  gcopyStatus,
+  gcopyWrite,
+} from "../wire/xen/grant.js";
+import {
+  extraGsoWrite,
+  NETIF_RSP_ERROR,
+  NETIF_RX_ENTRY_SIZE,
+  NETRXF_csum_blank,
+  NETRXF_data_validated,
+  NETRXF_extra_info,
+  NETRXF_more_data,
+  rxReqGref,
+  rxReqId,
+  rxRspWrite,
+  XEN_NETIF_GSO_TYPE_TCPV4,
+  XEN_NETIF_GSO_TYPE_TCPV6,
+  XEN_NETIF_NR_SLOTS_MIN,
+} from "../wire/xen/netif.js";
+import type { VifQueueCounter } from "./counters.js";
+import { etherType, fillL4Checksum } from "./csum.js";
+import { gsoSegment } from "./gso-segment.js";
+import { LIN_BYTES, type RxScratch } from "./scratch.js";
+import type { BackFeatures } from "./vif-api.js";
+import type { VifDomain } from "./vif-domain.js";
+
+export const RX_BACKLOG_BYTES_DEFAULT = 256 * 1024;
+
+/** Most grant-copy ops one frame takes: a cut at every source page, destination page and fragment. */
+const MAX_OPS = 3 * (XEN_NETIF_NR_SLOTS_MIN + 2) + 64;
+const MAX_SLOTS = XEN_NETIF_NR_SLOTS_MIN + 1;
+
+const PLACED = 0;
+const NO_ROOM = 1;
+const DROPPED = 2;
+
+export interface RxQueueOptions {
+  /** Bytes of frames queued for a guest that posts too few buffers. */
+  backlogBytes: number;
+}
+
+export class NetbackRx {
+  readonly #dom: VifDomain;
+  readonly #ring: BackRing;
+  readonly #port: number;
+  readonly #front: number;
+  readonly #feat: BackFeatures;
+  readonly #c: Float64Array;
+  readonly #sc: RxScratch;
+  readonly #fatal: (reason: string) => void;
+  readonly #dmem: Mem;
+  readonly #req = privateMem(MAX_SLOTS * NETIF_RX_ENTRY_SIZE);
+  readonly #ops = privateMem(MAX_OPS * GNTTAB_COPY_SIZE);
+  /** Per op: which data slot it fills. */
+  readonly #opSlot = new Uint8Array(MAX_OPS);
+  readonly #slotBad = new Uint8Array(MAX_SLOTS);
+  readonly #slotLen = new Int32Array(MAX_SLOTS);
+  /** A frame in the scratch or the backlog, as fragments. */
+  readonly #one: ValeFrags;
+  readonly #backlog: Backlog;
+  readonly #cPkts: number;
+  readonly #cBytes: number;
+  readonly #cDrop: number;
+  readonly #cGrantErr: number;
+  readonly #cFixup: number;
+  #dead = false;
+
+  constructor(
+    dom: VifDomain,
+    ring: BackRing,
+    port: number,
+    frontDomid: number,
+    features: BackFeatures,
+    counters: Counters<VifQueueCounter>,
+    scratch: RxScratch,
+    opts: RxQueueOptions,
+    fatal: (reason: string) => void,
+  ) {
+    this.#dom = dom;
+    this.#ring = ring;
+    this.#port = port;
+    this.#front = frontDomid;
+    this.#feat = features;
+    this.#c = counters.f64;
+    this.#cPkts = counters.slot("rx_packets");
+    this.#cBytes = counters.slot("rx_bytes");
+    this.#cDrop = counters.slot("rx_dropped");
+    this.#cGrantErr = counters.slot("grant_errors");
+    this.#cFixup = counters.slot("rx_gso_checksum_fixup");
+    this.#sc = scratch;
+    this.#fatal = fatal;
+    this.#dmem = dom.memory.mem;
+    this.#one = new ValeFrags(this.#dmem);
+    this.#backlog = new Backlog(opts.backlogBytes);
+  }
+
+  /** Frames waiting in the backlog, and their bytes. */
+  get backlogFrames(): number {
+    return this.#backlog.count;
+  }
+
+  get backlogBytes(): number {
+    return this.#backlog.used;
+  }
+
+  /** Takes a frame from the switch: delivered or queued (true), or dropped and counted. */
+  deliver(f: ValeFrags): boolean {
+    if (this.#dead) return false;
+    if (this.#backlog.count > 0) this.#drain();
+    if (f.total < ETH_HLEN || f.total > LIN_BYTES) return this.#drop();
+    const feat = this.#feat;
+    const gso = f.gsoType;
+    const v6 = this.#isV6(f);
+    const blank = (f.flags & VALE_F_CSUM_BLANK) !== 0;
+    const csumOk = feat.csumOffload && (!v6 || feat.ipv6CsumOffload);
+    let flags = 0;
+    if (blank && csumOk) flags = NETRXF_csum_blank | NETRXF_data_validated;
+    else if ((f.flags & VALE_F_DATA_VALID) !== 0) flags = NETRXF_data_validated;
+    if (gso !== 0) {
+      const takes =
+        feat.sg &&
+        csumOk &&
+        ((gso === XEN_NETIF_GSO_TYPE_TCPV4 && feat.gsoTcpv4) ||
+          (gso === XEN_NETIF_GSO_TYPE_TCPV6 && feat.gsoTcpv6));
+      if (takes) return this.#emit(f, flags, gso, f.gsoSize);
+      return this.#segment(f);
+    }
+    if (blank && !csumOk) {
+      const one = this.#linear(f);
+      if (!fillL4Checksum(this.#dmem.u8, this.#sc.lin, f.total)) return this.#drop();
+      this.#c[this.#cFixup]++;
+      return this.#emit(one, 0, 0, 0);
+    }
+    return this.#emit(f, flags, 0, 0);
+  }
+
+  /** The guest posted buffers (its RX event): drain the backlog, answer. */
+  kick(): void {
+    if (this.#dead) return;
+    // Bounded: each look either places frames or finds no new request.
+    for (let i = 0; i < 4 && this.#backlog.count > 0; i++) {
+      this.#drain();
+      if (this.#backlog.count === 0 || !this.#arm()) break;
+    }
+    this.flush();
+  }
+
+  /** Publishes the responses written since the last flush; notifies if the guest asked. */
+  flush(): void {
+    if (this.#dead || this.#ring.unpushedResponses === 0) return;
+    if (this.#ring.pushResponsesAndCheckNotify()) this.#dom.evtchn.send(this.#port);
+  }
+
+  /** Stops: nothing more is written to the ring; queued frames are dropped and counted. */
+  close(): void {
+    if (this.#dead) return;
+    this.#dead = true;
+    this.#c[this.#cDrop] += this.#backlog.count;
+    this.#backlog.clear();
+  }
+
+  #drop(): boolean {
+    this.#c[this.#cDrop]++;
+    return false;
+  }
+
+  #isV6(f: ValeFrags): boolean {
+    const m = f.mem[0];
+    return etherType(m.u8, f.off[0], f.len[0]) === ETH_P_IPV6;
+  }
+
+  /** Gathers `f` into the linear scratch; returns it there as one local fragment. */
+  #linear(f: ValeFrags): ValeFrags {
+    const lin = this.#sc.lin;
+    if (f !== this.#one || f.mem[0] !== this.#dmem || f.off[0] !== lin)
+      f.copyOut(0, this.#dmem, lin, f.total);
+    const one = this.#one;
+    const total = f.total;
+    one.clear();
+    one.push(this.#dmem, lin, total);
+    return one;
+  }
+
+  /** Software GSO: the frame cut into MSS-sized segments, each checksummed and delivered. */
+  #segment(f: ValeFrags): boolean {
+    const sc = this.#sc;
+    const gsoType = f.gsoType;
+    const mss = f.gsoSize;
+    const total = f.total;
+    this.#linear(f);
+    const u8 = this.#dmem.u8;
+    const n = gsoSegment(u8, sc.lin, total, gsoType, mss, u8, sc.seg, sc.segLens);
+    if (n <= 0) return this.#drop();
+    let at = sc.seg;
+    let any = false;
+    const one = this.#one;
+    for (let i = 0; i < n; i++) {
+      const len = sc.segLens[i];
+      one.clear();
+      one.push(this.#dmem, at, len);
+      if (this.#emit(one, NETRXF_data_validated, 0, 0)) any = true;
+      at += len;
+    }
+    return any;
+  }
+
+  /** Places a frame now, or queues it behind those already waiting. */
+  #emit(f: ValeFrags, flags: number, gsoType: number, gsoSize: number): boolean {
+    if (this.#backlog.count === 0) {
+      const r = this.#place(f, flags, gsoType, gsoSize);
+      if (r !== NO_ROOM) return r === PLACED;
+    }
+    if (!this.#backlog.push(f, flags, gsoType, gsoSize)) return this.#drop();
+    if (this.#backlog.count === 1 && this.#arm()) this.#drain();
+    return true;
+  }
+
+  /**
+   * Frames wait for buffers: asks the guest to notify at its next posted request
+   * (req_event = req_prod + 1, as xenvif_rx_ring_slots_available does); true when some
+   * arrived meanwhile (look again rather than wait).
+   */
+  #arm(): boolean {
+    const ring = this.#ring;
+    const avail = ring.unconsumedRequests();
+    if (avail < 0) return false;
+    ring.setReqEvent(ring.reqCons + avail + 1);
+    return ring.unconsumedRequests() !== avail;
+  }
+
+  /** Places backlogged frames while the guest has buffers for them. */
+  #drain(): void {
+    const b = this.#backlog;
+    const one = this.#one;
+    while (b.count > 0 && !this.#dead) {
+      b.peek(one);
+      const r = this.#place(one, b.headFlags(), b.headGsoType(), b.headGsoSize());
+      if (r === NO_ROOM) return;
+      b.pop();
+    }
+  }
+
+  /**
+   * Grant-copies frame `f` into buffers the guest posted and writes its responses:
+   * PLACED, NO_ROOM (too few buffers posted: nothing consumed) or DROPPED (counted).
+   */
+  #place(f: ValeFrags, flags: number, gsoType: number, gsoSize: number): number {
+    const total = f.total;
+    const dataSlots = total <= PAGE_SIZE ? 1 : Math.ceil(total / PAGE_SIZE);
+    if ((dataSlots > 1 && !this.#feat.sg) || dataSlots > XEN_NETIF_NR_SLOTS_MIN) {
+      this.#drop();
+      return DROPPED;
+    }
+    const extra = gsoType !== 0 ? 1 : 0;
+    const need = dataSlots + extra;
+    const ring = this.#ring;
+    const avail = ring.unconsumedRequests();
+    if (avail < 0) {
+      this.#broken(`RX ring: ${ringErrorText(avail)}`);
+      return DROPPED;
+    }
+    if (avail < need) return NO_ROOM;
+    // Bytes the switch does not own as a grant or a Domain-0 page go through the scratch.
+    const dmem = this.#dmem;
+    for (let i = 0; i < f.n; i++) {
+      if (f.domid[i] === NO_GRANT && f.mem[i] !== dmem) {
+        f = this.#linear(f);
+        break;
+      }
+    }
+    const req = this.#req;
+    ring.copyRequests(req, 0, need);
+    const ops = this.#ops;
+    const front = this.#front;
+    let nOps = 0;
+    let slot = 0;
+    let dOff = 0;
+    const slotLen = this.#slotLen;
+    const slotBad = this.#slotBad;
+    slotLen[0] = 0;
+    slotBad[0] = 0;
+    for (let i = 0; i < f.n; i++) {
+      const dom = f.domid[i];
+      let off = f.off[i];
+      let left = f.len[i];
+      while (left > 0) {
+        if (dOff === PAGE_SIZE) {
+          slot++;
+          dOff = 0;
+          slotLen[slot] = 0;
+          slotBad[slot] = 0;
+        }
+        const sOff = off & (PAGE_SIZE - 1);
+        const len = Math.min(left, PAGE_SIZE - dOff, PAGE_SIZE - sOff);
+        // Data slot k sits at request k, after the extra slot for k > 0.
+        const r = (slot === 0 ? 0 : slot + extra) * NETIF_RX_ENTRY_SIZE;
+        const at = nOps * GNTTAB_COPY_SIZE;
+        if (dom === NO_GRANT)
+          gcopyWrite(
+            ops,
+            at,
+            off >>> PAGE_SHIFT,
+            DOMID_SELF,
+            sOff,
+            rxReqGref(req, r),
+            front,
+            dOff,
+            len,
+            GNTCOPY_dest_gref,
+          );
+        else
+          gcopyWrite(
+            ops,
+            at,
+            f.gref[i],
+            dom,
+            sOff,
+            rxReqGref(req, r),
+            front,
+            dOff,
+            len,
+            GNTCOPY_source_gref | GNTCOPY_dest_gref,
+          );
+        this.#opSlot[nOps++] = slot;
+        slotLen[slot] += len;
+        dOff += len;
+        off += len;
+        left -= len;
+      }
+    }
+    if (nOps > 0 && this.#dom.gnt.copy(ops, 0, nOps) > 0) {
+      for (let k = 0; k < nOps; k++) {
+        if (gcopyStatus(ops, k * GNTTAB_COPY_SIZE) !== GNTST_okay) {
+          slotBad[this.#opSlot[k]] = 1;
+          this.#c[this.#cGrantErr]++;
+        }
+      }
+    }
+    const first = flags | (dataSlots > 1 ? NETRXF_more_data : 0) | (extra ? NETRXF_extra_info : 0);
+    for (let s = 0; s < dataSlots; s++) {
+      const r = (s === 0 ? 0 : s + extra) * NETIF_RX_ENTRY_SIZE;
+      const at = ring.beginResponse();
+      const fl = s === 0 ? first : s + 1 < dataSlots ? NETRXF_more_data : 0;
+      rxRspWrite(ring.wmem, at, rxReqId(req, r), 0, fl, slotBad[s] === 1 ? NETIF_RSP_ERROR : slotLen[s]);
+      ring.endResponse();
+      if (s === 0 && extra) {
+        const x = ring.beginResponse();
+        extraGsoWrite(ring.wmem, x, 0, gsoSize, gsoType);
+        ring.endResponse();
+      }
+    }
+    this.#c[this.#cPkts]++;
+    this.#c[this.#cBytes] += total;
+    return PLACED;
+  }
+
+  #broken(reason: string): void {
+    this.close();
+    this.#fatal(reason);
+  }
+}
+
+/**
+ * Frames waiting for the guest's buffers: a byte ring in Domain-0's private memory (a
+ * frame may wrap around its end) and a ring of entries. Bounded by bytes and by entries.
+ */
+class Backlog {
+  readonly size: number;
+  readonly #mem: Mem;
+  readonly #cap: number;
+  readonly #off: Int32Array;
+  readonly #len: Int32Array;
+  readonly #flags: Int32Array;
+  readonly #gsoType: Int32Array;
+  readonly #gsoSize: Int32Array;
+  #head = 0;
+  count = 0;
+  #start = 0;
+  used = 0;
+
+  constructor(bytes: number) {
+    this.size = Math.max(0, Math.floor(bytes)) & ~7;
+    this.#mem = privateMem(Math.max(8, this.size));
+    this.#cap = (this.size >>> 6) + 16;
+    this.#off = new Int32Array(this.#cap);
+    this.#len = new Int32Array(this.#cap);
+    this.#flags = new Int32Array(this.#cap);
+    this.#gsoType = new Int32Array(this.#cap);
+    this.#gsoSize = new Int32Array(this.#cap);
+  }
+
+  push(f: ValeFrags, flags: number, gsoType: number, gsoSize: number): boolean {
+    const len = f.total;
+    if (this.count === this.#cap || this.used + len > this.size) return false;
+    const at = (this.#start + this.used) % this.size;
+    const first = Math.min(len, this.size - at);
+    f.copyOut(0, this.#mem, at, first);
+    if (first < len) f.copyOut(first, this.#mem, 0, len - first);
+    const e = (this.#head + this.count) % this.#cap;
+    this.#off[e] = at;
+    this.#len[e] = len;
+    this.#flags[e] = flags;
+    this.#gsoType[e] = gsoType;
+    this.#gsoSize[e] = gsoSize;
+    this.count++;
+    this.used += len;
+    return true;
+  }
+
+  /** The oldest frame as one or two fragments of the backlog's memory. */
+  peek(out: ValeFrags): void {
+    const h = this.#head;
+    const at = this.#off[h];
+    const len = this.#len[h];
+    const first = Math.min(len, this.size - at);
+    out.clear();
+    out.push(this.#mem, at, first);
+    if (first < len) out.push(this.#mem, 0, len - first);
+  }
+
+  headFlags(): number {
+    return this.#flags[this.#head];
+  }
+
+  headGsoType(): number {
+    return this.#gsoType[this.#head];
+  }
+
+  headGsoSize(): number {
+    return this.#gsoSize[this.#head];
+  }
+
+  pop(): void {
+    const len = this.#len[this.#head];
+    this.#head = (this.#head + 1) % this.#cap;
+    this.count--;
+    this.used -= len;
+    this.#start = (this.#start + len) % this.size;
+    if (this.count === 0) this.#start = this.used = 0;
+  }
+
+  clear(): void {
+    this.#head = this.count = this.#start = this.used = 0;
+  }
+}

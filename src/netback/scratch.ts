@@ -1,0 +1,68 @@
+/**
+ * Domain-0 memory netback's RX path works in when a frame cannot go from its source to
+ * the guest in one grant copy: a linear copy of the frame (software GSO's input, checksum
+ * completion, or a frame whose bytes are not Domain-0's own pages: a netmap port's buffer,
+ * the backlog) and the segments software GSO cuts from it. Both lie in pages of the
+ * domain's own memory, so grant copies can take them as local frames (GNTCOPY source by
+ * gmfn). Every vif queue of a Domain-0 thread runs in that thread, one at a time, so one
+ * set serves them all.
+ */
+
+import { PAGE_SIZE } from "../hv/memory.js";
+import { GSO_MAX_FRAME } from "./gso-segment.js";
+import type { VifDomain as Domain } from "./vif-domain.js";
+
+/** Largest frame the linear area holds: a GSO superframe (Ethernet + IPv6 + 64 KiB). */
+export const LIN_BYTES = GSO_MAX_FRAME;
+/** Software GSO output: room for SEG_MAX segments of a superframe. */
+export const SEG_BYTES = 32 * PAGE_SIZE;
+export const SEG_MAX = 512;
+
+export interface RxScratch {
+  /** Byte offsets in the domain's memory of the two areas (each contiguous). */
+  readonly lin: number;
+  readonly seg: number;
+  readonly segLens: Uint32Array;
+}
+
+const scratches = new WeakMap<Domain, RxScratch>();
+
+/** The domain's scratch, allocated on first use; null when its memory is too short. */
+export function rxScratch(dom: Domain): RxScratch | null {
+  const have = scratches.get(dom);
+  if (have !== undefined) return have;
+  const linPages = Math.ceil(LIN_BYTES / PAGE_SIZE);
+  const lin = allocRun(dom, linPages);
+  if (lin < 0) return null;
+  const seg = allocRun(dom, SEG_BYTES / PAGE_SIZE);
+  if (seg < 0) {
+    for (let i = 0; i < linPages; i++) dom.pages.free(lin + i);
+    return null;
+  }
+  const s: RxScratch = { lin: lin * PAGE_SIZE, seg: seg * PAGE_SIZE, segLens: new Uint32Array(SEG_MAX) };
+  scratches.set(dom, s);
+  return s;
+}
+
+/**
+ * `n` pages with consecutive frame numbers (a buffer gnttab_copy can address page by
+ * page from one offset); the first page, or -1. Pages taken on the way and not used are
+ * given back.
+ */
+export function allocRun(dom: Domain, n: number): number {
+  const taken: number[] = [];
+  let start = -1;
+  let got = 0;
+  while (got < n) {
+    const p = dom.pages.alloc();
+    if (p < 0) break;
+    taken.push(p);
+    if (got > 0 && p === start + got) got++;
+    else {
+      start = p;
+      got = 1;
+    }
+  }
+  for (const p of taken) if (got < n || p < start || p >= start + n) dom.pages.free(p);
+  return got === n ? start : -1;
+}

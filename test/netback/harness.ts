@@ -1,0 +1,142 @@
+/**
+ * netback in one thread, for tests that need determinism (properties, GC counts): Domain-0
+ * and guests as memories and grant tables in this thread, Domain-0's real GrantOps over
+ * them, event channels that record sends, a loop whose deferred work the test runs. Every
+ * ring and grant goes through the real code; only the threads are missing.
+ */
+import { createActiveTable, GrantOps, grantingDomain } from "../../src/hv/grant-ops.js";
+import { createGrantTable, GrantTable } from "../../src/hv/grant-table.js";
+import { createMemory, memoryOf, PAGE_SIZE, PageAllocator } from "../../src/hv/memory.js";
+import { NetbackVif, type NetbackVifOptions } from "../../src/netback/vif.js";
+import type { BackFeatures, BackQueue } from "../../src/netback/vif-api.js";
+import type { VifDomain } from "../../src/netback/vif-domain.js";
+import { RingArea } from "../../src/ring/area.js";
+import { BackRing } from "../../src/ring/back.js";
+import { ValeSwitch } from "../../src/vale/switch.js";
+import { memOf } from "../../src/wire/mem.js";
+import { NETIF_RX_ENTRY_SIZE, NETIF_TX_ENTRY_SIZE } from "../../src/wire/xen/netif.js";
+import { TestFront } from "./front-sim.js";
+
+export const ALL_FEATURES: BackFeatures = {
+  sg: true,
+  gsoTcpv4: true,
+  gsoTcpv6: true,
+  csumOffload: true,
+  ipv6CsumOffload: true,
+  rxNotify: true,
+};
+export const NO_FEATURES: BackFeatures = {
+  sg: false,
+  gsoTcpv4: false,
+  gsoTcpv6: false,
+  csumOffload: false,
+  ipv6CsumOffload: false,
+  rxNotify: true,
+};
+
+export interface Guest {
+  domid: number;
+  front: TestFront;
+  fronts: TestFront[];
+  vif: NetbackVif;
+  queue: BackQueue;
+  fatal: string[];
+  /** Runs Domain-0's handler for the guest's channel (as its notify would). */
+  kick(q?: number): void;
+}
+
+export class OneThread {
+  readonly dom0: VifDomain;
+  readonly sw = new ValeSwitch("vale0");
+  readonly guests: Guest[] = [];
+  readonly #handlers = new Map<number, () => void>();
+  #deferred: (() => void)[] = [];
+  /** Sends on each port. */
+  readonly sends = new Map<number, number>();
+  #nextPort = 1;
+
+  constructor(dom0Pages = 512, mapsPerDomain?: number) {
+    const sab = createMemory(0, dom0Pages);
+    const memory = memoryOf(0, sab);
+    this.dom0 = {
+      domid: 0,
+      memory,
+      pages: new PageAllocator(memory.nPages),
+      gnt: new GrantOps(0, memory, { mapsPerDomain }),
+      evtchn: {
+        on: (port: number, h: () => void) => this.#handlers.set(port, h),
+        off: (port: number) => this.#handlers.delete(port),
+        send: (port: number) => {
+          this.sends.set(port, (this.sends.get(port) ?? 0) + 1);
+          return 0;
+        },
+      },
+      loop: { defer: (fn: () => void) => this.#deferred.push(fn) },
+    } as unknown as VifDomain;
+  }
+
+  /** A guest with a frontend per queue, a vif on the switch and its queues attached. */
+  addGuest(features: BackFeatures = ALL_FEATURES, opts: NetbackVifOptions = {}, queues = 1): Guest {
+    const domid = this.guests.length + 1;
+    const pages = 520 * queues + 16;
+    const sab = createMemory(domid, pages);
+    const mem = memOf(sab);
+    const tab = createGrantTable(4);
+    const grants = new GrantTable(domid, memOf(tab));
+    (this.dom0.gnt as GrantOps).addDomain(
+      grantingDomain(domid, sab, memOf(tab), createActiveTable(grants.nEntries), mem),
+    );
+    const alloc = new PageAllocator(pages, 1);
+    const vif = new NetbackVif(this.dom0, { frontDomid: domid, devid: 0, mac: "", backendDir: "" }, opts);
+    const fatal: string[] = [];
+    const fronts: TestFront[] = [];
+    const ports: number[] = [];
+    const qs: BackQueue[] = [];
+    const gOps = this.dom0.gnt;
+    for (let q = 0; q < queues; q++) {
+      const front = new TestFront(mem, grants, () => alloc.alloc(), 0);
+      const hTx = gOps.map(domid, front.txRingRef, false);
+      const hRx = gOps.map(domid, front.rxRingRef, false);
+      const tx = BackRing.attach(new RingArea(mem, [gOps.mappedOff(hTx)], NETIF_TX_ENTRY_SIZE));
+      const rx = BackRing.attach(new RingArea(mem, [gOps.mappedOff(hRx)], NETIF_RX_ENTRY_SIZE));
+      if (typeof tx === "number" || typeof rx === "number") throw new Error("attach");
+      const port = this.#nextPort++;
+      qs.push(
+        vif.attachQueue(
+          { frontDomid: domid, devid: 0, queue: q, tx, rx, txPort: port, rxPort: port, features },
+          (r) => fatal.push(r),
+        ),
+      );
+      fronts.push(front);
+      ports.push(port);
+    }
+    vif.joinSwitch(this.sw);
+    const g: Guest = {
+      domid,
+      front: fronts[0],
+      fronts,
+      vif,
+      queue: qs[0],
+      fatal,
+      kick: (q = 0) => this.#handlers.get(ports[q])?.(),
+    };
+    this.guests.push(g);
+    this.runDeferred();
+    return g;
+  }
+
+  runDeferred(): void {
+    for (let i = 0; i < 100 && this.#deferred.length > 0; i++) {
+      const d = this.#deferred;
+      this.#deferred = [];
+      for (const fn of d) fn();
+    }
+  }
+
+  /** Frees the rings' mappings (the xenbus half's part), after the vifs closed. */
+  get liveMappings(): number {
+    return (this.dom0.gnt as GrantOps).liveMappings;
+  }
+}
+
+export const PAGE = PAGE_SIZE;
