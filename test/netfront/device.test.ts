@@ -77,6 +77,25 @@ test("frames of 60 B to 64 KiB cross TX and come back through RX intact, with sg
   assert.equal(h.grants.liveGrants, 0, "every grant ended");
 });
 
+test("a batch is published with one push and one notification, after the frames, not per frame", () => {
+  const h = new Harness();
+  let n = 0;
+  h.dev.onReceive(() => n++);
+  const buf = new Uint8Array(100);
+  for (let round = 0; round < 3; round++) {
+    h.sends.fill(0);
+    for (let i = 0; i < 50; i++) {
+      fillFrame(buf, 0, 100, i);
+      assert.ok(h.dev.transmit(buf, 100, 0));
+    }
+    assert.equal(h.echo[0].tx.unconsumedRequests(), 0, "nothing published inside transmit");
+    assert.equal(h.sends[1], 0);
+    h.pump();
+    assert.equal(h.sends[1], 1, "one notification for the batch");
+  }
+  assert.equal(n, 150);
+});
+
 test("without sg a frame above one page is dropped and counted, never sent", () => {
   const h = new Harness({ features: { ...ALL_FEATURES, sg: false } });
   const got = sendAll(h, [1514, 4097, 60]);

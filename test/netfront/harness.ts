@@ -48,6 +48,8 @@ export class Harness {
   readonly queues: FrontQueue[] = [];
   readonly fatals: string[] = [];
   readonly ringRefs: number[] = [];
+  /** Notifications the guest sent, by port (queue q's TX port is 1 + q without split). */
+  readonly sends = new Uint32Array(64);
   readonly #handlers: (((port: number) => void) | undefined)[] = [];
   readonly #guestPending: Uint8Array;
   readonly #backPending: Uint8Array;
@@ -88,6 +90,7 @@ export class Harness {
           self.#handlers[port] = undefined;
         },
         send(port: number) {
+          self.sends[port]++;
           const q = self.#portQueue[port];
           if (q >= 0) self.#backPending[q] = 1;
           return 0;

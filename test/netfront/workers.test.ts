@@ -48,8 +48,15 @@ async function run(args: GuestArgs): Promise<Result> {
       program: program("./programs/nf-guest.js"),
       args,
     });
-    const r = await result;
+    let timer: NodeJS.Timeout | undefined;
+    const r = await Promise.race([
+      result,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error("no result from the guest within 20 s")), 20_000);
+      }),
+    ]).finally(() => clearTimeout(timer));
     assert.deepEqual(failed, [], "no domain failed");
+    assert.equal(r.error, undefined, "the scenario ran to its end");
     // Every grant ended, the backend holds no mapping, and nothing threw in a handler.
     assert.equal(r.notEnded, 0);
     assert.equal(r.liveAfterClose, 0, "no buffer grant left after close");

@@ -120,9 +120,12 @@ export default async function main(dom: Domain, raw: unknown): Promise<void> {
     writable++;
     wake?.();
   });
+  /** The next writable call; rejects after 3 s, so a lost wake-up fails the test, not hangs it. */
   const writableOnce = (): Promise<void> =>
-    new Promise((r) => {
+    new Promise((r, reject) => {
+      const t = setTimeout(() => reject(new Error("no writable call within 3 s")), 3000);
       wake = () => {
+        clearTimeout(t);
         wake = null;
         r();
       };
@@ -137,13 +140,14 @@ export default async function main(dom: Domain, raw: unknown): Promise<void> {
   };
   const buf = new Uint8Array(65536);
   /** Sends frame `seq`, waiting for writable as long as the device pushes back. */
-  const send = async (seq: number, f: TxFrame): Promise<number> => {
-    fillFrame(buf, 0, f.len, seq);
+  const send = async (seq: number, f: TxFrame, frame: Uint8Array = buf): Promise<number> => {
+    if (frame === buf) fillFrame(buf, 0, f.len, seq);
     let refused = 0;
     for (;;) {
       const w = writableOnce();
-      if (dev.transmitGso(buf, f.len, f.flags, f.gso ?? 0, f.mss ?? 0)) {
-        wake = null;
+      if (dev.transmitGso(frame, f.len, f.flags, f.gso ?? 0, f.mss ?? 0)) {
+        wake?.();
+        w.catch(() => {});
         return refused;
       }
       refused++;
@@ -152,57 +156,63 @@ export default async function main(dom: Domain, raw: unknown): Promise<void> {
   };
 
   const result: Record<string, unknown> = { t: "result" };
-  if (a.scenario === "echo") {
-    const frames = a.frames ?? [];
-    for (let i = 0; i < frames.length; i++) await send(i, frames[i]);
-    result.complete = await until(() => received.length >= frames.length);
-  } else if (a.scenario === "ringfull") {
-    const total = a.count ?? 600;
-    let accepted = 0;
-    fillFrame(buf, 0, 1000, 0);
-    while (dev.transmit(buf, 1000, 0)) fillFrame(buf, 0, 1000, ++accepted);
-    result.acceptedBeforeFull = accepted;
-    result.writableWhileHeld = writable;
-    const w = writableOnce();
-    dom.post(0, { t: "release" });
-    await w;
-    result.writableAfterRelease = writable;
-    for (let i = accepted; i < total; i++) await send(i, { len: 1000, flags: 0 });
-    result.complete = await until(() => received.length >= total);
-    result.inOrder = received.every((r, i) => r.seq === i);
-  } else if (a.scenario === "multiqueue") {
-    const flows: { want: number; diff: number[] }[] = [];
-    for (let f = 0; f < 32; f++) {
-      const frame = udpFrame(200, 0x0a000001, 0x0a000002 + (f & 3), 1000 + f, 7);
-      const before = fqs.map((_, q) => dev.counters(q)?.get("tx_packets") ?? 0);
-      for (let i = 0; i < 10; i++) {
-        while (!dev.transmit(frame, 200, 0)) await writableOnce();
+  try {
+    await scenario();
+  } catch (e) {
+    result.error = String(e);
+  }
+  async function scenario(): Promise<void> {
+    if (a.scenario === "echo") {
+      const frames = a.frames ?? [];
+      for (let i = 0; i < frames.length; i++) await send(i, frames[i]);
+      result.complete = await until(() => received.length >= frames.length);
+    } else if (a.scenario === "ringfull") {
+      const total = a.count ?? 600;
+      let accepted = 0;
+      fillFrame(buf, 0, 1000, 0);
+      // Bounded: a device that never pushes back must fail the test, not spin.
+      while (accepted < 5000 && dev.transmit(buf, 1000, 0)) fillFrame(buf, 0, 1000, ++accepted);
+      result.acceptedBeforeFull = accepted;
+      result.writableWhileHeld = writable;
+      const w = writableOnce();
+      dom.post(0, { t: "release" });
+      await w;
+      result.writableAfterRelease = writable;
+      for (let i = accepted; i < total; i++) await send(i, { len: 1000, flags: 0 });
+      result.complete = await until(() => received.length >= total);
+      result.inOrder = received.every((r, i) => r.seq === i);
+    } else if (a.scenario === "multiqueue") {
+      const flows: { want: number; diff: number[] }[] = [];
+      for (let f = 0; f < 32; f++) {
+        const frame = udpFrame(200, 0x0a000001, 0x0a000002 + (f & 3), 1000 + f, 7);
+        const before = fqs.map((_, q) => dev.counters(q)?.get("tx_packets") ?? 0);
+        for (let i = 0; i < 10; i++) await send(i, { len: 200, flags: 0 }, frame);
+        flows.push({
+          want: flowHash(frame, 200) % nq,
+          diff: fqs.map((_, q) => (dev.counters(q)?.get("tx_packets") ?? 0) - before[q]),
+        });
       }
-      flows.push({
-        want: flowHash(frame, 200) % nq,
-        diff: fqs.map((_, q) => (dev.counters(q)?.get("tx_packets") ?? 0) - before[q]),
-      });
-    }
-    result.flows = flows;
-    result.complete = await until(() => received.length >= 320);
-  } else if (a.scenario === "hostile") {
-    const gso = a.hostile === "rxBadExtra" || a.hostile === "rxBadGso";
-    let threw = "";
-    try {
-      for (let i = 0; i < 3; i++) {
-        fillFrame(buf, 0, 100, i);
-        dev.transmitGso(buf, 100, 0, gso ? 1 : 0, gso ? 50 : 0);
+      result.flows = flows;
+      result.complete = await until(() => received.length >= 320);
+    } else if (a.scenario === "hostile") {
+      const gso = a.hostile === "rxBadExtra" || a.hostile === "rxBadGso";
+      let threw = "";
+      try {
+        for (let i = 0; i < 3; i++) {
+          fillFrame(buf, 0, 100, i);
+          dev.transmitGso(buf, 100, 0, gso ? 1 : 0, gso ? 50 : 0);
+        }
+        await until(() => fatals.length > 0, 3000);
+        // After the fatal: sending neither throws nor reaches the stopped queue.
+        fillFrame(buf, 0, 100, 9);
+        dev.transmit(buf, 100, 0);
+      } catch (e) {
+        threw = String(e);
       }
-      await until(() => fatals.length > 0, 3000);
-      // After the fatal: sending neither throws nor reaches the stopped queue.
-      fillFrame(buf, 0, 100, 9);
-      dev.transmit(buf, 100, 0);
-    } catch (e) {
-      threw = String(e);
+      await new Promise((r) => setTimeout(r, 20));
+      result.threw = threw;
+      result.badDelivered = received.filter((r) => r.seq < 0).length;
     }
-    await new Promise((r) => setTimeout(r, 20));
-    result.threw = threw;
-    result.badDelivered = received.filter((r) => r.seq < 0).length;
   }
   result.received = received;
   result.fatals = fatals;
