@@ -15,8 +15,10 @@ export const NETFRONT_QUEUE_COUNTERS = [
   "tx_ring_full",
   "rx_packets",
   "rx_bytes",
-  /** Frames the backend reported failed (negative status) or empty: buffers recycled. */
+  /** Empty frames: buffers recycled. */
   "rx_dropped",
+  /** Frames the backend reported failed (a negative status: its copy failed): buffers recycled. */
+  "rx_errors",
   /** Protocol violations by the backend (each stops the queue and resets the vif). */
   "fatal",
 ] as const;

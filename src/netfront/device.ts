@@ -107,9 +107,13 @@ export class NetfrontDevice implements FrontDevice, NetDevice {
       throw new PvnetError("EINVAL", `Cannot attach netfront queue ${index} (expected a new queue number)`);
     const counters = netfrontQueueCounters();
     let failed = false;
+    let halves: { tx: FrontTx; rx: FrontRx } | undefined;
     const onFatal = (reason: string): void => {
       if (failed) return;
       failed = true;
+      // The whole queue stops touching its rings, not just the half that saw the violation.
+      halves?.tx.halt();
+      halves?.rx.halt();
       counters.add("fatal");
       this.#log(`dom${this.#dom.domid}: netfront queue ${index}: ${reason}; disabled`);
       this.#dom.loop.defer(() => fatal(reason));
@@ -134,6 +138,7 @@ export class NetfrontDevice implements FrontDevice, NetDevice {
       this.#getReceive,
       this.rxMeta,
     );
+    halves = { tx, rx };
     const q: Queue = { index, tx, rx, counters, rings, started: false };
     this.#queues[index] = q;
     this.#nQueues = dense(this.#queues);

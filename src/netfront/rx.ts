@@ -67,6 +67,7 @@ export class FrontRx {
   readonly #cPackets: number;
   readonly #cBytes: number;
   readonly #cDropped: number;
+  readonly #cErrors: number;
   readonly #fatal: (reason: string) => void;
   readonly #deliver: () => ReceiveFn;
   readonly #meta: RxMeta;
@@ -99,6 +100,7 @@ export class FrontRx {
     this.#cPackets = c.slot("rx_packets");
     this.#cBytes = c.slot("rx_bytes");
     this.#cDropped = c.slot("rx_dropped");
+    this.#cErrors = c.slot("rx_errors");
     this.#fatal = fatal;
     this.#deliver = deliver;
     this.#meta = meta;
@@ -181,7 +183,7 @@ export class FrontRx {
             this.#fail(`rx: ${pkt.describe()}`);
             return;
           }
-          this.#c[this.#cDropped]++;
+          this.#c[this.#cErrors]++;
           i += pkt.consumed;
           continue;
         }
@@ -232,6 +234,11 @@ export class FrontRx {
       for (let k = 0; k < n; k++) this.#post(this.#slotBuf[(first + k) & mask]);
       if (ring.pushRequestsAndCheckNotify()) this.#dom.evtchn.send(this.#port);
     }
+  }
+
+  /** Stops touching the ring (the other half of the queue broke the protocol). */
+  halt(): void {
+    this.#broken = true;
   }
 
   #fail(reason: string): void {

@@ -271,6 +271,11 @@ export class FrontTx {
     }
   }
 
+  /** Stops touching the ring (the other half of the queue broke the protocol). */
+  halt(): void {
+    this.#broken = true;
+  }
+
   #fail(reason: string): void {
     this.#broken = true;
     this.#fatal(reason);

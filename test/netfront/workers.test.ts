@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { Machine } from "../../src/hv/machine.js";
+import { netfrontQueueCounters } from "../../src/netfront/counters.js";
 import {
   NETRXF_csum_blank,
   NETRXF_data_validated,
@@ -26,6 +27,7 @@ interface Result {
   ringsNotEnded: number;
   liveGrants: number;
   handlerErrors: number;
+  counterBuffers: SharedArrayBuffer[];
   [k: string]: unknown;
 }
 
@@ -107,6 +109,10 @@ test("workers: frames of 60 B to 64 KiB with sg, checksum flags and GSO cross to
     );
     assert.equal(r.echo[0].gso, 2);
     assert.equal(r.counters[0].tx_packets, frames.length);
+    assert.ok(r.counterBuffers[0] instanceof SharedArrayBuffer, "counters live in shared memory");
+    const live = netfrontQueueCounters(r.counterBuffers[0]);
+    assert.equal(live.get("tx_packets"), frames.length, "counters read from another thread");
+    assert.equal(live.get("rx_bytes"), r.counters[0].rx_bytes);
     assert.equal(r.counters[0].rx_packets, frames.length);
     assert.deepEqual(r.fatals, []);
   }
@@ -156,6 +162,7 @@ for (const [hostile, reason] of HOSTILE) {
     assert.equal(r.fatals.length, 1, r.fatals.join("; "));
     assert.match(r.fatals[0], reason);
     assert.equal(r.threw, "");
+    assert.equal(r.sentAfterFatal, false, "the stopped queue takes nothing");
     assert.equal(r.badDelivered, 0);
     assert.equal(r.counters[0].fatal, 1);
   });

@@ -205,7 +205,7 @@ export default async function main(dom: Domain, raw: unknown): Promise<void> {
         await until(() => fatals.length > 0, 3000);
         // After the fatal: sending neither throws nor reaches the stopped queue.
         fillFrame(buf, 0, 100, 9);
-        dev.transmit(buf, 100, 0);
+        result.sentAfterFatal = dev.transmit(buf, 100, 0);
       } catch (e) {
         threw = String(e);
       }
@@ -217,6 +217,8 @@ export default async function main(dom: Domain, raw: unknown): Promise<void> {
   result.received = received;
   result.fatals = fatals;
   result.counters = fqs.map((_, q) => dev.counters(q)?.snapshot());
+  // Shared memory: the test reads the live counters from the main thread.
+  result.counterBuffers = fqs.map((_, q) => dev.counters(q)?.buffer);
   const statsMsg = waitMsg("stats");
   dom.post(0, { t: "stats" });
   result.echo = (await statsMsg).stats;
