@@ -257,6 +257,22 @@ for (const [hostile, reason, gso] of HOSTILE_CASES) {
   });
 }
 
+test("a backend's honest failures (NETIF_RSP_ERROR) are counted, buffers reclaimed, the queue goes on", () => {
+  const h = new Harness({ hostile: "errors" });
+  const got = sendAll(h, Array(300).fill(200));
+  assert.deepEqual(h.fatals, []);
+  assert.deepEqual(
+    got.map((g) => g.seq),
+    Array.from({ length: 299 }, (_, i) => i + 1),
+    "frame 0's echo failed, every other arrived",
+  );
+  const c = h.dev.counters(0);
+  assert.equal(c?.get("tx_errors"), 1);
+  assert.equal(c?.get("rx_errors"), 1);
+  assert.equal(h.close(), 0);
+  assert.equal(h.grants.liveGrants, 0);
+});
+
 test("the hot path allocates nothing per frame: 64 B and 200 B end to end, through TX, the backend and RX", async () => {
   const h = new Harness();
   let n = 0;

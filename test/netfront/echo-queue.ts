@@ -24,6 +24,7 @@ import {
   extraGsoType,
   extraGsoWrite,
   extraType,
+  NETIF_RSP_ERROR,
   NETIF_RSP_NULL,
   NETIF_RSP_OKAY,
   NETIF_RX_ENTRY_SIZE,
@@ -60,6 +61,8 @@ export const HOSTILE = [
   "rxBadExtra",
   "rxBadGso",
   "rxProd",
+  /** Honest failures, not violations: frame 0 answered NETIF_RSP_ERROR on TX and RX. */
+  "errors",
 ] as const;
 export type Hostile = (typeof HOSTILE)[number];
 
@@ -235,6 +238,7 @@ export class EchoQueue {
         if (k === 0 && hostile === "txBadId") id = 40000;
         if (k === 0 && hostile === "txDouble" && frameNo > 0) id = this.#firstId;
         if (k === 0 && hostile === "txBadStatus") status = 7;
+        if (k === 0 && hostile === "errors" && frameNo === 0) status = NETIF_RSP_ERROR;
         txRspWrite(tx.wmem, r, id, status);
       }
       tx.endResponse();
@@ -273,7 +277,7 @@ export class EchoQueue {
       let off = 0;
       if (d === 0 && hostile === "rxBadId") id = (id + 1) & 0xffff;
       if (d === 0 && hostile === "rxOffset") off = PAGE_SIZE - 8;
-      rxRspWrite(rx.wmem, w, id, off, fl, len);
+      rxRspWrite(rx.wmem, w, id, off, fl, hostile === "errors" && frameNo === 0 ? NETIF_RSP_ERROR : len);
       rx.endResponse();
       nOps = this.#split(nOps, false, 0, pos, true, rxReqGref(rq, at), off, Math.min(len, PAGE_SIZE - off));
       pos += len;
