@@ -269,6 +269,11 @@ test("a backend's honest failures (NETIF_RSP_ERROR) are counted, buffers reclaim
   const c = h.dev.counters(0);
   assert.equal(c?.get("tx_errors"), 1);
   assert.equal(c?.get("rx_errors"), 1);
+  // Every TX buffer came back, the failed frame's too: the whole pool takes a burst.
+  const buf = new Uint8Array(100);
+  fillFrame(buf, 0, 100, 0);
+  for (let i = 0; i < 256; i++) assert.ok(h.dev.transmit(buf, 100, 0), `frame ${i} of the burst`);
+  h.pump();
   assert.equal(h.close(), 0);
   assert.equal(h.grants.liveGrants, 0);
 });
