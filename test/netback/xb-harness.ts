@@ -8,7 +8,7 @@ import type { NbDom0Args } from "./programs/xb-dom0.js";
 
 const program = (p: string) => new URL(p, import.meta.url);
 export const DOM0 = program("./programs/xb-dom0.js");
-export const NF_GUEST = program("../netfront/programs/nf-guest.js");
+export const NF_GUEST = program("../netfront/programs/xb-guest.js");
 export const RUDE_FRONT = program("./programs/rude-front.js");
 
 // biome-ignore lint/suspicious/noExplicitAny: reports are whatever the test programs send

@@ -1,106 +1,237 @@
 /**
- * Test guest for the xenbus halves: NetfrontDriver over a fake device that records what the
- * xenbus half hands it. Probes when the machine says so (the toolstack writes the device
- * first), closes or reports a backend violation on request, and reports its grants and
- * the driver's status.
+ * The guest of the netfront worker tests: sets its rings up as the xenbus half would
+ * (pages granted to Domain-0, FrontRing.init, unbound ports), hands them to a
+ * NetfrontDevice and to Domain-0's echo backend, runs one scenario, closes everything and
+ * reports `{t:"result", ...}`.
  */
 import type { Domain } from "../../../src/hv/domain.js";
-import { MACHINE } from "../../../src/hv/worker-proto.js";
-import type { FrontDevice, FrontFatal } from "../../../src/netfront/device-api.js";
-import { NetfrontDriver, type NetfrontOptions } from "../../../src/netfront/xenbus.js";
-import { connectXenstore } from "../../../src/xenstore/domain-xenstored.js";
+import { PAGE_SIZE } from "../../../src/hv/memory.js";
+import { NetfrontDevice } from "../../../src/netfront/device.js";
+import type { FrontFeatures, FrontQueue } from "../../../src/netfront/device-api.js";
+import { flowHash } from "../../../src/netfront/flow-hash.js";
+import { RingArea } from "../../../src/ring/area.js";
+import { FrontRing } from "../../../src/ring/front.js";
+import { NETIF_RX_ENTRY_SIZE, NETIF_TX_ENTRY_SIZE } from "../../../src/wire/xen/netif.js";
+import type { Hostile } from "../echo-queue.js";
+import { checkFrame, fillFrame, udpFrame } from "../frames.js";
+import type { ConnectMsg, QueueRefs } from "./echo-back.js";
 
-export interface NfGuestArgs {
-  queues?: number;
-  ringPageOrder?: number;
-  splitEventChannels?: boolean;
-  csumOffload?: boolean;
+export interface TxFrame {
+  len: number;
+  flags: number;
+  gso?: number;
+  mss?: number;
 }
 
-export type GuestMsg =
-  | { t: "probe"; devid: number }
-  | { t: "close" }
-  | { t: "fatal"; reason: string }
-  | { t: "stats" };
+export interface GuestArgs {
+  scenario: "echo" | "ringfull" | "multiqueue" | "hostile";
+  queues?: number;
+  order?: number;
+  split?: boolean;
+  frames?: TxFrame[];
+  hostile?: Hostile;
+  count?: number;
+}
+
+export interface Received {
+  seq: number;
+  len: number;
+  flags: number;
+  gsoType: number;
+  gsoSize: number;
+}
+
+const FEATURES: FrontFeatures = {
+  sg: true,
+  gsoTcpv4: true,
+  gsoTcpv6: true,
+  csumOffload: true,
+  ipv6CsumOffload: true,
+};
 
 export default async function main(dom: Domain, raw: unknown): Promise<void> {
-  const a = (raw ?? {}) as NfGuestArgs;
-  const xs = await connectXenstore(dom);
-  const calls: string[] = [];
-  const queues: {
-    queue: number;
-    txEnts: number;
-    rxEnts: number;
-    txPort: number;
-    rxPort: number;
-    features: unknown;
-  }[] = [];
-  let fatal: FrontFatal | undefined;
-  let driver: NetfrontDriver | undefined;
-  const lines: string[] = [];
-  const makeDevice: NetfrontOptions["makeDevice"] = (info) => {
-    calls.push(`make ${info.mac} ${info.mtu}`);
-    const dev: FrontDevice = {
-      attachQueue(rings, f) {
-        calls.push(`attach q${rings.queue}`);
-        queues.push({
-          queue: rings.queue,
-          txEnts: rings.tx.nrEnts,
-          rxEnts: rings.rx.nrEnts,
-          txPort: rings.txPort,
-          rxPort: rings.rxPort,
-          features: rings.features,
-        });
-        fatal = f;
-        return {
-          start: () => void calls.push(`start q${rings.queue}`),
-          close: () => {
-            calls.push(`close q${rings.queue}`);
-            return 0;
-          },
-        };
-      },
-      carrierOn: () => void calls.push("carrierOn"),
-      carrierOff: () => void calls.push("carrierOff"),
-    };
-    return dev;
-  };
-  const stats = (t: string): void =>
-    dom.report({
-      t,
-      calls: [...calls],
-      queues: [...queues],
-      lines: [...lines],
-      status: driver?.status(),
-      liveGrants: dom.grants.liveGrants,
-    });
-  dom.onMessage((from, data) => {
-    if (from !== MACHINE) return;
-    const m = data as GuestMsg;
-    void (async () => {
-      switch (m.t) {
-        case "probe":
-          driver = await NetfrontDriver.probe(dom, xs, m.devid, {
-            makeDevice,
-            queues: a.queues,
-            ringPageOrder: a.ringPageOrder,
-            splitEventChannels: a.splitEventChannels,
-            features: a.csumOffload === false ? { csumOffload: false } : {},
-            log: (l) => lines.push(l),
-            closeTimeoutMs: 3000,
-          });
-          return stats("connected");
-        case "close":
-          await driver?.close();
-          return stats("closed");
-        case "fatal":
-          fatal?.(m.reason);
-          return stats("fatal-sent");
-        case "stats":
-          return stats("stats");
-      }
-    })().catch((e: Error) =>
-      dom.report({ t: "error", message: e.message, calls: [...calls], lines: [...lines] }),
+  const a = raw as GuestArgs;
+  const nq = a.queues ?? 1;
+  const order = a.order ?? 0;
+  const mem = dom.memory.mem;
+  const ringRefs: number[] = [];
+  const ports: number[] = [];
+  const fatals: string[] = [];
+  const dev = new NetfrontDevice(dom, { mac: "00:16:3e:00:00:01", mtu: 1500 }, { log: () => {} });
+  const fqs: FrontQueue[] = [];
+  const refs: QueueRefs[] = [];
+  const ring = (entry: number): { ring: FrontRing; refs: number[] } => {
+    const ps = dom.pages.allocMany(1 << order) as number[];
+    const r = ps.map((p) => dom.grants.grantAccess(0, p, false));
+    ringRefs.push(...r);
+    const area = new RingArea(
+      mem,
+      ps.map((p) => p * PAGE_SIZE),
+      entry,
     );
+    return { ring: FrontRing.init(area), refs: r };
+  };
+  for (let q = 0; q < nq; q++) {
+    const tx = ring(NETIF_TX_ENTRY_SIZE);
+    const rx = ring(NETIF_RX_ENTRY_SIZE);
+    const txPort = await dom.evtchnAllocUnbound(0);
+    const rxPort = a.split ? await dom.evtchnAllocUnbound(0) : txPort;
+    ports.push(txPort);
+    if (rxPort !== txPort) ports.push(rxPort);
+    fqs.push(
+      dev.attachQueue(
+        { backDomid: 0, queue: q, tx: tx.ring, rx: rx.ring, txPort, rxPort, features: FEATURES },
+        (reason) => fatals.push(reason),
+      ),
+    );
+    refs.push({ txRefs: tx.refs, rxRefs: rx.refs, txPort, rxPort });
+  }
+  const waitMsg = (t: string): Promise<Record<string, unknown>> =>
+    new Promise((resolve) => {
+      dom.onMessage((from, data) => {
+        const m = data as { t: string };
+        if (from === 0 && m.t === t) resolve(m as Record<string, unknown>);
+      });
+    });
+  const connected = waitMsg("connected");
+  dom.post(0, {
+    t: "connect",
+    queues: refs,
+    hostile: a.hostile,
+    hold: a.scenario === "ringfull",
+  } satisfies ConnectMsg);
+  await connected;
+  for (const q of fqs) q.start();
+  dev.carrierOn();
+
+  const received: Received[] = [];
+  dev.onReceive((b, off, len, flags) => {
+    received.push({
+      seq: checkFrame(b, off, len),
+      len,
+      flags,
+      gsoType: dev.rxMeta.gsoType,
+      gsoSize: dev.rxMeta.gsoSize,
+    });
   });
+  let writable = 0;
+  let wake: (() => void) | null = null;
+  dev.onWritable(() => {
+    writable++;
+    wake?.();
+  });
+  /** The next writable call; rejects after 3 s, so a lost wake-up fails the test, not hangs it. */
+  const writableOnce = (): Promise<void> =>
+    new Promise((r, reject) => {
+      const t = setTimeout(() => reject(new Error("no writable call within 3 s")), 3000);
+      wake = () => {
+        clearTimeout(t);
+        wake = null;
+        r();
+      };
+    });
+  const until = async (ok: () => boolean, ms = 5000): Promise<boolean> => {
+    const t0 = Date.now();
+    while (!ok()) {
+      if (Date.now() - t0 > ms) return false;
+      await new Promise((r) => setTimeout(r, 2));
+    }
+    return true;
+  };
+  const buf = new Uint8Array(65536);
+  /** Sends frame `seq`, waiting for writable as long as the device pushes back. */
+  const send = async (seq: number, f: TxFrame, frame: Uint8Array = buf): Promise<number> => {
+    if (frame === buf) fillFrame(buf, 0, f.len, seq);
+    let refused = 0;
+    for (;;) {
+      const w = writableOnce();
+      if (dev.transmitGso(frame, f.len, f.flags, f.gso ?? 0, f.mss ?? 0)) {
+        wake?.();
+        w.catch(() => {});
+        return refused;
+      }
+      refused++;
+      await w;
+    }
+  };
+
+  const result: Record<string, unknown> = { t: "result" };
+  try {
+    await scenario();
+  } catch (e) {
+    result.error = String(e);
+  }
+  async function scenario(): Promise<void> {
+    if (a.scenario === "echo") {
+      const frames = a.frames ?? [];
+      for (let i = 0; i < frames.length; i++) await send(i, frames[i]);
+      result.complete = await until(() => received.length >= frames.length);
+    } else if (a.scenario === "ringfull") {
+      const total = a.count ?? 600;
+      let accepted = 0;
+      fillFrame(buf, 0, 1000, 0);
+      // Bounded: a device that never pushes back must fail the test, not spin.
+      while (accepted < 5000 && dev.transmit(buf, 1000, 0)) fillFrame(buf, 0, 1000, ++accepted);
+      result.acceptedBeforeFull = accepted;
+      result.writableWhileHeld = writable;
+      const w = writableOnce();
+      dom.post(0, { t: "release" });
+      await w;
+      result.writableAfterRelease = writable;
+      for (let i = accepted; i < total; i++) await send(i, { len: 1000, flags: 0 });
+      result.complete = await until(() => received.length >= total);
+      result.inOrder = received.every((r, i) => r.seq === i);
+    } else if (a.scenario === "multiqueue") {
+      const flows: { want: number; diff: number[] }[] = [];
+      for (let f = 0; f < 32; f++) {
+        const frame = udpFrame(200, 0x0a000001, 0x0a000002 + (f & 3), 1000 + f, 7);
+        const before = fqs.map((_, q) => dev.counters(q)?.get("tx_packets") ?? 0);
+        for (let i = 0; i < 10; i++) await send(i, { len: 200, flags: 0 }, frame);
+        flows.push({
+          want: flowHash(frame, 200) % nq,
+          diff: fqs.map((_, q) => (dev.counters(q)?.get("tx_packets") ?? 0) - before[q]),
+        });
+      }
+      result.flows = flows;
+      result.complete = await until(() => received.length >= 320);
+    } else if (a.scenario === "hostile") {
+      const gso = a.hostile === "rxBadExtra" || a.hostile === "rxBadGso";
+      let threw = "";
+      try {
+        for (let i = 0; i < 3; i++) {
+          fillFrame(buf, 0, 100, i);
+          dev.transmitGso(buf, 100, 0, gso ? 1 : 0, gso ? 50 : 0);
+        }
+        await until(() => fatals.length > 0, 3000);
+        // After the fatal: sending neither throws nor reaches the stopped queue.
+        fillFrame(buf, 0, 100, 9);
+        result.sentAfterFatal = dev.transmit(buf, 100, 0);
+      } catch (e) {
+        threw = String(e);
+      }
+      await new Promise((r) => setTimeout(r, 20));
+      result.threw = threw;
+      result.badDelivered = received.filter((r) => r.seq < 0).length;
+    }
+  }
+  result.received = received;
+  result.fatals = fatals;
+  result.counters = fqs.map((_, q) => dev.counters(q)?.snapshot());
+  // Shared memory: the test reads the live counters from the main thread.
+  result.counterBuffers = fqs.map((_, q) => dev.counters(q)?.buffer);
+  const statsMsg = waitMsg("stats");
+  dom.post(0, { t: "stats" });
+  result.echo = (await statsMsg).stats;
+  // Teardown: buffer grants first (the backend copies, it never keeps them mapped), then
+  // the backend unmaps the rings, then the ring grants and the ports.
+  result.notEnded = fqs.reduce((n, q) => n + q.close(), 0);
+  result.liveAfterClose = dom.grants.liveGrants - ringRefs.length;
+  const gone = waitMsg("disconnected");
+  dom.post(0, { t: "disconnect" });
+  result.backMappings = (await gone).liveMappings;
+  result.ringsNotEnded = ringRefs.filter((r) => !dom.grants.endAccess(r)).length;
+  for (const p of ports) await dom.evtchnClose(p);
+  result.liveGrants = dom.grants.liveGrants;
+  result.handlerErrors = dom.handlerErrors;
+  dom.report(result);
 }

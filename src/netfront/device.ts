@@ -1,0 +1,256 @@
+/**
+ * netfront's datapath: the network device a guest stack sits on. The xenbus half hands it
+ * each queue's rings and channels (`attachQueue`); the device owns the buffer pools and
+ * their grants (tx.ts, rx.ts), picks a TX queue per frame by flow hash (flow-hash.ts), and
+ * calls the stack back from event handlers only: `onReceive` for each frame, `onWritable`
+ * once room returns after a refused `transmit` (never from inside `transmit`).
+ *
+ * A backend that breaks the protocol stops its queue at once (it no longer touches the
+ * rings) and the xenbus half's FrontFatal is called, from the loop rather than the handler,
+ * to reset the vif; the guest goes on.
+ */
+import type { Counters } from "../base/counters.js";
+import { PvnetError } from "../base/errors.js";
+import type { Domain } from "../hv/domain.js";
+import type { NetDevice } from "../stack/device.js";
+import { type NetfrontQueueCounter, netfrontQueueCounters } from "./counters.js";
+import type { FrontDevice, FrontFatal, FrontQueue, FrontQueueRings } from "./device-api.js";
+import { flowHash } from "./flow-hash.js";
+import { FrontRx, type ReceiveFn, type RxMeta } from "./rx.js";
+import { FrontTx } from "./tx.js";
+
+export interface NetfrontDeviceOptions {
+  /** TX buffers (pages) per queue, at most the ring's size; default 256. */
+  readonly txBuffers?: number;
+  /** RX buffers (pages) posted per queue, at most the ring's size; default 256. */
+  readonly rxBuffers?: number;
+  /** Where a protocol violation is logged; default stderr. */
+  readonly log?: (line: string) => void;
+}
+
+interface Queue {
+  readonly index: number;
+  readonly tx: FrontTx;
+  readonly rx: FrontRx;
+  readonly counters: Counters<NetfrontQueueCounter>;
+  readonly rings: FrontQueueRings;
+  started: boolean;
+}
+
+const noReceive: ReceiveFn = () => {};
+
+export class NetfrontDevice implements FrontDevice, NetDevice {
+  readonly mac: number;
+  readonly mtu: number;
+  readonly #dom: Domain;
+  readonly #txBuffers: number;
+  readonly #rxBuffers: number;
+  readonly #log: (line: string) => void;
+  /** Attached queues by number; a dense prefix once the xenbus half has attached them all. */
+  readonly #queues: (Queue | undefined)[] = [];
+  #nQueues = 0;
+  #receive: ReceiveFn = noReceive;
+  #writable: () => void = () => {};
+  readonly #getReceive = (): ReceiveFn => this.#receive;
+  #carrier = false;
+  /** A transmit was refused while the carrier was off. */
+  #wantCarrier = false;
+  /** GSO type and MSS of the frame being handed to the receive callback. */
+  readonly rxMeta: RxMeta = { gsoType: 0, gsoSize: 0 };
+
+  constructor(
+    dom: Domain,
+    info: { readonly mac: string; readonly mtu: number },
+    opts: NetfrontDeviceOptions = {},
+  ) {
+    this.#dom = dom;
+    this.mac = parseMac(info.mac);
+    if (!(Number.isInteger(info.mtu) && info.mtu >= 68 && info.mtu <= 65535 - 14))
+      throw new PvnetError("EINVAL", `Cannot create netfront device: mtu ${info.mtu} (expected 68..65521)`);
+    this.mtu = info.mtu;
+    this.#txBuffers = checkCount("txBuffers", opts.txBuffers ?? 256);
+    this.#rxBuffers = checkCount("rxBuffers", opts.rxBuffers ?? 256);
+    this.#log = opts.log ?? ((line) => process.stderr.write(`${line}\n`));
+  }
+
+  /** Both ends agree the backend completes blank checksums (queue 0's features). */
+  get offloadsChecksum(): boolean {
+    return this.#queues[0]?.rings.features.csumOffload ?? false;
+  }
+
+  get carrier(): boolean {
+    return this.#carrier;
+  }
+
+  get queueCount(): number {
+    return this.#nQueues;
+  }
+
+  /** Queue `q`'s counters (shared memory: `.buffer` may go to another thread). */
+  counters(q: number): Counters<NetfrontQueueCounter> | undefined {
+    return this.#queues[q]?.counters;
+  }
+
+  /** The stack's receive. Called from event handlers only. */
+  onReceive(cb: ReceiveFn): void {
+    this.#receive = cb;
+  }
+
+  /** The stack's onWritable: room is back after a refused transmit. */
+  onWritable(cb: () => void): void {
+    this.#writable = cb;
+  }
+
+  attachQueue(rings: FrontQueueRings, fatal: FrontFatal): FrontQueue {
+    const index = rings.queue;
+    if (!(Number.isInteger(index) && index >= 0 && index < 1024) || this.#queues[index] !== undefined)
+      throw new PvnetError("EINVAL", `Cannot attach netfront queue ${index} (expected a new queue number)`);
+    const counters = netfrontQueueCounters();
+    let failed = false;
+    let halves: { tx: FrontTx; rx: FrontRx } | undefined;
+    const onFatal = (reason: string): void => {
+      if (failed) return;
+      failed = true;
+      // The whole queue stops touching its rings, not just the half that saw the violation.
+      halves?.tx.halt();
+      halves?.rx.halt();
+      counters.add("fatal");
+      this.#log(`dom${this.#dom.domid}: netfront queue ${index}: ${reason}; disabled`);
+      this.#dom.loop.defer(() => fatal(reason));
+    };
+    const tx = new FrontTx(
+      {
+        dom: this.#dom,
+        ring: rings.tx,
+        backDomid: rings.backDomid,
+        port: rings.txPort,
+        features: rings.features,
+      },
+      counters,
+      onFatal,
+      this.#txBuffers,
+    );
+    const rx = new FrontRx(
+      { dom: this.#dom, ring: rings.rx, backDomid: rings.backDomid, port: rings.rxPort },
+      counters,
+      onFatal,
+      this.#rxBuffers,
+      this.#getReceive,
+      this.rxMeta,
+    );
+    halves = { tx, rx };
+    const q: Queue = { index, tx, rx, counters, rings, started: false };
+    this.#queues[index] = q;
+    this.#nQueues = dense(this.#queues);
+    return {
+      start: () => this.#start(q),
+      close: () => this.#close(q),
+    };
+  }
+
+  #start(q: Queue): void {
+    if (q.started) return;
+    q.started = true;
+    const ev = this.#dom.evtchn;
+    const { txPort, rxPort } = q.rings;
+    if (txPort === rxPort) {
+      ev.on(txPort, () => {
+        q.rx.poll();
+        q.tx.poll();
+        this.#maybeWritable();
+      });
+    } else {
+      ev.on(txPort, () => {
+        q.tx.poll();
+        this.#maybeWritable();
+      });
+      ev.on(rxPort, () => q.rx.poll());
+    }
+    q.rx.start();
+  }
+
+  #close(q: Queue): number {
+    if (this.#queues[q.index] === q) {
+      this.#queues[q.index] = undefined;
+      this.#nQueues = dense(this.#queues);
+    }
+    const ev = this.#dom.evtchn;
+    if (q.started) {
+      ev.off(q.rings.txPort);
+      ev.off(q.rings.rxPort);
+    }
+    return q.tx.close() + q.rx.close();
+  }
+
+  carrierOn(): void {
+    this.#carrier = true;
+    if (this.#wantCarrier) {
+      this.#wantCarrier = false;
+      this.#dom.loop.defer(() => this.#writable());
+    }
+  }
+
+  carrierOff(): void {
+    this.#carrier = false;
+  }
+
+  transmit(frame: Uint8Array, len: number, flags: number): boolean {
+    return this.transmitGso(frame, len, flags, 0, 0);
+  }
+
+  /**
+   * `transmit` for a GSO frame: `gsoType` XEN_NETIF_GSO_TYPE_TCPV4/6 (0: not GSO) and MSS
+   * `gsoSize`, sent as a GSO extra when the backend takes that type (else dropped and counted).
+   */
+  transmitGso(frame: Uint8Array, len: number, flags: number, gsoType: number, gsoSize: number): boolean {
+    const n = this.#nQueues;
+    if (!this.#carrier || n === 0) {
+      this.#wantCarrier = true;
+      return false;
+    }
+    const q = n === 1 ? this.#queues[0] : this.#queues[flowHash(frame, len) % n];
+    if (q === undefined) return false;
+    return q.tx.transmit(frame, len, flags, gsoType, gsoSize);
+  }
+
+  /** Flushes every queue's pending batch now (the loop does it after each batch anyway). */
+  flush(): void {
+    for (let i = 0; i < this.#nQueues; i++) this.#queues[i]?.tx.flush();
+  }
+
+  /**
+   * Calls the stack's onWritable when a queue that refused a frame has room again; a queue
+   * still full asks again once it drains (its refusal re-armed its event).
+   */
+  #maybeWritable(): void {
+    let owed = false;
+    for (let i = 0; i < this.#nQueues; i++) {
+      const tx = this.#queues[i]?.tx;
+      if (tx?.wantWritable === true && tx.writableAgain()) owed = true;
+    }
+    if (owed) this.#writable();
+  }
+}
+
+/** Attached queues counted from 0 up to the first gap. */
+function dense(qs: readonly (Queue | undefined)[]): number {
+  let n = 0;
+  while (n < qs.length && qs[n] !== undefined) n++;
+  return n;
+}
+
+function checkCount(field: string, v: number): number {
+  if (!(Number.isInteger(v) && v >= 1 && v <= 4096))
+    throw new PvnetError("EINVAL", `Cannot create netfront device: ${field} ${v} (expected 1..4096)`);
+  return v;
+}
+
+/** "00:16:3e:01:02:03" as a 48-bit number, first octet most significant. */
+export function parseMac(s: string): number {
+  const m = /^([0-9a-f]{2}):([0-9a-f]{2}):([0-9a-f]{2}):([0-9a-f]{2}):([0-9a-f]{2}):([0-9a-f]{2})$/i.exec(s);
+  if (m === null)
+    throw new PvnetError("EINVAL", `Cannot create netfront device: mac ${s} (expected xx:xx:xx:xx:xx:xx)`);
+  let v = 0;
+  for (let i = 1; i <= 6; i++) v = v * 256 + Number.parseInt(m[i], 16);
+  return v;
+}

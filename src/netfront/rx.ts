@@ -1,0 +1,264 @@
+/**
+ * One queue's receive side. `start` grants a pool of pages writable to the backend and posts
+ * one rx request per page; buffers are found by ring position (request k sits in slot
+ * k & mask with id k & mask, and its response comes back in the same slot), so a response
+ * can only ever name a buffer this queue posted.
+ *
+ * Each event copies every published response into private memory once and parses it
+ * (rx-parse.ts). A slot the backend reports failed (negative status) drops its frame and
+ * recycles the buffers; anything else wrong (an id off its position, offset + size past
+ * the page, a bad or missing extra, more_data past what was published, too many slots) is
+ * a protocol violation: fatal, and the queue stops touching the ring. A good frame goes to
+ * the receive callback straight from its page when it fills one slot, gathered into a
+ * private buffer when it spans several; then every consumed buffer is posted again and the
+ * batch pushed once. The callback must copy what it keeps: the buffer is reposted when it
+ * returns.
+ */
+import type { Counters } from "../base/counters.js";
+import type { Domain } from "../hv/domain.js";
+import { PAGE_SIZE } from "../hv/memory.js";
+import { ringErrorText } from "../ring/errors.js";
+import type { FrontRing } from "../ring/front.js";
+import { type Mem, privateMem } from "../wire/mem.js";
+import {
+  extraGsoSize,
+  extraGsoType,
+  NETIF_RX_ENTRY_SIZE,
+  NETRXF_csum_blank,
+  NETRXF_data_validated,
+  rxReqWrite,
+  rxRspOffset,
+  rxRspStatus,
+  XEN_NETIF_GSO_TYPE_TCPV4,
+  XEN_NETIF_GSO_TYPE_TCPV6,
+  XEN_NETIF_NR_SLOTS_MIN,
+} from "../wire/xen/netif.js";
+import { copyMem } from "./copy.js";
+import type { NetfrontQueueCounter } from "./counters.js";
+import { parseRxPacket, RxPacket, RxReason, RxVerdict } from "./rx-parse.js";
+
+/** The stack's receive: `len` bytes at `frame[off]`, NETRXF_* checksum flags. */
+export type ReceiveFn = (frame: Uint8Array, off: number, len: number, flags: number) => void;
+
+/** What the receive callback may read of the frame it is handed besides its bytes. */
+export interface RxMeta {
+  /** XEN_NETIF_GSO_TYPE_* of the frame being delivered (0: not GSO) and its MSS. */
+  gsoType: number;
+  gsoSize: number;
+}
+
+const CSUM_FLAGS = NETRXF_csum_blank | NETRXF_data_validated;
+/** The most data slots a frame may take (rx-parse's bound). */
+const MAX_DATA_SLOTS = XEN_NETIF_NR_SLOTS_MIN + 1;
+
+export interface RxPlace {
+  readonly dom: Domain;
+  readonly ring: FrontRing;
+  readonly backDomid: number;
+  readonly port: number;
+}
+
+export class FrontRx {
+  readonly #dom: Domain;
+  readonly #ring: FrontRing;
+  readonly #port: number;
+  readonly #mask: number;
+  readonly #c: Float64Array;
+  readonly #cPackets: number;
+  readonly #cBytes: number;
+  readonly #cDropped: number;
+  readonly #cErrors: number;
+  readonly #fatal: (reason: string) => void;
+  readonly #deliver: () => ReceiveFn;
+  readonly #meta: RxMeta;
+  #pages: number[] = [];
+  #ref = new Int32Array(0);
+  #off = new Int32Array(0);
+  /** The buffer posted at each ring slot. */
+  readonly #slotBuf: Int32Array;
+  readonly #batch: Mem;
+  readonly #gather: Mem;
+  readonly #pkt = new RxPacket();
+  readonly #nWanted: number;
+  #broken = false;
+  #closed = false;
+  #started = false;
+
+  constructor(
+    p: RxPlace,
+    c: Counters<NetfrontQueueCounter>,
+    fatal: (reason: string) => void,
+    buffers: number,
+    deliver: () => ReceiveFn,
+    meta: RxMeta,
+  ) {
+    this.#dom = p.dom;
+    this.#ring = p.ring;
+    this.#port = p.port;
+    this.#mask = p.ring.nrEnts - 1;
+    this.#c = c.f64;
+    this.#cPackets = c.slot("rx_packets");
+    this.#cBytes = c.slot("rx_bytes");
+    this.#cDropped = c.slot("rx_dropped");
+    this.#cErrors = c.slot("rx_errors");
+    this.#fatal = fatal;
+    this.#deliver = deliver;
+    this.#meta = meta;
+    this.#nWanted = Math.min(buffers, p.ring.nrEnts);
+    this.#slotBuf = new Int32Array(p.ring.nrEnts).fill(-1);
+    this.#batch = privateMem(p.ring.nrEnts * NETIF_RX_ENTRY_SIZE);
+    this.#gather = privateMem(MAX_DATA_SLOTS * PAGE_SIZE);
+    this.#backDomid = p.backDomid;
+  }
+
+  readonly #backDomid: number;
+
+  get broken(): boolean {
+    return this.#broken || this.#closed;
+  }
+
+  /** Grants the pool writable and fills the ring (xennet_alloc_rx_buffers). */
+  start(): void {
+    if (this.#started || this.#closed) return;
+    this.#started = true;
+    const n = this.#nWanted;
+    const dom = this.#dom;
+    const pages = dom.pages.allocMany(n);
+    if (pages === null) throw new RangeError(`Domain ${dom.domid} is out of memory: ${n} RX pages wanted`);
+    this.#pages = pages;
+    this.#ref = new Int32Array(n).fill(-1);
+    this.#off = new Int32Array(n);
+    for (let i = 0; i < n; i++) {
+      const ref = dom.grants.grantAccess(this.#backDomid, pages[i], false);
+      if (ref < 0) {
+        for (let j = i; j < n; j++) dom.pages.free(pages[j]);
+        this.#ref = this.#ref.subarray(0, i);
+        this.close();
+        throw new RangeError(`Domain ${dom.domid} has no free grant entry for its RX pool`);
+      }
+      this.#ref[i] = ref;
+      this.#off[i] = pages[i] * PAGE_SIZE;
+      this.#post(i);
+    }
+    if (this.#ring.pushRequestsAndCheckNotify()) dom.evtchn.send(this.#port);
+  }
+
+  #post(buf: number): void {
+    const ring = this.#ring;
+    const slot = ring.reqProdPvt & this.#mask;
+    this.#slotBuf[slot] = buf;
+    const at = ring.beginRequest();
+    rxReqWrite(ring.wmem, at, slot, this.#ref[buf]);
+    ring.endRequest();
+  }
+
+  /** The RX event: delivers every published frame, reposts, then re-arms rsp_event. */
+  poll(): void {
+    if (!this.#started) return;
+    const ring = this.#ring;
+    const batch = this.#batch;
+    const pkt = this.#pkt;
+    const mask = this.#mask;
+    const mem = this.#dom.memory.mem;
+    const meta = this.#meta;
+    for (;;) {
+      if (this.#broken || this.#closed) return;
+      const first = ring.rspCons;
+      const n = ring.copyResponses(batch, 0, ring.nrEnts);
+      if (n < 0) {
+        this.#fail(`rx: ${ringErrorText(n)}`);
+        return;
+      }
+      if (n === 0) {
+        if (ring.finalCheckForResponses()) continue;
+        return;
+      }
+      let i = 0;
+      while (i < n) {
+        const v = parseRxPacket(batch, 0, i, n - i, first, mask, pkt);
+        if (v !== RxVerdict.Ok) {
+          // A failed copy is the backend's honest report (netback overwrites the status
+          // with the GNTST code); everything else is a broken backend.
+          if (pkt.reason !== RxReason.BadStatus || pkt.reasonB >= 0) {
+            this.#fail(`rx: ${pkt.describe()}`);
+            return;
+          }
+          this.#c[this.#cErrors]++;
+          i += pkt.consumed;
+          continue;
+        }
+        meta.gsoType = 0;
+        meta.gsoSize = 0;
+        if (pkt.gsoAt >= 0) {
+          const x = pkt.gsoAt * NETIF_RX_ENTRY_SIZE;
+          const type = extraGsoType(batch, x);
+          const size = extraGsoSize(batch, x);
+          if ((type !== XEN_NETIF_GSO_TYPE_TCPV4 && type !== XEN_NETIF_GSO_TYPE_TCPV6) || size === 0) {
+            this.#fail(`rx: bad GSO extra (type ${type}, size ${size})`);
+            return;
+          }
+          meta.gsoType = type;
+          meta.gsoSize = size;
+        }
+        const len = pkt.length;
+        if (len === 0) {
+          this.#c[this.#cDropped]++;
+          i += pkt.consumed;
+          continue;
+        }
+        const at = i * NETIF_RX_ENTRY_SIZE;
+        const off0 = this.#off[this.#slotBuf[(first + i) & mask]] + rxRspOffset(batch, at);
+        const flags = pkt.flags & CSUM_FLAGS;
+        const cb = this.#deliver();
+        if (pkt.nData === 1) {
+          cb(mem.u8, off0, len, flags);
+        } else {
+          const g = this.#gather;
+          let done = rxRspStatus(batch, at);
+          copyMem(g, 0, mem, off0, done);
+          // Continuation slots follow the first slot's extras.
+          for (let k = i + 1 + pkt.nExtras; k < i + pkt.consumed; k++) {
+            const a = k * NETIF_RX_ENTRY_SIZE;
+            const size = rxRspStatus(batch, a);
+            copyMem(g, done, mem, this.#off[this.#slotBuf[(first + k) & mask]] + rxRspOffset(batch, a), size);
+            done += size;
+          }
+          cb(g.u8, 0, len, flags);
+        }
+        this.#c[this.#cPackets]++;
+        this.#c[this.#cBytes] += len;
+        i += pkt.consumed;
+      }
+      if (this.#closed) return;
+      // Every consumed slot held a posted buffer (extras too): all go back, in one push.
+      for (let k = 0; k < n; k++) this.#post(this.#slotBuf[(first + k) & mask]);
+      if (ring.pushRequestsAndCheckNotify()) this.#dom.evtchn.send(this.#port);
+    }
+  }
+
+  /** Stops touching the ring (the other half of the queue broke the protocol). */
+  halt(): void {
+    this.#broken = true;
+  }
+
+  #fail(reason: string): void {
+    this.#broken = true;
+    this.#fatal(reason);
+  }
+
+  /** Stops and ends every buffer grant; returns how many the backend still holds. */
+  close(): number {
+    this.#closed = true;
+    let held = 0;
+    const g = this.#dom.grants;
+    for (let i = 0; i < this.#ref.length; i++) {
+      const ref = this.#ref[i];
+      if (ref < 0) continue;
+      if (g.endAccess(ref)) {
+        this.#ref[i] = -1;
+        this.#dom.pages.free(this.#pages[i]);
+      } else held++;
+    }
+    return held;
+  }
+}

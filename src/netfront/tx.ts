@@ -1,0 +1,299 @@
+/**
+ * One queue's transmit side. Frames are copied into a pool of pages granted read-only to
+ * the backend once, at attach (persistent grants: the backend maps or copies from them, and
+ * every slot names its gref); a frame larger than a page spans one slot per page with
+ * NETTXF_more_data (only with feature-sg). The first slot's size is the whole frame, as
+ * netif.h requires; a GSO frame carries one GSO extra right after its first slot.
+ *
+ * A slot's id is its buffer's index: responses may come back in any order, and each must
+ * name a buffer in flight, once (Linux's "Response has incorrect id" and "Response for
+ * inactive request"); anything else is fatal and the queue stops touching the ring.
+ * Requests are pushed once per batch by `flush` (scheduled on the domain's loop by the
+ * first frame of a batch), with at most one notification. Nothing here allocates per frame.
+ */
+import type { Counters } from "../base/counters.js";
+import type { Domain } from "../hv/domain.js";
+import { PAGE_SIZE } from "../hv/memory.js";
+import { ringErrorText } from "../ring/errors.js";
+import type { FrontRing } from "../ring/front.js";
+import { privateMem } from "../wire/mem.js";
+import {
+  extraGsoWrite,
+  NETIF_RSP_DROPPED,
+  NETIF_RSP_ERROR,
+  NETIF_RSP_NULL,
+  NETIF_RSP_OKAY,
+  NETIF_TX_ENTRY_SIZE,
+  NETTXF_csum_blank,
+  NETTXF_data_validated,
+  NETTXF_extra_info,
+  NETTXF_more_data,
+  txReqWrite,
+  txRspId,
+  txRspStatus,
+  XEN_NETIF_GSO_TYPE_TCPV4,
+  XEN_NETIF_GSO_TYPE_TCPV6,
+  XEN_NETIF_MAX_TX_SIZE,
+} from "../wire/xen/netif.js";
+import { FrameSource } from "./copy.js";
+import type { NetfrontQueueCounter } from "./counters.js";
+import type { FrontFeatures } from "./device-api.js";
+
+const ETH_HLEN = 14;
+/** Slots of the largest frame: 64 KiB over pages, plus its GSO extra. */
+export const TX_MAX_SLOTS = Math.ceil(XEN_NETIF_MAX_TX_SIZE / PAGE_SIZE) + 1;
+const CSUM_FLAGS = NETTXF_csum_blank | NETTXF_data_validated;
+
+export interface TxPlace {
+  readonly dom: Domain;
+  readonly ring: FrontRing;
+  readonly backDomid: number;
+  readonly port: number;
+  readonly features: FrontFeatures;
+}
+
+export class FrontTx {
+  readonly #dom: Domain;
+  readonly #ring: FrontRing;
+  readonly #port: number;
+  readonly #features: FrontFeatures;
+  readonly #c: Float64Array;
+  readonly #cPackets: number;
+  readonly #cBytes: number;
+  readonly #cDropped: number;
+  readonly #cErrors: number;
+  readonly #cFull: number;
+  readonly #fatal: (reason: string) => void;
+  readonly #pages: number[];
+  #ref: Int32Array;
+  readonly #off: Int32Array;
+  /** 1 while the buffer's slot is in flight. */
+  readonly #busy: Uint8Array;
+  readonly #free: Int32Array;
+  #nFree: number;
+  readonly #rsp;
+  readonly #src = new FrameSource();
+  readonly #flushFn: () => void;
+  #flushScheduled = false;
+  #broken = false;
+  #closed = false;
+  /** A transmit was refused for lack of room: the device owes the stack a writable call. */
+  wantWritable = false;
+
+  constructor(
+    p: TxPlace,
+    c: Counters<NetfrontQueueCounter>,
+    fatal: (reason: string) => void,
+    buffers: number,
+  ) {
+    this.#dom = p.dom;
+    this.#ring = p.ring;
+    this.#port = p.port;
+    this.#features = p.features;
+    this.#c = c.f64;
+    this.#cPackets = c.slot("tx_packets");
+    this.#cBytes = c.slot("tx_bytes");
+    this.#cDropped = c.slot("tx_dropped");
+    this.#cErrors = c.slot("tx_errors");
+    this.#cFull = c.slot("tx_ring_full");
+    this.#fatal = fatal;
+    const n = Math.min(buffers, p.ring.nrEnts);
+    const pages = p.dom.pages.allocMany(n);
+    if (pages === null) throw new RangeError(`Domain ${p.dom.domid} is out of memory: ${n} TX pages wanted`);
+    this.#pages = pages;
+    this.#ref = new Int32Array(n);
+    this.#off = new Int32Array(n);
+    this.#busy = new Uint8Array(n);
+    this.#free = new Int32Array(n);
+    for (let i = 0; i < n; i++) {
+      const ref = p.dom.grants.grantAccess(p.backDomid, pages[i], true);
+      if (ref < 0) {
+        for (let j = i; j < n; j++) p.dom.pages.free(pages[j]);
+        this.#ref = this.#ref.subarray(0, i);
+        this.close();
+        throw new RangeError(`Domain ${p.dom.domid} has no free grant entry for its TX pool`);
+      }
+      this.#ref[i] = ref;
+      this.#off[i] = pages[i] * PAGE_SIZE;
+      this.#free[i] = n - 1 - i;
+    }
+    this.#nFree = n;
+    this.#rsp = privateMem(p.ring.nrEnts * NETIF_TX_ENTRY_SIZE);
+    this.#flushFn = () => this.flush();
+  }
+
+  get broken(): boolean {
+    return this.#broken || this.#closed;
+  }
+
+  /** Buffers not in flight. */
+  get freeBuffers(): number {
+    return this.#nFree;
+  }
+
+  /**
+   * Queues the `len`-byte frame with its NETTXF checksum flags (a GSO frame with `gsoType`
+   * and MSS `gsoSize`). False, taking nothing, when the ring or the pool has no room; an
+   * unsendable frame is counted in tx_dropped and taken (true), so the stack never waits for it.
+   */
+  transmit(frame: Uint8Array, len: number, flags: number, gsoType: number, gsoSize: number): boolean {
+    if (this.#broken || this.#closed) return false;
+    const f = this.#features;
+    const gso = gsoType !== 0;
+    const nData = Math.ceil(len / PAGE_SIZE);
+    if (
+      !(len >= ETH_HLEN && len <= XEN_NETIF_MAX_TX_SIZE && len <= frame.length) ||
+      (nData > 1 && !f.sg) ||
+      (gso &&
+        (!(gsoType === XEN_NETIF_GSO_TYPE_TCPV4
+          ? f.gsoTcpv4
+          : gsoType === XEN_NETIF_GSO_TYPE_TCPV6 && f.gsoTcpv6) ||
+          !(gsoSize > 0 && gsoSize <= 0xffff)))
+    ) {
+      this.#c[this.#cDropped]++;
+      return true;
+    }
+    const ring = this.#ring;
+    const need = nData + (gso ? 1 : 0);
+    if (ring.freeRequests() < need || this.#nFree < nData) {
+      // Take back what the backend answered meanwhile before pushing back, as netfront's
+      // xmit does; the writable call itself comes from the event handler, never from here.
+      this.reap();
+      if (this.#broken) return false;
+      if (ring.freeRequests() < need || this.#nFree < nData) {
+        this.#c[this.#cFull]++;
+        this.wantWritable = true;
+        this.#armEvent();
+        return false;
+      }
+    }
+    const mem = this.#dom.memory.mem;
+    let done = 0;
+    for (let k = 0; k < nData; k++) {
+      const id = this.#free[--this.#nFree];
+      this.#busy[id] = 1;
+      const chunk = Math.min(len - done, PAGE_SIZE);
+      this.#src.copyOut(frame, done, mem, this.#off[id], chunk);
+      let fl = k + 1 < nData ? NETTXF_more_data : 0;
+      if (k === 0) fl |= (flags & CSUM_FLAGS) | (gso ? NETTXF_extra_info : 0);
+      const at = ring.beginRequest();
+      txReqWrite(ring.wmem, at, this.#ref[id], 0, fl, id, k === 0 ? len : chunk);
+      ring.endRequest();
+      if (k === 0 && gso) {
+        const x = ring.beginRequest();
+        extraGsoWrite(ring.wmem, x, 0, gsoSize, gsoType);
+        ring.endRequest();
+      }
+      done += chunk;
+    }
+    this.#c[this.#cPackets]++;
+    this.#c[this.#cBytes] += len;
+    if (!this.#flushScheduled) {
+      this.#flushScheduled = true;
+      this.#dom.loop.defer(this.#flushFn);
+    }
+    return true;
+  }
+
+  /** Publishes the batch: one push, a notification only when the backend asked for one. */
+  flush(): void {
+    this.#flushScheduled = false;
+    if (this.#broken || this.#closed) return;
+    if (this.#ring.pushRequestsAndCheckNotify()) this.#dom.evtchn.send(this.#port);
+  }
+
+  /** The TX event: reclaims answered slots and re-arms rsp_event lazily. */
+  poll(): void {
+    if (this.#broken || this.#closed) return;
+    do {
+      this.reap();
+      if (this.#broken) return;
+      this.#armEvent();
+    } while (this.#ring.unconsumedResponses() !== 0);
+  }
+
+  /** True once a refused sender may try again. */
+  writableAgain(): boolean {
+    if (!this.wantWritable || this.#broken || this.#closed) return false;
+    const slots = Math.min(TX_MAX_SLOTS, this.#ring.nrEnts);
+    const bufs = Math.min(TX_MAX_SLOTS - 1, this.#busy.length);
+    if (this.#ring.freeRequests() < slots || this.#nFree < bufs) return false;
+    this.wantWritable = false;
+    return true;
+  }
+
+  /**
+   * Asks for the next TX event halfway through what is in flight (Linux's
+   * xennet_tx_buf_gc), so completions wake us in batches.
+   */
+  #armEvent(): void {
+    const ring = this.#ring;
+    const out = (ring.reqProdPvt - ring.rspCons) >>> 0;
+    ring.setRspEvent((ring.rspCons + (out >>> 1) + 1) >>> 0);
+  }
+
+  /** Consumes every published response, each read once from private memory. */
+  reap(): void {
+    const ring = this.#ring;
+    const rsp = this.#rsp;
+    const n0 = this.#busy.length;
+    for (;;) {
+      const n = ring.copyResponses(rsp, 0, ring.nrEnts);
+      if (n < 0) {
+        this.#fail(`tx: ${ringErrorText(n)}`);
+        return;
+      }
+      if (n === 0) return;
+      for (let i = 0; i < n; i++) {
+        const at = i * NETIF_TX_ENTRY_SIZE;
+        const status = txRspStatus(rsp, at);
+        // Extras are answered NULL in their own slot, id unset.
+        if (status === NETIF_RSP_NULL) continue;
+        const id = txRspId(rsp, at);
+        if (id >= n0) {
+          this.#fail(`tx: Response has incorrect id ${id}`);
+          return;
+        }
+        if (this.#busy[id] !== 1) {
+          this.#fail(`tx: Response for inactive request ${id}`);
+          return;
+        }
+        if (status !== NETIF_RSP_OKAY) {
+          if (status !== NETIF_RSP_ERROR && status !== NETIF_RSP_DROPPED) {
+            this.#fail(`tx: Response ${id} has bad status ${status}`);
+            return;
+          }
+          this.#c[this.#cErrors]++;
+        }
+        this.#busy[id] = 0;
+        this.#free[this.#nFree++] = id;
+      }
+    }
+  }
+
+  /** Stops touching the ring (the other half of the queue broke the protocol). */
+  halt(): void {
+    this.#broken = true;
+  }
+
+  #fail(reason: string): void {
+    this.#broken = true;
+    this.#fatal(reason);
+  }
+
+  /** Stops and ends every buffer grant; returns how many the backend still holds. */
+  close(): number {
+    this.#closed = true;
+    let held = 0;
+    const g = this.#dom.grants;
+    for (let i = 0; i < this.#ref.length; i++) {
+      const ref = this.#ref[i];
+      if (ref < 0) continue;
+      if (g.endAccess(ref)) {
+        this.#ref[i] = -1;
+        this.#dom.pages.free(this.#pages[i]);
+      } else held++;
+    }
+    return held;
+  }
+}
