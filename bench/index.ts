@@ -3,6 +3,7 @@
 import { benchNetmap } from "./netmap.js";
 import type { BenchOptions, BenchRow } from "./result.js";
 import { benchRing } from "./ring.js";
+import { benchVif } from "./vif.js";
 import { benchXenstore } from "./xenstore.js";
 
 export type { BenchOptions } from "./result.js";
@@ -13,5 +14,10 @@ export const BENCHES: Record<string, { about: string; run: (o: BenchOptions) => 
   xenstore: {
     about: "xenstore reads, writes, listings, transactions per second: socket and ring",
     run: benchXenstore,
+  },
+  vif: {
+    about:
+      "guest to guest through netfront, netback and VALE (Mpps, Gbit/s, ping RTT), vs the raw ring and VALE",
+    run: benchVif,
   },
 };

@@ -76,6 +76,8 @@ export interface GuestVif {
 export interface GuestArgs {
   readonly vifs: readonly GuestVif[];
   readonly ping: PingPlan;
+  /** What HostOptions.guestExtra gave this guest (a benchmark's role); null by default. */
+  readonly extra: unknown;
 }
 
 /** Toolstack message from the host to Domain-0: write the name and vifs of a guest just created. */

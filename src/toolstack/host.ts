@@ -39,6 +39,13 @@ export interface HostOptions {
   readonly log?: (line: string) => void;
   /** How long to wait for a guest's vifs to be written; default 5000. */
   readonly addVifsTimeoutMs?: number;
+  /**
+   * The guests' program (default: guest-program.js, the stack with pings); benchmarks run
+   * their own, which receives the usual GuestArgs with `extra` set.
+   */
+  readonly guestProgram?: URL;
+  /** `extra` in each guest's args: by the guest's position among the guests (0-based). */
+  readonly guestExtra?: (index: number) => unknown;
 }
 
 export const DEFAULT_PING: PingPlan = { count: 0, intervalMs: 1000, timeoutMs: 1000 };
@@ -158,7 +165,7 @@ export class Host {
         args,
       });
       host.#ownsSocket = opts.socketPath !== null;
-      for (const g of guests) {
+      for (const [gi, g] of guests.entries()) {
         const gargs: GuestArgs = {
           vifs: host.#vifs
             .filter((v) => v.host.domid === g.domid)
@@ -168,11 +175,12 @@ export class Host {
               stackCounters: v.stack,
             })),
           ping,
+          extra: opts.guestExtra?.(gi) ?? null,
         };
         const domid = await machine.createDomain({
           name: g.name,
           pages: g.pages,
-          program: new URL("./guest-program.js", import.meta.url),
+          program: opts.guestProgram ?? new URL("./guest-program.js", import.meta.url),
           args: gargs,
         });
         const done = new Promise<string | undefined>((resolve) => added.set(domid, resolve));

@@ -1,0 +1,148 @@
+/**
+ * The guests of `pvnet bench vif`: the host's usual guest life (xenstore through the ring
+ * page, netfront probed on `device/vif/0`) with a benchmark role instead of the demo pings:
+ * "tx" sends UDP frames to its peer as fast as netfront takes them (refused -> wait for
+ * onWritable, never spin), "rx" counts what arrives, "ping" runs the stack and pings its peer
+ * one echo at a time, recording each RTT, "pong" runs the stack (it answers).
+ */
+
+import { demoFrame } from "../src/demo/frame.js";
+import type { Domain } from "../src/hv/domain.js";
+import { NetfrontDriver } from "../src/netfront/xenbus.js";
+import { NetStack } from "../src/stack/iface.js";
+import { makeFrontDevice } from "../src/toolstack/drivers.js";
+import type { GuestArgs } from "../src/toolstack/host-proto.js";
+import { writeMac } from "../src/wire/net/ethernet.js";
+import { connectXenstore } from "../src/xenstore/domain-xenstored.js";
+
+export type VifBenchRole = "tx" | "rx" | "ping" | "pong";
+
+export interface VifBenchExtra {
+  readonly role: VifBenchRole;
+  readonly frameBytes: number;
+  /** Distinct UDP flows the sender cycles through (to spread over queues). */
+  readonly flows: number;
+  /** The peer's MAC (48-bit number) and IPv4 address. */
+  readonly peerMac: number;
+  readonly peerIp: number;
+  /** Float64 words, see W_*. */
+  readonly words: SharedArrayBuffer;
+  /** Pings to send (role "ping"); their RTTs in µs land in `rtts`. */
+  readonly pings: number;
+  readonly rtts: SharedArrayBuffer;
+}
+
+export const W_TX = 0;
+export const W_RX = 1;
+export const W_RX_BYTES = 2;
+/** 1 once the vif is Connected (the frontend's probe resolved). */
+export const W_READY = 3;
+export const W_PINGS_DONE = 4;
+export const W_REFUSED = 5;
+/** 1 once the pinger finished (W_PINGS_DONE then holds how many RTTs it recorded). */
+export const W_PINGS_FINISHED = 6;
+export const W_WORDS = 8;
+
+/** Frames a sender hands netfront before it lets the loop run (its events, the backend). */
+const BUDGET = 256;
+
+export default async function main(dom: Domain, args: GuestArgs): Promise<void> {
+  const x = args.extra as VifBenchExtra;
+  const w = new Float64Array(x.words);
+  const spec = args.vifs[0];
+  const xs = await connectXenstore(dom);
+  const start = async (): Promise<void> => {
+    let stack: NetStack | null = null;
+    let onWritable = (): void => {};
+    const cfg = spec.vif;
+    const driver = await NetfrontDriver.probe(dom, xs, cfg.devid, {
+      makeDevice: (info) => {
+        const dev = makeFrontDevice(dom, info);
+        if (x.role === "ping" || x.role === "pong") {
+          const s = new NetStack(dev, { ip: cfg.ip!.value, prefixLen: cfg.ip!.prefix, timers: dom.timers });
+          stack = s;
+          dev.onReceive((f, off, len, flags) => s.receive(f, off, len, flags));
+          dev.onWritable(() => s.onWritable());
+        } else {
+          dev.onReceive((_f, _off, len) => {
+            w[W_RX]++;
+            w[W_RX_BYTES] += len;
+          });
+          dev.onWritable(() => onWritable());
+        }
+        if (x.role === "tx") onWritable = blaster(dom, dev, x, w);
+        return dev;
+      },
+      queues: cfg.queues,
+      ringPageOrder: cfg.ringPageOrder,
+      splitEventChannels: cfg.features.splitEventChannels,
+    });
+    void driver;
+    w[W_READY] = 1;
+    const st = stack as NetStack | null;
+    if (st !== null) {
+      st.up();
+      if (x.role === "ping") void pinger(st, x, w);
+    }
+    if (x.role === "tx") onWritable();
+  };
+  // The host writes device/vif/0 after this program's main returns: follow it.
+  void (async () => {
+    const wt = await xs.watch(`/local/domain/${dom.domid}/device/vif/${spec.vif.devid}`);
+    for await (const _ of wt) {
+      if (await xs.exists(`/local/domain/${dom.domid}/device/vif/${spec.vif.devid}/backend`)) break;
+    }
+    wt.close?.();
+    await start();
+  })().catch((e: unknown) => dom.report({ t: "log", line: `bench guest ${dom.domid}: ${String(e)}` }));
+}
+
+/** Returns the "send more" function: sends until refused (then onWritable calls it again). */
+function blaster(
+  dom: Domain,
+  dev: { transmit(f: Uint8Array, len: number, flags: number): boolean; readonly mac: number },
+  x: VifBenchExtra,
+  w: Float64Array,
+): () => void {
+  const len = x.frameBytes;
+  const frames = Array.from({ length: Math.max(1, x.flows) }, (_, i) => {
+    const f = demoFrame(len);
+    const dv = new DataView(f.buffer, f.byteOffset);
+    writeMac(dv, 0, x.peerMac);
+    writeMac(dv, 6, dev.mac);
+    dv.setUint32(30, x.peerIp);
+    dv.setUint16(34, 4000 + i);
+    return f;
+  });
+  let flow = 0;
+  let scheduled = false;
+  const send = (): void => {
+    scheduled = false;
+    for (let i = 0; i < BUDGET; i++) {
+      if (!dev.transmit(frames[flow], len, 0)) {
+        w[W_REFUSED]++;
+        return; // onWritable calls us again
+      }
+      w[W_TX]++;
+      flow = flow + 1 === frames.length ? 0 : flow + 1;
+    }
+    if (!scheduled) {
+      scheduled = true;
+      dom.loop.defer(send);
+    }
+  };
+  return send;
+}
+
+async function pinger(stack: NetStack, x: VifBenchExtra, w: Float64Array): Promise<void> {
+  const rtts = new Float64Array(x.rtts);
+  // The first echo resolves ARP; it is not a sample.
+  await stack.ping(x.peerIp, { timeoutMs: 2000 });
+  let n = 0;
+  for (let i = 0; i < x.pings; i++) {
+    const r = await stack.ping(x.peerIp, { timeoutMs: 1000 });
+    if (r.ok) rtts[n++] = r.rttMs * 1000;
+  }
+  w[W_PINGS_DONE] = n;
+  w[W_PINGS_FINISHED] = 1;
+}

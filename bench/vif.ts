@@ -1,0 +1,191 @@
+/**
+ * `pvnet bench vif`: guest to guest through netfront, netback and VALE, event-driven, on a
+ * host booted as `pvnet up` boots one (xenstore handshake, hotplug, the lot): guest1 sends
+ * UDP frames to guest2 as fast as its netfront takes them, guest2 counts what arrives. 64 B
+ * and 1500 B, one queue and two (the sender spreads flows over them). Then ping RTT from
+ * guest1's stack to guest2's, one echo at a time, percentiles from an HDR histogram. In the
+ * same run, as rows: the raw ring (`bench ring`'s notify row, guest -> Domain-0 only) and
+ * VALE in one thread, so a reader sees what the drivers add.
+ */
+import * as hdr from "hdr-histogram-js";
+import { parseHostConfig } from "../src/toolstack/config.js";
+import type { HostConfig } from "../src/toolstack/config-types.js";
+import { Host } from "../src/toolstack/host.js";
+import { type BenchOptions, type BenchRow, benchSession, gbpsOf, median } from "./result.js";
+import { measureRingPair } from "./ring-pair.js";
+import { measureVale } from "./vale.js";
+import {
+  type VifBenchExtra,
+  type VifBenchRole,
+  W_PINGS_DONE,
+  W_PINGS_FINISHED,
+  W_READY,
+  W_RX,
+  W_WORDS,
+} from "./vif-guest.js";
+
+const FRAMES = [64, 1500] as const;
+const QUEUES = [1, 2] as const;
+const MAC1 = 0x00163e000100;
+const MAC2 = 0x00163e000200;
+const IP1 = 0x0a000001;
+const IP2 = 0x0a000002;
+
+export async function benchVif(opts: BenchOptions = {}): Promise<BenchRow[]> {
+  const { runs, warmupMs, measureMs, rows, add } = benchSession(opts);
+  for (const frameBytes of FRAMES) {
+    for (const queues of QUEUES) {
+      const r: number[] = [];
+      for (let i = 0; i < runs; i++) r.push(await measureVif(frameBytes, queues, warmupMs, measureMs));
+      const mpps = median(r);
+      add({
+        name: `vif guest->guest ${queues}q`,
+        frameBytes,
+        batch: 32,
+        mpps,
+        gbps: gbpsOf(mpps, frameBytes),
+      });
+    }
+    const ring: number[] = [];
+    for (let i = 0; i < runs; i++)
+      ring.push((await measureRingPair({ frameBytes, batch: 32, mode: "notify" }, warmupMs, measureMs)).tx);
+    const rm = median(ring);
+    add({
+      name: "baseline: ring notify (guest->dom0)",
+      frameBytes,
+      batch: 32,
+      mpps: rm,
+      gbps: gbpsOf(rm, frameBytes),
+    });
+    const vale: number[] = [];
+    for (let i = 0; i < runs; i++) vale.push(measureVale(frameBytes, 32, 1, warmupMs, measureMs));
+    const vm = median(vale);
+    add({
+      name: "baseline: VALE 1->1 one thread",
+      frameBytes,
+      batch: 32,
+      mpps: vm,
+      gbps: gbpsOf(vm, frameBytes),
+    });
+  }
+  add(await measurePing(opts.quick ? 200 : 2000));
+  return rows;
+}
+
+function benchHost(queues: number): HostConfig {
+  const vif = (mac: string, ip: string) =>
+    `    vifs:\n      - mac: "${mac}"\n        ip: ${ip}/24\n        queues: ${queues}\n        ring-page-order: 2\n`;
+  const yaml =
+    "domains:\n  - name: Domain-0\n    memory: 128M\n" +
+    `  - name: guest1\n    memory: 64M\n${vif("00:16:3e:00:01:00", "10.0.0.1")}` +
+    `  - name: guest2\n    memory: 64M\n${vif("00:16:3e:00:02:00", "10.0.0.2")}` +
+    "bridges:\n  vale0: {}\n";
+  const r = parseHostConfig(yaml, "(bench vif)");
+  if (!r.ok) throw new Error(`bench vif host: ${r.issues[0].field}: ${r.issues[0].problem}`);
+  return r.config;
+}
+
+interface Booted {
+  host: Host;
+  words: Float64Array[];
+  rtts: Float64Array;
+}
+
+async function boot(
+  queues: number,
+  roles: [VifBenchRole, VifBenchRole],
+  frameBytes: number,
+  pings = 0,
+): Promise<Booted> {
+  const extras: VifBenchExtra[] = roles.map((role, i) => ({
+    role,
+    frameBytes,
+    flows: queues * 8,
+    peerMac: i === 0 ? MAC2 : MAC1,
+    peerIp: i === 0 ? IP2 : IP1,
+    words: new SharedArrayBuffer(W_WORDS * 8),
+    pings,
+    rtts: new SharedArrayBuffer(Math.max(1, pings) * 8),
+  }));
+  const host = await Host.boot(benchHost(queues), {
+    socketPath: null,
+    guestProgram: new URL("./vif-guest.js", import.meta.url),
+    guestExtra: (i) => extras[i],
+  });
+  const words = extras.map((e) => new Float64Array(e.words));
+  try {
+    await until(() => words.every((w) => w[W_READY] === 1), 10_000, "both vifs Connected");
+  } catch (e) {
+    await host.shutdown();
+    throw e;
+  }
+  return { host, words, rtts: new Float64Array(extras[0].rtts) };
+}
+
+/** Frames per second guest2 received, in millions. */
+async function measureVif(
+  frameBytes: number,
+  queues: number,
+  warmupMs: number,
+  measureMs: number,
+): Promise<number> {
+  const { host, words } = await boot(queues, ["tx", "rx"], frameBytes);
+  try {
+    await sleep(warmupMs);
+    const rx = words[1];
+    const n0 = rx[W_RX];
+    const t0 = performance.now();
+    await sleep(measureMs);
+    const n1 = rx[W_RX];
+    return (n1 - n0) / (performance.now() - t0) / 1000;
+  } finally {
+    await host.shutdown();
+  }
+}
+
+async function measurePing(count: number): Promise<BenchRow> {
+  const { host, words, rtts } = await boot(1, ["ping", "pong"], 64, count);
+  try {
+    await until(() => words[0][W_PINGS_FINISHED] === 1, 120_000, "the pings");
+    const n = words[0][W_PINGS_DONE];
+    const h = hdr.build({
+      lowestDiscernibleValue: 1,
+      highestTrackableValue: 10_000_000,
+      numberOfSignificantValueDigits: 3,
+    });
+    for (let i = 0; i < n; i++) h.recordValue(Math.max(1, Math.round(rtts[i])));
+    return {
+      name: "vif ping RTT guest->guest",
+      frameBytes: 98,
+      batch: 1,
+      mpps: 0,
+      gbps: 0,
+      pings: n,
+      lost: count - n,
+      p50us: h.getValueAtPercentile(50),
+      p99us: h.getValueAtPercentile(99),
+      maxUs: h.maxValue,
+    };
+  } finally {
+    await host.shutdown();
+  }
+}
+
+function until(cond: () => boolean, ms: number, what: string): Promise<void> {
+  const end = performance.now() + ms;
+  return new Promise((resolve, reject) => {
+    const t = setInterval(() => {
+      if (cond()) {
+        clearInterval(t);
+        resolve();
+      } else if (performance.now() > end) {
+        clearInterval(t);
+        reject(new Error(`bench vif: timed out waiting for ${what}`));
+      }
+    }, 10);
+  });
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
