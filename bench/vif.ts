@@ -123,7 +123,7 @@ async function boot(
 }
 
 /** Frames per second guest2 received, in millions. */
-async function measureVif(
+export async function measureVif(
   frameBytes: number,
   queues: number,
   warmupMs: number,
