@@ -3,6 +3,7 @@
 import { benchNetmap } from "./netmap.js";
 import type { BenchOptions, BenchRow } from "./result.js";
 import { benchRing } from "./ring.js";
+import { benchScale } from "./scale.js";
 import { benchVif } from "./vif.js";
 import { benchXenstore } from "./xenstore.js";
 
@@ -19,5 +20,9 @@ export const BENCHES: Record<string, { about: string; run: (o: BenchOptions) => 
     about:
       "guest to guest through netfront, netback and VALE (Mpps, Gbit/s, ping RTT), vs the raw ring and VALE",
     run: benchVif,
+  },
+  scale: {
+    about: "boot 1, 10, 50, 100 guests: time to Connected, xenstore requests, RSS per guest, aggregate rate",
+    run: benchScale,
   },
 };

@@ -23,6 +23,7 @@ import {
   W_RX,
   W_WORDS,
 } from "./vif-guest.js";
+import { sleep, until } from "./wait.js";
 
 const FRAMES = [64, 1500] as const;
 const QUEUES = [1, 2] as const;
@@ -169,23 +170,4 @@ async function measurePing(count: number): Promise<BenchRow> {
   } finally {
     await host.shutdown();
   }
-}
-
-function until(cond: () => boolean, ms: number, what: string): Promise<void> {
-  const end = performance.now() + ms;
-  return new Promise((resolve, reject) => {
-    const t = setInterval(() => {
-      if (cond()) {
-        clearInterval(t);
-        resolve();
-      } else if (performance.now() > end) {
-        clearInterval(t);
-        reject(new Error(`bench vif: timed out waiting for ${what}`));
-      }
-    }, 10);
-  });
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
 }

@@ -41,6 +41,10 @@ import {
   VS_QUEUES,
   VS_RING_ORDER,
   VS_SPLIT,
+  XS_CONNECTIONS,
+  XS_ERRORS,
+  XS_REQUESTS,
+  XS_WATCH_EVENTS,
 } from "./host-proto.js";
 import { hotplugConnect, vifDevicePaths, writeVifDevice } from "./vif-device.js";
 
@@ -175,7 +179,13 @@ export default async function main(dom: Domain, args: Dom0Args): Promise<void> {
 
   // Counters are copied, not shared: the vif owns its counter memory, and the host reads
   // a copy at most statusMs old. Nothing here allocates per tick.
+  const xsTotals = new Float64Array(args.xsStats);
   const copyStatus = (): void => {
+    const st = xenstored.stats;
+    xsTotals[XS_REQUESTS] = st.requests;
+    xsTotals[XS_ERRORS] = st.errors;
+    xsTotals[XS_WATCH_EVENTS] = st.watchEvents;
+    xsTotals[XS_CONNECTIONS] = st.connections;
     const devs = netback?.devices() ?? [];
     for (const d of devs) {
       const rec = recs.get(key(d.frontDomid, d.devid));

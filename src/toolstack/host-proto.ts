@@ -56,7 +56,16 @@ export interface Dom0Args {
   readonly vifs: readonly HostVif[];
   /** How often the counters are copied into the shared areas, ms. */
   readonly statusMs: number;
+  /** xenstored's totals (Float64: XS_* below), copied with the counters. */
+  readonly xsStats: SharedArrayBuffer;
 }
+
+/** Float64 words of Dom0Args.xsStats: requests served, errors returned, watch events, connections. */
+export const XS_REQUESTS = 0;
+export const XS_ERRORS = 1;
+export const XS_WATCH_EVENTS = 2;
+export const XS_CONNECTIONS = 3;
+export const XS_WORDS = 4;
 
 export interface PingPlan {
   /** Rounds; 0: until shutdown. */

@@ -28,6 +28,11 @@ import {
   VS_RING_ORDER,
   VS_SPLIT,
   vifShared,
+  XS_CONNECTIONS,
+  XS_ERRORS,
+  XS_REQUESTS,
+  XS_WATCH_EVENTS,
+  XS_WORDS,
 } from "./host-proto.js";
 
 export interface HostOptions {
@@ -120,6 +125,7 @@ export class Host {
   readonly #pings = new Map<string, PingAcc>();
   readonly #log: (line: string) => void;
   #down: Promise<void> | null = null;
+  readonly #xsStats = new SharedArrayBuffer(XS_WORDS * 8);
   /** Domain-0 listened on the socket: ours to remove if it could not. */
   #ownsSocket = false;
 
@@ -157,6 +163,7 @@ export class Host {
         tracePath: opts.tracePath ?? null,
         vifs: host.#vifs.map((v) => v.host),
         statusMs: 250,
+        xsStats: host.#xsStats,
       };
       await machine.createDomain({
         name: dom0.name,
@@ -245,6 +252,17 @@ export class Host {
       a.sum += r.rttMs;
       a.last = r.rttMs;
     } else a.lastError = String(r.reason ?? "failed").slice(0, 64);
+  }
+
+  /** xenstored's totals so far (at most a status period old): requests, errors, watch events. */
+  xenstoreStats(): { requests: number; errors: number; watchEvents: number; connections: number } {
+    const x = new Float64Array(this.#xsStats);
+    return {
+      requests: x[XS_REQUESTS],
+      errors: x[XS_ERRORS],
+      watchEvents: x[XS_WATCH_EVENTS],
+      connections: x[XS_CONNECTIONS],
+    };
   }
 
   status(): HostStatus {

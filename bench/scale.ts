@@ -1,0 +1,104 @@
+/**
+ * `pvnet bench scale`: how the host's cost grows with its guests. Boots 1, 10, 50 and 100
+ * guests (one vif each, one switch) as `pvnet up` does, and reports: the time until every
+ * vif is Connected at both ends, the xenstore requests served to get there, process RSS
+ * per guest, and the aggregate guest-to-guest rate with every pair of guests sending (guest
+ * 2k sends 64 B frames to guest 2k+1). The per-guest columns show whether the handshake
+ * slows down superlinearly.
+ */
+import { parseHostConfig } from "../src/toolstack/config.js";
+import type { HostConfig } from "../src/toolstack/config-types.js";
+import { Host } from "../src/toolstack/host.js";
+import type { BenchOptions, BenchRow } from "./result.js";
+import { benchSession, gbpsOf } from "./result.js";
+import { type VifBenchExtra, W_READY, W_RX, W_WORDS } from "./vif-guest.js";
+import { sleep, until } from "./wait.js";
+
+const FRAME = 64;
+
+export async function benchScale(opts: BenchOptions = {}): Promise<BenchRow[]> {
+  const { warmupMs, measureMs, add, rows } = benchSession(opts);
+  const sizes = opts.quick ? [1, 10] : [1, 10, 50, 100];
+  for (const n of sizes) add(await measureScale(n, warmupMs, measureMs));
+  return rows;
+}
+
+function macOf(i: number): string {
+  return `00:16:3e:00:${((i + 1) >> 8).toString(16).padStart(2, "0")}:${((i + 1) & 0xff).toString(16).padStart(2, "0")}`;
+}
+
+function ipOf(i: number): number {
+  return (0x0a000000 | (i + 1)) >>> 0;
+}
+
+function scaleHost(n: number): HostConfig {
+  let yaml = "domains:\n  - name: Domain-0\n    memory: 256M\n";
+  for (let i = 0; i < n; i++) {
+    const ip = ipOf(i);
+    yaml +=
+      `  - name: guest${i + 1}\n    memory: 12M\n    vifs:\n      - mac: "${macOf(i)}"\n` +
+      `        ip: ${ip >>> 24}.${(ip >>> 16) & 255}.${(ip >>> 8) & 255}.${ip & 255}/16\n`;
+  }
+  yaml += "bridges:\n  vale0: {}\n";
+  const r = parseHostConfig(yaml, "(bench scale)");
+  if (!r.ok) throw new Error(`bench scale host: ${r.issues[0].field}: ${r.issues[0].problem}`);
+  return r.config;
+}
+
+async function measureScale(n: number, warmupMs: number, measureMs: number): Promise<BenchRow> {
+  const extras: VifBenchExtra[] = Array.from({ length: n }, (_, i) => {
+    const sender = i % 2 === 0 && i + 1 < n;
+    const peer = sender ? i + 1 : i - 1;
+    return {
+      role: sender ? "tx" : "rx",
+      frameBytes: FRAME,
+      flows: 1,
+      peerMac: Number.parseInt(macOf(Math.max(0, peer)).replaceAll(":", ""), 16),
+      peerIp: ipOf(Math.max(0, peer)),
+      words: new SharedArrayBuffer(W_WORDS * 8),
+      pings: 0,
+      rtts: new SharedArrayBuffer(8),
+    };
+  });
+  const words = extras.map((e) => new Float64Array(e.words));
+  const rss0 = process.memoryUsage().rss;
+  const t0 = performance.now();
+  const host = await Host.boot(scaleHost(n), {
+    socketPath: null,
+    guestProgram: new URL("./vif-guest.js", import.meta.url),
+    guestExtra: (i) => extras[i],
+    addVifsTimeoutMs: 30_000,
+  });
+  try {
+    await until(() => words.every((w) => w[W_READY] === 1), 120_000 + n * 1000, "every vif to connect");
+    const connectMs = performance.now() - t0;
+    // xenstored's totals reach the host with the status copy (every 250 ms).
+    await sleep(300);
+    const requests = host.xenstoreStats().requests;
+    const rssPerGuestMiB = (process.memoryUsage().rss - rss0) / n / 2 ** 20;
+    let mpps = 0;
+    if (n >= 2) {
+      await sleep(warmupMs);
+      const sum = (): number => words.reduce((a, w) => a + w[W_RX], 0);
+      const r0 = sum();
+      const m0 = performance.now();
+      await sleep(measureMs);
+      mpps = (sum() - r0) / (performance.now() - m0) / 1000;
+    }
+    return {
+      name: `scale ${n} guests`,
+      frameBytes: FRAME,
+      batch: 32,
+      mpps,
+      gbps: gbpsOf(mpps, FRAME),
+      guests: n,
+      connectMs: Math.round(connectMs),
+      msPerGuest: Math.round((connectMs / n) * 10) / 10,
+      xsRequests: requests,
+      xsPerGuest: Math.round(requests / n),
+      rssMiBPerGuest: Math.round(rssPerGuestMiB * 10) / 10,
+    };
+  } finally {
+    await host.shutdown();
+  }
+}
