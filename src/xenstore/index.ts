@@ -43,6 +43,14 @@ export {
   parsePerms,
   type XsPerms,
 } from "./store/perms.js";
+export {
+  traceConnLine,
+  traceLine,
+  tracePayload,
+  type XsTraceDir,
+  XsTraceFile,
+  type XsTraceSink,
+} from "./trace.js";
 export { XsRingServer, type XsRingServerOptions, type XsRingServerStats } from "./transport/domain-ring.js";
 export { loopbackTransport } from "./transport/loopback.js";
 export { type XsRingClientOptions, XsRingTransport } from "./transport/ring-client.js";
