@@ -45,7 +45,7 @@ function scaleHost(n: number): HostConfig {
   return r.config;
 }
 
-async function measureScale(n: number, warmupMs: number, measureMs: number): Promise<BenchRow> {
+export async function measureScale(n: number, warmupMs: number, measureMs: number): Promise<BenchRow> {
   const extras: VifBenchExtra[] = Array.from({ length: n }, (_, i) => {
     const sender = i % 2 === 0 && i + 1 < n;
     const peer = sender ? i + 1 : i - 1;

@@ -144,7 +144,7 @@ export async function measureVif(
   }
 }
 
-async function measurePing(count: number): Promise<BenchRow> {
+export async function measurePing(count: number): Promise<BenchRow> {
   const { host, words, rtts } = await boot(1, ["ping", "pong"], 64, count);
   try {
     await until(() => words[0][W_PINGS_FINISHED] === 1, 120_000, "the pings");
