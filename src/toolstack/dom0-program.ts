@@ -29,6 +29,7 @@ import { parseXenbusState, readOrUndefined } from "../xenstore/xenbus.js";
 import { type HostBackVif, makeBackVif } from "./drivers.js";
 import {
   D0_LIVE_MAPPINGS,
+  D0_XS_RINGS,
   type Dom0Args,
   type HostReport,
   type HostVif,
@@ -189,6 +190,7 @@ export default async function main(dom: Domain, args: Dom0Args): Promise<void> {
     xsTotals[XS_WATCH_EVENTS] = st.watchEvents;
     xsTotals[XS_CONNECTIONS] = st.connections;
     xsTotals[D0_LIVE_MAPPINGS] = dom.gnt.liveMappings;
+    xsTotals[D0_XS_RINGS] = svc.guests.size;
     const devs = netback?.devices() ?? [];
     for (const d of devs) {
       const rec = recs.get(key(d.frontDomid, d.devid));
@@ -227,6 +229,7 @@ export default async function main(dom: Domain, args: Dom0Args): Promise<void> {
     }
     // What netback left mapped once it stopped: a leak check reads this after shutdown.
     xsTotals[D0_LIVE_MAPPINGS] = dom.gnt.liveMappings;
+    xsTotals[D0_XS_RINGS] = svc.guests.size;
     for (const rec of recs.values())
       Atomics.store(rec.words, VS_GNT_MAPS, dom.gnt.mappingsOf(rec.spec.domid).maps);
     await server?.close();

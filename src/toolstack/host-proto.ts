@@ -69,7 +69,12 @@ export const XS_WATCH_EVENTS = 2;
 export const XS_CONNECTIONS = 3;
 /** Domain-0's live grant mappings in all (GrantOps.liveMappings), last written after netback stopped. */
 export const D0_LIVE_MAPPINGS = 4;
-export const XS_WORDS = 5;
+/**
+ * Guests' xenstore rings xenstored still serves, one mapping each: guests that stop (rather
+ * than being destroyed) keep theirs until Domain-0 exits, as nothing tells xenstored.
+ */
+export const D0_XS_RINGS = 5;
+export const XS_WORDS = 6;
 
 export interface PingPlan {
   /** Rounds; 0: until shutdown. */

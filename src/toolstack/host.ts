@@ -14,6 +14,7 @@ import { xenbusStateName } from "../xenstore/xenbus.js";
 import type { HostConfig, VifConfig } from "./config-types.js";
 import {
   D0_LIVE_MAPPINGS,
+  D0_XS_RINGS,
   type Dom0Args,
   type GuestArgs,
   type HostReport,
@@ -272,11 +273,13 @@ export class Host {
   }
 
   /**
-   * Domain-0's live grant mappings in all (rings and TX payloads of every guest), at most a
-   * status period old; after shutdown, what was left once netback had stopped.
+   * Domain-0's live grant mappings in all (vif rings, TX payloads, xenstore rings), and the
+   * guests' xenstore rings xenstored serves (one mapping each), at most a status period old;
+   * after shutdown, what was left once netback had stopped.
    */
-  dom0LiveMappings(): number {
-    return new Float64Array(this.#xsStats)[D0_LIVE_MAPPINGS];
+  dom0Mappings(): { live: number; xenstoreRings: number } {
+    const x = new Float64Array(this.#xsStats);
+    return { live: x[D0_LIVE_MAPPINGS], xenstoreRings: x[D0_XS_RINGS] };
   }
 
   status(): HostStatus {

@@ -178,6 +178,8 @@ export class Chain {
         this.#waiting.delete(id);
         reject(new Error(`guest${g.domid}: ${c.t} not done within ${ms} ms`));
       }, ms);
+      // A command a destroyed guest never finishes must not hold the test process.
+      t.unref();
       this.#waiting.set(id, () => {
         clearTimeout(t);
         resolve();

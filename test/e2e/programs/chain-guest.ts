@@ -202,8 +202,16 @@ export default async function main(dom: Domain, args: GuestArgs): Promise<void> 
   dom.onShutdown(async () => {
     Atomics.store(hang, 0, 0);
     // The frontend closes first, as a Linux guest does; bounded so a dead backend cannot hold us.
-    if (driver !== null)
-      await Promise.race([driver.close(), new Promise((r) => setTimeout(r, 1500))]).catch(() => undefined);
+    if (driver !== null) {
+      let timer: NodeJS.Timeout | undefined;
+      const late = new Promise((r) => {
+        timer = setTimeout(r, 1500);
+      });
+      // The timer is cleared: a pending one would keep the worker alive after shutdown.
+      await Promise.race([driver.close(), late])
+        .catch(() => undefined)
+        .finally(() => clearTimeout(timer));
+    }
     xs.close();
   });
   const start = async (): Promise<void> => {
