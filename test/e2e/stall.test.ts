@@ -54,8 +54,12 @@ test("a hung guest's frames are queued, then dropped and counted; the others kee
   const r1 = chain.received(g1);
   assert.equal(r2.length, EACH);
   assert.equal(r1.length, EACH);
-  r2.forEach((r, i) => assert.equal(firstDiff(r.bytes as Uint8Array, a[i]), -1, `guest2 frame ${i}`));
-  r1.forEach((r, i) => assert.equal(firstDiff(r.bytes as Uint8Array, b[i]), -1, `guest1 frame ${i}`));
+  r2.forEach((r, i) => {
+    assert.equal(firstDiff(r.bytes as Uint8Array, a[i]), -1, `guest2 frame ${i}`);
+  });
+  r1.forEach((r, i) => {
+    assert.equal(firstDiff(r.bytes as Uint8Array, b[i]), -1, `guest1 frame ${i}`);
+  });
   for (const g of [g1, g2]) assert.equal(chain.back(g).rx_dropped, 0, `guest${g.domid} rx_dropped`);
 
   // guest3 runs again: it gets what was queued, and the rest was counted, exactly.

@@ -69,8 +69,12 @@ async function exchange(n: number, seed: number): Promise<void> {
   const r1 = from(g1, g2);
   assert.equal(r2.length, n);
   assert.equal(r1.length, n);
-  r2.forEach((r, i) => assert.equal(firstDiff(r.bytes as Uint8Array, a[i]), -1, `to guest2 #${i}`));
-  r1.forEach((r, i) => assert.equal(firstDiff(r.bytes as Uint8Array, b[i]), -1, `to guest1 #${i}`));
+  r2.forEach((r, i) => {
+    assert.equal(firstDiff(r.bytes as Uint8Array, a[i]), -1, `to guest2 #${i}`);
+  });
+  r1.forEach((r, i) => {
+    assert.equal(firstDiff(r.bytes as Uint8Array, b[i]), -1, `to guest1 #${i}`);
+  });
 }
 
 test("a guest destroyed under traffic: its mappings end, its backend closes, the others go on", async () => {
