@@ -28,6 +28,8 @@ import { XsSocketServer } from "../xenstore/transport/socket.js";
 import { parseXenbusState, readOrUndefined } from "../xenstore/xenbus.js";
 import { type HostBackVif, makeBackVif } from "./drivers.js";
 import {
+  D0_LIVE_MAPPINGS,
+  D0_XS_RINGS,
   type Dom0Args,
   type HostReport,
   type HostVif,
@@ -37,6 +39,7 @@ import {
   VS_BACKEND_STATE,
   VS_FATAL,
   VS_FRONTEND_STATE,
+  VS_GNT_MAPS,
   VS_HOTPLUG,
   VS_QUEUES,
   VS_RING_ORDER,
@@ -186,6 +189,8 @@ export default async function main(dom: Domain, args: Dom0Args): Promise<void> {
     xsTotals[XS_ERRORS] = st.errors;
     xsTotals[XS_WATCH_EVENTS] = st.watchEvents;
     xsTotals[XS_CONNECTIONS] = st.connections;
+    xsTotals[D0_LIVE_MAPPINGS] = dom.gnt.liveMappings;
+    xsTotals[D0_XS_RINGS] = svc.guests.size;
     const devs = netback?.devices() ?? [];
     for (const d of devs) {
       const rec = recs.get(key(d.frontDomid, d.devid));
@@ -196,6 +201,7 @@ export default async function main(dom: Domain, args: Dom0Args): Promise<void> {
       rec.words[VS_FATAL] = d.error === undefined ? 0 : 1;
     }
     for (const rec of recs.values()) {
+      Atomics.store(rec.words, VS_GNT_MAPS, dom.gnt.mappingsOf(rec.spec.domid).maps);
       const qs = rec.vif?.queueCounters() ?? [];
       const n = Math.min(qs.length, MAX_VIF_QUEUES);
       for (let q = 0; q < n; q++) {
@@ -221,6 +227,11 @@ export default async function main(dom: Domain, args: Dom0Args): Promise<void> {
       }
       await readStates(rec).catch(() => undefined);
     }
+    // What netback left mapped once it stopped: a leak check reads this after shutdown.
+    xsTotals[D0_LIVE_MAPPINGS] = dom.gnt.liveMappings;
+    xsTotals[D0_XS_RINGS] = svc.guests.size;
+    for (const rec of recs.values())
+      Atomics.store(rec.words, VS_GNT_MAPS, dom.gnt.mappingsOf(rec.spec.domid).maps);
     await server?.close();
     trace?.close();
   });

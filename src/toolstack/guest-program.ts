@@ -162,14 +162,22 @@ export default async function main(dom: Domain, args: GuestArgs): Promise<void> 
     for (const v of vifs.values()) {
       v.stack?.down();
       // The frontend closes first: it waits for its backend, bounded so a dead one cannot hold us.
-      if (v.driver !== null) await Promise.race([v.driver.close(), sleep(1500)]).catch(() => undefined);
+      if (v.driver !== null) await bounded(v.driver.close(), 1500).catch(() => undefined);
     }
     xs.close();
   });
 }
 
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
+/**
+ * `p`, or undefined after `ms`. The timer is cleared once `p` settles: a pending one would
+ * keep the worker alive after shutdown, and the machine would wait for it.
+ */
+function bounded<T>(p: Promise<T>, ms: number): Promise<T | undefined> {
+  let timer: NodeJS.Timeout | undefined;
+  const t = new Promise<undefined>((r) => {
+    timer = setTimeout(() => r(undefined), ms);
+  });
+  return Promise.race([p, t]).finally(() => clearTimeout(timer));
 }
 
 function errText(e: unknown): string {

@@ -20,6 +20,8 @@ export const VS_SPLIT = 4;
 export const VS_HOTPLUG = 5;
 /** 1 when netback disconnected the vif for a fatal reason. */
 export const VS_FATAL = 6;
+/** Domain-0's live grant mappings of this vif's guest (all its vifs), for leak checks. */
+export const VS_GNT_MAPS = 7;
 export const VS_WORDS = 8;
 
 /** A vif's shared areas: its status words and its netback counters, one row per queue. */
@@ -56,7 +58,7 @@ export interface Dom0Args {
   readonly vifs: readonly HostVif[];
   /** How often the counters are copied into the shared areas, ms. */
   readonly statusMs: number;
-  /** xenstored's totals (Float64: XS_* below), copied with the counters. */
+  /** xenstored's totals (Float64: XS_* below) and Domain-0's live mappings, copied with the counters. */
   readonly xsStats: SharedArrayBuffer;
 }
 
@@ -65,7 +67,14 @@ export const XS_REQUESTS = 0;
 export const XS_ERRORS = 1;
 export const XS_WATCH_EVENTS = 2;
 export const XS_CONNECTIONS = 3;
-export const XS_WORDS = 4;
+/** Domain-0's live grant mappings in all (GrantOps.liveMappings), last written after netback stopped. */
+export const D0_LIVE_MAPPINGS = 4;
+/**
+ * Guests' xenstore rings xenstored still serves, one mapping each: guests that stop (rather
+ * than being destroyed) keep theirs until Domain-0 exits, as nothing tells xenstored.
+ */
+export const D0_XS_RINGS = 5;
+export const XS_WORDS = 6;
 
 export interface PingPlan {
   /** Rounds; 0: until shutdown. */

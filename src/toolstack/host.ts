@@ -13,6 +13,8 @@ import { type StackCounterName, stackCounters } from "../stack/counters.js";
 import { xenbusStateName } from "../xenstore/xenbus.js";
 import type { HostConfig, VifConfig } from "./config-types.js";
 import {
+  D0_LIVE_MAPPINGS,
+  D0_XS_RINGS,
   type Dom0Args,
   type GuestArgs,
   type HostReport,
@@ -23,6 +25,7 @@ import {
   VS_BACKEND_STATE,
   VS_FATAL,
   VS_FRONTEND_STATE,
+  VS_GNT_MAPS,
   VS_HOTPLUG,
   VS_QUEUES,
   VS_RING_ORDER,
@@ -51,6 +54,8 @@ export interface HostOptions {
   readonly guestProgram?: URL;
   /** `extra` in each guest's args: by the guest's position among the guests (0-based). */
   readonly guestExtra?: (index: number) => unknown;
+  /** How often Domain-0 copies counters and states into shared memory, ms; default 250. */
+  readonly statusMs?: number;
 }
 
 export const DEFAULT_PING: PingPlan = { count: 0, intervalMs: 1000, timeoutMs: 1000 };
@@ -75,6 +80,8 @@ export interface VifStatus {
   readonly queues: number;
   readonly ringPageOrder: number;
   readonly splitEventChannels: boolean;
+  /** Domain-0's live grant mappings of this vif's guest (all its vifs), at most a status period old. */
+  readonly grantMappings: number;
   /** netback's counters summed over queues (the frontend's view: tx_* is what the guest sent). */
   readonly counters: Record<VifQueueCounter, number>;
   /** The guest stack's counters on this vif. */
@@ -162,7 +169,7 @@ export class Host {
         socketPath: opts.socketPath,
         tracePath: opts.tracePath ?? null,
         vifs: host.#vifs.map((v) => v.host),
-        statusMs: 250,
+        statusMs: opts.statusMs ?? 250,
         xsStats: host.#xsStats,
       };
       await machine.createDomain({
@@ -265,6 +272,16 @@ export class Host {
     };
   }
 
+  /**
+   * Domain-0's live grant mappings in all (vif rings, TX payloads, xenstore rings), and the
+   * guests' xenstore rings xenstored serves (one mapping each), at most a status period old;
+   * after shutdown, what was left once netback had stopped.
+   */
+  dom0Mappings(): { live: number; xenstoreRings: number } {
+    const x = new Float64Array(this.#xsStats);
+    return { live: x[D0_LIVE_MAPPINGS], xenstoreRings: x[D0_XS_RINGS] };
+  }
+
   status(): HostStatus {
     const domains = this.machine.status();
     const vifs = this.#vifs.map((v): VifStatus => {
@@ -292,6 +309,7 @@ export class Host {
         queues: Atomics.load(w, VS_QUEUES) || cfg.queues,
         ringPageOrder: Atomics.load(w, VS_QUEUES) > 0 ? Atomics.load(w, VS_RING_ORDER) : cfg.ringPageOrder,
         splitEventChannels: Atomics.load(w, VS_SPLIT) === 1,
+        grantMappings: Atomics.load(w, VS_GNT_MAPS),
         counters,
         stack: stackCounters(v.stack).snapshot() as Record<StackCounterName, number>,
       };
