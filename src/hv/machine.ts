@@ -262,9 +262,20 @@ export class Machine extends EventEmitter {
   }
 
   async #destroy(d: DomainRec): Promise<void> {
-    const domid = d.domid;
     d.status.state = "destroyed";
     await d.worker.terminate();
+    this.#release(d);
+    this.#doms.delete(d.domid);
+    this.emit("domain-destroyed", d.domid);
+  }
+
+  /**
+   * A domain's worker is gone: its ports are closed (peers told), its links removed, and
+   * the privileged domain told, so that it ends its mappings and xenstored releases it
+   * (@releaseDomain), as Xen does for a domain that died or shut down.
+   */
+  #release(d: DomainRec): void {
+    const domid = d.domid;
     for (let p = 1; p < EVTCHN_NR_PORTS; p++) if (d.table[p] !== PORT_FREE) this.#close(d, p);
     for (const [peer] of d.links) {
       const pd = this.#doms.get(peer);
@@ -274,8 +285,6 @@ export class Machine extends EventEmitter {
     }
     const dom0 = this.#doms.get(0);
     if (dom0 !== undefined && dom0 !== d) this.#post(dom0, { t: "domain-destroyed", domid });
-    this.#doms.delete(domid);
-    this.emit("domain-destroyed", domid);
   }
 
   /** Asks every domain to shut down (guests first), then waits for their workers to end. */
@@ -286,6 +295,9 @@ export class Machine extends EventEmitter {
       const done = await Promise.race([d.exited.then(() => true), delay(timeoutMs).then(() => false)]);
       if (!done) await d.worker.terminate();
       d.status.state = "stopped";
+      // Domain-0 (shut down last) releases the guest before it stops: nothing it mapped of
+      // the guest outlives the guest.
+      if (!d.privileged) this.#release(d);
     }
     this.#doms.clear();
   }
