@@ -8,6 +8,7 @@
  * VALE in one thread, so a reader sees what the drivers add.
  */
 import * as hdr from "hdr-histogram-js";
+import type { LoopMode } from "../src/hv/loop.js";
 import { parseHostConfig } from "../src/toolstack/config.js";
 import type { HostConfig } from "../src/toolstack/config-types.js";
 import { Host } from "../src/toolstack/host.js";
@@ -97,6 +98,7 @@ async function boot(
   roles: [VifBenchRole, VifBenchRole],
   frameBytes: number,
   pings = 0,
+  loopMode: LoopMode = "notify",
 ): Promise<Booted> {
   const extras: VifBenchExtra[] = roles.map((role, i) => ({
     role,
@@ -112,6 +114,7 @@ async function boot(
     socketPath: null,
     guestProgram: new URL("./vif-guest.js", import.meta.url),
     guestExtra: (i) => extras[i],
+    loopMode,
   });
   const words = extras.map((e) => new Float64Array(e.words));
   try {
@@ -123,14 +126,18 @@ async function boot(
   return { host, words, rtts: new Float64Array(extras[0].rtts) };
 }
 
-/** Frames per second guest2 received, in millions. */
+/**
+ * Frames per second guest2 received, in millions. `loopMode` "hybrid" (every domain spins
+ * briefly before sleeping) is for comparison only: the bench's rows are "notify".
+ */
 export async function measureVif(
   frameBytes: number,
   queues: number,
   warmupMs: number,
   measureMs: number,
+  loopMode: LoopMode = "notify",
 ): Promise<number> {
-  const { host, words } = await boot(queues, ["tx", "rx"], frameBytes);
+  const { host, words } = await boot(queues, ["tx", "rx"], frameBytes, 0, loopMode);
   try {
     await sleep(warmupMs);
     const rx = words[1];
@@ -144,8 +151,9 @@ export async function measureVif(
   }
 }
 
-export async function measurePing(count: number): Promise<BenchRow> {
-  const { host, words, rtts } = await boot(1, ["ping", "pong"], 64, count);
+/** Ping RTT guest1 -> guest2, one echo at a time (exported for profiling, as measureVif). */
+export async function measurePing(count: number, loopMode: LoopMode = "notify"): Promise<BenchRow> {
+  const { host, words, rtts } = await boot(1, ["ping", "pong"], 64, count, loopMode);
   try {
     await until(() => words[0][W_PINGS_FINISHED] === 1, 120_000, "the pings");
     const n = words[0][W_PINGS_DONE];

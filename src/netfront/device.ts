@@ -20,13 +20,21 @@ import { FrontRx, type ReceiveFn, type RxMeta } from "./rx.js";
 import { FrontTx } from "./tx.js";
 
 export interface NetfrontDeviceOptions {
-  /** TX buffers (pages) per queue, at most the ring's size; default 256. */
+  /**
+   * TX buffers (pages) per queue, at most the ring's size; default the ring's size up to
+   * 1024 (4 MiB), as Linux netfront sizes its pools by NET_TX_RING_SIZE: a pool smaller than the ring
+   * leaves the sender refused while the backend still works through the batch, and every
+   * refusal costs a wake-up each way.
+   */
   readonly txBuffers?: number;
-  /** RX buffers (pages) posted per queue, at most the ring's size; default 256. */
+  /** RX buffers (pages) posted per queue, at most the ring's size; default as TX. */
   readonly rxBuffers?: number;
   /** Where a protocol violation is logged; default stderr. */
   readonly log?: (line: string) => void;
 }
+
+/** Default pool size: a ring of page order 2 (1024 slots) is filled; larger rings are not. */
+const DEFAULT_BUFFERS = 1024;
 
 interface Queue {
   readonly index: number;
@@ -68,8 +76,8 @@ export class NetfrontDevice implements FrontDevice, NetDevice {
     if (!(Number.isInteger(info.mtu) && info.mtu >= 68 && info.mtu <= 65535 - 14))
       throw new PvnetError("EINVAL", `Cannot create netfront device: mtu ${info.mtu} (expected 68..65521)`);
     this.mtu = info.mtu;
-    this.#txBuffers = checkCount("txBuffers", opts.txBuffers ?? 256);
-    this.#rxBuffers = checkCount("rxBuffers", opts.rxBuffers ?? 256);
+    this.#txBuffers = checkCount("txBuffers", opts.txBuffers ?? DEFAULT_BUFFERS);
+    this.#rxBuffers = checkCount("rxBuffers", opts.rxBuffers ?? DEFAULT_BUFFERS);
     this.#log = opts.log ?? ((line) => process.stderr.write(`${line}\n`));
   }
 

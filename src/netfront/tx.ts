@@ -71,6 +71,8 @@ export class FrontTx {
   readonly #busy: Uint8Array;
   readonly #free: Int32Array;
   #nFree: number;
+  /** Free buffers below which `transmit` reaps completions first. */
+  readonly #lowWater: number;
   readonly #rsp;
   readonly #src = new FrameSource();
   readonly #flushFn: () => void;
@@ -118,6 +120,7 @@ export class FrontTx {
       this.#free[i] = n - 1 - i;
     }
     this.#nFree = n;
+    this.#lowWater = n >>> 2;
     this.#rsp = privateMem(p.ring.nrEnts * NETIF_TX_ENTRY_SIZE);
     this.#flushFn = () => this.flush();
   }
@@ -155,16 +158,26 @@ export class FrontTx {
     }
     const ring = this.#ring;
     const need = nData + (gso ? 1 : 0);
+    // Completions are taken here rather than from an event (xennet_start_xmit's gc): once a
+    // quarter of the pool is left, reap what the backend answered meanwhile.
+    if (this.#nFree < this.#lowWater + nData) this.reap();
     if (ring.freeRequests() < need || this.#nFree < nData) {
       // Take back what the backend answered meanwhile before pushing back, as netfront's
       // xmit does; the writable call itself comes from the event handler, never from here.
-      this.reap();
-      if (this.#broken) return false;
-      if (ring.freeRequests() < need || this.#nFree < nData) {
-        this.#c[this.#cFull]++;
-        this.wantWritable = true;
+      // Each look consumes at least one response, so the ring's size bounds the looks.
+      for (let look = 0; ; look++) {
+        this.reap();
+        if (this.#broken) return false;
+        if (ring.freeRequests() >= need && this.#nFree >= nData) break;
         this.#armEvent();
-        return false;
+        // A response pushed between the reap and the arm raised no event (rsp_event was
+        // still where the last poll left it): look again before waiting for one, as
+        // RING_FINAL_CHECK_FOR_RESPONSES does.
+        if (ring.unconsumedResponses() === 0 || look >= ring.nrEnts) {
+          this.#c[this.#cFull]++;
+          this.wantWritable = true;
+          return false;
+        }
       }
     }
     const mem = this.#dom.memory.mem;
@@ -190,7 +203,7 @@ export class FrontTx {
     this.#c[this.#cBytes] += len;
     if (!this.#flushScheduled) {
       this.#flushScheduled = true;
-      this.#dom.loop.defer(this.#flushFn);
+      this.#dom.loop.soon(this.#flushFn);
     }
     return true;
   }
@@ -202,14 +215,19 @@ export class FrontTx {
     if (this.#ring.pushRequestsAndCheckNotify()) this.#dom.evtchn.send(this.#port);
   }
 
-  /** The TX event: reclaims answered slots and re-arms rsp_event lazily. */
+  /**
+   * The TX event: reclaims answered slots. The event is re-armed only while a refused
+   * sender waits for room; otherwise completions are reaped from `transmit`, and an idle
+   * or lightly loaded queue takes no TX interrupts at all.
+   */
   poll(): void {
     if (this.#broken || this.#closed) return;
     do {
       this.reap();
       if (this.#broken) return;
-      this.#armEvent();
-    } while (this.#ring.unconsumedResponses() !== 0);
+      if (this.wantWritable) this.#armEvent();
+      else this.#disarmEvent();
+    } while (this.wantWritable && this.#ring.unconsumedResponses() !== 0);
   }
 
   /** True once a refused sender may try again. */
@@ -230,6 +248,17 @@ export class FrontTx {
     const ring = this.#ring;
     const out = (ring.reqProdPvt - ring.rspCons) >>> 0;
     ring.setRspEvent((ring.rspCons + (out >>> 1) + 1) >>> 0);
+  }
+
+  /**
+   * Asks for no TX event: rsp_event one full ring past the last request, an index the
+   * backend cannot answer before the frontend has pushed a ring's worth more (by then
+   * `transmit` has reaped and, if it ran short, re-armed). Any rsp_event value is the
+   * frontend's to choose; the backend's check only decides whether it notifies.
+   */
+  #disarmEvent(): void {
+    const ring = this.#ring;
+    ring.setRspEvent((ring.reqProdPvt + ring.nrEnts) >>> 0);
   }
 
   /** Consumes every published response, each read once from private memory. */

@@ -7,6 +7,7 @@
  */
 import { existsSync, lstatSync, unlinkSync } from "node:fs";
 import { PvnetError } from "../base/errors.js";
+import type { LoopMode } from "../hv/loop.js";
 import { type DomainStatus, Machine } from "../hv/machine.js";
 import { VIF_QUEUE_COUNTERS, type VifQueueCounter } from "../netback/counters.js";
 import { type StackCounterName, stackCounters } from "../stack/counters.js";
@@ -56,6 +57,8 @@ export interface HostOptions {
   readonly guestExtra?: (index: number) => unknown;
   /** How often Domain-0 copies counters and states into shared memory, ms; default 250. */
   readonly statusMs?: number;
+  /** Every domain's event loop mode; default "notify" (sleep when idle). */
+  readonly loopMode?: LoopMode;
 }
 
 export const DEFAULT_PING: PingPlan = { count: 0, intervalMs: 1000, timeoutMs: 1000 };
@@ -177,6 +180,7 @@ export class Host {
         pages: dom0.pages,
         program: new URL("./dom0-program.js", import.meta.url),
         args,
+        loopMode: opts.loopMode,
       });
       host.#ownsSocket = opts.socketPath !== null;
       for (const [gi, g] of guests.entries()) {
@@ -198,6 +202,7 @@ export class Host {
           grantFrames: 32,
           program: opts.guestProgram ?? new URL("./guest-program.js", import.meta.url),
           args: gargs,
+          loopMode: opts.loopMode,
         });
         const done = new Promise<string | undefined>((resolve) => added.set(domid, resolve));
         machine.post(0, { t: MSG_ADD_VIFS, domid, name: g.name });

@@ -96,3 +96,28 @@ test("a peer that moves the wake word before every wait cannot keep the loop fro
   assert.ok(calls > 0, "the hostile path was taken");
   assert.ok(atTimer < LIMIT, `a timer ran only after ${atTimer} hostile wake-ups`);
 });
+
+test("soon: runs once the current code returns, before setImmediate; nested and throwing calls are kept apart", async () => {
+  const ev = new EventChannels(1, new SharedArrayBuffer(EVTCHN_NR_PORTS * 4));
+  const errors: unknown[] = [];
+  const loop = new EventLoop(ev, { onHandlerError: (e) => errors.push(e) });
+  const order: string[] = [];
+  const immediate = new Promise<void>((r) =>
+    setImmediate(() => {
+      order.push("immediate");
+      r();
+    }),
+  );
+  loop.soon(() => order.push("a"));
+  loop.soon(() => {
+    throw new Error("boom");
+  });
+  loop.soon(() => {
+    order.push("b");
+    loop.soon(() => order.push("nested"));
+  });
+  order.push("sync");
+  await immediate;
+  assert.deepEqual(order, ["sync", "a", "b", "nested", "immediate"]);
+  assert.equal(errors.length, 1, "the throw went to onHandlerError and the rest still ran");
+});

@@ -96,6 +96,35 @@ test("a batch is published with one push and one notification, after the frames,
   assert.equal(n, 150);
 });
 
+test("TX completions raise no event while the pool has room; a refused sender still gets one", () => {
+  const h = new Harness({ split: true });
+  let n = 0;
+  h.dev.onReceive(() => n++);
+  let writable = 0;
+  h.dev.onWritable(() => writable++);
+  const buf = new Uint8Array(100);
+  fillFrame(buf, 0, 100, 1);
+  assert.ok(h.dev.transmit(buf, 100, 0));
+  h.pump();
+  const txPort = 1;
+  const first = h.events[txPort];
+  for (let i = 0; i < 200; i++) {
+    assert.ok(h.dev.transmit(buf, 100, 0));
+    h.pump();
+  }
+  assert.equal(n, 201, "every frame came back");
+  assert.equal(h.events[txPort], first, "no TX event for completions the sender reaps itself");
+  assert.ok(h.events[2] >= 200, "RX still raises its events");
+  // Run out of room without pumping: the refusal must arm the event, and writable follow.
+  let sent = 0;
+  while (h.dev.transmit(buf, 100, 0)) sent++;
+  assert.ok(sent > 0);
+  h.pump();
+  assert.ok(h.events[txPort] > first, "a refused sender asks for a TX event");
+  assert.equal(writable, 1, "and is told when room returns");
+  assert.equal(n, 201 + sent);
+});
+
 test("without sg a frame above one page is dropped and counted, never sent", () => {
   const h = new Harness({ features: { ...ALL_FEATURES, sg: false } });
   const got = sendAll(h, [1514, 4097, 60]);

@@ -50,6 +50,8 @@ export class Harness {
   readonly ringRefs: number[] = [];
   /** Notifications the guest sent, by port (queue q's TX port is 1 + q without split). */
   readonly sends = new Uint32Array(64);
+  /** Notifications the backend raised toward the guest, by guest port. */
+  readonly events = new Uint32Array(64);
   readonly #handlers: (((port: number) => void) | undefined)[] = [];
   readonly #guestPending: Uint8Array;
   readonly #backPending: Uint8Array;
@@ -98,6 +100,9 @@ export class Harness {
       },
       loop: {
         defer(fn: () => void) {
+          self.#deferred[self.#nDeferred++] = fn;
+        },
+        soon(fn: () => void) {
           self.#deferred[self.#nDeferred++] = fn;
         },
       },
@@ -180,8 +185,14 @@ export class Harness {
         moved = true;
         const notify = this.echo[q].step();
         const ports = this.#ports[q];
-        if (notify & 1) this.#guestPending[ports[0]] = 1;
-        if (notify & 2) this.#guestPending[ports[1]] = 1;
+        if (notify & 1) {
+          this.#guestPending[ports[0]] = 1;
+          this.events[ports[0]]++;
+        }
+        if (notify & 2) {
+          this.#guestPending[ports[1]] = 1;
+          this.events[ports[1]]++;
+        }
       }
       for (let p = 0; p < this.#guestPending.length; p++) {
         if (this.#guestPending[p] === 0) continue;
