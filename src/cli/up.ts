@@ -78,12 +78,27 @@ export async function runUp(run: UpRun): Promise<void> {
       if (logLines.length > 5) logLines.shift();
     } else process.stderr.write(`pvnet up: ${line}\n`);
   };
+  // Signals are ours from the start: one during boot shuts down as soon as the host is up.
+  let signalled: string | null = null;
+  let wake: (() => void) | null = null;
+  const onInt = (): void => {
+    signalled ??= "SIGINT";
+    wake?.();
+  };
+  const onTerm = (): void => {
+    signalled ??= "SIGTERM";
+    wake?.();
+  };
+  process.on("SIGINT", onInt);
+  process.on("SIGTERM", onTerm);
   const host: Host = await Host.boot(config, {
     socketPath: run.socketPath,
     tracePath: run.tracePath,
     ping: { count: run.pingCount, intervalMs: run.pingIntervalMs },
     log,
   }).catch((e: unknown) => {
+    process.off("SIGINT", onInt);
+    process.off("SIGTERM", onTerm);
     throw withSocketHint(e);
   });
   say(
@@ -109,21 +124,20 @@ export async function runUp(run: UpRun): Promise<void> {
       drawn = all.length;
     } else if (!run.json) process.stdout.write(`${lines.join("\n")}\n`);
   };
-  const signal = await new Promise<string | null>((resolve) => {
+  await new Promise<void>((resolve) => {
     const view = run.json ? undefined : setInterval(draw, 1000);
-    const end = Number.isFinite(run.seconds) ? setTimeout(() => finish(null), run.seconds * 1000) : undefined;
-    const onInt = (): void => finish("SIGINT");
-    const onTerm = (): void => finish("SIGTERM");
-    const finish = (sig: string | null): void => {
+    const end = Number.isFinite(run.seconds) ? setTimeout(() => finish(), run.seconds * 1000) : undefined;
+    const finish = (): void => {
       clearInterval(view);
       clearTimeout(end);
-      process.off("SIGINT", onInt);
-      process.off("SIGTERM", onTerm);
-      resolve(sig);
+      resolve();
     };
-    process.on("SIGINT", onInt);
-    process.on("SIGTERM", onTerm);
+    wake = finish;
+    if (signalled !== null) finish();
   });
+  process.off("SIGINT", onInt);
+  process.off("SIGTERM", onTerm);
+  const signal = signalled;
   if (!run.json) draw();
   const final: HostStatus = host.status();
   if (signal !== null) say(`pvnet up: ${signal}, shutting down\n`);
