@@ -10,7 +10,7 @@ import { demoFrame } from "../src/demo/frame.js";
 import type { Domain } from "../src/hv/domain.js";
 import { NetfrontDriver } from "../src/netfront/xenbus.js";
 import { NetStack } from "../src/stack/iface.js";
-import { makeFrontDevice } from "../src/toolstack/drivers.js";
+import { makeFrontDevice, netfrontOptionsOf } from "../src/toolstack/drivers.js";
 import type { GuestArgs } from "../src/toolstack/host-proto.js";
 import { writeMac } from "../src/wire/net/ethernet.js";
 import { connectXenstore } from "../src/xenstore/domain-xenstored.js";
@@ -73,9 +73,7 @@ export default async function main(dom: Domain, args: GuestArgs): Promise<void> 
         if (x.role === "tx") onWritable = blaster(dom, dev, x, w);
         return dev;
       },
-      queues: cfg.queues,
-      ringPageOrder: cfg.ringPageOrder,
-      splitEventChannels: cfg.features.splitEventChannels,
+      ...netfrontOptionsOf(cfg),
     });
     void driver;
     w[W_READY] = 1;

@@ -35,6 +35,7 @@ import {
 } from "../wire/xen/netif.js";
 import { copyMem } from "./copy.js";
 import type { NetfrontQueueCounter } from "./counters.js";
+import { allocPoolPages, endPoolGrants } from "./pool-grants.js";
 import { parseRxPacket, RxPacket, RxReason, RxVerdict } from "./rx-parse.js";
 
 /** The stack's receive: `len` bytes at `frame[off]`, NETRXF_* checksum flags. */
@@ -121,10 +122,9 @@ export class FrontRx {
   start(): void {
     if (this.#started || this.#closed) return;
     this.#started = true;
-    const n = this.#nWanted;
     const dom = this.#dom;
-    const pages = dom.pages.allocMany(n);
-    if (pages === null) throw new RangeError(`Domain ${dom.domid} is out of memory: ${n} RX pages wanted`);
+    const pages = allocPoolPages(dom, this.#nWanted, "RX");
+    const n = pages.length;
     this.#pages = pages;
     this.#ref = new Int32Array(n).fill(-1);
     this.#off = new Int32Array(n);
@@ -249,16 +249,6 @@ export class FrontRx {
   /** Stops and ends every buffer grant; returns how many the backend still holds. */
   close(): number {
     this.#closed = true;
-    let held = 0;
-    const g = this.#dom.grants;
-    for (let i = 0; i < this.#ref.length; i++) {
-      const ref = this.#ref[i];
-      if (ref < 0) continue;
-      if (g.endAccess(ref)) {
-        this.#ref[i] = -1;
-        this.#dom.pages.free(this.#pages[i]);
-      } else held++;
-    }
-    return held;
+    return endPoolGrants(this.#dom, this.#ref, this.#pages);
   }
 }

@@ -38,6 +38,7 @@ import {
 import { FrameSource } from "./copy.js";
 import type { NetfrontQueueCounter } from "./counters.js";
 import type { FrontFeatures } from "./device-api.js";
+import { allocPoolPages, endPoolGrants } from "./pool-grants.js";
 
 const ETH_HLEN = 14;
 /** Slots of the largest frame: 64 KiB over pages, plus its GSO extra. */
@@ -99,9 +100,8 @@ export class FrontTx {
     this.#cErrors = c.slot("tx_errors");
     this.#cFull = c.slot("tx_ring_full");
     this.#fatal = fatal;
-    const n = Math.min(buffers, p.ring.nrEnts);
-    const pages = p.dom.pages.allocMany(n);
-    if (pages === null) throw new RangeError(`Domain ${p.dom.domid} is out of memory: ${n} TX pages wanted`);
+    const pages = allocPoolPages(p.dom, Math.min(buffers, p.ring.nrEnts), "TX");
+    const n = pages.length;
     this.#pages = pages;
     this.#ref = new Int32Array(n);
     this.#off = new Int32Array(n);
@@ -313,16 +313,6 @@ export class FrontTx {
   /** Stops and ends every buffer grant; returns how many the backend still holds. */
   close(): number {
     this.#closed = true;
-    let held = 0;
-    const g = this.#dom.grants;
-    for (let i = 0; i < this.#ref.length; i++) {
-      const ref = this.#ref[i];
-      if (ref < 0) continue;
-      if (g.endAccess(ref)) {
-        this.#ref[i] = -1;
-        this.#dom.pages.free(this.#pages[i]);
-      } else held++;
-    }
-    return held;
+    return endPoolGrants(this.#dom, this.#ref, this.#pages);
   }
 }

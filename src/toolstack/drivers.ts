@@ -3,8 +3,10 @@ import { NetbackVif } from "../netback/vif.js";
 import type { BackVif, BackVifInfo } from "../netback/vif-api.js";
 import { NetfrontDevice } from "../netfront/device.js";
 import type { FrontDevice } from "../netfront/device-api.js";
+import type { NetfrontOptions } from "../netfront/xenbus.js";
 import type { NetDevice } from "../stack/device.js";
 import type { ValeSwitch } from "../vale/switch.js";
+import type { VifConfig } from "./config-types.js";
 
 /**
  * The one place the host makes a vif's two datapath halves: netback's NetbackVif (a
@@ -38,4 +40,21 @@ export function makeBackVif(dom: Domain, info: BackVifInfo): HostBackVif {
 /** Makes the frontend device once netfront has read `mac` and `mtu`. */
 export function makeFrontDevice(dom: Domain, info: FrontDeviceInfo): HostFrontDevice {
   return new NetfrontDevice(dom, info);
+}
+
+/** What netfront is asked for by a vif's config: queues, ring order, channels, features. */
+export function netfrontOptionsOf(cfg: VifConfig): Omit<NetfrontOptions, "makeDevice" | "log"> {
+  const f = cfg.features;
+  return {
+    queues: cfg.queues,
+    ringPageOrder: cfg.ringPageOrder,
+    splitEventChannels: f.splitEventChannels,
+    features: {
+      sg: f.sg,
+      gsoTcpv4: f.gsoTcpv4,
+      gsoTcpv6: f.gsoTcpv6,
+      csumOffload: f.csumOffload,
+      ipv6CsumOffload: f.ipv6CsumOffload,
+    },
+  };
 }

@@ -11,7 +11,7 @@ import type { UdpSocket } from "../stack/udp.js";
 import { UDP_ECHO_PORT } from "../stack/udp-echo.js";
 import type { XsClient } from "../xenstore/client.js";
 import { connectXenstore } from "../xenstore/domain-xenstored.js";
-import { type HostFrontDevice, makeFrontDevice } from "./drivers.js";
+import { type HostFrontDevice, makeFrontDevice, netfrontOptionsOf } from "./drivers.js";
 import type { GuestArgs, GuestVif, HostReport } from "./host-proto.js";
 
 interface Vif {
@@ -55,16 +55,7 @@ export default async function main(dom: Domain, args: GuestArgs): Promise<void> 
           }
           return dev;
         },
-        queues: cfg.queues,
-        ringPageOrder: cfg.ringPageOrder,
-        splitEventChannels: cfg.features.splitEventChannels,
-        features: {
-          sg: cfg.features.sg,
-          gsoTcpv4: cfg.features.gsoTcpv4,
-          gsoTcpv6: cfg.features.gsoTcpv6,
-          csumOffload: cfg.features.csumOffload,
-          ipv6CsumOffload: cfg.features.ipv6CsumOffload,
-        },
+        ...netfrontOptionsOf(cfg),
         log,
       });
       report({ t: "probe", devid: cfg.devid, ok: true });

@@ -10,6 +10,7 @@ import type { Domain } from "../../../src/hv/domain.js";
 import { MACHINE } from "../../../src/hv/worker-proto.js";
 import { NetfrontDevice } from "../../../src/netfront/device.js";
 import { NetfrontDriver } from "../../../src/netfront/xenbus.js";
+import { netfrontOptionsOf } from "../../../src/toolstack/drivers.js";
 import type { GuestArgs } from "../../../src/toolstack/host-proto.js";
 import { connectXenstore } from "../../../src/xenstore/domain-xenstored.js";
 
@@ -223,16 +224,7 @@ export default async function main(dom: Domain, args: GuestArgs): Promise<void> 
         d.onWritable(pump);
         return d;
       },
-      queues: cfg.queues,
-      ringPageOrder: cfg.ringPageOrder,
-      splitEventChannels: cfg.features.splitEventChannels,
-      features: {
-        sg: cfg.features.sg,
-        gsoTcpv4: cfg.features.gsoTcpv4,
-        gsoTcpv6: cfg.features.gsoTcpv6,
-        csumOffload: cfg.features.csumOffload,
-        ipv6CsumOffload: cfg.features.ipv6CsumOffload,
-      },
+      ...netfrontOptionsOf(cfg),
       log: (line) => dom.report({ t: "log", line: `${dom.name}: ${line}` }),
     });
     const d = dev as NetfrontDevice | null;
