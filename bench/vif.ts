@@ -171,8 +171,9 @@ export async function measurePing(count: number, loopMode: LoopMode = "notify"):
       gbps: 0,
       pings: n,
       lost: count - n,
-      p50us: h.getValueAtPercentile(50),
-      p99us: h.getValueAtPercentile(99),
+      // HDR reports a bucket's highest equivalent value, which can pass the largest sample.
+      p50us: Math.min(h.getValueAtPercentile(50), h.maxValue),
+      p99us: Math.min(h.getValueAtPercentile(99), h.maxValue),
       maxUs: h.maxValue,
     };
   } finally {
