@@ -41,6 +41,8 @@ export const W_PINGS_DONE = 4;
 export const W_REFUSED = 5;
 /** 1 once the pinger finished (W_PINGS_DONE then holds how many RTTs it recorded). */
 export const W_PINGS_FINISHED = 6;
+/** Set by the host when senders may start (every vif connected): boot is timed without traffic. */
+export const W_GO = 7;
 export const W_WORDS = 8;
 
 /** Frames a sender hands netfront before it lets the loop run (its events, the backend). */
@@ -82,7 +84,14 @@ export default async function main(dom: Domain, args: GuestArgs): Promise<void> 
       st.up();
       if (x.role === "ping") void pinger(st, x, w);
     }
-    if (x.role === "tx") onWritable();
+    if (x.role === "tx") {
+      // Checked on a timer, not spun on: the sender sleeps until the host says go.
+      const t = dom.timers.every(5, () => {
+        if (w[W_GO] !== 1) return;
+        dom.timers.cancel(t);
+        onWritable();
+      });
+    }
   };
   // The host writes device/vif/0 after this program's main returns: follow it.
   void (async () => {

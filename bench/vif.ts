@@ -18,6 +18,7 @@ import { measureVale } from "./vale.js";
 import {
   type VifBenchExtra,
   type VifBenchRole,
+  W_GO,
   W_PINGS_DONE,
   W_PINGS_FINISHED,
   W_READY,
@@ -119,6 +120,7 @@ async function boot(
   const words = extras.map((e) => new Float64Array(e.words));
   try {
     await until(() => words.every((w) => w[W_READY] === 1), 10_000, "both vifs Connected");
+    for (const w of words) w[W_GO] = 1;
   } catch (e) {
     await host.shutdown();
     throw e;
