@@ -15,6 +15,17 @@ export interface VifFeatures {
   readonly rxNotify: boolean;
 }
 
+/** Every feature on: what a host file gets for each key it leaves out. */
+export const ALL_VIF_FEATURES: VifFeatures = Object.freeze({
+  sg: true,
+  gsoTcpv4: true,
+  gsoTcpv6: true,
+  csumOffload: true,
+  ipv6CsumOffload: true,
+  splitEventChannels: true,
+  rxNotify: true,
+});
+
 export interface Ipv4Cidr {
   /** Dotted quad as written. */
   readonly address: string;

@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { promisify } from "node:util";
 import { PvnetError } from "../../src/base/errors.js";
-import type { VifConfig } from "../../src/toolstack/config-types.js";
+import { ALL_VIF_FEATURES, type VifConfig } from "../../src/toolstack/config-types.js";
 import { hotplugConnect, removeVifDevice, writeVifDevice } from "../../src/toolstack/vif-device.js";
 import { XsClient, type XsOps } from "../../src/xenstore/client.js";
 import { Xenstored } from "../../src/xenstore/daemon.js";
@@ -29,15 +29,7 @@ function vif(n: number): VifConfig {
     bridge: "vale0",
     queues: 1,
     ringPageOrder: 0,
-    features: {
-      sg: true,
-      gsoTcpv4: true,
-      gsoTcpv6: true,
-      csumOffload: true,
-      ipv6CsumOffload: true,
-      splitEventChannels: true,
-      rxNotify: true,
-    },
+    features: ALL_VIF_FEATURES,
   };
 }
 

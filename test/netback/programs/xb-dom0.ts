@@ -8,6 +8,7 @@ import type { Domain } from "../../../src/hv/domain.js";
 import { MACHINE } from "../../../src/hv/worker-proto.js";
 import type { BackVif, BackVifInfo, VifFatal } from "../../../src/netback/vif-api.js";
 import { NetbackDriver } from "../../../src/netback/xenbus.js";
+import { ALL_VIF_FEATURES } from "../../../src/toolstack/config-types.js";
 import { hotplugConnect, removeVifDevice, writeVifDevice } from "../../../src/toolstack/vif-device.js";
 import { XS_WRITE } from "../../../src/wire/xen/xs-wire.js";
 import type { XsClient } from "../../../src/xenstore/client.js";
@@ -147,15 +148,7 @@ export default async function main(dom: Domain, raw: unknown): Promise<void> {
             bridge: "vale0",
             queues: 1,
             ringPageOrder: 0,
-            features: {
-              sg: true,
-              gsoTcpv4: true,
-              gsoTcpv6: true,
-              csumOffload: true,
-              ipv6CsumOffload: true,
-              splitEventChannels: true,
-              rxNotify: true,
-            },
+            features: ALL_VIF_FEATURES,
           },
         });
         dom.report({ t: "added", fe: m.fe, devid: m.devid });
