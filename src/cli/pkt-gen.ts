@@ -40,13 +40,17 @@ Functions (-f):
 Options:
   -i PORT          the port to bind (required)
   -f FUNCTION      what to do on it (see above)
-  -n COUNT         stop after COUNT packets (ping, pong: round trips); 0, the default,
-                   runs until stopped
+  -n COUNT         stop after COUNT packets (ping: sent, each awaiting its echo up to
+                   a second; pong: echoed); 0, the default,
+                   runs until stopped. When an instance reaches its COUNT the others
+                   stop too, receivers once what was in flight to them has arrived
   -l LENGTH        frame length in bytes, 60 to 2048 (default 60)
   -b BURST         packets per ring sync, 1 to 1024 (default 512; 1 for ping and pong)
   -w SECONDS       wait this long before starting (default 0)
   -R RATE          send at most RATE packets per second, a burst at a time when it is
-                   due; 0, the default, is as fast as the ring takes them
+                   due, the burst cut to RATE/300 (at least 1) as netmap's pkt-gen cuts
+                   it, so the packets go out evenly; 0, the default, is as fast as the
+                   ring takes them
   -S MAC           source MAC address (default 02:00:00:00:00:01)
   -D MAC           destination MAC address (default ff:ff:ff:ff:ff:ff)
   -s IP[-IP][:PORT[-PORT]]
@@ -80,9 +84,12 @@ buffers (-I) and the other rarely used ones are not taken.
 
 Output: the first lines say what is bound; then one line per interval (rate, packets,
 bandwidth, average batch, smallest free space seen); at the end "Sent ..." or
-"Received ..." with the totals, "Speed: ...", and for a receiver on a switch port
-"Dropped N packets on the way to PORT (its RX ring was full)". With several instances
-each line starts with [N], the instance's place on the command line.
+"Received ..." with the totals (ping: what it sent, then "RTT over N packets ..." when
+echoes came back), "Speed: ...", and for a receiver on a switch port "Dropped N packets
+on the way to PORT (its RX ring was full)", on a monitor "Dropped N packets on PORT/r
+(excess traffic: the monitor's ring was full)". With several instances each line starts
+with [N], the instance's place on the command line. A monitor may come before its port
+on the command line.
 
 Exit status: 0 when every instance ended normally; 1 for a bad command line, a port
 that cannot be had, a failing instance, or a netmapd that shut down or went away.
@@ -93,6 +100,9 @@ Examples:
   pvnet pkt-gen -i vale0:b -f rxseq        pvnet pkt-gen -i vale0:a -f txseq -R 1000000
   pvnet pkt-gen -i vale0:a -f tx -s 10.0.0.1-10.0.0.9:1234-1240 -n 63
 ${ENV_HELP.netmapd}`;
+
+/** How long the other netmapd jobs run on after one given -n has finished. */
+const WIND_DOWN_MS = 200;
 
 export function pktGenCommand(program: Command): void {
   program
@@ -131,6 +141,7 @@ export function pktGenCommand(program: Command): void {
         else rest.push(a);
       }
       const groups = splitInstances(rest);
+      if ("error" in groups) throw usage(groups.error);
       if (groups.length === 0)
         throw usage("no port given", "expected -i PORT, e.g. pvnet pkt-gen -i vale0:a -f tx");
       const opts = groups.map((g) => {
@@ -149,7 +160,8 @@ export function pktGenCommand(program: Command): void {
       const stop = new AbortController();
       process.once("SIGINT", () => stop.abort());
       process.once("SIGTERM", () => stop.abort());
-      if (!local && (await viaNetmapd(socket, groups, forMs, stop.signal))) return;
+      const counted = opts.map((o) => o.count > 0);
+      if (!local && (await viaNetmapd(socket, groups, counted, forMs, stop.signal))) return;
       await runLocal(opts, forMs, stop.signal);
     });
 }
@@ -176,6 +188,7 @@ async function runLocal(
 async function viaNetmapd(
   socket: string | undefined,
   groups: string[][],
+  counted: boolean[],
   forMs: number | undefined,
   signal: AbortSignal,
 ): Promise<boolean> {
@@ -203,9 +216,14 @@ async function viaNetmapd(
       throw withSocketHint(e);
     }
   }
-  signal.addEventListener("abort", () => {
+  const stopAll = (): void => {
     for (const c of calls) c.stop();
-  });
+  };
+  signal.addEventListener("abort", stopAll);
+  // As in-process: the first instance given -n to finish ends the run, after a moment for
+  // what is in flight to reach the receivers.
+  for (const [i, c] of calls.entries())
+    if (counted[i]) void c.done.finally(() => setTimeout(stopAll, WIND_DOWN_MS).unref()).catch(() => {});
   const results = await Promise.allSettled(calls.map((c) => c.done));
   for (const [i, r] of results.entries()) {
     const tag = groups.length > 1 ? `[${i}] ` : "";

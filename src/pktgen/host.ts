@@ -17,12 +17,21 @@ export function pktGenHost(): NetmapContext {
   return ctx;
 }
 
-/** Splits `a ++ b ++ c` into instance argument lists. */
-export function splitInstances(argv: readonly string[]): string[][] {
+/**
+ * Splits `a ++ b ++ c` into instance argument lists. A `++` with no instance on one side
+ * (leading, trailing or doubled) is refused rather than dropped: it is a command line cut
+ * short, and running the instances before it would hide that.
+ */
+export function splitInstances(argv: readonly string[]): string[][] | { error: string } {
+  if (argv.length === 0) return [];
   const out: string[][] = [[]];
   for (const a of argv) {
     if (a === "++") out.push([]);
     else out[out.length - 1].push(a);
   }
-  return out.filter((g) => g.length > 0);
+  const empty = out.findIndex((g) => g.length === 0);
+  if (empty < 0) return out;
+  const where =
+    empty === 0 ? "before the first ++" : empty === out.length - 1 ? "after the last ++" : "between two ++";
+  return { error: `++: no instance ${where} (expected ++ -i PORT ... between two instances)` };
 }

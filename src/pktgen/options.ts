@@ -168,6 +168,9 @@ export function parsePktGenArgs(argv: readonly string[]): PktGenOptions | { erro
   }
   if (o.port === "") return { error: "-i: a port is required, e.g. -i vale0:a" };
   if (!burstSet && (o.fn === "ping" || o.fn === "pong")) o.burst = 1;
+  // As netmap's pkt-gen: at a set rate a burst is at most 1/300 s worth of packets, so a
+  // slow rate goes out a few packets at a time, evenly, not in clumps of the full burst.
+  if (o.rate > 0) o.burst = Math.max(1, Math.min(o.burst, Math.floor(o.rate / 300)));
   return o;
 }
 

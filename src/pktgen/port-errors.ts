@@ -32,6 +32,12 @@ export function bindingKey(spec: string): string | null {
   return n.isVale ? `${n.subsystem}:${n.port}` : `netmap:${n.port}`;
 }
 
+/** True for a copy or zero-copy monitor (`PORT/t`, `/r`, `/rt`, `/z`). */
+export function isMonitorSpec(spec: string): boolean {
+  const n = parsePortName(spec);
+  return !isParseError(n) && (n.flags.monitorTx || n.flags.monitorRx || n.flags.zcopyMon);
+}
+
 /** Opens `spec` in an in-process context, refusing a second binding of what `bound` holds. */
 export function openForPktGen(ctx: NetmapContext, spec: string, bound: Set<string>): NetmapPort {
   const key = bindingKey(spec);

@@ -44,3 +44,11 @@ export function finalLines(sent: boolean, t: Totals, len: number, seconds: numbe
 export function dropsLine(drops: number, port: string): string {
   return `Dropped ${drops} packets on the way to ${port} (its RX ring was full)`;
 }
+
+/**
+ * A monitor's closing line: the copies its ring had no room for. netmap drops a monitor's
+ * excess traffic rather than slow the port it watches; pvnet's monitors count it.
+ */
+export function monitorDropsLine(drops: number, port: string): string {
+  return `Dropped ${drops} packets on ${port} (excess traffic: the monitor's ring was full)`;
+}

@@ -6,6 +6,7 @@
  * HDR histogram. Every instance yields to the others at least once a millisecond.
  */
 import * as hdr from "hdr-histogram-js";
+import type { Counters } from "../base/counters.js";
 import type { NetmapContext } from "../netmap/context.js";
 import {
   NETMAP_BUF_RESERVED,
@@ -16,6 +17,7 @@ import {
   slotLen,
   slotSetLen,
 } from "../netmap/layout.js";
+import { MonitorAdapter } from "../netmap/monitor.js";
 import type { NetmapPort } from "../netmap/port.js";
 import { nmRingAdvance, nmRingSpace } from "../netmap/ring.js";
 import { formatMac } from "../wire/net/ethernet.js";
@@ -23,8 +25,8 @@ import { formatIpv4 } from "../wire/net/ipv4.js";
 import { AddrCycler, buildFrame, hexdump, PKT_SEQ_OFF, PKT_TS_OFF } from "./frame.js";
 import type { PktGenOptions } from "./options.js";
 import { loadPcapFrames } from "./pcap-source.js";
-import { openForPktGen } from "./port-errors.js";
-import { dropsLine, finalLines, intervalLine, type Totals } from "./report.js";
+import { isMonitorSpec, openForPktGen } from "./port-errors.js";
+import { dropsLine, finalLines, intervalLine, monitorDropsLine, type Totals } from "./report.js";
 
 export interface PktGenResult {
   port: string;
@@ -36,7 +38,10 @@ export interface PktGenResult {
   outOfOrder: number;
   /** Slots whose buffer index or length another thread had made impossible: skipped. */
   badSlots: number;
-  /** Packets the switch dropped on their way to this receiver (its RX ring full); null: not a switch port. */
+  /**
+   * Packets the switch dropped on their way to this receiver (its RX ring full), or for a
+   * monitor the copies its full ring could not take; null: a port that counts no drops.
+   */
   drops: number | null;
   rtt: { count: number; minNs: number; meanNs: number; p50Ns: number; p99Ns: number } | null;
 }
@@ -48,6 +53,27 @@ export interface RunOptions {
   signal?: AbortSignal;
 }
 
+/** Where a receiver's drops are counted, and how its closing line says them. */
+export interface DropCounter {
+  read(): number;
+  line(drops: number, port: string): string;
+}
+
+export interface InstanceExtras {
+  drops?: DropCounter;
+  /**
+   * True once another instance reached its -n count: senders stop; receivers stop once a
+   * poll brings nothing more, so what was in flight to them is counted.
+   */
+  winding?: () => boolean;
+}
+
+/**
+ * The longest a loop waits in poll or between paced bursts before it looks at `stopped`
+ * again: --for and Ctrl-C end a run within this, not a report interval later.
+ */
+const CHECK_MS = 50;
+
 const yieldTurn = (): Promise<void> => new Promise((r) => setImmediate(r));
 const napWord = new Int32Array(new SharedArrayBuffer(4));
 
@@ -58,7 +84,7 @@ const napWord = new Int32Array(new SharedArrayBuffer(4));
  */
 async function pace(at: number, shared: boolean): Promise<void> {
   const left = at - performance.now();
-  if (left > 2) await sleep(left - 1.5);
+  if (left > 2) await sleep(Math.min(left - 1.5, CHECK_MS));
   else if (shared) await yieldTurn();
   else Atomics.wait(napWord, 0, 0, Math.max(0, left));
 }
@@ -75,34 +101,56 @@ export async function runPktGen(
   const deadline =
     ro.stopAfterMs === undefined ? Number.POSITIVE_INFINITY : performance.now() + ro.stopAfterMs;
   const stopped = (): boolean => ro.signal?.aborted === true || performance.now() >= deadline;
+  // The first instance given -n to finish ends the run: its partner (a pong for its ping,
+  // a receiver for its sender) has nothing more coming and would otherwise run for ever.
+  let ended = false;
+  const winding = (): boolean => ended;
   return Promise.all(
-    all.map((o, i) => {
+    all.map(async (o, i) => {
       const say = all.length > 1 ? (l: string) => ro.out(`[${i}] ${l}`) : ro.out;
-      return runInstance(ports[i], o, say, stopped, all.length > 1, portDrops(ports[i]));
+      try {
+        return await runInstance(ports[i], o, say, stopped, all.length > 1, {
+          drops: portDrops(ports[i]),
+          winding,
+        });
+      } finally {
+        if (o.count > 0) ended = true;
+      }
     }),
   );
 }
 
 /**
  * Opens every instance's port; a port's rings are bound once, as in netmapd (EBUSY), and a
- * missing interface gets netmapd's message, so both modes answer alike.
+ * missing interface gets netmapd's message, so both modes answer alike. Monitors are
+ * opened after the other ports, so a monitor given before its port on the command line
+ * finds it (no instance runs before every port is open, so none misses a packet).
  */
 function openAll(ctx: NetmapContext, all: PktGenOptions[]): NetmapPort[] {
   const bound = new Set<string>();
-  const ports: NetmapPort[] = [];
+  const ports: NetmapPort[] = new Array(all.length);
+  const order = [...all.keys()].sort(
+    (a, b) => Number(isMonitorSpec(all[a].port)) - Number(isMonitorSpec(all[b].port)),
+  );
   try {
-    for (const o of all) ports.push(openForPktGen(ctx, o.port, bound));
+    for (const i of order) ports[i] = openForPktGen(ctx, all[i].port, bound);
   } catch (e) {
-    for (const p of ports) p.close();
+    for (const p of ports) p?.close();
     throw e;
   }
   return ports;
 }
 
-/** Reads the drop counter of a VALE port's receive side, where the switch counts them. */
-function portDrops(port: NetmapPort): (() => number) | undefined {
-  const c = (port.adapter as { counters?: { get(name: string): number } }).counters;
-  return c === undefined ? undefined : () => c.get("rxDrops");
+/**
+ * Where the receive side of `port` counts its drops: a switch port's `rxDrops` (its RX ring
+ * was full), a monitor's `drops` (copies its ring could not take); undefined for others.
+ */
+function portDrops(port: NetmapPort): DropCounter | undefined {
+  const a = port.adapter;
+  if (a instanceof MonitorAdapter) return { read: () => a.counters.get("drops"), line: monitorDropsLine };
+  const c = (a as { counters?: Counters }).counters;
+  if (c === undefined || !c.names.includes("rxDrops")) return undefined;
+  return { read: () => c.get("rxDrops"), line: dropsLine };
 }
 
 /**
@@ -115,8 +163,10 @@ export async function runInstance(
   say: (l: string) => void,
   stopped: () => boolean,
   shared: boolean,
-  rxDrops?: () => number,
+  extras: InstanceExtras = {},
 ): Promise<PktGenResult> {
+  const counter = extras.drops;
+  const winding = extras.winding ?? (() => false);
   const sending = o.fn === "tx" || o.fn === "txseq" || o.fn === "ping";
   const receiving = o.fn === "rx" || o.fn === "rxseq" || o.fn === "pong";
   // Before the first line, so a file that cannot be read is the only thing said.
@@ -136,27 +186,18 @@ export async function runInstance(
       `${o.port}: tx ring ${t?.numSlots ?? 0} slots, rx ring ${r?.numSlots ?? 0} slots, ${port.region.bufSize} byte buffers, burst ${o.burst}, report every ${o.reportMs} ms`,
     );
   }
-  const drops0 = rxDrops?.() ?? 0;
+  const drops0 = counter?.read() ?? 0;
   if (o.wait > 0) await sleep(o.wait * 1000);
-  const st: State = {
-    total: { packets: 0, bytes: 0, events: 0 },
-    last: { packets: 0, bytes: 0, events: 0 },
-    lastAt: performance.now(),
-    minSpace: Number.POSITIVE_INFINITY,
-    gaps: 0,
-    outOfOrder: 0,
-    badSlots: 0,
-    lastRxAt: 0,
-    firstRxAt: 0,
-  };
+  const st = newState();
   const t0 = performance.now();
   const tick = setInterval(() => report(st, o, say), o.reportMs);
   let rtt: PktGenResult["rtt"] = null;
   try {
-    if (o.fn === "tx" || o.fn === "txseq") await txLoop(port, o, st, stopped, shared, frames, say);
-    else if (o.fn === "rx" || o.fn === "rxseq") await rxLoop(port, o, st, stopped, say);
-    else if (o.fn === "pong") await pongLoop(port, o, st, stopped);
-    else rtt = await pingLoop(port, o, st, stopped, say);
+    const halt = (): boolean => stopped() || winding();
+    if (o.fn === "tx" || o.fn === "txseq") await txLoop(port, o, st, halt, shared, frames, say);
+    else if (o.fn === "rx" || o.fn === "rxseq") await rxLoop(port, o, st, stopped, winding, say);
+    else if (o.fn === "pong") await pongLoop(port, o, st, stopped, winding);
+    else rtt = await pingLoop(port, o, st, halt, say);
   } finally {
     clearInterval(tick);
   }
@@ -167,8 +208,8 @@ export async function runInstance(
   const seconds = (end - begin) / 1000;
   const len = frames === null ? o.len : Math.round(st.total.bytes / Math.max(1, st.total.packets));
   for (const l of finalLines(sending, st.total, len, seconds, o.raw)) say(l);
-  const drops = receiving && rxDrops !== undefined ? rxDrops() - drops0 : null;
-  if (drops !== null) say(dropsLine(drops, o.port));
+  const drops = receiving && counter !== undefined ? counter.read() - drops0 : null;
+  if (drops !== null && counter !== undefined) say(counter.line(drops, o.port));
   if (st.badSlots > 0) say(`Skipped ${st.badSlots} slots with an impossible buffer index or length`);
   return {
     port: o.port,
@@ -194,6 +235,20 @@ interface State {
   lastRxAt: number;
   /** When the first packet arrived (0: none yet). */
   firstRxAt: number;
+}
+
+function newState(): State {
+  return {
+    total: { packets: 0, bytes: 0, events: 0 },
+    last: { packets: 0, bytes: 0, events: 0 },
+    lastAt: performance.now(),
+    minSpace: Number.POSITIVE_INFINITY,
+    gaps: 0,
+    outOfOrder: 0,
+    badSlots: 0,
+    lastRxAt: 0,
+    firstRxAt: 0,
+  };
 }
 
 function report(st: State, o: PktGenOptions, say: (l: string) => void): void {
@@ -280,7 +335,7 @@ async function txLoop(
     let n = Math.min(room, o.burst);
     if (o.count > 0) n = Math.min(n, o.count - st.total.packets);
     if (n === 0) {
-      await port.poll({ tx: true }, 100); // reclaims, or waits for room
+      await port.poll({ tx: true }, CHECK_MS); // reclaims, or waits for room
       lastYield = performance.now();
       continue;
     }
@@ -341,6 +396,7 @@ async function rxLoop(
   o: PktGenOptions,
   st: State,
   stopped: () => boolean,
+  winding: () => boolean,
   say: (l: string) => void,
 ): Promise<void> {
   const dv = port.mem.dv;
@@ -368,10 +424,14 @@ async function rxLoop(
         seqCheck(off);
       }
     : seqCheck;
+  const since = performance.now();
   while (!stopped() && (o.count === 0 || st.total.packets < o.count)) {
-    const ready = await port.poll({ rx: true }, o.reportMs);
+    const ready = await port.poll({ rx: true }, Math.min(o.reportMs, CHECK_MS));
     if (!ready.rx) {
-      if (o.exitOnIdle && st.total.packets > 0) break;
+      if (winding()) break;
+      // -W: a whole report interval without a packet, as pkt-gen's poll timeout.
+      const quietFor = performance.now() - (st.lastRxAt > 0 ? st.lastRxAt : since);
+      if (o.exitOnIdle && st.total.packets > 0 && quietFor >= o.reportMs) break;
       continue;
     }
     drain(port, st, each);
@@ -383,12 +443,16 @@ async function pongLoop(
   o: PktGenOptions,
   st: State,
   stopped: () => boolean,
+  winding: () => boolean,
 ): Promise<void> {
   const m = port.mem;
   const tx = port.tx[0];
   while (!stopped() && (o.count === 0 || st.total.packets < o.count)) {
-    const ready = await port.poll({ rx: true }, o.reportMs);
-    if (!ready.rx) continue;
+    const ready = await port.poll({ rx: true }, Math.min(o.reportMs, CHECK_MS));
+    if (!ready.rx) {
+      if (winding()) break;
+      continue;
+    }
     let h = ringHead(m, tx.r);
     drain(port, st, (off, len) => {
       if (ringTail(m, tx.r) === h) return; // no TX room: this one is lost, as in pkt-gen
@@ -412,6 +476,11 @@ async function pongLoop(
   }
 }
 
+/**
+ * ping: one packet at a time, its echo awaited up to a second. Its totals count what it
+ * sent (as netmap's pkt-gen counts them), so a ping with no responder still says what went
+ * out; RTT lines are printed only over echoes that came back.
+ */
 async function pingLoop(
   port: NetmapPort,
   o: PktGenOptions,
@@ -428,18 +497,20 @@ async function pingLoop(
   const m = port.mem;
   const dv = m.dv;
   const r = port.tx[0].r;
+  // Echoes are drained into a state of their own: st.total is what was sent.
+  const echoes = newState();
   let seq = 0;
   let lastSay = performance.now();
-  while (!stopped() && (o.count === 0 || h.totalCount < o.count)) {
+  while (!stopped() && (o.count === 0 || st.total.packets < o.count)) {
     if (nmRingSpace(m, r) === 0) {
-      await port.poll({ tx: true }, 100);
+      await port.poll({ tx: true }, CHECK_MS);
       continue;
     }
     const s = ringSlot(r, ringHead(m, r));
     const off = slotBuf(port, slotBufIdx(m, s), frame.length);
     if (off < 0) {
       st.badSlots++;
-      await port.poll({ tx: true }, 100);
+      await port.poll({ tx: true }, CHECK_MS);
       continue;
     }
     m.u8.set(frame, off);
@@ -451,13 +522,15 @@ async function pingLoop(
     const nh = ringHead(m, r) + 1 === port.tx[0].numSlots ? 0 : ringHead(m, r) + 1;
     nmRingAdvance(m, r, nh);
     port.txsync();
+    st.total.packets++;
+    st.total.bytes += o.len;
     st.total.events++;
     const until = performance.now() + 1000;
     let answered = false;
     while (!answered && performance.now() < until && !stopped()) {
-      const ready = await port.poll({ rx: true }, 100);
+      const ready = await port.poll({ rx: true }, CHECK_MS);
       if (!ready.rx) continue;
-      drain(port, st, (roff) => {
+      drain(port, echoes, (roff) => {
         if (dv.getUint32(roff + PKT_SEQ_OFF) !== seq) return;
         const ts =
           BigInt(dv.getUint32(roff + PKT_TS_OFF)) * 1_000_000_000n +
@@ -469,9 +542,11 @@ async function pingLoop(
     seq = (seq + 1) >>> 0;
     if (performance.now() - lastSay >= o.reportMs) {
       lastSay = performance.now();
-      say(`count ${h.totalCount} RTT: min ${h.minNonZeroValue} av ${Math.round(h.mean)} ns`);
+      if (h.totalCount > 0)
+        say(`count ${h.totalCount} RTT: min ${h.minNonZeroValue} av ${Math.round(h.mean)} ns`);
     }
   }
+  st.badSlots += echoes.badSlots;
   if (h.totalCount === 0) return null;
   const rtt = {
     count: h.totalCount,

@@ -65,6 +65,23 @@ test("pkt-gen options parse as netmap's, and bad ones say what was expected", ()
     ["-i", "a"],
     ["-i", "b"],
   ]);
+  for (const [argv, where] of [
+    [["-i", "a", "++"], "after the last"],
+    [["++", "-i", "a"], "before the first"],
+    [["-i", "a", "++", "++", "-i", "b"], "between two"],
+  ] as const) {
+    const r = splitInstances(argv);
+    assert.ok("error" in r, argv.join(" "));
+    assert.match(r.error, new RegExp(`^\\+\\+: no instance ${where}`));
+  }
+});
+
+test("-R cuts the burst to a 300th of the rate, as netmap's pkt-gen", () => {
+  assert.equal(opts(["-i", "vale0:a", "-f", "tx", "-R", "1000"]).burst, 3);
+  assert.equal(opts(["-i", "vale0:a", "-f", "tx", "-R", "10"]).burst, 1);
+  assert.equal(opts(["-i", "vale0:a", "-f", "tx", "-R", "1000000", "-b", "64"]).burst, 64);
+  assert.equal(opts(["-i", "vale0:a", "-f", "tx", "-R", "30000", "-b", "1024"]).burst, 100);
+  assert.equal(opts(["-i", "vale0:a", "-f", "tx"]).burst, 512);
 });
 
 test("tx to rx through VALE in one host: every packet arrives", async () => {
@@ -306,4 +323,130 @@ test("a pipe peer that hands over impossible buffer indices and lengths costs rx
   assert.equal(res.badSlots, 3);
   rxPort.close();
   peer.close();
+});
+
+/** The packet counts of an instance's interval lines (-N: raw numbers). */
+function intervalCounts(lines: readonly string[], tag: string): number[] {
+  const out: number[] = [];
+  for (const l of lines) {
+    const m = new RegExp(`^\\[${tag}\\] [0-9.]+ ?pps \\(([0-9]+) ?pkts`).exec(l);
+    if (m !== null) out.push(Number(m[1]));
+  }
+  return out;
+}
+
+test("-R 1000 sends evenly: every receiver interval near 1000 pps, no clumps of a full burst", async () => {
+  const lines: string[] = [];
+  const t0 = performance.now();
+  const [rx, tx] = await runPktGen(
+    pktGenHost(),
+    [
+      opts(["-i", "vale0:b", "-f", "rx", "-T", "200", "-N"]),
+      opts(["-i", "vale0:a", "-f", "tx", "-R", "1000"]),
+    ],
+    { out: (l) => lines.push(l), stopAfterMs: 1700 },
+  );
+  const wall = performance.now() - t0;
+  // The first and last intervals are cut by the start and the stop; the others are whole.
+  const whole = intervalCounts(lines, "0").slice(1, -1);
+  assert.ok(whole.length >= 4, lines.join("\n"));
+  // 200 per 200 ms interval; generous for a loaded machine, but a 512-packet burst every
+  // 512 ms gives intervals of 0 or 512.
+  for (const n of whole) assert.ok(n >= 100 && n <= 300, `interval of ${n} packets: ${whole.join(", ")}`);
+  assert.ok(tx.packets >= 1200 && tx.packets <= 1750, `sent ${tx.packets} in 1.7 s at 1000 pps`);
+  assert.equal(rx.packets + (rx.drops ?? 0), tx.packets);
+  assert.ok(wall >= 1650 && wall < 1700 + 400, `--for 1.7 ran ${Math.round(wall)} ms`);
+});
+
+test("--for ends receivers and paced senders on time, not a report interval or a burst later", async () => {
+  for (const tx of [["-R", "1000"], ["-R", "10", "-b", "512"], []]) {
+    const t0 = performance.now();
+    await runPktGen(
+      pktGenHost(),
+      [opts(["-i", "vale0:b", "-f", "rx"]), opts(["-i", "vale0:a", "-f", "tx", ...tx])],
+      { out: () => {}, stopAfterMs: 1200 },
+    );
+    const wall = performance.now() - t0;
+    assert.ok(wall >= 1150 && wall < 1200 + 400, `tx ${tx.join(" ")}: --for 1.2 ran ${Math.round(wall)} ms`);
+  }
+});
+
+test("ping with no responder counts what it sent and prints no RTT", async () => {
+  const lines: string[] = [];
+  const [rx, ping] = await runPktGen(
+    pktGenHost(),
+    [opts(["-i", "vale0:b", "-f", "rx"]), opts(["-i", "vale0:a", "-f", "ping", "-n", "2", "-T", "300"])],
+    { out: (l) => lines.push(l), stopAfterMs: 6000 },
+  );
+  assert.equal(ping.packets, 2, lines.join("\n"));
+  assert.equal(ping.bytes, 120);
+  assert.equal(ping.rtt, null);
+  assert.equal(rx.packets, 2, "the peer received both");
+  assert.ok(
+    lines.some((l) => /^\[1\] Sent 2 packets 120 bytes 2 events/.test(l)),
+    lines.join("\n"),
+  );
+  assert.deepEqual(
+    lines.filter((l) => /RTT|9007199254740991/.test(l)),
+    [],
+    "no RTT line without replies",
+  );
+});
+
+test("-n on one instance ends the run: a pong stops with its ping, a receiver with its sender", async () => {
+  const t0 = performance.now();
+  const [pong, ping] = await runPktGen(
+    pktGenHost(),
+    [opts(["-i", "vale0:srv", "-f", "pong"]), opts(["-i", "vale0:cli", "-f", "ping", "-n", "30"])],
+    { out: () => {}, stopAfterMs: 20_000 },
+  );
+  assert.ok(performance.now() - t0 < 5000, "the pong ran on after its ping was done");
+  assert.equal(ping.packets, 30);
+  assert.equal(ping.rtt?.count, 30);
+  assert.equal(pong.packets, 30);
+  const t1 = performance.now();
+  const [rx, tx] = await runPktGen(
+    pktGenHost(),
+    [opts(["-i", "vale0:b", "-f", "rx"]), opts(["-i", "vale0:a", "-f", "tx", "-n", "50000"])],
+    { out: () => {}, stopAfterMs: 20_000 },
+  );
+  assert.ok(performance.now() - t1 < 5000, "the receiver ran on after its sender was done");
+  assert.equal(tx.packets, 50000);
+  assert.equal(rx.packets + (rx.drops ?? 0), 50000, "everything in flight was counted");
+  // And the other way: a receiver's count stops an unbounded sender.
+  const [rx2, tx2] = await runPktGen(
+    pktGenHost(),
+    [opts(["-i", "vale0:b", "-f", "rx", "-n", "1000"]), opts(["-i", "vale0:a", "-f", "tx", "-R", "20000"])],
+    { out: () => {}, stopAfterMs: 20_000 },
+  );
+  assert.ok(rx2.packets >= 1000 && tx2.packets >= 1000 && tx2.packets < 20_000, `${tx2.packets} sent`);
+});
+
+test("pkt-gen on a monitor: counts its copies and drops with netmap's words, before or after its port", async () => {
+  for (const monitorFirst of [false, true]) {
+    const lines: string[] = [];
+    const mon = opts(["-i", "vale0:b/r", "-f", "rx"]);
+    const port = opts(["-i", "vale0:b", "-f", "rx"]);
+    const tx = opts(["-i", "vale0:a", "-f", "tx", "-n", "100000"]);
+    const res = await runPktGen(pktGenHost(), monitorFirst ? [mon, port, tx] : [port, mon, tx], {
+      out: (l) => lines.push(l),
+      stopAfterMs: 20_000,
+    });
+    const [m, p] = monitorFirst ? [res[0], res[1]] : [res[1], res[0]];
+    const mi = monitorFirst ? 0 : 1;
+    assert.equal(typeof m.drops, "number", lines.join("\n"));
+    assert.equal(p.packets + (p.drops ?? 0), 100000);
+    // The monitor copies what the port receives: each copy arrived or was dropped.
+    assert.equal(m.packets + (m.drops ?? 0), p.packets, lines.join("\n"));
+    assert.ok(
+      lines.includes(
+        `[${mi}] Dropped ${m.drops} packets on vale0:b/r (excess traffic: the monitor's ring was full)`,
+      ),
+      lines.join("\n"),
+    );
+  }
+  await assert.rejects(
+    runPktGen(pktGenHost(), [opts(["-i", "vale0:nobody/r", "-f", "rx"])], { out: () => {} }),
+    /nothing to monitor/,
+  );
 });

@@ -1,0 +1,59 @@
+/**
+ * `pvnet pkt-gen` as a user runs it (its own process, --local): the command lines of
+ * issue 22 that failed, end to end.
+ */
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, test } from "node:test";
+import { fileURLToPath } from "node:url";
+
+const MAIN = fileURLToPath(new URL("../../src/cli/main.js", import.meta.url));
+const dir = mkdtempSync(join(tmpdir(), "pvnet-cli-pktgen-"));
+after(() => rmSync(dir, { recursive: true, force: true }));
+const ENV = { ...process.env, PVNET_NETMAPD_SOCKET: join(dir, "no-netmapd.sock") };
+
+function run(args: readonly string[]): Promise<{ code: number | null; out: string; err: string }> {
+  return new Promise((resolve, reject) => {
+    const p = spawn(process.execPath, [MAIN, "pkt-gen", ...args], { env: ENV });
+    let out = "";
+    let err = "";
+    p.stdout.setEncoding("utf8").on("data", (c: string) => (out += c));
+    p.stderr.setEncoding("utf8").on("data", (c: string) => (err += c));
+    p.on("error", reject);
+    p.on("close", (code) => resolve({ code, out, err }));
+  });
+}
+
+test("pkt-gen on a port, its monitor and a sender runs for --for and reports the monitor's drops", async () => {
+  const r = await run(
+    ["-i", "vale0:b", "-f", "rx", "++", "-i", "vale0:b/r", "-f", "rx", "++"].concat([
+      "-i",
+      "vale0:a",
+      "-f",
+      "tx",
+      "--for",
+      "1.2",
+      "--local",
+    ]),
+  );
+  assert.equal(r.code, 0, r.err);
+  assert.equal(r.err, "");
+  assert.match(r.out, /^\[1\] Received \d+ packets/m);
+  assert.match(
+    r.out,
+    /^\[1\] Dropped \d+ packets on vale0:b\/r \(excess traffic: the monitor's ring was full\)$/m,
+  );
+  const secs = /^\[2\] Sent \d+ packets .* in ([0-9.]+) seconds\.$/m.exec(r.out);
+  assert.ok(secs !== null, r.out);
+  assert.ok(Math.abs(Number(secs[1]) - 1.2) <= 0.1, `the sender ran ${secs[1]} s`);
+});
+
+test("a trailing ++ is refused with one line", async () => {
+  const r = await run(["-i", "vale0:b", "-f", "rx", "++", "-i", "vale0:a", "-f", "tx", "++", "--local"]);
+  assert.equal(r.code, 1);
+  assert.equal(r.out, "");
+  assert.match(r.err, /^pvnet pkt-gen: \+\+: no instance after the last \+\+ \(expected [^\n]*\)\n$/);
+});
