@@ -9,8 +9,13 @@ export interface BenchRow {
   batch: number;
   mpps: number;
   gbps: number;
+  /**
+   * True for a row that measures no rate (ping latencies; a boot with no sending pair): its
+   * mpps and gbps are 0 and the table leaves them blank rather than print zeros.
+   */
+  noRate?: boolean;
   /** Free-form extras: ratios, skip reasons, latency percentiles. */
-  [extra: string]: string | number | boolean | null;
+  [extra: string]: string | number | boolean | null | undefined;
 }
 
 /** Frame bytes only (no preamble or inter-frame gap), as in shared/reference/perf-lessons.md. */
@@ -33,7 +38,7 @@ export function skippedRow(name: string, frameBytes: number, batch: number, reas
 /** Renders rows as a fixed-width table. */
 export function formatTable(rows: readonly BenchRow[]): string {
   const extraKeys = [...new Set(rows.flatMap((r) => Object.keys(r)))].filter(
-    (k) => !["name", "frameBytes", "batch", "mpps", "gbps"].includes(k),
+    (k) => !["name", "frameBytes", "batch", "mpps", "gbps", "noRate"].includes(k),
   );
   const head = ["case", "frame B", "batch", "Mpps", "Gbit/s", ...extraKeys];
   const cell = (v: unknown): string =>
@@ -48,8 +53,8 @@ export function formatTable(rows: readonly BenchRow[]): string {
     r.name,
     String(r.frameBytes),
     String(r.batch),
-    cell(r.mpps),
-    cell(r.gbps),
+    r.noRate === true ? "" : cell(r.mpps),
+    r.noRate === true ? "" : cell(r.gbps),
     ...extraKeys.map((k) => cell(r[k])),
   ]);
   const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
@@ -58,8 +63,12 @@ export function formatTable(rows: readonly BenchRow[]): string {
   return [line(head), line(widths.map((w) => "-".repeat(w))), ...body.map(line)].join("\n");
 }
 
+/** What a quick run's figures are, said above its table (and as `"quick": true` in --json). */
+export const QUICK_NOTE =
+  "quick run: one run per case and a shorter window, the warm-up still excluded; a full run reports the median of 3";
+
 export interface BenchOptions {
-  /** One run per case and shorter windows: a smoke run, not a measurement. */
+  /** One run per case and a shorter window (the warm-up is still excluded): rougher figures. */
   quick?: boolean;
   log?: (line: string) => void;
 }
@@ -77,11 +86,15 @@ export function benchSession(opts: BenchOptions): {
   return {
     runs: opts.quick ? 1 : 3,
     warmupMs: opts.quick ? 100 : 250,
-    measureMs: opts.quick ? 300 : 750,
+    measureMs: opts.quick ? 500 : 750,
     rows,
     add: (r) => {
       rows.push(r);
-      const what = r.skipped ? `skipped (${r.skipped})` : `${r.mpps.toFixed(2)} Mpps`;
+      const what = r.skipped
+        ? `skipped (${r.skipped})`
+        : r.noRate === true
+          ? "done"
+          : `${r.mpps.toFixed(2)} Mpps`;
       log(`${r.name} ${r.frameBytes} B batch ${r.batch}: ${what}`);
     },
   };

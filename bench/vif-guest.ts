@@ -29,6 +29,8 @@ export interface VifBenchExtra {
   readonly words: SharedArrayBuffer;
   /** Pings to send (role "ping"); their RTTs in µs land in `rtts`. */
   readonly pings: number;
+  /** Pings sent and answered before those, not recorded (the JIT's start). */
+  readonly warmupPings?: number;
   readonly rtts: SharedArrayBuffer;
 }
 
@@ -143,8 +145,9 @@ function blaster(
 
 async function pinger(stack: NetStack, x: VifBenchExtra, w: Float64Array): Promise<void> {
   const rtts = new Float64Array(x.rtts);
-  // The first echo resolves ARP; it is not a sample.
+  // The first echo resolves ARP, the next run through code not yet compiled: not samples.
   await stack.ping(x.peerIp, { timeoutMs: 2000 });
+  for (let i = 0; i < (x.warmupPings ?? 0); i++) await stack.ping(x.peerIp, { timeoutMs: 1000 });
   let n = 0;
   for (let i = 0; i < x.pings; i++) {
     const r = await stack.ping(x.peerIp, { timeoutMs: 1000 });

@@ -19,3 +19,27 @@ export function until(cond: () => boolean, ms: number, what: string): Promise<vo
 export function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }
+
+/**
+ * Waits out a rate measurement's warm-up: until every counter `counts()` returns has moved
+ * `frames` past where it stood at the call, and at least `minMs`, at most `maxMs` have
+ * passed (checked every 10 ms). A guest's first frames run through code the JIT has not
+ * compiled yet (a vif carries about 0.01 Mpps for its first 20 000 frames, then 50 times
+ * that), so the start is judged by frames, not by time: a loaded machine gets there later.
+ * Returns the ms waited.
+ */
+export async function warmUp(
+  counts: () => readonly number[],
+  frames: number,
+  minMs: number,
+  maxMs: number,
+): Promise<number> {
+  const t0 = performance.now();
+  const base = counts().slice();
+  const warm = (): boolean => counts().every((n, i) => n - (base[i] ?? 0) >= frames);
+  for (;;) {
+    const ms = performance.now() - t0;
+    if (ms >= maxMs || (ms >= minMs && warm())) return ms;
+    await sleep(10);
+  }
+}

@@ -7,11 +7,11 @@ export function benchCommand(program: Command): void {
     .description("run a benchmark and print its table, baselines included")
     .argument("[name]", "benchmark to run (ring, netmap, xenstore, vif, scale)", "ring")
     .option("--json", 'print {"results":[...]} instead of a table')
-    .option("--quick", "one short run per case (a smoke run, not a measurement)")
+    .option("--quick", "one run per case, a shorter window after the same warm-up (rougher figures)")
     .action(async (name: string, o: { json?: boolean; quick?: boolean }) => {
       // bench/ sits beside src/ in the build; loaded on demand so the CLI starts fast.
       const { BENCHES } = await import("../../bench/index.js");
-      const { formatTable } = await import("../../bench/result.js");
+      const { formatTable, QUICK_NOTE } = await import("../../bench/result.js");
       const b = BENCHES[name];
       if (b === undefined)
         throw new PvnetError(
@@ -20,7 +20,8 @@ export function benchCommand(program: Command): void {
         );
       const log = o.json ? undefined : (line: string) => process.stderr.write(`  ${line}\n`);
       const rows = await b.run({ quick: o.quick, log });
-      if (o.json) process.stdout.write(`${JSON.stringify({ results: rows })}\n`);
-      else process.stdout.write(`${formatTable(rows)}\n`);
+      const quick = o.quick === true;
+      if (o.json) process.stdout.write(`${JSON.stringify({ results: rows, ...(quick ? { quick } : {}) })}\n`);
+      else process.stdout.write(`${quick ? `${QUICK_NOTE}\n` : ""}${formatTable(rows)}\n`);
     });
 }

@@ -1,16 +1,22 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { measureScale } from "../../bench/scale.js";
-import { measurePing, measureVif } from "../../bench/vif.js";
+import { measurePing, measureVif, WARM_FRAMES, WARM_MAX_MS, WARM_PINGS } from "../../bench/vif.js";
 
 // Speed is the benches' job; these check that their hosts boot, connect and move frames.
 test("bench vif: guest1's frames reach guest2 through netfront, netback and VALE (short run)", async () => {
-  const mpps = await measureVif(64, 2, 100, 400);
-  assert.ok(mpps > 0, "no frame reached guest2");
+  const r = await measureVif(64, 2, 100, 400);
+  assert.ok(r.mpps > 0, "no frame reached guest2");
+  // A quick run's window opens after the JIT's start (its first 20 000 frames run at a
+  // fiftieth of the rate), not after a fixed 100 ms inside it.
+  assert.ok(r.warmupMs >= 100, `warm-up ${r.warmupMs} ms`);
+  assert.ok(r.warmupFrames >= WARM_FRAMES || r.warmupMs >= WARM_MAX_MS, JSON.stringify(r));
 });
 
 test("bench vif: the ping run records one RTT per answered echo, percentiles ordered", async () => {
   const row = await measurePing(20);
+  assert.ok(WARM_PINGS > 0);
+  assert.equal(row.noRate, true, "a latency row has no rate to print");
   assert.equal(row.pings, 20);
   assert.equal(row.lost, 0);
   const p50 = row.p50us as number;
@@ -23,4 +29,12 @@ test("bench scale: three guests connect and the sending pair's frames arrive", a
   assert.equal(row.guests, 3);
   assert.ok((row.xsRequests as number) > 3 * 50, `xenstore requests ${row.xsRequests}`);
   assert.ok(row.mpps > 0, "no frame arrived");
+  assert.equal(row.noRate, undefined);
+});
+
+test("bench scale: one guest has no pair: its row is the boot, with no rate", async () => {
+  const row = await measureScale(1, 100, 400);
+  assert.equal(row.guests, 1);
+  assert.equal(row.noRate, true);
+  assert.ok((row.connectMs as number) > 0);
 });

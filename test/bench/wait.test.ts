@@ -1,0 +1,27 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { warmUp } from "../../bench/wait.js";
+
+test("warmUp waits out a slow start by frames, not by a fixed time, and gives up at its cap", async () => {
+  // A counter like a vif's: a trickle for 300 ms, then fast.
+  const t0 = performance.now();
+  const rate = (): number => (performance.now() - t0 < 300 ? 10 : 10_000);
+  let n = 0;
+  const tick = setInterval(() => {
+    n += rate();
+  }, 5);
+  try {
+    const ms = await warmUp(() => [n], 20_000, 50, 3000);
+    assert.ok(ms >= 290, `the window opened at ${Math.round(ms)} ms, inside the trickle`);
+    assert.ok(ms < 2000, `waited ${Math.round(ms)} ms`);
+    assert.ok(n >= 20_000);
+    // Every counter must be past the mark, and at least minMs must pass.
+    const base = n;
+    const m2 = await warmUp(() => [n, 0], 1, 0, 200);
+    assert.ok(m2 >= 190, "a counter that never moves holds the warm-up to its cap");
+    const m3 = await warmUp(() => [n], 1, 150, 1000);
+    assert.ok(m3 >= 150 && n > base, `minMs: ${Math.round(m3)}`);
+  } finally {
+    clearInterval(tick);
+  }
+});
