@@ -15,9 +15,15 @@ const dir = mkdtempSync(join(tmpdir(), "pvnet-cli-pktgen-"));
 after(() => rmSync(dir, { recursive: true, force: true }));
 const ENV = { ...process.env, PVNET_NETMAPD_SOCKET: join(dir, "no-netmapd.sock") };
 
-function run(args: readonly string[]): Promise<{ code: number | null; out: string; err: string }> {
+function run(
+  args: readonly string[],
+  env: NodeJS.ProcessEnv = ENV,
+  killAfterMs = 30_000,
+): Promise<{ code: number | null; out: string; err: string }> {
   return new Promise((resolve, reject) => {
-    const p = spawn(process.execPath, [MAIN, "pkt-gen", ...args], { env: ENV });
+    const p = spawn(process.execPath, [MAIN, "pkt-gen", ...args], { env });
+    const kill = setTimeout(() => p.kill("SIGKILL"), killAfterMs);
+    p.on("close", () => clearTimeout(kill));
     let out = "";
     let err = "";
     p.stdout.setEncoding("utf8").on("data", (c: string) => (out += c));
@@ -56,4 +62,33 @@ test("a trailing ++ is refused with one line", async () => {
   assert.equal(r.code, 1);
   assert.equal(r.out, "");
   assert.match(r.err, /^pvnet pkt-gen: \+\+: no instance after the last \+\+ \(expected [^\n]*\)\n$/);
+});
+
+test("through a netmapd too, -n on one instance ends its partner", async () => {
+  const sock = join(dir, "netmapd.sock");
+  const daemon = spawn(process.execPath, [MAIN, "netmapd"], {
+    env: { ...process.env, PVNET_NETMAPD_SOCKET: sock },
+  });
+  try {
+    let err = "";
+    daemon.stderr.setEncoding("utf8").on("data", (c: string) => (err += c));
+    const until = Date.now() + 10_000;
+    while (!err.includes("listening on")) {
+      assert.ok(Date.now() < until, `netmapd did not start: ${err}`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    const t0 = performance.now();
+    const r = await run(
+      ["-i", "vale0:srv", "-f", "pong", "++", "-i", "vale0:cli", "-f", "ping", "-n", "20"],
+      { ...process.env, PVNET_NETMAPD_SOCKET: sock },
+      15_000,
+    );
+    assert.equal(r.code, 0, `${r.err}\n${r.out}`);
+    assert.ok(performance.now() - t0 < 12_000, "the pong ran on");
+    assert.match(r.out, /^\[1\] RTT over 20 packets/m);
+    assert.match(r.out, /^\[0\] Received 20 packets/m);
+  } finally {
+    daemon.kill("SIGTERM");
+    await new Promise((r) => daemon.once("close", r));
+  }
 });
