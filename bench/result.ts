@@ -65,7 +65,7 @@ export function formatTable(rows: readonly BenchRow[]): string {
 
 /** What a quick run's figures are, said above its table (and as `"quick": true` in --json). */
 export const QUICK_NOTE =
-  "quick run: one run per case and a shorter window, the warm-up still excluded; a full run reports the median of 3";
+  "quick run: one run per case and shorter windows, the warm-up still excluded: rougher figures than a full run's";
 
 export interface BenchOptions {
   /** One run per case and a shorter window (the warm-up is still excluded): rougher figures. */
