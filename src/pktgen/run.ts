@@ -100,7 +100,10 @@ export async function runPktGen(
   const ports = openAll(ctx, all);
   const deadline =
     ro.stopAfterMs === undefined ? Number.POSITIVE_INFINITY : performance.now() + ro.stopAfterMs;
-  const stopped = (): boolean => ro.signal?.aborted === true || performance.now() >= deadline;
+  // An instance that fails stops the others: the run's promise rejects with its error, and
+  // nothing should go on sending into a run that has already failed.
+  let failed = false;
+  const stopped = (): boolean => failed || ro.signal?.aborted === true || performance.now() >= deadline;
   // The first instance given -n to finish ends the run: its partner (a pong for its ping,
   // a receiver for its sender) has nothing more coming and would otherwise run for ever.
   let ended = false;
@@ -113,6 +116,9 @@ export async function runPktGen(
           drops: portDrops(ports[i]),
           winding,
         });
+      } catch (e) {
+        failed = true;
+        throw e;
       } finally {
         if (o.count > 0) ended = true;
       }

@@ -453,3 +453,24 @@ test("pkt-gen on a monitor: counts its copies and drops with netmap's words, bef
     /nothing to monitor/,
   );
 });
+
+test("an instance that fails stops the others", async () => {
+  const lines: string[] = [];
+  const out = (l: string): void => {
+    if (l.startsWith("[1] Sending")) throw new Error("the sender's output failed");
+    lines.push(l);
+  };
+  const run = runPktGen(
+    pktGenHost(),
+    [opts(["-i", "vale0:b", "-f", "rx", "-T", "50"]), opts(["-i", "vale0:a", "-f", "tx"])],
+    { out },
+  );
+  await assert.rejects(run, /the sender's output failed/);
+  const until = performance.now() + 2000;
+  while (!lines.some((l) => l.startsWith("[0] Received")) && performance.now() < until)
+    await new Promise((r) => setTimeout(r, 20));
+  assert.ok(
+    lines.some((l) => l.startsWith("[0] Received")),
+    "the receiver ran on",
+  );
+});
