@@ -10,4 +10,11 @@ export { buildFrame, PKT_SEQ_OFF, PKT_TS_OFF } from "./frame.js";
 export { pktGenHost, splitInstances } from "./host.js";
 export { type PktGenFn, type PktGenOptions, parsePktGenArgs } from "./options.js";
 export { finalLines, intervalLine, norm, type Totals } from "./report.js";
-export { type PktGenResult, type RunOptions, runInstance, runPktGen } from "./run.js";
+export {
+  type DropCounter,
+  type InstanceExtras,
+  type PktGenResult,
+  type RunOptions,
+  runInstance,
+  runPktGen,
+} from "./run.js";
