@@ -66,6 +66,8 @@ export interface InstanceExtras {
    * poll brings nothing more, so what was in flight to them is counted.
    */
   winding?: () => boolean;
+  /** When --for ends the run (performance.now() time): the measured time ends there too. */
+  deadline?: number;
 }
 
 /**
@@ -115,6 +117,7 @@ export async function runPktGen(
         return await runInstance(ports[i], o, say, stopped, all.length > 1, {
           drops: portDrops(ports[i]),
           winding,
+          deadline,
         });
       } catch (e) {
         failed = true;
@@ -208,7 +211,12 @@ export async function runInstance(
     clearInterval(tick);
   }
   // -W: the idle interval that ended the run is not part of the measured time.
-  const end = o.exitOnIdle && st.lastRxAt > 0 ? st.lastRxAt : performance.now();
+  // --for: a receiver notices the end at its next poll, up to CHECK_MS later; that wait is
+  // not part of the measured time either.
+  const end =
+    o.exitOnIdle && st.lastRxAt > 0
+      ? st.lastRxAt
+      : Math.min(performance.now(), extras.deadline ?? Number.POSITIVE_INFINITY);
   // A receiver's clock starts at its first packet, as pkt-gen's receiver_body does.
   const begin = (o.fn === "rx" || o.fn === "rxseq") && st.firstRxAt > 0 ? st.firstRxAt : t0;
   const seconds = (end - begin) / 1000;

@@ -359,6 +359,7 @@ test("-R 1000 sends evenly: every receiver interval near 1000 pps, no clumps of 
   assert.ok(tx.packets >= 1200 && tx.packets <= 1750, `sent ${tx.packets} in 1.7 s at 1000 pps`);
   assert.equal(rx.packets + (rx.drops ?? 0), tx.packets);
   assert.ok(wall >= 1650 && wall < 1700 + 400, `--for 1.7 ran ${Math.round(wall)} ms`);
+  assert.ok(tx.seconds <= 1.7 && rx.seconds <= 1.7, `measured ${tx.seconds} s and ${rx.seconds} s`);
 });
 
 test("--for ends receivers and paced senders on time, not a report interval or a burst later", async () => {
