@@ -41,9 +41,9 @@ Options:
   -i PORT          the port to bind (required)
   -f FUNCTION      what to do on it (see above)
   -n COUNT         stop after COUNT packets (ping: sent, each awaiting its echo up to
-                   a second; pong: echoed); 0, the default,
-                   runs until stopped. When an instance reaches its COUNT the others
-                   stop too, receivers once what was in flight to them has arrived
+                   a second; pong: echoed); 0, the default, runs until stopped. When
+                   an instance given -n ends, the others stop too, receivers once
+                   what was in flight to them has arrived
   -l LENGTH        frame length in bytes, 60 to 2048 (default 60)
   -b BURST         packets per ring sync, 1 to 1024 (default 512; 1 for ping and pong)
   -w SECONDS       wait this long before starting (default 0)
