@@ -15,6 +15,11 @@ export const NETFRONT_QUEUE_COUNTERS = [
   "tx_ring_full",
   "rx_packets",
   "rx_bytes",
+  /**
+   * Frames copied out of their granted pages before delivery because the backend is not
+   * trusted (XSA-403); 0 with a trusted backend, whose single-slot frames go up in place.
+   */
+  "rx_bounced",
   /** Empty frames: buffers recycled. */
   "rx_dropped",
   /** Frames the backend reported failed (a negative status: its copy failed): buffers recycled. */

@@ -42,6 +42,7 @@ import {
   KEY_REQUEST_RX_COPY,
   KEY_RX_RING_REF,
   KEY_STATE,
+  KEY_TRUSTED,
   KEY_TX_RING_REF,
   queuePath,
   vifBackendPath,
@@ -59,7 +60,17 @@ import type { FrontDevice, FrontFeatures, FrontQueue } from "./device-api.js";
 
 export interface NetfrontOptions {
   /** Makes the device once the frontend dir's `mac` and `mtu` are read. */
-  readonly makeDevice: (info: { readonly mac: string; readonly mtu: number }) => FrontDevice;
+  readonly makeDevice: (info: {
+    readonly mac: string;
+    readonly mtu: number;
+    /** The frontend dir's `trusted` (absent: 1), and-ed with `trusted` below. */
+    readonly trusted: boolean;
+  }) => FrontDevice;
+  /**
+   * Whether any backend is trusted (Linux's xennet `trusted` module parameter); default
+   * true. False bounces every vif's frames whatever its `trusted` key says.
+   */
+  readonly trusted?: boolean;
   /** Queues wanted (capped by the backend's multi-queue-max-queues); default 1. */
   readonly queues?: number;
   /** Ring page order wanted (capped by the backend's max-ring-page-order); default 0. */
@@ -89,6 +100,8 @@ export interface NetfrontStatus {
   readonly ringPageOrder: number;
   readonly splitEventChannels: boolean;
   readonly error: string | undefined;
+  /** The backend is trusted (`trusted` key and option): false means every frame is bounced. */
+  readonly trusted: boolean;
   /** Ring grants the backend still held when they were to be ended (retried until it lets go). */
   readonly lingeringGrants?: number;
   /** How many times a backend violation reset the vif. */
@@ -136,6 +149,7 @@ export class NetfrontDriver {
   #carrier = false;
   #error: string | undefined;
   #resets = 0;
+  #trusted = true;
   #chain: Promise<void> = Promise.resolve();
   #watch: XsWatch | null = null;
   #closed = false;
@@ -192,8 +206,12 @@ export class NetfrontDriver {
     const mtu = mtuText === undefined ? 1500 : /^\d{2,5}$/.test(mtuText) ? Number(mtuText) : -1;
     if (mtu < 68 || mtu > 65535)
       throw new PvnetError("EINVAL", `netfront: ${dir}/mtu "${String(mtuText)}" (68..65535 expected)`);
+    // xennet's probe: absent means trusted; the guest's own option can only take trust away.
+    const trustedText = await readOrUndefined(xs, `${dir}/${KEY_TRUSTED}`);
+    const trusted = (opts.trusted ?? true) && !(trustedText !== undefined && /^0+$/.test(trustedText.trim()));
     const d = new NetfrontDriver(dom, xs, devid, backend, beid, opts);
-    d.#device = opts.makeDevice({ mac: mac.toLowerCase(), mtu });
+    d.#trusted = trusted;
+    d.#device = opts.makeDevice({ mac: mac.toLowerCase(), mtu, trusted });
     const connected = new Promise<void>((resolve, reject) => {
       d.#connected = { resolve, reject };
     });
@@ -218,6 +236,7 @@ export class NetfrontDriver {
       ringPageOrder: this.#order,
       splitEventChannels: this.#split,
       error: this.#error,
+      trusted: this.#trusted,
       lingeringGrants: this.#lingering.length,
       resets: this.#resets,
     };

@@ -172,6 +172,7 @@ export default async function main(dom: Domain, args: Dom0Args): Promise<void> {
           beDomid: dom.domid,
           devid: rec.spec.vif.devid,
           vif: rec.spec.vif,
+          trusted: rec.spec.vif.trusted,
         });
       }
       report({ t: "vifs-added", domid });

@@ -222,6 +222,24 @@ test("the backend's feature keys are bounded and parsed strictly by the frontend
   }
 });
 
+test("the toolstack's trusted=0 reaches the device: netfront reads its frontend dir's key at probe", async () => {
+  const rig = await Rig.boot({ hotplugDelayMs: 1 });
+  try {
+    for (const trusted of [false, true]) {
+      const id = await rig.m.createDomain({ name: `t${String(trusted)}`, pages: 256, program: NF_GUEST });
+      await rig.ask(0, { t: "add", fe: id, devid: 0, mac: "00:16:3e:00:00:0e", trusted }, "added");
+      const r: Report = await rig.ask(id, { t: "probe", devid: 0 }, "connected");
+      assert.equal(r.status.trusted, trusted);
+      assert.equal(r.calls[0], `make 00:16:3e:00:00:0e 1500${trusted ? "" : " untrusted"}`);
+      await rig.ask(id, { t: "close" }, "closed");
+      await rig.m.destroyDomain(id);
+    }
+    assert.deepEqual(rig.errors, []);
+  } finally {
+    await rig.close();
+  }
+});
+
 test("a backend without feature-rx-copy: the probe fails with the error node and Closing", async () => {
   const rig = await Rig.boot({ noNetback: true });
   try {

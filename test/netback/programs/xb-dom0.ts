@@ -36,7 +36,7 @@ export interface QueueCall {
 }
 
 export type Dom0Msg =
-  | { t: "add"; fe: number; devid: number; mac: string }
+  | { t: "add"; fe: number; devid: number; mac: string; trusted?: boolean }
   | { t: "remove"; fe: number; devid: number }
   | { t: "dump"; paths: string[] }
   | { t: "stats" }
@@ -148,8 +148,10 @@ export default async function main(dom: Domain, raw: unknown): Promise<void> {
             bridge: "vale0",
             queues: 1,
             ringPageOrder: 0,
+            trusted: m.trusted ?? true,
             features: ALL_VIF_FEATURES,
           },
+          trusted: m.trusted ?? true,
         });
         dom.report({ t: "added", fe: m.fe, devid: m.devid });
         return;
