@@ -13,6 +13,11 @@ export const NETFRONT_QUEUE_COUNTERS = [
   "tx_errors",
   /** Times transmit found the ring or the buffer pool full and pushed back. */
   "tx_ring_full",
+  /**
+   * Slots still in flight when the queue closed (the backend went away, or the vif reset,
+   * before answering them): their frames may not have gone out.
+   */
+  "tx_unanswered",
   "rx_packets",
   "rx_bytes",
   /**

@@ -71,6 +71,7 @@ export class FrontTx {
   readonly #cDropped: number;
   readonly #cErrors: number;
   readonly #cFull: number;
+  readonly #cUnanswered: number;
   readonly #fatal: (reason: string) => void;
   readonly #pages: number[];
   #ref: Int32Array;
@@ -106,6 +107,7 @@ export class FrontTx {
     this.#cDropped = c.slot("tx_dropped");
     this.#cErrors = c.slot("tx_errors");
     this.#cFull = c.slot("tx_ring_full");
+    this.#cUnanswered = c.slot("tx_unanswered");
     this.#fatal = fatal;
     const pages = allocPoolPages(p.dom, Math.min(buffers, p.ring.nrEnts), "TX");
     const n = pages.length;
@@ -320,6 +322,11 @@ export class FrontTx {
 
   /** Stops and ends every buffer grant; returns how many the backend still holds. */
   close(): number {
+    if (!this.#closed) {
+      let inFlight = 0;
+      for (let i = 0; i < this.#busy.length; i++) inFlight += this.#busy[i];
+      this.#c[this.#cUnanswered] += inFlight;
+    }
     this.#closed = true;
     return endPoolGrants(this.#dom, this.#ref, this.#pages);
   }

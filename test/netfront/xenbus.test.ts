@@ -210,12 +210,22 @@ test("the backend's feature keys are bounded and parsed strictly by the frontend
     assert.equal(r.status.splitEventChannels, false, "garbage is not a yes");
     assert.equal(r.queues[0].features.sg, false);
     assert.equal(r.queues[0].txEnts, 4096);
-    // The backend closes: everything comes back (nothing was mapped).
+    // The backend closes: everything comes back (nothing was mapped), and the frontend
+    // waits in Initialising for a backend.
     await rig.ask(0, { t: "write", path: `${be}/state`, value: "5" }, "written");
-    const g = await rig.guestUntil(id, "frontend Closed", (x) => x.status.state === 6);
+    const g = await rig.guestUntil(id, "frontend Initialising", (x) => x.status.state === 1);
+    assert.equal(g.status.backendLost, 1);
     assert.equal(g.liveGrants, 1);
     assert.equal(g.status.lingeringGrants, 0);
     assert.equal(rig.m.channels(id), 1);
+    // A backend at InitWait again, offering less now: the frontend re-reads the features.
+    await rig.ask(0, { t: "write", path: `${be}/multi-queue-max-queues`, value: "2" }, "written");
+    await rig.ask(0, { t: "write", path: `${be}/max-ring-page-order`, value: "1" }, "written");
+    await rig.ask(0, { t: "write", path: `${be}/state`, value: "2" }, "written");
+    const again = await rig.guestUntil(id, "frontend Connected again", (x) => x.status.state === 4);
+    assert.equal(again.status.queues, 2);
+    assert.equal(again.status.ringPageOrder, 1);
+    assert.equal(again.liveGrants, 1 + 2 * 2 * 2, "two queues of two 2-page rings granted");
     assert.deepEqual(rig.errors, []);
   } finally {
     await rig.close();
@@ -272,12 +282,14 @@ test("NetbackDriver.stop closes every device and releases everything", async () 
     for (const id of [a.id, b.id]) {
       const st = await rig.ask(0, { t: "read", path: `/local/domain/0/backend/vif/${id}/0/state` }, "value");
       assert.equal(st.value, "6");
+      // The backend may come back (a restarted driver domain): the frontend waits for it.
       const g = await rig.guestUntil(
         id,
-        "frontend Closed",
-        (x) => x.status.state === 6 && x.liveGrants === 1,
+        "frontend Initialising, everything released",
+        (x) => x.status.state === 1 && x.liveGrants === 1,
       );
       assert.ok(g.calls.includes("carrierOff"));
+      assert.equal(g.status.backendLost, 1);
     }
     assert.deepEqual(rig.errors, []);
   } finally {
