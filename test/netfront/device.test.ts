@@ -482,3 +482,20 @@ test("trusted=0: buffer pages are zeroed before they are granted; the backend re
   // The same scan finds the guest's old bytes when pages are granted as they come.
   assert.equal(leaks(true).leaking, 128);
 });
+
+test("a queue closed under frames the backend never answered counts them in tx_unanswered", () => {
+  const h = new Harness();
+  h.echo[0].hold = true;
+  const buf = new Uint8Array(9000);
+  fillFrame(buf, 0, 100, 0);
+  for (let i = 0; i < 5; i++) assert.ok(h.dev.transmit(buf, 100, 0));
+  fillFrame(buf, 0, 9000, 5);
+  assert.ok(h.dev.transmit(buf, 9000, 0), "a three-slot frame");
+  h.pump();
+  const c = h.dev.counters(0);
+  assert.equal(c?.get("tx_unanswered"), 0);
+  h.queues[0].close();
+  assert.equal(c?.get("tx_unanswered"), 5 + 3, "every slot in flight");
+  h.queues[0].close();
+  assert.equal(c?.get("tx_unanswered"), 8, "counted once");
+});
