@@ -221,7 +221,9 @@ export default async function main(dom: Domain, args: Dom0Args): Promise<void> {
         rec.vif = null;
         rec.words[VS_HOTPLUG] = 0;
         rec.words[VS_FATAL] = 0;
-        if (rec.written && (await xs.exists(rec.paths.backend).catch(() => false))) live.push(rec);
+        // A guest that died keeps no device across the restart.
+        if (!rec.written || dom.foreign(rec.spec.domid) === undefined) continue;
+        if (await xs.exists(rec.paths.backend).catch(() => false)) live.push(rec);
       }
       await xs.transaction(async (tx) => {
         for (const rec of live) await tx.rm(rec.paths.backend);

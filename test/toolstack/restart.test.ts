@@ -121,3 +121,13 @@ test("restartBackend refuses a second call while one runs", async () => {
   await first;
   await until("both vifs Connected", 10_000, () => connected(host.status()));
 });
+
+test("a guest destroyed before a restart gets no device back; the other reconnects", async () => {
+  await host.machine.destroyDomain(2);
+  const r = await host.restartBackend();
+  assert.equal(r.devices, 1);
+  await until("guest1's vif Connected again", 10_000, () => {
+    const v = host.status().vifs[0];
+    return v.frontend.state === XenbusState.Connected && v.backend.state === XenbusState.Connected;
+  });
+});
