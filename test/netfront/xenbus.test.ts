@@ -232,6 +232,59 @@ test("the backend's feature keys are bounded and parsed strictly by the frontend
   }
 });
 
+test("property: a backend that closes, goes away or comes back afresh in any order is waited for; the frontend reconnects to the new one with its features and releases the old connection", async () => {
+  const rig = await Rig.boot({ noNetback: true });
+  const features = { "feature-rx-copy": "1", "feature-split-event-channels": "1" };
+  try {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.constantFrom("5", "6", "rm", "fresh"), { minLength: 1, maxLength: 5 }),
+        fc.integer({ min: 1, max: 4 }),
+        async (ops, maxQueues) => {
+          const { id, be } = await handPlayed(rig, { queues: 4 }, features);
+          await rig.ask(id, { t: "probe", devid: 0 }, "connected");
+          for (const op of ops) {
+            if (op === "rm") await rig.ask(0, { t: "rm", path: be }, "removed");
+            else if (op === "fresh")
+              // A new driver domain's directory: the toolstack's keys, state Initialising.
+              await rig.ask(
+                0,
+                { t: "add", fe: id, devid: 0, mac: "00:16:3e:00:00:0d", backendOnly: true },
+                "added",
+              );
+            else await rig.ask(0, { t: "write", path: `${be}/state`, value: op }, "written");
+          }
+          const lost = await rig.guestUntil(id, "waiting in Initialising", (x) => x.status.state === 1);
+          assert.equal(lost.status.backendLost, 1, "one loss, however many events told of it");
+          assert.equal(lost.liveGrants, 1, "the old connection's grants all ended");
+          assert.equal(rig.m.channels(id), 1, "and its channels closed");
+          // The new backend: fresh directory, its own features, InitWait.
+          await rig.ask(
+            0,
+            { t: "add", fe: id, devid: 0, mac: "00:16:3e:00:00:0d", backendOnly: true },
+            "added",
+          );
+          for (const [k, v] of Object.entries({
+            ...features,
+            "multi-queue-max-queues": String(maxQueues),
+            state: "2",
+          }))
+            await rig.ask(0, { t: "write", path: `${be}/${k}`, value: v }, "written");
+          const back = await rig.guestUntil(id, "Connected again", (x) => x.status.state === 4);
+          assert.equal(back.status.queues, maxQueues, "features read again");
+          assert.equal(back.liveGrants, 1 + 2 * maxQueues);
+          assert.equal(rig.m.channels(id), 1 + 2 * maxQueues);
+          await rig.m.destroyDomain(id);
+        },
+      ),
+      { numRuns: 8 },
+    );
+    assert.deepEqual(rig.errors, []);
+  } finally {
+    await rig.close();
+  }
+});
+
 test("the toolstack's trusted=0 reaches the device: netfront reads its frontend dir's key at probe", async () => {
   const rig = await Rig.boot({ hotplugDelayMs: 1 });
   try {

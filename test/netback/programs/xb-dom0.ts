@@ -36,7 +36,8 @@ export interface QueueCall {
 }
 
 export type Dom0Msg =
-  | { t: "add"; fe: number; devid: number; mac: string; trusted?: boolean }
+  | { t: "add"; fe: number; devid: number; mac: string; trusted?: boolean; backendOnly?: boolean }
+  | { t: "rm"; path: string }
   | { t: "remove"; fe: number; devid: number }
   | { t: "dump"; paths: string[] }
   | { t: "stats" }
@@ -152,6 +153,7 @@ export default async function main(dom: Domain, raw: unknown): Promise<void> {
             features: ALL_VIF_FEATURES,
           },
           trusted: m.trusted ?? true,
+          backendOnly: m.backendOnly,
         });
         dom.report({ t: "added", fe: m.fe, devid: m.devid });
         return;
@@ -193,6 +195,10 @@ export default async function main(dom: Domain, raw: unknown): Promise<void> {
       case "write":
         await t.write(m.path, m.value);
         dom.report({ t: "written" });
+        return;
+      case "rm":
+        await t.rm(m.path);
+        dom.report({ t: "removed" });
         return;
       case "start":
         driver = await startDriver();
