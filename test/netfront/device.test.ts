@@ -499,3 +499,29 @@ test("a queue closed under frames the backend never answered counts them in tx_u
   h.queues[0].close();
   assert.equal(c?.get("tx_unanswered"), 8, "counted once");
 });
+
+test("property, trusted=0: whatever sizes, a backend rewriting every frame during delivery never changes what the receiver reads", () => {
+  fc.assert(
+    fc.property(fc.array(fc.integer({ min: 60, max: 65_535 }), { minLength: 1, maxLength: 12 }), (sizes) => {
+      const h = new Harness({ trusted: false, device: { txBuffers: 64, rxBuffers: 64 } });
+      const seqs: number[] = [];
+      h.dev.onReceive((b, off, len) => {
+        h.echo[0].rewriteLastRx(h.backMem, 0xee);
+        seqs.push(checkFrame(b, off, len));
+      });
+      const buf = new Uint8Array(65_536);
+      for (let i = 0; i < sizes.length; i++) {
+        fillFrame(buf, 0, sizes[i], i);
+        assert.ok(h.dev.transmit(buf, sizes[i], 0));
+        h.pump();
+      }
+      assert.deepEqual(
+        seqs,
+        sizes.map((_, i) => i),
+      );
+      assert.equal(h.dev.counters(0)?.get("rx_bounced"), sizes.length);
+      assert.equal(h.close(), 0);
+    }),
+    { numRuns: 40 },
+  );
+});
