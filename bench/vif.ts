@@ -55,6 +55,18 @@ export async function benchVif(opts: BenchOptions = {}): Promise<BenchRow[]> {
         gbps: gbpsOf(mpps, frameBytes),
       });
     }
+    // The same with the guests' `trusted` = 0: every frame bounced out of its granted page.
+    const bounced: number[] = [];
+    for (let i = 0; i < runs; i++)
+      bounced.push((await measureVif(frameBytes, 1, warmupMs, measureMs, "notify", false)).mpps);
+    const bm = median(bounced);
+    add({
+      name: "vif guest->guest 1q trusted=0",
+      frameBytes,
+      batch: 32,
+      mpps: bm,
+      gbps: gbpsOf(bm, frameBytes),
+    });
     const ring: number[] = [];
     for (let i = 0; i < runs; i++)
       ring.push((await measureRingPair({ frameBytes, batch: 32, mode: "notify" }, warmupMs, measureMs)).tx);
@@ -81,9 +93,10 @@ export async function benchVif(opts: BenchOptions = {}): Promise<BenchRow[]> {
   return rows;
 }
 
-function benchHost(queues: number): HostConfig {
+function benchHost(queues: number, trusted = true): HostConfig {
   const vif = (mac: string, ip: string) =>
-    `    vifs:\n      - mac: "${mac}"\n        ip: ${ip}/24\n        queues: ${queues}\n        ring-page-order: 2\n`;
+    `    vifs:\n      - mac: "${mac}"\n        ip: ${ip}/24\n        queues: ${queues}\n        ring-page-order: 2\n` +
+    `        trusted: ${trusted}\n`;
   const yaml =
     "domains:\n  - name: Domain-0\n    memory: 128M\n" +
     `  - name: guest1\n    memory: 64M\n${vif("00:16:3e:00:01:00", "10.0.0.1")}` +
@@ -106,6 +119,7 @@ async function boot(
   frameBytes: number,
   pings = 0,
   loopMode: LoopMode = "notify",
+  trusted = true,
 ): Promise<Booted> {
   const extras: VifBenchExtra[] = roles.map((role, i) => ({
     role,
@@ -118,7 +132,7 @@ async function boot(
     warmupPings: pings > 0 ? WARM_PINGS : 0,
     rtts: new SharedArrayBuffer(Math.max(1, pings) * 8),
   }));
-  const host = await Host.boot(benchHost(queues), {
+  const host = await Host.boot(benchHost(queues, trusted), {
     socketPath: null,
     guestProgram: new URL("./vif-guest.js", import.meta.url),
     guestExtra: (i) => extras[i],
@@ -154,8 +168,10 @@ export async function measureVif(
   warmupMs: number,
   measureMs: number,
   loopMode: LoopMode = "notify",
+  /** The guests' `trusted`: false bounces every received frame (XSA-403). */
+  trusted = true,
 ): Promise<VifRate> {
-  const { host, words } = await boot(queues, ["tx", "rx"], frameBytes, 0, loopMode);
+  const { host, words } = await boot(queues, ["tx", "rx"], frameBytes, 0, loopMode, trusted);
   try {
     const rx = words[1];
     const w0 = rx[W_RX];

@@ -122,6 +122,8 @@ export class NetbackDriver {
   #watch: XsWatch | null = null;
   #mainChain: Promise<void> = Promise.resolve();
   #stopped = false;
+  /** Torn down as a dying driver domain: nothing more is written to xenstore. */
+  #killed = false;
 
   private constructor(dom: Domain, xs: XsClient, opts: NetbackOptions) {
     this.#dom = dom;
@@ -181,6 +183,25 @@ export class NetbackDriver {
     );
     for (const d of this.#devs.values()) await d.chain;
     this.#devs.clear();
+  }
+
+  /**
+   * Dies as a driver domain does: every vif's channels closed, ring mappings ended and vif
+   * closed (off its switch), with no xenstore write and no state walk; the frontends learn
+   * it from their closed channels and from the toolstack removing the backend directories.
+   * Resolves once no device chain is running, so a late step cannot write over a
+   * directory a new backend owns.
+   */
+  async kill(): Promise<void> {
+    if (this.#killed) return;
+    this.#killed = true;
+    this.#stopped = true;
+    const devs = [...this.#devs.values()];
+    this.#devs.clear();
+    for (const d of devs) this.#unregister(d);
+    await this.#watch?.close().catch(() => undefined); // the connection may be gone already
+    await this.#mainChain;
+    for (const d of devs) await d.chain;
   }
 
   // --- device discovery -------------------------------------------------------------
@@ -299,6 +320,7 @@ export class NetbackDriver {
     await xs.write(`${d.dir}/${FEATURE_CTRL_RING}`, "1");
     await xs.write(`${d.dir}/${KEY_MAX_RING_PAGE_ORDER}`, String(this.#maxOrder));
     const mac = (await readOrUndefined(xs, `${d.dir}/${KEY_MAC}`)) ?? "";
+    if (d.dead) return; // unregistered (or the driver killed) while probing
     try {
       d.vif = this.#openVif({ frontDomid: d.frontDomid, devid: d.devid, mac, backendDir: d.dir });
     } catch (e) {
@@ -371,12 +393,14 @@ export class NetbackDriver {
   }
 
   async #write(d: Dev, s: XenbusState): Promise<void> {
+    if (this.#killed) return;
     d.written = s;
     await switchState(this.#xs, d.dir, s);
   }
 
   /** xenbus_dev_fatal: the error node, then toward Closing (releasing everything). */
   async #fatal(d: Dev, code: string, message: string): Promise<void> {
+    if (this.#killed) return;
     const text = await writeDevError(this.#xs, this.#dom.domid, d.dir, code, message);
     d.error = message;
     this.#log.log(d.dir, `netback: vif${d.frontDomid}.${d.devid}: ${text}`);
@@ -552,6 +576,7 @@ export class NetbackDriver {
   }
 
   #guestDied(domid: number): void {
+    if (this.#killed) return;
     for (const d of this.#devs.values()) {
       if (d.frontDomid !== domid) continue;
       this.#release(d, true);

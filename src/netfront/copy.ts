@@ -5,6 +5,7 @@
  * otherwise. A frame handed in as a Uint8Array is read through word views over its buffer,
  * made once per distinct buffer (the stack reuses one), not per frame.
  */
+import { PAGE_SIZE } from "../hv/memory.js";
 import type { Mem } from "../wire/mem.js";
 
 /** Copies `len` bytes between two Mems (ranges checked by the caller). */
@@ -30,6 +31,14 @@ function copyRaw(
     i = words << 3;
   }
   for (; i < len; i++) d8[dstOff + i] = s8[srcOff + i];
+}
+
+/**
+ * Zeroes whole pages before they are granted to an untrusted backend (XSA-403): a pool page
+ * may last have held anything of the guest's, and the grant lets the backend read all of it.
+ */
+export function zeroPages(mem: Mem, pages: readonly number[]): void {
+  for (const p of pages) mem.u8.fill(0, p * PAGE_SIZE, (p + 1) * PAGE_SIZE);
 }
 
 /** Word views over the buffer of the frames a stack hands in, rebuilt when the buffer changes. */

@@ -13,8 +13,18 @@ export const NETFRONT_QUEUE_COUNTERS = [
   "tx_errors",
   /** Times transmit found the ring or the buffer pool full and pushed back. */
   "tx_ring_full",
+  /**
+   * Slots still in flight when the queue closed (the backend went away, or the vif reset,
+   * before answering them): their frames may not have gone out.
+   */
+  "tx_unanswered",
   "rx_packets",
   "rx_bytes",
+  /**
+   * Frames copied out of their granted pages before delivery because the backend is not
+   * trusted (XSA-403); 0 with a trusted backend, whose single-slot frames go up in place.
+   */
+  "rx_bounced",
   /** Empty frames: buffers recycled. */
   "rx_dropped",
   /** Frames the backend reported failed (a negative status: its copy failed): buffers recycled. */

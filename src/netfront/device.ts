@@ -8,6 +8,10 @@
  * A backend that breaks the protocol stops its queue at once (it no longer touches the
  * rings) and the xenbus half's FrontFatal is called, from the loop rather than the handler,
  * to reset the vif; the guest goes on.
+ *
+ * `trusted` (the frontend dir's key, as Linux reads it since XSA-403) picks the RX path: a
+ * trusted backend's single-slot frames go up straight from their granted page; an
+ * untrusted one's are bounced into private memory first (rx.ts, tx.ts).
  */
 import type { Counters } from "../base/counters.js";
 import { PvnetError } from "../base/errors.js";
@@ -50,6 +54,8 @@ const noReceive: ReceiveFn = () => {};
 export class NetfrontDevice implements FrontDevice, NetDevice {
   readonly mac: number;
   readonly mtu: number;
+  /** The backend is trusted (netfront's `trusted`): false bounces every frame. */
+  readonly trusted: boolean;
   readonly #dom: Domain;
   readonly #txBuffers: number;
   readonly #rxBuffers: number;
@@ -68,7 +74,7 @@ export class NetfrontDevice implements FrontDevice, NetDevice {
 
   constructor(
     dom: Domain,
-    info: { readonly mac: string; readonly mtu: number },
+    info: { readonly mac: string; readonly mtu: number; readonly trusted?: boolean },
     opts: NetfrontDeviceOptions = {},
   ) {
     this.#dom = dom;
@@ -76,6 +82,7 @@ export class NetfrontDevice implements FrontDevice, NetDevice {
     if (!(Number.isInteger(info.mtu) && info.mtu >= 68 && info.mtu <= 65535 - 14))
       throw new PvnetError("EINVAL", `Cannot create netfront device: mtu ${info.mtu} (expected 68..65521)`);
     this.mtu = info.mtu;
+    this.trusted = info.trusted ?? true;
     this.#txBuffers = checkCount("txBuffers", opts.txBuffers ?? DEFAULT_BUFFERS);
     this.#rxBuffers = checkCount("rxBuffers", opts.rxBuffers ?? DEFAULT_BUFFERS);
     this.#log = opts.log ?? ((line) => process.stderr.write(`${line}\n`));
@@ -133,13 +140,20 @@ export class NetfrontDevice implements FrontDevice, NetDevice {
         backDomid: rings.backDomid,
         port: rings.txPort,
         features: rings.features,
+        bounce: !this.trusted,
       },
       counters,
       onFatal,
       this.#txBuffers,
     );
     const rx = new FrontRx(
-      { dom: this.#dom, ring: rings.rx, backDomid: rings.backDomid, port: rings.rxPort },
+      {
+        dom: this.#dom,
+        ring: rings.rx,
+        backDomid: rings.backDomid,
+        port: rings.rxPort,
+        bounce: !this.trusted,
+      },
       counters,
       onFatal,
       this.#rxBuffers,

@@ -13,6 +13,12 @@
  * private buffer when it spans several; then every consumed buffer is posted again and the
  * batch pushed once. The callback must copy what it keeps: the buffer is reposted when it
  * returns.
+ *
+ * An untrusted backend (`bounce`, netfront's `trusted` = 0, XSA-403) keeps its grant of
+ * every buffer and may rewrite a page while the frame in it is being parsed: then every
+ * frame, single-slot ones too, is copied into private memory first and the callback sees
+ * only the copy (counted in rx_bounced), and the pool's pages are zeroed before they are
+ * granted, so the backend never reads what they held before.
  */
 import type { Counters } from "../base/counters.js";
 import type { Domain } from "../hv/domain.js";
@@ -33,7 +39,7 @@ import {
   XEN_NETIF_GSO_TYPE_TCPV6,
   XEN_NETIF_NR_SLOTS_MIN,
 } from "../wire/xen/netif.js";
-import { copyMem } from "./copy.js";
+import { copyMem, zeroPages } from "./copy.js";
 import type { NetfrontQueueCounter } from "./counters.js";
 import { allocPoolPages, endPoolGrants } from "./pool-grants.js";
 import { parseRxPacket, RxPacket, RxReason, RxVerdict } from "./rx-parse.js";
@@ -57,6 +63,8 @@ export interface RxPlace {
   readonly ring: FrontRing;
   readonly backDomid: number;
   readonly port: number;
+  /** Copy every frame out of its granted page before delivery (the backend is not trusted). */
+  readonly bounce: boolean;
 }
 
 export class FrontRx {
@@ -69,6 +77,8 @@ export class FrontRx {
   readonly #cBytes: number;
   readonly #cDropped: number;
   readonly #cErrors: number;
+  readonly #cBounced: number;
+  readonly #bounce: boolean;
   readonly #fatal: (reason: string) => void;
   readonly #deliver: () => ReceiveFn;
   readonly #meta: RxMeta;
@@ -102,6 +112,8 @@ export class FrontRx {
     this.#cBytes = c.slot("rx_bytes");
     this.#cDropped = c.slot("rx_dropped");
     this.#cErrors = c.slot("rx_errors");
+    this.#cBounced = c.slot("rx_bounced");
+    this.#bounce = p.bounce;
     this.#fatal = fatal;
     this.#deliver = deliver;
     this.#meta = meta;
@@ -126,6 +138,7 @@ export class FrontRx {
     const pages = allocPoolPages(dom, this.#nWanted, "RX");
     const n = pages.length;
     this.#pages = pages;
+    if (this.#bounce) zeroPages(dom.memory.mem, pages);
     this.#ref = new Int32Array(n).fill(-1);
     this.#off = new Int32Array(n);
     for (let i = 0; i < n; i++) {
@@ -210,10 +223,11 @@ export class FrontRx {
         const off0 = this.#off[this.#slotBuf[(first + i) & mask]] + rxRspOffset(batch, at);
         const flags = pkt.flags & CSUM_FLAGS;
         const cb = this.#deliver();
-        if (pkt.nData === 1) {
+        if (pkt.nData === 1 && !this.#bounce) {
           cb(mem.u8, off0, len, flags);
         } else {
           const g = this.#gather;
+          if (this.#bounce) this.#c[this.#cBounced]++;
           let done = rxRspStatus(batch, at);
           copyMem(g, 0, mem, off0, done);
           // Continuation slots follow the first slot's extras.

@@ -10,6 +10,11 @@
  * inactive request"); anything else is fatal and the queue stops touching the ring.
  * Requests are pushed once per batch by `flush` (scheduled on the domain's loop by the
  * first frame of a batch), with at most one notification. Nothing here allocates per frame.
+ *
+ * Every frame is copied into pool pages that hold nothing but frames for this backend (the
+ * stack's own memory is never granted): that is the bounce Linux does for an untrusted
+ * backend (XSA-403) in both modes. With `bounce` (netfront's `trusted` = 0) the pages are
+ * also zeroed before they are granted, so the backend cannot read what they held before.
  */
 import type { Counters } from "../base/counters.js";
 import type { Domain } from "../hv/domain.js";
@@ -35,7 +40,7 @@ import {
   XEN_NETIF_GSO_TYPE_TCPV6,
   XEN_NETIF_MAX_TX_SIZE,
 } from "../wire/xen/netif.js";
-import { FrameSource } from "./copy.js";
+import { FrameSource, zeroPages } from "./copy.js";
 import type { NetfrontQueueCounter } from "./counters.js";
 import type { FrontFeatures } from "./device-api.js";
 import { allocPoolPages, endPoolGrants } from "./pool-grants.js";
@@ -51,6 +56,8 @@ export interface TxPlace {
   readonly backDomid: number;
   readonly port: number;
   readonly features: FrontFeatures;
+  /** The backend is not trusted: the pool is zeroed before it is granted. */
+  readonly bounce: boolean;
 }
 
 export class FrontTx {
@@ -64,6 +71,7 @@ export class FrontTx {
   readonly #cDropped: number;
   readonly #cErrors: number;
   readonly #cFull: number;
+  readonly #cUnanswered: number;
   readonly #fatal: (reason: string) => void;
   readonly #pages: number[];
   #ref: Int32Array;
@@ -99,10 +107,12 @@ export class FrontTx {
     this.#cDropped = c.slot("tx_dropped");
     this.#cErrors = c.slot("tx_errors");
     this.#cFull = c.slot("tx_ring_full");
+    this.#cUnanswered = c.slot("tx_unanswered");
     this.#fatal = fatal;
     const pages = allocPoolPages(p.dom, Math.min(buffers, p.ring.nrEnts), "TX");
     const n = pages.length;
     this.#pages = pages;
+    if (p.bounce) zeroPages(p.dom.memory.mem, pages);
     this.#ref = new Int32Array(n);
     this.#off = new Int32Array(n);
     this.#busy = new Uint8Array(n);
@@ -312,6 +322,11 @@ export class FrontTx {
 
   /** Stops and ends every buffer grant; returns how many the backend still holds. */
   close(): number {
+    if (!this.#closed) {
+      let inFlight = 0;
+      for (let i = 0; i < this.#busy.length; i++) inFlight += this.#busy[i];
+      this.#c[this.#cUnanswered] += inFlight;
+    }
     this.#closed = true;
     return endPoolGrants(this.#dom, this.#ref, this.#pages);
   }

@@ -9,6 +9,13 @@
  * the vif: everything is released and the handshake starts again from Initialising, which
  * walks a Linux backend through Closing and Closed back to InitWait.
  *
+ * A backend that goes away once connected (its directory removed, Closing or Closed, or
+ * its end of a channel closed: the driver domain died or was restarted) is not the end of
+ * the vif: everything is released (TX in flight dropped and counted, RX buffers and ring
+ * grants reclaimed), the device keeps its stack, MAC and addresses with the carrier off,
+ * and the frontend goes back to Initialising to wait for a backend to reach InitWait again;
+ * then it re-reads the features and reconnects. A probe still waiting fails instead.
+ *
  * All reactions run one at a time on one chain; nothing thrown escapes a watch handler.
  */
 import { PvnetError } from "../base/errors.js";
@@ -39,9 +46,11 @@ import {
   KEY_MTU,
   KEY_MULTI_QUEUE_MAX_QUEUES,
   KEY_MULTI_QUEUE_NUM_QUEUES,
+  KEY_ONLINE,
   KEY_REQUEST_RX_COPY,
   KEY_RX_RING_REF,
   KEY_STATE,
+  KEY_TRUSTED,
   KEY_TX_RING_REF,
   queuePath,
   vifBackendPath,
@@ -59,7 +68,17 @@ import type { FrontDevice, FrontFeatures, FrontQueue } from "./device-api.js";
 
 export interface NetfrontOptions {
   /** Makes the device once the frontend dir's `mac` and `mtu` are read. */
-  readonly makeDevice: (info: { readonly mac: string; readonly mtu: number }) => FrontDevice;
+  readonly makeDevice: (info: {
+    readonly mac: string;
+    readonly mtu: number;
+    /** The frontend dir's `trusted` (absent: 1), and-ed with `trusted` below. */
+    readonly trusted: boolean;
+  }) => FrontDevice;
+  /**
+   * Whether any backend is trusted (Linux's xennet `trusted` module parameter); default
+   * true. False bounces every vif's frames whatever its `trusted` key says.
+   */
+  readonly trusted?: boolean;
   /** Queues wanted (capped by the backend's multi-queue-max-queues); default 1. */
   readonly queues?: number;
   /** Ring page order wanted (capped by the backend's max-ring-page-order); default 0. */
@@ -89,10 +108,14 @@ export interface NetfrontStatus {
   readonly ringPageOrder: number;
   readonly splitEventChannels: boolean;
   readonly error: string | undefined;
+  /** The backend is trusted (`trusted` key and option): false means every frame is bounced. */
+  readonly trusted: boolean;
   /** Ring grants the backend still held when they were to be ended (retried until it lets go). */
   readonly lingeringGrants?: number;
   /** How many times a backend violation reset the vif. */
   readonly resets?: number;
+  /** How many times the backend went away after connecting and the vif waited for a new one. */
+  readonly backendLost?: number;
 }
 
 /** netfront's bound on queues (xennet_max_queues defaults to the CPU count; 8 is ours). */
@@ -136,6 +159,10 @@ export class NetfrontDriver {
   #carrier = false;
   #error: string | undefined;
   #resets = 0;
+  #backendLost = 0;
+  /** Connected at least once: a backend that goes away is waited for, not an error. */
+  #everConnected = false;
+  #trusted = true;
   #chain: Promise<void> = Promise.resolve();
   #watch: XsWatch | null = null;
   #closed = false;
@@ -192,14 +219,19 @@ export class NetfrontDriver {
     const mtu = mtuText === undefined ? 1500 : /^\d{2,5}$/.test(mtuText) ? Number(mtuText) : -1;
     if (mtu < 68 || mtu > 65535)
       throw new PvnetError("EINVAL", `netfront: ${dir}/mtu "${String(mtuText)}" (68..65535 expected)`);
+    // xennet's probe: absent means trusted; the guest's own option can only take trust away.
+    const trustedText = await readOrUndefined(xs, `${dir}/${KEY_TRUSTED}`);
+    const trusted = (opts.trusted ?? true) && !(trustedText !== undefined && /^0+$/.test(trustedText.trim()));
     const d = new NetfrontDriver(dom, xs, devid, backend, beid, opts);
-    d.#device = opts.makeDevice({ mac: mac.toLowerCase(), mtu });
+    d.#trusted = trusted;
+    d.#device = opts.makeDevice({ mac: mac.toLowerCase(), mtu, trusted });
     const connected = new Promise<void>((resolve, reject) => {
       d.#connected = { resolve, reject };
     });
     await switchState(xs, dir, XenbusState.Initialising);
     const w = await xs.watch(`${backend}/${KEY_STATE}`);
     d.#watch = w;
+    dom.onPeerClosed((port) => d.#peerClosed(port));
     void (async () => {
       for await (const _ev of w) d.#run(() => d.#backendChanged());
     })();
@@ -218,8 +250,10 @@ export class NetfrontDriver {
       ringPageOrder: this.#order,
       splitEventChannels: this.#split,
       error: this.#error,
+      trusted: this.#trusted,
       lingeringGrants: this.#lingering.length,
       resets: this.#resets,
+      backendLost: this.#backendLost,
     };
   }
 
@@ -267,11 +301,21 @@ export class NetfrontDriver {
           this.#device?.carrierOn();
         }
         return;
+      case XenbusState.Initialising:
+        // A backend directory written afresh under a connected frontend: the driver domain
+        // was replaced between two of our reads.
+        if (this.#state === XenbusState.Connected) await this.#lostBackend("backend restarted");
+        return;
       case XenbusState.Closing:
       case XenbusState.Closed:
       case XenbusState.Unknown:
         // A reset waits in Initialising for the backend to come round to InitWait again.
         if (this.#state === XenbusState.Initialising || this.#state === XenbusState.Closed) return;
+        // online=0 is the toolstack unplugging the device (xl network-detach): close for good.
+        if (this.#everConnected && !(await this.#unplugged())) {
+          await this.#lostBackend(be === XenbusState.Unknown ? "backend gone" : "backend closed");
+          return;
+        }
         this.#carrierOff();
         this.#release();
         await this.#switch(XenbusState.Closed);
@@ -367,6 +411,7 @@ export class NetfrontDriver {
     }
     for (const r of this.#res) r.queue?.start();
     await this.#switch(XenbusState.Connected);
+    this.#everConnected = true;
     this.#error = undefined;
     if (this.#connected !== null) {
       this.#connected.resolve();
@@ -457,6 +502,44 @@ export class NetfrontDriver {
       this.#carrierOff();
       this.#release();
       await this.#switch(XenbusState.Initialising);
+    });
+  }
+
+  /**
+   * The backend went away under a connection: release it all and wait in Initialising for
+   * a backend at InitWait (which may be there already: the new one can be quicker than the
+   * events that told us the old one went).
+   */
+  async #lostBackend(why: string): Promise<void> {
+    this.#backendLost++;
+    this.#log.log(this.#dir, `netfront: ${this.#dir}: ${why}; waiting for a backend`);
+    this.#carrierOff();
+    this.#release();
+    await this.#switch(XenbusState.Initialising);
+    const be = await this.#readBackendState();
+    this.#backState = be;
+    if (be === XenbusState.InitWait && !this.#closed && this.#state === XenbusState.Initialising)
+      await this.#connect();
+  }
+
+  /** The backend dir says `online` = 0: the device is being removed, not its backend replaced. */
+  async #unplugged(): Promise<boolean> {
+    try {
+      return (await readOrUndefined(this.#xs, `${this.#backDir}/${KEY_ONLINE}`)) === "0";
+    } catch {
+      return false; // unreadable: the directory is gone with its driver domain
+    }
+  }
+
+  /** The backend closed its end of one of this connection's channels: it is going or gone. */
+  #peerClosed(port: number): void {
+    if (this.#closed || !this.#res.some((r) => r.ports.includes(port))) return;
+    const gen = this.#gen;
+    this.#run(async () => {
+      if (gen !== this.#gen || this.#closed || this.#state !== XenbusState.Connected) return;
+      // An unplug closes the channels too; the state watch closes the vif for good then.
+      if (await this.#unplugged()) return;
+      await this.#lostBackend("backend closed its event channel");
     });
   }
 

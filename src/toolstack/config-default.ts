@@ -25,6 +25,8 @@ domains:
         bridge: vale0 # a name under \`bridges\` (default vale0)
         queues: 1 # queue pairs, 1 to 8, frames spread by flow hash (default 1)
         ring-page-order: 0 # each ring is 2^order pages, 0 to 4 (default 0)
+        trusted: true # false: the guest copies every frame out of the pages it
+        #               shares with the backend, as for an untrusted driver domain
         features: # what netfront offers the backend; each defaults to true
           sg: true # scatter-gather: a frame may span several slots
           gso-tcpv4: true # TCP segmentation offload over IPv4

@@ -49,7 +49,7 @@ const features = {
 const vif = {
   type: "object",
   additionalProperties: false,
-  expected: "a mapping with mac, ip, bridge, queues, ring-page-order, features",
+  expected: "a mapping with mac, ip, bridge, queues, ring-page-order, trusted, features",
   properties: {
     mac: { type: "string", pattern: MAC_PATTERN, expected: "a MAC address like 00:16:3e:00:01:00" },
     ip: {
@@ -71,6 +71,11 @@ const vif = {
       maximum: MAX_RING_PAGE_ORDER,
       default: 0,
       expected: `an integer from 0 to ${MAX_RING_PAGE_ORDER} (each ring is 2^order pages)`,
+    },
+    trusted: {
+      type: "boolean",
+      default: true,
+      expected: "true or false (false: the guest copies every frame the backend hands it)",
     },
     features,
   },

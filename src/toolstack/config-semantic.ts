@@ -38,6 +38,7 @@ interface RawVif {
   bridge: string;
   queues: number;
   "ring-page-order": number;
+  trusted: boolean;
   features: RawFeatures;
 }
 interface RawDomain {
@@ -161,6 +162,7 @@ export function checkRules(raw: RawHost): { issues: RuleIssue[]; config: HostCon
         bridge: v.bridge,
         queues: v.queues,
         ringPageOrder: v["ring-page-order"],
+        trusted: v.trusted,
         features: {
           sg: f.sg,
           gsoTcpv4: f["gso-tcpv4"],

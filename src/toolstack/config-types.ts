@@ -45,6 +45,11 @@ export interface VifConfig {
   readonly bridge: string;
   readonly queues: number;
   readonly ringPageOrder: number;
+  /**
+   * Whether the guest trusts its backend: the frontend's `trusted` key. False makes netfront
+   * copy (bounce) every frame out of the pages it shares with the backend (XSA-403).
+   */
+  readonly trusted: boolean;
   readonly features: VifFeatures;
 }
 

@@ -4,6 +4,10 @@
  * netback; it plays libxl (writing each guest's vif devices when the host says the guest
  * exists) and the vif-bridge hotplug script (attaching each new vif to its switch). It keeps
  * each vif's status words and counters current in shared memory the host reads.
+ *
+ * On the host's MSG_RESTART_BACKEND it restarts the driver domain's part: netback dies as
+ * a driver domain does (see restartBackend below), and a fresh one serves the same
+ * devices; the guests' frontends reconnect without the guests restarting.
  */
 import { PvnetError } from "../base/errors.js";
 import type { Domain } from "../hv/domain.js";
@@ -25,7 +29,7 @@ import {
 } from "../xenstore/keys.js";
 import { XsTraceFile } from "../xenstore/trace.js";
 import { XsSocketServer } from "../xenstore/transport/socket.js";
-import { parseXenbusState, readOrUndefined } from "../xenstore/xenbus.js";
+import { parseXenbusState, readOrUndefined, waitForState, XenbusState } from "../xenstore/xenbus.js";
 import { type HostBackVif, makeBackVif } from "./drivers.js";
 import {
   D0_LIVE_MAPPINGS,
@@ -35,6 +39,7 @@ import {
   type HostVif,
   MAX_VIF_QUEUES,
   MSG_ADD_VIFS,
+  MSG_RESTART_BACKEND,
   queueRow,
   VS_BACKEND_STATE,
   VS_FATAL,
@@ -57,6 +62,8 @@ interface VifRec {
   readonly rows: Float64Array[];
   readonly paths: { frontend: string; backend: string };
   vif: HostBackVif | null;
+  /** The toolstack wrote this device (its guest was created). */
+  written: boolean;
 }
 
 const key = (domid: number, devid: number): string => `${domid}/${devid}`;
@@ -75,6 +82,7 @@ export default async function main(dom: Domain, args: Dom0Args): Promise<void> {
       rows: Array.from({ length: MAX_VIF_QUEUES }, (_, q) => queueRow(spec.shared.counters, q)),
       paths,
       vif: null,
+      written: false,
     });
   }
   const svc = serveXenstore(dom, xenstored, {
@@ -83,6 +91,7 @@ export default async function main(dom: Domain, args: Dom0Args): Promise<void> {
       const m = data as { t?: unknown; domid?: unknown; name?: unknown } | null;
       if (from === MACHINE && m?.t === MSG_ADD_VIFS && typeof m.domid === "number")
         return addVifs(svc.toolstack, m.domid, String(m.name));
+      if (from === MACHINE && m?.t === MSG_RESTART_BACKEND) return restartBackend();
     },
   });
   const xs = svc.toolstack;
@@ -172,11 +181,77 @@ export default async function main(dom: Domain, args: Dom0Args): Promise<void> {
           beDomid: dom.domid,
           devid: rec.spec.vif.devid,
           vif: rec.spec.vif,
+          trusted: rec.spec.vif.trusted,
         });
+        rec.written = true;
       }
       report({ t: "vifs-added", domid });
     } catch (e) {
       report({ t: "vifs-added", domid, error: errText(e) });
+    }
+  }
+
+  /**
+   * The driver domain restarted, as a Xen host sees it: the old netback dies (channels
+   * closed, mappings ended, vifs off their switches, nothing written to xenstore), the
+   * toolstack removes its backend directories, the frontends notice (bounded wait: a real
+   * driver domain takes seconds to boot, so they always do), then a fresh netback starts
+   * and the toolstack writes each backend directory again, leaving the frontends' alone.
+   */
+  let restarting = false;
+  async function restartBackend(): Promise<void> {
+    const t0 = performance.now();
+    if (restarting) {
+      report({ t: "backend-restarted", devices: 0, downMs: 0, totalMs: 0, error: "a restart is running" });
+      return;
+    }
+    restarting = true;
+    try {
+      const old = netback;
+      netback = null;
+      if (old !== null)
+        await withTimeout(old.kill(), 3000).catch((e: unknown) => log(`netback kill: ${errText(e)}`));
+      const live: VifRec[] = [];
+      for (const rec of recs.values()) {
+        try {
+          rec.vif?.leaveSwitch(); // closed by kill already; a vif it never reached is not
+        } catch (e) {
+          log(`${rec.vif?.name ?? "vif"}: leaving the switch: ${errText(e)}`);
+        }
+        rec.vif = null;
+        rec.words[VS_HOTPLUG] = 0;
+        rec.words[VS_FATAL] = 0;
+        // A guest that died keeps no device across the restart.
+        if (!rec.written || dom.foreign(rec.spec.domid) === undefined) continue;
+        if (await xs.exists(rec.paths.backend).catch(() => false)) live.push(rec);
+      }
+      await xs.transaction(async (tx) => {
+        for (const rec of live) await tx.rm(rec.paths.backend);
+      });
+      const downMs = performance.now() - t0;
+      await Promise.all(
+        live.map((rec) =>
+          waitForState(xs, `${rec.paths.frontend}/${KEY_STATE}`, (s) => s !== XenbusState.Connected, {
+            timeoutMs: 2000,
+          }).catch(() => undefined),
+        ),
+      );
+      netback = await NetbackDriver.start(dom, xs, { openVif, log });
+      for (const rec of live)
+        await writeVifDevice(xs, {
+          feDomid: rec.spec.domid,
+          beDomid: dom.domid,
+          devid: rec.spec.vif.devid,
+          vif: rec.spec.vif,
+          trusted: rec.spec.vif.trusted,
+          backendOnly: true,
+        });
+      report({ t: "backend-restarted", devices: live.length, downMs, totalMs: performance.now() - t0 });
+    } catch (e) {
+      const ms = performance.now() - t0;
+      report({ t: "backend-restarted", devices: 0, downMs: ms, totalMs: ms, error: errText(e) });
+    } finally {
+      restarting = false;
     }
   }
 

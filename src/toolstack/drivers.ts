@@ -30,6 +30,8 @@ export interface HostFrontDevice extends FrontDevice, NetDevice {
 export interface FrontDeviceInfo {
   readonly mac: string;
   readonly mtu: number;
+  /** netfront's `trusted`: false bounces every frame (XSA-403); default true. */
+  readonly trusted?: boolean;
 }
 
 /** Makes the backend vif for a new device (netback_probe's netdev). */

@@ -101,9 +101,24 @@ export interface GuestArgs {
 /** Toolstack message from the host to Domain-0: write the name and vifs of a guest just created. */
 export const MSG_ADD_VIFS = "host-add-vifs";
 
+/**
+ * Toolstack message from the host to Domain-0: restart the driver domain's netback (tear
+ * every vif down as a dying driver domain's, then a fresh netback and fresh backend dirs).
+ */
+export const MSG_RESTART_BACKEND = "host-restart-backend";
+
 /** Reports (Domain.report) the programs send to the host. */
 export type HostReport =
   | { t: "vifs-added"; domid: number; error?: string }
+  | {
+      t: "backend-restarted";
+      /** Backend directories written again. */
+      devices: number;
+      /** From the message to the old netback gone (teardown) and to the new dirs written. */
+      downMs: number;
+      totalMs: number;
+      error?: string;
+    }
   | { t: "log"; line: string }
   | { t: "probe"; devid: number; ok: boolean; error?: string }
   | {

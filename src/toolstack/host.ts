@@ -21,6 +21,7 @@ import {
   type HostReport,
   type HostVif,
   MSG_ADD_VIFS,
+  MSG_RESTART_BACKEND,
   type PingPlan,
   queueRow,
   VS_BACKEND_STATE,
@@ -138,6 +139,8 @@ export class Host {
   readonly #xsStats = new SharedArrayBuffer(XS_WORDS * 8);
   /** Domain-0 listened on the socket: ours to remove if it could not. */
   #ownsSocket = false;
+  /** The restartBackend call waiting for Domain-0's answer. */
+  #restarted: ((r: Extract<HostReport, { t: "backend-restarted" }>) => void) | null = null;
 
   private constructor(machine: Machine, socketPath: string | null, log: (line: string) => void) {
     this.machine = machine;
@@ -225,6 +228,9 @@ export class Host {
         return;
       case "vifs-added":
         if (domid === 0) added.get(r.domid)?.(r.error);
+        return;
+      case "backend-restarted":
+        if (domid === 0) this.#restarted?.(r);
         return;
       case "probe":
         if (!r.ok) this.#log(`dom${domid}: vif ${r.devid}: ${String(r.error).slice(0, 512)}`);
@@ -331,6 +337,33 @@ export class Host {
       }),
     );
     return { domains, vifs, pings };
+  }
+
+  /**
+   * Restarts the driver domain's backends (Domain-0 also runs xenstored, so it stays; its
+   * netback is what dies): every vif is torn down as a dead driver domain's (channels,
+   * mappings and grant copies ended, VALE ports detached, backend directories removed),
+   * then a fresh netback serves the same devices and the toolstack writes their backend
+   * directories again. The guests are not restarted: each frontend drains, waits and
+   * reconnects with its stack, MAC and addresses. Resolves once the new directories are
+   * written (the vifs reconnect shortly after: `status()` shows when), with how many there
+   * are and how long the old netback took to go and the whole step took.
+   */
+  async restartBackend(timeoutMs = 10_000): Promise<{ devices: number; downMs: number; totalMs: number }> {
+    if (this.#down !== null) throw new PvnetError("ESHUTDOWN", "restartBackend: the host is shutting down");
+    if (this.#restarted !== null) throw new PvnetError("EBUSY", "restartBackend: a restart is running");
+    const done = new Promise<Extract<HostReport, { t: "backend-restarted" }>>((resolve) => {
+      this.#restarted = resolve;
+    });
+    try {
+      this.machine.post(0, { t: MSG_RESTART_BACKEND });
+      const r = await withTimeout(done, timeoutMs, "the restarted backend's directories");
+      if (r.error !== undefined)
+        throw new PvnetError("EIO", `restartBackend: ${String(r.error).slice(0, 512)}`);
+      return { devices: r.devices, downMs: r.downMs, totalMs: r.totalMs };
+    } finally {
+      this.#restarted = null;
+    }
   }
 
   /**

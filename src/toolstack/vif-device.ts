@@ -51,6 +51,11 @@ export interface VifDeviceSpec {
   readonly mtu?: number;
   /** Whether the guest may trust the backend (netfront's `trusted`); libxl's default is true. */
   readonly trusted?: boolean;
+  /**
+   * Writes the backend directory and libxl's copy only, leaving a live frontend's directory
+   * as it is: a new driver domain taking over a device whose guest runs on.
+   */
+  readonly backendOnly?: boolean;
 }
 
 export interface VifDevicePaths {
@@ -134,9 +139,11 @@ export async function writeVifDevice(client: XsClient, spec: VifDeviceSpec): Pro
   ];
 
   await client.transaction(async (tx) => {
-    await freshDir(tx, paths.frontend, fePerms);
-    await writeEntries(tx, paths.frontend, front, fePerms);
-    await writeEntries(tx, paths.frontend, roFront, bePerms);
+    if (spec.backendOnly !== true) {
+      await freshDir(tx, paths.frontend, fePerms);
+      await writeEntries(tx, paths.frontend, front, fePerms);
+      await writeEntries(tx, paths.frontend, roFront, bePerms);
+    }
     await freshDir(tx, paths.backend, bePerms);
     await writeEntries(tx, paths.backend, back, bePerms);
     await freshDir(tx, paths.libxl, libxlPerms);

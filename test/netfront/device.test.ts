@@ -404,3 +404,124 @@ test("property: random sizes and flags arrive intact or are counted", () => {
   assert.equal(h.close(), 0);
   assert.equal(h.grants.liveGrants, 0);
 });
+
+/**
+ * XSA-403. The backend writes over each frame, through the grants it still holds, while
+ * the receive callback runs: what the callback saw must be what was delivered when the
+ * backend is not trusted; a trusted backend's single-slot frames are read in place.
+ */
+function rewriteDuringDelivery(
+  trusted: boolean,
+  sizes: readonly number[],
+): { stable: number; bounced: number } {
+  const h = new Harness({ trusted });
+  let stable = 0;
+  h.dev.onReceive((b, off, len) => {
+    const before = b.slice(off, off + len);
+    h.echo[0].rewriteLastRx(h.backMem, 0xee);
+    if (Buffer.compare(before, b.subarray(off, off + len)) === 0) stable++;
+  });
+  const buf = new Uint8Array(65536);
+  for (let i = 0; i < sizes.length; i++) {
+    fillFrame(buf, 0, sizes[i], i);
+    assert.ok(h.dev.transmit(buf, sizes[i], 0));
+    h.pump();
+  }
+  assert.deepEqual(h.fatals, []);
+  const c = h.dev.counters(0)?.snapshot();
+  assert.equal(c?.rx_packets, sizes.length);
+  assert.equal(h.close(), 0);
+  return { stable, bounced: c?.rx_bounced ?? -1 };
+}
+
+test("trusted=0: a backend rewriting RX pages during delivery changes nothing the receiver sees; every frame bounced", () => {
+  const sizes = [60, 100, 1514, 4096, 4097, 9000, 65_535];
+  const r = rewriteDuringDelivery(false, sizes);
+  assert.deepEqual(r, { stable: sizes.length, bounced: sizes.length });
+});
+
+test("trusted=1: single-slot frames go up in place (zero copy, so the rewrite shows); none bounced", () => {
+  const single = [60, 100, 1514, 4096];
+  const r = rewriteDuringDelivery(true, [...single, 9000]);
+  // The multi-slot frame is gathered in both modes; the single-slot ones are read in place.
+  assert.deepEqual(r, { stable: 1, bounced: 0 });
+});
+
+/** Runs of 32 bytes of the guest's old contents in a page the backend can read. */
+function secretRuns(page: Uint8Array, secret: number): number {
+  let runs = 0;
+  let n = 0;
+  for (const b of page) {
+    n = b === secret ? n + 1 : 0;
+    if (n === 32) runs++;
+  }
+  return runs;
+}
+
+test("trusted=0: buffer pages are zeroed before they are granted; the backend reads nothing of the guest's but frames", () => {
+  const leaks = (trusted: boolean): { pages: number; leaking: number } => {
+    const h = new Harness({ trusted, prefill: 0xa5, device: { txBuffers: 64, rxBuffers: 64 } });
+    let n = 0;
+    h.dev.onReceive(() => n++);
+    const buf = new Uint8Array(200);
+    for (let i = 0; i < 10; i++) {
+      fillFrame(buf, 0, 200, i);
+      assert.ok(h.dev.transmit(buf, 200, 0));
+      h.pump();
+    }
+    assert.equal(n, 10);
+    const seen = h.grantedToBackend();
+    let leaking = 0;
+    for (const page of seen.values()) if (secretRuns(page, 0xa5) > 0) leaking++;
+    h.close();
+    return { pages: seen.size, leaking };
+  };
+  const untrusted = leaks(false);
+  assert.equal(untrusted.pages, 128, "the TX and RX pools are granted");
+  assert.equal(untrusted.leaking, 0);
+  // The same scan finds the guest's old bytes when pages are granted as they come.
+  assert.equal(leaks(true).leaking, 128);
+});
+
+test("a queue closed under frames the backend never answered counts them in tx_unanswered", () => {
+  const h = new Harness();
+  h.echo[0].hold = true;
+  const buf = new Uint8Array(9000);
+  fillFrame(buf, 0, 100, 0);
+  for (let i = 0; i < 5; i++) assert.ok(h.dev.transmit(buf, 100, 0));
+  fillFrame(buf, 0, 9000, 5);
+  assert.ok(h.dev.transmit(buf, 9000, 0), "a three-slot frame");
+  h.pump();
+  const c = h.dev.counters(0);
+  assert.equal(c?.get("tx_unanswered"), 0);
+  h.queues[0].close();
+  assert.equal(c?.get("tx_unanswered"), 5 + 3, "every slot in flight");
+  h.queues[0].close();
+  assert.equal(c?.get("tx_unanswered"), 8, "counted once");
+});
+
+test("property, trusted=0: whatever sizes, a backend rewriting every frame during delivery never changes what the receiver reads", () => {
+  fc.assert(
+    fc.property(fc.array(fc.integer({ min: 60, max: 65_535 }), { minLength: 1, maxLength: 12 }), (sizes) => {
+      const h = new Harness({ trusted: false, device: { txBuffers: 64, rxBuffers: 64 } });
+      const seqs: number[] = [];
+      h.dev.onReceive((b, off, len) => {
+        h.echo[0].rewriteLastRx(h.backMem, 0xee);
+        seqs.push(checkFrame(b, off, len));
+      });
+      const buf = new Uint8Array(65_536);
+      for (let i = 0; i < sizes.length; i++) {
+        fillFrame(buf, 0, sizes[i], i);
+        assert.ok(h.dev.transmit(buf, sizes[i], 0));
+        h.pump();
+      }
+      assert.deepEqual(
+        seqs,
+        sizes.map((_, i) => i),
+      );
+      assert.equal(h.dev.counters(0)?.get("rx_bounced"), sizes.length);
+      assert.equal(h.close(), 0);
+    }),
+    { numRuns: 40 },
+  );
+});

@@ -89,6 +89,9 @@ export class EchoQueue {
   readonly #ops = privateMem(64 * GNTTAB_COPY_SIZE);
   readonly #hostile: Hostile;
   readonly #hostileAfter: number;
+  /** Copy ops of the last frame echoed into RX (still in #ops until the next frame). */
+  #lastRxOps = 0;
+  #lastRxBytes = 0;
   /** Id of the first frame's first slot (for the double completion). */
   #firstId = -1;
   /** False: frames are answered and echoed without their bytes (GC tests: GrantOps makes a view per large copy). */
@@ -284,10 +287,22 @@ export class EchoQueue {
       d++;
     }
     if (this.#copy) this.#gnt.copy(ops, 0, nOps);
+    this.#lastRxOps = nOps;
+    this.#lastRxBytes = total;
     this.stats.frames++;
     this.stats.bytes += total;
     if (gso) this.stats.gso++;
     return true;
+  }
+
+  /**
+   * A hostile backend's move: writes `byte` over the last frame it echoed, in the guest's
+   * RX buffers it still holds grants for, after having delivered it. `stageMem` is the
+   * memory the staging offset given at construction lies in.
+   */
+  rewriteLastRx(stageMem: Mem, byte: number): void {
+    stageMem.u8.fill(byte, this.#stage, this.#stage + this.#lastRxBytes);
+    this.#gnt.copy(this.#ops, 0, this.#lastRxOps);
   }
 
   /** A frame whose slots were not all published: the guest broke the batch rule. */

@@ -36,6 +36,10 @@ export interface HarnessOptions {
   guestPages?: number;
   /** False: the backend skips its grant copies (see EchoQueue). */
   copy?: boolean;
+  /** netfront's `trusted` (default true). */
+  trusted?: boolean;
+  /** Fills the guest's memory with this byte before anything is allocated (what a backend must not see). */
+  prefill?: number;
 }
 
 const GUEST = 1;
@@ -61,16 +65,20 @@ export class Harness {
   #nDeferred = 0;
   readonly #gnt: GrantOps;
   readonly #logs: string[] = [];
+  /** Domain-0's memory: the backend's staging pages (EchoQueue's stage is at 0). */
+  readonly backMem;
 
   constructor(o: HarnessOptions = {}) {
     const nq = o.queues ?? 1;
     const order = o.order ?? 0;
     const memSab = createMemory(GUEST, o.guestPages ?? 4096);
     const memory = memoryOf(GUEST, memSab);
+    if (o.prefill !== undefined) memory.mem.u8.fill(o.prefill);
     const tableSab = createGrantTable(8);
     this.grants = new GrantTable(GUEST, memOf(tableSab));
     const pages = new PageAllocator(memory.nPages);
     const dom0Mem = memoryOf(0, createMemory(0, 32));
+    this.backMem = dom0Mem.mem;
     this.#gnt = new GrantOps(0, dom0Mem);
     this.#gnt.addDomain(
       grantingDomain(GUEST, memSab, memOf(tableSab), createActiveTable(this.grants.nEntries), memory.mem),
@@ -109,7 +117,7 @@ export class Harness {
     } as unknown as Domain;
     this.dev = new NetfrontDevice(
       this.dom,
-      { mac: "00:16:3e:00:00:01", mtu: 1500 },
+      { mac: "00:16:3e:00:00:01", mtu: 1500, trusted: o.trusted ?? true },
       {
         log: (l) => this.#logs.push(l),
         ...o.device,
@@ -203,6 +211,23 @@ export class Harness {
       if (!moved) return;
     }
     throw new Error("pump: still moving after 100 000 rounds");
+  }
+
+  /**
+   * What the backend can read through the guest's grants to it, ring pages aside: each
+   * granted page, mapped read-only and copied out, by gref.
+   */
+  grantedToBackend(): Map<number, Uint8Array> {
+    const out = new Map<number, Uint8Array>();
+    for (let ref = 0; ref < this.grants.nEntries; ref++) {
+      if (this.ringRefs.includes(ref)) continue;
+      const h = this.#gnt.map(GUEST, ref, true);
+      if (h < 0) continue;
+      const off = this.#gnt.mappedOff(h);
+      out.set(ref, this.#gnt.mappedMem(h).u8.slice(off, off + PAGE_SIZE));
+      this.#gnt.unmap(h);
+    }
+    return out;
   }
 
   /** Closes every queue; returns the grants the device could not end, then the backend unmaps. */

@@ -156,6 +156,24 @@ const HOSTILE: [Hostile, RegExp][] = [
   ["rxProd", /^rx: illegal number of responses/],
 ];
 
+for (const trusted of [false, true]) {
+  test(`workers: a backend worker rewriting RX pages while the guest reads them, trusted=${trusted ? 1 : 0}`, async () => {
+    const sizes = [60, 200, 1514, 4000];
+    const r = await run({ scenario: "rewrite", trusted, frames: sizes.map((len) => ({ len, flags: 0 })) });
+    assert.equal(r.complete, true);
+    assert.equal(r.rewritten, sizes.length, "the backend rewrote every frame while it was being read");
+    const c = r.counters[0];
+    if (trusted) {
+      // Zero copy: the guest read the backend's page in place, and saw it change.
+      assert.equal(r.stable, 0);
+      assert.equal(c.rx_bounced, 0);
+    } else {
+      assert.equal(r.stable, sizes.length, "the bytes read equal the bytes delivered");
+      assert.equal(c.rx_bounced, sizes.length);
+    }
+  });
+}
+
 for (const [hostile, reason] of HOSTILE) {
   test(`workers: hostile backend ${hostile}: fatal callback with the reason; the guest lives, nothing throws`, async () => {
     const r = await run({ scenario: "hostile", hostile });

@@ -210,12 +210,93 @@ test("the backend's feature keys are bounded and parsed strictly by the frontend
     assert.equal(r.status.splitEventChannels, false, "garbage is not a yes");
     assert.equal(r.queues[0].features.sg, false);
     assert.equal(r.queues[0].txEnts, 4096);
-    // The backend closes: everything comes back (nothing was mapped).
+    // The backend closes: everything comes back (nothing was mapped), and the frontend
+    // waits in Initialising for a backend.
     await rig.ask(0, { t: "write", path: `${be}/state`, value: "5" }, "written");
-    const g = await rig.guestUntil(id, "frontend Closed", (x) => x.status.state === 6);
+    const g = await rig.guestUntil(id, "frontend Initialising", (x) => x.status.state === 1);
+    assert.equal(g.status.backendLost, 1);
     assert.equal(g.liveGrants, 1);
     assert.equal(g.status.lingeringGrants, 0);
     assert.equal(rig.m.channels(id), 1);
+    // A backend at InitWait again, offering less now: the frontend re-reads the features.
+    await rig.ask(0, { t: "write", path: `${be}/multi-queue-max-queues`, value: "2" }, "written");
+    await rig.ask(0, { t: "write", path: `${be}/max-ring-page-order`, value: "1" }, "written");
+    await rig.ask(0, { t: "write", path: `${be}/state`, value: "2" }, "written");
+    const again = await rig.guestUntil(id, "frontend Connected again", (x) => x.status.state === 4);
+    assert.equal(again.status.queues, 2);
+    assert.equal(again.status.ringPageOrder, 1);
+    assert.equal(again.liveGrants, 1 + 2 * 2 * 2, "two queues of two 2-page rings granted");
+    assert.deepEqual(rig.errors, []);
+  } finally {
+    await rig.close();
+  }
+});
+
+test("property: a backend that closes, goes away or comes back afresh in any order is waited for; the frontend reconnects to the new one with its features and releases the old connection", async () => {
+  const rig = await Rig.boot({ noNetback: true });
+  const features = { "feature-rx-copy": "1", "feature-split-event-channels": "1" };
+  try {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.constantFrom("5", "6", "rm", "fresh"), { minLength: 1, maxLength: 5 }),
+        fc.integer({ min: 1, max: 4 }),
+        async (ops, maxQueues) => {
+          const { id, be } = await handPlayed(rig, { queues: 4 }, features);
+          await rig.ask(id, { t: "probe", devid: 0 }, "connected");
+          for (const op of ops) {
+            if (op === "rm") await rig.ask(0, { t: "rm", path: be }, "removed");
+            else if (op === "fresh")
+              // A new driver domain's directory: the toolstack's keys, state Initialising.
+              await rig.ask(
+                0,
+                { t: "add", fe: id, devid: 0, mac: "00:16:3e:00:00:0d", backendOnly: true },
+                "added",
+              );
+            else await rig.ask(0, { t: "write", path: `${be}/state`, value: op }, "written");
+          }
+          const lost = await rig.guestUntil(id, "waiting in Initialising", (x) => x.status.state === 1);
+          assert.equal(lost.status.backendLost, 1, "one loss, however many events told of it");
+          assert.equal(lost.liveGrants, 1, "the old connection's grants all ended");
+          assert.equal(rig.m.channels(id), 1, "and its channels closed");
+          // The new backend: fresh directory, its own features, InitWait.
+          await rig.ask(
+            0,
+            { t: "add", fe: id, devid: 0, mac: "00:16:3e:00:00:0d", backendOnly: true },
+            "added",
+          );
+          for (const [k, v] of Object.entries({
+            ...features,
+            "multi-queue-max-queues": String(maxQueues),
+            state: "2",
+          }))
+            await rig.ask(0, { t: "write", path: `${be}/${k}`, value: v }, "written");
+          const back = await rig.guestUntil(id, "Connected again", (x) => x.status.state === 4);
+          assert.equal(back.status.queues, maxQueues, "features read again");
+          assert.equal(back.liveGrants, 1 + 2 * maxQueues);
+          assert.equal(rig.m.channels(id), 1 + 2 * maxQueues);
+          await rig.m.destroyDomain(id);
+        },
+      ),
+      { numRuns: 8 },
+    );
+    assert.deepEqual(rig.errors, []);
+  } finally {
+    await rig.close();
+  }
+});
+
+test("the toolstack's trusted=0 reaches the device: netfront reads its frontend dir's key at probe", async () => {
+  const rig = await Rig.boot({ hotplugDelayMs: 1 });
+  try {
+    for (const trusted of [false, true]) {
+      const id = await rig.m.createDomain({ name: `t${String(trusted)}`, pages: 256, program: NF_GUEST });
+      await rig.ask(0, { t: "add", fe: id, devid: 0, mac: "00:16:3e:00:00:0e", trusted }, "added");
+      const r: Report = await rig.ask(id, { t: "probe", devid: 0 }, "connected");
+      assert.equal(r.status.trusted, trusted);
+      assert.equal(r.calls[0], `make 00:16:3e:00:00:0e 1500${trusted ? "" : " untrusted"}`);
+      await rig.ask(id, { t: "close" }, "closed");
+      await rig.m.destroyDomain(id);
+    }
     assert.deepEqual(rig.errors, []);
   } finally {
     await rig.close();
@@ -254,12 +335,14 @@ test("NetbackDriver.stop closes every device and releases everything", async () 
     for (const id of [a.id, b.id]) {
       const st = await rig.ask(0, { t: "read", path: `/local/domain/0/backend/vif/${id}/0/state` }, "value");
       assert.equal(st.value, "6");
+      // The backend may come back (a restarted driver domain): the frontend waits for it.
       const g = await rig.guestUntil(
         id,
-        "frontend Closed",
-        (x) => x.status.state === 6 && x.liveGrants === 1,
+        "frontend Initialising, everything released",
+        (x) => x.status.state === 1 && x.liveGrants === 1,
       );
       assert.ok(g.calls.includes("carrierOff"));
+      assert.equal(g.status.backendLost, 1);
     }
     assert.deepEqual(rig.errors, []);
   } finally {

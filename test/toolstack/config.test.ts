@@ -51,6 +51,13 @@ test("the default host: Domain-0 with vale0 and two guests, 10.0.0.1 and 10.0.0.
   assert.deepEqual(defaultHostConfig(), c);
 });
 
+test("trusted: defaults to true, false is kept per vif", () => {
+  const c = ok(DEFAULT_HOST_YAML.replace("trusted: true", "trusted: false"));
+  assert.equal(c.domains[1].vifs[0].trusted, false);
+  assert.equal(c.domains[2].vifs[0].trusted, true, "guest2 leaves it out");
+  assert.equal(ok(DEFAULT_HOST_YAML).domains[1].vifs[0].trusted, true);
+});
+
 test("the default round-trips: re-emitted YAML (data or the commented document) gives the same host", () => {
   const c = ok(DEFAULT_HOST_YAML);
   assert.deepEqual(ok(stringify(parse(DEFAULT_HOST_YAML))), c);
@@ -155,6 +162,13 @@ const BAD: Bad[] = [
     field: "domains[1].vifs[0].ring-page-order",
     at: "ring-page-order: 5",
     problem: /out of range/,
+  },
+  {
+    what: "trusted not a boolean",
+    text: edit("trusted: true", "trusted: 0"),
+    field: "domains[1].vifs[0].trusted",
+    at: "trusted: 0",
+    problem: /^0 is an integer$/,
   },
   {
     what: "a MAC with 5 octets",

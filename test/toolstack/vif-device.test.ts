@@ -29,6 +29,7 @@ function vif(n: number): VifConfig {
     bridge: "vale0",
     queues: 1,
     ringPageOrder: 0,
+    trusted: true,
     features: ALL_VIF_FEATURES,
   };
 }

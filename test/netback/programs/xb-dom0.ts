@@ -36,7 +36,8 @@ export interface QueueCall {
 }
 
 export type Dom0Msg =
-  | { t: "add"; fe: number; devid: number; mac: string }
+  | { t: "add"; fe: number; devid: number; mac: string; trusted?: boolean; backendOnly?: boolean }
+  | { t: "rm"; path: string }
   | { t: "remove"; fe: number; devid: number }
   | { t: "dump"; paths: string[] }
   | { t: "stats" }
@@ -148,8 +149,11 @@ export default async function main(dom: Domain, raw: unknown): Promise<void> {
             bridge: "vale0",
             queues: 1,
             ringPageOrder: 0,
+            trusted: m.trusted ?? true,
             features: ALL_VIF_FEATURES,
           },
+          trusted: m.trusted ?? true,
+          backendOnly: m.backendOnly,
         });
         dom.report({ t: "added", fe: m.fe, devid: m.devid });
         return;
@@ -191,6 +195,10 @@ export default async function main(dom: Domain, raw: unknown): Promise<void> {
       case "write":
         await t.write(m.path, m.value);
         dom.report({ t: "written" });
+        return;
+      case "rm":
+        await t.rm(m.path);
+        dom.report({ t: "removed" });
         return;
       case "start":
         driver = await startDriver();

@@ -24,14 +24,20 @@ export interface TxFrame {
 }
 
 export interface GuestArgs {
-  scenario: "echo" | "ringfull" | "multiqueue" | "hostile";
+  scenario: "echo" | "ringfull" | "multiqueue" | "hostile" | "rewrite";
   queues?: number;
   order?: number;
   split?: boolean;
   frames?: TxFrame[];
   hostile?: Hostile;
   count?: number;
+  /** netfront's `trusted` (default true). */
+  trusted?: boolean;
 }
+
+/** Int32 words the "rewrite" scenario shares with the backend: frames seen, frames rewritten. */
+export const SYNC_SEEN = 0;
+export const SYNC_REWRITTEN = 1;
 
 export interface Received {
   seq: number;
@@ -57,7 +63,12 @@ export default async function main(dom: Domain, raw: unknown): Promise<void> {
   const ringRefs: number[] = [];
   const ports: number[] = [];
   const fatals: string[] = [];
-  const dev = new NetfrontDevice(dom, { mac: "00:16:3e:00:00:01", mtu: 1500 }, { log: () => {} });
+  const dev = new NetfrontDevice(
+    dom,
+    { mac: "00:16:3e:00:00:01", mtu: 1500, trusted: a.trusted ?? true },
+    { log: () => {} },
+  );
+  const sync = new Int32Array(new SharedArrayBuffer(8));
   const fqs: FrontQueue[] = [];
   const refs: QueueRefs[] = [];
   const ring = (entry: number): { ring: FrontRing; refs: number[] } => {
@@ -99,13 +110,27 @@ export default async function main(dom: Domain, raw: unknown): Promise<void> {
     queues: refs,
     hostile: a.hostile,
     hold: a.scenario === "ringfull",
+    ...(a.scenario === "rewrite" ? { rewrite: sync.buffer as SharedArrayBuffer } : {}),
   } satisfies ConnectMsg);
   await connected;
   for (const q of fqs) q.start();
   dev.carrierOn();
 
   const received: Received[] = [];
+  let stable = 0;
+  let rewritten = 0;
   dev.onReceive((b, off, len, flags) => {
+    if (a.scenario === "rewrite") {
+      // Hand over to the backend worker while the frame is being read, and wait for it to
+      // have written over the pages it delivered into.
+      const before = b.slice(off, off + len);
+      const seen = Atomics.add(sync, SYNC_SEEN, 1) + 1;
+      Atomics.notify(sync, SYNC_SEEN);
+      if (Atomics.wait(sync, SYNC_REWRITTEN, seen - 1, 2000) !== "timed-out") rewritten++;
+      let same = true;
+      for (let i = 0; i < len; i++) if (b[off + i] !== before[i]) same = false;
+      if (same) stable++;
+    }
     received.push({
       seq: checkFrame(b, off, len),
       len,
@@ -194,6 +219,16 @@ export default async function main(dom: Domain, raw: unknown): Promise<void> {
       }
       result.flows = flows;
       result.complete = await until(() => received.length >= 320);
+    } else if (a.scenario === "rewrite") {
+      const frames = a.frames ?? [];
+      for (let i = 0; i < frames.length; i++) {
+        await send(i, frames[i]);
+        // One frame at a time, so the backend rewrites the pages of the frame being read.
+        await until(() => received.length > i, 3000);
+      }
+      result.complete = received.length === frames.length;
+      result.stable = stable;
+      result.rewritten = rewritten;
     } else if (a.scenario === "hostile") {
       const gso = a.hostile === "rxBadExtra" || a.hostile === "rxBadGso";
       let threw = "";

@@ -39,7 +39,7 @@ export default async function main(dom: Domain, raw: unknown): Promise<void> {
   let driver: NetfrontDriver | undefined;
   const lines: string[] = [];
   const makeDevice: NetfrontOptions["makeDevice"] = (info) => {
-    calls.push(`make ${info.mac} ${info.mtu}`);
+    calls.push(`make ${info.mac} ${info.mtu}${info.trusted ? "" : " untrusted"}`);
     const dev: FrontDevice = {
       attachQueue(rings, f) {
         calls.push(`attach q${rings.queue}`);
