@@ -46,16 +46,23 @@ export interface Ran {
   ms: number;
 }
 
-/** Runs `node file` in `cwd`, killing it after `timeoutMs` (a program that never exits fails). */
+/**
+ * Runs `node [nodeArgs] file [args]` in `cwd`, killing it after `timeoutMs` (a program
+ * that never exits fails).
+ */
 export async function runNode(
   file: string,
   cwd: string,
   timeoutMs: number,
   args: string[] = [],
+  nodeArgs: string[] = [],
 ): Promise<Ran> {
   const { spawn } = await import("node:child_process");
   const t0 = performance.now();
-  const child = spawn(process.execPath, [file, ...args], { cwd, stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(process.execPath, [...nodeArgs, file, ...args], {
+    cwd,
+    stdio: ["ignore", "pipe", "pipe"],
+  });
   let out = "";
   let err = "";
   child.stdout.setEncoding("utf8").on("data", (c: string) => {
