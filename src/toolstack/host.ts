@@ -53,6 +53,12 @@ export interface HostOptions {
    * their own, which receives the usual GuestArgs with `extra` set.
    */
   readonly guestProgram?: URL;
+  /**
+   * Programs of your own, by guest name, run in place of the guests' program: each is a
+   * module whose default export is `main(dom, args)` with the usual GuestArgs (its vifs'
+   * configuration); it connects its vifs itself (a `Netif` from `pvnet/netfront`).
+   */
+  readonly programs?: Readonly<Record<string, URL>>;
   /** `extra` in each guest's args: by the guest's position among the guests (0-based). */
   readonly guestExtra?: (index: number) => unknown;
   /** How often Domain-0 copies counters and states into shared memory, ms; default 250. */
@@ -153,6 +159,9 @@ export class Host {
     const ping: PingPlan = { ...DEFAULT_PING, ...opts.ping };
     const [dom0, ...guests] = config.domains;
     if (dom0 === undefined) throw new PvnetError("CONFIG", "no domains (expected Domain-0 first)");
+    for (const name of Object.keys(opts.programs ?? {}))
+      if (!guests.some((g) => g.name === name))
+        throw new PvnetError("EINVAL", `Host.boot: programs names "${name}", which is no guest of this host`);
     for (const g of guests)
       for (const vif of g.vifs) {
         const shared = vifShared();
@@ -200,7 +209,10 @@ export class Host {
           pages: g.pages,
           // Xen 4.17 gives a guest up to 64 grant frames (max_grant_frames); 32 is plenty here.
           grantFrames: 32,
-          program: opts.guestProgram ?? new URL("./guest-program.js", import.meta.url),
+          program:
+            (Object.hasOwn(opts.programs ?? {}, g.name) ? opts.programs?.[g.name] : undefined) ??
+            opts.guestProgram ??
+            new URL("./guest-program.js", import.meta.url),
           args: gargs,
           loopMode: opts.loopMode,
         });

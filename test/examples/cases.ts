@@ -25,6 +25,23 @@ export const EXAMPLES: readonly ExampleCase[] = [
     name: "vale-switch",
     expect: [/b got 1, c got 1 \(flooded\)$/m, /a got 02:00:00:00:00:0b>02:00:00:00:00:0a, c got 0$/m],
   },
+  {
+    name: "own-guest",
+    expect: [
+      /^mine \(00:16:3e:[0-9a-f:]{8}, mtu 1500\): 10\.0\.0\.1 answered ping in \d+\.\d\d ms; [1-9]\d* frames received$/m,
+    ],
+  },
+  {
+    name: "yaml-host",
+    expect: [
+      /^domain 0 Domain-0: running$/m,
+      /^vif1\.0 web 192\.168\.7\.10\/24: frontend Connected, backend Connected, ring order 0$/m,
+      /^vif2\.0 client 192\.168\.7\.20\/24: frontend Connected, backend Connected, ring order 1$/m,
+      /^ping client:0 -> 192\.168\.7\.10: answered$/m,
+      /^ping web:0 -> 192\.168\.7\.20: answered$/m,
+      /^host shut down$/m,
+    ],
+  },
 ];
 
 /** The example the README shows in full as its library example. */
