@@ -5,7 +5,8 @@
  * channels); for each device it asks the caller for the vif (`openVif`), normally a
  * {@link NetbackVif}: a port on a VALE switch, or, opened in netmap mode with `openNetmap`,
  * a netmap port whose RX rings hold the frames the guest sent and whose TX rings go to
- * the guest. Counters use xen-netback's `ethtool -S` names.
+ * the guest; {@link VifFrames} makes that a stream of frames (`listen`, `write`) for a
+ * backend of your own. Counters use xen-netback's `ethtool -S` names.
  *
  * @module pvnet/netback
  */
@@ -21,4 +22,5 @@ export type {
   VifFatal,
 } from "./vif-api.js";
 export type { VifDomain } from "./vif-domain.js";
+export { type VifFrameListener, VifFrames } from "./vif-frames.js";
 export { type NetbackDeviceStatus, NetbackDriver, type NetbackOptions } from "./xenbus.js";

@@ -59,6 +59,12 @@ export interface HostOptions {
    * configuration); it connects its vifs itself (a `Netif` from `pvnet/netfront`).
    */
   readonly programs?: Readonly<Record<string, URL>>;
+  /**
+   * A hotplug step of your own: a module whose default export (a `VifHotplug`) runs in
+   * Domain-0 for each new vif in place of joining it to its bridge, as a vif's `script`
+   * replaces vif-bridge on a Xen host.
+   */
+  readonly hotplug?: URL;
   /** `extra` in each guest's args: by the guest's position among the guests (0-based). */
   readonly guestExtra?: (index: number) => unknown;
   /** How often Domain-0 copies counters and states into shared memory, ms; default 250. */
@@ -183,6 +189,7 @@ export class Host {
         vifs: host.#vifs.map((v) => v.host),
         statusMs: opts.statusMs ?? 250,
         xsStats: host.#xsStats,
+        hotplug: opts.hotplug?.href ?? null,
       };
       await machine.createDomain({
         name: dom0.name,

@@ -24,3 +24,4 @@ export {
   type XenbusEnd,
 } from "./host.js";
 export type { GuestArgs, GuestVif, PingPlan } from "./host-proto.js";
+export type { HotplugContext, VifHotplug } from "./hotplug.js";

@@ -32,6 +32,14 @@ export const EXAMPLES: readonly ExampleCase[] = [
     ],
   },
   {
+    name: "custom-backend",
+    expect: [
+      /^ping a:0 -> 10\.0\.0\.2 answered through the custom backend$/m,
+      /^ping b:0 -> 10\.0\.0\.1 answered through the custom backend$/m,
+      /^capture: \d+ frames \(ARP [1-9]\d*, ICMP [1-9]\d*, UDP \d+, other 0\)$/m,
+    ],
+  },
+  {
     name: "yaml-host",
     expect: [
       /^domain 0 Domain-0: running$/m,
