@@ -16,7 +16,7 @@ async function boot(): Promise<void> {
   const port = parentPort;
   const dom = new Domain(init, port);
   try {
-    await inheritLoader(process.execArgv, process.cwd());
+    await inheritLoader(init.program, process.execArgv, process.cwd());
     const mod = (await import(init.program)) as { default: DomainProgram };
     void dom.loop.start();
     await mod.default(dom, init.args);

@@ -4,14 +4,18 @@
  * tsx on Node 20 registers itself on the main thread only: a worker inherits the
  * `--import tsx` flag but not the hooks, so a `.ts` program that ran fine as the main
  * module cannot be imported by its domain. When the process was started with tsx, the
- * worker registers tsx's API itself before importing the program; when nothing can load
- * the file, the failure is one line that says what to do, not a bug with a stack trace.
+ * worker registers tsx's API itself before importing a TypeScript program; when nothing
+ * can load the file, the failure is one line that says what to do, not a bug with a
+ * stack trace.
  */
 import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { PvnetError } from "../base/errors.js";
+
+/** A TypeScript module, by extension. */
+const TS_PROGRAM = /\.[cm]?tsx?$/;
 
 /** The flags that name a module loaded before the main one. */
 const PRELOAD_FLAGS = ["--import", "--loader", "--experimental-loader"];
@@ -67,8 +71,20 @@ function tsxApiNear(file: string): string | null {
   return null;
 }
 
-/** Registers tsx's hooks in this worker when the process runs under tsx (once). */
-export async function inheritLoader(execArgv: readonly string[], cwd: string): Promise<void> {
+/**
+ * Registers tsx's hooks in this worker when the process runs under tsx and the program is
+ * TypeScript (a JavaScript program that imports TypeScript gets ENOEXEC). Newer tsx on newer
+ * Node registers itself in workers too; a second registration only adds a layer that finds
+ * JavaScript to pass through (checked on Node 20 by registering twice).
+ */
+export async function inheritLoader(
+  program: string,
+  execArgv: readonly string[],
+  cwd: string,
+): Promise<void> {
+  // Only for a TypeScript program: loading tsx costs a worker about half a second, which
+  // a JavaScript program (pvnet's own, run under tsx) would pay for nothing.
+  if (!TS_PROGRAM.test(new URL(program).pathname)) return;
   const api = tsxApiOf(execArgv, cwd);
   if (api === null) return;
   const mod = (await import(api)) as { register?: () => unknown };
@@ -85,11 +101,11 @@ export function programLoadError(e: unknown, program: string): PvnetError | null
     const m = /Unknown file extension "([^"]*)" for (.*)$/.exec((e as Error).message);
     const ext = m?.[1] ?? "this";
     const what = m === null || m[2] === fileURLToPathSafe(program) ? "" : ` (importing ${m[2]})`;
-    const ts = /^\.[cm]?tsx?$/.test(ext);
+    const ts = TS_PROGRAM.test(ext);
     return new PvnetError(
       "ENOEXEC",
       ts
-        ? `domain program ${program}${what}: Node cannot load ${ext} files in a worker; build it to JavaScript, or start the main program under tsx (node --import tsx), whose loader each domain then registers`
+        ? `domain program ${program}${what}: Node cannot load ${ext} files in a worker; build it to JavaScript, or start the main program under tsx (node --import tsx), whose loader a domain registers when its program is TypeScript`
         : `domain program ${program}${what}: Node cannot load ${ext} files; a domain program must be a JavaScript module`,
     );
   }
