@@ -95,22 +95,25 @@ export async function inheritLoader(
  * The one-line error for a program Node could not load, or null when `e` is something
  * else: a file type Node has no loader for (`.ts` under plain node), or a missing import.
  */
-export function programLoadError(e: unknown, program: string): PvnetError | null {
+export function programLoadError(e: unknown, program: string, what = "domain program"): PvnetError | null {
   const code = (e as NodeJS.ErrnoException | null)?.code;
   if (code === "ERR_UNKNOWN_FILE_EXTENSION") {
     const m = /Unknown file extension "([^"]*)" for (.*)$/.exec((e as Error).message);
     const ext = m?.[1] ?? "this";
-    const what = m === null || m[2] === fileURLToPathSafe(program) ? "" : ` (importing ${m[2]})`;
+    const importing = m === null || m[2] === fileURLToPathSafe(program) ? "" : ` (importing ${m[2]})`;
     const ts = TS_PROGRAM.test(ext);
     return new PvnetError(
       "ENOEXEC",
       ts
-        ? `domain program ${program}${what}: Node cannot load ${ext} files in a worker; build it to JavaScript, or start the main program under tsx (node --import tsx), whose loader a domain registers when its program is TypeScript`
-        : `domain program ${program}${what}: Node cannot load ${ext} files; a domain program must be a JavaScript module`,
+        ? `${what} ${program}${importing}: Node cannot load ${ext} files in a worker; build it to JavaScript, or start the main program under tsx (node --import tsx), whose loader a domain registers when its program is TypeScript`
+        : `${what} ${program}${importing}: Node cannot load ${ext} files; a ${what} must be a JavaScript module`,
     );
   }
   if (code === "ERR_MODULE_NOT_FOUND")
-    return new PvnetError("ENOENT", `Domain program cannot load: ${(e as Error).message}`);
+    return new PvnetError(
+      "ENOENT",
+      `${what[0]!.toUpperCase()}${what.slice(1)} cannot load: ${(e as Error).message}`,
+    );
   return null;
 }
 

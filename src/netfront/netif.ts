@@ -63,6 +63,8 @@ export class Netif implements NetDevice {
   readonly #dev: NetfrontDevice;
   readonly #xs: XsClient | null;
   readonly #listener: { fn: FrameListener };
+  /** Set when disconnect closes the client this Netif opened. */
+  readonly #xsClosed: { closed: boolean };
   #down: Promise<void> | null = null;
 
   private constructor(
@@ -72,6 +74,7 @@ export class Netif implements NetDevice {
     dev: NetfrontDevice,
     ownXs: XsClient | null,
     listener: { fn: FrameListener },
+    xsClosed: { closed: boolean },
   ) {
     this.devid = devid;
     this.macAddress = mac;
@@ -79,6 +82,7 @@ export class Netif implements NetDevice {
     this.#dev = dev;
     this.#xs = ownXs;
     this.#listener = listener;
+    this.#xsClosed = xsClosed;
   }
 
   /**
@@ -95,6 +99,8 @@ export class Netif implements NetDevice {
     // Frames may arrive between Connected and the caller's listen(): they go to whatever
     // listener is current, through this one indirection.
     const listener = { fn: ignore };
+    const sink = opts.log ?? ((line: string) => process.stderr.write(`${line}\n`));
+    const xsClosed = { closed: false };
     let dev: NetfrontDevice | null = null;
     let mac = "";
     try {
@@ -111,7 +117,11 @@ export class Netif implements NetDevice {
         ringPageOrder: opts.ringPageOrder,
         splitEventChannels: opts.splitEventChannels,
         features: opts.features,
-        log: opts.log,
+        log: (line) => {
+          // A reaction still in flight when disconnect closed our own client fails on it;
+          // that failure is ours, not the vif's, and not worth a line.
+          if (!xsClosed.closed) sink(line);
+        },
         makeDevice: (info) => {
           mac = info.mac;
           dev = new NetfrontDevice(dom, info, opts.log === undefined ? {} : { log: opts.log });
@@ -120,7 +130,7 @@ export class Netif implements NetDevice {
         },
       });
       if (dev === null) throw new PvnetError("EBUG", "netfront connected without making its device");
-      return new Netif(devid, mac, driver, dev, own, listener);
+      return new Netif(devid, mac, driver, dev, own, listener, xsClosed);
     } catch (e) {
       own?.close();
       throw e;
@@ -195,7 +205,11 @@ export class Netif implements NetDevice {
    * releases its rings, grants and channels; a second call waits for the first.
    */
   disconnect(): Promise<void> {
-    this.#down ??= this.#driver.close().finally(() => this.#xs?.close());
+    this.#down ??= this.#driver.close().finally(() => {
+      if (this.#xs === null) return;
+      this.#xsClosed.closed = true;
+      this.#xs.close();
+    });
     return this.#down;
   }
 }

@@ -7,6 +7,7 @@
  */
 import { PvnetError } from "../base/errors.js";
 import type { Domain } from "../hv/domain.js";
+import { inheritLoader, programLoadError } from "../hv/program-load.js";
 import { MACHINE } from "../hv/worker-proto.js";
 import { VIF_QUEUE_COUNTERS } from "../netback/counters.js";
 import type { NetbackVif } from "../netback/vif.js";
@@ -66,8 +67,7 @@ const key = (domid: number, devid: number): string => `${domid}/${devid}`;
 export default async function main(dom: Domain, args: Dom0Args): Promise<void> {
   // A hotplug step of the user's (HostOptions.hotplug), loaded before anything starts so
   // that a module that cannot load fails Domain-0's boot with its reason.
-  const custom =
-    args.hotplug == null ? null : ((await import(args.hotplug)) as { default?: unknown }).default;
+  const custom = args.hotplug == null ? null : await loadHotplug(args.hotplug);
   if (custom !== null && typeof custom !== "function")
     throw new PvnetError("EINVAL", `hotplug module ${args.hotplug}: its default export is not a function`);
 
@@ -261,6 +261,16 @@ export default async function main(dom: Domain, args: Dom0Args): Promise<void> {
     await server?.close();
     trace?.close();
   });
+}
+
+/** The module's default export; a module Node cannot load fails with programLoadError's line. */
+async function loadHotplug(url: string): Promise<unknown> {
+  try {
+    await inheritLoader(url, process.execArgv, process.cwd());
+    return ((await import(url)) as { default?: unknown }).default;
+  } catch (e) {
+    throw programLoadError(e, url, "hotplug module") ?? e;
+  }
 }
 
 function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
