@@ -4,7 +4,8 @@
  * tables, event channels, timers and an event loop, and builds shared rings with
  * `RingArea`, `FrontRing` and `BackRing`. Each layer also has an entry of its own with
  * everything it offers: `pvnet/hv`, `pvnet/ring`, `pvnet/wire`, `pvnet/xenstore`,
- * `pvnet/netmap`, `pvnet/vale`, `pvnet/pktgen` and `pvnet/netmapd`.
+ * `pvnet/netmap`, `pvnet/vale`, `pvnet/pktgen`, `pvnet/netmapd`, and the drivers with the
+ * host around them: `pvnet/netfront`, `pvnet/netback`, `pvnet/stack`, `pvnet/toolstack`.
  *
  * @module pvnet
  */

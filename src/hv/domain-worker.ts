@@ -3,8 +3,9 @@
  * the program's `main(dom, args)`, then keeps the event loop going until shutdown.
  */
 import { parentPort, workerData } from "node:worker_threads";
-import { PvnetError, toWireError } from "../base/errors.js";
+import { toWireError } from "../base/errors.js";
 import { Domain } from "./domain.js";
+import { inheritLoader, programLoadError } from "./program-load.js";
 import type { DomainInit, FromDomain } from "./worker-proto.js";
 
 export type DomainProgram = (dom: Domain, args: unknown) => void | Promise<void>;
@@ -15,16 +16,15 @@ async function boot(): Promise<void> {
   const port = parentPort;
   const dom = new Domain(init, port);
   try {
+    await inheritLoader(init.program, process.execArgv, process.cwd());
     const mod = (await import(init.program)) as { default: DomainProgram };
     void dom.loop.start();
     await mod.default(dom, init.args);
     port.postMessage({ t: "ready" } satisfies FromDomain);
   } catch (e) {
-    // A program whose own imports are missing is a missing file, not a bug in pvnet.
-    const err =
-      (e as NodeJS.ErrnoException)?.code === "ERR_MODULE_NOT_FOUND"
-        ? new PvnetError("ENOENT", `Domain program cannot load: ${(e as Error).message}`)
-        : e;
+    // A program Node cannot load (a missing import, a .ts file without a loader) is the
+    // user's to fix, not a bug in pvnet: one line that says what to do.
+    const err = programLoadError(e, init.program) ?? e;
     port.postMessage({ t: "failed", error: toWireError(err) } satisfies FromDomain);
     dom.loop.stop();
     dom.timers.cancelAll();

@@ -11,8 +11,10 @@
  */
 import { PvnetError } from "../base/errors.js";
 import type { Domain } from "../hv/domain.js";
+import { inheritLoader, programLoadError } from "../hv/program-load.js";
 import { MACHINE } from "../hv/worker-proto.js";
 import { VIF_QUEUE_COUNTERS } from "../netback/counters.js";
+import type { NetbackVif } from "../netback/vif.js";
 import type { BackVifInfo } from "../netback/vif-api.js";
 import { NetbackDriver } from "../netback/xenbus.js";
 import { ValeSwitch } from "../vale/switch.js";
@@ -54,6 +56,7 @@ import {
   XS_REQUESTS,
   XS_WATCH_EVENTS,
 } from "./host-proto.js";
+import type { VifHotplug } from "./hotplug.js";
 import { hotplugConnect, vifDevicePaths, writeVifDevice } from "./vif-device.js";
 
 interface VifRec {
@@ -69,6 +72,12 @@ interface VifRec {
 const key = (domid: number, devid: number): string => `${domid}/${devid}`;
 
 export default async function main(dom: Domain, args: Dom0Args): Promise<void> {
+  // A hotplug step of the user's (HostOptions.hotplug), loaded before anything starts so
+  // that a module that cannot load fails Domain-0's boot with its reason.
+  const custom = args.hotplug == null ? null : await loadHotplug(args.hotplug);
+  if (custom !== null && typeof custom !== "function")
+    throw new PvnetError("EINVAL", `hotplug module ${args.hotplug}: its default export is not a function`);
+
   const report = (r: HostReport): void => dom.report(r);
   const log = (line: string): void => report({ t: "log", line });
   const trace = args.tracePath === null ? null : new XsTraceFile(args.tracePath);
@@ -108,6 +117,23 @@ export default async function main(dom: Domain, args: Dom0Args): Promise<void> {
   const hotplug = async (rec: VifRec | undefined, vif: HostBackVif, info: BackVifInfo): Promise<void> => {
     const bridge = await readOrUndefined(xs, `${info.backendDir}/${KEY_BRIDGE}`);
     const sw = bridge === undefined ? undefined : switches.get(bridge);
+    if (typeof custom === "function") {
+      const joinBridge = (): void => {
+        if (sw === undefined)
+          throw new PvnetError("ENOENT", `${vif.name}: no bridge ${bridge ?? "(bridge key missing)"}`);
+        vif.joinSwitch(sw);
+      };
+      let ok = true;
+      try {
+        await (custom as VifHotplug)(vif as NetbackVif, { dom, bridge, joinBridge });
+      } catch (e) {
+        ok = false;
+        log(`hotplug ${vif.name}: ${errText(e)}`);
+      }
+      if (rec !== undefined) rec.words[VS_HOTPLUG] = ok ? 1 : -1;
+      await hotplugConnect(xs, info.backendDir, ok ? HOTPLUG_CONNECTED : HOTPLUG_ERROR);
+      return;
+    }
     if (sw === undefined) {
       log(`hotplug ${vif.name}: no bridge ${bridge ?? "(bridge key missing)"}`);
       if (rec !== undefined) rec.words[VS_HOTPLUG] = -1;
@@ -310,6 +336,16 @@ export default async function main(dom: Domain, args: Dom0Args): Promise<void> {
     await server?.close();
     trace?.close();
   });
+}
+
+/** The module's default export; a module Node cannot load fails with programLoadError's line. */
+async function loadHotplug(url: string): Promise<unknown> {
+  try {
+    await inheritLoader(url, process.execArgv, process.cwd());
+    return ((await import(url)) as { default?: unknown }).default;
+  } catch (e) {
+    throw programLoadError(e, url, "hotplug module") ?? e;
+  }
 }
 
 function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {

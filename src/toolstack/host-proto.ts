@@ -60,6 +60,8 @@ export interface Dom0Args {
   readonly statusMs: number;
   /** xenstored's totals (Float64: XS_* below) and Domain-0's live mappings, copied with the counters. */
   readonly xsStats: SharedArrayBuffer;
+  /** HostOptions.hotplug: a module whose default export runs for each vif instead of the bridge step; null: none. */
+  readonly hotplug?: string | null;
 }
 
 /** Float64 words of Dom0Args.xsStats: requests served, errors returned, watch events, connections. */

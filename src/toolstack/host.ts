@@ -54,6 +54,18 @@ export interface HostOptions {
    * their own, which receives the usual GuestArgs with `extra` set.
    */
   readonly guestProgram?: URL;
+  /**
+   * Programs of your own, by guest name, run in place of the guests' program: each is a
+   * module whose default export is `main(dom, args)` with the usual GuestArgs (its vifs'
+   * configuration); it connects its vifs itself (a `Netif` from `pvnet/netfront`).
+   */
+  readonly programs?: Readonly<Record<string, URL>>;
+  /**
+   * A hotplug step of your own: a module whose default export (a `VifHotplug`) runs in
+   * Domain-0 for each new vif in place of joining it to its bridge, as a vif's `script`
+   * replaces vif-bridge on a Xen host.
+   */
+  readonly hotplug?: URL;
   /** `extra` in each guest's args: by the guest's position among the guests (0-based). */
   readonly guestExtra?: (index: number) => unknown;
   /** How often Domain-0 copies counters and states into shared memory, ms; default 250. */
@@ -156,6 +168,9 @@ export class Host {
     const ping: PingPlan = { ...DEFAULT_PING, ...opts.ping };
     const [dom0, ...guests] = config.domains;
     if (dom0 === undefined) throw new PvnetError("CONFIG", "no domains (expected Domain-0 first)");
+    for (const name of Object.keys(opts.programs ?? {}))
+      if (!guests.some((g) => g.name === name))
+        throw new PvnetError("EINVAL", `Host.boot: programs names "${name}", which is no guest of this host`);
     for (const g of guests)
       for (const vif of g.vifs) {
         const shared = vifShared();
@@ -177,6 +192,7 @@ export class Host {
         vifs: host.#vifs.map((v) => v.host),
         statusMs: opts.statusMs ?? 250,
         xsStats: host.#xsStats,
+        hotplug: opts.hotplug?.href ?? null,
       };
       await machine.createDomain({
         name: dom0.name,
@@ -203,7 +219,10 @@ export class Host {
           pages: g.pages,
           // Xen 4.17 gives a guest up to 64 grant frames (max_grant_frames); 32 is plenty here.
           grantFrames: 32,
-          program: opts.guestProgram ?? new URL("./guest-program.js", import.meta.url),
+          program:
+            (Object.hasOwn(opts.programs ?? {}, g.name) ? opts.programs?.[g.name] : undefined) ??
+            opts.guestProgram ??
+            new URL("./guest-program.js", import.meta.url),
           args: gargs,
           loopMode: opts.loopMode,
         });

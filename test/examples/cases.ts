@@ -25,6 +25,31 @@ export const EXAMPLES: readonly ExampleCase[] = [
     name: "vale-switch",
     expect: [/b got 1, c got 1 \(flooded\)$/m, /a got 02:00:00:00:00:0b>02:00:00:00:00:0a, c got 0$/m],
   },
+  {
+    name: "own-guest",
+    expect: [
+      /^mine \(00:16:3e:[0-9a-f:]{8}, mtu 1500\): 10\.0\.0\.1 answered ping in \d+\.\d\d ms; [1-9]\d* frames received$/m,
+    ],
+  },
+  {
+    name: "custom-backend",
+    expect: [
+      /^ping a:0 -> 10\.0\.0\.2 answered through the custom backend$/m,
+      /^ping b:0 -> 10\.0\.0\.1 answered through the custom backend$/m,
+      /^capture: \d+ frames \(ARP [1-9]\d*, ICMP [1-9]\d*, UDP \d+, other 0\)$/m,
+    ],
+  },
+  {
+    name: "yaml-host",
+    expect: [
+      /^domain 0 Domain-0: running$/m,
+      /^vif1\.0 web 192\.168\.7\.10\/24: frontend Connected, backend Connected, ring order 0$/m,
+      /^vif2\.0 client 192\.168\.7\.20\/24: frontend Connected, backend Connected, ring order 1$/m,
+      /^ping client:0 -> 192\.168\.7\.10: answered$/m,
+      /^ping web:0 -> 192\.168\.7\.20: answered$/m,
+      /^host shut down$/m,
+    ],
+  },
 ];
 
 /** The example the README shows in full as its library example. */
@@ -46,16 +71,23 @@ export interface Ran {
   ms: number;
 }
 
-/** Runs `node file` in `cwd`, killing it after `timeoutMs` (a program that never exits fails). */
+/**
+ * Runs `node [nodeArgs] file [args]` in `cwd`, killing it after `timeoutMs` (a program
+ * that never exits fails).
+ */
 export async function runNode(
   file: string,
   cwd: string,
   timeoutMs: number,
   args: string[] = [],
+  nodeArgs: string[] = [],
 ): Promise<Ran> {
   const { spawn } = await import("node:child_process");
   const t0 = performance.now();
-  const child = spawn(process.execPath, [file, ...args], { cwd, stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(process.execPath, [...nodeArgs, file, ...args], {
+    cwd,
+    stdio: ["ignore", "pipe", "pipe"],
+  });
   let out = "";
   let err = "";
   child.stdout.setEncoding("utf8").on("data", (c: string) => {

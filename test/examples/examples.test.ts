@@ -35,3 +35,14 @@ test("the README's library example is examples/ring-pair.ts, verbatim", () => {
   assert.ok(shown !== undefined, 'README.md has a "## As a library" section with a ```ts block');
   assert.equal(shown, readFileSync(`${ROOT}examples/${README_EXAMPLE}.ts`, "utf8"));
 });
+
+// The README's example (the file is the main module and every domain's program), a guest
+// program of your own, and Domain-0's hotplug module: each worker must load its .ts through
+// the loader the main thread was started with.
+for (const name of [README_EXAMPLE, "own-guest", "custom-backend"])
+  test(`examples/${name} runs from its TypeScript source under tsx (node --import tsx)`, async () => {
+    const r = await runNode(`${ROOT}examples/${name}.ts`, ROOT, 30_000, [], ["--import", "tsx"]);
+    assert.equal(r.signal, null, `killed after ${r.ms.toFixed(0)} ms\n${r.out}${r.err}`);
+    assert.equal(r.code, 0, `exit ${r.code}\n${r.out}${r.err}`);
+    for (const re of EXAMPLES.find((e) => e.name === name)!.expect) assert.match(r.out, re);
+  });

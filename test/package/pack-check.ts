@@ -16,13 +16,15 @@ import {
   mkdirSync,
   mkdtempSync,
   readdirSync,
+  readFileSync,
   rmSync,
   writeFileSync,
 } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { fileURLToPath } from "node:url";
-import { EXAMPLES, runNode } from "../examples/cases.js";
+import { join, posix } from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import { EXAMPLES, README_EXAMPLE, runNode } from "../examples/cases.js";
+import { missingLinks, relativeLinks } from "./md-links.js";
 
 const ROOT = fileURLToPath(new URL("../../../", import.meta.url));
 const scratch = mkdtempSync(join(tmpdir(), "pvnet-pack-"));
@@ -60,6 +62,21 @@ async function main(): Promise<void> {
     "the tarball has no tests and no source maps",
     ![...files].some((f) => /^dist\/test\/|\.map$/.test(f)),
   );
+  // Everything the README and the docs link to is in the package a user reads them from.
+  const links = relativeLinks(readFileSync(join(ROOT, "README.md"), "utf8"), "");
+  for (const f of [...files].filter((p) => /^docs\/[^/]+\.md$/.test(p)))
+    links.push(...relativeLinks(readFileSync(join(ROOT, f), "utf8"), posix.dirname(f)));
+  const missing = missingLinks(links, files);
+  check(
+    `the tarball holds every file the README and docs/ link to (${links.length} links)`,
+    links.length > 0 && missing.length === 0,
+    `missing: ${missing.join(", ")}`,
+  );
+  for (const entry of ["netfront", "netback", "stack", "toolstack"])
+    check(
+      `the tarball has the pvnet/${entry} entry point`,
+      files.has(`dist/src/${entry}/index.js`) && files.has(`dist/src/${entry}/index.d.ts`),
+    );
 
   const app = join(scratch, "app");
   mkdirSync(app);
@@ -119,6 +136,22 @@ async function main(): Promise<void> {
     const ok = r.code === 0 && r.signal === null && c.expect.every((re) => re.test(r.out));
     check(`examples/${c.name} from the installed package`, ok, r.out + r.err);
   }
+  // The README's example from the package's own TypeScript source, as a tsx user runs it
+  // (tsx is not installed in the scratch project: the repository's is preloaded by path).
+  const tsx = pathToFileURL(join(ROOT, "node_modules", "tsx", "dist", "loader.mjs")).href;
+  const ts = await runNode(
+    join(pvnet, "examples", `${README_EXAMPLE}.ts`),
+    app,
+    30_000,
+    [],
+    ["--import", tsx],
+  );
+  const tsExpect = EXAMPLES.find((c) => c.name === README_EXAMPLE)?.expect ?? [];
+  check(
+    `examples/${README_EXAMPLE}.ts from the package under tsx (node --import tsx)`,
+    ts.code === 0 && ts.signal === null && tsExpect.every((re) => re.test(ts.out)),
+    ts.out + ts.err,
+  );
 }
 
 const t0 = performance.now();

@@ -1,0 +1,2 @@
+/** A hotplug module whose default export is no function. */
+export default 42;
