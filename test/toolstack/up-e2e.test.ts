@@ -41,11 +41,15 @@ test("both vifs reach Connected at both ends; the guests ping and UDP-echo each 
     assert.ok(connected(s0), JSON.stringify(s0.vifs));
     for (const v of s0.vifs) assert.equal(v.hotplug, "connected");
     await until("pings answered both ways", 5000, () => {
-      const p = host.status().pings;
-      return ["guest1:0", "guest2:0"].every((from) =>
-        (["icmp", "udp"] as const).every((kind) =>
-          p.some((x) => x.from === from && x.kind === kind && x.received >= 3),
-        ),
+      const s = host.status();
+      // netback's counters reach the host with Domain-0's status copy (every 250 ms), after
+      // the ping reports: wait for them too rather than assume a period has passed.
+      return (
+        ["guest1:0", "guest2:0"].every((from) =>
+          (["icmp", "udp"] as const).every((kind) =>
+            s.pings.some((x) => x.from === from && x.kind === kind && x.received >= 3),
+          ),
+        ) && s.vifs.every((v) => v.counters.tx_packets > 0 && v.counters.rx_packets > 0)
       );
     });
     const s = host.status();
