@@ -234,14 +234,20 @@ export class Arp {
     // Parked first: the request is built in the transmit slot, which holds the frame.
     const parked = this.#queue.park(e, this.#mem.u8, at, len, flags);
     if (!parked) this.#c[SC.txDropArpQueueFull]++;
-    if (this.#state[e] !== INCOMPLETE) {
-      // New or FAILED: resolution starts over, as Linux's does on the next frame.
-      this.#state[e] = INCOMPLETE;
-      this.#probes[e] = 1;
-      this.#due[e] = now + this.#o.retryMs;
-      this.#request(daddr, -1);
-    }
+    this.#resolve(e, now);
     return parked ? SEND_OK : SEND_ENOBUFS;
+  }
+
+  /**
+   * Starts resolving `ip` (int32) as a frame to it would, without a frame; returns its
+   * state after that, or null when the table has no entry to spare.
+   */
+  solicit(ip: number): NeighbourState | null {
+    let e = this.#find(ip | 0);
+    if (e < 0) e = this.#alloc(ip | 0);
+    if (e < 0) return null;
+    if (!usable(this.#state[e])) this.#resolve(e, this.#clock.nowMs());
+    return STATE_NAMES[this.#state[e]] as NeighbourState;
   }
 
   /** A gratuitous ARP request for our address, as netfront sends when its vif connects. */
@@ -374,6 +380,15 @@ export class Arp {
     this.#flushing = e;
     this.#queue.take(e, this.#sendParked);
     this.#flushing = -1;
+  }
+
+  /** A new or FAILED entry starts over from INCOMPLETE, as Linux's does on the next frame. */
+  #resolve(e: number, now: number): void {
+    if (this.#state[e] === INCOMPLETE) return;
+    this.#state[e] = INCOMPLETE;
+    this.#probes[e] = 1;
+    this.#due[e] = now + this.#o.retryMs;
+    this.#request(this.#ipOf[e], -1);
   }
 
   #fail(e: number): void {

@@ -38,7 +38,7 @@ import type { Counters } from "../base/counters.js";
 import { PvnetError } from "../base/errors.js";
 import { NodeTimers, type TimerId, type Timers } from "../hv/timer.js";
 import { formatIpv4 } from "../wire/net/ipv4.js";
-import { Arp, type ArpEntry, type ArpOptions, isMartian } from "./arp.js";
+import { Arp, type ArpEntry, type ArpOptions, isMartian, type NeighbourState } from "./arp.js";
 import { SC, type StackCounterName, stackCounters } from "./counters.js";
 import { type NetDevice, RX_CSUM_BLANK, RX_DATA_VALIDATED } from "./device.js";
 import { EthernetIn, macBytes } from "./ethernet.js";
@@ -228,6 +228,14 @@ export class NetStack {
   /** The MAC cached for `ip` (u32), if resolved. */
   arpLookup(ip: number): number | undefined {
     return this.#arp.lookup(ip);
+  }
+
+  /**
+   * Asks for `ip` (u32) unless its MAC is known or already being asked for, as a frame to
+   * it would, and returns its neighbour state (null: no cache entry to spare).
+   */
+  arpSolicit(ip: number): NeighbourState | null {
+    return this.#arp.solicit(ip);
   }
 
   arpEntries(): ArpEntry[] {

@@ -365,7 +365,8 @@ export class Host {
         stack: stackCounters(v.stack).snapshot() as Record<StackCounterName, number>,
       };
     });
-    const pings = [...this.#pings.values()].map(
+    // Grouped by pair in a stable order (reports arrive in whatever order the guests ran).
+    const pings = [...this.#pings.values()].sort(comparePings).map(
       (a): PingSummary => ({
         from: a.from,
         to: a.to,
@@ -410,6 +411,13 @@ function peersOf(config: HostConfig, domid: number, vif: VifConfig): { address: 
       if (d.domid !== domid && d.domid !== 0 && v.bridge === vif.bridge && v.ip !== undefined)
         out.push({ address: v.ip.address, value: v.ip.value });
   return out;
+}
+
+function comparePings(a: PingAcc, b: PingAcc): number {
+  const byFrom = a.from.localeCompare(b.from, "en", { numeric: true });
+  if (byFrom !== 0) return byFrom;
+  const byTo = a.to.localeCompare(b.to, "en", { numeric: true });
+  return byTo !== 0 ? byTo : a.kind.localeCompare(b.kind);
 }
 
 function vifName(v: VifEntry): string {

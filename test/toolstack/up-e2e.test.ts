@@ -81,7 +81,7 @@ test("both vifs reach Connected at both ends; the guests ping and UDP-echo each 
   assert.equal(existsSync(socketPath), false);
 });
 
-test("pvnet up --for --json: states 4/4 by number and name, and ping results", async () => {
+test("pvnet up --for --json: states 4/4 by number and name; every requested probe sent and answered, rows by pair", async () => {
   const sock = join(dir, "b.sock");
   const r = await new Promise<{ code: number | null; out: string; err: string }>((resolve, reject) => {
     const p = spawn(process.execPath, [
@@ -90,8 +90,10 @@ test("pvnet up --for --json: states 4/4 by number and name, and ping results", a
       "--for",
       "3",
       "--json",
+      "--ping-count",
+      "5",
       "--ping-interval",
-      "200",
+      "50",
       "--xenstore-socket",
       sock,
     ]);
@@ -104,19 +106,35 @@ test("pvnet up --for --json: states 4/4 by number and name, and ping results", a
   });
   assert.equal(r.code, 0, r.err);
   const s = JSON.parse(r.out) as {
-    vifs: { frontend: { state: number; stateName: string }; backend: { state: number; stateName: string } }[];
-    pings: { kind: string; received: number }[];
+    vifs: {
+      frontend: { state: number; stateName: string };
+      backend: { state: number; stateName: string };
+      stack: Record<string, number>;
+    }[];
+    pings: {
+      from: string;
+      to: string;
+      kind: string;
+      sent: number;
+      received: number;
+      lastError: string | null;
+    }[];
   };
   for (const v of s.vifs) {
     assert.deepEqual(v.frontend, { state: 4, stateName: "Connected" });
     assert.deepEqual(v.backend, { state: 4, stateName: "Connected" });
+    assert.equal(v.stack.txDropArpQueueFull, 0);
+    assert.equal(v.stack.txDropNoArp, 0);
   }
-  assert.ok(
-    s.pings.some((p) => p.kind === "icmp" && p.received > 0),
-    r.out,
-  );
-  assert.ok(
-    s.pings.some((p) => p.kind === "udp" && p.received > 0),
+  // Probes start once the peer answers ARP, so none is lost to the other guest's boot.
+  assert.deepEqual(
+    s.pings.map((p) => [p.from, p.to, p.kind, p.sent, p.received, p.lastError]),
+    [
+      ["guest1:0", "10.0.0.2", "icmp", 5, 5, null],
+      ["guest1:0", "10.0.0.2", "udp", 5, 5, null],
+      ["guest2:0", "10.0.0.1", "icmp", 5, 5, null],
+      ["guest2:0", "10.0.0.1", "udp", 5, 5, null],
+    ],
     r.out,
   );
 });
