@@ -6,6 +6,7 @@ import type { Command } from "commander";
 import { defaultRunDir } from "../netmapd/socket-path.js";
 import type { Host, HostStatus } from "../toolstack/host.js";
 import { withSocketHint } from "./netmapd.js";
+import { exitAfterSignal, shutdownSignals } from "./signals.js";
 import { socketPathArg, usage } from "./style.js";
 import type { Sample } from "./up-view.js";
 
@@ -78,27 +79,15 @@ export async function runUp(run: UpRun): Promise<void> {
       if (logLines.length > 5) logLines.shift();
     } else process.stderr.write(`pvnet up: ${line}\n`);
   };
-  // Signals are ours from the start: one during boot shuts down as soon as the host is up.
-  let signalled: string | null = null;
-  let wake: (() => void) | null = null;
-  const onInt = (): void => {
-    signalled ??= "SIGINT";
-    wake?.();
-  };
-  const onTerm = (): void => {
-    signalled ??= "SIGTERM";
-    wake?.();
-  };
-  process.on("SIGINT", onInt);
-  process.on("SIGTERM", onTerm);
+  // Signals are ours from the start and for good (signals.ts): one during boot shuts down
+  // as soon as the host is up; more during shutdown change nothing.
+  const signals = shutdownSignals();
   const host: Host = await Host.boot(config, {
     socketPath: run.socketPath,
     tracePath: run.tracePath,
     ping: { count: run.pingCount, intervalMs: run.pingIntervalMs },
     log,
   }).catch((e: unknown) => {
-    process.off("SIGINT", onInt);
-    process.off("SIGTERM", onTerm);
     throw withSocketHint(e);
   });
   say(
@@ -132,12 +121,9 @@ export async function runUp(run: UpRun): Promise<void> {
       clearTimeout(end);
       resolve();
     };
-    wake = finish;
-    if (signalled !== null) finish();
+    void signals.first.then(finish);
   });
-  process.off("SIGINT", onInt);
-  process.off("SIGTERM", onTerm);
-  const signal = signalled;
+  const signal = signals.received;
   if (!run.json) draw();
   const final: HostStatus = host.status();
   if (signal !== null) say(`pvnet up: ${signal}, shutting down\n`);
@@ -147,6 +133,8 @@ export async function runUp(run: UpRun): Promise<void> {
       `${JSON.stringify(statusJson(final, { seconds: (performance.now() - t0) / 1000 }), null, 2)}\n`,
     );
   else say("pvnet up: stopped\n");
+  // A signal during a --for run's shutdown counts too: its window is the same.
+  if (signals.received !== null) exitAfterSignal();
 }
 
 export function upCommand(program: Command): void {
