@@ -67,7 +67,7 @@ export function parseUpOpts(file: string | undefined, o: UpOpts): UpRun {
 export async function runUp(run: UpRun): Promise<void> {
   const { loadHostConfig, defaultHostConfig } = await import("../toolstack/config.js");
   const { Host } = await import("../toolstack/host.js");
-  const { viewLines, statusJson } = await import("./up-view.js");
+  const { viewLines, viewHeader, rateBase, statusJson } = await import("./up-view.js");
   const config = run.file === undefined ? defaultHostConfig() : loadHostConfig(run.file);
   // Human lines go to stdout, unless stdout carries the JSON.
   const say = (s: string): boolean => (run.json ? process.stderr.write(s) : process.stdout.write(s));
@@ -96,13 +96,14 @@ export async function runUp(run: UpRun): Promise<void> {
       `${run.tracePath === null ? "" : `; trace in ${run.tracePath}`}\n`,
   );
   const t0 = performance.now();
-  let prev: Sample | undefined;
+  // The last few samples: rates are measured over at least half a second (rateBase).
+  const history: Sample[] = [];
   let drawn = 0;
-  const draw = (): void => {
+  const draw = (final: boolean): void => {
     const cur: Sample = { atMs: performance.now(), status: host.status() };
-    const secs = ((cur.atMs - t0) / 1000).toFixed(0);
-    const lines = viewLines(cur, prev, `-- ${secs}s (Ctrl-C to stop)`);
-    prev = cur;
+    const lines = viewLines(cur, rateBase(cur, history), viewHeader((cur.atMs - t0) / 1000, final));
+    history.push(cur);
+    if (history.length > 3) history.shift();
     if (tty) {
       // Back to the top of the last view, then each line cleared as it is rewritten.
       const all = [...lines, ...(logLines.length > 0 ? ["", ...logLines] : [])];
@@ -114,7 +115,7 @@ export async function runUp(run: UpRun): Promise<void> {
     } else if (!run.json) process.stdout.write(`${lines.join("\n")}\n`);
   };
   await new Promise<void>((resolve) => {
-    const view = run.json ? undefined : setInterval(draw, 1000);
+    const view = run.json ? undefined : setInterval(() => draw(false), 1000);
     const end = Number.isFinite(run.seconds) ? setTimeout(() => finish(), run.seconds * 1000) : undefined;
     const finish = (): void => {
       clearInterval(view);
@@ -124,7 +125,7 @@ export async function runUp(run: UpRun): Promise<void> {
     void signals.first.then(finish);
   });
   const signal = signals.received;
-  if (!run.json) draw();
+  if (!run.json) draw(true);
   const final: HostStatus = host.status();
   if (signal !== null) say(`pvnet up: ${signal}, shutting down\n`);
   await host.shutdown();
