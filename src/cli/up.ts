@@ -65,6 +65,9 @@ export function parseUpOpts(file: string | undefined, o: UpOpts): UpRun {
 }
 
 export async function runUp(run: UpRun): Promise<void> {
+  // Signals are ours from the start and for good (signals.ts): one while the modules load
+  // or the host boots shuts down as soon as the host is up; more change nothing.
+  const signals = shutdownSignals();
   const { loadHostConfig, defaultHostConfig } = await import("../toolstack/config.js");
   const { Host } = await import("../toolstack/host.js");
   const { viewLines, viewHeader, rateBase, statusJson } = await import("./up-view.js");
@@ -79,9 +82,6 @@ export async function runUp(run: UpRun): Promise<void> {
       if (logLines.length > 5) logLines.shift();
     } else process.stderr.write(`pvnet up: ${line}\n`);
   };
-  // Signals are ours from the start and for good (signals.ts): one during boot shuts down
-  // as soon as the host is up; more during shutdown change nothing.
-  const signals = shutdownSignals();
   const host: Host = await Host.boot(config, {
     socketPath: run.socketPath,
     tracePath: run.tracePath,
