@@ -6,6 +6,7 @@ import { startRingPair } from "../../bench/ring-pair.js";
 import type { Counters } from "../base/counters.js";
 import type { BackCounter, GuestCounter } from "../demo/ring-proto.js";
 import type { LoopMode } from "../hv/loop.js";
+import { exitAfterSignal, shutdownSignals } from "./signals.js";
 
 export interface DemoRun {
   frameBytes: number;
@@ -18,6 +19,8 @@ export interface DemoRun {
 }
 
 export async function runDemo(o: DemoRun): Promise<void> {
+  // Ours for good from here (signals.ts): a second Ctrl-C while stopping changes nothing.
+  const signals = shutdownSignals();
   const pair = await startRingPair({
     frameBytes: o.frameBytes,
     batch: o.batch,
@@ -71,8 +74,7 @@ export async function runDemo(o: DemoRun): Promise<void> {
       clearTimeout(end);
       resolve();
     };
-    process.once("SIGINT", finish);
-    process.once("SIGTERM", finish);
+    void signals.first.then(finish);
   });
   await done;
   const { g, b } = snapshot(pair);
@@ -105,6 +107,7 @@ export async function runDemo(o: DemoRun): Promise<void> {
       `stopped: ${status.back.rxFrames} frames to Domain-0 and ${status.guest.rxFrames} back to the guest, ` +
         `${status.back.seqErrors + status.guest.rxSeqErrors} out of sequence\n`,
     );
+  if (signals.received !== null) exitAfterSignal();
 }
 
 /**

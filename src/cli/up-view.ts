@@ -64,6 +64,22 @@ function table(rows: string[][]): string[] {
   );
 }
 
+/**
+ * The sample to measure rates against: the newest in `history` at least `minMs` older than
+ * `cur`, else the oldest. The last frame (after Ctrl-C or --for) comes moments after the one
+ * before it, when Domain-0 may not even have copied the counters again (every 250 ms):
+ * measured over that gap a busy vif would show 0 pps, so it keeps the last full window.
+ */
+export function rateBase(cur: Sample, history: readonly Sample[], minMs = 500): Sample | undefined {
+  for (let i = history.length - 1; i >= 0; i--) if (cur.atMs - history[i]!.atMs >= minMs) return history[i];
+  return history[0];
+}
+
+/** The view's first line: the time so far, and how to stop; the last frame says it is the last. */
+export function viewHeader(seconds: number, final: boolean): string {
+  return final ? `-- last view, after ${seconds.toFixed(1)}s` : `-- ${seconds.toFixed(0)}s (Ctrl-C to stop)`;
+}
+
 /** The view's lines: domains, vifs with both ends' states, rates, drops and errors, pings. */
 export function viewLines(cur: Sample, prev: Sample | undefined, header: string): string[] {
   const seconds = prev === undefined ? 0 : (cur.atMs - prev.atMs) / 1000;

@@ -6,6 +6,7 @@ import type { Command } from "commander";
 import { defaultRunDir } from "../netmapd/socket-path.js";
 import type { Host, HostStatus } from "../toolstack/host.js";
 import { withSocketHint } from "./netmapd.js";
+import { exitAfterSignal, shutdownSignals } from "./signals.js";
 import { socketPathArg, usage } from "./style.js";
 import type { Sample } from "./up-view.js";
 
@@ -64,9 +65,12 @@ export function parseUpOpts(file: string | undefined, o: UpOpts): UpRun {
 }
 
 export async function runUp(run: UpRun): Promise<void> {
+  // Signals are ours from the start and for good (signals.ts): one while the modules load
+  // or the host boots shuts down as soon as the host is up; more change nothing.
+  const signals = shutdownSignals();
   const { loadHostConfig, defaultHostConfig } = await import("../toolstack/config.js");
   const { Host } = await import("../toolstack/host.js");
-  const { viewLines, statusJson } = await import("./up-view.js");
+  const { viewLines, viewHeader, rateBase, statusJson } = await import("./up-view.js");
   const config = run.file === undefined ? defaultHostConfig() : loadHostConfig(run.file);
   // Human lines go to stdout, unless stdout carries the JSON.
   const say = (s: string): boolean => (run.json ? process.stderr.write(s) : process.stdout.write(s));
@@ -78,27 +82,12 @@ export async function runUp(run: UpRun): Promise<void> {
       if (logLines.length > 5) logLines.shift();
     } else process.stderr.write(`pvnet up: ${line}\n`);
   };
-  // Signals are ours from the start: one during boot shuts down as soon as the host is up.
-  let signalled: string | null = null;
-  let wake: (() => void) | null = null;
-  const onInt = (): void => {
-    signalled ??= "SIGINT";
-    wake?.();
-  };
-  const onTerm = (): void => {
-    signalled ??= "SIGTERM";
-    wake?.();
-  };
-  process.on("SIGINT", onInt);
-  process.on("SIGTERM", onTerm);
   const host: Host = await Host.boot(config, {
     socketPath: run.socketPath,
     tracePath: run.tracePath,
     ping: { count: run.pingCount, intervalMs: run.pingIntervalMs },
     log,
   }).catch((e: unknown) => {
-    process.off("SIGINT", onInt);
-    process.off("SIGTERM", onTerm);
     throw withSocketHint(e);
   });
   say(
@@ -107,13 +96,14 @@ export async function runUp(run: UpRun): Promise<void> {
       `${run.tracePath === null ? "" : `; trace in ${run.tracePath}`}\n`,
   );
   const t0 = performance.now();
-  let prev: Sample | undefined;
+  // The last few samples: rates are measured over at least half a second (rateBase).
+  const history: Sample[] = [];
   let drawn = 0;
-  const draw = (): void => {
+  const draw = (final: boolean): void => {
     const cur: Sample = { atMs: performance.now(), status: host.status() };
-    const secs = ((cur.atMs - t0) / 1000).toFixed(0);
-    const lines = viewLines(cur, prev, `-- ${secs}s (Ctrl-C to stop)`);
-    prev = cur;
+    const lines = viewLines(cur, rateBase(cur, history), viewHeader((cur.atMs - t0) / 1000, final));
+    history.push(cur);
+    if (history.length > 3) history.shift();
     if (tty) {
       // Back to the top of the last view, then each line cleared as it is rewritten.
       const all = [...lines, ...(logLines.length > 0 ? ["", ...logLines] : [])];
@@ -125,20 +115,17 @@ export async function runUp(run: UpRun): Promise<void> {
     } else if (!run.json) process.stdout.write(`${lines.join("\n")}\n`);
   };
   await new Promise<void>((resolve) => {
-    const view = run.json ? undefined : setInterval(draw, 1000);
+    const view = run.json ? undefined : setInterval(() => draw(false), 1000);
     const end = Number.isFinite(run.seconds) ? setTimeout(() => finish(), run.seconds * 1000) : undefined;
     const finish = (): void => {
       clearInterval(view);
       clearTimeout(end);
       resolve();
     };
-    wake = finish;
-    if (signalled !== null) finish();
+    void signals.first.then(finish);
   });
-  process.off("SIGINT", onInt);
-  process.off("SIGTERM", onTerm);
-  const signal = signalled;
-  if (!run.json) draw();
+  const signal = signals.received;
+  if (!run.json) draw(true);
   const final: HostStatus = host.status();
   if (signal !== null) say(`pvnet up: ${signal}, shutting down\n`);
   await host.shutdown();
@@ -147,6 +134,8 @@ export async function runUp(run: UpRun): Promise<void> {
       `${JSON.stringify(statusJson(final, { seconds: (performance.now() - t0) / 1000 }), null, 2)}\n`,
     );
   else say("pvnet up: stopped\n");
+  // A signal during a --for run's shutdown counts too: its window is the same.
+  if (signals.received !== null) exitAfterSignal();
 }
 
 export function upCommand(program: Command): void {

@@ -90,11 +90,14 @@ export default async function main(dom: Domain, raw: unknown): Promise<void> {
     f[cConns] = conns.size;
   };
 
-  /** `gone`: the guest is dead and its mappings ended with it; its handles are not ours. */
-  const disconnect = (cn: Conn, why: string, gone = false): void => {
+  /**
+   * `gone`: the guest is dead and its mappings ended with it; its handles are not ours.
+   * `orderly`: the guest said it was leaving; nothing went wrong, so nothing is logged.
+   */
+  const disconnect = (cn: Conn, why: string, gone = false, orderly = false): void => {
     if (cn.dead) return;
     cn.dead = true;
-    log.log(`vif${cn.domid}`, `dom0: guest ${cn.domid}: ${why}; disconnected`);
+    if (!orderly) log.log(`vif${cn.domid}`, `dom0: guest ${cn.domid}: ${why}; disconnected`);
     dom.evtchn.off(cn.port);
     // Our end of the channel goes too (as netback unbinds its irq): a later connect binds anew.
     dom.evtchnClose(cn.port).catch(() => undefined);
@@ -268,7 +271,12 @@ export default async function main(dom: Domain, raw: unknown): Promise<void> {
   };
 
   dom.onMessage((from, data) => {
-    if ((data as { t?: unknown })?.t === "connect") void connect(from, data);
+    const t = (data as { t?: unknown } | null)?.t;
+    if (t === "connect") void connect(from, data);
+    else if (t === "leaving") {
+      const cn = conns.get(from);
+      if (cn !== undefined) disconnect(cn, "shut down", false, true);
+    }
   });
   dom.onDomainDestroyed((domid) => {
     const cn = conns.get(domid);

@@ -20,6 +20,7 @@ import {
   type ConnectMsg,
   type DoneReport,
   guestCounters,
+  type LeavingMsg,
   type RingPairArgs,
   SEQ_OFF,
 } from "./ring-proto.js";
@@ -169,6 +170,8 @@ export default async function main(dom: Domain, raw: unknown): Promise<void> {
     else if (m.t === "refused") process.stderr.write(`dom${dom.domid}: backend refused: ${m.reason}\n`);
   });
   dom.post(0, { t: "connect", ringRefs, bufRefs, rxRingRefs: rx?.ringRefs ?? [], port } satisfies ConnectMsg);
+  // Said before our channel closes with us, so the backend knows this is no failure.
+  dom.onShutdown(() => dom.post(0, { t: "leaving" } satisfies LeavingMsg));
 }
 
 function take(dom: Domain, n: number): number[] {

@@ -75,6 +75,14 @@ export interface ConnectMsg {
   port: number;
 }
 
+/**
+ * Guest -> backend: the guest is shutting down in order (a frontend going to Closing): the
+ * backend lets go quietly, where a channel closed without it is reported as a disconnect.
+ */
+export interface LeavingMsg {
+  t: "leaving";
+}
+
 /** Backend -> guest: ring attached, channel bound, go. */
 export interface ConnectedMsg {
   t: "connected";

@@ -1,16 +1,31 @@
 /**
- * ARP for IPv4 over Ethernet (RFC 826), the neighbour cache and its waiting frames.
+ * ARP for IPv4 over Ethernet (RFC 826) and the neighbour cache, with Linux's neighbour
+ * states (NUD_* in the kernel), so that refreshing an entry never holds traffic up:
  *
- * The cache is a fixed table of typed arrays (addresses as int32, MACs as bytes), scanned
- * linearly: a guest talks to a handful of hosts, and the table allocates nothing.
- * An entry is INCOMPLETE while its request is outstanding and REACHABLE once answered;
- * a REACHABLE entry is forgotten `timeoutMs` after it was learnt (at the next tick), and
- * the next frame to that host asks again. An INCOMPLETE entry asks `retries` times,
- * `retryMs` apart, then gives up and drops its waiting frames (counted txDropNoArp).
- * Frames to an unresolved host wait in a shared pool of slots, at most `pendingPerDest`
- * per destination; beyond that the new frame is refused and counted, never lost silently.
- * Reception follows RFC 826's merge rule: a sender already in the table is updated; a
- * sender asking for us is added; requests for us are answered.
+ * - INCOMPLETE: asked by broadcast, `retries` times `retryMs` apart; frames wait.
+ * - REACHABLE: confirmed by a unicast reply to us; used for `reachableMs`, then STALE.
+ * - STALE: unconfirmed for a while, or learnt from a request or a broadcast (which says
+ *   nothing about the path back); still used, and the first frame sent makes it DELAY.
+ * - DELAY: still used; after `delayMs` without confirmation, PROBE.
+ * - PROBE: still used; `unicastProbes` requests to the cached MAC, `retryMs` apart. A
+ *   unicast reply makes it REACHABLE; none makes it FAILED.
+ * - FAILED: resolution failed; the frames that waited were dropped (txDropNoArp). The next
+ *   frame to that host asks again, from INCOMPLETE.
+ *
+ * So a flow between two live hosts never waits for ARP after the first answer: the entry
+ * ages, keeps being used, and is confirmed by a unicast probe while frames go on.
+ * Frames to an INCOMPLETE entry wait in arp-queue.ts, by bytes: `queueBytes` per neighbour
+ * (64 KiB, unres_qlen_bytes when Linux introduced it) in a pool shared by all; beyond that
+ * the new frame is refused and counted (txDropArpQueueFull), never lost silently.
+ * Reception follows RFC 826's merge rule (a sender already in the table is updated; a
+ * sender asking for us is added) with Linux's two guards: a different MAC for a known
+ * address is believed only `locktimeMs` after the last change, unless the packet is a
+ * gratuitous ARP; and only a unicast reply confirms reachability.
+ * Not done, by name: the randomised reachable time, the proxy, garbage collection of old
+ * STALE entries (they are reused when the table is full), ARP filtering by interface.
+ *
+ * The cache is a fixed table of typed arrays scanned linearly: a guest talks to a handful
+ * of hosts, and nothing here allocates per packet.
  */
 import type { Clock } from "../base/clock.js";
 import type { Mem } from "../wire/mem.js";
@@ -28,6 +43,7 @@ import {
   setArpOper,
 } from "../wire/net/arp.js";
 import { ETH_DST, ETH_HLEN, ETH_P_ARP } from "../wire/net/ethernet.js";
+import { ArpQueue, type ParkedSink } from "./arp-queue.js";
 import { SC } from "./counters.js";
 import { macEquals, putEthSrcType, putMac } from "./ethernet.js";
 import { SEND_ENOBUFS, SEND_OK } from "./send-status.js";
@@ -37,27 +53,50 @@ import type { TxQueue } from "./txqueue.js";
 const FREE = 0;
 const INCOMPLETE = 1;
 const REACHABLE = 2;
+const STALE = 3;
+const DELAY = 4;
+const PROBE = 5;
+const FAILED = 6;
+
+/** The state names, by state number. */
+const STATE_NAMES = ["free", "incomplete", "reachable", "stale", "delay", "probe", "failed"] as const;
+
+export type NeighbourState = Exclude<(typeof STATE_NAMES)[number], "free">;
+
+/** True in the states whose MAC frames are sent to. */
+function usable(s: number): boolean {
+  return s >= REACHABLE && s <= PROBE;
+}
 
 export interface ArpOptions {
   /** Entries in the cache. */
   cacheSize: number;
-  /** How long an answer is believed. */
-  timeoutMs: number;
-  /** Between requests for an unanswered address. */
+  /** How long a confirmation is believed before the entry goes STALE (Linux base_reachable_time). */
+  reachableMs: number;
+  /** From the first frame sent on a STALE entry to the first unicast probe (delay_first_probe_time). */
+  delayMs: number;
+  /** Between requests for one address (retrans_time). */
   retryMs: number;
-  /** Requests sent before giving up on an address. */
+  /** Broadcast requests for an unresolved address before it FAILS (mcast_solicit). */
   retries: number;
-  /** Frames that may wait for one address. */
-  pendingPerDest: number;
+  /** Unicast requests to a cached MAC before it FAILS (ucast_solicit). */
+  unicastProbes: number;
+  /** A different MAC for a known address is ignored this long after the last change (locktime). */
+  locktimeMs: number;
+  /** Bytes of frames that may wait for one address (unres_qlen_bytes). */
+  queueBytes: number;
 }
 
 /** One cache entry as the control plane sees it. */
 export interface ArpEntry {
   ip: number;
+  /** The cached MAC; undefined while INCOMPLETE or FAILED. */
   mac: number | undefined;
-  state: "incomplete" | "reachable";
-  /** When a reachable entry expires, or an incomplete one asks again. */
+  state: NeighbourState;
+  /** When the entry's timer is next due (Infinity when it has none: STALE, FAILED). */
   dueMs: number;
+  /** Frames waiting for resolution. */
+  pending: number;
 }
 
 /** True for multicast, class E and broadcast, which no host may claim as its address. */
@@ -79,16 +118,17 @@ export class Arp {
   readonly #macOf: Uint8Array;
   readonly #state: Uint8Array;
   readonly #due: Float64Array;
-  readonly #tries: Uint8Array;
-  readonly #nPending: Uint16Array;
-  // The pending pool: slot p of the pool is FrameSlots slot `#pendFirst + p`.
-  readonly #pendFirst: number;
-  readonly #pendOwner: Int16Array;
-  readonly #pendLen: Int32Array;
-  readonly #pendFlags: Int32Array;
-  readonly #pendSeq: Float64Array;
-  #seq = 0;
+  /** Requests sent in the current INCOMPLETE or PROBE phase. */
+  readonly #probes: Uint8Array;
+  /** When the MAC was last set, for locktime; when last used, for picking a victim. */
+  readonly #changed: Float64Array;
+  readonly #used: Float64Array;
+  readonly #queue: ArpQueue;
+  /** Made once: sends a parked frame to the entry in #flushing. */
+  readonly #sendParked: ParkedSink;
+  #flushing = -1;
 
+  /** `pendingBytes`: the pool all neighbours' waiting frames share. */
   constructor(
     mem: Mem,
     slots: FrameSlots,
@@ -98,8 +138,7 @@ export class Arp {
     mac: Uint8Array,
     ip: number,
     opts: ArpOptions,
-    pendFirst: number,
-    nPend: number,
+    pendingBytes: number,
   ) {
     this.#mem = mem;
     this.#slots = slots;
@@ -114,16 +153,20 @@ export class Arp {
     this.#macOf = new Uint8Array(n * 6);
     this.#state = new Uint8Array(n);
     this.#due = new Float64Array(n);
-    this.#tries = new Uint8Array(n);
-    this.#nPending = new Uint16Array(n);
-    this.#pendFirst = pendFirst;
-    this.#pendOwner = new Int16Array(nPend).fill(-1);
-    this.#pendLen = new Int32Array(nPend);
-    this.#pendFlags = new Int32Array(nPend);
-    this.#pendSeq = new Float64Array(nPend);
+    this.#probes = new Uint8Array(n);
+    this.#changed = new Float64Array(n);
+    this.#used = new Float64Array(n);
+    this.#queue = new ArpQueue(pendingBytes, n, opts.queueBytes);
+    this.#sendParked = (pool, at, len, flags) => {
+      const u8 = this.#mem.u8;
+      const tx = this.#slots.off(SLOT_TX);
+      for (let i = 0; i < len; i++) u8[tx + i] = pool[at + i];
+      putMac(u8, tx + ETH_DST, this.#macOf, this.#flushing * 6);
+      this.#txq.send(SLOT_TX, len, flags);
+    };
   }
 
-  /** The ARP packet at `at`, `len` bytes to the frame's end. */
+  /** The ARP packet at `at`, `len` bytes to the frame's end (the Ethernet header before it). */
   receive(at: number, len: number, _flags: number): void {
     const m = this.#mem;
     const c = this.#c;
@@ -147,11 +190,19 @@ export class Arp {
       if (!macEquals(m.u8, at + ARP_SHA, this.#mac)) c[SC.arpConflicts]++;
       return;
     }
-    const forUs = m.dv.getInt32(at + ARP_TPA) === this.#ip;
+    const tpa = m.dv.getInt32(at + ARP_TPA);
+    const forUs = tpa === this.#ip;
     if (spa !== 0) {
-      let e = this.#find(spa);
-      if (e < 0 && forUs) e = this.#alloc(spa);
-      if (e >= 0) this.#learn(e, at + ARP_SHA);
+      // Only a reply sent to our MAC proves the path both ways; EthernetIn let through
+      // nothing but our MAC and broadcast.
+      const confirms = oper === ARPOP_REPLY && (m.u8[at - ETH_HLEN + ETH_DST] & 1) === 0;
+      const e = this.#find(spa);
+      if (e >= 0) this.#update(e, at + ARP_SHA, confirms, tpa === spa);
+      else if (forUs && oper === ARPOP_REQUEST) {
+        // Linux's rule: a host asking for us is learnt (STALE); an unasked reply is not.
+        const n = this.#alloc(spa);
+        if (n >= 0) this.#update(n, at + ARP_SHA, false, false);
+      }
     }
     if (forUs && oper === ARPOP_REQUEST) this.#reply(at);
   }
@@ -163,45 +214,67 @@ export class Arp {
    */
   output(daddr: number, len: number, flags: number): number {
     const at = this.#slots.off(SLOT_TX);
+    const now = this.#clock.nowMs();
     let e = this.#find(daddr);
-    if (e >= 0 && this.#state[e] === REACHABLE) {
+    if (e >= 0 && usable(this.#state[e])) {
+      if (this.#state[e] === STALE) {
+        this.#state[e] = DELAY;
+        this.#due[e] = now + this.#o.delayMs;
+      }
+      this.#used[e] = now;
       putMac(this.#mem.u8, at + ETH_DST, this.#macOf, e * 6);
       return this.#txq.send(SLOT_TX, len, flags) ? SEND_OK : SEND_ENOBUFS;
     }
-    const fresh = e < 0;
-    if (fresh) e = this.#alloc(daddr);
-    if (e < 0 || !this.#park(e, len, flags)) {
+    if (e < 0) e = this.#alloc(daddr);
+    if (e < 0) {
       this.#c[SC.txDropArpQueueFull]++;
       return SEND_ENOBUFS;
     }
-    // Only now: the request is built in the transmit slot, which held the parked frame.
-    if (fresh) {
-      this.#tries[e] = 1;
-      this.#due[e] = this.#clock.nowMs() + this.#o.retryMs;
-      this.#request(daddr, false);
-    }
-    return SEND_OK;
+    this.#used[e] = now;
+    // Parked first: the request is built in the transmit slot, which holds the frame.
+    const parked = this.#queue.park(e, this.#mem.u8, at, len, flags);
+    if (!parked) this.#c[SC.txDropArpQueueFull]++;
+    this.#resolve(e, now);
+    return parked ? SEND_OK : SEND_ENOBUFS;
+  }
+
+  /**
+   * Starts resolving `ip` (int32) as a frame to it would, without a frame; returns its
+   * state after that, or null when the table has no entry to spare.
+   */
+  solicit(ip: number): NeighbourState | null {
+    let e = this.#find(ip | 0);
+    if (e < 0) e = this.#alloc(ip | 0);
+    if (e < 0) return null;
+    if (!usable(this.#state[e])) this.#resolve(e, this.#clock.nowMs());
+    return STATE_NAMES[this.#state[e]] as NeighbourState;
   }
 
   /** A gratuitous ARP request for our address, as netfront sends when its vif connects. */
   announce(): void {
-    this.#request(this.#ip, true);
+    this.#request(this.#ip, -1);
   }
 
-  /** Expires answers and re-asks or gives up on unanswered addresses that are due. */
+  /** Runs the timers that are due: ageing, probes, retries, failure. */
   tick(nowMs: number): void {
+    const o = this.#o;
     for (let e = 0; e < this.#state.length; e++) {
       const s = this.#state[e];
-      if (s === FREE || this.#due[e] > nowMs) continue;
+      if (s === FREE || s === STALE || s === FAILED || this.#due[e] > nowMs) continue;
       if (s === REACHABLE) {
-        this.#state[e] = FREE;
-      } else if (this.#tries[e] >= this.#o.retries) {
-        this.#dropPending(e, SC.txDropNoArp);
-        this.#state[e] = FREE;
+        this.#state[e] = STALE;
+        this.#due[e] = Infinity;
+      } else if (s === DELAY) {
+        this.#state[e] = PROBE;
+        this.#probes[e] = 1;
+        this.#due[e] = nowMs + o.retryMs;
+        this.#request(this.#ipOf[e], e);
+      } else if (this.#probes[e] >= (s === PROBE ? o.unicastProbes : o.retries)) {
+        this.#fail(e);
       } else {
-        this.#tries[e]++;
-        this.#due[e] = nowMs + this.#o.retryMs;
-        this.#request(this.#ipOf[e], false);
+        this.#probes[e]++;
+        this.#due[e] = nowMs + o.retryMs;
+        this.#request(this.#ipOf[e], s === PROBE ? e : -1);
       }
     }
   }
@@ -209,15 +282,15 @@ export class Arp {
   /** Forgets every entry; waiting frames are counted under `reason`. */
   clear(reason: number): void {
     for (let e = 0; e < this.#state.length; e++) {
-      if (this.#state[e] !== FREE) this.#dropPending(e, reason);
+      this.#c[reason] += this.#queue.drop(e);
       this.#state[e] = FREE;
     }
   }
 
-  /** The MAC cached for `ip` (u32), or undefined when unknown or still unanswered. */
+  /** The MAC frames to `ip` (u32) go to now, or undefined when there is none. */
   lookup(ip: number): number | undefined {
     const e = this.#find(ip | 0);
-    return e >= 0 && this.#state[e] === REACHABLE ? this.#macNumber(e) : undefined;
+    return e >= 0 && usable(this.#state[e]) ? this.#macNumber(e) : undefined;
   }
 
   /** The cache, for status displays and tests. */
@@ -228,9 +301,10 @@ export class Arp {
       if (s === FREE) continue;
       out.push({
         ip: this.#ipOf[e] >>> 0,
-        mac: s === REACHABLE ? this.#macNumber(e) : undefined,
-        state: s === REACHABLE ? "reachable" : "incomplete",
-        dueMs: this.#due[e],
+        mac: usable(s) ? this.#macNumber(e) : undefined,
+        state: STATE_NAMES[s] as NeighbourState,
+        dueMs: s === STALE || s === FAILED ? Infinity : this.#due[e],
+        pending: this.#queue.framesOf(e),
       });
     }
     return out;
@@ -238,9 +312,7 @@ export class Arp {
 
   /** Frames waiting for resolution, all destinations. */
   get pending(): number {
-    let n = 0;
-    for (let e = 0; e < this.#nPending.length; e++) n += this.#nPending[e];
-    return n;
+    return this.#queue.frames;
   }
 
   #find(ip: number): number {
@@ -250,80 +322,93 @@ export class Arp {
     return -1;
   }
 
-  /** A free entry for `ip`, else the reachable one closest to expiry; -1 when all wait. */
+  /**
+   * A free entry for `ip`, else the one least worth keeping: a FAILED one, then the STALE
+   * one unused longest, then the REACHABLE one closest to ageing. Entries being resolved
+   * or probed are never taken; -1 when all are.
+   */
   #alloc(ip: number): number {
     let victim = -1;
+    let rank = 0;
     for (let e = 0; e < this.#state.length; e++) {
-      if (this.#state[e] === FREE) {
+      const s = this.#state[e];
+      const r = s === FREE ? 4 : s === FAILED ? 3 : s === STALE ? 2 : s === REACHABLE ? 1 : 0;
+      if (r === 0) continue;
+      const older =
+        r === rank &&
+        (s === STALE
+          ? this.#used[e] < this.#used[victim]
+          : s === REACHABLE && this.#due[e] < this.#due[victim]);
+      if (r > rank || older) {
         victim = e;
-        break;
+        rank = r;
+        if (r === 4) break;
       }
-      if (this.#state[e] === REACHABLE && (victim < 0 || this.#due[e] < this.#due[victim])) victim = e;
     }
     if (victim < 0) return -1;
+    this.#c[SC.txDropNoArp] += this.#queue.drop(victim);
     this.#ipOf[victim] = ip;
-    this.#state[victim] = INCOMPLETE;
-    this.#tries[victim] = 0;
-    this.#nPending[victim] = 0;
+    this.#state[victim] = FAILED;
+    this.#probes[victim] = 0;
+    this.#changed[victim] = -Infinity;
+    this.#used[victim] = this.#clock.nowMs();
     return victim;
   }
 
-  #learn(e: number, shaAt: number): void {
+  /**
+   * What an ARP packet from the entry's host teaches: its MAC (subject to locktime unless
+   * gratuitous), and REACHABLE if `confirms`, else STALE for a new or changed MAC.
+   */
+  #update(e: number, shaAt: number, confirms: boolean, gratuitous: boolean): void {
     const u8 = this.#mem.u8;
-    for (let i = 0; i < 6; i++) this.#macOf[e * 6 + i] = u8[shaAt + i];
-    this.#state[e] = REACHABLE;
-    this.#due[e] = this.#clock.nowMs() + this.#o.timeoutMs;
-    this.#tries[e] = 0;
-    this.#sendPending(e);
-  }
-
-  #park(e: number, len: number, flags: number): boolean {
-    if (this.#nPending[e] >= this.#o.pendingPerDest) return false;
-    const p = this.#pendOwner.indexOf(-1);
-    if (p < 0) return false;
-    this.#slots.copy(this.#pendFirst + p, SLOT_TX, len);
-    this.#pendOwner[p] = e;
-    this.#pendLen[p] = len;
-    this.#pendFlags[p] = flags;
-    this.#pendSeq[p] = this.#seq++;
-    this.#nPending[e]++;
-    return true;
-  }
-
-  /** Sends `e`'s waiting frames, oldest first, now that its MAC is known. */
-  #sendPending(e: number): void {
-    const u8 = this.#mem.u8;
-    while (this.#nPending[e] > 0) {
-      let p = -1;
-      for (let q = 0; q < this.#pendOwner.length; q++) {
-        if (this.#pendOwner[q] === e && (p < 0 || this.#pendSeq[q] < this.#pendSeq[p])) p = q;
-      }
-      if (p < 0) break;
-      const slot = this.#pendFirst + p;
-      putMac(u8, this.#slots.off(slot) + ETH_DST, this.#macOf, e * 6);
-      this.#pendOwner[p] = -1;
-      this.#nPending[e]--;
-      this.#txq.send(slot, this.#pendLen[p], this.#pendFlags[p]);
+    const now = this.#clock.nowMs();
+    const s = this.#state[e];
+    const known = usable(s);
+    const same = known && macEquals(u8, shaAt, this.#macOf, e * 6);
+    if (known && !same && !gratuitous && now - this.#changed[e] < this.#o.locktimeMs) return;
+    if (!same) {
+      for (let i = 0; i < 6; i++) this.#macOf[e * 6 + i] = u8[shaAt + i];
+      this.#changed[e] = now;
     }
-  }
-
-  #dropPending(e: number, reason: number): void {
-    for (let p = 0; p < this.#pendOwner.length; p++) {
-      if (this.#pendOwner[p] !== e) continue;
-      this.#pendOwner[p] = -1;
-      this.#c[reason]++;
+    if (confirms) {
+      this.#state[e] = REACHABLE;
+      this.#due[e] = now + this.#o.reachableMs;
+    } else if (!same) {
+      this.#state[e] = STALE;
+      this.#due[e] = Infinity;
     }
-    this.#nPending[e] = 0;
+    this.#flushing = e;
+    this.#queue.take(e, this.#sendParked);
+    this.#flushing = -1;
   }
 
-  /** A broadcast request for `tpa`; gratuitous when `tpa` is our own address. */
-  #request(tpa: number, gratuitous: boolean): void {
+  /** A new or FAILED entry starts over from INCOMPLETE, as Linux's does on the next frame. */
+  #resolve(e: number, now: number): void {
+    if (this.#state[e] === INCOMPLETE) return;
+    this.#state[e] = INCOMPLETE;
+    this.#probes[e] = 1;
+    this.#due[e] = now + this.#o.retryMs;
+    this.#request(this.#ipOf[e], -1);
+  }
+
+  #fail(e: number): void {
+    this.#c[SC.txDropNoArp] += this.#queue.drop(e);
+    this.#state[e] = FAILED;
+    this.#due[e] = Infinity;
+  }
+
+  /**
+   * A request for `tpa`: broadcast when `unicastTo` is -1, else to entry `unicastTo`'s
+   * cached MAC (a PROBE); gratuitous when `tpa` is our own address.
+   */
+  #request(tpa: number, unicastTo: number): void {
     const m = this.#mem;
     const at = this.#slots.off(SLOT_TX);
-    for (let i = 0; i < 6; i++) m.u8[at + ETH_DST + i] = 0xff;
+    if (unicastTo < 0) for (let i = 0; i < 6; i++) m.u8[at + ETH_DST + i] = 0xff;
+    else putMac(m.u8, at + ETH_DST, this.#macOf, unicastTo * 6);
     const a = this.#arpHeader(at, ARPOP_REQUEST);
     for (let i = 0; i < 6; i++) m.u8[a + ARP_THA + i] = 0;
-    m.dv.setInt32(a + ARP_TPA, gratuitous ? this.#ip : tpa);
+    m.dv.setInt32(a + ARP_TPA, tpa);
     this.#c[SC.arpRequestsSent]++;
     this.#txq.send(SLOT_TX, ETH_HLEN + ARP_LEN, 0);
   }

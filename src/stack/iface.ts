@@ -3,9 +3,10 @@
  *
  * Supported:
  * - Ethernet II: frames to our MAC or broadcast; ARP and IPv4 EtherTypes.
- * - ARP (RFC 826): cache with timeouts, requests with retries, replies, a bounded queue
- *   of frames per unresolved destination, gratuitous ARP on `up()` (netfront sends one
- *   when its vif connects), address-conflict counting.
+ * - ARP (RFC 826) with Linux's neighbour states (REACHABLE, STALE, DELAY, PROBE: an ageing
+ *   entry keeps being used while it is re-probed by unicast), requests with retries,
+ *   replies, frames for an unresolved destination queued by bytes, gratuitous ARP on
+ *   `up()` (netfront sends one when its vif connects), address-conflict counting.
  * - IPv4 (RFC 791/1122): header checksum verified and set, TTL, options tolerated (skipped),
  *   our address, limited and subnet broadcast accepted.
  * - ICMP: echo replies; a ping client with RTT, identifier/sequence matching, timeouts.
@@ -37,7 +38,7 @@ import type { Counters } from "../base/counters.js";
 import { PvnetError } from "../base/errors.js";
 import { NodeTimers, type TimerId, type Timers } from "../hv/timer.js";
 import { formatIpv4 } from "../wire/net/ipv4.js";
-import { Arp, type ArpEntry, type ArpOptions, isMartian } from "./arp.js";
+import { Arp, type ArpEntry, type ArpOptions, isMartian, type NeighbourState } from "./arp.js";
 import { SC, type StackCounterName, stackCounters } from "./counters.js";
 import { type NetDevice, RX_CSUM_BLANK, RX_DATA_VALIDATED } from "./device.js";
 import { EthernetIn, macBytes } from "./ethernet.js";
@@ -63,10 +64,13 @@ export interface StackOptions {
   tickMs?: number;
   /** Frames held while the device ring is full; default 32. */
   txQueueLen?: number;
-  /** Defaults: 32 entries, 60 s timeout, 1 s retry, 3 requests, 4 pending frames per destination. */
+  /**
+   * Defaults are Linux's: 32 entries, reachable 30 s, delay 5 s, retry 1 s, 3 broadcast
+   * requests, 3 unicast probes, locktime 1 s, 64 KiB of waiting frames per destination.
+   */
   arp?: Partial<ArpOptions>;
-  /** Frames waiting for ARP, all destinations together; default 16. */
-  arpPendingSlots?: number;
+  /** Bytes of frames waiting for ARP, all destinations together; default 128 KiB. */
+  arpPendingBytes?: number;
   /** The ping identifier; default the low 16 bits of the MAC. */
   pingId?: number;
   /** Counter storage, e.g. a SharedArrayBuffer another thread reads. */
@@ -75,10 +79,13 @@ export interface StackOptions {
 
 const ARP_DEFAULTS: ArpOptions = {
   cacheSize: 32,
-  timeoutMs: 60_000,
+  reachableMs: 30_000,
+  delayMs: 5000,
   retryMs: 1000,
   retries: 3,
-  pendingPerDest: 4,
+  unicastProbes: 3,
+  locktimeMs: 1000,
+  queueBytes: 64 * 1024,
 };
 
 function invalid(field: string, value: unknown, expected: string): PvnetError {
@@ -114,11 +121,14 @@ export class NetStack {
     const prefixLen = checkInt("prefixLen", opts.prefixLen ?? 24, 0, 32);
     const ttl = checkInt("ttl", opts.ttl ?? 64, 1, 255);
     const txQueueLen = checkInt("txQueueLen", opts.txQueueLen ?? 32, 0, 4096);
-    const nPend = checkInt("arpPendingSlots", opts.arpPendingSlots ?? 16, 0, 4096);
+    const pendBytes = checkInt("arpPendingBytes", opts.arpPendingBytes ?? 128 * 1024, 0, 64 << 20);
     const arpOpts = { ...ARP_DEFAULTS, ...opts.arp };
     checkInt("arp.cacheSize", arpOpts.cacheSize, 1, 4096);
     checkInt("arp.retries", arpOpts.retries, 1, 255);
-    checkInt("arp.pendingPerDest", arpOpts.pendingPerDest, 0, 4096);
+    checkInt("arp.unicastProbes", arpOpts.unicastProbes, 1, 255);
+    checkInt("arp.queueBytes", arpOpts.queueBytes, 0, 64 << 20);
+    for (const k of ["reachableMs", "delayMs", "retryMs", "locktimeMs"] as const)
+      checkInt(`arp.${k}`, arpOpts[k], 0, 86_400_000);
     this.#tickMs = checkInt("tickMs", opts.tickMs ?? 100, 1, 60_000);
     this.ip = ip;
     this.mac = dev.mac;
@@ -127,13 +137,12 @@ export class NetStack {
     this.counters = stackCounters(opts.counters);
     const c = this.counters.f64;
     this.#c = c;
-    const slots = new FrameSlots(dev.mtu, SLOT_FIRST_FREE + txQueueLen + nPend);
+    const slots = new FrameSlots(dev.mtu, SLOT_FIRST_FREE + txQueueLen);
     this.#slots = slots;
     const mem = slots.mem;
     const mac = macBytes(dev.mac);
     this.#txq = new TxQueue(dev, slots, c, SLOT_FIRST_FREE, txQueueLen);
-    const pendFirst = SLOT_FIRST_FREE + txQueueLen;
-    this.#arp = new Arp(mem, slots, this.#txq, c, this.#clock, mac, ip, arpOpts, pendFirst, nPend);
+    this.#arp = new Arp(mem, slots, this.#txq, c, this.#clock, mac, ip, arpOpts, pendBytes);
     const ipv4 = new Ipv4(mem, slots, this.#arp, this.#txq, c, mac, ip, prefixLen, ttl);
     this.#pinger = new Pinger(mem, ipv4, this.#clock, c, opts.pingId ?? dev.mac % 0x10000);
     ipv4.icmp = new Icmp(mem, ipv4, c, this.#pinger);
@@ -219,6 +228,14 @@ export class NetStack {
   /** The MAC cached for `ip` (u32), if resolved. */
   arpLookup(ip: number): number | undefined {
     return this.#arp.lookup(ip);
+  }
+
+  /**
+   * Asks for `ip` (u32) unless its MAC is known or already being asked for, as a frame to
+   * it would, and returns its neighbour state (null: no cache entry to spare).
+   */
+  arpSolicit(ip: number): NeighbourState | null {
+    return this.#arp.solicit(ip);
   }
 
   arpEntries(): ArpEntry[] {

@@ -12,3 +12,21 @@ export const SEND_ENOBUFS = -105;
 export const SEND_EMSGSIZE = -90;
 /** The destination is our own address, 0.0.0.0 or multicast: no loopback, no multicast. */
 export const SEND_EINVAL = -22;
+
+/** The errno name of a send status ("ENOBUFS"), or "OK". */
+export function sendStatusName(status: number): string {
+  switch (status) {
+    case SEND_OK:
+      return "OK";
+    case SEND_ENETDOWN:
+      return "ENETDOWN";
+    case SEND_ENOBUFS:
+      return "ENOBUFS";
+    case SEND_EMSGSIZE:
+      return "EMSGSIZE";
+    case SEND_EINVAL:
+      return "EINVAL";
+    default:
+      return `E${-status}`;
+  }
+}

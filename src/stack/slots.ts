@@ -1,7 +1,8 @@
 /**
  * The stack's frame memory: one private buffer cut into equal slots, each big enough for
  * one Ethernet frame of the device's MTU. Slot 0 receives, slot 1 is the transmit scratch
- * every reply and send is built in, then come the transmit queue and the ARP pending pool.
+ * every reply and send is built in, then come the transmit queue's slots (frames waiting
+ * for ARP live in arp-queue.ts).
  * One buffer means frames move between slots with copyWithin, allocating nothing, and the
  * views handed to the device are made once here.
  */

@@ -2,11 +2,13 @@
  * A guest's program under `pvnet up`: connects to xenstore through its ring page, follows
  * `device/vif` as Linux's xenbus probes new devices, connects each vif with netfront, runs
  * the IP stack over it (ICMP echo, the UDP echo service on port 7), and once connected
- * pings and UDP-echoes the other guests on its bridge, reporting each result to the host.
+ * pings and UDP-echoes the other guests on its bridge (each from when it answers ARP),
+ * reporting each result to the host.
  */
 import type { Domain } from "../hv/domain.js";
 import { NetfrontDriver } from "../netfront/xenbus.js";
 import { NetStack } from "../stack/iface.js";
+import { SEND_OK, sendStatusName } from "../stack/send-status.js";
 import type { UdpSocket } from "../stack/udp.js";
 import { UDP_ECHO_PORT } from "../stack/udp-echo.js";
 import type { XsClient } from "../xenstore/client.js";
@@ -32,6 +34,8 @@ export default async function main(dom: Domain, args: GuestArgs): Promise<void> 
     args.vifs.map((v) => [v.vif.devid, { spec: v, driver: null, device: null, stack: null }]),
   );
   const timers: number[] = [];
+  /** Every peer's UDP probes awaiting their echo: their timeout timers end at shutdown. */
+  const udpWaiting: Map<number, { timer: number }>[] = [];
   let stopping = false;
 
   const connect = async (v: Vif): Promise<void> => {
@@ -68,58 +72,85 @@ export default async function main(dom: Domain, args: GuestArgs): Promise<void> 
     startProbes(v, v.stack);
   };
 
-  /** Each round: one ping and one UDP echo to every peer on the vif's bridge. */
+  /**
+   * Each peer on the vif's bridge gets `count` rounds (0: until stopped) of one ping and
+   * one UDP echo, from the moment it answered ARP: before that its vif or stack may not be
+   * up, and a probe would only measure our own wait. If ARP gives up on it (3 s), the
+   * rounds start anyway and report what happens. Every probe sent is reported once: its
+   * reply, its timeout, or the error that stopped it.
+   */
   const startProbes = (v: Vif, stack: NetStack): void => {
     const { count, intervalMs, timeoutMs } = args.ping;
     const devid = v.spec.vif.devid;
-    const sent = new Map<string, { seq: number; at: number }>();
+    /** Per peer (by address value): UDP probes awaiting their echo, by seq. */
+    const waiting = new Map<number, Map<number, { at: number; timer: number }>>();
     const probe = new Uint8Array(UDP_PROBE_LEN);
     const sock: UdpSocket = stack.bindUdp(0, (saddr, sport, buf, off, len) => {
       if (sport !== UDP_ECHO_PORT || len !== UDP_PROBE_LEN) return;
       const peer = v.spec.peers.find((p) => p.value === saddr);
-      const s = peer === undefined ? undefined : sent.get(peer.address);
-      if (peer === undefined || s === undefined) return;
+      const out = waiting.get(saddr);
+      if (peer === undefined || out === undefined) return;
       const seq = new DataView(buf.buffer, buf.byteOffset + off, len).getUint32(4);
-      if (seq !== s.seq) return;
-      sent.delete(peer.address);
-      const rttMs = performance.now() - s.at;
+      const w = out.get(seq);
+      if (w === undefined) return;
+      out.delete(seq);
+      dom.timers.cancel(w.timer);
+      const rttMs = performance.now() - w.at;
       report({ t: "ping", devid, to: peer.address, kind: "udp", seq, ok: true, rttMs });
     });
-    let round = 0;
-    const once = (): void => {
-      if (stopping || (count > 0 && round >= count)) return;
-      const seq = round++;
-      for (const peer of v.spec.peers) {
+    const fail = (to: string, kind: "icmp" | "udp", seq: number, reason: string): void => {
+      if (!stopping) report({ t: "ping", devid, to, kind, seq, ok: false, reason });
+    };
+    const rounds = (peer: GuestVif["peers"][number]): void => {
+      const out = new Map<number, { at: number; timer: number }>();
+      waiting.set(peer.value, out);
+      udpWaiting.push(out);
+      let round = 0;
+      const once = (): void => {
+        if (stopping || (count > 0 && round >= count)) {
+          dom.timers.cancel(timer);
+          return;
+        }
+        const seq = round++;
         stack.ping(peer.value, { timeoutMs }).then(
           (r) =>
-            report(
-              r.ok
-                ? { t: "ping", devid, to: peer.address, kind: "icmp", seq, ok: true, rttMs: r.rttMs }
-                : { t: "ping", devid, to: peer.address, kind: "icmp", seq, ok: false, reason: r.reason },
-            ),
-          (e: unknown) =>
-            report({ t: "ping", devid, to: peer.address, kind: "icmp", seq, ok: false, reason: errText(e) }),
+            r.ok
+              ? report({ t: "ping", devid, to: peer.address, kind: "icmp", seq, ok: true, rttMs: r.rttMs })
+              : fail(peer.address, "icmp", seq, r.reason),
+          (e: unknown) => fail(peer.address, "icmp", seq, errText(e)),
         );
-        const late = sent.get(peer.address);
-        if (late !== undefined)
-          report({
-            t: "ping",
-            devid,
-            to: peer.address,
-            kind: "udp",
-            seq: late.seq,
-            ok: false,
-            reason: "timeout",
-          });
         const dv = new DataView(probe.buffer);
         dv.setUint32(0, 0x70766e74); // "pvnt"
         dv.setUint32(4, seq);
-        sent.set(peer.address, { seq, at: performance.now() });
-        sock.sendTo(peer.value, UDP_ECHO_PORT, probe, 0, UDP_PROBE_LEN);
-      }
+        const at = performance.now();
+        const st = sock.sendTo(peer.value, UDP_ECHO_PORT, probe, 0, UDP_PROBE_LEN);
+        if (st !== SEND_OK) {
+          fail(peer.address, "udp", seq, sendStatusName(st));
+          return;
+        }
+        const late = dom.timers.after(timeoutMs, () => {
+          if (out.delete(seq)) fail(peer.address, "udp", seq, "timeout");
+        });
+        out.set(seq, { at, timer: late });
+      };
+      const timer = dom.timers.every(intervalMs, once);
+      timers.push(timer);
+      once();
     };
-    once();
-    timers.push(dom.timers.every(intervalMs, once));
+    for (const peer of v.spec.peers) {
+      if (stack.arpSolicit(peer.value) !== "incomplete") {
+        rounds(peer);
+        continue;
+      }
+      // A cache lookup every 10 ms until the peer answers (or ARP gives up): control plane.
+      const wait = dom.timers.every(10, () => {
+        if (stopping) return dom.timers.cancel(wait);
+        if (stack.arpEntries().find((e) => e.ip === peer.value >>> 0)?.state === "incomplete") return;
+        dom.timers.cancel(wait);
+        rounds(peer);
+      });
+      timers.push(wait);
+    }
   };
 
   const known = new Set<number>();
@@ -150,6 +181,7 @@ export default async function main(dom: Domain, args: GuestArgs): Promise<void> 
   dom.onShutdown(async () => {
     stopping = true;
     for (const t of timers) dom.timers.cancel(t);
+    for (const out of udpWaiting) for (const w of out.values()) dom.timers.cancel(w.timer);
     for (const v of vifs.values()) {
       v.stack?.down();
       // The frontend closes first: it waits for its backend, bounded so a dead one cannot hold us.

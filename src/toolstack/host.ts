@@ -11,7 +11,7 @@ import type { LoopMode } from "../hv/loop.js";
 import { type DomainStatus, Machine } from "../hv/machine.js";
 import { VIF_QUEUE_COUNTERS, type VifQueueCounter } from "../netback/counters.js";
 import { type StackCounterName, stackCounters } from "../stack/counters.js";
-import { xenbusStateName } from "../xenstore/xenbus.js";
+import { XenbusState, xenbusStateName } from "../xenstore/xenbus.js";
 import type { HostConfig, VifConfig } from "./config-types.js";
 import {
   D0_LIVE_MAPPINGS,
@@ -49,6 +49,12 @@ export interface HostOptions {
   readonly log?: (line: string) => void;
   /** How long to wait for a guest's vifs to be written; default 5000. */
   readonly addVifsTimeoutMs?: number;
+  /**
+   * How long boot waits, once every guest's vifs are written, for each vif to be Connected
+   * at both ends with its hotplug done; default 10000. 0: boot returns once the devices are
+   * written, without waiting (for guests whose frontends are not expected to connect).
+   */
+  readonly connectTimeoutMs?: number;
   /**
    * The guests' program (default: guest-program.js, the stack with pings); benchmarks run
    * their own, which receives the usual GuestArgs with `extra` set.
@@ -160,7 +166,12 @@ export class Host {
     this.#log = log;
   }
 
-  /** Boots every domain; rejects (after tearing down what started) if Domain-0 or a guest fails. */
+  /**
+   * Boots every domain and resolves once every vif is Connected at both ends (frontend and
+   * backend state 4) and its hotplug step is done, so traffic can flow. Rejects, after tearing
+   * down what started, if Domain-0 or a guest fails, a hotplug fails, or a vif is not
+   * connected within `connectTimeoutMs` (the error names the vif and both ends' states).
+   */
   static async boot(config: HostConfig, opts: HostOptions): Promise<Host> {
     const log = opts.log ?? (() => {});
     const machine = new Machine({ log });
@@ -231,12 +242,47 @@ export class Host {
         const error = await withTimeout(done, opts.addVifsTimeoutMs ?? 5000, `${g.name}'s vifs`);
         if (error !== undefined) throw new PvnetError("EIO", `cannot add ${g.name}'s devices: ${error}`);
       }
+      const connectMs = opts.connectTimeoutMs ?? 10_000;
+      if (connectMs > 0) await host.#untilConnected(connectMs);
     } catch (e) {
       await host.shutdown();
       throw e;
     }
     return host;
   }
+
+  // ---- boot's wait for connection (host helper's part) ----
+
+  /**
+   * Polls the vifs' status words, which Domain-0 updates from its xenstore watches as each
+   * end moves, until all are connected; a failure that cannot heal ends the wait at once.
+   */
+  async #untilConnected(ms: number): Promise<void> {
+    const end = performance.now() + ms;
+    for (;;) {
+      const failed = this.#bootFailure();
+      if (failed !== null) throw new PvnetError("EIO", failed);
+      const waiting = this.#vifs.find((v) => !vifConnected(v.words));
+      if (waiting === undefined) return;
+      if (performance.now() >= end)
+        throw new PvnetError(
+          "ETIMEDOUT",
+          `${vifName(waiting)}: not connected within ${ms} ms (${vifStates(waiting.words)})`,
+        );
+      await new Promise((r) => setTimeout(r, 5));
+    }
+  }
+
+  /** Why boot cannot succeed any more, or null. */
+  #bootFailure(): string | null {
+    for (const d of this.machine.status())
+      if (d.state !== "running" && d.state !== "starting")
+        return `${d.name} is ${d.state}${d.error === undefined ? "" : `: ${d.error.message}`} before its vifs connected`;
+    const bad = this.#vifs.find((v) => Atomics.load(v.words, VS_HOTPLUG) === -1);
+    return bad === undefined ? null : `${vifName(bad)}: hotplug failed (${vifStates(bad.words)})`;
+  }
+
+  // ---- end of boot's wait ----
 
   #report(domid: number, data: unknown, added: Map<number, (e: string | undefined) => void>): void {
     const r = data as HostReport | null;
@@ -344,7 +390,8 @@ export class Host {
         stack: stackCounters(v.stack).snapshot() as Record<StackCounterName, number>,
       };
     });
-    const pings = [...this.#pings.values()].map(
+    // Grouped by pair in a stable order (reports arrive in whatever order the guests ran).
+    const pings = [...this.#pings.values()].sort(comparePings).map(
       (a): PingSummary => ({
         from: a.from,
         to: a.to,
@@ -416,6 +463,34 @@ function peersOf(config: HostConfig, domid: number, vif: VifConfig): { address: 
       if (d.domid !== domid && d.domid !== 0 && v.bridge === vif.bridge && v.ip !== undefined)
         out.push({ address: v.ip.address, value: v.ip.value });
   return out;
+}
+
+function comparePings(a: PingAcc, b: PingAcc): number {
+  const byFrom = a.from.localeCompare(b.from, "en", { numeric: true });
+  if (byFrom !== 0) return byFrom;
+  const byTo = a.to.localeCompare(b.to, "en", { numeric: true });
+  return byTo !== 0 ? byTo : a.kind.localeCompare(b.kind);
+}
+
+function vifName(v: VifEntry): string {
+  return `vif${v.host.domid}.${v.host.vif.devid}`;
+}
+
+function vifConnected(w: Int32Array): boolean {
+  return (
+    Atomics.load(w, VS_FRONTEND_STATE) === XenbusState.Connected &&
+    Atomics.load(w, VS_BACKEND_STATE) === XenbusState.Connected &&
+    Atomics.load(w, VS_HOTPLUG) === 1
+  );
+}
+
+/** "frontend Initialising(1), backend InitWait(2), hotplug pending" */
+function vifStates(w: Int32Array): string {
+  const fe = Atomics.load(w, VS_FRONTEND_STATE);
+  const be = Atomics.load(w, VS_BACKEND_STATE);
+  const hp = Atomics.load(w, VS_HOTPLUG);
+  const hotplug = hp === 1 ? "connected" : hp === -1 ? "error" : "pending";
+  return `frontend ${xenbusStateName(fe)}(${fe}), backend ${xenbusStateName(be)}(${be}), hotplug ${hotplug}`;
 }
 
 function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {

@@ -49,11 +49,33 @@ test("Domain-0 and both guests boot and run; each vif is listed with both ends' 
     ],
   );
   for (const v of s.vifs) {
-    // Written by the toolstack as Initialising (1) at least, whatever the drivers did since.
-    assert.ok(v.frontend.state >= 1 && v.backend.state >= 1, JSON.stringify(v));
-    assert.match(v.frontend.stateName, /^[A-Z][a-zA-Z]+$/);
+    // Boot's promise: every vif Connected at both ends, hotplug done, when it resolves.
+    assert.deepEqual(v.frontend, { state: 4, stateName: "Connected" }, JSON.stringify(v));
+    assert.deepEqual(v.backend, { state: 4, stateName: "Connected" }, JSON.stringify(v));
+    assert.equal(v.hotplug, "connected");
     assert.equal(typeof v.counters.tx_packets, "number");
   }
+});
+
+test("boot rejects, naming the vif and both ends' states, when a frontend never connects", async () => {
+  const sock = join(dir, "idle.sock");
+  const t0 = performance.now();
+  await assert.rejects(
+    Host.boot(defaultHostConfig(), {
+      socketPath: sock,
+      guestProgram: new URL("./programs/idle-guest.js", import.meta.url),
+      connectTimeoutMs: 300,
+    }),
+    (e: unknown) =>
+      e instanceof PvnetError &&
+      e.code === "ETIMEDOUT" &&
+      /^vif1\.0: not connected within 300 ms \(frontend Initialising\(1\), backend InitWait\(2\), hotplug (pending|connected)\)$/.test(
+        e.message,
+      ),
+  );
+  assert.ok(performance.now() - t0 < 5000);
+  // What had started was torn down: the socket is gone.
+  assert.equal(existsSync(sock), false);
 });
 
 /** Every node below `root` as [path, value, perms] through the socket. */
