@@ -6,7 +6,7 @@
 import type { Command } from "commander";
 import { PvnetError } from "../base/errors.js";
 import { ENV_HELP } from "./env-help.js";
-import { untilSignal } from "./signals.js";
+import { exitAfterSignal, untilSignal } from "./signals.js";
 import { socketPathArg, usage } from "./style.js";
 
 export function netmapdCommand(program: Command): void {
@@ -49,6 +49,7 @@ export function netmapdCommand(program: Command): void {
       await untilSignal("netmapd", log);
       await server.close();
       await d.close();
+      exitAfterSignal();
     });
 }
 

@@ -4,6 +4,7 @@
  * different shells meet on its switches; otherwise (or with --local) the instances given
  * on this command line, joined by `++`, run in an in-process host, and the user is told.
  */
+
 import { isAbsolute, resolve } from "node:path";
 import type { Command } from "commander";
 import { PvnetError } from "../base/errors.js";
@@ -11,6 +12,7 @@ import type { NetmapdCall } from "../netmapd/client.js";
 import type { PktGenOptions } from "../pktgen/options.js";
 import { ENV_HELP } from "./env-help.js";
 import { takeSocketOpt, withSocketHint } from "./netmapd.js";
+import { exitAfterSignal, shutdownSignals } from "./signals.js";
 import { usage } from "./style.js";
 
 const PKT_GEN_HELP = `
@@ -158,11 +160,13 @@ export function pktGenCommand(program: Command): void {
         if (at >= 0 && g[at + 1] !== undefined && !isAbsolute(g[at + 1]!)) g[at + 1] = resolve(g[at + 1]!);
       }
       const stop = new AbortController();
-      process.once("SIGINT", () => stop.abort());
-      process.once("SIGTERM", () => stop.abort());
+      // Every later signal is absorbed, so a second Ctrl-C cannot cut the report short.
+      const signals = shutdownSignals();
+      void signals.first.then(() => stop.abort());
       const counted = opts.map((o) => o.count > 0);
-      if (!local && (await viaNetmapd(socket, groups, counted, forMs, stop.signal))) return;
-      await runLocal(opts, forMs, stop.signal);
+      if (local || !(await viaNetmapd(socket, groups, counted, forMs, stop.signal)))
+        await runLocal(opts, forMs, stop.signal);
+      if (signals.received !== null) exitAfterSignal();
     });
 }
 

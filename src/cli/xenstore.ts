@@ -8,7 +8,7 @@ import type { XsClient } from "../xenstore/client.js";
 import { defaultXsSocketPath } from "../xenstore/transport/socket-client.js";
 import { ENV_HELP } from "./env-help.js";
 import { withSocketHint } from "./netmapd.js";
-import { untilSignal } from "./signals.js";
+import { exitAfterSignal, untilSignal } from "./signals.js";
 import { socketPathArg, usage } from "./style.js";
 import type { ToolIo } from "./xenstore-tools.js";
 
@@ -80,6 +80,7 @@ async function runXenstored(path: string): Promise<void> {
   log(`xenstored: listening on ${server.path}`);
   await untilSignal("xenstored", log);
   await server.close();
+  exitAfterSignal();
 }
 
 export function xenstoredCommand(program: Command): void {
