@@ -287,6 +287,9 @@ export class NetfrontDriver {
 
   /** netback_changed. */
   async #backendChanged(): Promise<void> {
+    // A change queued before close() ran: close() owns the backend from here, and the
+    // client may be closed by the time this would read.
+    if (this.#closed) return;
     const be = await this.#readBackendState();
     this.#backState = be;
     this.#reap();

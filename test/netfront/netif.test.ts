@@ -29,6 +29,8 @@ test("a guest of its own connects a Netif, ARPs for a pvnet guest by hand, and d
   const results = new Map<number, Record<string, unknown>>();
   const host = await Host.boot(r.config, {
     socketPath: null,
+    // The user's Netif connects when told "go", after boot: boot must not wait for it.
+    connectTimeoutMs: 0,
     programs: { user: program, lonely: program },
     guestExtra: (i) =>
       i === 1
