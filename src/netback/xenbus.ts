@@ -173,7 +173,9 @@ export class NetbackDriver {
     await Promise.all(
       [...this.#devs.values()].map((d) =>
         this.#run(d, async () => {
-          await this.#walk(d, XenbusState.Closing);
+          // A device already Closed stays so: walking it through Closing again would show
+          // the states twice to whoever watches.
+          if (d.state !== XenbusState.Closed) await this.#walk(d, XenbusState.Closing);
           await this.#walk(d, XenbusState.Closed);
           this.#unregister(d);
         }),

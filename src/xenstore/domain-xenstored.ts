@@ -45,6 +45,7 @@ export interface XenstoreService {
 
 interface Guest {
   server: XsRingServer;
+  /** Domain-0's end of the guest's xenstore channel; -1 once closed (at most once). */
   port: number;
   handle: number;
   /** The domain's memory when it was attached: a later domain with its domid has another. */
@@ -129,13 +130,22 @@ export function serveXenstore(
   };
   const introduce = (domid: number, port: unknown): Promise<void> => attach(domid, port, true);
 
+  // The port is closed, not only taken off the loop: C xenstored unbinds it in
+  // destroy_domain, and a port left bound for each dead guest would exhaust Domain-0's.
+  const closePort = (g: Guest): void => {
+    if (g.port < 0) return;
+    const port = g.port;
+    g.port = -1;
+    dom.evtchnClose(port).catch(() => undefined); // closed by the machine already: nothing to give back
+  };
+
   const release = (domid: number, why: string, released = false): void => {
     const g = guests.get(domid);
     if (g === undefined) return;
     guests.delete(domid);
     servers.delete(domid);
     g.server.close(why);
-    dom.evtchn.off(g.port);
+    closePort(g);
     // A dead domain's mappings ended with it (GrantOps.releaseDomain); unmap only our own.
     if (dom.foreign(domid) === g.mem) dom.gnt.unmap(g.handle);
     if (!released) xenstored.releaseDomain(domid);
@@ -163,7 +173,11 @@ export function serveXenstore(
   };
   xenstored.opts.onRelease = (domid) => release(domid, "released by the toolstack", true);
   dom.onPeerClosed((port) => {
-    for (const g of guests.values()) if (g.port === port) g.server.close("event channel closed by the guest");
+    for (const g of guests.values())
+      if (g.port === port) {
+        g.server.close("event channel closed by the guest");
+        closePort(g);
+      }
   });
   return { toolstack: tool, guests: servers };
 }
