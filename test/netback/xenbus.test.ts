@@ -243,7 +243,7 @@ test("a datapath fatal disconnects that vif alone; the other guest's vif stays C
     );
     const err = await rig.ask(
       0,
-      { t: "read", path: `/local/domain/0/error/local/domain/0/backend/vif/${a.id}/0/error` },
+      { t: "read", path: `/local/domain/0/error/backend/vif/${a.id}/0/error` },
       "value",
     );
     assert.equal(err.value, "22 tx: slot count 99 over the limit");
@@ -280,7 +280,7 @@ async function rude(
   const s = await rig.until("backend settled", (x) => [4, 5].includes(dev(x, id)?.state));
   const { value } = await rig.ask(
     0,
-    { t: "read", path: `/local/domain/0/error/local/domain/0/backend/vif/${id}/0/error` },
+    { t: "read", path: `/local/domain/0/error/backend/vif/${id}/0/error` },
     "value",
   );
   const state = dev(s, id).state;
