@@ -19,7 +19,10 @@ import {
   NETRXF_data_validated,
   NETTXF_csum_blank,
   NETTXF_data_validated,
+  NETTXF_extra_info,
   NETTXF_more_data,
+  XEN_NETIF_EXTRA_TYPE_MCAST_ADD,
+  XEN_NETIF_EXTRA_TYPE_MCAST_DEL,
   XEN_NETIF_GSO_TYPE_TCPV4,
   XEN_NETIF_GSO_TYPE_TCPV6,
 } from "../../src/wire/xen/netif.js";
@@ -263,6 +266,30 @@ test("dropped requests are answered ERROR (extras NULL) and the vif lives on", (
   assert.deepEqual(collect(b)[0].data, f);
   assert.equal(a.fatal.length, 0);
   assert.ok((a.front.txStatus.get(NETIF_RSP_OKAY) ?? 0) >= 1);
+});
+
+test("multicast requests (not advertised) are answered as Linux does: 64 adds OKAY, the 65th ERROR, a delete OKAY", () => {
+  const { a } = pair();
+  a.front.reapTx();
+  const mcast = (type: number): [number, number] => {
+    const ok0 = a.front.txStatus.get(NETIF_RSP_OKAY) ?? 0;
+    const err0 = a.front.txStatus.get(NETIF_RSP_ERROR) ?? 0;
+    a.front.rawTx(0, 0, NETTXF_extra_info, 0);
+    a.front.rawExtra(type, false);
+    a.front.pushTx();
+    a.kick();
+    a.front.reapTx();
+    return [
+      (a.front.txStatus.get(NETIF_RSP_OKAY) ?? 0) - ok0,
+      (a.front.txStatus.get(NETIF_RSP_ERROR) ?? 0) - err0,
+    ];
+  };
+  for (let i = 0; i < 64; i++)
+    assert.deepEqual(mcast(XEN_NETIF_EXTRA_TYPE_MCAST_ADD), [1, 0], `add ${i + 1}`);
+  assert.deepEqual(mcast(XEN_NETIF_EXTRA_TYPE_MCAST_ADD), [0, 1], "the 65th add: the list is full");
+  assert.deepEqual(mcast(XEN_NETIF_EXTRA_TYPE_MCAST_DEL), [1, 0]);
+  assert.deepEqual(mcast(XEN_NETIF_EXTRA_TYPE_MCAST_ADD), [1, 0], "room again after a delete");
+  assert.equal(a.fatal.length, 0);
 });
 
 for (const [len, most] of [
