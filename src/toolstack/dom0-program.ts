@@ -198,6 +198,8 @@ export default async function main(dom: Domain, args: Dom0Args): Promise<void> {
           devid: rec.spec.vif.devid,
           vif: rec.spec.vif,
         });
+        // The status shows what was written by the time the host hears of it.
+        await readStates(rec);
       }
       report({ t: "vifs-added", domid });
     } catch (e) {

@@ -124,3 +124,42 @@ test("twenty lives, the three deaths in turn: nothing grows", async () => {
   // guest1 kept its connection through all of it.
   assert.ok(connected(1)(), "guest1 still connected");
 });
+
+test("a guest's home is Domain-0's (n0,rN): the guest cannot remove its name or domid, and writes where libxl lets it", {
+  timeout: 30_000,
+}, async () => {
+  let resolve: (r: Record<string, string>) => void = () => {};
+  const home = new Promise<Record<string, string>>((r) => {
+    resolve = r;
+  });
+  const h = await Host.boot(
+    { ...config, domains: [dom0, guest1] },
+    {
+      socketPath: null,
+      guestProgram: new URL("./programs/home-guest.js", import.meta.url),
+      log: (l) => {
+        if (l.startsWith('{"t":"home"')) resolve(JSON.parse(l));
+      },
+    },
+  );
+  try {
+    const got = await home;
+    assert.deepEqual(got, {
+      t: "home",
+      rmName: "EACCES",
+      rmDomid: "EACCES",
+      writeName: "EACCES",
+      rmHome: "EACCES",
+      newKey: "EACCES",
+      writeDevice: "EACCES",
+      writeVif: "ok",
+      writeData: "ok",
+      writeShutdown: "ok",
+      writeError: "ok",
+      name: guest1.name,
+      domid: "1",
+    });
+  } finally {
+    await h.shutdown();
+  }
+});
