@@ -350,7 +350,14 @@ async function pathCleanup(xs: XsClient, path: string, stop: string): Promise<vo
   const quiet = (e: unknown): void => {
     if (!(e instanceof PvnetError && e.code === "ENOENT")) throw e;
   };
-  await xs.rm(path).catch(quiet);
+  const removed = await xs.rm(path).then(
+    () => true,
+    (e: unknown) => {
+      quiet(e);
+      return false;
+    },
+  );
+  if (!removed) return; // nothing was there: no parent was left empty by us
   for (let p = parentOf(path); p.length > stop.length && p.startsWith(`${stop}/`); p = parentOf(p)) {
     // Checked and removed in one transaction: a child written meanwhile is never removed.
     const emptied = await xs.transaction(async (tx) => {

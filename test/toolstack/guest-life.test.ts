@@ -6,7 +6,7 @@
  * over many lives nothing grows. The dead guest's devices leave xenstore (libxl's removal).
  */
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
@@ -161,5 +161,38 @@ test("a guest's home is Domain-0's (n0,rN): the guest cannot remove its name or 
     });
   } finally {
     await h.shutdown();
+  }
+});
+
+test("orderly shutdown writes each backend's Closing and Closed once, then removes its directories", {
+  timeout: 30_000,
+}, async () => {
+  const tracePath = join(dir, "trace");
+  const h = await Host.boot(config, { socketPath: null, tracePath });
+  await until("both vifs connected", 5000, () => h.status().vifs.every((v) => v.backend.state === 4));
+  await h.shutdownGuest(guest2.name);
+  await h.shutdown();
+  const lines = readFileSync(tracePath, "utf8")
+    .split("\n")
+    .filter((l) => l.includes(" IN "));
+  for (const g of [1, 2]) {
+    const be = `/local/domain/0/backend/vif/${g}`;
+    const states = lines
+      .map((l) => l.match(new RegExp(`XS_WRITE tx \\d+ req \\d+ \\(${be}/0/state\\\\0(\\d)\\)`))?.[1])
+      .filter((x) => x !== undefined);
+    assert.deepEqual(states.slice(-3), ["4", "5", "6"], `vif${g}.0: ${states.join(",")}`);
+    assert.equal(states.filter((s) => s === "5").length, 1, `vif${g}.0 Closing once`);
+    assert.equal(states.filter((s) => s === "6").length, 1, `vif${g}.0 Closed once`);
+    const closed = lines.findIndex((l) => l.includes(`(${be}/0/state\\06)`));
+    const rm = lines.findIndex((l) => l.includes(`XS_RM`) && l.includes(`(${be}\\0)`));
+    assert.ok(rm > closed, `vif${g}.0's backend directory removed after Closed`);
+    assert.ok(
+      lines.slice(rm).every((l) => !l.includes(`${be}/0/state`) || !l.includes("XS_WRITE")),
+      "no state written after the removal",
+    );
+    assert.ok(
+      lines.some((l) => l.includes("XS_RM") && l.includes(`(/libxl/${g}\\0)`)),
+      `/libxl/${g} removed`,
+    );
   }
 });
