@@ -143,9 +143,9 @@ export class NetbackTx {
     if (page < 0) throw new RangeError(`netback: domain ${dom.domid} has no page for a TX header buffer`);
     this.#hdrPage = page;
     this.#c = counters.f64;
-    this.#cPkts = counters.slot("tx_packets");
-    this.#cBytes = counters.slot("tx_bytes");
-    this.#cDrop = counters.slot("tx_dropped");
+    this.#cPkts = counters.slot("rx_packets");
+    this.#cBytes = counters.slot("rx_bytes");
+    this.#cDrop = counters.slot("rx_dropped");
     this.#cFatal = counters.slot("tx_fatal");
     this.#cGrantErr = counters.slot("grant_errors");
     this.#cPendFull = counters.slot("tx_pending_full");

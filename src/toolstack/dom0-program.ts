@@ -248,7 +248,9 @@ export default async function main(dom: Domain, args: Dom0Args): Promise<void> {
       await pathCleanup(xs, p, stop).catch((e: unknown) => log(`rm ${p}: ${errText(e)}`));
     for (const [k, rec] of recs) {
       if (rec.spec.domid !== domid) continue;
+      // Its last status stays readable: the host may still list it.
       await readStates(rec).catch(() => undefined);
+      copyRec(rec);
       try {
         rec.vif?.leaveSwitch();
       } catch (e) {
@@ -306,16 +308,17 @@ export default async function main(dom: Domain, args: Dom0Args): Promise<void> {
       rec.words[VS_SPLIT] = d.splitEventChannels ? 1 : 0;
       rec.words[VS_FATAL] = d.error === undefined ? 0 : 1;
     }
-    for (const rec of recs.values()) {
-      Atomics.store(rec.words, VS_GNT_MAPS, dom.gnt.mappingsOf(rec.spec.domid).maps);
-      const qs = rec.vif?.queueCounters() ?? [];
-      const n = Math.min(qs.length, MAX_VIF_QUEUES);
-      for (let q = 0; q < n; q++) {
-        const src = qs[q]!.f64;
-        if (src.length === VIF_QUEUE_COUNTERS.length) rec.rows[q]!.set(src);
-      }
-    }
+    for (const rec of recs.values()) copyRec(rec);
   };
+  function copyRec(rec: VifRec): void {
+    Atomics.store(rec.words, VS_GNT_MAPS, dom.gnt.mappingsOf(rec.spec.domid).maps);
+    const qs = rec.vif?.queueCounters() ?? [];
+    const n = Math.min(qs.length, MAX_VIF_QUEUES);
+    for (let q = 0; q < n; q++) {
+      const src = qs[q]!.f64;
+      if (src.length === VIF_QUEUE_COUNTERS.length) rec.rows[q]!.set(src);
+    }
+  }
   const tick = dom.timers.every(args.statusMs, copyStatus);
 
   dom.onShutdown(async () => {

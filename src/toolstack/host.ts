@@ -87,7 +87,10 @@ export interface VifStatus {
   readonly splitEventChannels: boolean;
   /** Domain-0's live grant mappings of this vif's guest (all its vifs), at most a status period old. */
   readonly grantMappings: number;
-  /** netback's counters summed over queues (the frontend's view: tx_* is what the guest sent). */
+  /**
+   * netback's counters summed over queues, Domain-0's view of vifN.M as on Linux: tx_* went
+   * to the guest, rx_* came from it.
+   */
   readonly counters: Record<VifQueueCounter, number>;
   /** The guest stack's counters on this vif. */
   readonly stack: Record<StackCounterName, number>;
