@@ -9,7 +9,10 @@ export interface Sample {
   readonly status: HostStatus;
 }
 
-/** Frames and bytes per second each way, from the guest's side: tx is what it sent. */
+/**
+ * Frames and bytes per second each way, as Domain-0 sees vifN.M (Linux's direction): tx went
+ * to the guest, rx came from it.
+ */
 export interface VifRates {
   txPps: number;
   txBps: number;

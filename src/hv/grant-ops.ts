@@ -174,6 +174,22 @@ export class GrantOps {
     return this.#live;
   }
 
+  /**
+   * Pins (readers + writers) held on the active entries of every domain this caller knows,
+   * for leak checks: a full scan, not for a hot path.
+   */
+  pinsHeld(): number {
+    let n = 0;
+    for (const d of this.#doms.values()) {
+      const act = d.active;
+      for (let a = 0; a < act.length; a += ACT_STRIDE) {
+        const pins = Atomics.load(act, a) & ~ACT_LOCK;
+        n += (pins & PIN_MASK) + ((pins >>> 15) & PIN_MASK);
+      }
+    }
+    return n;
+  }
+
   /** Live mappings of `domid`'s grants and their bound (zeros for an unknown domain). */
   mappingsOf(domid: number): { maps: number; limit: number } {
     const h = this.#held.get(domid);

@@ -261,6 +261,29 @@ export class Machine extends EventEmitter {
     return d.destroying;
   }
 
+  /**
+   * Shuts one guest down, as `xl shutdown` does: the domain is asked to stop (its program's
+   * shutdown hooks run: frontends close in order), terminated if it has not exited within
+   * `timeoutMs`, then released as a destroyed domain is (ports closed, Domain-0 told).
+   */
+  shutdownDomain(domid: number, timeoutMs = 2000): Promise<void> {
+    const d = this.#doms.get(domid);
+    if (d === undefined) throw new PvnetError("ESRCH", `No domain ${domid}`);
+    if (d.privileged) throw new PvnetError("EINVAL", "Domain-0 stops with the machine (shutdown)");
+    d.destroying ??= this.#shutdownOne(d, timeoutMs);
+    return d.destroying;
+  }
+
+  async #shutdownOne(d: DomainRec, timeoutMs: number): Promise<void> {
+    if (d.status.state === "running" || d.status.state === "starting") this.#post(d, { t: "shutdown" });
+    const done = await Promise.race([d.exited.then(() => true), delay(timeoutMs).then(() => false)]);
+    if (!done) await d.worker.terminate();
+    d.status.state = "stopped";
+    this.#release(d);
+    this.#doms.delete(d.domid);
+    this.emit("domain-destroyed", d.domid);
+  }
+
   async #destroy(d: DomainRec): Promise<void> {
     d.status.state = "destroyed";
     await d.worker.terminate();

@@ -3,8 +3,11 @@
  * from another thread while the queue runs. The first five are the names Linux's
  * xen-netback gives `ethtool -S vifX.Y` (summed over queues, as its ethtool handler does);
  * the rest are the interface statistics and the drops and errors by reason that pvnet counts
- * besides. TX and RX are the frontend's view, as everywhere in the drivers: `tx_*` is what
- * the guest sent.
+ * besides. The interface statistics are Domain-0's view of vifN.M, as Linux counts them
+ * (`ip -s link`): `tx_*` is what went to the guest, `rx_*` what came from it. The others
+ * name the guest's TX ring as Linux's tx_zerocopy_* do: `tx_fatal`, `tx_credit_waits` and
+ * `tx_pending_full` are about what the guest sent. (netfront's own counters and the guest
+ * stack's keep the guest's view.)
  */
 import { Counters } from "../base/counters.js";
 
@@ -19,13 +22,15 @@ export const VIF_ETHTOOL_STATS = [
 
 export const VIF_QUEUE_COUNTERS = [
   ...VIF_ETHTOOL_STATS,
+  /** Frames sent to the guest (its RX ring). */
   "tx_packets",
   "tx_bytes",
+  /** Frames received from the guest (its TX ring). */
   "rx_packets",
   "rx_bytes",
-  /** Guest frames answered NETIF_RSP_ERROR and dropped, the vif living on. */
-  "tx_dropped",
   /** Frames for the guest dropped: its RX queue over its byte bound, or no buffer posted. */
+  "tx_dropped",
+  /** Guest frames answered NETIF_RSP_ERROR and dropped, the vif living on. */
   "rx_dropped",
   /** Protocol violations Linux calls fatal (each disables the vif). */
   "tx_fatal",

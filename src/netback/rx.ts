@@ -115,9 +115,9 @@ export class NetbackRx {
     this.#front = frontDomid;
     this.#feat = features;
     this.#c = counters.f64;
-    this.#cPkts = counters.slot("rx_packets");
-    this.#cBytes = counters.slot("rx_bytes");
-    this.#cDrop = counters.slot("rx_dropped");
+    this.#cPkts = counters.slot("tx_packets");
+    this.#cBytes = counters.slot("tx_bytes");
+    this.#cDrop = counters.slot("tx_dropped");
     this.#cGrantErr = counters.slot("grant_errors");
     this.#cFixup = counters.slot("rx_gso_checksum_fixup");
     this.#sc = scratch;

@@ -28,6 +28,7 @@ import { DOMID_SELF, GNTCOPY_source_gref, GNTTAB_COPY_SIZE, gcopyWrite } from ".
 import {
   extraGsoSize,
   extraGsoType,
+  extraMcastAddr,
   NETIF_RSP_ERROR,
   NETIF_RSP_NULL,
   NETIF_RSP_OKAY,
@@ -41,6 +42,7 @@ import {
   txRspWrite,
 } from "../wire/xen/netif.js";
 import type { VifQueueCounter } from "./counters.js";
+import { McastList } from "./mcast.js";
 import { PendingPool } from "./pending.js";
 import {
   FATAL_SKB_SLOTS_DEFAULT,
@@ -63,6 +65,8 @@ export interface TxQueueOptions {
   budget: number;
   fatalSlots: number;
   pendingSlots: number;
+  /** The vif's multicast list (shared by its queues, as Linux keeps it per vif); default: the queue's own. */
+  mcast?: McastList;
 }
 
 /** Where a queue's frames go: the vif forwards them (switch, or its netmap ring). */
@@ -80,6 +84,7 @@ export class NetbackTx {
   readonly #front: number;
   readonly #sink: TxSink;
   readonly #fatal: (reason: string) => void;
+  readonly #mcast: McastList;
   readonly #limits: TxParseLimits;
   readonly #budget: number;
   readonly #batch: Mem;
@@ -130,6 +135,7 @@ export class NetbackTx {
     this.#fatal = fatal;
     this.#limits = { fatalSlots: Math.min(opts.fatalSlots, FATAL_SKB_SLOTS_DEFAULT) };
     this.#budget = opts.budget;
+    this.#mcast = opts.mcast ?? new McastList();
     this.#batch = privateMem(ring.nrEnts * NETIF_TX_ENTRY_SIZE);
     this.#pool = new PendingPool(opts.pendingSlots);
     this.#frags = new ValeFrags(dom.memory.mem);
@@ -137,9 +143,9 @@ export class NetbackTx {
     if (page < 0) throw new RangeError(`netback: domain ${dom.domid} has no page for a TX header buffer`);
     this.#hdrPage = page;
     this.#c = counters.f64;
-    this.#cPkts = counters.slot("tx_packets");
-    this.#cBytes = counters.slot("tx_bytes");
-    this.#cDrop = counters.slot("tx_dropped");
+    this.#cPkts = counters.slot("rx_packets");
+    this.#cBytes = counters.slot("rx_bytes");
+    this.#cDrop = counters.slot("rx_dropped");
     this.#cFatal = counters.slot("tx_fatal");
     this.#cGrantErr = counters.slot("grant_errors");
     this.#cPendFull = counters.slot("tx_pending_full");
@@ -243,7 +249,12 @@ export class NetbackTx {
       return pkt.consumed;
     }
     if (v === TxVerdict.Control) {
-      this.#answer(pkt, NETIF_RSP_OKAY);
+      // As Linux: an ADD (taken first when both are present) fails once the list is full.
+      let status = NETIF_RSP_OKAY;
+      if (pkt.mcastAddAt >= 0) {
+        if (!this.#mcast.add(extraMcastAddr(b, pkt.mcastAddAt * TX_SLOT_BYTES))) status = NETIF_RSP_ERROR;
+      } else this.#mcast.del(extraMcastAddr(b, pkt.mcastDelAt * TX_SLOT_BYTES));
+      this.#answer(pkt, status);
       return pkt.consumed;
     }
     const nData = 1 + pkt.nFrags;

@@ -37,6 +37,7 @@ import { ValeFrags } from "../vale/frags.js";
 import { type PortCounter, portCounters, type ValeAttachment, type ValeSwitch } from "../vale/switch.js";
 import { type VifQueueCounter, vifQueueCounters } from "./counters.js";
 import { flowHash } from "./csum.js";
+import { McastList } from "./mcast.js";
 import { MAX_PENDING_REQS_DEFAULT } from "./pending.js";
 import { NetbackRx, RX_BACKLOG_BYTES_DEFAULT } from "./rx.js";
 import { rxScratch } from "./scratch.js";
@@ -77,6 +78,8 @@ export class NetbackVif implements BackVif, ValeAttachment, NetmapAdapter {
   readonly #opts: Required<NetbackVifOptions>;
   readonly #queues: (Queue | null)[] = [];
   readonly #counters: Counters<VifQueueCounter>[] = [];
+  /** The frontend's multicast list, one per vif (mcast.ts). */
+  readonly #mcast = new McastList();
   /** Attached queue indices, packed, for RX selection. */
   #active: number[] = [];
   #sw: ValeSwitch | null = null;
@@ -129,7 +132,11 @@ export class NetbackVif implements BackVif, ValeAttachment, NetmapAdapter {
     const scratch = rxScratch(this.#dom);
     if (scratch === null)
       throw new RangeError(`${this.name}: Domain-0 has too little memory for netback's scratch`);
-    if (this.#active.length === 0) this.#disabled = false;
+    if (this.#active.length === 0) {
+      this.#disabled = false;
+      // A new connection starts with an empty list (Linux frees it on disconnect).
+      this.#mcast.clear();
+    }
     while (this.#counters.length <= q) this.#counters.push(vifQueueCounters());
     const c = this.#counters[q];
     let said = false;
@@ -141,7 +148,12 @@ export class NetbackVif implements BackVif, ValeAttachment, NetmapAdapter {
     };
     const sink = this.#sinkFor(q);
     const o = this.#opts;
-    const txOpts = { budget: o.txBudget, fatalSlots: o.fatalSlots, pendingSlots: o.pendingSlots };
+    const txOpts = {
+      budget: o.txBudget,
+      fatalSlots: o.fatalSlots,
+      pendingSlots: o.pendingSlots,
+      mcast: this.#mcast,
+    };
     const tx = new NetbackTx(this.#dom, rings.tx, rings.txPort, rings.frontDomid, sink, c, txOpts, die);
     const rx = new NetbackRx(
       this.#dom,

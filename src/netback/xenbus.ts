@@ -1,7 +1,7 @@
 /**
  * netback's xenbus half. Watches `/local/domain/<self>/backend/vif`, and for each device:
- * makes its vif (`openVif`, Linux's netback_probe), advertises Linux's features and
- * max-ring-page-order, walks the states one step at a time (state.ts), defers Connected
+ * makes its vif (`openVif`, Linux's netback_probe), advertises the features it implements
+ * (NETBACK_FEATURES) and max-ring-page-order, walks the states one step at a time (state.ts), defers Connected
  * until hotplug-status=connected, reads the frontend's keys, maps the rings, binds the
  * channels and hands each queue to the vif; tears down on Closing/Closed/online=0.
  *
@@ -22,17 +22,13 @@ import type { XsClient, XsWatch } from "../xenstore/client.js";
 import { DevError, writeDevError } from "../xenstore/dev-error.js";
 import {
   domainPath,
-  FEATURE_CTRL_RING,
-  FEATURE_DYNAMIC_MULTICAST_CONTROL,
   FEATURE_GSO_TCPV4,
   FEATURE_GSO_TCPV6,
   FEATURE_IPV6_CSUM_OFFLOAD,
-  FEATURE_MULTICAST_CONTROL,
   FEATURE_RX_COPY,
   FEATURE_RX_FLIP,
   FEATURE_SG,
   FEATURE_SPLIT_EVENT_CHANNELS,
-  FEATURE_XDP_HEADROOM,
   HOTPLUG_CONNECTED,
   KEY_FRONTEND,
   KEY_FRONTEND_ID,
@@ -74,6 +70,24 @@ export interface NetbackDeviceStatus {
   /** The last fatal reason, if the device was disconnected for one. */
   readonly error: string | undefined;
 }
+
+/**
+ * The feature keys netback writes, each one implemented: SG and GSO (multi-slot frames and
+ * their segmentation), IPv6 checksum offload, RX by copy (never flip), split event channels.
+ * Linux also writes feature-multicast-control, feature-dynamic-multicast-control,
+ * feature-ctrl-ring and feature-xdp-headroom; pvnet does not implement them yet (no
+ * multicast filter, no control ring, no headroom), so it does not say it does. Multicast
+ * requests a frontend sends anyway are answered as Linux answers them (mcast.ts).
+ */
+export const NETBACK_FEATURES: readonly (readonly [string, string])[] = [
+  [FEATURE_SG, "1"],
+  [FEATURE_GSO_TCPV4, "1"],
+  [FEATURE_GSO_TCPV6, "1"],
+  [FEATURE_IPV6_CSUM_OFFLOAD, "1"],
+  [FEATURE_RX_COPY, "1"],
+  [FEATURE_RX_FLIP, "0"],
+  [FEATURE_SPLIT_EVENT_CHANNELS, "1"],
+];
 
 /** Queue bound: netback's xenvif_max_queues default is min(8, CPUs); 8 is the most we accept. */
 const MAX_QUEUES = 8;
@@ -175,7 +189,9 @@ export class NetbackDriver {
     await Promise.all(
       [...this.#devs.values()].map((d) =>
         this.#run(d, async () => {
-          await this.#walk(d, XenbusState.Closing);
+          // A device already Closed stays so: walking it through Closing again would show
+          // the states twice to whoever watches.
+          if (d.state !== XenbusState.Closed) await this.#walk(d, XenbusState.Closing);
           await this.#walk(d, XenbusState.Closed);
           this.#unregister(d);
         }),
@@ -301,23 +317,13 @@ export class NetbackDriver {
     if (frontend !== expected || parseId(frontendId) !== d.frontDomid)
       return this.#fatal(d, "EINVAL", `frontend ${String(frontend)}: expected ${expected}`);
     d.frontDir = expected;
+    // Linux's order: the probe transaction, then split channels and the queue bound outside it.
     await xs.transaction(async (tx) => {
-      for (const k of [
-        FEATURE_SG,
-        FEATURE_GSO_TCPV4,
-        FEATURE_GSO_TCPV6,
-        FEATURE_IPV6_CSUM_OFFLOAD,
-        FEATURE_RX_COPY,
-      ])
-        await tx.write(`${d.dir}/${k}`, "1");
-      await tx.write(`${d.dir}/${FEATURE_RX_FLIP}`, "0");
-      await tx.write(`${d.dir}/${FEATURE_MULTICAST_CONTROL}`, "1");
-      await tx.write(`${d.dir}/${FEATURE_DYNAMIC_MULTICAST_CONTROL}`, "1");
-      await tx.write(`${d.dir}/${FEATURE_XDP_HEADROOM}`, "1");
+      for (const [k, v] of NETBACK_FEATURES)
+        if (k !== FEATURE_SPLIT_EVENT_CHANNELS) await tx.write(`${d.dir}/${k}`, v);
     });
     await xs.write(`${d.dir}/${FEATURE_SPLIT_EVENT_CHANNELS}`, "1");
     await xs.write(`${d.dir}/${KEY_MULTI_QUEUE_MAX_QUEUES}`, String(this.#maxQueues));
-    await xs.write(`${d.dir}/${FEATURE_CTRL_RING}`, "1");
     await xs.write(`${d.dir}/${KEY_MAX_RING_PAGE_ORDER}`, String(this.#maxOrder));
     const mac = (await readOrUndefined(xs, `${d.dir}/${KEY_MAC}`)) ?? "";
     if (d.dead) return; // unregistered (or the driver killed) while probing

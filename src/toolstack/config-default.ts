@@ -34,7 +34,7 @@ domains:
           csum-offload: true # IPv4 TCP/UDP checksums may be left blank
           ipv6-csum-offload: true # IPv6 TCP/UDP checksums may be left blank
           split-event-channels: true # separate TX and RX event channels
-          rx-notify: true # notify the backend when RX buffers are posted
+          rx-notify: true # notify on posting RX buffers (only true for now)
 
   - name: guest2
     vifs:
@@ -47,7 +47,7 @@ domains:
 # Vifs on one bridge must share one IPv4 subnet.
 bridges:
   vale0: {}
-  # Reserved for later, checked already:
+  # Reserved for later: not supported yet, so refused if given:
   #   uplinks: [{ type: vxlan, vni: 42, local: 0.0.0.0, remote: 192.0.2.1, port: 4789 }]
   #   capture: { file: vale0.pcap }
 `;

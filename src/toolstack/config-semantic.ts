@@ -155,6 +155,13 @@ export function checkRules(raw: RawHost): { issues: RuleIssue[]; config: HostCon
         checkAddress(ip, [...vat, "ip"], v.bridge, uses, bad);
       }
       const f = v.features;
+      // Accepted but not acted on would be a setting that lies: refused until implemented.
+      if (!f["rx-notify"])
+        bad(
+          [...vat, "features", "rx-notify"],
+          "false is not supported yet (netfront always notifies)",
+          "true, the default: leave it out",
+        );
       return {
         devid,
         mac,
@@ -176,6 +183,14 @@ export function checkRules(raw: RawHost): { issues: RuleIssue[]; config: HostCon
     });
     domains.push({ domid, name: d.name, memoryMiB: mib, pages: mib * PAGES_PER_MIB, vifs });
   });
+
+  for (const name of bridgeNames) {
+    const b = raw.bridges[name];
+    if ((b?.uplinks?.length ?? 0) > 0)
+      bad(["bridges", name, "uplinks"], "uplinks are not supported yet", "none: leave uplinks out");
+    if (b?.capture !== undefined)
+      bad(["bridges", name, "capture"], "capture is not supported yet", "none: leave capture out");
+  }
 
   if (issues.length > 0) return { issues, config: undefined };
   const bridges: BridgeConfig[] = bridgeNames.map((name) => {

@@ -18,7 +18,7 @@ import type { NetbackVif } from "../netback/vif.js";
 import type { BackVifInfo } from "../netback/vif-api.js";
 import { NetbackDriver } from "../netback/xenbus.js";
 import { ValeSwitch } from "../vale/switch.js";
-import type { XsClient } from "../xenstore/client.js";
+import type { XsClient, XsWatch } from "../xenstore/client.js";
 import { Xenstored } from "../xenstore/daemon.js";
 import { serveXenstore } from "../xenstore/domain-xenstored.js";
 import {
@@ -27,7 +27,9 @@ import {
   HOTPLUG_ERROR,
   KEY_BRIDGE,
   KEY_NAME,
+  KEY_ONLINE,
   KEY_STATE,
+  LIBXL_PATH,
 } from "../xenstore/keys.js";
 import { XsTraceFile } from "../xenstore/trace.js";
 import { XsSocketServer } from "../xenstore/transport/socket.js";
@@ -37,10 +39,12 @@ import {
   D0_LIVE_MAPPINGS,
   D0_XS_RINGS,
   type Dom0Args,
+  type Dom0Resources,
   type HostReport,
   type HostVif,
   MAX_VIF_QUEUES,
   MSG_ADD_VIFS,
+  MSG_RESOURCES,
   MSG_RESTART_BACKEND,
   queueRow,
   VS_BACKEND_STATE,
@@ -83,7 +87,7 @@ export default async function main(dom: Domain, args: Dom0Args): Promise<void> {
   const trace = args.tracePath === null ? null : new XsTraceFile(args.tracePath);
   const xenstored = new Xenstored(trace === null ? { log } : { log, trace: trace.write });
   const recs = new Map<string, VifRec>();
-  for (const spec of args.vifs) {
+  const addRec = (spec: HostVif): void => {
     const paths = vifDevicePaths({ feDomid: spec.domid, beDomid: dom.domid, devid: spec.vif.devid });
     recs.set(key(spec.domid, spec.vif.devid), {
       spec,
@@ -93,14 +97,20 @@ export default async function main(dom: Domain, args: Dom0Args): Promise<void> {
       vif: null,
       written: false,
     });
-  }
+  };
+  for (const spec of args.vifs) addRec(spec);
   const svc = serveXenstore(dom, xenstored, {
     log,
     next: (from, data) => {
-      const m = data as { t?: unknown; domid?: unknown; name?: unknown } | null;
-      if (from === MACHINE && m?.t === MSG_ADD_VIFS && typeof m.domid === "number")
+      if (from !== MACHINE) return;
+      const m = data as { t?: unknown; domid?: unknown; name?: unknown; vifs?: unknown; id?: unknown } | null;
+      if (m?.t === MSG_ADD_VIFS && typeof m.domid === "number") {
+        if (Array.isArray(m.vifs)) for (const v of m.vifs as HostVif[]) addRec(v);
         return addVifs(svc.toolstack, m.domid, String(m.name));
-      if (from === MACHINE && m?.t === MSG_RESTART_BACKEND) return restartBackend();
+      }
+      if (m?.t === MSG_RESTART_BACKEND) return restartBackend();
+      if (m?.t === MSG_RESOURCES && typeof m.id === "number")
+        report({ t: "resources", id: m.id, counts: resources() });
     },
   });
   const xs = svc.toolstack;
@@ -140,6 +150,8 @@ export default async function main(dom: Domain, args: Dom0Args): Promise<void> {
       await hotplugConnect(xs, info.backendDir, HOTPLUG_ERROR);
       return;
     }
+    // The guest may have died while the script ran: a closed vif must not take a port.
+    if (!(netback?.devices().some((d) => d.vif === vif) ?? false)) return;
     vif.joinSwitch(sw);
     await hotplugConnect(xs, info.backendDir, HOTPLUG_CONNECTED);
     if (rec !== undefined) rec.words[VS_HOTPLUG] = 1;
@@ -174,15 +186,28 @@ export default async function main(dom: Domain, args: Dom0Args): Promise<void> {
         readStates(rec).catch((e: unknown) => log(`status ${path}: ${errText(e)}`));
     }
   };
-  const follow = async (path: string): Promise<void> => {
-    const w = await xs.watch(path);
-    for await (const ev of w) onChange(ev.path);
-  };
-  const watching = new Set<string>();
+  /** The watches this program holds, by path: a dead guest's is closed with it. */
+  const watching = new Map<string, Promise<XsWatch | null>>();
   const watch = (path: string): void => {
     if (watching.has(path)) return;
-    watching.add(path);
-    follow(path).catch((e: unknown) => log(`watch ${path}: ${errText(e)}`));
+    const w = xs.watch(path).then(
+      (w) => {
+        void (async () => {
+          for await (const ev of w) onChange(ev.path);
+        })();
+        return w;
+      },
+      (e: unknown) => {
+        log(`watch ${path}: ${errText(e)}`);
+        return null;
+      },
+    );
+    watching.set(path, w);
+  };
+  const unwatch = async (path: string): Promise<void> => {
+    const w = watching.get(path);
+    watching.delete(path);
+    await (await w)?.close().catch(() => undefined);
   };
   watch(`/local/domain/${dom.domid}/backend/vif`);
 
@@ -201,7 +226,7 @@ export default async function main(dom: Domain, args: Dom0Args): Promise<void> {
       });
       for (const rec of recs.values()) {
         if (rec.spec.domid !== domid) continue;
-        watch(`/local/domain/${domid}/device/vif`);
+        watch(guestDevicesPath(domid));
         await writeVifDevice(client, {
           feDomid: domid,
           beDomid: dom.domid,
@@ -210,6 +235,8 @@ export default async function main(dom: Domain, args: Dom0Args): Promise<void> {
           trusted: rec.spec.vif.trusted,
         });
         rec.written = true;
+        // The status shows what was written by the time the host hears of it.
+        await readStates(rec);
       }
       report({ t: "vifs-added", domid });
     } catch (e) {
@@ -281,6 +308,87 @@ export default async function main(dom: Domain, args: Dom0Args): Promise<void> {
     }
   }
 
+  /**
+   * libxl's device removal when a domain goes (@releaseDomain): the backend is told it is
+   * offline, netback (which saw the death) gets a bounded moment to reach Closed, then the
+   * guest's backend directories and /libxl/<domid> are removed, which makes netback drop
+   * the devices. The frontend side went with the guest's home (xenstored's release).
+   */
+  const beBase = `/local/domain/${dom.domid}/backend/vif`;
+  const removeGuest = async (domid: number): Promise<void> => {
+    await unwatch(guestDevicesPath(domid));
+    const dir = `${beBase}/${domid}`;
+    let devids: string[] = [];
+    try {
+      devids = await xs.directory(dir);
+    } catch {
+      // no devices (ENOENT): only libxl's entry may be left
+    }
+    await Promise.all(
+      devids.map(async (devid) => {
+        const be = `${dir}/${devid}`;
+        try {
+          if (!(await xs.exists(`${be}/${KEY_STATE}`))) return;
+          await xs.write(`${be}/${KEY_ONLINE}`, "0");
+          await waitForState(xs, `${be}/${KEY_STATE}`, (st) => st === XenbusState.Closed, {
+            timeoutMs: 1000,
+          });
+        } catch {
+          // removed meanwhile, or netback never got there: removed below all the same
+        }
+      }),
+    );
+    // Each with the parents it leaves empty (libxl__xs_path_cleanup); the error node too,
+    // or every guest whose device failed would leave one behind.
+    const home = domainPath(dom.domid);
+    for (const [p, stop] of [
+      [dir, home],
+      [`${home}/error/backend/vif/${domid}`, home],
+      [`${LIBXL_PATH}/${domid}`, LIBXL_PATH],
+    ] as const)
+      await pathCleanup(xs, p, stop).catch((e: unknown) => log(`rm ${p}: ${errText(e)}`));
+    for (const [k, rec] of recs) {
+      if (rec.spec.domid !== domid) continue;
+      // Its last status stays readable: the host may still list it.
+      await readStates(rec).catch(() => undefined);
+      copyRec(rec);
+      try {
+        rec.vif?.leaveSwitch();
+      } catch (e) {
+        log(`${rec.vif?.name ?? "vif"}: leaving the switch: ${errText(e)}`);
+      }
+      recs.delete(k);
+    }
+  };
+  const removing = new Set<Promise<void>>();
+  dom.onDomainDestroyed((domid) => {
+    const p = removeGuest(domid)
+      .catch((e: unknown) => log(`removing dom${domid}'s devices: ${errText(e)}`))
+      .finally(() => removing.delete(p));
+    removing.add(p);
+  });
+
+  const resources = (): Dom0Resources => {
+    let valePorts = 0;
+    for (const sw of switches.values()) valePorts += sw.ports().length;
+    return {
+      // Filled in by the host from the machine's own port table (authoritative).
+      dom0Ports: 0,
+      dom0Mappings: dom.gnt.liveMappings,
+      grantPins: dom.gnt.pinsHeld(),
+      xenstoreRings: svc.guests.size,
+      xenstoreWatches: xenstored.watches.total,
+      xenstoreNodes: xenstored.tree.size,
+      xenstoreConnections: [...xenstored.connections()].length,
+      xenstoreDomains: xenstored.introduced.size,
+      valePorts,
+      dom0Timers: dom.timers.active,
+      netbackVifs: netback?.devices().length ?? 0,
+      statusVifs: recs.size,
+      evtchnLinks: dom.evtchn.sides.length,
+    };
+  };
+
   // Counters are copied, not shared: the vif owns its counter memory, and the host reads
   // a copy at most statusMs old. Nothing here allocates per tick.
   const xsTotals = new Float64Array(args.xsStats);
@@ -301,21 +409,24 @@ export default async function main(dom: Domain, args: Dom0Args): Promise<void> {
       rec.words[VS_SPLIT] = d.splitEventChannels ? 1 : 0;
       rec.words[VS_FATAL] = d.error === undefined ? 0 : 1;
     }
-    for (const rec of recs.values()) {
-      Atomics.store(rec.words, VS_GNT_MAPS, dom.gnt.mappingsOf(rec.spec.domid).maps);
-      const qs = rec.vif?.queueCounters() ?? [];
-      const n = Math.min(qs.length, MAX_VIF_QUEUES);
-      for (let q = 0; q < n; q++) {
-        const src = qs[q]!.f64;
-        if (src.length === VIF_QUEUE_COUNTERS.length) rec.rows[q]!.set(src);
-      }
-    }
+    for (const rec of recs.values()) copyRec(rec);
   };
+  function copyRec(rec: VifRec): void {
+    Atomics.store(rec.words, VS_GNT_MAPS, dom.gnt.mappingsOf(rec.spec.domid).maps);
+    const qs = rec.vif?.queueCounters() ?? [];
+    const n = Math.min(qs.length, MAX_VIF_QUEUES);
+    for (let q = 0; q < n; q++) {
+      const src = qs[q]!.f64;
+      if (src.length === VIF_QUEUE_COUNTERS.length) rec.rows[q]!.set(src);
+    }
+  }
   const tick = dom.timers.every(args.statusMs, copyStatus);
 
   dom.onShutdown(async () => {
     dom.timers.cancel(tick);
     copyStatus();
+    // Guests that went just before: their devices are removed before netback stops.
+    await withTimeout(Promise.all(removing), 2000).catch(() => undefined);
     // Backends close (their channels and mappings released) before anything else goes.
     if (netback !== null)
       await withTimeout(netback.stop(), 1500).catch((e: unknown) => log(`netback stop: ${errText(e)}`));
@@ -346,6 +457,43 @@ async function loadHotplug(url: string): Promise<unknown> {
   } catch (e) {
     throw programLoadError(e, url, "hotplug module") ?? e;
   }
+}
+
+/** Removes `path`, then each parent below `stop` that it left empty. */
+async function pathCleanup(xs: XsClient, path: string, stop: string): Promise<void> {
+  const quiet = (e: unknown): void => {
+    if (!(e instanceof PvnetError && e.code === "ENOENT")) throw e;
+  };
+  const removed = await xs.rm(path).then(
+    () => true,
+    (e: unknown) => {
+      quiet(e);
+      return false;
+    },
+  );
+  if (!removed) return; // nothing was there: no parent was left empty by us
+  for (let p = parentOf(path); p.length > stop.length && p.startsWith(`${stop}/`); p = parentOf(p)) {
+    // Checked and removed in one transaction: a child written meanwhile is never removed.
+    const emptied = await xs.transaction(async (tx) => {
+      const kids = await tx.directory(p).catch((e: unknown) => {
+        quiet(e);
+        return [];
+      });
+      if (kids.length > 0) return false;
+      await tx.rm(p).catch(quiet);
+      return true;
+    });
+    if (!emptied) return;
+  }
+}
+
+function parentOf(path: string): string {
+  return path.slice(0, path.lastIndexOf("/"));
+}
+
+/** Where libxl writes a guest's vif frontends: Domain-0 follows it to show their states. */
+function guestDevicesPath(domid: number): string {
+  return `${domainPath(domid)}/device/vif`;
 }
 
 function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {

@@ -100,7 +100,10 @@ export interface GuestArgs {
   readonly extra: unknown;
 }
 
-/** Toolstack message from the host to Domain-0: write the name and vifs of a guest just created. */
+/**
+ * Toolstack message from the host to Domain-0: write the name and vifs of a guest just
+ * created. `vifs` carries the vifs of a guest added after boot (Dom0Args.vifs has the rest).
+ */
 export const MSG_ADD_VIFS = "host-add-vifs";
 
 /**
@@ -108,6 +111,39 @@ export const MSG_ADD_VIFS = "host-add-vifs";
  * every vif down as a dying driver domain's, then a fresh netback and fresh backend dirs).
  */
 export const MSG_RESTART_BACKEND = "host-restart-backend";
+/** Toolstack message from the host to Domain-0: count your resources (answered by a "resources" report). */
+export const MSG_RESOURCES = "host-resources";
+
+/**
+ * What a guest's life can create in Domain-0, counted there on request (Host.resources()):
+ * after a guest is gone, every count is back where it was before the guest came.
+ */
+export interface Dom0Resources {
+  /** Domain-0's live event-channel ports (unbound or interdomain), from its own port table. */
+  dom0Ports: number;
+  /** Domain-0's live grant mappings (vif rings, TX payloads, xenstore rings). */
+  dom0Mappings: number;
+  /** Pins Domain-0 holds on grant entries (mappings and copies in flight). */
+  grantPins: number;
+  /** Guests' xenstore rings xenstored serves. */
+  xenstoreRings: number;
+  xenstoreWatches: number;
+  xenstoreNodes: number;
+  /** Open xenstored connections (rings, sockets, Domain-0's own clients). */
+  xenstoreConnections: number;
+  /** Domains xenstored holds introduced (Domain-0 included). */
+  xenstoreDomains: number;
+  /** Ports attached to Domain-0's VALE switches. */
+  valePorts: number;
+  /** Timers armed in Domain-0 (its status tick included). */
+  dom0Timers: number;
+  /** Devices netback knows (any state). */
+  netbackVifs: number;
+  /** Vifs whose status Domain-0 keeps for the host. */
+  statusVifs: number;
+  /** Event links Domain-0 holds (one per live guest). */
+  evtchnLinks: number;
+}
 
 /** Reports (Domain.report) the programs send to the host. */
 export type HostReport =
@@ -121,6 +157,7 @@ export type HostReport =
       totalMs: number;
       error?: string;
     }
+  | { t: "resources"; id: number; counts: Dom0Resources }
   | { t: "log"; line: string }
   | { t: "probe"; devid: number; ok: boolean; error?: string }
   | {

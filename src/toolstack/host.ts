@@ -12,15 +12,17 @@ import { type DomainStatus, Machine } from "../hv/machine.js";
 import { VIF_QUEUE_COUNTERS, type VifQueueCounter } from "../netback/counters.js";
 import { type StackCounterName, stackCounters } from "../stack/counters.js";
 import { XenbusState, xenbusStateName } from "../xenstore/xenbus.js";
-import type { HostConfig, VifConfig } from "./config-types.js";
+import type { DomainConfig, HostConfig, VifConfig } from "./config-types.js";
 import {
   D0_LIVE_MAPPINGS,
   D0_XS_RINGS,
   type Dom0Args,
+  type Dom0Resources,
   type GuestArgs,
   type HostReport,
   type HostVif,
   MSG_ADD_VIFS,
+  MSG_RESOURCES,
   MSG_RESTART_BACKEND,
   type PingPlan,
   queueRow,
@@ -104,7 +106,10 @@ export interface VifStatus {
   readonly splitEventChannels: boolean;
   /** Domain-0's live grant mappings of this vif's guest (all its vifs), at most a status period old. */
   readonly grantMappings: number;
-  /** netback's counters summed over queues (the frontend's view: tx_* is what the guest sent). */
+  /**
+   * netback's counters summed over queues, Domain-0's view of vifN.M as on Linux: tx_* went
+   * to the guest, rx_* came from it.
+   */
   readonly counters: Record<VifQueueCounter, number>;
   /** The guest stack's counters on this vif. */
   readonly stack: Record<StackCounterName, number>;
@@ -159,6 +164,12 @@ export class Host {
   #ownsSocket = false;
   /** The restartBackend call waiting for Domain-0's answer. */
   #restarted: ((r: Extract<HostReport, { t: "backend-restarted" }>) => void) | null = null;
+  // What addGuest needs after boot: the options, the config (for peers), the pending adds.
+  #opts: HostOptions = { socketPath: null };
+  #config: HostConfig = { domains: [], bridges: [] };
+  readonly #added = new Map<number, (error: string | undefined) => void>();
+  readonly #resourceAsks = new Map<number, (r: Dom0Resources) => void>();
+  #nextAsk = 1;
 
   private constructor(machine: Machine, socketPath: string | null, log: (line: string) => void) {
     this.machine = machine;
@@ -176,6 +187,8 @@ export class Host {
     const log = opts.log ?? (() => {});
     const machine = new Machine({ log });
     const host = new Host(machine, opts.socketPath, log);
+    host.#opts = opts;
+    host.#config = config;
     const ping: PingPlan = { ...DEFAULT_PING, ...opts.ping };
     const [dom0, ...guests] = config.domains;
     if (dom0 === undefined) throw new PvnetError("CONFIG", "no domains (expected Domain-0 first)");
@@ -193,7 +206,7 @@ export class Host {
           stack: stackCounters().buffer,
         });
       }
-    const added = new Map<number, (error: string | undefined) => void>();
+    const added = host.#added;
     machine.on("report", (domid: number, data: unknown) => host.#report(domid, data, added));
     try {
       const args: Dom0Args = {
@@ -297,6 +310,12 @@ export class Host {
       case "backend-restarted":
         if (domid === 0) this.#restarted?.(r);
         return;
+      case "resources":
+        if (domid === 0) {
+          this.#resourceAsks.get(r.id)?.(r.counts);
+          this.#resourceAsks.delete(r.id);
+        }
+        return;
       case "probe":
         if (!r.ok) this.#log(`dom${domid}: vif ${r.devid}: ${String(r.error).slice(0, 512)}`);
         return;
@@ -335,6 +354,110 @@ export class Host {
       a.sum += r.rttMs;
       a.last = r.rttMs;
     } else a.lastError = String(r.reason ?? "failed").slice(0, 64);
+  }
+
+  /**
+   * The Domain-0 resources a guest's life can create, as a flat object of counts: ports
+   * (from the machine's own table of Domain-0's ports), grant mappings and pins, xenstore
+   * rings, watches, nodes, connections and introduced domains, VALE ports, timers, netback
+   * devices, status records and event links. Everything but the ports is counted inside
+   * Domain-0 when asked (one message round trip), so it is current, not a status period old.
+   * After a guest's life ends (shutdownGuest, destroyGuest) and Domain-0 has cleaned up,
+   * every count is back to what it was before the guest was added.
+   */
+  async resources(timeoutMs = 2000): Promise<Dom0Resources> {
+    const id = this.#nextAsk++;
+    const answer = new Promise<Dom0Resources>((resolve) => this.#resourceAsks.set(id, resolve));
+    this.machine.post(0, { t: MSG_RESOURCES, id });
+    try {
+      const counts = await withTimeout(answer, timeoutMs, "Domain-0's resource counts");
+      return { ...counts, dom0Ports: this.machine.channels(0) };
+    } finally {
+      this.#resourceAsks.delete(id);
+    }
+  }
+
+  /**
+   * Creates one more guest after boot, as `xl create` of one config does: the domain is
+   * created, Domain-0 writes its vif devices, and its netfront connects them. `domid` in
+   * `g` is ignored: the machine gives the next one. Resolves with the domid once the
+   * devices are written (not once they connect).
+   */
+  async addGuest(g: Omit<DomainConfig, "domid">): Promise<number> {
+    const guests = this.#config.domains.filter((d) => d.domid !== 0);
+    const others: HostConfig = { ...this.#config, domains: [...this.#config.domains, { ...g, domid: -1 }] };
+    const stacks = g.vifs.map(() => stackCounters().buffer);
+    const gargs: GuestArgs = {
+      vifs: g.vifs.map((vif, i) => ({ vif, peers: peersOf(others, -1, vif), stackCounters: stacks[i]! })),
+      ping: { ...DEFAULT_PING, ...this.#opts.ping },
+      extra: this.#opts.guestExtra?.(guests.length) ?? null,
+    };
+    const domid = await this.machine.createDomain({
+      name: g.name,
+      pages: g.pages,
+      grantFrames: 32,
+      program: this.#opts.guestProgram ?? new URL("./guest-program.js", import.meta.url),
+      args: gargs,
+      loopMode: this.#opts.loopMode,
+    });
+    this.#config = { ...this.#config, domains: [...this.#config.domains, { ...g, domid }] };
+    const vifs = g.vifs.map((vif): HostVif => ({ domid, vif, shared: vifShared() }));
+    g.vifs.forEach((vif, i) => {
+      const h = vifs[i]!;
+      this.#vifs.push({
+        host: h,
+        domain: g.name,
+        words: new Int32Array(h.shared.status),
+        rows: Array.from({ length: vif.queues }, (_, q) => queueRow(h.shared.counters, q)),
+        stack: stacks[i]!,
+      });
+    });
+    const done = new Promise<string | undefined>((resolve) => this.#added.set(domid, resolve));
+    this.machine.post(0, { t: MSG_ADD_VIFS, domid, name: g.name, vifs });
+    try {
+      const error = await withTimeout(done, this.#opts.addVifsTimeoutMs ?? 5000, `${g.name}'s vifs`);
+      if (error !== undefined) throw new PvnetError("EIO", `cannot add ${g.name}'s devices: ${error}`);
+    } finally {
+      this.#added.delete(domid);
+    }
+    return domid;
+  }
+
+  /**
+   * `xl destroy`: the guest dies at once (no frontend handshake); Domain-0 notices, tears
+   * its devices down and removes them from xenstore. Resolves when the worker is gone.
+   */
+  async destroyGuest(which: number | string): Promise<void> {
+    const domid = this.#guestDomid(which);
+    await this.machine.destroyDomain(domid);
+    this.#forget(domid);
+  }
+
+  /**
+   * `xl shutdown`: the guest is asked to stop (its frontends close, each waiting for its
+   * backend), then the domain goes and Domain-0 removes its devices. A guest that does not
+   * stop within `timeoutMs` is destroyed.
+   */
+  async shutdownGuest(which: number | string, timeoutMs = 3000): Promise<void> {
+    const domid = this.#guestDomid(which);
+    await this.machine.shutdownDomain(domid, timeoutMs);
+    this.#forget(domid);
+  }
+
+  #guestDomid(which: number | string): number {
+    const d = this.machine
+      .status()
+      .find((s) => (typeof which === "number" ? s.domid === which : s.name === which));
+    if (d === undefined) throw new PvnetError("ESRCH", `no domain ${String(which)}`);
+    if (d.privileged) throw new PvnetError("EINVAL", `${d.name} is Domain-0: it stops with the host`);
+    return d.domid;
+  }
+
+  /** A dead guest's vifs leave the status; its pings stay (they were measured). */
+  #forget(domid: number): void {
+    for (let i = this.#vifs.length - 1; i >= 0; i--)
+      if (this.#vifs[i]!.host.domid === domid) this.#vifs.splice(i, 1);
+    this.#config = { ...this.#config, domains: this.#config.domains.filter((d) => d.domid !== domid) };
   }
 
   /** xenstored's totals so far (at most a status period old): requests, errors, watch events. */

@@ -1,6 +1,8 @@
 /**
  * xenbus_dev_fatal's record, shared by both ends of a split driver: the reason goes to
- * `/local/domain/<writer>/error/<device nodename>/error` as "<errno> <message>" (a
+ * `/local/domain/<writer>/error/<nodename>/error`, the nodename relative to the writer's
+ * home (Domain-0's netback: error/backend/vif/<domid>/<devid>/error; a guest's netfront:
+ * error/device/vif/<devid>/error), as "<errno> <message>" (a
  * positive Linux errno, as `xenbus_va_dev_error` prints it), where the toolstack looks
  * when a device fails. Switching the device to Closing is the caller's part: it owns the
  * state walk.

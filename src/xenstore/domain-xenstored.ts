@@ -5,9 +5,9 @@
  * The handshake replaces what the Xen toolstack and start_info do: the guest grants its
  * xenstore page at the reserved ref (GNTTAB_RESERVED_XENSTORE) to Domain-0, allocates an
  * unbound port for Domain-0 and posts `{t:"xs-introduce", port}`. Domain-0 creates the
- * guest's home (owned by the guest, as xl does), maps the page, binds the port, marks the
- * domain introduced (@introduceDomain) and answers `{t:"xs-connected"}` (or
- * `{t:"xs-refused", reason}`). When the guest is destroyed, Domain-0 stops serving it,
+ * guest's home (as libxl does: Domain-0's, readable by the guest, with the subdirectories
+ * the guest may write), maps the page, binds the port, marks the domain introduced
+ * (@introduceDomain) and answers `{t:"xs-connected"}` (or `{t:"xs-refused", reason}`). When the guest is destroyed, Domain-0 stops serving it,
  * releases it (@releaseDomain) and removes its home.
  */
 import { PvnetError } from "../base/errors.js";
@@ -16,7 +16,7 @@ import type { Domain, MessageHandler } from "../hv/domain.js";
 import { type DomainMemory, PAGE_SIZE } from "../hv/memory.js";
 import { MACHINE } from "../hv/worker-proto.js";
 import { GNTTAB_RESERVED_XENSTORE } from "../wire/xen/grant.js";
-import { XsClient } from "./client.js";
+import { XsClient, type XsPerm } from "./client.js";
 import type { Xenstored } from "./daemon.js";
 import { domainPath, KEY_DOMID } from "./keys.js";
 import { xsFail } from "./path.js";
@@ -45,6 +45,7 @@ export interface XenstoreService {
 
 interface Guest {
   server: XsRingServer;
+  /** Domain-0's end of the guest's xenstore channel; -1 once closed (at most once). */
   port: number;
   handle: number;
   /** The domain's memory when it was attached: a later domain with its domid has another. */
@@ -85,10 +86,7 @@ export function serveXenstore(
     starting.add(domid);
     try {
       if (byMessage) {
-        const home = domainPath(domid);
-        await tool.mkdir(home);
-        await tool.setPerms(home, [{ letter: "n", domid }]);
-        await tool.write(`${home}/${KEY_DOMID}`, String(domid));
+        await makeHome(tool, domid);
         if (!same()) return;
       }
       const h = dom.gnt.map(domid, GNTTAB_RESERVED_XENSTORE, false);
@@ -129,13 +127,22 @@ export function serveXenstore(
   };
   const introduce = (domid: number, port: unknown): Promise<void> => attach(domid, port, true);
 
+  // The port is closed, not only taken off the loop: C xenstored unbinds it in
+  // destroy_domain, and a port left bound for each dead guest would exhaust Domain-0's.
+  const closePort = (g: Guest): void => {
+    if (g.port < 0) return;
+    const port = g.port;
+    g.port = -1;
+    dom.evtchnClose(port).catch(() => undefined); // closed by the machine already: nothing to give back
+  };
+
   const release = (domid: number, why: string, released = false): void => {
     const g = guests.get(domid);
     if (g === undefined) return;
     guests.delete(domid);
     servers.delete(domid);
     g.server.close(why);
-    dom.evtchn.off(g.port);
+    closePort(g);
     // A dead domain's mappings ended with it (GrantOps.releaseDomain); unmap only our own.
     if (dom.foreign(domid) === g.mem) dom.gnt.unmap(g.handle);
     if (!released) xenstored.releaseDomain(domid);
@@ -163,9 +170,61 @@ export function serveXenstore(
   };
   xenstored.opts.onRelease = (domid) => release(domid, "released by the toolstack", true);
   dom.onPeerClosed((port) => {
-    for (const g of guests.values()) if (g.port === port) g.server.close("event channel closed by the guest");
+    for (const g of guests.values())
+      if (g.port === port) {
+        g.server.close("event channel closed by the guest");
+        closePort(g);
+      }
   });
   return { toolstack: tool, guests: servers };
+}
+
+/**
+ * Nodes of a guest's home that libxl (libxl__domain_make) creates read-only to the guest,
+ * like the home itself, and those the guest may write: it cannot remove or rename itself
+ * (`name`, `domid`), but has its control keys, data/, drivers, feature, attr and error/.
+ * Device directories below device/ are the guest's, written by the toolstack per device.
+ */
+const HOME_RO = ["cpu", "memory", "device", "control"] as const;
+const HOME_RW = [
+  "control/shutdown",
+  "control/feature-poweroff",
+  "control/feature-reboot",
+  "control/feature-suspend",
+  "control/sysrq",
+  "device/suspend/event-channel",
+  "data",
+  "drivers",
+  "feature",
+  "attr",
+  "error",
+] as const;
+
+/** The guest's /local/domain/<domid>, as libxl makes it: (n0,r<domid>), in one transaction. */
+async function makeHome(tool: XsClient, domid: number): Promise<void> {
+  const home = domainPath(domid);
+  const ro: XsPerm[] = [
+    { letter: "n", domid: 0 },
+    { letter: "r", domid },
+  ];
+  const rw: XsPerm[] = [{ letter: "n", domid }];
+  await tool.transaction(async (tx) => {
+    // Not removed first: a guest that connects to xenstore late (its own program) finds the
+    // toolstack's device directories written under it already. A dead domain's home went
+    // at its release, so nothing stale of an earlier domain with this id is left.
+    await tx.mkdir(home);
+    await tx.setPerms(home, ro);
+    await tx.write(`${home}/${KEY_DOMID}`, String(domid));
+    await tx.setPerms(`${home}/${KEY_DOMID}`, ro);
+    for (const n of HOME_RO) {
+      await tx.mkdir(`${home}/${n}`);
+      await tx.setPerms(`${home}/${n}`, ro);
+    }
+    for (const n of HOME_RW) {
+      await tx.mkdir(`${home}/${n}`);
+      await tx.setPerms(`${home}/${n}`, rw);
+    }
+  });
 }
 
 export interface ConnectXenstoreOptions {

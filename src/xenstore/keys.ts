@@ -38,9 +38,17 @@ export function queuePath(dir: string, queue: number): string {
   return `${dir}/queue-${queue}`;
 }
 
-/** xenbus_dev_fatal's report: /local/domain/<writer>/error/<device nodename>/error. */
+/**
+ * xenbus_dev_fatal's report: `error/<nodename>/error` relative to the writer's home, where
+ * the nodename is the device path relative to that home too, as Linux's xenbus names its
+ * devices ("backend/vif/1/0", "device/vif/0"): Domain-0's backend writes
+ * /local/domain/0/error/backend/vif/1/0/error. A nodename outside the writer's home keeps
+ * its absolute path under error/.
+ */
 export function errorPath(writerDomid: number, nodename: string): string {
-  return `${domainPath(writerDomid)}/error${nodename.startsWith("/") ? "" : "/"}${nodename}/error`;
+  const home = `${domainPath(writerDomid)}/`;
+  const rel = nodename.startsWith(home) ? nodename.slice(home.length) : nodename.replace(/^\/+/, "");
+  return `${home}error/${rel}/error`;
 }
 
 // Keys in both directories (written by the toolstack and the drivers).

@@ -5,7 +5,8 @@
  * offloads, with none but sg, or without sg. Every frame either arrives intact (the same
  * bytes; or, for a blank checksum at a receiver without offload, the same bytes with a
  * correct checksum; or, GSO at a receiver without it, the valid segments) or is counted by
- * exactly one counter: netfront's tx_dropped, netback's tx_dropped or rx_dropped.
+ * exactly one counter: netfront's tx_dropped, netback's rx_dropped (from the sender) or
+ * tx_dropped (to a receiver).
  * sent = delivered + counted, exactly, and nothing arrives that was not sent.
  */
 import assert from "node:assert/strict";
@@ -96,8 +97,8 @@ function counted(sender: ChainGuest, receivers: ChainGuest[]): Counted {
   const b = chain.back(sender);
   return {
     frontTx: chain.front(sender).tx_dropped,
-    backTx: b.tx_dropped,
-    backRx: receivers.reduce((s, r) => s + chain.back(r).rx_dropped, 0),
+    backTx: b.rx_dropped,
+    backRx: receivers.reduce((s, r) => s + chain.back(r).tx_dropped, 0),
     fatal: chain.guests.reduce((s, g) => s + chain.back(g).tx_fatal + chain.front(g).fatal, 0),
   };
 }

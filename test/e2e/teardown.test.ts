@@ -88,7 +88,7 @@ test("a guest destroyed under traffic: its mappings end, its backend closes, the
   const toG3 = chain
     .send(g1, [item(buildFrame({ kind: "raw", len: 9000, dst: g3.mac, src: g1.mac, seed: 8 }), 300)])
     .catch(() => undefined);
-  await until("guest3's frames flowing", 2000, () => chain.back(g3).tx_packets > 50);
+  await until("guest3's frames flowing", 2000, () => chain.back(g3).rx_packets > 50);
   await chain.host.machine.destroyDomain(g3.domid);
   await until("guest3's vif closed and unmapped", 3000, () => {
     const v = vif3();

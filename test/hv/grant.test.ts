@@ -117,6 +117,25 @@ test("two mappings of one grant keep it in use until the last one ends; write pi
   assert.equal(guest.endAccess(ref), true);
 });
 
+test("pinsHeld counts read and write pins across granters, for leak checks", () => {
+  const { guest, ops } = setup();
+  const a = guest.grantAccess(0, 2, false);
+  const b = guest.grantAccess(0, 3, false);
+  assert.equal(ops.pinsHeld(), 0);
+  const r = ops.map(1, a, true);
+  const w = ops.map(1, a, false);
+  const x = ops.map(1, b, false);
+  assert.equal(ops.pinsHeld(), 3);
+  ops.unmap(w);
+  assert.equal(ops.pinsHeld(), 2);
+  ops.unmap(r);
+  ops.unmap(x);
+  assert.equal(ops.pinsHeld(), 0);
+  ops.map(1, b, true);
+  ops.releaseDomain(1);
+  assert.equal(ops.pinsHeld(), 0, "a released granter's pins are gone with it");
+});
+
 test("the frame read at the first pin stays in force whatever the guest writes meanwhile", () => {
   const { guest, ops, gTab } = setup();
   const ref = guest.grantAccess(0, 6, true);

@@ -236,3 +236,21 @@ test("a shutdown hook that throws does not keep the domain from stopping cleanly
   await second;
   assert.deepEqual(failed, [], "no domain failed on the way down");
 });
+
+test("shutting one guest down runs its shutdown hooks, then releases it as a destroyed domain", async () => {
+  const m = new Machine();
+  machines.push(m);
+  await m.createDomain({ name: "dom0", pages: 16, program, args: { role: "back" } });
+  const g = await m.createDomain({ name: "g", pages: 16, program: rude, args: { role: "bad-shutdown" } });
+  const events: number[] = [];
+  m.on("domain-destroyed", (d: number) => events.push(d));
+  const second = nextReport(m, (d, x) => d === g && x.t === "second-hook-ran");
+  await Promise.all([m.shutdownDomain(g), m.shutdownDomain(g)]);
+  await second;
+  assert.deepEqual(events, [g], "released once");
+  assert.ok(!m.domids.includes(g));
+  assert.equal(m.channels(g), 0);
+  const st = await backStatus(m);
+  assert.deepEqual(st.destroyed, [g], "Domain-0 told, as of a destroyed domain");
+  assert.throws(() => m.shutdownDomain(0), /Domain-0/);
+});

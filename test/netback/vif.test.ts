@@ -19,7 +19,10 @@ import {
   NETRXF_data_validated,
   NETTXF_csum_blank,
   NETTXF_data_validated,
+  NETTXF_extra_info,
   NETTXF_more_data,
+  XEN_NETIF_EXTRA_TYPE_MCAST_ADD,
+  XEN_NETIF_EXTRA_TYPE_MCAST_DEL,
   XEN_NETIF_GSO_TYPE_TCPV4,
   XEN_NETIF_GSO_TYPE_TCPV6,
 } from "../../src/wire/xen/netif.js";
@@ -82,8 +85,10 @@ test("A -> VALE -> B: frames of 60 B to 64 KiB over SG arrive intact, every requ
   assert.ok(a.front.txAnswered - before >= SIZES.length * 2, "every TX request answered");
   const ca = a.vif.queueCounters()[0].snapshot();
   const cb = b.vif.queueCounters()[0].snapshot();
-  assert.equal(ca.tx_packets, SIZES.length * 2 + 1);
-  assert.equal(cb.rx_packets, SIZES.length * 2 + 1);
+  // Linux's direction: A's vif received what A sent, B's vif sent it on to B.
+  assert.equal(ca.rx_packets, SIZES.length * 2 + 1);
+  assert.equal(cb.tx_packets, SIZES.length * 2 + 1);
+  assert.equal(ca.tx_packets, 1, "A heard B's announcement only");
   assert.ok(ca.tx_zerocopy_sent >= 20, "payloads past the header went by reference");
   assert.equal(t.liveMappings, 4, "only the four ring mappings are left");
 });
@@ -175,7 +180,7 @@ test("a guest without SG gets frames up to a page; a larger one is dropped and c
   assert.deepEqual(collect(b)[0].data, ok);
   send(a, buildFrame({ dst: macOf(b.domid), src: macOf(a.domid), len: 5000 }));
   assert.equal(collect(b).length, 0);
-  assert.equal(b.vif.queueCounters()[0].get("rx_dropped"), 1);
+  assert.equal(b.vif.queueCounters()[0].get("tx_dropped"), 1);
 });
 
 test("a guest that posts no RX buffers: its frames wait in a bounded backlog then drop, counted; the other pair is unaffected", () => {
@@ -203,7 +208,7 @@ test("a guest that posts no RX buffers: its frames wait in a bounded backlog the
   const queued = c.vif.rxBacklog(0);
   assert.ok(queued.bytes <= 16 * 1024 && queued.frames > 0, "backlog within its bound");
   // The announcements of a and b plus 200 frames: what is not queued was dropped and counted.
-  assert.equal(cc.get("rx_dropped"), 202 - queued.frames);
+  assert.equal(cc.get("tx_dropped"), 202 - queued.frames);
   assert.ok(t.sw.ports().length === 3);
   // Once c posts, the backlog drains in order.
   c.front.postRx();
@@ -257,12 +262,36 @@ test("dropped requests are answered ERROR (extras NULL) and the vif lives on", (
   a.kick();
   a.front.reapTx();
   assert.equal(a.front.txStatus.get(NETIF_RSP_ERROR), 1);
-  assert.equal(a.vif.queueCounters()[0].get("tx_dropped"), 1);
+  assert.equal(a.vif.queueCounters()[0].get("rx_dropped"), 1);
   const f = buildFrame({ dst: macOf(b.domid), src: macOf(a.domid), len: 100 });
   send(a, f);
   assert.deepEqual(collect(b)[0].data, f);
   assert.equal(a.fatal.length, 0);
   assert.ok((a.front.txStatus.get(NETIF_RSP_OKAY) ?? 0) >= 1);
+});
+
+test("multicast requests (not advertised) are answered as Linux does: 64 adds OKAY, the 65th ERROR, a delete OKAY", () => {
+  const { a } = pair();
+  a.front.reapTx();
+  const mcast = (type: number): [number, number] => {
+    const ok0 = a.front.txStatus.get(NETIF_RSP_OKAY) ?? 0;
+    const err0 = a.front.txStatus.get(NETIF_RSP_ERROR) ?? 0;
+    a.front.rawTx(0, 0, NETTXF_extra_info, 0);
+    a.front.rawExtra(type, false);
+    a.front.pushTx();
+    a.kick();
+    a.front.reapTx();
+    return [
+      (a.front.txStatus.get(NETIF_RSP_OKAY) ?? 0) - ok0,
+      (a.front.txStatus.get(NETIF_RSP_ERROR) ?? 0) - err0,
+    ];
+  };
+  for (let i = 0; i < 64; i++)
+    assert.deepEqual(mcast(XEN_NETIF_EXTRA_TYPE_MCAST_ADD), [1, 0], `add ${i + 1}`);
+  assert.deepEqual(mcast(XEN_NETIF_EXTRA_TYPE_MCAST_ADD), [0, 1], "the 65th add: the list is full");
+  assert.deepEqual(mcast(XEN_NETIF_EXTRA_TYPE_MCAST_DEL), [1, 0]);
+  assert.deepEqual(mcast(XEN_NETIF_EXTRA_TYPE_MCAST_ADD), [1, 0], "room again after a delete");
+  assert.equal(a.fatal.length, 0);
 });
 
 for (const [len, most] of [
@@ -331,7 +360,7 @@ function check(
     const firstBytes = Math.min(s.slotBytes, 4096 - s.offset, len);
     if (!a.front.send(f, o)) continue;
     const before = a.vif.queueCounters()[0].snapshot();
-    const rxDropped = b.vif.queueCounters()[0].get("rx_dropped");
+    const toBDropped = b.vif.queueCounters()[0].get("tx_dropped");
     const answered = a.front.txAnswered;
     a.front.pushTx();
     a.kick();
@@ -345,12 +374,12 @@ function check(
     }
     assert.equal(a.front.txAnswered - answered, slots, "every slot answered");
     if (slots - 1 > 18 || firstBytes < 14) {
-      assert.equal(after.tx_dropped - before.tx_dropped, 1, `${slots} slots, first ${firstBytes}: dropped`);
+      assert.equal(after.rx_dropped - before.rx_dropped, 1, `${slots} slots, first ${firstBytes}: dropped`);
       assert.equal(got.length, 0);
     } else if (!rxf.sg && len > 4096) {
       assert.equal(got.length, 0);
       assert.equal(
-        b.vif.queueCounters()[0].get("rx_dropped") - rxDropped,
+        b.vif.queueCounters()[0].get("tx_dropped") - toBDropped,
         1,
         "too big for one slot: counted",
       );
@@ -397,7 +426,7 @@ test("multi-queue: RX picks the queue by flow hash, the same flow always the sam
   assert.deepEqual([...used].sort(), [0, 1], "both queues carry flows");
   const c = b.vif.queueCounters();
   assert.equal(c.length, 2);
-  assert.equal(c[0].get("rx_packets") + c[1].get("rx_packets"), 96);
+  assert.equal(c[0].get("tx_packets") + c[1].get("tx_packets"), 96);
 });
 
 test("netmap mode: the vif's guest frames land in its netmap RX ring, frames put in its TX ring reach the guest", () => {

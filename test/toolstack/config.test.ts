@@ -100,19 +100,36 @@ bridges: { vale0: }
   assert.deepEqual(ok("domains: [{ name: Domain-0, memory: 4096 }]").bridges, []);
 });
 
-test("reserved sections: VXLAN uplinks and capture are accepted, checked and defaulted", () => {
-  const c = ok(`
+test("reserved sections: VXLAN uplinks and capture are checked, then refused as not supported yet", () => {
+  const r = parseHostConfig(
+    `
 domains: [{ name: Domain-0 }]
 bridges:
   vale0:
     uplinks: [{ type: vxlan, vni: 42, remote: 192.0.2.1 }]
     capture: { file: vale0.pcap }
-`);
-  assert.deepEqual(c.bridges[0], {
+`,
+    "h.yaml",
+  );
+  assert.equal(r.ok, false);
+  assert.deepEqual(r.ok ? [] : r.issues.map((i) => [i.field, i.problem]), [
+    ["bridges.vale0.uplinks", "uplinks are not supported yet"],
+    ["bridges.vale0.capture", "capture is not supported yet"],
+  ]);
+  assert.deepEqual(ok("domains: [{ name: Domain-0 }]\nbridges:\n  vale0: { uplinks: [] }").bridges[0], {
     name: "vale0",
-    uplinks: [{ type: "vxlan", vni: 42, local: "0.0.0.0", remote: "192.0.2.1", port: 4789 }],
-    capture: { file: "vale0.pcap" },
+    uplinks: [],
+    capture: undefined,
   });
+});
+
+test("features: { rx-notify: false } is refused, naming the field: not supported yet", () => {
+  const r = parseHostConfig(DEFAULT_HOST_YAML.replace("rx-notify: true", "rx-notify: false"), "h.yaml");
+  assert.equal(r.ok, false);
+  const issues = r.ok ? [] : r.issues;
+  assert.equal(issues.length, 1);
+  assert.equal(issues[0]!.field, "domains[1].vifs[0].features.rx-notify");
+  assert.match(formatIssue(issues[0]!), /rx-notify: false is not supported yet/);
 });
 
 /** The default host with `from` replaced by `to` (which must be present once). */

@@ -157,8 +157,13 @@ test("Debian's xenstore-ls -p reads the whole tree through the socket", {
     lines.some((l) => /^\s+backend = "\/local\/domain\/0\/backend\/vif\/2\/0" .*\(n2,r0\)$/.test(l)),
     stdout,
   );
+  // The guest's home is Domain-0's, readable by the guest (libxl), and data/ is the guest's.
   assert.ok(
-    lines.some((l) => /^1 = "" .*\(n1\)$/.test(l)),
+    lines.some((l) => /^1 = "" .*\(n0,r1\)$/.test(l)),
+    stdout,
+  );
+  assert.ok(
+    lines.some((l) => /^ data = "" .*\(n1\)$/.test(l)),
     stdout,
   );
 });
