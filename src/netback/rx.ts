@@ -167,15 +167,21 @@ export class NetbackRx {
     return this.#emit(f, flags, 0, 0);
   }
 
-  /** The guest posted buffers (its RX event): drain the backlog, answer. */
-  kick(): void {
-    if (this.#dead) return;
+  /**
+   * The guest posted buffers (its RX event): drain the backlog, answer. Returns false when
+   * no frame waiting could be placed (a spurious event, see late-eoi.ts), as Linux's
+   * xenvif_have_rx_work decides.
+   */
+  kick(): boolean {
+    if (this.#dead) return false;
+    const before = this.#backlog.count;
     // Bounded: each look either places frames or finds no new request.
     for (let i = 0; i < 4 && this.#backlog.count > 0; i++) {
       this.#drain();
       if (this.#backlog.count === 0 || !this.#arm()) break;
     }
     this.flush();
+    return this.#backlog.count < before;
   }
 
   /** Publishes the responses written since the last flush; notifies if the guest asked. */
