@@ -68,7 +68,7 @@ export interface EvtchnStats {
   lateEoiHolds: number;
   /** Ports held back now. */
   heldPorts: number;
-  /** Dispatch passes over a side that ran no handler at all (see EventLoop's side backoff). */
+  /** Dispatch passes over a side that found no work at all (see EventLoop's side backoff). */
   emptyPasses: number;
 }
 
@@ -260,29 +260,30 @@ export class EventChannels {
   /**
    * Runs the handler of every pending, unmasked, handled port of `side`, clearing each
    * pending bit before its handler runs (so an event raised during the handler is kept).
-   * Returns how many handlers ran (0 for a pass the peer's bits alone caused).
+   * Returns how many handlers found work (0 for a pass that was all noise: bits for ports
+   * held, masked, unbound or unhandled, or handlers that returned false).
    */
   dispatch(side: OwnSide): number {
     const { w, base, peer } = side;
-    let ran = 0;
+    let found = 0;
     for (let s = 0; s < 4; s++) {
       let sel = Atomics.exchange(w, base + SIDE_SEL + s, 0);
       while (sel !== 0) {
         const low = sel & -sel;
         sel ^= low;
         const word = (s << 5) | (31 - Math.clz32(low));
-        ran += this.#dispatchWord(w, base, peer, word);
+        found += this.#dispatchWord(w, base, peer, word);
       }
     }
-    if (ran === 0) this.stats.emptyPasses++;
-    return ran;
+    if (found === 0) this.stats.emptyPasses++;
+    return found;
   }
 
   #dispatchWord(w: Int32Array, base: number, peer: number, word: number): number {
     const pending = Atomics.load(w, base + SIDE_PENDING + word);
     let take = pending & ~(this.#masked[word] | this.#held[word]);
     if (take === 0) return 0;
-    let ran = 0;
+    let found = 0;
     // Only ports with a handler are taken; the rest stay pending until one is set.
     let handled = 0;
     for (let t = take; t !== 0; ) {
@@ -305,7 +306,6 @@ export class EventChannels {
       const h = this.#handlers[port];
       if (h === undefined) continue;
       this.stats.dispatched++;
-      ran++;
       // A handler that throws is a bug, not a peer's storm: not counted against the port.
       let spurious = false;
       try {
@@ -314,9 +314,12 @@ export class EventChannels {
         this.onHandlerError(e);
       }
       if (spurious) this.#spurious(port);
-      else this.#eoi.work(port);
+      else {
+        this.#eoi.work(port);
+        found++;
+      }
     }
-    return ran;
+    return found;
   }
 
   #spurious(port: number): void {

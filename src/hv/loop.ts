@@ -6,11 +6,12 @@
  * and control messages still run.
  *
  * A side is the peer's to write: it may set every pending and selector bit, or bump the
- * wake word, without end. A pass over a side that runs no handler (bits for masked, held,
- * unbound or unhandled ports) or a wake-up that finds nothing selected is empty; after
+ * wake word, without end. A pass over a side in which no handler found work (bits for
+ * masked, held, unbound or unhandled ports, spurious events) or a wake-up that finds
+ * nothing selected is empty; after
  * SIDE_EMPTY_THRESHOLD empty ones in a row the loop stops looking at that side for a
  * while, 1 ms doubling up to 1 s, so one peer's storm costs the domain a bounded number of
- * passes and the other sides keep their turn. Any handler run ends the backoff.
+ * passes and the other sides keep their turn. Any handler that finds work ends the backoff.
  */
 import { type EventChannels, type OwnSide, SIDE_SLEEPING, SIDE_WAKE } from "./evtchn.js";
 
@@ -164,13 +165,13 @@ export class EventLoop {
 
   /** Dispatches `side`; returns how long to leave it alone (0: look again at once). */
   #dispatch(side: OwnSide): number {
-    let ran = 1;
+    let found = 1;
     try {
-      ran = this.#ev.dispatch(side);
+      found = this.#ev.dispatch(side);
     } catch (e) {
       this.#onError(e);
     }
-    return this.#note(side, ran > 0);
+    return this.#note(side, found > 0);
   }
 
   /** Records a pass (or wake-up) that found work or not; returns the pause it earned. */

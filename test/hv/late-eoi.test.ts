@@ -108,6 +108,7 @@ test("a hold is private: the peer clearing the mask bit or forging pending and s
   event(r, runs);
   assert.ok(r.e3.portStats(9).held);
   const n = runs.n;
+  const empty = r.e3.stats.emptyPasses;
   for (let i = 0; i < 100; i++) {
     Atomics.store(r.w, r.base + SIDE_MASK, 0);
     Atomics.or(r.w, r.base + SIDE_PENDING, 1 << 9);
@@ -115,7 +116,7 @@ test("a hold is private: the peer clearing the mask bit or forging pending and s
     r.e3.dispatch(r.s3);
   }
   assert.equal(runs.n, n);
-  assert.equal(r.e3.stats.emptyPasses, 100);
+  assert.equal(r.e3.stats.emptyPasses - empty, 100);
 });
 
 test("a driver's unmask does not end a hold, and its mask outlasts one", () => {
