@@ -9,6 +9,7 @@ import type { Domain } from "../../src/hv/domain.js";
 import { createActiveTable, GrantOps, grantingDomain } from "../../src/hv/grant-ops.js";
 import { createGrantTable, GrantTable } from "../../src/hv/grant-table.js";
 import { createMemory, memoryOf, PAGE_SIZE, PageAllocator } from "../../src/hv/memory.js";
+import { ManualTimers } from "../../src/hv/timer.js";
 import { NetfrontDevice, type NetfrontDeviceOptions } from "../../src/netfront/device.js";
 import type { FrontFeatures, FrontQueue } from "../../src/netfront/device-api.js";
 import { RingArea } from "../../src/ring/area.js";
@@ -61,6 +62,8 @@ export class Harness {
   #nDeferred = 0;
   readonly #gnt: GrantOps;
   readonly #logs: string[] = [];
+  /** The guest's timers (the deferred grant list retries on them), advanced by hand. */
+  readonly timers = new ManualTimers();
 
   constructor(o: HarnessOptions = {}) {
     const nq = o.queues ?? 1;
@@ -84,6 +87,7 @@ export class Harness {
       memory,
       pages,
       grants: this.grants,
+      timers: this.timers,
       evtchn: {
         on(port: number, h: (port: number) => void) {
           self.#handlers[port] = h;
@@ -166,6 +170,20 @@ export class Harness {
 
   get logs(): readonly string[] {
     return this.#logs;
+  }
+
+  /** Domain-0 maps a grant of the guest's read-only, as a backend holding a buffer would: a handle or < 0. */
+  backendMap(ref: number): number {
+    return this.#gnt.map(GUEST, ref, true);
+  }
+
+  /** The guest page a backend mapping shows (pvnet maps a guest page in place). */
+  backendPageOf(handle: number): number {
+    return this.#gnt.mappedOff(handle) / PAGE_SIZE;
+  }
+
+  backendUnmap(handle: number): number {
+    return this.#gnt.unmap(handle);
   }
 
   /** Runs deferred work, the backend and the guest's handlers until nothing is pending. */
