@@ -6,6 +6,7 @@
  * nothing moves, so a missing notify stalls frames and shows. Allocation-free per frame.
  */
 import type { Domain } from "../../src/hv/domain.js";
+import type { PortHandler } from "../../src/hv/evtchn.js";
 import { createActiveTable, GrantOps, grantingDomain } from "../../src/hv/grant-ops.js";
 import { createGrantTable, GrantTable } from "../../src/hv/grant-table.js";
 import { createMemory, memoryOf, PAGE_SIZE, PageAllocator } from "../../src/hv/memory.js";
@@ -53,7 +54,7 @@ export class Harness {
   readonly sends = new Uint32Array(64);
   /** Notifications the backend raised toward the guest, by guest port. */
   readonly events = new Uint32Array(64);
-  readonly #handlers: (((port: number) => void) | undefined)[] = [];
+  readonly #handlers: (PortHandler | undefined)[] = [];
   readonly #guestPending: Uint8Array;
   readonly #backPending: Uint8Array;
   /** Guest port -> queue. */
@@ -89,7 +90,7 @@ export class Harness {
       grants: this.grants,
       timers: this.timers,
       evtchn: {
-        on(port: number, h: (port: number) => void) {
+        on(port: number, h: PortHandler) {
           self.#handlers[port] = h;
         },
         off(port: number) {
@@ -221,6 +222,23 @@ export class Harness {
       if (!moved) return;
     }
     throw new Error("pump: still moving after 100 000 rounds");
+  }
+
+  /** Runs the guest's handler for `port` once, as an event would; returns what it said. */
+  fire(port: number): boolean | undefined {
+    const r = this.#handlers[port]?.(port);
+    return r === undefined ? undefined : r;
+  }
+
+  /** Runs the guest's queued `defer`/`soon` work only (a TX flush, say), not the backend. */
+  runDeferred(): void {
+    const n = this.#nDeferred;
+    this.#nDeferred = 0;
+    for (let i = 0; i < n; i++) {
+      const fn = this.#deferred[i] as () => void;
+      this.#deferred[i] = undefined;
+      fn();
+    }
   }
 
   /** Closes every queue; returns the grants the device could not end, then the backend unmaps. */
