@@ -68,6 +68,8 @@ export interface EvtchnStats {
   lateEoiHolds: number;
   /** Ports held back now. */
   heldPorts: number;
+  /** The hold the latest spurious event earned, in ms (0 until one did). */
+  lastDelayMs: number;
   /** Dispatch passes over a side that found no work at all (see EventLoop's side backoff). */
   emptyPasses: number;
 }
@@ -103,6 +105,7 @@ export class EventChannels {
     spurious: 0,
     lateEoiHolds: 0,
     heldPorts: 0,
+    lastDelayMs: 0,
     emptyPasses: 0,
   };
   readonly #ports: Uint32Array;
@@ -324,7 +327,9 @@ export class EventChannels {
 
   #spurious(port: number): void {
     this.stats.spurious++;
-    if (this.#eoi.spurious(port) === 0) return;
+    const delay = this.#eoi.spurious(port);
+    if (delay === 0) return;
+    this.stats.lastDelayMs = delay;
     this.stats.lateEoiHolds++;
     this.stats.heldPorts = this.#eoi.held;
     this.#held[port >>> 5] |= 1 << (port & 31);

@@ -71,6 +71,7 @@ test("a port whose events find no work is held back 1, 2, 4 ... ms up to 1 s, an
   assert.equal(r.e3.stats.spurious, runs.n);
   assert.equal(r.e3.portStats(9).spurious, runs.n);
   assert.equal(r.e3.stats.lateEoiHolds, 14);
+  assert.equal(r.e3.stats.lastDelayMs, 1000);
 });
 
 test("an event that finds work ends the backoff: the next spurious one is free again", () => {
