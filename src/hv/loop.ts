@@ -8,10 +8,10 @@
  * A side is the peer's to write: it may set every pending and selector bit, or bump the
  * wake word, without end. A pass over a side in which no handler found work (bits for
  * masked, held, unbound or unhandled ports, spurious events) or a wake-up that finds
- * nothing selected is empty; after
- * SIDE_EMPTY_THRESHOLD empty ones in a row the loop stops looking at that side for a
- * while, 1 ms doubling up to 1 s, so one peer's storm costs the domain a bounded number of
- * passes and the other sides keep their turn. Any handler that finds work ends the backoff.
+ * nothing selected is empty; after SIDE_EMPTY_THRESHOLD empty ones in a row the loop stops
+ * looking at that side for a while, 1 ms doubling up to 1 s, so one peer's storm costs the
+ * domain a bounded number of passes and the other sides keep their turn. Any handler that
+ * finds work ends the backoff.
  */
 import { type EventChannels, type OwnSide, SIDE_SLEEPING, SIDE_WAKE } from "./evtchn.js";
 
@@ -211,9 +211,11 @@ export class EventLoop {
   }
 
   #soonDispatch(side: OwnSide): void {
+    // Not held back by a side's pause: only this domain's own unmask, new handler or
+    // late-EOI release gets here (the peer cannot), and a loop asleep on the wake word
+    // would not look until the peer woke it.
     queueMicrotask(() => {
-      // A side left alone is looked at when its pause ends, in either mode.
-      if (this.#running && !this.#paused(side)) this.#dispatch(side);
+      if (this.#running) this.#dispatch(side);
     });
   }
 
