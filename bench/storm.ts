@@ -7,7 +7,9 @@
  * the pair's rate. Each row gives it as a share of the idle row's (`ofIdle`) and of the
  * control's (`ofBusy`): a guest spinning as hard without touching a channel, since on a
  * machine with fewer cores than busy threads the attacker's CPU costs the pair too, and
- * that part is the host scheduler's to share out, not the event channels'.
+ * that part is the host scheduler's to share out, not the event channels'. `dom0Busy` is
+ * Domain-0's thread's busy share over the window (its event-loop utilization), where the
+ * event channels' own cost shows.
  */
 import { parseHostConfig } from "../src/toolstack/config.js";
 import type { HostConfig } from "../src/toolstack/config-types.js";
@@ -33,12 +35,14 @@ export async function benchStorm(opts: BenchOptions = {}): Promise<BenchRow[]> {
   const { runs, warmupMs, measureMs, rows, add } = benchSession(opts);
   const results = CASES.map(() => [] as number[]);
   const fired = CASES.map(() => [] as number[]);
+  const busy0 = CASES.map(() => [] as number[]);
   // Interleaved, so a slow patch of a shared machine does not land on one case only.
   for (let i = 0; i < runs; i++) {
     for (let c = 0; c < CASES.length; c++) {
       const r = await measureStorm(CASES[c].third, warmupMs, measureMs);
       results[c].push(r.mpps);
       fired[c].push(r.firedPerSec);
+      busy0[c].push(r.dom0Busy);
     }
   }
   const base = median(results[0]);
@@ -54,6 +58,7 @@ export async function benchStorm(opts: BenchOptions = {}): Promise<BenchRow[]> {
       ofIdle: Number((mpps / base).toFixed(3)),
       ofBusy: Number((mpps / busy).toFixed(3)),
       attacksPerSec: Math.round(median(fired[c])),
+      dom0Busy: Number(median(busy0[c]).toFixed(2)),
     });
   }
   return rows;
@@ -73,7 +78,7 @@ export async function measureStorm(
   third: Third,
   warmupMs: number,
   measureMs: number,
-): Promise<{ mpps: number; firedPerSec: number }> {
+): Promise<{ mpps: number; firedPerSec: number; dom0Busy: number }> {
   const roles: (VifBenchRole | StormRole)[] = ["tx", "rx", third];
   const extras = roles.map((role, i) => ({
     role,
@@ -99,10 +104,16 @@ export async function measureStorm(
     const attacker = words[2];
     const n0 = rx[W_RX];
     const a0 = attacker[W_TX];
+    const u0 = host.machine.loopUtilization(0);
     const t0 = performance.now();
     await sleep(measureMs);
     const dt = performance.now() - t0;
-    return { mpps: (rx[W_RX] - n0) / dt / 1000, firedPerSec: ((attacker[W_TX] - a0) / dt) * 1000 };
+    const u = u0 === undefined ? undefined : host.machine.loopUtilization(0, u0);
+    return {
+      mpps: (rx[W_RX] - n0) / dt / 1000,
+      firedPerSec: ((attacker[W_TX] - a0) / dt) * 1000,
+      dom0Busy: u?.utilization ?? Number.NaN,
+    };
   } finally {
     await host.shutdown();
   }
