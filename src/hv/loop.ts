@@ -195,11 +195,6 @@ export class EventLoop {
     return b.pauseMs;
   }
 
-  /** The pause of `side` now, in ms (0: not backed off). */
-  sidePauseMs(side: OwnSide): number {
-    return this.#backoff.get(side)?.pauseMs ?? 0;
-  }
-
   #sleep(ms: number): Promise<void> {
     return new Promise((r) => {
       const t = setTimeout(() => {
