@@ -47,7 +47,8 @@ export interface LoopOptions {
 export class EventLoop {
   readonly #ev: EventChannels;
   readonly #armed = new Set<OwnSide>();
-  readonly #backoff = new Map<OwnSide, SideBackoff>();
+  // Weak: a removed link's side (a guest gone) takes its entry with it.
+  readonly #backoff = new WeakMap<OwnSide, SideBackoff>();
   readonly #sleeps = new Map<NodeJS.Timeout, () => void>();
   readonly #onError: (e: unknown) => void;
   #mode: LoopMode;
