@@ -168,6 +168,7 @@ export class EventChannels {
 
   on(port: number, handler: PortHandler): void {
     assert(validPort(port), `port ${port} out of range`);
+    this.#fresh(port);
     this.#handlers[port] = handler;
     this.#recheck(port);
   }
@@ -175,7 +176,11 @@ export class EventChannels {
   off(port: number): void {
     if (!validPort(port)) return;
     this.#handlers[port] = undefined;
-    // The port may be bound again, to another peer: it starts with no hold and no history.
+    this.#fresh(port);
+  }
+
+  /** A new handler or binding starts with no hold and no history (and no timer left). */
+  #fresh(port: number): void {
     if ((this.#held[port >>> 5] & (1 << (port & 31))) !== 0) this.#endHold(port, false);
     this.#eoi.forget(port);
     this.stats.heldPorts = this.#eoi.held;
