@@ -4,6 +4,7 @@ import { benchNetmap } from "./netmap.js";
 import type { BenchOptions, BenchRow } from "./result.js";
 import { benchRing } from "./ring.js";
 import { benchScale } from "./scale.js";
+import { benchStorm } from "./storm.js";
 import { benchVif } from "./vif.js";
 import { benchXenstore } from "./xenstore.js";
 
@@ -20,6 +21,10 @@ export const BENCHES: Record<string, { about: string; run: (o: BenchOptions) => 
     about:
       "guest to guest through netfront, netback and VALE (Mpps, Gbit/s, ping RTT), vs the raw ring and VALE",
     run: benchVif,
+  },
+  storm: {
+    about: "a guest storming Domain-0's event channels: what the other pair keeps of its rate",
+    run: benchStorm,
   },
   scale: {
     about: "boot 1, 10, 50, 100 guests: time to Connected, xenstore requests, RSS per guest, aggregate rate",

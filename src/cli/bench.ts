@@ -5,7 +5,7 @@ export function benchCommand(program: Command): void {
   program
     .command("bench")
     .description("run a benchmark and print its table, baselines included")
-    .argument("[name]", "benchmark to run (ring, netmap, xenstore, vif, scale)", "ring")
+    .argument("[name]", "benchmark to run (ring, netmap, xenstore, vif, scale, storm)", "ring")
     .option("--json", 'print {"results":[...]} instead of a table')
     .option("--quick", "one run per case, a shorter window after the same warm-up (rougher figures)")
     .action(async (name: string, o: { json?: boolean; quick?: boolean }) => {

@@ -59,10 +59,10 @@ export class Domain {
       );
     }
     for (const f of init.foreign) this.#addForeign(f);
-    this.evtchn = new EventChannels(init.domid, init.ports);
+    this.timers = new NodeTimers();
+    this.evtchn = new EventChannels(init.domid, init.ports, { timers: this.timers });
     for (const l of init.links) this.evtchn.addLink(l.peer, l.sab);
     this.loop = new EventLoop(this.evtchn, { mode: init.loopMode });
-    this.timers = new NodeTimers();
     port.on("message", (m: ToDomain) => this.#receive(m));
   }
 

@@ -13,6 +13,8 @@
  * scribbling on its table only confuses itself.
  */
 import { assert } from "../base/assert.js";
+import { LATE_EOI_DEFAULTS, LateEoi, type LateEoiOptions } from "./late-eoi.js";
+import { NodeTimers, type Timers } from "./timer.js";
 
 /** Ports per domain: the 2-level ABI's 64 words of 64 bits. */
 export const EVTCHN_NR_PORTS = 4096;
@@ -48,13 +50,43 @@ export function sideBase(domid: number, peer: number): number {
   return domid < peer ? 0 : SIDE_WORDS;
 }
 
-export type PortHandler = (port: number) => void;
+/**
+ * A port's handler. It returns `false` when the event found nothing to do (spurious): the
+ * port is then held back with late EOI (see late-eoi.ts). Anything else counts as work.
+ */
+// biome-ignore lint/suspicious/noConfusingVoidType: a handler with no return value found work
+export type PortHandler = (port: number) => boolean | void;
 
 export interface EvtchnStats {
   sent: number;
   wakes: number;
+  /** Handler runs. */
   dispatched: number;
+  /** Events that found no work: a handler returned false, or a forged bit of a port not bound to that peer. */
   spurious: number;
+  /** Times a port was held back by late EOI. */
+  lateEoiHolds: number;
+  /** Ports held back now. */
+  heldPorts: number;
+  /** The hold the latest spurious event earned, in ms (0 until one did). */
+  lastDelayMs: number;
+  /** Dispatch passes over a side that found no work at all (see EventLoop's side backoff). */
+  emptyPasses: number;
+}
+
+/** One port's late-EOI state. */
+export interface PortStats {
+  /** Spurious events since the port's handler was set. */
+  spurious: number;
+  /** The hold for its current run of spurious events, in ms (0: its last event found work). */
+  delayMs: number;
+  held: boolean;
+}
+
+export interface EventChannelsOptions {
+  /** Where late-EOI holds are timed; a domain passes its own, so shutdown cancels them. */
+  timers?: Timers;
+  lateEoi?: Partial<LateEoiOptions>;
 }
 
 /** One of this domain's sides: where its pending bits for ports bound to `peer` live. */
@@ -66,12 +98,25 @@ export interface OwnSide {
 
 export class EventChannels {
   readonly domid: number;
-  readonly stats: EvtchnStats = { sent: 0, wakes: 0, dispatched: 0, spurious: 0 };
+  readonly stats: EvtchnStats = {
+    sent: 0,
+    wakes: 0,
+    dispatched: 0,
+    spurious: 0,
+    lateEoiHolds: 0,
+    heldPorts: 0,
+    lastDelayMs: 0,
+    emptyPasses: 0,
+  };
   readonly #ports: Uint32Array;
   readonly #links = new Map<number, Int32Array>();
   readonly #sides: OwnSide[] = [];
   readonly #handlers: (PortHandler | undefined)[] = new Array(EVTCHN_NR_PORTS);
+  /** Masked by the driver. */
   readonly #masked = new Uint32Array(EVTCHN_NR_PORTS / 32);
+  /** Held back by late EOI; kept apart so a driver's unmask does not end a hold. */
+  readonly #held = new Uint32Array(EVTCHN_NR_PORTS / 32);
+  readonly #eoi: LateEoi;
   /** Called when an unmask or a new handler finds a port already pending. */
   onLatePending: (side: OwnSide) => void = () => {};
   /**
@@ -82,9 +127,15 @@ export class EventChannels {
   onHandlerError: (e: unknown) => void = (e) =>
     process.stderr.write(`pvnet: event handler error: ${String(e)}\n`);
 
-  constructor(domid: number, ports: SharedArrayBuffer) {
+  constructor(domid: number, ports: SharedArrayBuffer, opts: EventChannelsOptions = {}) {
     this.domid = domid;
     this.#ports = new Uint32Array(ports);
+    this.#eoi = new LateEoi(
+      EVTCHN_NR_PORTS,
+      opts.timers ?? new NodeTimers(),
+      { ...LATE_EOI_DEFAULTS, ...opts.lateEoi },
+      (port) => this.#endHold(port),
+    );
   }
 
   get sides(): readonly OwnSide[] {
@@ -117,12 +168,32 @@ export class EventChannels {
 
   on(port: number, handler: PortHandler): void {
     assert(validPort(port), `port ${port} out of range`);
+    this.#fresh(port);
     this.#handlers[port] = handler;
     this.#recheck(port);
   }
 
   off(port: number): void {
-    if (validPort(port)) this.#handlers[port] = undefined;
+    if (!validPort(port)) return;
+    this.#handlers[port] = undefined;
+    this.#fresh(port);
+  }
+
+  /** A new handler or binding starts with no hold and no history (and no timer left). */
+  #fresh(port: number): void {
+    if ((this.#held[port >>> 5] & (1 << (port & 31))) !== 0) this.#endHold(port, false);
+    this.#eoi.forget(port);
+    this.stats.heldPorts = this.#eoi.held;
+  }
+
+  /** Late-EOI state of one port. */
+  portStats(port: number): PortStats {
+    if (!validPort(port)) return { spurious: 0, delayMs: 0, held: false };
+    return {
+      spurious: this.#eoi.spuriousOf(port),
+      delayMs: this.#eoi.delayOf(port),
+      held: (this.#held[port >>> 5] & (1 << (port & 31))) !== 0,
+    };
   }
 
   /**
@@ -156,17 +227,30 @@ export class EventChannels {
   mask(port: number): void {
     assert(validPort(port), `port ${port} out of range`);
     this.#masked[port >>> 5] |= 1 << (port & 31);
-    const s = this.#sideOf(port);
-    if (s !== undefined) Atomics.or(s.w, s.base + SIDE_MASK + (port >>> 5), 1 << (port & 31));
+    this.#setSharedMask(port);
   }
 
   /** Unmasks and, as in Xen, looks for an event that arrived while masked. */
   unmask(port: number): void {
     assert(validPort(port), `port ${port} out of range`);
-    this.#masked[port >>> 5] &= ~(1 << (port & 31));
+    const bit = 1 << (port & 31);
+    this.#masked[port >>> 5] &= ~bit;
+    // A late-EOI hold outlasts the driver's mask: its end unmasks and looks.
+    if ((this.#held[port >>> 5] & bit) !== 0) return;
+    this.#clearSharedMask(port);
+    this.#recheck(port);
+  }
+
+  // The shared mask bit only spares an honest sender the selector and the wake-up: the
+  // peer may clear it, so dispatch goes by the private bitmaps.
+  #setSharedMask(port: number): void {
+    const s = this.#sideOf(port);
+    if (s !== undefined) Atomics.or(s.w, s.base + SIDE_MASK + (port >>> 5), 1 << (port & 31));
+  }
+
+  #clearSharedMask(port: number): void {
     const s = this.#sideOf(port);
     if (s !== undefined) Atomics.and(s.w, s.base + SIDE_MASK + (port >>> 5), ~(1 << (port & 31)));
-    this.#recheck(port);
   }
 
   /** Whether `side` has anything selected; cheap enough to poll. */
@@ -184,28 +268,30 @@ export class EventChannels {
   /**
    * Runs the handler of every pending, unmasked, handled port of `side`, clearing each
    * pending bit before its handler runs (so an event raised during the handler is kept).
-   * Returns how many handlers ran.
+   * Returns how many handlers found work (0 for a pass that was all noise: bits for ports
+   * held, masked, unbound or unhandled, or handlers that returned false).
    */
   dispatch(side: OwnSide): number {
     const { w, base, peer } = side;
-    let ran = 0;
+    let found = 0;
     for (let s = 0; s < 4; s++) {
       let sel = Atomics.exchange(w, base + SIDE_SEL + s, 0);
       while (sel !== 0) {
         const low = sel & -sel;
         sel ^= low;
         const word = (s << 5) | (31 - Math.clz32(low));
-        ran += this.#dispatchWord(w, base, peer, word);
+        found += this.#dispatchWord(w, base, peer, word);
       }
     }
-    return ran;
+    if (found === 0) this.stats.emptyPasses++;
+    return found;
   }
 
   #dispatchWord(w: Int32Array, base: number, peer: number, word: number): number {
     const pending = Atomics.load(w, base + SIDE_PENDING + word);
-    let take = pending & ~this.#masked[word];
+    let take = pending & ~(this.#masked[word] | this.#held[word]);
     if (take === 0) return 0;
-    let ran = 0;
+    let found = 0;
     // Only ports with a handler are taken; the rest stay pending until one is set.
     let handled = 0;
     for (let t = take; t !== 0; ) {
@@ -228,14 +314,41 @@ export class EventChannels {
       const h = this.#handlers[port];
       if (h === undefined) continue;
       this.stats.dispatched++;
-      ran++;
+      // A handler that throws is a bug, not a peer's storm: not counted against the port.
+      let spurious = false;
       try {
-        h(port);
+        spurious = h(port) === false;
       } catch (e) {
         this.onHandlerError(e);
       }
+      if (spurious) this.#spurious(port);
+      else {
+        this.#eoi.work(port);
+        found++;
+      }
     }
-    return ran;
+    return found;
+  }
+
+  #spurious(port: number): void {
+    this.stats.spurious++;
+    const delay = this.#eoi.spurious(port);
+    if (delay === 0) return;
+    this.stats.lastDelayMs = delay;
+    this.stats.lateEoiHolds++;
+    this.stats.heldPorts = this.#eoi.held;
+    this.#held[port >>> 5] |= 1 << (port & 31);
+    this.#setSharedMask(port);
+  }
+
+  /** The hold is over: unmask (unless the driver masked it) and deliver what waited. */
+  #endHold(port: number, look = true): void {
+    const bit = 1 << (port & 31);
+    this.#held[port >>> 5] &= ~bit;
+    this.stats.heldPorts = this.#eoi.held;
+    if ((this.#masked[port >>> 5] & bit) !== 0) return;
+    this.#clearSharedMask(port);
+    if (look) this.#recheck(port);
   }
 
   #boundTo(port: number, peer: number): boolean {

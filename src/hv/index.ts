@@ -13,13 +13,16 @@ export type { DomainProgram } from "./domain-worker.js";
 export {
   EVTCHN_NR_PORTS,
   EventChannels,
+  type EventChannelsOptions,
   type EvtchnStats,
   type OwnSide,
   type PortHandler,
+  type PortStats,
 } from "./evtchn.js";
 export { type GrantingDomain, GrantOps, type GrantOpsOptions } from "./grant-ops.js";
 export { GRANTS_PER_FRAME, GrantTable } from "./grant-table.js";
-export { EventLoop, type LoopMode, type LoopOptions } from "./loop.js";
+export { LATE_EOI_DEFAULTS, type LateEoiOptions } from "./late-eoi.js";
+export { EventLoop, type LoopMode, type LoopOptions, SIDE_EMPTY_THRESHOLD } from "./loop.js";
 export {
   checkDomainSpec,
   type DomainSpec,

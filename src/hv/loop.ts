@@ -4,6 +4,14 @@
  * and sleeps until a peer wakes it; in `poll` mode (benchmarks on dedicated cores) it spins
  * over the selector words and yields to the Node event loop every `pollSliceMs` so timers
  * and control messages still run.
+ *
+ * A side is the peer's to write: it may set every pending and selector bit, or bump the
+ * wake word, without end. A pass over a side in which no handler found work (bits for
+ * masked, held, unbound or unhandled ports, spurious events) or a wake-up that finds
+ * nothing selected is empty; after SIDE_EMPTY_THRESHOLD empty ones in a row the loop stops
+ * looking at that side for a while, 1 ms doubling up to 1 s, so one peer's storm costs the
+ * domain a bounded number of passes and the other sides keep their turn. Any handler that
+ * finds work ends the backoff.
  */
 import { type EventChannels, type OwnSide, SIDE_SLEEPING, SIDE_WAKE } from "./evtchn.js";
 
@@ -13,6 +21,18 @@ import { type EventChannels, type OwnSide, SIDE_SLEEPING, SIDE_WAKE } from "./ev
  * sender calls Atomics.notify only for a sleeping domain); `poll`: never sleep.
  */
 export type LoopMode = "notify" | "hybrid" | "poll";
+
+/** Empty passes or wake-ups in a row a side may cost before the loop stops looking at it. */
+export const SIDE_EMPTY_THRESHOLD = 4;
+const SIDE_FIRST_PAUSE_MS = 1;
+const SIDE_MAX_PAUSE_MS = 1000;
+
+/** Per side: empty passes in a row, the current pause, and (poll mode) when it ends. */
+interface SideBackoff {
+  empty: number;
+  pauseMs: number;
+  until: number;
+}
 
 export interface LoopOptions {
   mode?: LoopMode;
@@ -27,6 +47,9 @@ export interface LoopOptions {
 export class EventLoop {
   readonly #ev: EventChannels;
   readonly #armed = new Set<OwnSide>();
+  // Weak: a removed link's side (a guest gone) takes its entry with it.
+  readonly #backoff = new WeakMap<OwnSide, SideBackoff>();
+  readonly #sleeps = new Map<NodeJS.Timeout, () => void>();
   readonly #onError: (e: unknown) => void;
   #mode: LoopMode;
   #pollSliceMs: number;
@@ -39,6 +62,8 @@ export class EventLoop {
   #soon: (() => void)[] = [];
   #soonSpare: (() => void)[] = [];
   wakeups = 0;
+  /** Times a side was left alone after a run of empty passes. */
+  sidePauses = 0;
 
   constructor(ev: EventChannels, opts: LoopOptions = {}) {
     this.#ev = ev;
@@ -84,6 +109,11 @@ export class EventLoop {
       Atomics.add(s.w, s.base + SIDE_WAKE, 1);
       Atomics.notify(s.w, s.base + SIDE_WAKE);
     }
+    for (const [t, r] of this.#sleeps) {
+      clearTimeout(t);
+      r();
+    }
+    this.#sleeps.clear();
     this.#resolveStopped?.();
   }
 
@@ -134,18 +164,60 @@ export class EventLoop {
     }
   }
 
-  #dispatch(side: OwnSide): void {
+  /** Dispatches `side`; returns how long to leave it alone (0: look again at once). */
+  #dispatch(side: OwnSide): number {
+    let found = 1;
     try {
-      this.#ev.dispatch(side);
+      found = this.#ev.dispatch(side);
     } catch (e) {
       this.#onError(e);
     }
+    return this.#note(side, found > 0);
+  }
+
+  /** Records a pass (or wake-up) that found work or not; returns the pause it earned. */
+  #note(side: OwnSide, work: boolean): number {
+    let b = this.#backoff.get(side);
+    if (b === undefined) {
+      if (work) return 0;
+      b = { empty: 0, pauseMs: 0, until: 0 };
+      this.#backoff.set(side, b);
+    }
+    if (work) {
+      b.empty = 0;
+      b.pauseMs = 0;
+      b.until = 0;
+      return 0;
+    }
+    if (++b.empty <= SIDE_EMPTY_THRESHOLD) return 0;
+    b.pauseMs = b.pauseMs === 0 ? SIDE_FIRST_PAUSE_MS : Math.min(SIDE_MAX_PAUSE_MS, b.pauseMs * 2);
+    b.until = performance.now() + b.pauseMs;
+    this.sidePauses++;
+    return b.pauseMs;
+  }
+
+  #sleep(ms: number): Promise<void> {
+    return new Promise((r) => {
+      const t = setTimeout(() => {
+        this.#sleeps.delete(t);
+        r();
+      }, ms);
+      this.#sleeps.set(t, r);
+    });
   }
 
   #soonDispatch(side: OwnSide): void {
+    // Not held back by a side's pause: only this domain's own unmask, new handler or
+    // late-EOI release gets here (the peer cannot), and a loop asleep on the wake word
+    // would not look until the peer woke it.
     queueMicrotask(() => {
       if (this.#running) this.#dispatch(side);
     });
+  }
+
+  #paused(side: OwnSide): boolean {
+    const b = this.#backoff.get(side);
+    return b !== undefined && b.until !== 0 && performance.now() < b.until;
   }
 
   #arm(side: OwnSide): void {
@@ -158,10 +230,17 @@ export class EventLoop {
     const { w, base } = side;
     const ev = this.#ev;
     let lastYield = performance.now();
+    let woke = false;
     while (this.#running && ev.sides.includes(side)) {
       const seen = Atomics.load(w, base + SIDE_WAKE);
       if (ev.hasSelected(side)) {
-        this.#dispatch(side);
+        woke = false;
+        const pause = this.#dispatch(side);
+        if (pause > 0) {
+          await this.#sleep(pause);
+          lastYield = performance.now();
+          continue;
+        }
         // Under steady load the side never sleeps: let other sides, timers and messages
         // in at least once a millisecond.
         const now = performance.now();
@@ -170,6 +249,15 @@ export class EventLoop {
           await yieldTurn();
         }
         continue;
+      }
+      if (woke) {
+        woke = false;
+        const pause = this.#note(side, false);
+        if (pause > 0) {
+          await this.#sleep(pause);
+          lastYield = performance.now();
+          continue;
+        }
       }
       if (this.#spinMs > 0 && this.#spin(side)) continue;
       Atomics.store(w, base + SIDE_SLEEPING, 1);
@@ -182,6 +270,7 @@ export class EventLoop {
       if (r.async) await r.value;
       Atomics.store(w, base + SIDE_SLEEPING, 0);
       this.wakeups++;
+      woke = true;
       if (r.async) lastYield = performance.now();
       else if (performance.now() - lastYield > 1) {
         // The wake word moved before we slept: the peer owns it and may bump it nonstop,
@@ -210,7 +299,10 @@ export class EventLoop {
       do {
         for (let spin = 0; spin < 256; spin++) {
           const sides = ev.sides;
-          for (let i = 0; i < sides.length; i++) if (ev.hasSelected(sides[i])) this.#dispatch(sides[i]);
+          for (let i = 0; i < sides.length; i++) {
+            const side = sides[i];
+            if (ev.hasSelected(side) && !this.#paused(side)) this.#dispatch(side);
+          }
           if (this.#deferred.length > 0) this.#runDeferred();
         }
       } while (performance.now() < until && this.#running);

@@ -12,6 +12,7 @@
 import { EventEmitter } from "node:events";
 import { existsSync } from "node:fs";
 import { isAbsolute } from "node:path";
+import type { EventLoopUtilization } from "node:perf_hooks";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { Worker } from "node:worker_threads";
 import { PvnetError, toWireError, type WireError } from "../base/errors.js";
@@ -237,6 +238,18 @@ export class Machine extends EventEmitter {
 
   status(): DomainStatus[] {
     return [...this.#doms.values()].map((d) => ({ ...d.status, channels: this.channels(d.domid) }));
+  }
+
+  /**
+   * How busy a domain's thread has been (Node's event-loop utilization of its worker, the
+   * share of time not idle), since `since` if given; undefined for an unknown domain.
+   */
+  loopUtilization(domid: number, since?: EventLoopUtilization): EventLoopUtilization | undefined {
+    const w = this.#doms.get(domid)?.worker;
+    if (w === undefined) return undefined;
+    return since === undefined
+      ? w.performance.eventLoopUtilization()
+      : w.performance.eventLoopUtilization(since);
   }
 
   /** Live (unbound or interdomain) event-channel ports of a domain. */

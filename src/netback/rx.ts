@@ -97,6 +97,8 @@ export class NetbackRx {
   readonly #cGrantErr: number;
   readonly #cFixup: number;
   #dead = false;
+  /** req_prod at the last RX event that brought buffers (see #posted). */
+  #reqProdSeen = 0;
 
   constructor(
     dom: VifDomain,
@@ -111,6 +113,7 @@ export class NetbackRx {
   ) {
     this.#dom = dom;
     this.#ring = ring;
+    this.#reqProdSeen = ring.reqCons;
     this.#port = port;
     this.#front = frontDomid;
     this.#feat = features;
@@ -167,15 +170,39 @@ export class NetbackRx {
     return this.#emit(f, flags, 0, 0);
   }
 
-  /** The guest posted buffers (its RX event): drain the backlog, answer. */
-  kick(): void {
-    if (this.#dead) return;
+  /**
+   * The guest posted buffers (its RX event): drain the backlog, answer. Returns false when
+   * the event brought no buffer and placed no frame (a spurious event, see late-eoi.ts).
+   */
+  kick(): boolean {
+    if (this.#dead) return false;
+    const posted = this.#posted();
+    const before = this.#backlog.count;
     // Bounded: each look either places frames or finds no new request.
     for (let i = 0; i < 4 && this.#backlog.count > 0; i++) {
       this.#drain();
       if (this.#backlog.count === 0 || !this.#arm()) break;
     }
     this.flush();
+    return posted || this.#backlog.count < before;
+  }
+
+  /**
+   * Whether req_prod moved forward since the last RX event. Buffers frames have already
+   * used count: frames placed straight from the switch take what an RX event announces
+   * before the event is handled, and such an event is news, not a storm. req_prod can
+   * only run one ring ahead of req_cons, so a guest earns at most a ring's worth of these
+   * events between frames it is sent.
+   */
+  #posted(): boolean {
+    const ring = this.#ring;
+    const avail = ring.unconsumedRequests();
+    if (avail < 0) return false;
+    const prod = (ring.reqCons + avail) >>> 0;
+    const ahead = (prod - this.#reqProdSeen) >>> 0;
+    if (ahead === 0 || ahead >= 0x80000000) return false;
+    this.#reqProdSeen = prod;
+    return true;
   }
 
   /** Publishes the responses written since the last flush; notifies if the guest asked. */

@@ -158,9 +158,13 @@ export class NetbackTx {
     return this.#pool.held;
   }
 
-  /** The queue's TX event (and the first look at attach): serve one budget of slots. */
-  run(): void {
-    if (this.#dead) return;
+  /**
+   * The queue's TX event (and the first look at attach): serve one budget of slots. Returns
+   * false when the guest had published no request (a spurious event, see late-eoi.ts).
+   */
+  run(): boolean {
+    if (this.#dead) return false;
+    let found = this.#left > 0;
     const ring = this.#ring;
     const batch = this.#batch;
     let budget = this.#budget;
@@ -172,21 +176,22 @@ export class NetbackTx {
         const n = ring.copyRequests(batch, this.#left * TX_SLOT_BYTES, room);
         if (n < 0) {
           this.#die(`TX ring: ${ringErrorText(n)}`);
-          return;
+          return true;
         }
+        if (n > 0) found = true;
         this.#left += n;
       }
       if (this.#left === 0) {
         this.#endBatch();
         if (ring.finalCheckForRequests()) continue;
-        return;
+        return found;
       }
       let pos = 0;
       while (pos < this.#left && budget > 0) {
         const used = this.#packet(pos);
         if (used < 0) {
           this.#endBatch();
-          return;
+          return true;
         }
         if (used === 0) break;
         pos += used;
@@ -201,7 +206,7 @@ export class NetbackTx {
           this.#deferred = true;
           this.#dom.loop.defer(this.#runBound);
         }
-        return;
+        return found;
       }
     }
   }

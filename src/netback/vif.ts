@@ -172,8 +172,8 @@ export class NetbackVif implements BackVif, ValeAttachment, NetmapAdapter {
     const ev = this.#dom.evtchn;
     if (rings.txPort === rings.rxPort)
       ev.on(rings.txPort, () => {
-        tx.run();
-        rx.kick();
+        const t = tx.run();
+        return rx.kick() || t;
       });
     else {
       ev.on(rings.txPort, () => tx.run());

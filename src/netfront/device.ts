@@ -177,14 +177,14 @@ export class NetfrontDevice implements FrontDevice, NetDevice {
     const { txPort, rxPort } = q.rings;
     if (txPort === rxPort) {
       ev.on(txPort, () => {
-        q.rx.poll();
-        q.tx.poll();
-        this.#maybeWritable();
+        const r = q.rx.poll();
+        const t = q.tx.poll();
+        return this.#maybeWritable() || r || t;
       });
     } else {
       ev.on(txPort, () => {
-        q.tx.poll();
-        this.#maybeWritable();
+        const t = q.tx.poll();
+        return this.#maybeWritable() || t;
       });
       ev.on(rxPort, () => q.rx.poll());
     }
@@ -244,13 +244,15 @@ export class NetfrontDevice implements FrontDevice, NetDevice {
    * Calls the stack's onWritable when a queue that refused a frame has room again; a queue
    * still full asks again once it drains (its refusal re-armed its event).
    */
-  #maybeWritable(): void {
+  /** Tells a refused sender it may go on if a queue has room again; true if it did. */
+  #maybeWritable(): boolean {
     let owed = false;
     for (let i = 0; i < this.#nQueues; i++) {
       const tx = this.#queues[i]?.tx;
       if (tx?.wantWritable === true && tx.writableAgain()) owed = true;
     }
     if (owed) this.#writable();
+    return owed;
   }
 }
 

@@ -165,9 +165,13 @@ export class FrontRx {
     ring.endRequest();
   }
 
-  /** The RX event: delivers every published frame, reposts, then re-arms rsp_event. */
-  poll(): void {
-    if (!this.#started) return;
+  /**
+   * The RX event: delivers every published frame, reposts, then re-arms rsp_event. Returns
+   * false when no response had been published (a spurious event, see late-eoi.ts).
+   */
+  poll(): boolean {
+    if (!this.#started) return false;
+    let found = false;
     const ring = this.#ring;
     const batch = this.#batch;
     const pkt = this.#pkt;
@@ -175,17 +179,18 @@ export class FrontRx {
     const mem = this.#dom.memory.mem;
     const meta = this.#meta;
     for (;;) {
-      if (this.#broken || this.#closed) return;
+      if (this.#broken || this.#closed) return found;
       const first = ring.rspCons;
       const n = ring.copyResponses(batch, 0, ring.nrEnts);
       if (n < 0) {
         this.#fail(`rx: ${ringErrorText(n)}`);
-        return;
+        return true;
       }
       if (n === 0) {
         if (ring.finalCheckForResponses()) continue;
-        return;
+        return found;
       }
+      found = true;
       let i = 0;
       while (i < n) {
         const v = parseRxPacket(batch, 0, i, n - i, first, mask, pkt);
@@ -194,7 +199,7 @@ export class FrontRx {
           // with the GNTST code); everything else is a broken backend.
           if (pkt.reason !== RxReason.BadStatus || pkt.reasonB >= 0) {
             this.#fail(`rx: ${pkt.describe()}`);
-            return;
+            return true;
           }
           this.#c[this.#cErrors]++;
           i += pkt.consumed;
@@ -208,7 +213,7 @@ export class FrontRx {
           const size = extraGsoSize(batch, x);
           if ((type !== XEN_NETIF_GSO_TYPE_TCPV4 && type !== XEN_NETIF_GSO_TYPE_TCPV6) || size === 0) {
             this.#fail(`rx: bad GSO extra (type ${type}, size ${size})`);
-            return;
+            return true;
           }
           meta.gsoType = type;
           meta.gsoSize = size;
@@ -243,7 +248,7 @@ export class FrontRx {
         this.#c[this.#cBytes] += len;
         i += pkt.consumed;
       }
-      if (this.#closed) return;
+      if (this.#closed) return true;
       // Every consumed slot held a posted buffer (extras too): all go back, in one push.
       for (let k = 0; k < n; k++) this.#post(this.#slotBuf[(first + k) & mask]);
       if (ring.pushRequestsAndCheckNotify()) this.#dom.evtchn.send(this.#port);

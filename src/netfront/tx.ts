@@ -228,16 +228,19 @@ export class FrontTx {
   /**
    * The TX event: reclaims answered slots. The event is re-armed only while a refused
    * sender waits for room; otherwise completions are reaped from `transmit`, and an idle
-   * or lightly loaded queue takes no TX interrupts at all.
+   * or lightly loaded queue takes no TX interrupts at all. Returns false when no response
+   * was there to reap (a spurious event, see late-eoi.ts; Linux's xennet_tx_buf_gc).
    */
-  poll(): void {
-    if (this.#broken || this.#closed) return;
+  poll(): boolean {
+    if (this.#broken || this.#closed) return false;
+    const cons0 = this.#ring.rspCons;
     do {
       this.reap();
-      if (this.#broken) return;
+      if (this.#broken) return true;
       if (this.wantWritable) this.#armEvent();
       else this.#disarmEvent();
     } while (this.wantWritable && this.#ring.unconsumedResponses() !== 0);
+    return this.#ring.rspCons !== cons0;
   }
 
   /** True once a refused sender may try again. */

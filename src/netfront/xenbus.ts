@@ -22,7 +22,6 @@ import { PvnetError } from "../base/errors.js";
 import { RateLog } from "../base/ratelog.js";
 import type { Domain } from "../hv/domain.js";
 import { PAGE_SIZE } from "../hv/memory.js";
-import type { TimerId } from "../hv/timer.js";
 import { MAX_RING_PAGE_ORDER, RingArea } from "../ring/area.js";
 import { FrontRing } from "../ring/front.js";
 import { NETIF_RX_ENTRY_SIZE, NETIF_TX_ENTRY_SIZE } from "../wire/xen/netif.js";
@@ -65,6 +64,7 @@ import {
   XenbusState,
 } from "../xenstore/xenbus.js";
 import type { FrontDevice, FrontFeatures, FrontQueue } from "./device-api.js";
+import { DeferredGrants } from "./pool-grants.js";
 
 export interface NetfrontOptions {
   /** Makes the device once the frontend dir's `mac` and `mtu` are read. */
@@ -110,8 +110,13 @@ export interface NetfrontStatus {
   readonly error: string | undefined;
   /** The backend is trusted (`trusted` key and option): false means every frame is bounced. */
   readonly trusted: boolean;
-  /** Ring grants the backend still held when they were to be ended (retried until it lets go). */
-  readonly lingeringGrants?: number;
+  /**
+   * The guest's grants (ring and buffer pool, of every netfront device) the backend still
+   * held when they were to be ended: retried on a timer until it lets go (pool-grants.ts).
+   */
+  readonly deferredGrants?: number;
+  /** Deferred grants ended since, their pages back in the guest's allocator. */
+  readonly deferredReclaimed?: number;
   /** How many times a backend violation reset the vif. */
   readonly resets?: number;
   /** How many times the backend went away after connecting and the vif waited for a new one. */
@@ -120,8 +125,6 @@ export interface NetfrontStatus {
 
 /** netfront's bound on queues (xennet_max_queues defaults to the CPU count; 8 is ours). */
 const MAX_QUEUES = 8;
-/** How often ring grants the backend still maps are retried. */
-const LINGER_RETRY_MS = 50;
 const MAC_RE = /^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$/;
 /** Keys a connection writes: removed first, so a reconnect with fewer queues leaves none behind. */
 const OUR_KEYS_RE =
@@ -150,9 +153,7 @@ export class NetfrontDriver {
   #state: XenbusState = XenbusState.Initialising;
   #backState: XenbusState = XenbusState.Unknown;
   #res: QueueRes[] = [];
-  /** Ring grants still mapped by the backend when ended, with their pages. */
-  readonly #lingering: { ref: number; page: number }[] = [];
-  #lingerTimer: TimerId | null = null;
+  readonly #deferred: DeferredGrants;
   #gen = 0;
   #order = 0;
   #split = false;
@@ -183,6 +184,7 @@ export class NetfrontDriver {
     this.#backDir = backDir;
     this.#backDomid = backDomid;
     this.#opts = opts;
+    this.#deferred = DeferredGrants.of(dom);
     this.#log = new RateLog(opts.log === undefined ? {} : { sink: opts.log });
     const f = opts.features ?? {};
     this.#want = {
@@ -251,7 +253,8 @@ export class NetfrontDriver {
       splitEventChannels: this.#split,
       error: this.#error,
       trusted: this.#trusted,
-      lingeringGrants: this.#lingering.length,
+      deferredGrants: this.#deferred.pending,
+      deferredReclaimed: this.#deferred.reclaimed,
       resets: this.#resets,
       backendLost: this.#backendLost,
     };
@@ -280,7 +283,7 @@ export class NetfrontDriver {
       await this.#switch(XenbusState.Closed);
     });
     await this.#watch?.close().catch(() => undefined); // the store may be gone already
-    if (this.#lingering.length > 0) this.#reap();
+    this.#deferred.retry();
   }
 
   // --- reactions ----------------------------------------------------------------------
@@ -603,7 +606,8 @@ export class NetfrontDriver {
     for (const r of res) {
       try {
         const left = r.queue?.close() ?? 0;
-        if (left > 0) this.#log.log("buffers", `netfront: ${this.#dir}: ${left} buffer grants still in use`);
+        if (left > 0)
+          this.#log.log("buffers", `netfront: ${this.#dir}: ${left} buffer grants still in use: deferred`);
       } catch (e) {
         this.#log.log(this.#dir, `netfront: ${this.#dir}: closing a queue: ${String(e)}`);
       }
@@ -611,28 +615,15 @@ export class NetfrontDriver {
       for (let i = 0; i < r.txRefs.length; i++) this.#endGrant(r.txRefs[i]!, r.txPages[i]!);
       for (let i = 0; i < r.rxRefs.length; i++) this.#endGrant(r.rxRefs[i]!, r.rxPages[i]!);
     }
-    if (this.#lingering.length > 0 && this.#lingerTimer === null)
-      this.#lingerTimer = this.#dom.timers.every(LINGER_RETRY_MS, () => this.#reap());
   }
 
   #endGrant(ref: number, page: number): void {
-    if (this.#dom.grants.endAccess(ref)) this.#dom.pages.free(page);
-    else this.#lingering.push({ ref, page });
+    this.#deferred.end(ref, page);
   }
 
-  /** Retries the grants the backend still held; a page is reused only once its grant ended. */
+  /** Retries the deferred grants: a backend changing state is when it lets go of them. */
   #reap(): void {
-    const l = this.#lingering;
-    for (let i = l.length - 1; i >= 0; i--) {
-      const g = l[i]!;
-      if (!this.#dom.grants.endAccess(g.ref)) continue;
-      this.#dom.pages.free(g.page);
-      l.splice(i, 1);
-    }
-    if (l.length === 0 && this.#lingerTimer !== null) {
-      this.#dom.timers.cancel(this.#lingerTimer);
-      this.#lingerTimer = null;
-    }
+    this.#deferred.retry();
   }
 
   /** Queues `fn` on the chain; anything it throws is logged and made fatal, never thrown. */

@@ -45,7 +45,9 @@ test("a masked port keeps its event until unmasked, then it is delivered", () =>
   let ran = 0;
   let late = 0;
   e3.onLatePending = () => late++;
-  e3.on(9, () => ran++);
+  e3.on(9, () => {
+    ran++;
+  });
   e3.mask(9);
   e0.send(5);
   e3.dispatch(s3);
@@ -63,7 +65,9 @@ test("an event for a port with no handler yet waits for the handler", () => {
   e0.send(5);
   assert.equal(e3.dispatch(s3), 0);
   let ran = 0;
-  e3.on(9, () => ran++);
+  e3.on(9, () => {
+    ran++;
+  });
   assert.equal(late, 1);
   e3.dispatch(s3);
   assert.equal(ran, 1);
@@ -108,8 +112,12 @@ test("a handler that throws costs no other port its event", () => {
     ran.push(9);
     throw new Error("driver bug");
   });
-  e3.on(10, () => ran.push(10));
-  e3.on(40, () => ran.push(40));
+  e3.on(10, () => {
+    ran.push(10);
+  });
+  e3.on(40, () => {
+    ran.push(40);
+  });
   for (const p of [5, 6, 7]) e0.send(p);
   assert.equal(e3.dispatch(s3), 3);
   assert.deepEqual(ran, [9, 10, 40]);

@@ -24,7 +24,9 @@ async function threeEvents(mode: LoopMode) {
   const e3 = new EventChannels(3, p3);
   e3.addLink(0, link);
   const loop = new EventLoop(e3, { mode, spinUs: 300_000 });
-  e3.on(9, () => Atomics.add(ctl, 2, 1));
+  e3.on(9, () => {
+    Atomics.add(ctl, 2, 1);
+  });
   void loop.start();
   const w = new Worker(new URL("./programs/evt-sender.js", import.meta.url), {
     workerData: { ports: p0, link, ctl: ctl.buffer },

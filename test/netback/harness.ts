@@ -4,6 +4,7 @@
  * them, event channels that record sends, a loop whose deferred work the test runs. Every
  * ring and grant goes through the real code; only the threads are missing.
  */
+import type { PortHandler } from "../../src/hv/evtchn.js";
 import { createActiveTable, GrantOps, grantingDomain } from "../../src/hv/grant-ops.js";
 import { createGrantTable, GrantTable } from "../../src/hv/grant-table.js";
 import { createMemory, memoryOf, PAGE_SIZE, PageAllocator } from "../../src/hv/memory.js";
@@ -43,13 +44,15 @@ export interface Guest {
   fatal: string[];
   /** Runs Domain-0's handler for the guest's channel (as its notify would). */
   kick(q?: number): void;
+  /** The same, returning what the handler said (false: the event found no work). */
+  fire(q?: number): boolean | undefined;
 }
 
 export class OneThread {
   readonly dom0: VifDomain;
   readonly sw = new ValeSwitch("vale0");
   readonly guests: Guest[] = [];
-  readonly #handlers = new Map<number, () => void>();
+  readonly #handlers = new Map<number, PortHandler>();
   #deferred: (() => void)[] = [];
   /** Sends on each port. */
   readonly sends = new Map<number, number>();
@@ -64,7 +67,7 @@ export class OneThread {
       pages: new PageAllocator(memory.nPages),
       gnt: new GrantOps(0, memory, { mapsPerDomain }),
       evtchn: {
-        on: (port: number, h: () => void) => this.#handlers.set(port, h),
+        on: (port: number, h: PortHandler) => this.#handlers.set(port, h),
         off: (port: number) => this.#handlers.delete(port),
         send: (port: number) => {
           this.sends.set(port, (this.sends.get(port) ?? 0) + 1);
@@ -118,7 +121,8 @@ export class OneThread {
       vif,
       queue: qs[0],
       fatal,
-      kick: (q = 0) => this.#handlers.get(ports[q])?.(),
+      kick: (q = 0) => void this.#handlers.get(ports[q])?.(ports[q]),
+      fire: (q = 0) => this.#handlers.get(ports[q])?.(ports[q]) ?? undefined,
     };
     this.guests.push(g);
     this.runDeferred();

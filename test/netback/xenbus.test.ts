@@ -155,7 +155,7 @@ async function assertReleased(rig: Rig, id: number, dom0Channels: number, guestA
   if (!guestAlive) return;
   const g = await rig.guestUntil(id, "ring grants ended", (x) => x.liveGrants === 1);
   assert.equal(g.liveGrants, 1, "only the xenstore page stays granted");
-  assert.equal(g.status.lingeringGrants, 0);
+  assert.equal(g.status.deferredGrants, 0);
   assert.equal(rig.m.channels(id), 1, "only the xenstore channel stays");
 }
 

@@ -6,9 +6,11 @@
  * nothing moves, so a missing notify stalls frames and shows. Allocation-free per frame.
  */
 import type { Domain } from "../../src/hv/domain.js";
+import type { PortHandler } from "../../src/hv/evtchn.js";
 import { createActiveTable, GrantOps, grantingDomain } from "../../src/hv/grant-ops.js";
 import { createGrantTable, GrantTable } from "../../src/hv/grant-table.js";
 import { createMemory, memoryOf, PAGE_SIZE, PageAllocator } from "../../src/hv/memory.js";
+import { ManualTimers } from "../../src/hv/timer.js";
 import { NetfrontDevice, type NetfrontDeviceOptions } from "../../src/netfront/device.js";
 import type { FrontFeatures, FrontQueue } from "../../src/netfront/device-api.js";
 import { RingArea } from "../../src/ring/area.js";
@@ -56,7 +58,7 @@ export class Harness {
   readonly sends = new Uint32Array(64);
   /** Notifications the backend raised toward the guest, by guest port. */
   readonly events = new Uint32Array(64);
-  readonly #handlers: (((port: number) => void) | undefined)[] = [];
+  readonly #handlers: (PortHandler | undefined)[] = [];
   readonly #guestPending: Uint8Array;
   readonly #backPending: Uint8Array;
   /** Guest port -> queue. */
@@ -67,6 +69,8 @@ export class Harness {
   readonly #logs: string[] = [];
   /** Domain-0's memory: the backend's staging pages (EchoQueue's stage is at 0). */
   readonly backMem;
+  /** The guest's timers (the deferred grant list retries on them), advanced by hand. */
+  readonly timers = new ManualTimers();
 
   constructor(o: HarnessOptions = {}) {
     const nq = o.queues ?? 1;
@@ -92,8 +96,9 @@ export class Harness {
       memory,
       pages,
       grants: this.grants,
+      timers: this.timers,
       evtchn: {
-        on(port: number, h: (port: number) => void) {
+        on(port: number, h: PortHandler) {
           self.#handlers[port] = h;
         },
         off(port: number) {
@@ -176,6 +181,20 @@ export class Harness {
     return this.#logs;
   }
 
+  /** Domain-0 maps a grant of the guest's read-only, as a backend holding a buffer would: a handle or < 0. */
+  backendMap(ref: number): number {
+    return this.#gnt.map(GUEST, ref, true);
+  }
+
+  /** The guest page a backend mapping shows (pvnet maps a guest page in place). */
+  backendPageOf(handle: number): number {
+    return this.#gnt.mappedOff(handle) / PAGE_SIZE;
+  }
+
+  backendUnmap(handle: number): number {
+    return this.#gnt.unmap(handle);
+  }
+
   /** Runs deferred work, the backend and the guest's handlers until nothing is pending. */
   pump(): void {
     for (let round = 0; round < 100_000; round++) {
@@ -228,6 +247,23 @@ export class Harness {
       this.#gnt.unmap(h);
     }
     return out;
+  }
+
+  /** Runs the guest's handler for `port` once, as an event would; returns what it said. */
+  fire(port: number): boolean | undefined {
+    const r = this.#handlers[port]?.(port);
+    return r === undefined ? undefined : r;
+  }
+
+  /** Runs the guest's queued `defer`/`soon` work only (a TX flush, say), not the backend. */
+  runDeferred(): void {
+    const n = this.#nDeferred;
+    this.#nDeferred = 0;
+    for (let i = 0; i < n; i++) {
+      const fn = this.#deferred[i] as () => void;
+      this.#deferred[i] = undefined;
+      fn();
+    }
   }
 
   /** Closes every queue; returns the grants the device could not end, then the backend unmaps. */

@@ -70,7 +70,7 @@ async function roundTrip(rig: Rig, w: Want, got: Want): Promise<void> {
   await rig.ask(id, { t: "close" }, "closed");
   await rig.until("released", (x) => x.maps === 0 && x.liveQueues === 0);
   const g = await rig.guestUntil(id, "grants ended", (x) => x.liveGrants === 1);
-  assert.equal(g.status.lingeringGrants, 0);
+  assert.equal(g.status.deferredGrants, 0);
   assert.equal(rig.m.channels(id), 1);
   assert.equal(rig.m.channels(0), ch0);
   await rig.m.destroyDomain(id);
@@ -148,7 +148,7 @@ test("a backend violation resets the vif: torn down, back to Initialising, conne
       .map((l: string) => l.slice(-1));
     assert.deepEqual(seq.slice(-4), ["5", "6", "2", "4"], "Closing, Closed, InitWait, Connected");
     // The old ring grants ended once the backend let go of them.
-    const g2 = await rig.guestUntil(id, "old grants ended", (x) => x.status.lingeringGrants === 0);
+    const g2 = await rig.guestUntil(id, "old grants ended", (x) => x.status.deferredGrants === 0);
     assert.equal(g2.liveGrants, 1 + 4);
     assert.deepEqual(rig.errors, []);
   } finally {
@@ -216,7 +216,7 @@ test("the backend's feature keys are bounded and parsed strictly by the frontend
     const g = await rig.guestUntil(id, "frontend Initialising", (x) => x.status.state === 1);
     assert.equal(g.status.backendLost, 1);
     assert.equal(g.liveGrants, 1);
-    assert.equal(g.status.lingeringGrants, 0);
+    assert.equal(g.status.deferredGrants, 0);
     assert.equal(rig.m.channels(id), 1);
     // A backend at InitWait again, offering less now: the frontend re-reads the features.
     await rig.ask(0, { t: "write", path: `${be}/multi-queue-max-queues`, value: "2" }, "written");

@@ -98,6 +98,8 @@ export class XsRingServer {
   #outAt = 0;
   #outBytes = 0;
   #inKick = false;
+  /** The guest's rsp_cons at the last kick. */
+  #rspConsSeen = -1;
   #deferred = false;
   /** Why the guest is no longer served; undefined while serving. */
   #stopped: string | undefined;
@@ -129,26 +131,38 @@ export class XsRingServer {
     return this.#outBytes;
   }
 
-  /** The guest raised the event channel (or anything else may have changed): do a bounded pass. */
-  kick(): void {
-    if (this.#released || this.#inKick) return;
+  /**
+   * The guest raised the event channel (or anything else may have changed): do a bounded
+   * pass. Returns false when it found nothing to move (a spurious event, see late-eoi.ts).
+   */
+  kick(): boolean {
+    if (this.#released) return false;
+    if (this.#inKick) return true;
     const { m, at } = this.#o;
-    if (xsConnection(m, at) === XENSTORE_RECONNECT) this.#reconnect();
-    if (this.#stopped !== undefined) return;
+    let reconnected = false;
+    if (xsConnection(m, at) === XENSTORE_RECONNECT) {
+      this.#reconnect();
+      reconnected = true;
+    }
+    if (this.#stopped !== undefined) return reconnected;
+    // The guest notifies after taking replies too (xs_wire.h): that event is news, not spurious.
+    const cons = Atomics.load(m.u32, (at + 2056) >>> 2);
+    const consumed = cons !== this.#rspConsSeen;
+    this.#rspConsSeen = cons;
     this.#inKick = true;
     let notify = false;
     let budget = this.#budget;
     try {
       for (;;) {
         const wrote = this.#flush();
-        if (wrote < 0) return;
+        if (wrote < 0) return true;
         notify ||= wrote > 0;
         // The guest must take replies first: C xenstored stops reading a connection that
         // has `outstanding` (default 20) replies not yet in its ring; pvnet checks that count,
         // and a ring's worth of bytes, before each read of up to one ring of requests.
         if (this.#outBytes >= XENSTORE_RING_SIZE || this.#out.length >= this.#outstanding) break;
         const n = this.#readRequests();
-        if (n < 0) return;
+        if (n < 0) return true;
         if (n === 0 && wrote === 0) break;
         notify ||= n > 0;
         budget -= n + wrote;
@@ -161,6 +175,7 @@ export class XsRingServer {
       this.#inKick = false;
       if (notify && this.#stopped === undefined) this.#notify();
     }
+    return notify || consumed || reconnected;
   }
 
   /** Stops serving for good (domain released or destroyed); the daemon drops the connection. */

@@ -46,6 +46,8 @@ export class XsRingTransport implements XsTransport {
   #onClose: (reason: string) => void = () => {};
   #closed: string | undefined;
   #inKick = false;
+  /** xenstored's req_cons at the last kick. */
+  #reqConsSeen = -1;
 
   /** Attaches to a page whose indices are where the guest last left them (zero when fresh). */
   constructor(opts: XsRingClientOptions) {
@@ -91,9 +93,17 @@ export class XsRingTransport implements XsTransport {
     this.#shut("client closed");
   }
 
-  /** An event from the daemon (or new requests queued): move bytes both ways until stuck. */
-  kick(): void {
-    if (this.#closed !== undefined || this.#inKick) return;
+  /**
+   * An event from the daemon (or new requests queued): move bytes both ways until stuck.
+   * Returns false when nothing moved (a spurious event, see late-eoi.ts).
+   */
+  kick(): boolean {
+    if (this.#closed !== undefined) return false;
+    if (this.#inKick) return true;
+    // xenstored notifies after taking requests too: that event is news, not spurious.
+    const cons = Atomics.load(this.#o.m.u32, (this.#o.at + 2048) >>> 2);
+    const consumed = cons !== this.#reqConsSeen;
+    this.#reqConsSeen = cons;
     this.#inKick = true;
     let notify = false;
     try {
@@ -102,11 +112,11 @@ export class XsRingTransport implements XsTransport {
         const err = xsError(this.#o.m, this.#o.at);
         if (err !== XENSTORE_ERROR_NONE) {
           this.#shut(`xenstored reported ring error ${err}`);
-          return;
+          return true;
         }
         const w = this.#write();
         const r = this.#read();
-        if (w < 0 || r < 0) return;
+        if (w < 0 || r < 0) return true;
         notify ||= w > 0 || r > 0;
         if (w === 0 && r === 0) break;
       }
@@ -114,6 +124,7 @@ export class XsRingTransport implements XsTransport {
       this.#inKick = false;
       if (notify && this.#closed === undefined) this.#o.notify();
     }
+    return notify || consumed;
   }
 
   #write(): number {
