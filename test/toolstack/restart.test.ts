@@ -69,6 +69,10 @@ function resources(): { channels: number[]; dom0Mappings: number } {
   };
 }
 
+function sameCounts(a: object, b: object): boolean {
+  return JSON.stringify(a) === JSON.stringify(b);
+}
+
 test("the driver domain restarts 3 times under ping and UDP traffic: both vifs reconnect, traffic resumes, nothing leaks", async () => {
   await until("both vifs Connected", 10_000, () => connected(host.status()));
   await until("replies both ways, ICMP and UDP", 10_000, () => {
@@ -76,6 +80,7 @@ test("the driver domain restarts 3 times under ping and UDP traffic: both vifs r
     return DIRECTIONS.every((d) => (r.get(d) ?? 0) >= 3);
   });
   const base = resources();
+  const baseAll = await host.resources();
   const domains = host.status().domains.map((d) => `${d.domid} ${d.name} ${d.state}`);
   const outages: number[] = [];
   for (let round = 1; round <= 3; round++) {
@@ -106,6 +111,12 @@ test("the driver domain restarts 3 times under ping and UDP traffic: both vifs r
       const now = resources();
       return now.dom0Mappings === base.dom0Mappings && now.channels.every((c, i) => c === base.channels[i]);
     }).catch(() => assert.deepEqual(resources(), base));
+    // Everything else a vif's life holds in Domain-0 (ports, pins, watches, nodes, VALE
+    // ports, timers) is back too.
+    let all = await host.resources();
+    for (let end = Date.now() + 2000; Date.now() < end && !sameCounts(all, baseAll); )
+      all = await host.resources();
+    assert.deepEqual(all, baseAll, `round ${round}: Host.resources() back to the baseline`);
   }
   console.log(`outages (ms): ${outages.map((o) => o.toFixed(1)).join(", ")}`);
   for (const v of host.status().vifs) assert.equal(v.fatal, false, v.name);
