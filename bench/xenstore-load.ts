@@ -12,6 +12,9 @@ export type XsBenchOp = (typeof XS_BENCH_OPS)[number];
 /** Guests may hold 10 transactions open (C xenstored's quota): stay under it. */
 export const XS_BENCH_MAX_TXNS = 8;
 
+/** Under data/, the part of its home a guest may write (libxl's layout). */
+const BASE = "data/bench";
+
 export interface XsLoadArgs {
   outstanding: number;
   warmupMs: number;
@@ -22,24 +25,24 @@ export interface XsLoadArgs {
 export type XsLoadResult = Record<XsBenchOp, number>;
 
 export async function prepareXsLoad(c: XsClient): Promise<void> {
-  await c.write("bench/k", "a value of some thirty-two bytes");
-  await Promise.all(Array.from({ length: 16 }, (_, i) => c.write(`bench/dir/child-${i}`, "")));
+  await c.write(`${BASE}/k`, "a value of some thirty-two bytes");
+  await Promise.all(Array.from({ length: 16 }, (_, i) => c.write(`${BASE}/dir/child-${i}`, "")));
 }
 
 function opOf(c: XsClient, op: XsBenchOp): (slot: number) => Promise<unknown> {
   switch (op) {
     case "read":
-      return () => c.read("bench/k");
+      return () => c.read(`${BASE}/k`);
     case "write":
-      return (slot) => c.write(`bench/w${slot}`, "a value of some thirty-two bytes");
+      return (slot) => c.write(`${BASE}/w${slot}`, "a value of some thirty-two bytes");
     case "directory":
-      return () => c.directory("bench/dir");
+      return () => c.directory(`${BASE}/dir`);
     case "transaction":
       // Each slot has its own node, so commits do not conflict with each other.
       return (slot) =>
         c.transaction(async (tx) => {
-          const v = await tx.read("bench/k");
-          await tx.write(`bench/t${slot}`, v);
+          const v = await tx.read(`${BASE}/k`);
+          await tx.write(`${BASE}/t${slot}`, v);
         });
   }
 }
