@@ -1,0 +1,3 @@
+import type { CaseInfo } from "./outcome.js";
+
+export const BACKEND_CASES: readonly CaseInfo[] = [];
