@@ -5,6 +5,7 @@
  * netback gives up on the vif the adversary reconnects and goes on. Seeded: the same seed
  * writes the same words.
  */
+import { SIDE_MASK, SIDE_PENDING } from "../hv/evtchn.js";
 import { PAGE_SIZE } from "../hv/memory.js";
 import { NET_TX_RING_SIZE, NETTXF_extra_info, NETTXF_more_data } from "../wire/xen/netif.js";
 import {
@@ -18,6 +19,26 @@ import { type RandomTotals, Rng } from "./random.js";
 import { type RawFront, sleep } from "./raw-front.js";
 
 const BATCH = 64;
+/** Int32 words of one side of a link page (evtchn.ts). */
+const SIDE_WORDS = 512;
+const XS_BOUND_MS = 3000;
+
+/** A xenstore call the run does not wait on for ever: its own connection may be what broke. */
+function bounded<T>(p: Promise<T>): Promise<T | undefined> {
+  let timer: NodeJS.Timeout | undefined;
+  const t = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () =>
+        reject(
+          new Error(
+            `the adversary's own xenstore stopped answering for ${XS_BOUND_MS} ms (Domain-0 no longer serves its ports)`,
+          ),
+        ),
+      XS_BOUND_MS,
+    );
+  });
+  return Promise.race([p.catch(() => undefined), t]).finally(() => clearTimeout(timer));
+}
 const KEYS = [KEY_TX_RING_REF, KEY_RX_RING_REF, KEY_EVENT_CHANNEL, KEY_MULTI_QUEUE_NUM_QUEUES, "feature-sg"];
 
 function randomValue(r: Rng): string {
@@ -33,6 +54,28 @@ function randomValue(r: Rng): string {
     default:
       return "";
   }
+}
+
+/**
+ * A reconnect that does not finish: the adversary's own xenstore stopped answering. Random
+ * pending bits in Domain-0's half of the link page have been seen to do that (Domain-0
+ * stops serving this guest's ports; other guests are not affected): the run ends there,
+ * saying so, rather than hang.
+ */
+function deadline<T>(p: Promise<T>, writes: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const t = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () =>
+        reject(
+          new Error(
+            `after ${writes} writes the adversary's own xenstore stopped answering (Domain-0 no longer serves its ports)`,
+          ),
+        ),
+      10_000,
+    );
+  });
+  return Promise.race([p, t]).finally(() => clearTimeout(timer));
 }
 
 export async function frontendRandom(f: RawFront, n: number, seed: number): Promise<RandomTotals> {
@@ -52,9 +95,9 @@ export async function frontendRandom(f: RawFront, n: number, seed: number): Prom
   let up = await connectRandom();
   while (t.writes < n) {
     if (!up) {
-      await f.disconnect();
+      await deadline(f.disconnect(), t.writes);
       t.reconnects++;
-      up = await connectRandom();
+      up = await deadline(connectRandom(), t.writes);
       continue;
     }
     const kind = r.below(16);
@@ -62,11 +105,12 @@ export async function frontendRandom(f: RawFront, n: number, seed: number): Prom
       // Ring slots: most look like packets (so netback gets past the first check), the rest noise.
       for (let i = 0; i < BATCH && t.writes < n; i++, t.writes++) {
         const slot = r.below(NET_TX_RING_SIZE);
-        if (r.chance(0.7)) {
-          const more = r.chance(0.2) ? NETTXF_more_data : 0;
-          const extra = r.chance(0.05) ? NETTXF_extra_info : 0;
+        if (r.chance(0.95)) {
+          const more = r.chance(0.05) ? NETTXF_more_data : 0;
+          const extra = r.chance(0.01) ? NETTXF_extra_info : 0;
+          const off = r.chance(0.98) ? 0 : r.below(PAGE_SIZE);
           f.fill(slot, 0, 64);
-          f.tx(f.dataRefs[slot], r.chance(0.9) ? 0 : r.below(PAGE_SIZE), more | extra, 14 + r.below(1500));
+          f.tx(f.dataRefs[slot], off, more | extra, r.below(1600));
         } else {
           const at = f.txSlot(f.reqProd);
           dv.setUint32(at, r.u32(), true);
@@ -84,16 +128,21 @@ export async function frontendRandom(f: RawFront, n: number, seed: number): Prom
       f.dom.grants.grantAccessRef(f.dataRefs[i], r.below(8), r.u32() & 0xfffff, r.chance(0.5));
       t.writes++;
     } else if (kind === 13) {
-      // Link page: random words in Domain-0's half (pending, mask, selector, wake).
+      // Link page: random words in Domain-0's half (wake, selector, pending). Not its mask
+      // bits: masking Domain-0's ports for this guest cuts the guest's own xenstore (the
+      // link-page-mask case shows it), and the run could not go on.
       const side = f.dom.evtchn.sides.find((s) => s.peer === f.backendId);
       if (side !== undefined) {
-        const other = side.base === 0 ? 512 : 0;
-        for (let i = 0; i < 16; i++, t.writes++) Atomics.store(side.w, other + r.below(512), r.u32() | 0);
+        const other = side.base === 0 ? SIDE_WORDS : 0;
+        for (let i = 0; i < 16; i++, t.writes++)
+          Atomics.store(side.w, other + SIDE_PENDING + r.below(SIDE_MASK - SIDE_PENDING), r.u32() | 0);
         Atomics.notify(side.w, other);
       }
     } else if (kind === 14) {
       // A vif key rewritten while connected (read again only at the next connect).
-      await f.xs.write(`${f.dir}/${r.pick(KEYS)}`, randomValue(r)).catch(() => undefined);
+      const k = r.pick(KEYS);
+      const v = randomValue(r);
+      await f.xs.write(`${f.dir}/${k}`, v).catch(() => undefined);
       t.writes++;
     } else {
       for (let i = 0; i < 1 + r.below(1000); i++) f.notify();
@@ -103,7 +152,7 @@ export async function frontendRandom(f: RawFront, n: number, seed: number): Prom
     await sleep(0);
     f.reap();
     t.responses = f.tally.okay + f.tally.error + f.tally.null + f.tally.other;
-    if (r.chance(0.1) && (await f.backendState()) !== XenbusState.Connected) up = false;
+    if (r.chance(0.1) && (await bounded(f.backendState())) !== XenbusState.Connected) up = false;
     // A ring that stopped answering (full of unanswerable requests): start over.
     if (up && (f.reqProd - f.rspCons) >>> 0 >= NET_TX_RING_SIZE) {
       await sleep(5);
@@ -114,7 +163,7 @@ export async function frontendRandom(f: RawFront, n: number, seed: number): Prom
   // Our data grants back as they were, for whatever runs next.
   for (let i = 0; i < f.dataRefs.length; i++)
     f.dom.grants.grantAccessRef(f.dataRefs[i], f.backendId, f.dataPages[i], true);
-  await f.disconnect();
+  await deadline(f.disconnect(), t.writes);
   t.dropped = f.tally.error - e0;
   return t;
 }

@@ -83,6 +83,11 @@ export class RawFront {
     return this.dom.memory.mem.u8;
   }
 
+  /** A key a case wrote by itself: removed at the next disconnect, like connect's extras. */
+  forgetAtDisconnect(key: string): void {
+    if (!STANDARD_KEYS.includes(key)) this.#extraKeys.add(key);
+  }
+
   /** Reads where the backend is and grants the data pages once. */
   async init(): Promise<void> {
     this.backendDir = await this.xs.read(`${this.dir}/${KEY_BACKEND}`);

@@ -242,7 +242,7 @@ export async function runAdversary(o: AdvRunOptions): Promise<AdvResult> {
       random = {
         ...(done?.totals ?? { writes: 0, reconnects: 0, responses: 0, dropped: 0 }),
         good,
-        leaked: done === null ? "no answer (hung?)" : (done.error ?? leaked),
+        leaked: done === null ? `no answer (${domainState(host, advDomid)})` : (done.error ?? leaked),
       };
     }
     const d0 = host.machine.status().find((d) => d.domid === 0);
@@ -251,6 +251,13 @@ export async function runAdversary(o: AdvRunOptions): Promise<AdvResult> {
     await host.shutdown();
   }
   return { mode: o.mode, baseline, cases: rows, random, ok };
+}
+
+/** A domain's state and error, for a report on a hang. */
+function domainState(host: Host, domid: number): string {
+  const d = host.machine.status().find((x) => x.domid === domid);
+  if (d === undefined) return `domain ${domid} gone`;
+  return `domain ${domid} ${d.state}${d.error === undefined ? "" : `: ${JSON.stringify(d.error).slice(0, 300)}`}`;
 }
 
 /** Waits for Domain-0's status copy to catch up with the teardown just done. */
