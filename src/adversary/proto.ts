@@ -17,7 +17,7 @@ export type AdvRole =
 /** Runner -> adversary program. */
 export type AdvCommand =
   /** Answered with adv-ready once the adversary is set up (the host may boot before it is). */
-  | { readonly t: "adv-hello" }
+  | { readonly t: "adv-hello"; readonly victim?: number }
   | { readonly t: "adv-case"; readonly name: string }
   | { readonly t: "adv-random"; readonly n: number; readonly seed: number };
 

@@ -178,7 +178,7 @@ export async function runAdversary(o: AdvRunOptions): Promise<AdvResult> {
   let ok = true;
   try {
     const hello = next("adv-ready", 10_000);
-    send({ t: "adv-hello" });
+    send({ t: "adv-hello", victim: advDomid });
     const ready = await hello;
     if (ready === null) throw new PvnetError("ETIMEDOUT", "the adversary did not start within 10 s");
     if (ready.error !== undefined)
