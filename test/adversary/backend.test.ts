@@ -19,6 +19,7 @@ test("backend cases: netfront breaks on violations, counts honest failures, shru
   const want: Record<string, string> = {
     "tx-id-duplicate": "fatal",
     "tx-id-out-of-range": "fatal",
+    "tx-id-inactive": "fatal",
     "tx-error-status": "dropped",
     "rx-bad-id": "fatal",
     "rx-error-status": "dropped",
