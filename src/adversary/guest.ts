@@ -14,13 +14,17 @@ import type { AdvCommand, AdvReport, AdvRole } from "./proto.js";
 import { RawFront, sleep } from "./raw-front.js";
 
 export default async function main(dom: Domain, args: GuestArgs): Promise<void> {
-  const role = (args.extra as AdvRole | null)?.role ?? "good";
+  const extra = args.extra as AdvRole | null;
+  const role = extra?.role ?? "good";
   if (role === "good") {
     const good = await import("../toolstack/guest-program.js");
     return good.default(dom, args);
   }
   if (role === "victim") {
-    const victim = await import("./victim.js");
+    const program = extra?.role === "victim" ? extra.program : undefined;
+    const victim = (await import(program ?? "./victim.js")) as {
+      default: (d: Domain, a: GuestArgs) => Promise<void>;
+    };
     return victim.default(dom, args);
   }
   return frontMain(dom, args);

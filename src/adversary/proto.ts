@@ -11,8 +11,11 @@ export type AdvRole =
   | { readonly role: "good" }
   /** The malicious frontend, on its own vif. */
   | { readonly role: "front" }
-  /** A good guest whose second netfront is served by the malicious backend. */
-  | { readonly role: "victim" };
+  /**
+   * The guest whose netfront the malicious backend serves: pvnet's (victim.ts), or the
+   * program at `program` (a file URL) speaking the same messages around another netfront.
+   */
+  | { readonly role: "victim"; readonly program?: string };
 
 /** Runner -> adversary program. */
 export type AdvCommand =

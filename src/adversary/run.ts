@@ -29,6 +29,13 @@ export interface AdvRunOptions {
   readonly log?: (line: string) => void;
   /** Per case, ms before it counts as hung. */
   readonly caseTimeoutMs?: number;
+  /**
+   * The peer under test when it is not pvnet's own: frontend mode, a Domain-0 program (as
+   * toolstack/dom0-program.ts: xenstored, the toolstack's vif writes, and the netback to
+   * attack); backend mode, the victim guest's program (as adversary/victim.ts: the same
+   * messages around the netfront to attack).
+   */
+  readonly peerProgram?: URL;
   /** Notified after each case (a live progress line). */
   readonly onCase?: (row: CaseRow) => void;
 }
@@ -137,14 +144,18 @@ export async function runAdversary(o: AdvRunOptions): Promise<AdvResult> {
   const advIndex = guests.length - 1;
   const advDomid = guests[advIndex]!.domid;
   const role = (i: number): AdvRole =>
-    i !== advIndex ? { role: "good" } : o.mode === "frontend" ? { role: "front" } : { role: "victim" };
+    i !== advIndex
+      ? { role: "good" }
+      : o.mode === "frontend"
+        ? { role: "front" }
+        : { role: "victim", program: o.peerProgram?.href };
   const host = await Host.boot(config, {
     socketPath: null,
     ping: { count: 0, intervalMs: 50, timeoutMs: 500 },
     log: o.log,
     guestProgram: new URL("./guest.js", import.meta.url),
     guestExtra: role,
-    dom0Program: o.mode === "backend" ? new URL("./back-dom0.js", import.meta.url) : undefined,
+    dom0Program: o.mode === "backend" ? new URL("./back-dom0.js", import.meta.url) : o.peerProgram,
     statusMs: STATUS_MS,
   });
   const waiters: ((r: AdvReport) => boolean)[] = [];

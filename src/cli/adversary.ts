@@ -14,6 +14,7 @@ export interface AdversaryOpts {
   list?: boolean;
   random?: string;
   seed: string;
+  peerProgram?: string;
 }
 
 function intArg(name: string, v: string, min: number, max: number): number {
@@ -55,11 +56,20 @@ export async function runAdversaryCommand(
   const cases = resolveCases(m, names);
   const { loadHostConfig, defaultHostConfig } = await import("../toolstack/config.js");
   const config = file === undefined ? defaultHostConfig() : loadHostConfig(file);
+  let peerProgram: URL | undefined;
+  if (o.peerProgram !== undefined) {
+    const { existsSync } = await import("node:fs");
+    const { pathToFileURL } = await import("node:url");
+    if (!existsSync(o.peerProgram))
+      throw usage(`--peer-program ${JSON.stringify(o.peerProgram)}: no such file`);
+    peerProgram = pathToFileURL(o.peerProgram);
+  }
   const res: AdvResult = await runAdversary({
     mode: m,
     config,
     cases,
     random,
+    peerProgram,
     onCase: o.json ? undefined : (r) => process.stdout.write(`${caseLine(r)}\n`),
   });
   if (o.json) process.stdout.write(`${JSON.stringify(res, null, 2)}\n`);
@@ -98,6 +108,10 @@ export function adversaryCommand(program: Command): void {
     .option("--json", "print the results as JSON")
     .option("--random <n>", "write N random ring, grant, link-page and xenstore words instead of cases")
     .option("--seed <s>", "the random run's seed", "1")
+    .option(
+      "--peer-program <file.js>",
+      "attack another implementation: frontend mode, a Domain-0 program with its netback; backend mode, a victim guest program with its netfront",
+    )
     .action(async (mode: string, file: string | undefined, o: AdversaryOpts) => {
       await runAdversaryCommand(mode, file, o);
     });
