@@ -245,7 +245,7 @@ export async function runAdversary(o: AdvRunOptions): Promise<AdvResult> {
     if (o.random !== undefined) {
       const g0 = goodTraffic(host.status());
       send({ t: "adv-random", n: o.random.n, seed: o.random.seed });
-      const done = await next("adv-random-done", Math.max(60_000, o.random.n / 5));
+      const done = await next("adv-random-done", Math.max(60_000, o.random.n / 2));
       await settle(host);
       const leaked = resourceDiff(baseline, dom0Resources(host));
       const good = minus(goodTraffic(host.status()), g0);
