@@ -14,6 +14,8 @@ export async function backendRandom(b: RawBack, n: number, seed: number): Promis
   const t: RandomTotals = { writes: 0, reconnects: 0, responses: 0, dropped: 0 };
   await b.open();
   let drop0 = 0;
+  /** Responses written on devices already closed. */
+  let answered = 0;
   let batches = 0;
   while (t.writes < n) {
     const kind = r.below(8);
@@ -50,11 +52,12 @@ export async function backendRandom(b: RawBack, n: number, seed: number): Promis
     await new Promise((res) => setImmediate(res));
     if (++batches % 8 === 0) {
       const s = await b.state();
-      t.responses = b.txRsp + b.rxRsp;
+      t.responses = answered + b.txRsp + b.rxRsp;
       const drops = (s.counters.rx_dropped ?? 0) + (s.counters.rx_errors ?? 0) + (s.counters.tx_errors ?? 0);
       t.dropped += drops - drop0;
       drop0 = drops;
       if (s.fatal.length > 0) {
+        answered += b.txRsp + b.rxRsp;
         await b.close();
         await b.open();
         t.reconnects++;
@@ -62,6 +65,7 @@ export async function backendRandom(b: RawBack, n: number, seed: number): Promis
       }
     }
   }
+  t.responses = answered + b.txRsp + b.rxRsp;
   await b.close();
   return t;
 }

@@ -5,7 +5,7 @@
  * netback gives up on the vif the adversary reconnects and goes on. Seeded: the same seed
  * writes the same words.
  */
-import { SIDE_MASK, SIDE_PENDING } from "../hv/evtchn.js";
+import { SIDE_MASK, SIDE_PENDING, SIDE_SEL, SIDE_WAKE } from "../hv/evtchn.js";
 import { PAGE_SIZE } from "../hv/memory.js";
 import { NET_TX_RING_SIZE, NETTXF_extra_info, NETTXF_more_data } from "../wire/xen/netif.js";
 import {
@@ -128,15 +128,20 @@ export async function frontendRandom(f: RawFront, n: number, seed: number): Prom
       f.dom.grants.grantAccessRef(f.dataRefs[i], r.below(8), r.u32() & 0xfffff, r.chance(0.5));
       t.writes++;
     } else if (kind === 13) {
-      // Link page: random words in Domain-0's half (wake, selector, pending). Not its mask
-      // bits: masking Domain-0's ports for this guest cuts the guest's own xenstore (the
-      // link-page-mask case shows it), and the run could not go on.
+      // Link page: random pending words in Domain-0's half, then every selector bit and a
+      // wake, so Domain-0 looks at them all. Without that kick, a pending bit left set with
+      // no selector makes this guest's own later notifications no-ops (the bit is already
+      // set), and Domain-0 stops serving this guest's ports, its xenstore ring included: the
+      // guest starves itself only, but the run could not go on. Mask words are left alone
+      // for the same reason.
       const side = f.dom.evtchn.sides.find((s) => s.peer === f.backendId);
       if (side !== undefined) {
         const other = side.base === 0 ? SIDE_WORDS : 0;
         for (let i = 0; i < 16; i++, t.writes++)
           Atomics.store(side.w, other + SIDE_PENDING + r.below(SIDE_MASK - SIDE_PENDING), r.u32() | 0);
-        Atomics.notify(side.w, other);
+        for (let i = SIDE_SEL; i < SIDE_PENDING; i++) Atomics.store(side.w, other + i, -1);
+        Atomics.add(side.w, other + SIDE_WAKE, 1);
+        Atomics.notify(side.w, other + SIDE_WAKE);
       }
     } else if (kind === 14) {
       // A vif key rewritten while connected (read again only at the next connect).
