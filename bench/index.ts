@@ -1,9 +1,11 @@
 /** The benchmark suite: `pvnet bench NAME`. Each prints a table with its baselines. */
 
+import { benchAdversary } from "./adversary.js";
 import { benchNetmap } from "./netmap.js";
 import type { BenchOptions, BenchRow } from "./result.js";
 import { benchRing } from "./ring.js";
 import { benchScale } from "./scale.js";
+import { benchSoak } from "./soak.js";
 import { benchStorm } from "./storm.js";
 import { benchVif } from "./vif.js";
 import { benchXenstore } from "./xenstore.js";
@@ -29,5 +31,14 @@ export const BENCHES: Record<string, { about: string; run: (o: BenchOptions) => 
   scale: {
     about: "boot 1, 10, 50, 100 guests: time to Connected, xenstore requests, RSS per guest, aggregate rate",
     run: benchScale,
+  },
+  adversary: {
+    about: "the adversary's random mode, 10^6 words each side: words/s, reconnects, good pings, leaks",
+    run: benchAdversary,
+  },
+  soak: {
+    about:
+      "a pair at 80 % of capacity while the adversary attacks a third guest: per-minute rate, loss, RSS, heap",
+    run: benchSoak,
   },
 };

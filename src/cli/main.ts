@@ -4,6 +4,7 @@
  * every command the one error style (style.ts).
  */
 import { Command } from "commander";
+import { adversaryCommand } from "./adversary.js";
 import { benchCommand } from "./bench.js";
 import { configCommand } from "./config.js";
 import { demoCommand } from "./demo.js";
@@ -29,6 +30,7 @@ valeCtlCommand(program);
 xenstoredCommand(program);
 xenstoreCommand(program);
 configCommand(program);
+adversaryCommand(program);
 styleErrors(program);
 
 // A reader that goes away early (pvnet pkt-gen -h | head) ends the output, not with a trace.

@@ -76,6 +76,11 @@ export interface HostOptions {
   readonly hotplug?: URL;
   /** `extra` in each guest's args: by the guest's position among the guests (0-based). */
   readonly guestExtra?: (index: number) => unknown;
+  /**
+   * Domain-0's program (default: dom0-program.js). `pvnet adversary backend` runs one that
+   * wraps the default and adds a malicious backend; it receives the usual Dom0Args.
+   */
+  readonly dom0Program?: URL;
   /** How often Domain-0 copies counters and states into shared memory, ms; default 250. */
   readonly statusMs?: number;
   /** Every domain's event loop mode; default "notify" (sleep when idle). */
@@ -221,7 +226,7 @@ export class Host {
       await machine.createDomain({
         name: dom0.name,
         pages: dom0.pages,
-        program: new URL("./dom0-program.js", import.meta.url),
+        program: opts.dom0Program ?? new URL("./dom0-program.js", import.meta.url),
         args,
         loopMode: opts.loopMode,
       });
