@@ -5,10 +5,12 @@
  * can only ever name a buffer this queue posted.
  *
  * Each event copies every published response into private memory once and parses it
- * (rx-parse.ts). A slot the backend reports failed (negative status) drops its frame and
- * recycles the buffers; anything else wrong (an id off its position, offset + size past
- * the page, a bad or missing extra, more_data past what was published, too many slots) is
- * a protocol violation: fatal, and the queue stops touching the ring. A good frame goes to
+ * (rx-parse.ts). As Linux's netfront (xennet_get_responses, xennet_set_skb_gso), a bad
+ * packet is dropped, its buffers recycled and counted in rx_errors: a failed status, offset
+ * + size past the page, a bad or missing extra, a bad GSO extra, more_data past what was
+ * published, too many slots. Only a response whose id is off its position (a buffer this
+ * queue did not post there) is a protocol violation: fatal, and the queue stops touching
+ * the ring. A good frame goes to
  * the receive callback straight from its page when it fills one slot, gathered into a
  * private buffer when it spans several; then every consumed buffer is posted again and the
  * batch pushed once. The callback must copy what it keeps: the buffer is reposted when it
@@ -195,9 +197,9 @@ export class FrontRx {
       while (i < n) {
         const v = parseRxPacket(batch, 0, i, n - i, first, mask, pkt);
         if (v !== RxVerdict.Ok) {
-          // A failed copy is the backend's honest report (netback overwrites the status
-          // with the GNTST code); everything else is a broken backend.
-          if (pkt.reason !== RxReason.BadStatus || pkt.reasonB >= 0) {
+          // A buffer named where it was not posted: the backend is broken. Anything else
+          // costs only this packet, as in Linux (a failed copy is netback's honest report).
+          if (pkt.reason === RxReason.BadId) {
             this.#fail(`rx: ${pkt.describe()}`);
             return true;
           }
@@ -212,8 +214,9 @@ export class FrontRx {
           const type = extraGsoType(batch, x);
           const size = extraGsoSize(batch, x);
           if ((type !== XEN_NETIF_GSO_TYPE_TCPV4 && type !== XEN_NETIF_GSO_TYPE_TCPV6) || size === 0) {
-            this.#fail(`rx: bad GSO extra (type ${type}, size ${size})`);
-            return true;
+            this.#c[this.#cErrors]++;
+            i += pkt.consumed;
+            continue;
           }
           meta.gsoType = type;
           meta.gsoSize = size;
