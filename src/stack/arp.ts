@@ -61,7 +61,8 @@ const FAILED = 6;
 /** The state names, by state number. */
 const STATE_NAMES = ["free", "incomplete", "reachable", "stale", "delay", "probe", "failed"] as const;
 
-export type NeighbourState = Exclude<(typeof STATE_NAMES)[number], "free">;
+/** An entry's state, Linux's NUD_* as `ip neigh` names them. */
+export type NeighbourState = "incomplete" | "reachable" | "stale" | "delay" | "probe" | "failed";
 
 /** True in the states whose MAC frames are sent to. */
 function usable(s: number): boolean {

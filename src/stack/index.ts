@@ -9,7 +9,7 @@
  */
 
 export { formatIpv4, parseIpv4 } from "../wire/net/ipv4.js";
-export type { ArpEntry, ArpOptions } from "./arp.js";
+export type { ArpEntry, ArpOptions, NeighbourState } from "./arp.js";
 export { STACK_COUNTER_NAMES, type StackCounterName } from "./counters.js";
 export {
   type NetDevice,
