@@ -5,6 +5,8 @@
  * netback gives up on the vif the adversary reconnects and goes on. Seeded: the same seed
  * writes the same words.
  */
+
+import { bounded, withTimeout } from "../base/timeout.js";
 import { SIDE_MASK, SIDE_PENDING, SIDE_SEL, SIDE_WAKE } from "../hv/evtchn.js";
 import { PAGE_SIZE } from "../hv/memory.js";
 import { NET_TX_RING_SIZE, NETTXF_extra_info, NETTXF_more_data } from "../wire/xen/netif.js";
@@ -23,22 +25,6 @@ const BATCH = 64;
 const SIDE_WORDS = 512;
 const XS_BOUND_MS = 3000;
 
-/** A xenstore call the run does not wait on for ever: its own connection may be what broke. */
-function bounded<T>(p: Promise<T>): Promise<T | undefined> {
-  let timer: NodeJS.Timeout | undefined;
-  const t = new Promise<never>((_, reject) => {
-    timer = setTimeout(
-      () =>
-        reject(
-          new Error(
-            `the adversary's own xenstore stopped answering for ${XS_BOUND_MS} ms (Domain-0 no longer serves its ports)`,
-          ),
-        ),
-      XS_BOUND_MS,
-    );
-  });
-  return Promise.race([p.catch(() => undefined), t]).finally(() => clearTimeout(timer));
-}
 const KEYS = [KEY_TX_RING_REF, KEY_RX_RING_REF, KEY_EVENT_CHANNEL, KEY_MULTI_QUEUE_NUM_QUEUES, "feature-sg"];
 
 function randomValue(r: Rng): string {
@@ -62,20 +48,8 @@ function randomValue(r: Rng): string {
  * stops serving this guest's ports; other guests are not affected): the run ends there,
  * saying so, rather than hang.
  */
-function deadline<T>(p: Promise<T>, writes: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const t = new Promise<never>((_, reject) => {
-    timer = setTimeout(
-      () =>
-        reject(
-          new Error(
-            `after ${writes} writes the adversary's own xenstore stopped answering (Domain-0 no longer serves its ports)`,
-          ),
-        ),
-      10_000,
-    );
-  });
-  return Promise.race([p, t]).finally(() => clearTimeout(timer));
+function stalled(writes: number): string {
+  return `after ${writes} writes the adversary's own xenstore stopped answering (Domain-0 no longer serves its ports)`;
 }
 
 export async function frontendRandom(f: RawFront, n: number, seed: number): Promise<RandomTotals> {
@@ -95,9 +69,9 @@ export async function frontendRandom(f: RawFront, n: number, seed: number): Prom
   let up = await connectRandom();
   while (t.writes < n) {
     if (!up) {
-      await deadline(f.disconnect(), t.writes);
+      await withTimeout(f.disconnect(), 10_000, stalled(t.writes));
       t.reconnects++;
-      up = await deadline(connectRandom(), t.writes);
+      up = await withTimeout(connectRandom(), 10_000, stalled(t.writes));
       continue;
     }
     const kind = r.below(16);
@@ -157,7 +131,14 @@ export async function frontendRandom(f: RawFront, n: number, seed: number): Prom
     await sleep(0);
     f.reap();
     t.responses = f.tally.okay + f.tally.error + f.tally.null + f.tally.other;
-    if (r.chance(0.1) && (await bounded(f.backendState())) !== XenbusState.Connected) up = false;
+    if (
+      r.chance(0.1) &&
+      (await bounded(
+        f.backendState().catch(() => undefined),
+        XS_BOUND_MS,
+      )) !== XenbusState.Connected
+    )
+      up = false;
     // A ring that stopped answering (full of unanswerable requests): start over.
     if (up && (f.reqProd - f.rspCons) >>> 0 >= NET_TX_RING_SIZE) {
       await sleep(5);
@@ -168,7 +149,7 @@ export async function frontendRandom(f: RawFront, n: number, seed: number): Prom
   // Our data grants back as they were, for whatever runs next.
   for (let i = 0; i < f.dataRefs.length; i++)
     f.dom.grants.grantAccessRef(f.dataRefs[i], f.backendId, f.dataPages[i], true);
-  await deadline(f.disconnect(), t.writes);
+  await withTimeout(f.disconnect(), 10_000, stalled(t.writes));
   t.dropped = f.tally.error - e0;
   return t;
 }

@@ -10,6 +10,7 @@
  * devices; the guests' frontends reconnect without the guests restarting.
  */
 import { PvnetError } from "../base/errors.js";
+import { withTimeout } from "../base/timeout.js";
 import type { Domain } from "../hv/domain.js";
 import { inheritLoader, programLoadError } from "../hv/program-load.js";
 import { MACHINE } from "../hv/worker-proto.js";
@@ -263,7 +264,9 @@ export default async function main(dom: Domain, args: Dom0Args): Promise<void> {
       const old = netback;
       netback = null;
       if (old !== null)
-        await withTimeout(old.kill(), 3000).catch((e: unknown) => log(`netback kill: ${errText(e)}`));
+        await withTimeout(old.kill(), 3000, "netback kill").catch((e: unknown) =>
+          log(`netback kill: ${errText(e)}`),
+        );
       const live: VifRec[] = [];
       for (const rec of recs.values()) {
         try {
@@ -426,10 +429,12 @@ export default async function main(dom: Domain, args: Dom0Args): Promise<void> {
     dom.timers.cancel(tick);
     copyStatus();
     // Guests that went just before: their devices are removed before netback stops.
-    await withTimeout(Promise.all(removing), 2000).catch(() => undefined);
+    await withTimeout(Promise.all(removing), 2000, "device removal").catch(() => undefined);
     // Backends close (their channels and mappings released) before anything else goes.
     if (netback !== null)
-      await withTimeout(netback.stop(), 1500).catch((e: unknown) => log(`netback stop: ${errText(e)}`));
+      await withTimeout(netback.stop(), 1500, "netback stop").catch((e: unknown) =>
+        log(`netback stop: ${errText(e)}`),
+      );
     for (const rec of recs.values()) {
       // netback's stop may have closed the vif (and left the switch) already.
       try {
@@ -494,14 +499,6 @@ function parentOf(path: string): string {
 /** Where libxl writes a guest's vif frontends: Domain-0 follows it to show their states. */
 function guestDevicesPath(domid: number): string {
   return `${domainPath(domid)}/device/vif`;
-}
-
-function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const t = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new PvnetError("ETIMEDOUT", `no answer within ${ms} ms`)), ms);
-  });
-  return Promise.race([p, t]).finally(() => clearTimeout(timer));
 }
 
 function errText(e: unknown): string {

@@ -5,6 +5,8 @@
  * pings and UDP-echoes the other guests on its bridge (each from when it answers ARP),
  * reporting each result to the host.
  */
+
+import { bounded } from "../base/timeout.js";
 import type { Domain } from "../hv/domain.js";
 import { NetfrontDriver } from "../netfront/xenbus.js";
 import { NetStack } from "../stack/iface.js";
@@ -189,18 +191,6 @@ export default async function main(dom: Domain, args: GuestArgs): Promise<void> 
     }
     xs.close();
   });
-}
-
-/**
- * `p`, or undefined after `ms`. The timer is cleared once `p` settles: a pending one would
- * keep the worker alive after shutdown, and the machine would wait for it.
- */
-function bounded<T>(p: Promise<T>, ms: number): Promise<T | undefined> {
-  let timer: NodeJS.Timeout | undefined;
-  const t = new Promise<undefined>((r) => {
-    timer = setTimeout(() => r(undefined), ms);
-  });
-  return Promise.race([p, t]).finally(() => clearTimeout(timer));
 }
 
 function errText(e: unknown): string {

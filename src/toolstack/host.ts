@@ -7,6 +7,7 @@
  */
 import { existsSync, lstatSync, unlinkSync } from "node:fs";
 import { PvnetError } from "../base/errors.js";
+import { withTimeout } from "../base/timeout.js";
 import type { LoopMode } from "../hv/loop.js";
 import { type DomainStatus, Machine } from "../hv/machine.js";
 import { VIF_QUEUE_COUNTERS, type VifQueueCounter } from "../netback/counters.js";
@@ -619,12 +620,4 @@ function vifStates(w: Int32Array): string {
   const hp = Atomics.load(w, VS_HOTPLUG);
   const hotplug = hp === 1 ? "connected" : hp === -1 ? "error" : "pending";
   return `frontend ${xenbusStateName(fe)}(${fe}), backend ${xenbusStateName(be)}(${be}), hotplug ${hotplug}`;
-}
-
-function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const t = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new PvnetError("ETIMEDOUT", `${what}: not written within ${ms} ms`)), ms);
-  });
-  return Promise.race([p, t]).finally(() => clearTimeout(timer));
 }
