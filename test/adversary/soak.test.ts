@@ -17,8 +17,12 @@ test("soak: attacked netback keeps the good pair going, cases as expected, losse
   assert.equal(total.asExpected, total.cases);
   assert.equal(total.dom0Leaked, "none");
   assert.ok((total.sent as number) > 0 && total.mpps > 0);
-  // Lost = sent - received; each must be a counted drop (the count also covers the capacity run).
-  assert.ok((total.lost as number) <= (total.countedDrops as number) + 512, JSON.stringify(total));
+  // Lost = sent - received since the window opened; each must be a drop netback counted
+  // (tx_dropped on guest2's vif) in the same window, give or take a status period's frames
+  // in flight.
+  const lost = total.lost as number;
+  const counted = total.countedDrops as number;
+  assert.ok(Math.abs(lost - counted) <= 512 + lost / 100, JSON.stringify(total));
   for (const r of rows)
     if (r.name !== "soak total") assert.ok((r.rssMiB as number) > 0 && (r.heapMiB as number) > 0);
 });
