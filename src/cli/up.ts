@@ -5,6 +5,7 @@
 import type { Command } from "commander";
 import { defaultRunDir } from "../netmapd/socket-path.js";
 import type { Host, HostStatus } from "../toolstack/host.js";
+import { defaultControlSocket } from "./control-client.js";
 import { withSocketHint } from "./netmapd.js";
 import { exitAfterSignal, shutdownSignals } from "./signals.js";
 import { socketPathArg, usage } from "./style.js";
@@ -15,6 +16,7 @@ export interface UpOpts {
   json?: boolean;
   xenstoreSocket?: string;
   xenstoreTrace?: string;
+  control?: string;
   pingCount: string;
   pingInterval: string;
 }
@@ -25,6 +27,7 @@ export interface UpRun {
   json: boolean;
   socketPath: string;
   tracePath: string | null;
+  controlPath: string;
   pingCount: number;
   pingIntervalMs: number;
 }
@@ -59,6 +62,7 @@ export function parseUpOpts(file: string | undefined, o: UpOpts): UpRun {
     json: o.json === true,
     socketPath: o.xenstoreSocket ?? defaultUpSocket(),
     tracePath: o.xenstoreTrace ?? null,
+    controlPath: o.control ?? defaultControlSocket(),
     pingCount: intOpt("ping-count", o.pingCount, 0, 1_000_000),
     pingIntervalMs: intOpt("ping-interval", o.pingInterval, 10, 3_600_000),
   };
@@ -70,6 +74,7 @@ export async function runUp(run: UpRun): Promise<void> {
   const signals = shutdownSignals();
   const { loadHostConfig, defaultHostConfig } = await import("../toolstack/config.js");
   const { Host } = await import("../toolstack/host.js");
+  const { ControlServer } = await import("../toolstack/control.js");
   const { viewLines, viewHeader, rateBase, statusJson } = await import("./up-view.js");
   const config = run.file === undefined ? defaultHostConfig() : loadHostConfig(run.file);
   // Human lines go to stdout, unless stdout carries the JSON.
@@ -90,10 +95,16 @@ export async function runUp(run: UpRun): Promise<void> {
   }).catch((e: unknown) => {
     throw withSocketHint(e);
   });
+  // The commands' socket (pvnet list, destroy...); a host already running there is refused.
+  const control = await ControlServer.listen(host, run.controlPath).catch(async (e: unknown) => {
+    await host.shutdown();
+    throw e;
+  });
   say(
     `pvnet up: ${config.domains.length} domains from ${run.file ?? "the default host"}; ` +
       `xenstore at ${host.socketPath} (XENSTORED_PATH=${host.socketPath} xenstore-ls -p /local/domain)` +
-      `${run.tracePath === null ? "" : `; trace in ${run.tracePath}`}\n`,
+      `${run.tracePath === null ? "" : `; trace in ${run.tracePath}`}\n` +
+      `pvnet up: control at ${control.path} (pvnet list, network-list, destroy, backend-restart)\n`,
   );
   const t0 = performance.now();
   // The last few samples: rates are measured over at least half a second (rateBase).
@@ -128,6 +139,7 @@ export async function runUp(run: UpRun): Promise<void> {
   if (!run.json) draw(true);
   const final: HostStatus = host.status();
   if (signal !== null) say(`pvnet up: ${signal}, shutting down\n`);
+  await control.close();
   await host.shutdown();
   if (run.json)
     process.stdout.write(
@@ -148,6 +160,11 @@ export function upCommand(program: Command): void {
     .option(
       "--xenstore-socket <path>",
       `xenstored's unix socket (default ${defaultUpSocket()})`,
+      socketPathArg,
+    )
+    .option(
+      "--control <path>",
+      `the commands' control socket (default ${defaultControlSocket()})`,
       socketPathArg,
     )
     .option("--xenstore-trace <file>", "append every xenstore request and reply to FILE, one line each")
