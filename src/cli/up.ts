@@ -3,6 +3,7 @@
  * live until Ctrl-C or `--for`; `--json` prints the final status instead of the view.
  */
 import type { Command } from "commander";
+import { PvnetError } from "../base/errors.js";
 import { defaultRunDir } from "../netmapd/socket-path.js";
 import type { Host, HostStatus } from "../toolstack/host.js";
 import { defaultControlSocket } from "./control-client.js";
@@ -98,7 +99,9 @@ export async function runUp(run: UpRun): Promise<void> {
   // The commands' socket (pvnet list, destroy...); a host already running there is refused.
   const control = await ControlServer.listen(host, run.controlPath).catch(async (e: unknown) => {
     await host.shutdown();
-    throw e;
+    throw e instanceof PvnetError && e.code === "EADDRINUSE"
+      ? new PvnetError(e.code, `${e.message} (another pvnet up: stop it, or give this one --control PATH)`)
+      : e;
   });
   say(
     `pvnet up: ${config.domains.length} domains from ${run.file ?? "the default host"}; ` +

@@ -228,26 +228,31 @@ export class ControlServer {
     s.on("error", () => s.destroy());
     s.setEncoding("utf8");
     let buf = "";
+    let refused = false;
     // Replies go in request order: each request waits for the one before it.
     let chain = Promise.resolve();
+    const refuse = (): void => {
+      buf = "";
+      refused = true;
+      chain = chain.then(() => {
+        const error = `bad request: line longer than ${CONTROL_LINE_MAX} bytes`;
+        if (!s.destroyed) s.end(`${JSON.stringify({ ok: false, error })}\n`);
+      });
+    };
     s.on("data", (chunk: string) => {
+      if (refused) return;
       buf += chunk;
       for (let nl = buf.indexOf("\n"); nl >= 0; nl = buf.indexOf("\n")) {
+        if (nl > CONTROL_LINE_MAX) return refuse();
         const line = buf.slice(0, nl).trim();
         buf = buf.slice(nl + 1);
         if (line === "") continue;
         chain = chain.then(async () => {
           const reply = await handleRequest(host, line);
-          if (!s.destroyed) s.write(`${JSON.stringify(reply)}\n`);
+          if (!s.destroyed && s.writable) s.write(`${JSON.stringify(reply)}\n`);
         });
       }
-      if (buf.length > CONTROL_LINE_MAX) {
-        buf = "";
-        chain = chain.then(() => {
-          const error = `bad request: line longer than ${CONTROL_LINE_MAX} bytes`;
-          if (!s.destroyed) s.end(`${JSON.stringify({ ok: false, error })}\n`);
-        });
-      }
+      if (buf.length > CONTROL_LINE_MAX) refuse();
     });
   }
 

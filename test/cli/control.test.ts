@@ -169,6 +169,26 @@ test("malformed requests get error replies and the server keeps serving", async 
   assert.equal((await pvnet(["list"])).code, 0);
 });
 
+test("a line longer than the limit: an error reply, that connection closed, the server still serving", async () => {
+  const [reply] = await raw(`{"op":"list","pad":"${"x".repeat(70_000)}"}\n`, 1);
+  assert.match(JSON.parse(reply!).error as string, /^bad request: line longer than \d+ bytes$/);
+  assert.equal((await pvnet(["list"])).code, 0);
+});
+
+test("--control PATH finds the host from anywhere; a second pvnet up on the same socket is refused", async () => {
+  const elsewhere = { ...process.env, PVNET_RUNDIR: join(dir, "elsewhere") };
+  const l = await pvnet(["list", "--control", sock], elsewhere);
+  assert.equal(l.code, 0, l.err);
+  assert.match(l.out, /^guest1 /m);
+  const second = await pvnet(["up", "--for", "5", "--xenstore-socket", join(dir, "second-xs.sock")]);
+  assert.equal(second.code, 1);
+  assert.equal(
+    second.err,
+    `pvnet up: already running at ${sock} (another pvnet up: stop it, or give this one --control PATH)\n`,
+  );
+  assert.equal((await pvnet(["list"])).code, 0, "the first host still serves");
+});
+
 test("destroy guest2: gone from list, the host keeps running; backend-restart: guest1's vif reconnects", async () => {
   const d = await pvnet(["destroy", "guest2"]);
   assert.equal(d.code, 0, d.err);
