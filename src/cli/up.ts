@@ -88,21 +88,23 @@ export async function runUp(run: UpRun): Promise<void> {
       if (logLines.length > 5) logLines.shift();
     } else process.stderr.write(`pvnet up: ${line}\n`);
   };
+  // The commands' socket (pvnet list, destroy...), taken first: a host already running
+  // there is refused before anything boots.
+  const control = await ControlServer.listen(run.controlPath).catch((e: unknown) => {
+    throw e instanceof PvnetError && e.code === "EADDRINUSE"
+      ? new PvnetError(e.code, `${e.message} (another pvnet up: stop it, or give this one --control PATH)`)
+      : e;
+  });
   const host: Host = await Host.boot(config, {
     socketPath: run.socketPath,
     tracePath: run.tracePath,
     ping: { count: run.pingCount, intervalMs: run.pingIntervalMs },
     log,
-  }).catch((e: unknown) => {
+  }).catch(async (e: unknown) => {
+    await control.close();
     throw withSocketHint(e);
   });
-  // The commands' socket (pvnet list, destroy...); a host already running there is refused.
-  const control = await ControlServer.listen(host, run.controlPath).catch(async (e: unknown) => {
-    await host.shutdown();
-    throw e instanceof PvnetError && e.code === "EADDRINUSE"
-      ? new PvnetError(e.code, `${e.message} (another pvnet up: stop it, or give this one --control PATH)`)
-      : e;
-  });
+  control.serve(host);
   say(
     `pvnet up: ${config.domains.length} domains from ${run.file ?? "the default host"}; ` +
       `xenstore at ${host.socketPath} (XENSTORED_PATH=${host.socketPath} xenstore-ls -p /local/domain)` +

@@ -202,6 +202,8 @@ export class ControlServer {
   readonly path: string;
   readonly #server: Server;
   readonly #conns = new Set<Socket>();
+  /** The host the requests operate, once it has booted. */
+  #host: Host | null = null;
   #closed: Promise<void> | null = null;
 
   private constructor(server: Server, path: string) {
@@ -211,18 +213,30 @@ export class ControlServer {
 
   /**
    * Listens on `path` (its directory made when missing; a live socket refused, a stale one
-   * replaced: unix-listen.ts), mode 0600: only the host's user may operate it.
+   * replaced: unix-listen.ts), mode 0600: only the host's user may operate it. Taken before
+   * the host boots, so a second `pvnet up` on the same socket stops before booting;
+   * requests are answered "still booting" until `serve`.
    */
-  static async listen(host: Host, path: string): Promise<ControlServer> {
+  static async listen(path: string): Promise<ControlServer> {
     const server = createServer();
     const cs = new ControlServer(server, path);
-    server.on("connection", (s) => cs.#serve(host, s));
+    server.on("connection", (s) => cs.#serve(s));
     await listenUnix(server, path);
-    chmodSync(path, 0o600);
+    try {
+      chmodSync(path, 0o600);
+    } catch (e) {
+      await cs.close();
+      throw e;
+    }
     return cs;
   }
 
-  #serve(host: Host, s: Socket): void {
+  /** From now on, requests operate `host`. */
+  serve(host: Host): void {
+    this.#host = host;
+  }
+
+  #serve(s: Socket): void {
     this.#conns.add(s);
     s.on("close", () => this.#conns.delete(s));
     s.on("error", () => s.destroy());
@@ -248,7 +262,11 @@ export class ControlServer {
         buf = buf.slice(nl + 1);
         if (line === "") continue;
         chain = chain.then(async () => {
-          const reply = await handleRequest(host, line);
+          const host = this.#host;
+          const reply: ControlReply =
+            host === null
+              ? { ok: false, error: "the host is still booting" }
+              : await handleRequest(host, line);
           if (!s.destroyed && s.writable) s.write(`${JSON.stringify(reply)}\n`);
         });
       }
