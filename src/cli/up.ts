@@ -186,6 +186,9 @@ export function upCommand(program: Command): void {
         "The socket serves Debian's xenstore-utils as on a Xen host:",
         "  XENSTORED_PATH=PATH xenstore-ls -p /local/domain",
         "A socket a live daemon answers on is refused; a stale one is replaced.",
+        "",
+        "From other shells, through the control socket (--control; the same default for both):",
+        "  pvnet list, pvnet network-list DOMAIN, pvnet destroy DOMAIN, pvnet backend-restart",
       ].join("\n"),
     )
     .action(async (file: string | undefined, o: UpOpts) => {

@@ -6,6 +6,7 @@
 import type { Command } from "commander";
 import type { ListRow, NicRow } from "../toolstack/control.js";
 import { controlRequest, defaultControlSocket } from "./control-client.js";
+import { ENV_HELP } from "./env-help.js";
 import { socketPathArg } from "./style.js";
 
 interface CtlOpts {
@@ -48,24 +49,24 @@ function common(cmd: Command): Command {
       `the host's control socket (default ${defaultControlSocket()})`,
       socketPathArg,
     )
-    .option("--json", "print the reply as JSON");
+    .option("--json", "print the reply as JSON")
+    .addHelpText("after", ENV_HELP.control);
 }
 
 export function xlCommands(program: Command): void {
   common(
     program
       .command("list")
-      .description("list a running host's domains, as xl list (Name ID Mem VCPUs State Time)"),
-  )
-    .addHelpText(
-      "after",
-      "\nState: Domain-0 r-----, a running guest -b---- (it waits on events), starting ------,\nfailed ----c-, stopped ---s--, destroyed -----d. Time(s): how long its thread was busy.",
-    )
-    .action(async (o: CtlOpts) => {
-      const r = await ask(o, { op: "list" });
-      if (o.json === true) json(r.domains);
-      else process.stdout.write(`${listLines(r.domains as ListRow[]).join("\n")}\n`);
-    });
+      .description("list a running host's domains, as xl list (Name ID Mem VCPUs State Time)")
+      .addHelpText(
+        "after",
+        "\nState: Domain-0 r-----, a running guest -b---- (it waits on events), starting ------,\nfailed ----c-, stopped ---s--, destroyed -----d. Time(s): how long its thread was busy.",
+      ),
+  ).action(async (o: CtlOpts) => {
+    const r = await ask(o, { op: "list" });
+    if (o.json === true) json(r.domains);
+    else process.stdout.write(`${listLines(r.domains as ListRow[]).join("\n")}\n`);
+  });
   common(
     program
       .command("network-list")
