@@ -20,6 +20,17 @@ const XENSTORED = [
   ],
 ] as const;
 
+const CONTROL = [
+  [
+    "PVNET_RUNDIR",
+    "directory of control.sock, the running host's control socket (next to netmapd.sock); --control overrides it",
+  ],
+  [
+    "XDG_RUNTIME_DIR",
+    "without PVNET_RUNDIR, a non-root user's control.sock is in $XDG_RUNTIME_DIR/pvnet (root: /run/pvnet; no XDG_RUNTIME_DIR: /tmp/pvnet-UID)",
+  ],
+] as const;
+
 /** Help text's width: descriptions wrap to stay within it. */
 const WIDTH = 88;
 
@@ -44,5 +55,6 @@ function section(vars: readonly (readonly [string, string])[]): string {
 export const ENV_HELP = {
   netmapd: section(NETMAPD),
   xenstored: section(XENSTORED),
+  control: section(CONTROL),
   all: section([...NETMAPD, ...XENSTORED]),
 };

@@ -14,6 +14,7 @@ import { pktGenCommand } from "./pkt-gen.js";
 import { errorLine, styleErrors } from "./style.js";
 import { upCommand } from "./up.js";
 import { xenstoreCommand, xenstoredCommand } from "./xenstore.js";
+import { xlCommands } from "./xl.js";
 
 const program = new Command();
 program
@@ -22,6 +23,7 @@ program
   .version("0.1.0")
   .addHelpText("after", `\nRun pvnet COMMAND --help for a command's options.\n${ENV_HELP.all}`);
 upCommand(program);
+xlCommands(program);
 demoCommand(program);
 benchCommand(program);
 pktGenCommand(program);

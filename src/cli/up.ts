@@ -3,8 +3,10 @@
  * live until Ctrl-C or `--for`; `--json` prints the final status instead of the view.
  */
 import type { Command } from "commander";
+import { PvnetError } from "../base/errors.js";
 import { defaultRunDir } from "../netmapd/socket-path.js";
 import type { Host, HostStatus } from "../toolstack/host.js";
+import { defaultControlSocket } from "./control-client.js";
 import { withSocketHint } from "./netmapd.js";
 import { exitAfterSignal, shutdownSignals } from "./signals.js";
 import { socketPathArg, usage } from "./style.js";
@@ -15,6 +17,7 @@ export interface UpOpts {
   json?: boolean;
   xenstoreSocket?: string;
   xenstoreTrace?: string;
+  control?: string;
   pingCount: string;
   pingInterval: string;
 }
@@ -25,6 +28,7 @@ export interface UpRun {
   json: boolean;
   socketPath: string;
   tracePath: string | null;
+  controlPath: string;
   pingCount: number;
   pingIntervalMs: number;
 }
@@ -59,6 +63,7 @@ export function parseUpOpts(file: string | undefined, o: UpOpts): UpRun {
     json: o.json === true,
     socketPath: o.xenstoreSocket ?? defaultUpSocket(),
     tracePath: o.xenstoreTrace ?? null,
+    controlPath: o.control ?? defaultControlSocket(),
     pingCount: intOpt("ping-count", o.pingCount, 0, 1_000_000),
     pingIntervalMs: intOpt("ping-interval", o.pingInterval, 10, 3_600_000),
   };
@@ -70,6 +75,7 @@ export async function runUp(run: UpRun): Promise<void> {
   const signals = shutdownSignals();
   const { loadHostConfig, defaultHostConfig } = await import("../toolstack/config.js");
   const { Host } = await import("../toolstack/host.js");
+  const { ControlServer } = await import("../toolstack/control.js");
   const { viewLines, viewHeader, rateBase, statusJson } = await import("./up-view.js");
   const config = run.file === undefined ? defaultHostConfig() : loadHostConfig(run.file);
   // Human lines go to stdout, unless stdout carries the JSON.
@@ -82,18 +88,28 @@ export async function runUp(run: UpRun): Promise<void> {
       if (logLines.length > 5) logLines.shift();
     } else process.stderr.write(`pvnet up: ${line}\n`);
   };
+  // The commands' socket (pvnet list, destroy...), taken first: a host already running
+  // there is refused before anything boots.
+  const control = await ControlServer.listen(run.controlPath).catch((e: unknown) => {
+    throw e instanceof PvnetError && e.code === "EADDRINUSE"
+      ? new PvnetError(e.code, `${e.message} (another pvnet up: stop it, or give this one --control PATH)`)
+      : e;
+  });
   const host: Host = await Host.boot(config, {
     socketPath: run.socketPath,
     tracePath: run.tracePath,
     ping: { count: run.pingCount, intervalMs: run.pingIntervalMs },
     log,
-  }).catch((e: unknown) => {
+  }).catch(async (e: unknown) => {
+    await control.close();
     throw withSocketHint(e);
   });
+  control.serve(host);
   say(
     `pvnet up: ${config.domains.length} domains from ${run.file ?? "the default host"}; ` +
       `xenstore at ${host.socketPath} (XENSTORED_PATH=${host.socketPath} xenstore-ls -p /local/domain)` +
-      `${run.tracePath === null ? "" : `; trace in ${run.tracePath}`}\n`,
+      `${run.tracePath === null ? "" : `; trace in ${run.tracePath}`}\n` +
+      `pvnet up: control at ${control.path} (pvnet list, network-list, destroy, backend-restart)\n`,
   );
   const t0 = performance.now();
   // The last few samples: rates are measured over at least half a second (rateBase).
@@ -128,6 +144,7 @@ export async function runUp(run: UpRun): Promise<void> {
   if (!run.json) draw(true);
   const final: HostStatus = host.status();
   if (signal !== null) say(`pvnet up: ${signal}, shutting down\n`);
+  await control.close();
   await host.shutdown();
   if (run.json)
     process.stdout.write(
@@ -150,6 +167,11 @@ export function upCommand(program: Command): void {
       `xenstored's unix socket (default ${defaultUpSocket()})`,
       socketPathArg,
     )
+    .option(
+      "--control <path>",
+      `the commands' control socket (default ${defaultControlSocket()})`,
+      socketPathArg,
+    )
     .option("--xenstore-trace <file>", "append every xenstore request and reply to FILE, one line each")
     .option(
       "--ping-count <n>",
@@ -164,6 +186,9 @@ export function upCommand(program: Command): void {
         "The socket serves Debian's xenstore-utils as on a Xen host:",
         "  XENSTORED_PATH=PATH xenstore-ls -p /local/domain",
         "A socket a live daemon answers on is refused; a stale one is replaced.",
+        "",
+        "From other shells, through the control socket (--control; the same default for both):",
+        "  pvnet list, pvnet network-list DOMAIN, pvnet destroy DOMAIN, pvnet backend-restart",
       ].join("\n"),
     )
     .action(async (file: string | undefined, o: UpOpts) => {

@@ -69,6 +69,13 @@ const EXTRA: Record<string, string[][]> = {
     ["--xenstore-socket", "/proc/pvnet-x/y.sock"],
   ],
   bench: [["nope"]],
+  list: [
+    ["--control", ""],
+    ["--control", join(dir, "no-host.sock")],
+  ],
+  "network-list": [[], ["guest1", "--control", join(dir, "no-host.sock")]],
+  destroy: [[], ["guest1", "--control", join(dir, "no-host.sock")]],
+  "backend-restart": [["--control", join(dir, "no-host.sock")]],
   "pkt-gen": [
     ["--for"],
     ["-i", "vale0:a", "-s", "10.0.0.9-10.0.0.1"],

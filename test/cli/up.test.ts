@@ -22,7 +22,8 @@ interface Run {
 }
 
 function start(args: readonly string[]): { p: ChildProcess; done: Promise<Run>; out: () => string } {
-  const p = spawn(process.execPath, [MAIN, "up", ...args], { env: { ...process.env } });
+  // The run directory holds the default control socket: this file's, not another test's host.
+  const p = spawn(process.execPath, [MAIN, "up", ...args], { env: { ...process.env, PVNET_RUNDIR: dir } });
   let out = "";
   let err = "";
   p.stdout!.setEncoding("utf8").on("data", (c: string) => (out += c));

@@ -96,6 +96,9 @@ test("pvnet up --for --json: states 4/4 by number and name; every requested prob
       "50",
       "--xenstore-socket",
       sock,
+      // Its own control socket: other files' hosts may run at the same time.
+      "--control",
+      join(dir, "b-control.sock"),
     ]);
     let out = "";
     let err = "";

@@ -1,0 +1,103 @@
+/**
+ * xl's commands for a running host, each its own process talking to `pvnet up` over the
+ * control socket: `pvnet list`, `pvnet network-list DOMAIN`, `pvnet destroy DOMAIN` and
+ * `pvnet backend-restart`. Each prints xl's table (or `--json`) and fails with one line.
+ */
+import type { Command } from "commander";
+import type { ListRow, NicRow } from "../toolstack/control.js";
+import { controlRequest, defaultControlSocket } from "./control-client.js";
+import { ENV_HELP } from "./env-help.js";
+import { socketPathArg } from "./style.js";
+
+interface CtlOpts {
+  control?: string;
+  json?: boolean;
+}
+
+function ask(o: CtlOpts, req: Record<string, unknown>): Promise<Record<string, unknown>> {
+  return controlRequest(o.control ?? defaultControlSocket(), req);
+}
+
+function json(v: unknown): void {
+  process.stdout.write(`${JSON.stringify(v, null, 2)}\n`);
+}
+
+/** `xl list`'s lines: "%-40s %5d %5lu %5d     %s  %8.1f". */
+export function listLines(rows: readonly ListRow[]): string[] {
+  const out = [`${"Name".padEnd(40)}    ID   Mem VCPUs\tState\tTime(s)`];
+  for (const r of rows)
+    out.push(
+      `${r.name.padEnd(40)} ${String(r.id).padStart(5)} ${String(r.mem).padStart(5)} ${String(r.vcpus).padStart(5)}     ${r.state}  ${r.time.toFixed(1).padStart(8)}`,
+    );
+  return out;
+}
+
+/** `xl network-list`'s lines: "%-3d %-2d %-17s %-6d %-5d %-6d %5d/%-5d %-30s". */
+export function nicLines(rows: readonly NicRow[]): string[] {
+  const out = ["Idx BE Mac Addr.         handle state evt-ch   tx-/rx-ring-ref BE-path"];
+  for (const r of rows)
+    out.push(
+      `${String(r.idx).padEnd(3)} ${String(r.backendId).padEnd(2)} ${r.mac.padEnd(17)} ${String(r.handle).padEnd(6)} ${String(r.state).padEnd(5)} ${String(r.evtch).padEnd(6)} ${String(r.txRingRef).padStart(5)}/${String(r.rxRingRef).padEnd(5)} ${r.backendPath}`,
+    );
+  return out;
+}
+
+function common(cmd: Command): Command {
+  return cmd
+    .option(
+      "--control <path>",
+      `the host's control socket (default ${defaultControlSocket()})`,
+      socketPathArg,
+    )
+    .option("--json", "print the reply as JSON")
+    .addHelpText("after", ENV_HELP.control);
+}
+
+export function xlCommands(program: Command): void {
+  common(
+    program
+      .command("list")
+      .description("list a running host's domains, as xl list (Name ID Mem VCPUs State Time)")
+      .addHelpText(
+        "after",
+        "\nState: Domain-0 r-----, a running guest -b---- (it waits on events), starting ------,\nfailed ----c-, stopped ---s--, destroyed -----d. Time(s): how long its thread was busy.",
+      ),
+  ).action(async (o: CtlOpts) => {
+    const r = await ask(o, { op: "list" });
+    if (o.json === true) json(r.domains);
+    else process.stdout.write(`${listLines(r.domains as ListRow[]).join("\n")}\n`);
+  });
+  common(
+    program
+      .command("network-list")
+      .description("list a domain's vifs as xenstore holds them, as xl network-list")
+      .argument("<domain>", "the domain's name or id"),
+  ).action(async (domain: string, o: CtlOpts) => {
+    const r = await ask(o, { op: "network-list", domain });
+    if (o.json === true) json(r);
+    else process.stdout.write(`${nicLines(r.nics as NicRow[]).join("\n")}\n`);
+  });
+  common(
+    program
+      .command("destroy")
+      .description("destroy a guest at once, as xl destroy (Domain-0 stops only with the host)")
+      .argument("<domain>", "the guest's name or id"),
+  ).action(async (domain: string, o: CtlOpts) => {
+    const r = await ask(o, { op: "destroy", domain });
+    if (o.json === true) json(r);
+    else process.stdout.write(`destroyed ${String(r.domain)} (domain ${String(r.id)})\n`);
+  });
+  common(
+    program
+      .command("backend-restart")
+      .description("restart Domain-0's netback; the guests' frontends reconnect (prints the outage)"),
+  ).action(async (o: CtlOpts) => {
+    const r = await ask(o, { op: "backend-restart" });
+    if (o.json === true) json({ devices: r.devices, downMs: r.downMs, totalMs: r.totalMs });
+    else
+      process.stdout.write(
+        `backend restarted: ${String(r.devices)} device${r.devices === 1 ? "" : "s"}; old backend gone in ${Number(r.downMs).toFixed(1)} ms, ` +
+          `backend directories written again after ${Number(r.totalMs).toFixed(1)} ms\n`,
+      );
+  });
+}
