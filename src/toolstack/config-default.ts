@@ -47,7 +47,10 @@ domains:
 # Vifs on one bridge must share one IPv4 subnet.
 bridges:
   vale0: {}
+  # To record every frame the switch forwards (Domain-0 writes it; the directory
+  # must exist; format pcap, the default, or pcapng with one interface per port;
+  # count, optional, stops after that many frames):
+  #   vale0: { capture: { file: vale0.pcap, format: pcap, count: 1000 } }
   # Reserved for later: not supported yet, so refused if given:
   #   uplinks: [{ type: vxlan, vni: 42, local: 0.0.0.0, remote: 192.0.2.1, port: 4789 }]
-  #   capture: { file: vale0.pcap }
 `;

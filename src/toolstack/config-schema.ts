@@ -131,14 +131,16 @@ const uplink = {
   },
 };
 
-/** Reserved for the packet capture that comes later: accepted and checked, not used yet. */
+/** A bridge's packet capture: every frame the switch forwards, written to `file`. */
 const capture = {
   type: "object",
   required: ["file"],
   additionalProperties: false,
-  expected: "a mapping with file",
+  expected: "a mapping with file, and optionally format and count",
   properties: {
-    file: { type: "string", minLength: 1, expected: "the path of the pcap file to write" },
+    file: { type: "string", minLength: 1, expected: "the path of the capture file to write" },
+    format: { enum: ["pcap", "pcapng"], default: "pcap", expected: "pcap or pcapng" },
+    count: { type: "integer", minimum: 1, expected: "a number of frames, at least 1" },
   },
 };
 

@@ -2,6 +2,8 @@
  * The rules a schema cannot state, checked on data the schema already passed (so every
  * type and default is in place), and the building of the typed HostConfig.
  */
+import { statSync } from "node:fs";
+import { dirname, resolve } from "node:path";
 import { fieldName as fmt, type KeyPath } from "./config-locate.js";
 import { MAX_MEMORY_MIB } from "./config-schema.js";
 import type {
@@ -48,7 +50,7 @@ interface RawDomain {
 }
 interface RawBridge {
   uplinks?: VxlanUplink[];
-  capture?: { file: string };
+  capture?: { file: string; format: "pcap" | "pcapng"; count?: number };
 }
 export interface RawHost {
   domains: RawDomain[];
@@ -184,20 +186,40 @@ export function checkRules(raw: RawHost): { issues: RuleIssue[]; config: HostCon
     domains.push({ domid, name: d.name, memoryMiB: mib, pages: mib * PAGES_PER_MIB, vifs });
   });
 
+  const captures = new Map<string, string>();
   for (const name of bridgeNames) {
     const b = raw.bridges[name];
     if ((b?.uplinks?.length ?? 0) > 0)
       bad(["bridges", name, "uplinks"], "uplinks are not supported yet", "none: leave uplinks out");
-    if (b?.capture !== undefined)
-      bad(["bridges", name, "capture"], "capture is not supported yet", "none: leave capture out");
+    const c = b?.capture;
+    if (c !== undefined) {
+      const at: KeyPath = ["bridges", name, "capture", "file"];
+      const dir = dirname(resolve(c.file));
+      const other = captures.get(resolve(c.file));
+      if (!isDirectory(dir))
+        bad(at, `${c.file}: directory ${dir} does not exist`, "a file in an existing directory");
+      else if (other !== undefined)
+        bad(at, `${c.file} is already the capture of bridges.${other}`, "one file per bridge");
+      else captures.set(resolve(c.file), name);
+    }
   }
 
   if (issues.length > 0) return { issues, config: undefined };
   const bridges: BridgeConfig[] = bridgeNames.map((name) => {
     const b = raw.bridges[name];
-    return { name, uplinks: b?.uplinks ?? [], capture: b?.capture };
+    const c = b?.capture;
+    const capture = c === undefined ? undefined : { file: c.file, format: c.format, count: c.count };
+    return { name, uplinks: b?.uplinks ?? [], capture };
   });
   return { issues, config: deepFreeze({ domains, bridges }) };
+}
+
+function isDirectory(path: string): boolean {
+  try {
+    return statSync(path).isDirectory();
+  } catch {
+    return false;
+  }
 }
 
 function checkAddress(

@@ -71,11 +71,19 @@ export interface VxlanUplink {
   readonly port: number;
 }
 
+export interface CaptureConfig {
+  /** The path as written (relative to the working directory of `pvnet up`). */
+  readonly file: string;
+  readonly format: "pcap" | "pcapng";
+  /** Stop after this many frames; undefined: until shutdown. */
+  readonly count: number | undefined;
+}
+
 export interface BridgeConfig {
   readonly name: string;
   readonly uplinks: readonly VxlanUplink[];
-  /** Reserved: checked now, used once capture lands. */
-  readonly capture: { readonly file: string } | undefined;
+  /** Domain-0 records every frame the switch forwards; undefined: no capture. */
+  readonly capture: CaptureConfig | undefined;
 }
 
 export interface HostConfig {

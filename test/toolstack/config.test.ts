@@ -100,27 +100,65 @@ bridges: { vale0: }
   assert.deepEqual(ok("domains: [{ name: Domain-0, memory: 4096 }]").bridges, []);
 });
 
-test("reserved sections: VXLAN uplinks and capture are checked, then refused as not supported yet", () => {
+test("reserved section: VXLAN uplinks are checked, then refused as not supported yet", () => {
   const r = parseHostConfig(
     `
 domains: [{ name: Domain-0 }]
 bridges:
   vale0:
     uplinks: [{ type: vxlan, vni: 42, remote: 192.0.2.1 }]
-    capture: { file: vale0.pcap }
 `,
     "h.yaml",
   );
   assert.equal(r.ok, false);
   assert.deepEqual(r.ok ? [] : r.issues.map((i) => [i.field, i.problem]), [
     ["bridges.vale0.uplinks", "uplinks are not supported yet"],
-    ["bridges.vale0.capture", "capture is not supported yet"],
   ]);
   assert.deepEqual(ok("domains: [{ name: Domain-0 }]\nbridges:\n  vale0: { uplinks: [] }").bridges[0], {
     name: "vale0",
     uplinks: [],
     capture: undefined,
   });
+});
+
+test("capture: file, format (default pcap) and count are taken as written", () => {
+  const dir = tmpdir();
+  const f = join(dir, "vale0.pcapng");
+  const c = ok(
+    `domains: [{ name: Domain-0 }]\nbridges:\n  vale0: { capture: { file: "${f}", format: pcapng, count: 5 } }\n  vale1: { capture: { file: v1.pcap } }`,
+  );
+  assert.deepEqual(
+    c.bridges.map((b) => b.capture),
+    [
+      { file: f, format: "pcapng", count: 5 },
+      { file: "v1.pcap", format: "pcap", count: undefined },
+    ],
+  );
+});
+
+test("capture: a missing directory, a shared file, a bad format or count are each one clear error", () => {
+  const issues = (bridges: string): [string, string][] => {
+    const r = parseHostConfig(`domains: [{ name: Domain-0 }]\nbridges:\n${bridges}`, "h.yaml");
+    assert.equal(r.ok, false);
+    return r.ok ? [] : r.issues.map((i) => [i.field, formatIssue(i)]);
+  };
+  const missing = join(tmpdir(), "pvnet-no-such-dir", "x.pcap");
+  const one = issues(`  vale0: { capture: { file: "${missing}" } }`);
+  assert.equal(one.length, 1);
+  assert.equal(one[0]![0], "bridges.vale0.capture.file");
+  assert.match(one[0]![1], /pvnet-no-such-dir.* does not exist/);
+  assert.deepEqual(
+    issues("  vale0: { capture: { file: a.pcap } }\n  vale1: { capture: { file: ./a.pcap } }").map(
+      (i) => i[0],
+    ),
+    ["bridges.vale1.capture.file"],
+  );
+  assert.deepEqual(
+    issues("  vale0: { capture: { file: a.pcap, format: erf, count: 0 } }")
+      .map((i) => i[0])
+      .sort(),
+    ["bridges.vale0.capture.count", "bridges.vale0.capture.format"],
+  );
 });
 
 test("features: { rx-notify: false } is refused, naming the field: not supported yet", () => {
