@@ -18,6 +18,7 @@ import { VIF_QUEUE_COUNTERS } from "../netback/counters.js";
 import type { NetbackVif } from "../netback/vif.js";
 import type { BackVifInfo } from "../netback/vif-api.js";
 import { NetbackDriver } from "../netback/xenbus.js";
+import { ValeCapture } from "../vale/capture.js";
 import { ValeSwitch } from "../vale/switch.js";
 import type { XsClient, XsWatch } from "../xenstore/client.js";
 import { Xenstored } from "../xenstore/daemon.js";
@@ -123,6 +124,19 @@ export default async function main(dom: Domain, args: Dom0Args): Promise<void> {
     throw e;
   }
   const switches = new Map(args.bridges.map((b) => [b, new ValeSwitch(b)]));
+  // Captures tap their switches before any vif joins, so they hold every frame from the first.
+  const captures: ValeCapture[] = [];
+  try {
+    for (const c of args.captures ?? []) {
+      const sw = switches.get(c.bridge);
+      if (sw !== undefined) captures.push(await ValeCapture.open(sw, { ...c, log }));
+    }
+  } catch (e) {
+    await Promise.all(captures.map((c) => c.close().catch(() => undefined)));
+    await server?.close();
+    trace?.close();
+    throw e;
+  }
 
   /** The vif-bridge script's job: the vif joins its bridge, then hotplug-status says so. */
   const hotplug = async (rec: VifRec | undefined, vif: HostBackVif, info: BackVifInfo): Promise<void> => {
@@ -443,6 +457,13 @@ export default async function main(dom: Domain, args: Dom0Args): Promise<void> {
         log(`${rec.vif?.name ?? "vif"}: leaving the switch: ${errText(e)}`);
       }
       await readStates(rec).catch(() => undefined);
+    }
+    // Every vif has left its switch: the captures hold all they will get.
+    for (const c of captures) {
+      await withTimeout(c.close(), 1000, "capture close").then(
+        (s) => log(`capture ${c.bridge}: ${s.frames} frames to ${c.file}, ${s.drops} dropped`),
+        (e: unknown) => log(`capture close ${c.file}: ${errText(e)}`),
+      );
     }
     // What netback left mapped once it stopped: a leak check reads this after shutdown.
     xsTotals[D0_LIVE_MAPPINGS] = dom.gnt.liveMappings;

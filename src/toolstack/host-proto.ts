@@ -49,8 +49,18 @@ export interface HostVif {
   readonly shared: VifShared;
 }
 
+/** A bridge's capture as Domain-0 runs it: the file is absolute. */
+export interface Dom0Capture {
+  readonly bridge: string;
+  readonly file: string;
+  readonly format: "pcap" | "pcapng";
+  readonly count: number | undefined;
+}
+
 export interface Dom0Args {
   readonly bridges: readonly string[];
+  /** The bridges' captures (HostConfig bridges[].capture); none when absent. */
+  readonly captures?: readonly Dom0Capture[];
   /** Unix socket for xenstore-utils; null: none. */
   readonly socketPath: string | null;
   /** --xenstore-trace file; null: none. */

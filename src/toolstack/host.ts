@@ -6,6 +6,7 @@
  * results come as reports.
  */
 import { existsSync, lstatSync, unlinkSync } from "node:fs";
+import { resolve } from "node:path";
 import { PvnetError } from "../base/errors.js";
 import { withTimeout } from "../base/timeout.js";
 import type { LoopMode } from "../hv/loop.js";
@@ -217,6 +218,9 @@ export class Host {
     try {
       const args: Dom0Args = {
         bridges: config.bridges.map((b) => b.name),
+        captures: config.bridges.flatMap((b) =>
+          b.capture === undefined ? [] : [{ bridge: b.name, ...b.capture, file: resolve(b.capture.file) }],
+        ),
         socketPath: opts.socketPath,
         tracePath: opts.tracePath ?? null,
         vifs: host.#vifs.map((v) => v.host),

@@ -78,6 +78,17 @@ export interface ValeAttachment {
   deliverFrags?(f: ValeFrags): boolean;
 }
 
+/**
+ * Sees every frame the switch forwards, once, as it enters from port `src` (the capture of
+ * a bridge: capture.ts). `f` is valid only during the call: the tap copies what it keeps,
+ * never writes it, and never blocks. With no tap set the switch pays one null check a frame.
+ */
+export interface ValeTap {
+  frame(src: number, f: ValeFrags): void;
+  /** Port `index` was attached or detached: whatever the tap keeps about it is stale. */
+  portChanged(index: number): void;
+}
+
 export class ValeSwitch {
   readonly name: string;
   readonly table = new LearnTable();
@@ -94,6 +105,7 @@ export class ValeSwitch {
   #portFrags: ValeFrags | null = null;
   /** Frames forwarded by reference since the last kick. */
   #pendingKick = 0;
+  #tap: ValeTap | null = null;
 
   constructor(name: string) {
     this.name = name;
@@ -103,12 +115,27 @@ export class ValeSwitch {
     this.#lookup = fn ?? learningLookup;
   }
 
+  /** Sets (or, with null, removes) the tap that sees every forwarded frame. */
+  setTap(tap: ValeTap | null): void {
+    this.#tap = tap;
+  }
+
+  get tap(): ValeTap | null {
+    return this.#tap;
+  }
+
+  /** The name of the port at `index`, or undefined when none is attached there. */
+  portName(index: number): string | undefined {
+    return this.#ports[index]?.name;
+  }
+
   /** Attaches a port; returns its index, or -1 when the switch is full. */
   attach(p: ValeAttachment): number {
     const i = this.#ports.indexOf(null);
     if (i < 0) return -1;
     this.#ports[i] = p;
     this.#pack();
+    this.#tap?.portChanged(i);
     return i;
   }
 
@@ -116,6 +143,7 @@ export class ValeSwitch {
     this.#ports[index] = null;
     this.table.forgetPort(index);
     this.#pack();
+    this.#tap?.portChanged(index);
   }
 
   #pack(): void {
@@ -198,8 +226,10 @@ export class ValeSwitch {
       if ((flags0 & NS_NO_LEARN) === 0) this.#learn(m, off + 6, src);
       sc[C_TX_PKTS]++;
       sc[C_TX_BYTES] += total;
-      const dst = this.#lookup(m, off, len0, src, this);
       let asFrags: ValeFrags | null = null;
+      const tap = this.#tap;
+      if (tap !== null) tap.frame(src, (asFrags = this.#slotsAsFrags(region, nfrags)));
+      const dst = this.#lookup(m, off, len0, src, this);
       if (dst === NM_BDG_BROADCAST) {
         for (let j = 0; j < this.#nActive; j++) {
           const p = this.#active[j];
@@ -251,6 +281,8 @@ export class ValeSwitch {
     this.#learn(m, off + 6, src);
     sc[C_TX_PKTS]++;
     sc[C_TX_BYTES] += total;
+    const tap = this.#tap;
+    if (tap !== null) tap.frame(src, f);
     const touched = this.#touched;
     const dst = this.#lookup(m, off, f.len[0], src, this);
     if (dst === NM_BDG_BROADCAST) {
