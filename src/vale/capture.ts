@@ -60,6 +60,7 @@ export class ValeCapture implements ValeTap {
   #writing: Promise<void> | null = null;
   #failed = false;
   #closed = false;
+  #closing: Promise<CaptureStats> | null = null;
 
   private constructor(sw: ValeSwitch, fh: FileHandle, o: CaptureOptions) {
     this.#sw = sw;
@@ -102,7 +103,7 @@ export class ValeCapture implements ValeTap {
   }
 
   frame(src: number, f: ValeFrags): void {
-    if (this.#frames >= this.#limit || this.#failed) return;
+    if (this.#frames >= this.#limit || this.#failed || this.#closed) return;
     let mem = f.mem[0];
     let off = f.off[0];
     const len = f.total;
@@ -150,16 +151,23 @@ export class ValeCapture implements ValeTap {
 
   /** Hands the staged bytes to one write; when it ends, the next batch follows. */
   #startWrite(): void {
-    const len = this.#staged();
-    if (len === 0 || this.#writing !== null) return;
-    // One copy per batch frees the staging buffer for the frames that arrive meanwhile.
-    const chunk = Buffer.from(this.#stage.u8.subarray(0, len));
-    this.#pcap?.clear();
-    this.#ng?.clear();
+    if (this.#writing !== null || this.#closed) return;
+    const chunk = this.#take();
+    if (chunk === null) return;
     this.#writing = this.#write(chunk).finally(() => {
       this.#writing = null;
       if (this.#staged() > 0) this.#schedule();
     });
+  }
+
+  /** The staged bytes, copied out (one copy per batch), the staging buffer emptied. */
+  #take(): Buffer | null {
+    const len = this.#staged();
+    if (len === 0) return null;
+    const chunk = Buffer.from(this.#stage.u8.subarray(0, len));
+    this.#pcap?.clear();
+    this.#ng?.clear();
+    return chunk;
   }
 
   async #write(chunk: Buffer): Promise<void> {
@@ -181,17 +189,18 @@ export class ValeCapture implements ValeTap {
     return this.#ng?.length ?? this.#pcap!.length;
   }
 
-  /** Stops the tap, writes what is staged, and closes the file. */
-  async close(): Promise<CaptureStats> {
+  /** Stops the tap, writes what is staged, and closes the file (once; later calls wait for it). */
+  close(): Promise<CaptureStats> {
+    this.#closing ??= this.#close();
+    return this.#closing;
+  }
+
+  async #close(): Promise<CaptureStats> {
     if (this.#sw.tap === this) this.#sw.setTap(null);
     this.#closed = true;
     while (this.#writing !== null) await this.#writing;
-    const len = this.#staged();
-    if (len > 0) {
-      await this.#write(Buffer.from(this.#stage.u8.subarray(0, len)));
-      this.#pcap?.clear();
-      this.#ng?.clear();
-    }
+    const chunk = this.#take();
+    if (chunk !== null) await this.#write(chunk);
     await this.#fh.close();
     return this.stats;
   }
