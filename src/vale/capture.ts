@@ -103,7 +103,11 @@ export class ValeCapture implements ValeTap {
   }
 
   frame(src: number, f: ValeFrags): void {
-    if (this.#frames >= this.#limit || this.#failed || this.#closed) return;
+    if (this.#frames >= this.#limit || this.#closed) return;
+    if (this.#failed) {
+      this.#drops++;
+      return;
+    }
     let mem = f.mem[0];
     let off = f.off[0];
     const len = f.total;
@@ -132,7 +136,9 @@ export class ValeCapture implements ValeTap {
       ok = id >= 0 && ng.writeEpb(id, sec, frac, mem, off, Math.min(len, PCAP_MAX_SNAPLEN));
     } else ok = this.#pcap!.writePacket(sec, frac, mem, off, len);
     if (!ok) {
-      this.#drops++;
+      // Told once, when the first frame is lost; the total comes with close's stats.
+      if (this.#drops++ === 0)
+        this.#log(`capture ${this.#sw.name}: the disk is behind, frames dropped from the capture (counted)`);
       return;
     }
     this.#frames++;

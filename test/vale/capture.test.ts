@@ -77,7 +77,13 @@ test("a full staging buffer drops from the capture and counts; what fit is writt
   const sw = new ValeSwitch("vale0");
   const file = join(dir, "small.pcap");
   // 24-byte header + 3 records of 16 + 60: the fourth does not fit.
-  const cap = await ValeCapture.open(sw, { file, format: "pcap", bufferBytes: 256 });
+  const logs: string[] = [];
+  const cap = await ValeCapture.open(sw, {
+    file,
+    format: "pcap",
+    bufferBytes: 256,
+    log: (l) => logs.push(l),
+  });
   const mem = privateMem(64);
   const f = new ValeFrags(mem);
   for (let i = 0; i < 10; i++) {
@@ -87,6 +93,7 @@ test("a full staging buffer drops from the capture and counts; what fit is writt
     cap.frame(0, f);
   }
   assert.deepEqual([cap.stats.frames, cap.stats.drops], [3, 7]);
+  assert.deepEqual(logs, ["capture vale0: the disk is behind, frames dropped from the capture (counted)"]);
   await cap.close();
   const pcap = readPcap(readFileSync(file));
   assert.deepEqual("records" in pcap ? pcap.records.map((r) => r.data[14]) : pcap, [0, 1, 2]);
