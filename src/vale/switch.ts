@@ -241,7 +241,7 @@ export class ValeSwitch {
         }
       } else if (dst !== src && dst >= 0 && dst < NM_BDG_MAXPORTS) {
         if (this.#ports[dst]?.deliverFrags !== undefined) {
-          if (this.#deliverByRef(dst, this.#slotsAsFrags(region, nfrags))) touched[dst] = 1;
+          if (this.#deliverByRef(dst, asFrags ?? this.#slotsAsFrags(region, nfrags))) touched[dst] = 1;
         } else if (this.#deliver(dst, region, nfrags, total)) touched[dst] = 1;
       }
       if (++done === NM_BDG_BATCH_MAX) {
