@@ -10,6 +10,7 @@ import { configCommand } from "./config.js";
 import { demoCommand } from "./demo.js";
 import { ENV_HELP } from "./env-help.js";
 import { netmapdCommand, valeCtlCommand } from "./netmapd.js";
+import { pingCommand } from "./ping.js";
 import { pktGenCommand } from "./pkt-gen.js";
 import { errorLine, styleErrors } from "./style.js";
 import { upCommand } from "./up.js";
@@ -24,6 +25,7 @@ program
   .addHelpText("after", `\nRun pvnet COMMAND --help for a command's options.\n${ENV_HELP.all}`);
 upCommand(program);
 xlCommands(program);
+pingCommand(program);
 demoCommand(program);
 benchCommand(program);
 pktGenCommand(program);

@@ -1,6 +1,6 @@
 /**
  * The control socket of a running host (`pvnet up`): a unix socket, mode 0600, that the
- * xl-style commands (`pvnet list`, `network-list`, `destroy`, `backend-restart`) talk to
+ * xl-style commands (`pvnet list`, `network-list`, `destroy`, `backend-restart`, `ping`) talk to
  * from other processes. One JSON request per line, one JSON reply per line, in order:
  * `{"ok":true,...}` or `{"ok":false,"error":"..."}`. Every request is checked; a bad one
  * (not JSON, unknown op, bad arguments) gets an error reply and the connection stays.
@@ -11,6 +11,7 @@ import { PvnetError } from "../base/errors.js";
 import { listenUnix } from "../base/unix-listen.js";
 import type { DomainStatus } from "../hv/machine.js";
 import { PAGE_SIZE } from "../hv/memory.js";
+import { parseIpv4 } from "../wire/net/ipv4.js";
 import { xenbusStateName } from "../xenstore/xenbus.js";
 import type { Host } from "./host.js";
 
@@ -21,7 +22,8 @@ export type ControlRequest =
   | { op: "list" }
   | { op: "network-list"; domain: string }
   | { op: "destroy"; domain: string }
-  | { op: "backend-restart" };
+  | { op: "backend-restart" }
+  | { op: "ping"; domain: string; ip: string; timeoutMs: number };
 
 /** One row of `pvnet list`, as `xl list` prints it. */
 export interface ListRow {
@@ -103,8 +105,20 @@ export function parseRequest(line: string): ControlRequest | string {
         return `bad request: ${o.op}: "domain" must be a domain's name or id (a non-empty string)`;
       return { op: o.op, domain: o.domain };
     }
+    case "ping": {
+      const e = extra(["op", "domain", "ip", "timeoutMs"]);
+      if (e !== null) return e;
+      if (typeof o.domain !== "string" || o.domain === "" || o.domain.length > 256)
+        return `bad request: ping: "domain" must be a domain's name or id (a non-empty string)`;
+      if (typeof o.ip !== "string" || typeof parseIpv4(o.ip) !== "number")
+        return `bad request: ping: "ip" must be an IPv4 address a.b.c.d`;
+      const t = o.timeoutMs ?? 1000;
+      if (typeof t !== "number" || !Number.isInteger(t) || t < 1 || t > 60_000)
+        return `bad request: ping: "timeoutMs" must be an integer 1..60000`;
+      return { op: "ping", domain: o.domain, ip: o.ip, timeoutMs: t };
+    }
     default:
-      return `bad request: unknown op ${JSON.stringify(o.op)} (expected list, network-list, destroy or backend-restart)`;
+      return `bad request: unknown op ${JSON.stringify(o.op)} (expected list, network-list, destroy, backend-restart or ping)`;
   }
 }
 
@@ -191,6 +205,12 @@ export async function handleRequest(host: Host, line: string): Promise<ControlRe
       }
       case "backend-restart":
         return { ok: true, ...(await host.restartBackend()) };
+      case "ping": {
+        const d = findDomain(host, req.domain);
+        if (d.privileged) throw new PvnetError("EINVAL", `${d.name} has no IP stack: ping from a guest`);
+        const r = await host.ping(d.domid, parseIpv4(req.ip) as number, req.timeoutMs);
+        return { ...r, domain: d.name, to: req.ip, reply: r.ok, ok: true };
+      }
     }
   } catch (e) {
     const m = e instanceof Error ? e.message : String(e);

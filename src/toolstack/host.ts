@@ -23,6 +23,7 @@ import {
   type HostReport,
   type HostVif,
   MSG_ADD_VIFS,
+  MSG_PING,
   MSG_RESOURCES,
   MSG_RESTART_BACKEND,
   type PingPlan,
@@ -175,6 +176,7 @@ export class Host {
   #config: HostConfig = { domains: [], bridges: [] };
   readonly #added = new Map<number, (error: string | undefined) => void>();
   readonly #resourceAsks = new Map<number, (r: Dom0Resources) => void>();
+  readonly #pingAsks = new Map<number, (r: Extract<HostReport, { t: "ping-result" }>) => void>();
   #nextAsk = 1;
 
   private constructor(machine: Machine, socketPath: string | null, log: (line: string) => void) {
@@ -322,6 +324,12 @@ export class Host {
           this.#resourceAsks.delete(r.id);
         }
         return;
+      case "ping-result":
+        if (domid !== 0 && typeof r.id === "number") {
+          this.#pingAsks.get(r.id)?.(r);
+          this.#pingAsks.delete(r.id);
+        }
+        return;
       case "probe":
         if (!r.ok) this.#log(`dom${domid}: vif ${r.devid}: ${String(r.error).slice(0, 512)}`);
         return;
@@ -380,6 +388,48 @@ export class Host {
       return { ...counts, dom0Ports: this.machine.channels(0) };
     } finally {
       this.#resourceAsks.delete(id);
+    }
+  }
+
+  /**
+   * One echo request from inside a guest's stack (`pvnet ping`), from the vif whose subnet
+   * holds `ip` (else its first vif with an address): resolves with the reply's round trip
+   * and TTL, or `ok: false` with why (timeout, down, ...). A guest whose program does not
+   * answer (its own, not the default's) fails after `timeoutMs` and two seconds more.
+   */
+  async ping(
+    which: number | string,
+    ip: number,
+    timeoutMs = 1000,
+  ): Promise<{
+    from: string | null;
+    ok: boolean;
+    seq?: number;
+    rttMs?: number;
+    ttl?: number;
+    dataLen?: number;
+    reason?: string;
+  }> {
+    const domid = this.#guestDomid(which);
+    const id = this.#nextAsk++;
+    const answer = new Promise<Extract<HostReport, { t: "ping-result" }>>((resolve) =>
+      this.#pingAsks.set(id, resolve),
+    );
+    this.machine.post(domid, { t: MSG_PING, id, ip: ip >>> 0, timeoutMs });
+    try {
+      const r = await withTimeout(answer, timeoutMs + 2000, "the guest's ping result");
+      if (r.from === null) throw new PvnetError("ENETDOWN", String(r.reason).slice(0, 256));
+      return {
+        from: String(r.from),
+        ok: r.ok === true,
+        seq: r.seq,
+        rttMs: r.rttMs,
+        ttl: r.ttl,
+        dataLen: r.dataLen,
+        reason: r.reason === undefined ? undefined : String(r.reason).slice(0, 64),
+      };
+    } finally {
+      this.#pingAsks.delete(id);
     }
   }
 

@@ -1,0 +1,112 @@
+/**
+ * The second slice of the control socket's commands, as a user runs them: `pvnet up` in one
+ * process, `pvnet ping`, `pvnet top -b` and `pvnet create` each in its own.
+ */
+import assert from "node:assert/strict";
+import { type ChildProcess, execFile, spawn } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, test } from "node:test";
+import { fileURLToPath } from "node:url";
+
+const MAIN = fileURLToPath(new URL("../../src/cli/main.js", import.meta.url));
+const dir = mkdtempSync(join(tmpdir(), "pvnet-ctl2-"));
+const env = { ...process.env, PVNET_RUNDIR: dir };
+const sock = join(dir, "control.sock");
+let up: ChildProcess;
+let upOut = "";
+let upDone: Promise<number | null>;
+
+interface Run {
+  code: number | null;
+  out: string;
+  err: string;
+}
+
+function pvnet(args: readonly string[], e: NodeJS.ProcessEnv = env): Promise<Run> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [MAIN, ...args], { env: e, timeout: 60_000 }, (err, out, errOut) =>
+      resolve({ code: err === null ? 0 : typeof err.code === "number" ? err.code : -1, out, err: errOut }),
+    );
+  });
+}
+
+async function until(what: string, ok: () => Promise<boolean>, ms = 15_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!(await ok())) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+before(async () => {
+  up = spawn(process.execPath, [MAIN, "up"], { env });
+  up.stdout!.setEncoding("utf8").on("data", (c: string) => (upOut += c));
+  up.stderr!.setEncoding("utf8").on("data", (c: string) => (upOut += c));
+  upDone = new Promise((resolve) => up.on("close", (code) => resolve(code)));
+  await until("pvnet up's control line", async () => upOut.includes(`control at ${sock}`));
+});
+
+after(async () => {
+  if (up.exitCode === null) {
+    up.kill("SIGINT");
+    assert.equal(await upDone, 0, upOut.slice(-500));
+  }
+  rmSync(dir, { recursive: true, force: true });
+});
+
+test("ping: iputils' lines from inside guest1's stack, the statistics, exit 0", async () => {
+  const r = await pvnet(["ping", "guest1", "10.0.0.2", "-c", "3", "-i", "0.1"]);
+  assert.equal(r.code, 0, r.err);
+  const lines = r.out.trimEnd().split("\n");
+  assert.equal(lines[0], "PING 10.0.0.2 (10.0.0.2) from 10.0.0.1 guest1: 56(84) bytes of data.");
+  for (let i = 1; i <= 3; i++)
+    assert.match(
+      lines[i]!,
+      new RegExp(`^64 bytes from 10\\.0\\.0\\.2: icmp_seq=${i} ttl=64 time=\\d+(\\.\\d+)? ms$`),
+    );
+  assert.equal(lines[4], "");
+  assert.equal(lines[5], "--- 10.0.0.2 ping statistics ---");
+  assert.match(lines[6]!, /^3 packets transmitted, 3 received, 0% packet loss, time \d+ms$/);
+  assert.match(lines[7]!, /^rtt min\/avg\/max\/mdev = \d+\.\d{3}\/\d+\.\d{3}\/\d+\.\d{3}\/\d+\.\d{3} ms$/);
+});
+
+test("ping --json: the replies and the statistics", async () => {
+  const r = await pvnet(["ping", "2", "10.0.0.1", "-c", "2", "-i", "0.1", "--json"]);
+  assert.equal(r.code, 0, r.err);
+  const j = JSON.parse(r.out) as {
+    from: string;
+    transmitted: number;
+    received: number;
+    replies: { ttl: number }[];
+  };
+  assert.equal(j.from, "10.0.0.2");
+  assert.equal(j.transmitted, 2);
+  assert.equal(j.received, 2);
+  assert.deepEqual(
+    j.replies.map((e) => e.ttl),
+    [64, 64],
+  );
+});
+
+test("ping: nobody answers: 100% loss, exit 1; bad names and addresses: one line, exit 1", async () => {
+  const r = await pvnet(["ping", "guest1", "10.0.0.99", "-c", "2", "-i", "0.1", "-W", "0.2"]);
+  assert.equal(r.code, 1, r.err);
+  assert.match(r.out, /2 packets transmitted, 0 received, 100% packet loss/);
+  for (const [args, re] of [
+    [["ping", "nobody", "10.0.0.2"], /^pvnet ping: no domain named nobody\n$/],
+    [["ping", "Domain-0", "10.0.0.2"], /^pvnet ping: Domain-0 has no IP stack/],
+    [["ping", "guest1", "10.0.0"], /^pvnet ping: bad address "10\.0\.0"/],
+    [["ping", "guest1", "10.0.0.2", "-c", "0"], /^pvnet ping: .*count/],
+    [
+      ["ping", "guest1", "10.0.0.2", "--control", join(dir, "none.sock")],
+      /^pvnet ping: no pvnet host is running/,
+    ],
+  ] as const) {
+    const e = await pvnet(args);
+    assert.equal(e.code, 1, `${args.join(" ")}: ${e.out}`);
+    assert.match(e.err, re);
+    assert.doesNotMatch(e.err, /\n\s+at /);
+  }
+});
