@@ -13,6 +13,7 @@ import { netmapdCommand, valeCtlCommand } from "./netmapd.js";
 import { pingCommand } from "./ping.js";
 import { pktGenCommand } from "./pkt-gen.js";
 import { errorLine, styleErrors } from "./style.js";
+import { topCommand } from "./top.js";
 import { upCommand } from "./up.js";
 import { xenstoreCommand, xenstoredCommand } from "./xenstore.js";
 import { xlCommands } from "./xl.js";
@@ -26,6 +27,7 @@ program
 upCommand(program);
 xlCommands(program);
 pingCommand(program);
+topCommand(program);
 demoCommand(program);
 benchCommand(program);
 pktGenCommand(program);

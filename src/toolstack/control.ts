@@ -11,6 +11,7 @@ import { PvnetError } from "../base/errors.js";
 import { listenUnix } from "../base/unix-listen.js";
 import type { DomainStatus } from "../hv/machine.js";
 import { PAGE_SIZE } from "../hv/memory.js";
+import type { VifQueueCounter } from "../netback/counters.js";
 import { parseIpv4 } from "../wire/net/ipv4.js";
 import { xenbusStateName } from "../xenstore/xenbus.js";
 import type { Host } from "./host.js";
@@ -23,7 +24,8 @@ export type ControlRequest =
   | { op: "network-list"; domain: string }
   | { op: "destroy"; domain: string }
   | { op: "backend-restart" }
-  | { op: "ping"; domain: string; ip: string; timeoutMs: number };
+  | { op: "ping"; domain: string; ip: string; timeoutMs: number }
+  | { op: "top" };
 
 /** One row of `pvnet list`, as `xl list` prints it. */
 export interface ListRow {
@@ -96,6 +98,7 @@ export function parseRequest(line: string): ControlRequest | string {
   switch (o.op) {
     case "list":
     case "backend-restart":
+    case "top":
       return extra(["op"]) ?? { op: o.op };
     case "network-list":
     case "destroy": {
@@ -118,7 +121,7 @@ export function parseRequest(line: string): ControlRequest | string {
       return { op: "ping", domain: o.domain, ip: o.ip, timeoutMs: t };
     }
     default:
-      return `bad request: unknown op ${JSON.stringify(o.op)} (expected list, network-list, destroy, backend-restart or ping)`;
+      return `bad request: unknown op ${JSON.stringify(o.op)} (expected list, network-list, destroy, backend-restart, ping or top)`;
   }
 }
 
@@ -184,6 +187,27 @@ export async function nicRows(host: Host, domid: number): Promise<NicRow[]> {
   }
 }
 
+/** One vif of `pvnet top`: both ends' states and netback's counters, named as netback names them. */
+export interface TopVif {
+  name: string;
+  domain: string;
+  domid: number;
+  frontend: string;
+  backend: string;
+  counters: Record<VifQueueCounter, number>;
+}
+
+export function topVifs(host: Host): TopVif[] {
+  return host.status().vifs.map((v) => ({
+    name: v.name,
+    domain: v.domain,
+    domid: v.domid,
+    frontend: v.frontend.stateName,
+    backend: v.backend.stateName,
+    counters: v.counters,
+  }));
+}
+
 /** Answers one request; never throws (a failure is an error reply). */
 export async function handleRequest(host: Host, line: string): Promise<ControlReply> {
   const req = parseRequest(line);
@@ -205,6 +229,8 @@ export async function handleRequest(host: Host, line: string): Promise<ControlRe
       }
       case "backend-restart":
         return { ok: true, ...(await host.restartBackend()) };
+      case "top":
+        return { ok: true, atMs: performance.now(), domains: listRows(host), vifs: topVifs(host) };
       case "ping": {
         const d = findDomain(host, req.domain);
         if (d.privileged) throw new PvnetError("EINVAL", `${d.name} has no IP stack: ping from a guest`);

@@ -110,3 +110,49 @@ test("ping: nobody answers: 100% loss, exit 1; bad names and addresses: one line
     assert.doesNotMatch(e.err, /\n\s+at /);
   }
 });
+
+test("top -b: per iteration a row per domain and per vif; rates move under the guests' pings", async () => {
+  const r = await pvnet(["top", "-b", "-i", "1", "-n", "2"]);
+  assert.equal(r.code, 0, r.err);
+  const lines = r.out.trimEnd().split("\n");
+  assert.equal(lines.length, 14, r.out);
+  for (const it of [0, 7]) {
+    assert.match(
+      lines[it]!,
+      /^ +NAME +STATE +CPU\(sec\) CPU\(%\) +MEM\(k\) VCPUS NETS NETTX\(k\) NETRX\(k\)$/,
+    );
+    assert.match(lines[it + 1]!, /^ +Domain-0 r----- /);
+    assert.match(lines[it + 2]!, /^ +guest1 -b---- +\d+\.\d +\d+\.\d +\d+ +1 +1 /);
+    assert.match(
+      lines[it + 4]!,
+      /^ +VIF +DOMAIN FE\/BE +tx_pps +tx_bps +rx_pps +rx_bps tx_dropped rx_dropped errors$/,
+    );
+    assert.match(lines[it + 5]!, /^ +vif1\.0 +guest1 Connected\/Connected +\d+ +\d+ +\d+ +\d+ +0 +0 +0$/);
+    assert.match(lines[it + 6]!, /^ +vif2\.0 +guest2 Connected\/Connected /);
+  }
+  // Both guests ping and UDP-echo each other every second: over a whole second, frames moved.
+  const moved = lines.filter((l) => /^ +vif/.test(l)).some((l) => Number(l.trim().split(/ +/)[3]) > 0);
+  assert.ok(moved, r.out);
+});
+
+test("top --json: one object per update; without -b: one line, exit 1", async () => {
+  const r = await pvnet(["top", "--json", "-i", "0.3", "-n", "2"]);
+  assert.equal(r.code, 0, r.err);
+  const objs = r.out
+    .trimEnd()
+    .split("\n")
+    .map((l) => JSON.parse(l) as { iteration: number; vifs: { name: string }[] });
+  assert.deepEqual(
+    objs.map((o) => [o.iteration, o.vifs.map((v) => v.name)]),
+    [
+      [1, ["vif1.0", "vif2.0"]],
+      [2, ["vif1.0", "vif2.0"]],
+    ],
+  );
+  const e = await pvnet(["top"]);
+  assert.equal(e.code, 1);
+  assert.match(e.err, /^pvnet top: the full-screen mode is not there yet/);
+  const n = await pvnet(["top", "-b", "-n", "1", "--control", join(dir, "none.sock")]);
+  assert.equal(n.code, 1);
+  assert.match(n.err, /^pvnet top: no pvnet host is running/);
+});
