@@ -516,6 +516,11 @@ export class Host {
     this.#config = { ...this.#config, domains: this.#config.domains.filter((d) => d.domid !== domid) };
   }
 
+  /** The names of the host's bridges (VALE switches in Domain-0). */
+  bridges(): string[] {
+    return this.#config.bridges.map((b) => b.name);
+  }
+
   /** xenstored's totals so far (at most a status period old): requests, errors, watch events. */
   xenstoreStats(): { requests: number; errors: number; watchEvents: number; connections: number } {
     const x = new Float64Array(this.#xsStats);

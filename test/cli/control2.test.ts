@@ -156,3 +156,50 @@ test("top --json: one object per update; without -b: one line, exit 1", async ()
   assert.equal(n.code, 1);
   assert.match(n.err, /^pvnet top: no pvnet host is running/);
 });
+
+test("create under guest1's pings to guest2: the new guest is Connected and listed, the pings lose nothing", async () => {
+  const pinging = pvnet(["ping", "guest1", "10.0.0.2", "-c", "40", "-i", "0.05"]);
+  const r = await pvnet(["create", "--name", "guest3", "--ip", "10.0.0.3/24"]);
+  assert.equal(r.code, 0, r.err);
+  assert.match(
+    r.out,
+    /^created guest3 \(domain 3\): vif3\.0 00:16:3e:00:03:00 10\.0\.0\.3\/24 on vale0, Connected\n$/,
+  );
+  const p = await pinging;
+  assert.equal(p.code, 0, p.err);
+  assert.match(p.out, /40 packets transmitted, 40 received, 0% packet loss/);
+  const l = await pvnet(["list"]);
+  assert.match(l.out, /\nguest3 +3 +32 +1 +-b---- +\d+\.\d\n$/);
+  const n = await pvnet(["network-list", "guest3"]);
+  assert.match(n.out, /\n0 +0 +00:16:3e:00:03:00 +0 +4 /);
+  // The new guest's stack answers from the others' side and pings them from its own.
+  assert.equal((await pvnet(["ping", "guest2", "10.0.0.3", "-c", "2", "-i", "0.1"])).code, 0);
+  assert.equal((await pvnet(["ping", "guest3", "10.0.0.1", "-c", "2", "-i", "0.1"])).code, 0);
+  const j = await pvnet(["create", "--name", "guest4", "--json"]);
+  assert.equal(j.code, 0, j.err);
+  assert.deepEqual(JSON.parse(j.out), {
+    domain: "guest4",
+    id: 4,
+    vif: "vif4.0",
+    mac: "00:16:3e:00:04:00",
+    ip: null,
+    bridge: "vale0",
+  });
+  for (const g of ["guest3", "guest4"]) assert.equal((await pvnet(["destroy", g])).code, 0);
+});
+
+test("create: a taken name, a taken address, another subnet, an unknown bridge: one line, exit 1", async () => {
+  for (const [args, re] of [
+    [["--name", "guest1"], /^pvnet create: a domain named guest1 exists\n$/],
+    [["--name", "g", "--ip", "10.0.0.2/24"], /^pvnet create: 10\.0\.0\.2 is vif2\.0's \(guest2\)\n$/],
+    [["--name", "g", "--ip", "10.9.0.2/24"], /^pvnet create: 10\.9\.0\.2\/24 is not in vale0's subnet/],
+    [["--name", "g", "--ip", "10.0.0.5"], /^pvnet create: .*"ip" must be an address with its prefix/],
+    [["--name", "g", "--bridge", "vale9"], /^pvnet create: no bridge named vale9 \(the host has vale0\)\n$/],
+    [[], /^pvnet create: .*--name/],
+  ] as const) {
+    const e = await pvnet(["create", ...args]);
+    assert.equal(e.code, 1, `${args.join(" ")}: ${e.out}`);
+    assert.match(e.err, re);
+  }
+  assert.doesNotMatch((await pvnet(["list"])).out, /\ng /);
+});
