@@ -5,10 +5,10 @@
  * `pvnet backend-restart`. Each prints xl's table (or `--json`) and fails with one line.
  */
 import type { Command } from "commander";
-import type { ListRow, NicRow } from "../toolstack/control.js";
+import { GUEST_NAME, GUEST_NAME_RULE, type ListRow, type NicRow, parseCidr } from "../toolstack/control.js";
 import { controlRequest, defaultControlSocket } from "./control-client.js";
 import { ENV_HELP } from "./env-help.js";
-import { socketPathArg } from "./style.js";
+import { socketPathArg, usage } from "./style.js";
 
 interface CtlOpts {
   control?: string;
@@ -88,6 +88,10 @@ export function xlCommands(program: Command): void {
       .option("--ip <a.b.c.d/n>", "its stack's address and prefix (none: the vif carries no stack)")
       .option("--bridge <name>", "the bridge its vif joins", "vale0"),
   ).action(async (o: CtlOpts & { name: string; ip?: string; bridge: string }) => {
+    if (!GUEST_NAME.test(o.name))
+      throw usage(`bad name ${JSON.stringify(o.name)}`, `expected ${GUEST_NAME_RULE}`);
+    if (o.ip !== undefined && parseCidr(o.ip) === null)
+      throw usage(`bad address ${JSON.stringify(o.ip)}`, "expected a.b.c.d/N, N 1-32");
     const r = await ask(o, { op: "create", name: o.name, ip: o.ip ?? null, bridge: o.bridge });
     if (o.json === true)
       json({ domain: r.domain, id: r.id, vif: r.vif, mac: r.mac, ip: r.ip, bridge: r.bridge });

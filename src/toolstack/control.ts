@@ -127,8 +127,8 @@ export function parseRequest(line: string): ControlRequest | string {
     case "create": {
       const e = extra(["op", "name", "ip", "bridge"]);
       if (e !== null) return e;
-      if (typeof o.name !== "string" || !/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/.test(o.name))
-        return `bad request: create: "name" must be 1-64 letters, digits, '_', '.' or '-', starting with a letter or digit`;
+      if (typeof o.name !== "string" || !GUEST_NAME.test(o.name))
+        return `bad request: create: "name" must be ${GUEST_NAME_RULE}`;
       const ip = o.ip ?? null;
       if (ip !== null && (typeof ip !== "string" || parseCidr(ip) === null))
         return `bad request: create: "ip" must be an address with its prefix, a.b.c.d/N (N 1-32)`;
@@ -224,6 +224,10 @@ export function topVifs(host: Host): TopVif[] {
     counters: v.counters,
   }));
 }
+
+/** A name `create` takes, and the rule in words. */
+export const GUEST_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
+export const GUEST_NAME_RULE = "1-64 letters, digits, '_', '.' or '-', starting with a letter or digit";
 
 /** "a.b.c.d/N" as the config holds it, or null. */
 export function parseCidr(s: string): Ipv4Cidr | null {

@@ -193,7 +193,11 @@ test("create: a taken name, a taken address, another subnet, an unknown bridge: 
     [["--name", "guest1"], /^pvnet create: a domain named guest1 exists\n$/],
     [["--name", "g", "--ip", "10.0.0.2/24"], /^pvnet create: 10\.0\.0\.2 is vif2\.0's \(guest2\)\n$/],
     [["--name", "g", "--ip", "10.9.0.2/24"], /^pvnet create: 10\.9\.0\.2\/24 is not in vale0's subnet/],
-    [["--name", "g", "--ip", "10.0.0.5"], /^pvnet create: .*"ip" must be an address with its prefix/],
+    [
+      ["--name", "g", "--ip", "10.0.0.5"],
+      /^pvnet create: bad address "10\.0\.0\.5" \(expected a\.b\.c\.d\/N, N 1-32\)\n$/,
+    ],
+    [["--name", "a b"], /^pvnet create: bad name "a b" \(expected 1-64 letters/],
     [["--name", "g", "--bridge", "vale9"], /^pvnet create: no bridge named vale9 \(the host has vale0\)\n$/],
     [[], /^pvnet create: .*--name/],
   ] as const) {
