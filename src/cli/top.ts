@@ -140,9 +140,9 @@ export function topCommand(program: Command): void {
     .option("--json", "one JSON object per update (one a line)")
     .addHelpText(
       "after",
-      "\nDomain rows: NETTX/NETRX from the domain's view (as xentop's). Vif rows: netback's counters,\nDomain-0's view as Linux's vifN.M: tx_* went to the guest, rx_* came from it; errors = tx_fatal + grant_errors." +
-        ENV_HELP.control,
+      "\nDomain rows: NETTX/NETRX from the domain's view (as xentop's). Vif rows: netback's counters,\nDomain-0's view as Linux's vifN.M: tx_* went to the guest, rx_* came from it; errors = tx_fatal + grant_errors.\n",
     )
+    .addHelpText("after", ENV_HELP.control)
     .action(async (o: TopOpts) => {
       if (o.batch !== true && o.json !== true)
         throw usage("the full-screen mode is not there yet", "use -b for batch mode, or --json");
