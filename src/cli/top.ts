@@ -4,7 +4,8 @@
  * watching costs the datapath nothing) and prints plain lines: a row per domain as xentop's
  * (NETTX/NETRX from the guest's view, as xentop's), then a row per vif with rates per
  * direction, drops and errors under netback's own names (Domain-0's view: tx_* went to the
- * guest, rx_* came from it). The full-screen mode is not there yet.
+ * guest, rx_* came from it). Without -b, the same table full screen, refreshed in place
+ * (q quits, s changes the vif rows' order).
  */
 import { type Command, InvalidArgumentError } from "commander";
 import type { ListRow, TopVif } from "../toolstack/control.js";
@@ -112,6 +113,23 @@ export function topLines(t: { domains: DomainRow[]; vifs: VifRates[] }): string[
   return out;
 }
 
+/** What `s` cycles the vif rows' order through in the full-screen mode (busiest first). */
+export const SORT_KEYS = [
+  "name",
+  "tx_pps",
+  "rx_pps",
+  "tx_bps",
+  "rx_bps",
+  "tx_dropped",
+  "rx_dropped",
+  "errors",
+] as const;
+
+export function sortVifs(vifs: readonly VifRates[], key: (typeof SORT_KEYS)[number]): VifRates[] {
+  if (key === "name") return [...vifs];
+  return [...vifs].sort((a, b) => b[key] - a[key]);
+}
+
 function seconds(v: string): number {
   const n = Number(v);
   if (v.trim() === "" || !Number.isFinite(n) || n < 0.05 || n > 3600)
@@ -128,8 +146,13 @@ function positiveInt(v: string): number {
 export function topCommand(program: Command): void {
   program
     .command("top")
-    .description("a running host's domains and vifs with rates, drops and errors, as xentop (-b: batch)")
-    .option("-b, --batch", "batch mode: plain lines every interval (the full-screen mode is not there yet)")
+    .description(
+      "a running host's domains and vifs with rates, drops and errors, as xentop (full screen; -b: batch)",
+    )
+    .option(
+      "-b, --batch",
+      "batch mode: plain lines every interval (default: full screen, refreshing in place)",
+    )
     .option("-i, --interval <secs>", "seconds between updates", seconds, 1)
     .option("-n, --iterations <n>", "stop after N updates (default: until interrupted)", positiveInt)
     .option(
@@ -144,8 +167,9 @@ export function topCommand(program: Command): void {
     )
     .addHelpText("after", ENV_HELP.control)
     .action(async (o: TopOpts) => {
-      if (o.batch !== true && o.json !== true)
-        throw usage("the full-screen mode is not there yet", "use -b for batch mode, or --json");
+      const screen = o.batch !== true && o.json !== true;
+      if (screen && process.stdout.isTTY !== true)
+        throw usage("the full-screen mode needs a terminal", "use -b for plain lines, or --json");
       const path = o.control ?? defaultControlSocket();
       const sample = async (): Promise<Sample> => {
         const r = await controlRequest(path, { op: "top" });
@@ -157,7 +181,33 @@ export function topCommand(program: Command): void {
         stop = true;
         wake?.();
       };
+      let sortBy = 0;
+      let last: ReturnType<typeof rates> | null = null;
+      const draw = (): void => {
+        if (last === null) return;
+        const key = SORT_KEYS[sortBy]!;
+        const t = { domains: last.domains, vifs: sortVifs(last.vifs, key) };
+        const head = `pvnet top - ${new Date().toTimeString().slice(0, 8)}  ${t.domains.length} domains, ${t.vifs.length} vifs  (q: quit, s: sort by ${key})`;
+        const lines = [head, "", ...topLines(t)];
+        process.stdout.write(`\x1b[H${lines.map((l) => `${l}\x1b[K`).join("\n")}\n\x1b[J`);
+      };
+      const onKey = (k: Buffer): void => {
+        const c = k.toString("utf8");
+        if (c === "q" || c === "\x03") onInt();
+        else if (c === "s") {
+          sortBy = (sortBy + 1) % SORT_KEYS.length;
+          draw();
+        }
+      };
       process.on("SIGINT", onInt);
+      if (screen) {
+        process.stdout.write("\x1b[?1049h\x1b[?25l\x1b[H\x1b[2J");
+        if (process.stdin.isTTY === true) {
+          process.stdin.setRawMode(true);
+          process.stdin.on("data", onKey);
+          process.stdin.resume();
+        }
+      }
       try {
         let prev = await sample();
         for (let i = 1; !stop && (o.iterations === undefined || i <= o.iterations); i++) {
@@ -174,10 +224,21 @@ export function topCommand(program: Command): void {
           const t = rates(prev, cur);
           prev = cur;
           if (o.json === true) process.stdout.write(`${JSON.stringify({ iteration: i, ...t })}\n`);
-          else process.stdout.write(`${topLines(t).join("\n")}\n`);
+          else if (screen) {
+            last = t;
+            draw();
+          } else process.stdout.write(`${topLines(t).join("\n")}\n`);
         }
       } finally {
         process.off("SIGINT", onInt);
+        if (screen) {
+          process.stdout.write("\x1b[?25h\x1b[?1049l");
+          if (process.stdin.isTTY === true) {
+            process.stdin.off("data", onKey);
+            process.stdin.setRawMode(false);
+            process.stdin.pause();
+          }
+        }
       }
     });
 }

@@ -135,7 +135,7 @@ test("top -b: per iteration a row per domain and per vif; rates move under the g
   assert.ok(moved, r.out);
 });
 
-test("top --json: one object per update; without -b: one line, exit 1", async () => {
+test("top --json: one object per update; full screen without a terminal: one line, exit 1", async () => {
   const r = await pvnet(["top", "--json", "-i", "0.3", "-n", "2"]);
   assert.equal(r.code, 0, r.err);
   const objs = r.out
@@ -151,7 +151,10 @@ test("top --json: one object per update; without -b: one line, exit 1", async ()
   );
   const e = await pvnet(["top"]);
   assert.equal(e.code, 1);
-  assert.match(e.err, /^pvnet top: the full-screen mode is not there yet/);
+  assert.match(
+    e.err,
+    /^pvnet top: the full-screen mode needs a terminal \(use -b for plain lines, or --json\)\n$/,
+  );
   const n = await pvnet(["top", "-b", "-n", "1", "--control", join(dir, "none.sock")]);
   assert.equal(n.code, 1);
   assert.match(n.err, /^pvnet top: no pvnet host is running/);
@@ -206,4 +209,19 @@ test("create: a taken name, a taken address, another subnet, an unknown bridge: 
     assert.match(e.err, re);
   }
   assert.doesNotMatch((await pvnet(["list"])).out, /\ng /);
+});
+
+test("top full screen (in a terminal): the table refreshed in place, the terminal restored", async () => {
+  const cmd = `${JSON.stringify(process.execPath)} ${JSON.stringify(MAIN)} top -i 0.3 -n 2`;
+  const r = await new Promise<Run>((resolve) =>
+    execFile("script", ["-qec", cmd, "/dev/null"], { env, timeout: 30_000 }, (err, out, errOut) =>
+      resolve({ code: err === null ? 0 : typeof err.code === "number" ? err.code : -1, out, err: errOut }),
+    ),
+  );
+  assert.equal(r.code, 0, r.out + r.err);
+  assert.ok(r.out.includes("\x1b[?1049h"), "the alternate screen");
+  assert.equal(r.out.split("\x1b[H").length - 1, 3, "cleared once, drawn twice in place");
+  assert.match(r.out, /pvnet top - \d\d:\d\d:\d\d {2}3 domains, 2 vifs {2}\(q: quit, s: sort by name\)/);
+  assert.match(r.out, /vif2\.0 +guest2 Connected\/Connected/);
+  assert.ok(r.out.trimEnd().endsWith("\x1b[?25h\x1b[?1049l"), "the terminal restored");
 });
