@@ -109,7 +109,7 @@ export async function runUp(run: UpRun): Promise<void> {
     `pvnet up: ${config.domains.length} domains from ${run.file ?? "the default host"}; ` +
       `xenstore at ${host.socketPath} (XENSTORED_PATH=${host.socketPath} xenstore-ls -p /local/domain)` +
       `${run.tracePath === null ? "" : `; trace in ${run.tracePath}`}\n` +
-      `pvnet up: control at ${control.path} (pvnet list, network-list, destroy, backend-restart)\n`,
+      `pvnet up: control at ${control.path} (pvnet list, network-list, create, destroy, backend-restart, ping, top)\n`,
   );
   const t0 = performance.now();
   // The last few samples: rates are measured over at least half a second (rateBase).
@@ -188,7 +188,8 @@ export function upCommand(program: Command): void {
         "A socket a live daemon answers on is refused; a stale one is replaced.",
         "",
         "From other shells, through the control socket (--control; the same default for both):",
-        "  pvnet list, pvnet network-list DOMAIN, pvnet destroy DOMAIN, pvnet backend-restart",
+        "  pvnet list, pvnet network-list DOMAIN, pvnet create --name NAME, pvnet destroy DOMAIN,",
+        "  pvnet backend-restart, pvnet ping DOMAIN IP, pvnet top -b",
       ].join("\n"),
     )
     .action(async (file: string | undefined, o: UpOpts) => {

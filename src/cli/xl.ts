@@ -1,13 +1,14 @@
 /**
  * xl's commands for a running host, each its own process talking to `pvnet up` over the
- * control socket: `pvnet list`, `pvnet network-list DOMAIN`, `pvnet destroy DOMAIN` and
+ * control socket: `pvnet list`, `pvnet network-list DOMAIN`, `pvnet create --name NAME`,
+ * `pvnet destroy DOMAIN` and
  * `pvnet backend-restart`. Each prints xl's table (or `--json`) and fails with one line.
  */
 import type { Command } from "commander";
-import type { ListRow, NicRow } from "../toolstack/control.js";
+import { GUEST_NAME, GUEST_NAME_RULE, type ListRow, type NicRow, parseCidr } from "../toolstack/control.js";
 import { controlRequest, defaultControlSocket } from "./control-client.js";
 import { ENV_HELP } from "./env-help.js";
-import { socketPathArg } from "./style.js";
+import { socketPathArg, usage } from "./style.js";
 
 interface CtlOpts {
   control?: string;
@@ -76,6 +77,28 @@ export function xlCommands(program: Command): void {
     const r = await ask(o, { op: "network-list", domain });
     if (o.json === true) json(r);
     else process.stdout.write(`${nicLines(r.nics as NicRow[]).join("\n")}\n`);
+  });
+  common(
+    program
+      .command("create")
+      .description(
+        "create a guest with one vif on a running host, as xl create; waits for the vif to connect",
+      )
+      .requiredOption("--name <name>", "the new guest's name")
+      .option("--ip <a.b.c.d/n>", "its stack's address and prefix (none: the vif carries no stack)")
+      .option("--bridge <name>", "the bridge its vif joins", "vale0"),
+  ).action(async (o: CtlOpts & { name: string; ip?: string; bridge: string }) => {
+    if (!GUEST_NAME.test(o.name))
+      throw usage(`bad name ${JSON.stringify(o.name)}`, `expected ${GUEST_NAME_RULE}`);
+    if (o.ip !== undefined && parseCidr(o.ip) === null)
+      throw usage(`bad address ${JSON.stringify(o.ip)}`, "expected a.b.c.d/N, N 1-32");
+    const r = await ask(o, { op: "create", name: o.name, ip: o.ip ?? null, bridge: o.bridge });
+    if (o.json === true)
+      json({ domain: r.domain, id: r.id, vif: r.vif, mac: r.mac, ip: r.ip, bridge: r.bridge });
+    else
+      process.stdout.write(
+        `created ${String(r.domain)} (domain ${String(r.id)}): ${String(r.vif)} ${String(r.mac)}${r.ip === null ? "" : ` ${String(r.ip)}`} on ${String(r.bridge)}, Connected\n`,
+      );
   });
   common(
     program

@@ -1,6 +1,6 @@
 /**
  * The control socket of a running host (`pvnet up`): a unix socket, mode 0600, that the
- * xl-style commands (`pvnet list`, `network-list`, `destroy`, `backend-restart`) talk to
+ * xl-style commands (`pvnet list`, `network-list`, `create`, `destroy`, `backend-restart`, `ping`, `top`) talk to
  * from other processes. One JSON request per line, one JSON reply per line, in order:
  * `{"ok":true,...}` or `{"ok":false,"error":"..."}`. Every request is checked; a bad one
  * (not JSON, unknown op, bad arguments) gets an error reply and the connection stays.
@@ -11,7 +11,12 @@ import { PvnetError } from "../base/errors.js";
 import { listenUnix } from "../base/unix-listen.js";
 import type { DomainStatus } from "../hv/machine.js";
 import { PAGE_SIZE } from "../hv/memory.js";
-import { xenbusStateName } from "../xenstore/xenbus.js";
+import type { VifQueueCounter } from "../netback/counters.js";
+import { formatIpv4, parseIpv4 } from "../wire/net/ipv4.js";
+import { XenbusState, xenbusStateName } from "../xenstore/xenbus.js";
+import { DEFAULT_MEMORY_MIB } from "./config-schema.js";
+import { derivedMac } from "./config-semantic.js";
+import { ALL_VIF_FEATURES, type Ipv4Cidr, type VifConfig } from "./config-types.js";
 import type { Host } from "./host.js";
 
 /** A request line longer than this is refused and the connection closed. */
@@ -21,7 +26,10 @@ export type ControlRequest =
   | { op: "list" }
   | { op: "network-list"; domain: string }
   | { op: "destroy"; domain: string }
-  | { op: "backend-restart" };
+  | { op: "backend-restart" }
+  | { op: "ping"; domain: string; ip: string; timeoutMs: number }
+  | { op: "top" }
+  | { op: "create"; name: string; ip: string | null; bridge: string };
 
 /** One row of `pvnet list`, as `xl list` prints it. */
 export interface ListRow {
@@ -94,6 +102,7 @@ export function parseRequest(line: string): ControlRequest | string {
   switch (o.op) {
     case "list":
     case "backend-restart":
+    case "top":
       return extra(["op"]) ?? { op: o.op };
     case "network-list":
     case "destroy": {
@@ -103,8 +112,33 @@ export function parseRequest(line: string): ControlRequest | string {
         return `bad request: ${o.op}: "domain" must be a domain's name or id (a non-empty string)`;
       return { op: o.op, domain: o.domain };
     }
+    case "ping": {
+      const e = extra(["op", "domain", "ip", "timeoutMs"]);
+      if (e !== null) return e;
+      if (typeof o.domain !== "string" || o.domain === "" || o.domain.length > 256)
+        return `bad request: ping: "domain" must be a domain's name or id (a non-empty string)`;
+      if (typeof o.ip !== "string" || typeof parseIpv4(o.ip) !== "number")
+        return `bad request: ping: "ip" must be an IPv4 address a.b.c.d`;
+      const t = o.timeoutMs ?? 1000;
+      if (typeof t !== "number" || !Number.isInteger(t) || t < 1 || t > 60_000)
+        return `bad request: ping: "timeoutMs" must be an integer 1..60000`;
+      return { op: "ping", domain: o.domain, ip: o.ip, timeoutMs: t };
+    }
+    case "create": {
+      const e = extra(["op", "name", "ip", "bridge"]);
+      if (e !== null) return e;
+      if (typeof o.name !== "string" || !GUEST_NAME.test(o.name))
+        return `bad request: create: "name" must be ${GUEST_NAME_RULE}`;
+      const ip = o.ip ?? null;
+      if (ip !== null && (typeof ip !== "string" || parseCidr(ip) === null))
+        return `bad request: create: "ip" must be an address with its prefix, a.b.c.d/N (N 1-32)`;
+      const bridge = o.bridge ?? "vale0";
+      if (typeof bridge !== "string" || bridge === "" || bridge.length > 64)
+        return `bad request: create: "bridge" must be a bridge's name`;
+      return { op: "create", name: o.name, ip, bridge };
+    }
     default:
-      return `bad request: unknown op ${JSON.stringify(o.op)} (expected list, network-list, destroy or backend-restart)`;
+      return `bad request: unknown op ${JSON.stringify(o.op)} (expected list, network-list, destroy, backend-restart, ping, top or create)`;
   }
 }
 
@@ -170,6 +204,115 @@ export async function nicRows(host: Host, domid: number): Promise<NicRow[]> {
   }
 }
 
+/** One vif of `pvnet top`: both ends' states and netback's counters, named as netback names them. */
+export interface TopVif {
+  name: string;
+  domain: string;
+  domid: number;
+  frontend: string;
+  backend: string;
+  counters: Record<VifQueueCounter, number>;
+}
+
+export function topVifs(host: Host): TopVif[] {
+  return host.status().vifs.map((v) => ({
+    name: v.name,
+    domain: v.domain,
+    domid: v.domid,
+    frontend: v.frontend.stateName,
+    backend: v.backend.stateName,
+    counters: v.counters,
+  }));
+}
+
+/** A name `create` takes, and the rule in words. */
+export const GUEST_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
+export const GUEST_NAME_RULE = "1-64 letters, digits, '_', '.' or '-', starting with a letter or digit";
+
+/** "a.b.c.d/N" as the config holds it, or null. */
+export function parseCidr(s: string): Ipv4Cidr | null {
+  const m = /^([0-9.]+)\/(\d{1,2})$/.exec(s);
+  if (m === null) return null;
+  const value = parseIpv4(m[1]!);
+  const prefix = Number(m[2]);
+  if (typeof value !== "number" || prefix < 1 || prefix > 32) return null;
+  const mask = (0xffffffff << (32 - prefix)) >>> 0;
+  return { address: m[1]!, prefix, value, network: formatIpv4((value & mask) >>> 0) };
+}
+
+/** How long `create` waits for the new guest's vif to be Connected at both ends. */
+const CREATE_CONNECT_MS = 10_000;
+
+/**
+ * `xl create` of one guest with one vif: checked against the running host (a new name, a
+ * known bridge, an address free and in the bridge's subnet), a MAC in Xen's OUI no vif has,
+ * then Host.addGuest; resolves once the vif is Connected at both ends. A guest whose vif
+ * does not connect is destroyed again.
+ */
+export async function createGuest(
+  host: Host,
+  req: Extract<ControlRequest, { op: "create" }>,
+): Promise<{ domain: string; id: number; vif: string; mac: string; ip: string | null; bridge: string }> {
+  const live = host.machine.status().filter((d) => d.state !== "destroyed" && d.state !== "stopped");
+  if (live.some((d) => d.name === req.name))
+    throw new PvnetError("EEXIST", `a domain named ${req.name} exists`);
+  const bridges = host.bridges();
+  if (!bridges.includes(req.bridge))
+    throw new PvnetError("ENOENT", `no bridge named ${req.bridge} (the host has ${bridges.join(", ")})`);
+  const vifs = host.status().vifs;
+  const ip = req.ip === null ? undefined : parseCidr(req.ip)!;
+  if (ip !== undefined)
+    for (const v of vifs.filter((x) => x.bridge === req.bridge && x.ip !== null)) {
+      const other = parseCidr(v.ip!)!;
+      if (other.value === ip.value)
+        throw new PvnetError("EADDRINUSE", `${ip.address} is ${v.name}'s (${v.domain})`);
+      if (other.network !== ip.network || other.prefix !== ip.prefix)
+        throw new PvnetError(
+          "EINVAL",
+          `${req.ip} is not in ${req.bridge}'s subnet (${other.network}/${other.prefix}, as ${v.name}'s ${v.ip})`,
+        );
+    }
+  const macs = new Set(vifs.map((v) => v.mac));
+  const next = Math.max(...live.map((d) => d.domid)) + 1;
+  let k = 0;
+  while (macs.has(derivedMac(next + k, 0))) k++;
+  const mac = derivedMac(next + k, 0);
+  const vif: VifConfig = {
+    devid: 0,
+    mac,
+    ip,
+    bridge: req.bridge,
+    queues: 1,
+    ringPageOrder: 0,
+    trusted: true,
+    features: ALL_VIF_FEATURES,
+  };
+  const id = await host.addGuest({
+    name: req.name,
+    memoryMiB: DEFAULT_MEMORY_MIB,
+    pages: (DEFAULT_MEMORY_MIB << 20) / PAGE_SIZE,
+    vifs: [vif],
+  });
+  const end = performance.now() + CREATE_CONNECT_MS;
+  for (;;) {
+    const v = host.status().vifs.find((x) => x.domid === id);
+    if (
+      v !== undefined &&
+      v.frontend.state === XenbusState.Connected &&
+      v.backend.state === XenbusState.Connected
+    )
+      return { domain: req.name, id, vif: v.name, mac, ip: v.ip, bridge: req.bridge };
+    if (performance.now() > end) {
+      await host.destroyGuest(id).catch(() => undefined);
+      throw new PvnetError(
+        "ETIMEDOUT",
+        `${req.name}'s vif not Connected within ${CREATE_CONNECT_MS / 1000} s (frontend ${v?.frontend.stateName ?? "-"}, backend ${v?.backend.stateName ?? "-"}); destroyed it`,
+      );
+    }
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
 /** Answers one request; never throws (a failure is an error reply). */
 export async function handleRequest(host: Host, line: string): Promise<ControlReply> {
   const req = parseRequest(line);
@@ -191,6 +334,16 @@ export async function handleRequest(host: Host, line: string): Promise<ControlRe
       }
       case "backend-restart":
         return { ok: true, ...(await host.restartBackend()) };
+      case "create":
+        return { ok: true, ...(await createGuest(host, req)) };
+      case "top":
+        return { ok: true, atMs: performance.now(), domains: listRows(host), vifs: topVifs(host) };
+      case "ping": {
+        const d = findDomain(host, req.domain);
+        if (d.privileged) throw new PvnetError("EINVAL", `${d.name} has no IP stack: ping from a guest`);
+        const r = await host.ping(d.domid, parseIpv4(req.ip) as number, req.timeoutMs);
+        return { ...r, domain: d.name, to: req.ip, reply: r.ok, ok: true };
+      }
     }
   } catch (e) {
     const m = e instanceof Error ? e.message : String(e);

@@ -8,6 +8,7 @@
 
 import { bounded } from "../base/timeout.js";
 import type { Domain } from "../hv/domain.js";
+import { MACHINE } from "../hv/worker-proto.js";
 import { NetfrontDriver } from "../netfront/xenbus.js";
 import { NetStack } from "../stack/iface.js";
 import { SEND_OK, sendStatusName } from "../stack/send-status.js";
@@ -16,7 +17,7 @@ import { UDP_ECHO_PORT } from "../stack/udp-echo.js";
 import type { XsClient } from "../xenstore/client.js";
 import { connectXenstore } from "../xenstore/domain-xenstored.js";
 import { type HostFrontDevice, makeFrontDevice, netfrontOptionsOf } from "./drivers.js";
-import type { GuestArgs, GuestVif, HostReport } from "./host-proto.js";
+import { type GuestArgs, type GuestVif, type HostReport, MSG_PING } from "./host-proto.js";
 
 interface Vif {
   readonly spec: GuestVif;
@@ -179,6 +180,44 @@ export default async function main(dom: Domain, args: GuestArgs): Promise<void> 
     }
   };
   follow().catch((e: unknown) => log(`watch device/vif: ${errText(e)}`));
+
+  // `pvnet ping`: one echo on the host's behalf, from the vif whose subnet holds the target.
+  dom.onMessage((from, data) => {
+    const m = data as { t?: unknown; id?: unknown; ip?: unknown; timeoutMs?: unknown } | null;
+    if (from !== MACHINE || typeof m !== "object" || m === null || m.t !== MSG_PING) return;
+    if (typeof m.id !== "number" || typeof m.ip !== "number" || typeof m.timeoutMs !== "number") return;
+    const { id, ip, timeoutMs } = m;
+    const up = [...vifs.values()].filter((v) => v.stack !== null && v.spec.vif.ip !== undefined);
+    const inNet = (v: Vif): boolean => {
+      const c = v.spec.vif.ip!;
+      const mask = c.prefix === 0 ? 0 : (~0 << (32 - c.prefix)) >>> 0;
+      return (c.value & mask) >>> 0 === (ip & mask) >>> 0;
+    };
+    const v = up.find(inNet) ?? up[0];
+    if (v === undefined || stopping) {
+      report({ t: "ping-result", id, from: null, ok: false, reason: "no vif with an IP stack is up" });
+      return;
+    }
+    const src = v.spec.vif.ip!.address;
+    v.stack!.ping(ip, { timeoutMs }).then(
+      (r) =>
+        report(
+          r.ok
+            ? {
+                t: "ping-result",
+                id,
+                from: src,
+                ok: true,
+                seq: r.seq,
+                rttMs: r.rttMs,
+                ttl: r.ttl,
+                dataLen: r.dataLen,
+              }
+            : { t: "ping-result", id, from: src, ok: false, seq: r.seq, reason: r.reason },
+        ),
+      (e: unknown) => report({ t: "ping-result", id, from: src, ok: false, reason: errText(e) }),
+    );
+  });
 
   dom.onShutdown(async () => {
     stopping = true;

@@ -121,6 +121,11 @@ export const MSG_ADD_VIFS = "host-add-vifs";
  * every vif down as a dying driver domain's, then a fresh netback and fresh backend dirs).
  */
 export const MSG_RESTART_BACKEND = "host-restart-backend";
+/**
+ * Toolstack message from the host to a guest: ping `ip` (u32) once from the stack of the vif
+ * whose subnet holds it (else the first with a stack), answered by a "ping-result" report.
+ */
+export const MSG_PING = "host-ping";
 /** Toolstack message from the host to Domain-0: count your resources (answered by a "resources" report). */
 export const MSG_RESOURCES = "host-resources";
 
@@ -169,6 +174,18 @@ export type HostReport =
     }
   | { t: "resources"; id: number; counts: Dom0Resources }
   | { t: "log"; line: string }
+  | {
+      t: "ping-result";
+      id: number;
+      /** The address the echo left from; null: no vif with a stack. */
+      from: string | null;
+      ok: boolean;
+      seq?: number;
+      rttMs?: number;
+      ttl?: number;
+      dataLen?: number;
+      reason?: string;
+    }
   | { t: "probe"; devid: number; ok: boolean; error?: string }
   | {
       t: "ping";

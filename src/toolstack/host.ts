@@ -24,6 +24,7 @@ import {
   type HostReport,
   type HostVif,
   MSG_ADD_VIFS,
+  MSG_PING,
   MSG_RESOURCES,
   MSG_RESTART_BACKEND,
   type PingPlan,
@@ -176,6 +177,7 @@ export class Host {
   #config: HostConfig = { domains: [], bridges: [] };
   readonly #added = new Map<number, (error: string | undefined) => void>();
   readonly #resourceAsks = new Map<number, (r: Dom0Resources) => void>();
+  readonly #pingAsks = new Map<number, (r: Extract<HostReport, { t: "ping-result" }>) => void>();
   #nextAsk = 1;
 
   private constructor(machine: Machine, socketPath: string | null, log: (line: string) => void) {
@@ -326,6 +328,12 @@ export class Host {
           this.#resourceAsks.delete(r.id);
         }
         return;
+      case "ping-result":
+        if (domid !== 0 && typeof r.id === "number") {
+          this.#pingAsks.get(r.id)?.(r);
+          this.#pingAsks.delete(r.id);
+        }
+        return;
       case "probe":
         if (!r.ok) this.#log(`dom${domid}: vif ${r.devid}: ${String(r.error).slice(0, 512)}`);
         return;
@@ -384,6 +392,48 @@ export class Host {
       return { ...counts, dom0Ports: this.machine.channels(0) };
     } finally {
       this.#resourceAsks.delete(id);
+    }
+  }
+
+  /**
+   * One echo request from inside a guest's stack (`pvnet ping`), from the vif whose subnet
+   * holds `ip` (else its first vif with an address): resolves with the reply's round trip
+   * and TTL, or `ok: false` with why (timeout, down, ...). A guest whose program does not
+   * answer (its own, not the default's) fails after `timeoutMs` and two seconds more.
+   */
+  async ping(
+    which: number | string,
+    ip: number,
+    timeoutMs = 1000,
+  ): Promise<{
+    from: string | null;
+    ok: boolean;
+    seq?: number;
+    rttMs?: number;
+    ttl?: number;
+    dataLen?: number;
+    reason?: string;
+  }> {
+    const domid = this.#guestDomid(which);
+    const id = this.#nextAsk++;
+    const answer = new Promise<Extract<HostReport, { t: "ping-result" }>>((resolve) =>
+      this.#pingAsks.set(id, resolve),
+    );
+    this.machine.post(domid, { t: MSG_PING, id, ip: ip >>> 0, timeoutMs });
+    try {
+      const r = await withTimeout(answer, timeoutMs + 2000, "the guest's ping result");
+      if (r.from === null) throw new PvnetError("ENETDOWN", String(r.reason).slice(0, 256));
+      return {
+        from: String(r.from),
+        ok: r.ok === true,
+        seq: r.seq,
+        rttMs: r.rttMs,
+        ttl: r.ttl,
+        dataLen: r.dataLen,
+        reason: r.reason === undefined ? undefined : String(r.reason).slice(0, 64),
+      };
+    } finally {
+      this.#pingAsks.delete(id);
     }
   }
 
@@ -468,6 +518,11 @@ export class Host {
     for (let i = this.#vifs.length - 1; i >= 0; i--)
       if (this.#vifs[i]!.host.domid === domid) this.#vifs.splice(i, 1);
     this.#config = { ...this.#config, domains: this.#config.domains.filter((d) => d.domid !== domid) };
+  }
+
+  /** The names of the host's bridges (VALE switches in Domain-0). */
+  bridges(): string[] {
+    return this.#config.bridges.map((b) => b.name);
   }
 
   /** xenstored's totals so far (at most a status period old): requests, errors, watch events. */

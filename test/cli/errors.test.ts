@@ -76,6 +76,14 @@ const EXTRA: Record<string, string[][]> = {
   "network-list": [[], ["guest1", "--control", join(dir, "no-host.sock")]],
   destroy: [[], ["guest1", "--control", join(dir, "no-host.sock")]],
   "backend-restart": [["--control", join(dir, "no-host.sock")]],
+  create: [[], ["--name", "g", "--control", join(dir, "no-host.sock")]],
+  ping: [
+    [],
+    ["guest1", "10.0"],
+    ["guest1", "10.0.0.2", "-c", "x"],
+    ["guest1", "10.0.0.2", "--control", join(dir, "no-host.sock")],
+  ],
+  top: [[], ["-b", "-i", "0"], ["-b", "-n", "1", "--control", join(dir, "no-host.sock")]],
   "pkt-gen": [
     ["--for"],
     ["-i", "vale0:a", "-s", "10.0.0.9-10.0.0.1"],
