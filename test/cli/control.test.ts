@@ -3,34 +3,18 @@
  * process, each command in its own, finding the host through the run directory alone.
  */
 import assert from "node:assert/strict";
-import { type ChildProcess, execFile, spawn } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync, statSync } from "node:fs";
 import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
-import { fileURLToPath } from "node:url";
+import { pvnetRun, type Run, UpProcess, until } from "./running-host.js";
 
-const MAIN = fileURLToPath(new URL("../../src/cli/main.js", import.meta.url));
-const dir = mkdtempSync(join(tmpdir(), "pvnet-ctl-"));
-const env = { ...process.env, PVNET_RUNDIR: dir };
-const sock = join(dir, "control.sock");
-let up: ChildProcess;
-let upOut = "";
-let upDone: Promise<number | null>;
-
-interface Run {
-  code: number | null;
-  out: string;
-  err: string;
-}
+const host = new UpProcess("pvnet-ctl-");
+const { env, sock, dir } = host;
 
 function pvnet(args: readonly string[], e: NodeJS.ProcessEnv = env): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [MAIN, ...args], { env: e, timeout: 60_000 }, (err, out, errOut) =>
-      resolve({ code: err === null ? 0 : typeof err.code === "number" ? err.code : -1, out, err: errOut }),
-    );
-  });
+  return pvnetRun(args, e);
 }
 
 /** Lines sent on one connection; resolves with the reply lines once `n` have come. */
@@ -52,34 +36,16 @@ function raw(lines: string, n: number): Promise<string[]> {
   });
 }
 
-async function until(what: string, ok: () => Promise<boolean>, ms = 15_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await ok())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
-before(async () => {
-  up = spawn(process.execPath, [MAIN, "up"], { env });
-  up.stdout!.setEncoding("utf8").on("data", (c: string) => (upOut += c));
-  up.stderr!.setEncoding("utf8").on("data", (c: string) => (upOut += c));
-  upDone = new Promise((resolve) => up.on("close", (code) => resolve(code)));
-  await until("pvnet up's control line", async () => upOut.includes(`control at ${sock}`));
-});
+before(() => host.start());
 
 after(async () => {
-  if (up.exitCode === null) {
-    up.kill("SIGINT");
-    assert.equal(await upDone, 0, upOut.slice(-500));
-    assert.equal(existsSync(sock), false, "the control socket is removed at shutdown");
-  }
-  rmSync(dir, { recursive: true, force: true });
+  if (await host.stop()) assert.equal(existsSync(sock), false, "the control socket is removed at shutdown");
+  host.remove();
 });
 
 test("the socket is mode 0600 and its path is printed next to xenstored's", () => {
   assert.equal(statSync(sock).mode & 0o777, 0o600);
-  assert.match(upOut, /xenstore at .*\n.*control at /);
+  assert.match(host.out, /xenstore at .*\n.*control at /);
 });
 
 test("list: Domain-0 and both guests, as xl list", async () => {
@@ -196,7 +162,7 @@ test("destroy guest2: gone from list, the host keeps running; backend-restart: g
   const l = await pvnet(["list"]);
   assert.doesNotMatch(l.out, /guest2/);
   assert.match(l.out, /guest1/);
-  assert.equal(up.exitCode, null);
+  assert.equal(host.exitCode, null);
   const r = await pvnet(["backend-restart"]);
   assert.equal(r.code, 0, r.err);
   assert.match(r.out, /^backend restarted: 1 device; old backend gone in \d+\.\d ms, .* after \d+\.\d ms\n$/);
@@ -205,5 +171,5 @@ test("destroy guest2: gone from list, the host keeps running; backend-restart: g
     const j = JSON.parse(n.out) as { nics: { state: number }[] };
     return j.nics.length === 1 && j.nics[0]!.state === 4;
   });
-  assert.equal(up.exitCode, null);
+  assert.equal(host.exitCode, null);
 });

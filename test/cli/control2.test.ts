@@ -3,57 +3,23 @@
  * process, `pvnet ping`, `pvnet top -b` and `pvnet create` each in its own.
  */
 import assert from "node:assert/strict";
-import { type ChildProcess, execFile, spawn } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { execFile } from "node:child_process";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
-import { fileURLToPath } from "node:url";
+import { MAIN, pvnetRun, type Run, UpProcess } from "./running-host.js";
 
-const MAIN = fileURLToPath(new URL("../../src/cli/main.js", import.meta.url));
-const dir = mkdtempSync(join(tmpdir(), "pvnet-ctl2-"));
-const env = { ...process.env, PVNET_RUNDIR: dir };
-const sock = join(dir, "control.sock");
-let up: ChildProcess;
-let upOut = "";
-let upDone: Promise<number | null>;
-
-interface Run {
-  code: number | null;
-  out: string;
-  err: string;
-}
+const host = new UpProcess("pvnet-ctl2-");
+const { env, dir } = host;
 
 function pvnet(args: readonly string[], e: NodeJS.ProcessEnv = env): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [MAIN, ...args], { env: e, timeout: 60_000 }, (err, out, errOut) =>
-      resolve({ code: err === null ? 0 : typeof err.code === "number" ? err.code : -1, out, err: errOut }),
-    );
-  });
+  return pvnetRun(args, e);
 }
 
-async function until(what: string, ok: () => Promise<boolean>, ms = 15_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await ok())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
-before(async () => {
-  up = spawn(process.execPath, [MAIN, "up"], { env });
-  up.stdout!.setEncoding("utf8").on("data", (c: string) => (upOut += c));
-  up.stderr!.setEncoding("utf8").on("data", (c: string) => (upOut += c));
-  upDone = new Promise((resolve) => up.on("close", (code) => resolve(code)));
-  await until("pvnet up's control line", async () => upOut.includes(`control at ${sock}`));
-});
+before(() => host.start());
 
 after(async () => {
-  if (up.exitCode === null) {
-    up.kill("SIGINT");
-    assert.equal(await upDone, 0, upOut.slice(-500));
-  }
-  rmSync(dir, { recursive: true, force: true });
+  await host.stop();
+  host.remove();
 });
 
 test("ping: iputils' lines from inside guest1's stack, the statistics, exit 0", async () => {
