@@ -160,6 +160,18 @@ export interface Dom0Resources {
   evtchnLinks: number;
 }
 
+/** One echo a guest sent for the host (Host.ping): its reply, or why there was none. */
+export interface GuestPingResult {
+  /** The address the echo left from; null: no vif with a stack. */
+  from: string | null;
+  ok: boolean;
+  seq?: number;
+  rttMs?: number;
+  ttl?: number;
+  dataLen?: number;
+  reason?: string;
+}
+
 /** Reports (Domain.report) the programs send to the host. */
 export type HostReport =
   | { t: "vifs-added"; domid: number; error?: string }
@@ -174,18 +186,7 @@ export type HostReport =
     }
   | { t: "resources"; id: number; counts: Dom0Resources }
   | { t: "log"; line: string }
-  | {
-      t: "ping-result";
-      id: number;
-      /** The address the echo left from; null: no vif with a stack. */
-      from: string | null;
-      ok: boolean;
-      seq?: number;
-      rttMs?: number;
-      ttl?: number;
-      dataLen?: number;
-      reason?: string;
-    }
+  | ({ t: "ping-result"; id: number } & GuestPingResult)
   | { t: "probe"; devid: number; ok: boolean; error?: string }
   | {
       t: "ping";

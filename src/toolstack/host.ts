@@ -21,6 +21,7 @@ import {
   type Dom0Args,
   type Dom0Resources,
   type GuestArgs,
+  type GuestPingResult,
   type HostReport,
   type HostVif,
   MSG_ADD_VIFS,
@@ -401,19 +402,7 @@ export class Host {
    * and TTL, or `ok: false` with why (timeout, down, ...). A guest whose program does not
    * answer (its own, not the default's) fails after `timeoutMs` and two seconds more.
    */
-  async ping(
-    which: number | string,
-    ip: number,
-    timeoutMs = 1000,
-  ): Promise<{
-    from: string | null;
-    ok: boolean;
-    seq?: number;
-    rttMs?: number;
-    ttl?: number;
-    dataLen?: number;
-    reason?: string;
-  }> {
+  async ping(which: number | string, ip: number, timeoutMs = 1000): Promise<GuestPingResult> {
     const domid = this.#guestDomid(which);
     const id = this.#nextAsk++;
     const answer = new Promise<Extract<HostReport, { t: "ping-result" }>>((resolve) =>

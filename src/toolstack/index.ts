@@ -23,5 +23,5 @@ export {
   type VifStatus,
   type XenbusEnd,
 } from "./host.js";
-export type { Dom0Resources, GuestArgs, GuestVif, PingPlan } from "./host-proto.js";
+export type { Dom0Resources, GuestArgs, GuestPingResult, GuestVif, PingPlan } from "./host-proto.js";
 export type { HotplugContext, VifHotplug } from "./hotplug.js";
