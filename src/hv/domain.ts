@@ -99,17 +99,21 @@ export class Domain {
     this.#send({ t: "report", data });
   }
 
-  onDomainDestroyed(fn: (domid: number) => void): void {
-    this.#onDestroyed.push(fn);
+  /** Calls `fn` when a domain is destroyed; returns what removes it (a driver that stops). */
+  onDomainDestroyed(fn: (domid: number) => void): () => void {
+    return listen(this.#onDestroyed, fn);
   }
 
   onDomainAdded(fn: (domid: number) => void): void {
     this.#onAdded.push(fn);
   }
 
-  /** The peer of one of our ports closed its end: the port is unbound again. */
-  onPeerClosed(fn: (port: number) => void): void {
-    this.#onClosed.push(fn);
+  /**
+   * The peer of one of our ports closed its end: the port is unbound again. Returns what
+   * removes `fn` (a driver that closes).
+   */
+  onPeerClosed(fn: (port: number) => void): () => void {
+    return listen(this.#onClosed, fn);
   }
 
   onShutdown(fn: () => void | Promise<void>): void {
@@ -203,4 +207,13 @@ export class Domain {
         return;
     }
   }
+}
+
+/** Adds `fn` to `list`; the returned function removes it (once). */
+function listen<T>(list: ((v: T) => void)[], fn: (v: T) => void): () => void {
+  list.push(fn);
+  return () => {
+    const i = list.indexOf(fn);
+    if (i >= 0) list.splice(i, 1);
+  };
 }

@@ -138,6 +138,8 @@ export class NetbackDriver {
   #stopped = false;
   /** Torn down as a dying driver domain: nothing more is written to xenstore. */
   #killed = false;
+  /** Removes the guest-death listener: a stopped or killed driver (a restart) leaves none. */
+  #unlisten: () => void = () => {};
 
   private constructor(dom: Domain, xs: XsClient, opts: NetbackOptions) {
     this.#dom = dom;
@@ -151,7 +153,7 @@ export class NetbackDriver {
 
   static async start(dom: Domain, xs: XsClient, opts: NetbackOptions): Promise<NetbackDriver> {
     const d = new NetbackDriver(dom, xs, opts);
-    dom.onDomainDestroyed((domid) => d.#guestDied(domid));
+    d.#unlisten = dom.onDomainDestroyed((domid) => d.#guestDied(domid));
     const w = await xs.watch(d.#base);
     d.#watch = w;
     void (async () => {
@@ -184,6 +186,7 @@ export class NetbackDriver {
   async stop(): Promise<void> {
     if (this.#stopped) return;
     this.#stopped = true;
+    this.#unlisten();
     await this.#watch?.close().catch(() => undefined); // the connection may be gone already
     await this.#mainChain;
     await Promise.all(
@@ -212,6 +215,7 @@ export class NetbackDriver {
     if (this.#killed) return;
     this.#killed = true;
     this.#stopped = true;
+    this.#unlisten();
     const devs = [...this.#devs.values()];
     this.#devs.clear();
     for (const d of devs) this.#unregister(d);

@@ -167,6 +167,8 @@ export class NetfrontDriver {
   #chain: Promise<void> = Promise.resolve();
   #watch: XsWatch | null = null;
   #closed = false;
+  /** Removes the peer-closed listener once closed: a guest that reconnects keeps only one. */
+  #unlisten: () => void = () => {};
   #connected: { resolve: () => void; reject: (e: Error) => void } | null = null;
 
   private constructor(
@@ -233,7 +235,7 @@ export class NetfrontDriver {
     await switchState(xs, dir, XenbusState.Initialising);
     const w = await xs.watch(`${backend}/${KEY_STATE}`);
     d.#watch = w;
-    dom.onPeerClosed((port) => d.#peerClosed(port));
+    d.#unlisten = dom.onPeerClosed((port) => d.#peerClosed(port));
     void (async () => {
       for await (const _ev of w) d.#run(() => d.#backendChanged());
     })();
@@ -282,6 +284,7 @@ export class NetfrontDriver {
       this.#release();
       await this.#switch(XenbusState.Closed);
     });
+    this.#unlisten();
     await this.#watch?.close().catch(() => undefined); // the store may be gone already
     this.#deferred.retry();
   }
