@@ -19,7 +19,7 @@ import {
 } from "../netmap/layout.js";
 import { MonitorAdapter } from "../netmap/monitor.js";
 import type { NetmapPort } from "../netmap/port.js";
-import { nmRingAdvance, nmRingSpace } from "../netmap/ring.js";
+import { nmRingAdvance, nmRingSpace, nmTxPending } from "../netmap/ring.js";
 import { formatMac } from "../wire/net/ethernet.js";
 import { formatIpv4 } from "../wire/net/ipv4.js";
 import { AddrCycler, buildFrame, hexdump, PKT_SEQ_OFF, PKT_TS_OFF } from "./frame.js";
@@ -75,6 +75,8 @@ export interface InstanceExtras {
  * again: --for and Ctrl-C end a run within this, not a report interval later.
  */
 const CHECK_MS = 50;
+/** How long a sender waits at its end for its TX ring to drain. */
+const DRAIN_MS = 1000;
 
 const yieldTurn = (): Promise<void> => new Promise((r) => setImmediate(r));
 const napWord = new Int32Array(new SharedArrayBuffer(4));
@@ -377,6 +379,14 @@ async function txLoop(
     }
   }
   port.txsync();
+  // As netmap's pkt-gen, wait for the TX ring to drain before the final report: a port
+  // served by another thread (netmapd's VALE, a pipe) has not taken the last burst yet.
+  // Bounded, since a pipe whose reader quit never drains.
+  const until = performance.now() + DRAIN_MS;
+  while (!stopped() && nmTxPending(port.mem, r) && performance.now() < until) {
+    await new Promise((res) => setTimeout(res, 1));
+    port.txsync();
+  }
 }
 
 /** Reads and releases everything waiting; calls `each(off, len)` per packet. */

@@ -18,7 +18,7 @@ interface Proc {
   child: ChildProcess;
   out: () => string;
   err: () => string;
-  done: Promise<{ code: number | null; out: string; err: string }>;
+  done: Promise<{ code: number | null; signal: NodeJS.Signals | null; out: string; err: string }>;
 }
 
 function start(args: string[], env: NodeJS.ProcessEnv = {}): Proc {
@@ -27,8 +27,8 @@ function start(args: string[], env: NodeJS.ProcessEnv = {}): Proc {
   let err = "";
   child.stdout?.setEncoding("utf8").on("data", (c: string) => (out += c));
   child.stderr?.setEncoding("utf8").on("data", (c: string) => (err += c));
-  const done = new Promise<{ code: number | null; out: string; err: string }>((resolve) =>
-    child.on("close", (code) => resolve({ code, out, err })),
+  const done = new Promise<{ code: number | null; signal: NodeJS.Signals | null; out: string; err: string }>(
+    (resolve) => child.on("close", (code, signal) => resolve({ code, signal, out, err })),
   );
   return { child, out: () => out, err: () => err, done };
 }
@@ -126,7 +126,9 @@ test("xenstored: a live socket is refused, a stale one replaced; watch exits 1 w
     procs.push(c);
     await waitFor(() => c.err().includes("listening on"), "a xenstored on the stale socket");
     c.child.kill("SIGTERM");
-    assert.equal((await c.done).code, 0);
+    const end = await c.done;
+    assert.deepEqual([end.code, end.signal], [0, null], end.err);
+    assert.match(end.err, /^xenstored: SIGTERM, shutting down$/m);
   } finally {
     for (const p of procs) p.child.kill("SIGKILL");
     await Promise.all(procs.map((p) => p.done));
