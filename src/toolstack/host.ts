@@ -89,6 +89,11 @@ export interface HostOptions {
   readonly statusMs?: number;
   /** Every domain's event loop mode; default "notify" (sleep when idle). */
   readonly loopMode?: LoopMode;
+  /**
+   * Called once Domain-0 runs (xenstored listening), before the first guest is created:
+   * an observer's xenstore watch set here sees every guest's handshake from its start.
+   */
+  readonly onDom0Ready?: () => Promise<void> | void;
 }
 
 export const DEFAULT_PING: PingPlan = { count: 0, intervalMs: 1000, timeoutMs: 1000 };
@@ -239,6 +244,7 @@ export class Host {
         loopMode: opts.loopMode,
       });
       host.#ownsSocket = opts.socketPath !== null;
+      await opts.onDom0Ready?.();
       for (const [gi, g] of guests.entries()) {
         const gargs: GuestArgs = {
           vifs: host.#vifs
