@@ -272,11 +272,20 @@ function renderHandshake() {
   if (state.hs.step < 0 || state.hs.step >= list.length) state.hs.step = list.length - 1;
   const k = state.hs.step;
   document.getElementById("hs-pos").textContent = list.length === 0 ? "" : `step ${k + 1} of ${list.length}`;
+  const seen = new Map();
   document.getElementById("hs-steps").innerHTML = list
     .map((e, i) => {
       const cls = i === k ? "cur" : i > k ? "future" : "";
-      const what = e.node === null ? "removed" : `= "${esc(e.node.value)}"`;
-      return `<li class="${cls}">+${(e.atMs / 1000).toFixed(3)} s ${esc(e.path)} ${what}</li>`;
+      const perms = e.node === null ? "" : e.node.perms.join(",");
+      const before = seen.get(e.path);
+      seen.set(e.path, e.node === null ? undefined : { value: e.node.value, perms });
+      let what = "removed";
+      if (e.node !== null)
+        what =
+          before !== undefined && before.value === e.node.value && before.perms !== perms
+            ? `perms (${esc(perms)})`
+            : `= "${esc(e.node.value)}"${before === undefined ? ` (${esc(perms)})` : ""}`;
+      return `<li class="${cls}">+${(e.atMs / 1000).toFixed(3)} s dom${e.domid}: ${esc(e.path)} ${what}</li>`;
     })
     .join("");
   const cur = document.querySelector("#hs-steps li.cur");

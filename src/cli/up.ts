@@ -121,7 +121,7 @@ export async function runUp(run: UpRun): Promise<void> {
     tracePath: run.tracePath,
     ping: { count: run.pingCount, intervalMs: run.pingIntervalMs },
     log,
-    ...(web === null ? {} : { onDom0Ready: () => web.watch(run.socketPath) }),
+    ...(web === null ? {} : { xsChanges: true, onDom0Ready: (m) => web.watch(run.socketPath, m) }),
   }).catch(async (e: unknown) => {
     await web?.close();
     await control.close();

@@ -2,6 +2,7 @@
  * The web view as `pvnet up` runs it: the server listening before the host boots, the
  * xenstore mirror started once Domain-0 runs (before any guest), then both serving the host.
  */
+import type { Machine } from "../hv/machine.js";
 import type { Host } from "../toolstack/host.js";
 import type { WebAddr } from "./addr.js";
 import { WebView } from "./server.js";
@@ -23,9 +24,9 @@ export class WebLive {
     return this.#view.url;
   }
 
-  /** Starts watching xenstored at `socketPath` (HostOptions.onDom0Ready). */
-  async watch(socketPath: string): Promise<void> {
-    this.#xs = await XsMirror.start(socketPath);
+  /** Starts watching xenstored at `socketPath` and logging Domain-0's change reports (HostOptions.onDom0Ready). */
+  async watch(socketPath: string, machine: Machine): Promise<void> {
+    this.#xs = await XsMirror.start(socketPath, machine);
   }
 
   serve(host: Host): void {

@@ -1,16 +1,17 @@
 /**
  * The web view's copy of the xenstore tree, kept by one watch on "/" rather than by
- * re-reading the tree: each event re-reads only the node it names. Every change is also
- * appended to a bounded log, so a vif's handshake (the writes under its frontend and
- * backend directories, in order) can be replayed. The watch is set before the first guest
- * boots (HostOptions.onDom0Ready), so the log holds each handshake from its first write.
- *
- * The value logged is the one read right after the event: a node written twice before that
- * read shows its later value both times (xenstored's watch events carry no value).
+ * re-reading the tree: each event re-reads only the node it names. Besides, a bounded log
+ * of every change as xenstored made it (Domain-0's "xs-changes" reports: exact values and
+ * the writing domain, which a watch cannot give, since a node is read only after its event)
+ * lets a vif's handshake (the writes under its frontend and backend directories) be
+ * replayed. Both start before the first guest boots (HostOptions.onDom0Ready), so the log
+ * holds each handshake from its first write.
  */
 import { PvnetError } from "../base/errors.js";
+import type { Machine } from "../hv/machine.js";
 import type { XsClient, XsWatch } from "../xenstore/client.js";
 import { formatPerm } from "../xenstore/store/perms.js";
+import { parseXsChanges } from "./xs-changes.js";
 
 /** One node as the page shows it. */
 export interface XsNodeView {
@@ -25,6 +26,8 @@ export interface XsLogEntry {
   seq: number;
   /** Milliseconds since the mirror started. */
   atMs: number;
+  /** The domain whose request made the change. */
+  domid: number;
   path: string;
   /** null: the node was removed. */
   node: XsNodeView | null;
@@ -45,7 +48,9 @@ export class XsMirror {
   readonly #nodes = new Map<string, XsNodeView>();
   readonly #log: XsLogEntry[] = [];
   #seq = 0;
-  readonly #t0 = performance.now();
+  readonly #t0 = performance.timeOrigin + performance.now();
+  /** Changes Domain-0 could not report (a burst past its batch bound). */
+  droppedChanges = 0;
   #watch: XsWatch | null = null;
   #closed = false;
   /** Paths changed since the last `takeChanges`, with their current view (null: removed). */
@@ -57,11 +62,22 @@ export class XsMirror {
     this.#xs = xs;
   }
 
-  /** Connects to xenstored's socket, reads the tree once and watches it. */
-  static async start(socketPath: string): Promise<XsMirror> {
+  /**
+   * Connects to xenstored's socket, reads the tree once and watches it; logs the changes
+   * Domain-0 reports to `machine` (a host booted with HostOptions.xsChanges).
+   */
+  static async start(socketPath: string, machine: Machine): Promise<XsMirror> {
     const { XsClient } = await import("../xenstore/client.js");
     const xs = await XsClient.connect(socketPath);
     const m = new XsMirror(xs);
+    machine.on("report", (domid: number, data: unknown) => {
+      if (domid !== 0 || m.#closed) return;
+      const r = parseXsChanges(data);
+      if (r === null) return;
+      m.droppedChanges += r.dropped;
+      for (const e of r.entries)
+        m.#append(e.at, e.domid, e.path, e.value === null ? null : { value: e.value, perms: e.perms });
+    });
     try {
       // Watch first, then walk: a change during the walk is read again from its event.
       m.#watch = await xs.watch("/", "pvnet-web");
@@ -125,11 +141,9 @@ export class XsMirror {
           this.#nodes.delete(p);
           this.#changed.set(p, null);
         }
-      this.#append(path, null);
     } else {
       const fresh = !this.#nodes.has(path);
       this.#put(path, node);
-      this.#append(path, node);
       if (fresh) {
         for (let p = parentOf(path); p !== null && !this.#nodes.has(p); p = parentOf(p)) {
           const parent = await this.#read(p);
@@ -155,8 +169,9 @@ export class XsMirror {
     this.#changed.set(path, node);
   }
 
-  #append(path: string, node: XsNodeView | null): void {
-    this.#log.push({ seq: ++this.#seq, atMs: Math.round(performance.now() - this.#t0), path, node });
+  #append(at: number, domid: number, path: string, node: XsNodeView | null): void {
+    const atMs = Math.round(at - this.#t0);
+    this.#log.push({ seq: ++this.#seq, atMs, domid, path, node });
     if (this.#log.length > LOG_MAX) this.#log.splice(0, this.#log.length - LOG_MAX);
   }
 
