@@ -156,9 +156,9 @@ function renderVifs(s) {
   const rows = s.vifs.map((v) => {
     const c = v.counters;
     const rings = v.rings.map((q) => `q${q.queue} TX ${ringText(q.tx)} · RX ${ringText(q.rx)}`).join("<br>");
-    const evIn = c.evt_received ?? "-";
-    const evOut = c.evt_sent ?? "-";
-    const copies = c.gnt_copies ?? "-";
+    const evIn = c.evt_received;
+    const evOut = c.evt_sent;
+    const copies = c.gnt_copy_ops;
     return (
       `<tr data-vif="${esc(v.name)}"><td>${esc(v.name)}</td><td>${esc(v.domain)}</td>` +
       `<td>${esc(v.mac)}<br>${esc(v.ip ?? "-")}</td><td>${esc(v.bridge)}</td>` +
