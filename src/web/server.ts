@@ -68,8 +68,20 @@ export class WebView {
   static async listen(addr: WebAddr): Promise<WebView> {
     const files = assets();
     const cache = new Map<string, Buffer>();
-    const http = createServer((req, res) => serveFile(req, res, files, cache));
-    const wss = new WebSocketServer({ server: http, path: "/live", maxPayload: 1024 });
+    // Bound to a loopback address, the page answers only to loopback names: a web site
+    // that rebinds its own name to 127.0.0.1 cannot read the host through a browser.
+    let allowed: (host: string | undefined) => boolean = () => true;
+    const http = createServer((req, res) => {
+      if (!allowed(req.headers.host))
+        res.writeHead(403, { "content-type": "text/plain" }).end("forbidden host\n");
+      else serveFile(req, res, files, cache);
+    });
+    const wss = new WebSocketServer({
+      server: http,
+      path: "/live",
+      maxPayload: 1024,
+      verifyClient: (info: { req: IncomingMessage }) => allowed(info.req.headers.host),
+    });
     await new Promise<void>((resolve, reject) => {
       const failed = (e: NodeJS.ErrnoException): void =>
         reject(new PvnetError(e.code ?? "EIO", `--web ${addr.host}:${addr.port}: ${e.message}`));
@@ -81,6 +93,15 @@ export class WebView {
     });
     const a = http.address() as AddressInfo;
     const shown = a.family === "IPv6" ? `[${a.address}]` : a.address;
+    if (isLoopback(a.address)) {
+      const names = new Set([
+        `${shown}:${a.port}`,
+        `localhost:${a.port}`,
+        `127.0.0.1:${a.port}`,
+        `[::1]:${a.port}`,
+      ]);
+      allowed = (host) => host !== undefined && names.has(host.toLowerCase());
+    }
     const view = new WebView(http, wss, `http://${shown}:${a.port}/`);
     wss.on("connection", (ws) => view.#hello(ws));
     return view;
@@ -119,13 +140,7 @@ export class WebView {
   }
 
   #send(ws: WebSocket, text: string): void {
-    if (ws.readyState !== ws.OPEN) return;
-    if (ws.bufferedAmount > WEB_MAX_BUFFERED) {
-      this.dropped++;
-      ws.terminate();
-      return;
-    }
-    ws.send(text);
+    if (!sendBounded(ws, text, WEB_MAX_BUFFERED)) this.dropped++;
   }
 
   #tick(): void {
@@ -194,6 +209,34 @@ export class WebView {
     await new Promise<void>((resolve) => this.#http.close(() => resolve()));
     this.#xs?.close();
   }
+}
+
+/** The few members of a WebSocket that sendBounded uses. */
+export interface BoundedSocket {
+  readonly readyState: number;
+  readonly OPEN: number;
+  readonly bufferedAmount: number;
+  send(text: string): void;
+  terminate(): void;
+}
+
+/**
+ * Sends `text` unless the socket already holds more than `max` unsent bytes: then the
+ * page is dropped (terminated), since a page that cannot keep up must not make the host
+ * buffer without bound. Returns false when it dropped the page.
+ */
+export function sendBounded(ws: BoundedSocket, text: string, max: number): boolean {
+  if (ws.readyState !== ws.OPEN) return true;
+  if (ws.bufferedAmount > max) {
+    ws.terminate();
+    return false;
+  }
+  ws.send(text);
+  return true;
+}
+
+function isLoopback(addr: string): boolean {
+  return addr === "::1" || addr.startsWith("127.") || addr === "::ffff:127.0.0.1";
 }
 
 function serveFile(
