@@ -82,9 +82,13 @@ export class WebView {
       maxPayload: 1024,
       verifyClient: (info: { req: IncomingMessage }) => allowed(info.req.headers.host),
     });
+    // ws repeats the HTTP server's errors; the listen below reports the one that matters.
+    wss.on("error", () => {});
     await new Promise<void>((resolve, reject) => {
-      const failed = (e: NodeJS.ErrnoException): void =>
+      const failed = (e: NodeJS.ErrnoException): void => {
+        wss.close();
         reject(new PvnetError(e.code ?? "EIO", `--web ${addr.host}:${addr.port}: ${e.message}`));
+      };
       http.once("error", failed);
       http.listen(addr.port, addr.host, () => {
         http.off("error", failed);

@@ -58,6 +58,19 @@ test("the web view serves its page and uPlot, nothing else, and only to loopback
   }
 });
 
+test("a port in use is one clear error", async () => {
+  const a = await WebView.listen({ host: "127.0.0.1", port: 0 });
+  try {
+    const port = Number(new URL(a.url).port);
+    await assert.rejects(WebView.listen({ host: "127.0.0.1", port }), {
+      code: "EADDRINUSE",
+      message: new RegExp(`^--web 127\\.0\\.0\\.1:${port}: listen EADDRINUSE`),
+    });
+  } finally {
+    await a.close();
+  }
+});
+
 test("a page over its bound of unsent bytes is dropped, not buffered", () => {
   let sent = 0;
   let terminated = false;
