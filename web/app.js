@@ -246,6 +246,24 @@ function renderTree() {
 
 // ---- handshake replay ----
 
+const XENBUS = [
+  "Unknown",
+  "Initialising",
+  "InitWait",
+  "Initialised",
+  "Connected",
+  "Closing",
+  "Closed",
+  "Reconfiguring",
+  "Reconfigured",
+];
+
+/** A value as the step list shows it: a state key's number with its xenbus name. */
+function shown(path, value) {
+  const name = path.endsWith("/state") && /^\d$/.test(value) ? XENBUS[Number(value)] : undefined;
+  return `"${esc(value)}"${name ? ` (${name})` : ""}`;
+}
+
 const FE = /^\/local\/domain\/(\d+)\/device\/vif\/(\d+)(\/|$)/;
 const BE = /^\/local\/domain\/\d+\/backend\/vif\/(\d+)\/(\d+)(\/|$)/;
 
@@ -284,7 +302,7 @@ function renderHandshake() {
         what =
           before !== undefined && before.value === e.node.value && before.perms !== perms
             ? `perms (${esc(perms)})`
-            : `= "${esc(e.node.value)}"${before === undefined ? ` (${esc(perms)})` : ""}`;
+            : `= ${shown(e.path, e.node.value)}${before === undefined ? ` [${esc(perms)}]` : ""}`;
       return `<li class="${cls}">+${(e.atMs / 1000).toFixed(3)} s dom${e.domid}: ${esc(e.path)} ${what}</li>`;
     })
     .join("");
