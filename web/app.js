@@ -12,6 +12,7 @@ const state = {
   prev: null,
   plots: new Map(),
   hs: { vif: "", step: -1, playing: null },
+  logDropped: 0,
 };
 
 function esc(s) {
@@ -46,6 +47,7 @@ function connect() {
       state.log = [];
       state.lastSeq = 0;
       addLog(m.log);
+      state.logDropped = m.logDropped;
       onSample(m.sample);
       renderTree();
       renderHandshake();
@@ -55,7 +57,8 @@ function connect() {
         else state.tree.set(path, node);
         state.changed.add(path);
       }
-      const grew = addLog(m.log);
+      const grew = addLog(m.log) || m.logDropped !== state.logDropped;
+      state.logDropped = m.logDropped;
       onSample(m.sample);
       if (m.xs.length > 0) renderTree();
       if (grew) renderHandshake();
@@ -289,7 +292,9 @@ function renderHandshake() {
   const list = hsEntries(state.hs.vif);
   if (state.hs.step < 0 || state.hs.step >= list.length) state.hs.step = list.length - 1;
   const k = state.hs.step;
-  document.getElementById("hs-pos").textContent = list.length === 0 ? "" : `step ${k + 1} of ${list.length}`;
+  const lost = state.logDropped > 0 ? ` (${state.logDropped} changes on the host went unrecorded)` : "";
+  document.getElementById("hs-pos").textContent =
+    (list.length === 0 ? "" : `step ${k + 1} of ${list.length}`) + lost;
   const seen = new Map();
   document.getElementById("hs-steps").innerHTML = list
     .map((e, i) => {

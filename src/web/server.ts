@@ -138,6 +138,7 @@ export class WebView {
         rateHz: WEB_RATE_HZ,
         tree: xs.tree(),
         log: xs.log(),
+        logDropped: xs.droppedChanges,
         sample: this.#sample(),
       }),
     );
@@ -159,6 +160,7 @@ export class WebView {
       sample: this.#sample(),
       xs: [...changes],
       log: fresh,
+      logDropped: xs.droppedChanges,
     });
     for (const ws of this.#wss.clients) this.#send(ws, text);
   }

@@ -120,8 +120,15 @@ export class XsMirror {
 
   async #follow(w: XsWatch): Promise<void> {
     try {
+      let dropped = 0;
       for await (const ev of w) {
         if (this.#closed) return;
+        if (w.dropped !== dropped) {
+          // Events were lost (a burst past the client's queue): read the whole tree again.
+          dropped = w.dropped;
+          await this.#resync();
+          continue;
+        }
         // The initial event names "/" itself: the walk already read it.
         if (ev.path === "/" && this.#nodes.has("/")) continue;
         if (!ev.path.startsWith("/")) continue; // relative or special (@...) names: not in the tree
@@ -151,6 +158,14 @@ export class XsMirror {
         }
       }
     }
+    this.onChange?.();
+  }
+
+  async #resync(): Promise<void> {
+    const before = new Set(this.#nodes.keys());
+    this.#nodes.clear();
+    await this.#walk("/", 0);
+    for (const p of before) if (!this.#nodes.has(p)) this.#changed.set(p, null);
     this.onChange?.();
   }
 
