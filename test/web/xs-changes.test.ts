@@ -39,6 +39,23 @@ test("the feed reports each change with its value, perms and writer; a commit's 
   xs.close();
 });
 
+test("refused writes and aborted transactions change nothing, so nothing is reported", async () => {
+  const reports: XsChangesReport[] = [];
+  const feed = new XsChangeFeed((r) => reports.push(r));
+  const d = new Xenstored({ onChange: feed.onChange });
+  feed.attach(d.tree);
+  const guest = new XsClient(loopbackTransport(d, { domid: 1, privileged: false }));
+  await assert.rejects(guest.write("/local/domain/0/x", "no"), { code: "EACCES" });
+  const dom0 = new XsClient(loopbackTransport(d));
+  const tx = await dom0.transactionStart();
+  await tx.write("/local/domain/0/y", "never");
+  await dom0.transactionEnd(tx, false);
+  await new Promise((r) => setImmediate(r));
+  assert.deepEqual(reports, []);
+  guest.close();
+  dom0.close();
+});
+
 test("parseXsChanges takes only well-formed reports", () => {
   fc.assert(
     fc.property(fc.anything(), (junk) => {
