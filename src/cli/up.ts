@@ -4,7 +4,7 @@
  */
 import type { Command } from "commander";
 import { PvnetError } from "../base/errors.js";
-import { defaultRunDir } from "../netmapd/socket-path.js";
+import { defaultNetmapdSocket, defaultRunDir } from "../netmapd/socket-path.js";
 import type { Host, HostStatus } from "../toolstack/host.js";
 import { defaultControlSocket } from "./control-client.js";
 import { withSocketHint } from "./netmapd.js";
@@ -18,6 +18,7 @@ export interface UpOpts {
   xenstoreSocket?: string;
   xenstoreTrace?: string;
   control?: string;
+  netmapdSocket?: string;
   pingCount: string;
   pingInterval: string;
 }
@@ -29,6 +30,8 @@ export interface UpRun {
   socketPath: string;
   tracePath: string | null;
   controlPath: string;
+  /** Where Domain-0 answers vale-ctl and pkt-gen for the bridges. */
+  netmapdPath: string;
   pingCount: number;
   pingIntervalMs: number;
 }
@@ -64,6 +67,7 @@ export function parseUpOpts(file: string | undefined, o: UpOpts): UpRun {
     socketPath: o.xenstoreSocket ?? defaultUpSocket(),
     tracePath: o.xenstoreTrace ?? null,
     controlPath: o.control ?? defaultControlSocket(),
+    netmapdPath: o.netmapdSocket ?? defaultNetmapdSocket(),
     pingCount: intOpt("ping-count", o.pingCount, 0, 1_000_000),
     pingIntervalMs: intOpt("ping-interval", o.pingInterval, 10, 3_600_000),
   };
@@ -99,6 +103,7 @@ export async function runUp(run: UpRun): Promise<void> {
     socketPath: run.socketPath,
     tracePath: run.tracePath,
     ping: { count: run.pingCount, intervalMs: run.pingIntervalMs },
+    netmapdSocket: run.netmapdPath,
     log,
   }).catch(async (e: unknown) => {
     await control.close();
@@ -109,7 +114,10 @@ export async function runUp(run: UpRun): Promise<void> {
     `pvnet up: ${config.domains.length} domains from ${run.file ?? "the default host"}; ` +
       `xenstore at ${host.socketPath} (XENSTORED_PATH=${host.socketPath} xenstore-ls -p /local/domain)` +
       `${run.tracePath === null ? "" : `; trace in ${run.tracePath}`}\n` +
-      `pvnet up: control at ${control.path} (pvnet list, network-list, create, destroy, backend-restart, ping, top)\n`,
+      `pvnet up: control at ${control.path} (pvnet list, network-list, create, destroy, backend-restart, ping, top)\n` +
+      (host.netmapdPath !== null
+        ? `pvnet up: switches at ${host.netmapdPath} (pvnet vale-ctl -l, pvnet pkt-gen -i vale0:probe ...)\n`
+        : `pvnet up: ${host.netmapdNote ?? "switches not served"}\n`),
   );
   const t0 = performance.now();
   // The last few samples: rates are measured over at least half a second (rateBase).
@@ -172,6 +180,11 @@ export function upCommand(program: Command): void {
       `the commands' control socket (default ${defaultControlSocket()})`,
       socketPathArg,
     )
+    .option(
+      "--netmapd-socket <path>",
+      `where the switches answer pvnet vale-ctl and pkt-gen, as netmapd's (default ${defaultNetmapdSocket()})`,
+      socketPathArg,
+    )
     .option("--xenstore-trace <file>", "append every xenstore request and reply to FILE, one line each")
     .option(
       "--ping-count <n>",
@@ -190,6 +203,10 @@ export function upCommand(program: Command): void {
         "From other shells, through the control socket (--control; the same default for both):",
         "  pvnet list, pvnet network-list DOMAIN, pvnet create --name NAME, pvnet destroy DOMAIN,",
         "  pvnet backend-restart, pvnet ping DOMAIN IP, pvnet top -b",
+        "",
+        "The bridges answer netmap's tools as a netmapd does (--netmapd-socket; the same default):",
+        "  pvnet vale-ctl -l lists their ports (the vifs too); pvnet pkt-gen -i vale0:probe ...",
+        "A netmapd already listening there keeps the socket; the host says so and goes on.",
       ].join("\n"),
     )
     .action(async (file: string | undefined, o: UpOpts) => {

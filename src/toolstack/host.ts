@@ -89,6 +89,11 @@ export interface HostOptions {
   readonly statusMs?: number;
   /** Every domain's event loop mode; default "notify" (sleep when idle). */
   readonly loopMode?: LoopMode;
+  /**
+   * Where Domain-0 answers netmapd's protocol for the bridges, so `pvnet vale-ctl` and
+   * `pvnet pkt-gen` reach them (dom0-netmapd.ts); default none.
+   */
+  readonly netmapdSocket?: string | null;
 }
 
 export const DEFAULT_PING: PingPlan = { count: 0, intervalMs: 1000, timeoutMs: 1000 };
@@ -180,11 +185,22 @@ export class Host {
   readonly #resourceAsks = new Map<number, (r: Dom0Resources) => void>();
   readonly #pingAsks = new Map<number, (r: Extract<HostReport, { t: "ping-result" }>) => void>();
   #nextAsk = 1;
+  #netmapd: { path: string | null; note: string | null } = { path: null, note: null };
 
   private constructor(machine: Machine, socketPath: string | null, log: (line: string) => void) {
     this.machine = machine;
     this.socketPath = socketPath;
     this.#log = log;
+  }
+
+  /** Where Domain-0 serves the bridges to netmap's tools; null: nowhere. */
+  get netmapdPath(): string | null {
+    return this.#netmapd.path;
+  }
+
+  /** Why Domain-0 does not serve the bridges though asked to (one line); null otherwise. */
+  get netmapdNote(): string | null {
+    return this.#netmapd.note;
   }
 
   /**
@@ -230,6 +246,7 @@ export class Host {
         statusMs: opts.statusMs ?? 250,
         xsStats: host.#xsStats,
         hotplug: opts.hotplug?.href ?? null,
+        netmapdPath: opts.netmapdSocket ?? null,
       };
       await machine.createDomain({
         name: dom0.name,
@@ -316,6 +333,13 @@ export class Host {
     switch (r.t) {
       case "log":
         if (typeof r.line === "string") this.#log(r.line.slice(0, 1024));
+        return;
+      case "netmapd":
+        if (domid === 0)
+          this.#netmapd = {
+            path: typeof r.path === "string" ? r.path : null,
+            note: typeof r.note === "string" ? r.note.slice(0, 1024) : null,
+          };
         return;
       case "vifs-added":
         if (domid === 0) added.get(r.domid)?.(r.error);
