@@ -212,7 +212,7 @@ async function viaNetmapd(
       const absent = e instanceof PvnetError && (e.code === "ENOENT" || e.code === "ECONNREFUSED");
       if (i === 0 && absent && socket === undefined) {
         process.stderr.write(
-          `pvnet pkt-gen: no netmapd at ${path}: running in-process (instances meet only with ++)\n`,
+          `pvnet pkt-gen: no netmapd or pvnet host at ${path}: running in-process (instances meet only with ++)\n`,
         );
         return false;
       }

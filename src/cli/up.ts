@@ -4,13 +4,14 @@
  */
 import type { Command } from "commander";
 import { PvnetError } from "../base/errors.js";
-import { defaultNetmapdSocket, defaultRunDir } from "../netmapd/socket-path.js";
+import { defaultNetmapdSocket } from "../netmapd/socket-path.js";
 import type { Host, HostStatus } from "../toolstack/host.js";
 import { defaultControlSocket } from "./control-client.js";
 import { withSocketHint } from "./netmapd.js";
 import { exitAfterSignal, shutdownSignals } from "./signals.js";
 import { socketPathArg, usage } from "./style.js";
 import type { Sample } from "./up-view.js";
+import { hostXsSocket } from "./xs-locate.js";
 
 export interface UpOpts {
   for?: string;
@@ -38,7 +39,7 @@ export interface UpRun {
 
 /** Where `pvnet up`'s xenstored listens unless told: next to netmapd's socket. */
 export function defaultUpSocket(): string {
-  return `${defaultRunDir()}/xenstored.sock`;
+  return hostXsSocket();
 }
 
 function intOpt(name: string, v: string, min: number, max: number): number {
