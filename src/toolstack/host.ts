@@ -635,8 +635,8 @@ export class Host {
 
   /**
    * Ordered shutdown: guests first (each closes its frontends, which waits for the
-   * backends), then Domain-0 (netback stops, switches, socket); then, if Domain-0 had to be
-   * terminated, its socket file is removed here.
+   * backends), then Domain-0 (netback stops, switches, sockets); then, if Domain-0 had to be
+   * terminated, its socket files are removed here.
    */
   shutdown(): Promise<void> {
     this.#down ??= this.#shutdown();
@@ -645,8 +645,9 @@ export class Host {
 
   async #shutdown(): Promise<void> {
     await this.machine.shutdown(3000);
-    const p = this.socketPath;
-    if (p !== null && this.#ownsSocket && existsSync(p)) {
+    // The netmapd socket is Domain-0's only when it reported listening there.
+    for (const p of [this.#ownsSocket ? this.socketPath : null, this.#netmapd.path]) {
+      if (p === null || !existsSync(p)) continue;
       try {
         if (lstatSync(p).isSocket()) unlinkSync(p);
       } catch {
