@@ -9,6 +9,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { controlRequest } from "../../src/cli/control-client.js";
+import { Netmapd } from "../../src/netmapd/daemon.js";
+import { NetmapdServer } from "../../src/netmapd/server.js";
 import { pvnetRun, type Run, UpProcess, until } from "./running-host.js";
 
 const host = new UpProcess("pvnet-find-");
@@ -166,5 +168,32 @@ test("with no host running: vale-ctl and xenstore say so in one line, pkt-gen fa
     );
   } finally {
     rmSync(empty, { recursive: true, force: true });
+  }
+});
+
+test("a standalone netmapd on the socket: up says so in one line, boots, and the tools reach that netmapd", async () => {
+  const other = new UpProcess("pvnet-find-busy-");
+  for (const k of ["PVNET_NETMAPD_SOCKET", "XENSTORED_PATH"]) delete other.env[k];
+  const path = join(other.dir, "netmapd.sock");
+  const d = new Netmapd();
+  const server = await NetmapdServer.listen(d, path);
+  try {
+    await other.start();
+    assert.match(
+      other.out,
+      new RegExp(
+        `^pvnet up: a netmapd already listens at ${path}: pvnet vale-ctl and pkt-gen reach it, not this host's switches$`,
+        "m",
+      ),
+    );
+    const l = await pvnet(["vale-ctl", "-l"], other.env);
+    assert.equal(l.code, 0, l.err);
+    assert.equal(l.out, "", "the standalone netmapd has no vif ports");
+    assert.ok(await other.stop(), "the host kept running");
+  } finally {
+    await other.stop().catch(() => false);
+    await server.close();
+    await d.close();
+    other.remove();
   }
 });
