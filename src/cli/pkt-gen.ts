@@ -39,7 +39,7 @@ Functions (-f):
   rxseq   receive and report sequence gaps and packets out of order
   ping    send one packet at a time and time its echo (min, mean, p50, p99);
           answers ARP for its -s address, so a host stack (a guest's UDP echo on
-          port 7: -d IP:7 -D its MAC) can reply
+          port 7: -d IP:7) can reply
   pong    send every packet back with its addresses swapped
 
 Options:
@@ -105,8 +105,7 @@ Examples:
   pvnet pkt-gen -i vale0:b -f rxseq        pvnet pkt-gen -i vale0:a -f txseq -R 1000000
   pvnet pkt-gen -i vale0:a -f tx -s 10.0.0.1-10.0.0.9:1234-1240 -n 63
   with pvnet up running: ping guest1 through the host's switch vale0:
-  pvnet pkt-gen -i vale0:probe -f ping -S 02:00:00:00:00:99 -D 00:16:3e:00:01:00 \
-      -s 10.0.0.99 -d 10.0.0.1:7 -n 5
+  pvnet pkt-gen -i vale0:probe -f ping -s 10.0.0.99 -d 10.0.0.1:7 -n 5
 ${ENV_HELP.netmapd}`;
 
 /** How long the other netmapd jobs run on after one given -n has finished. */

@@ -82,17 +82,13 @@ test("vale-ctl -l with no options lists the host's vif ports; -n/-a/-d/-r act on
   assert.equal(gone.err, "pvnet vale-ctl: vi0: no such interface\n");
 });
 
-test("pkt-gen -f ping from another shell pings guest1 through the host's switch", async () => {
+test("pkt-gen -f ping from another shell pings guest1 through the host's switch (only -s and -d given)", async () => {
   const r = await pvnet([
     "pkt-gen",
     "-i",
     "vale0:probe",
     "-f",
     "ping",
-    "-S",
-    "02:00:00:00:00:99",
-    "-D",
-    GUEST1_MAC,
     "-s",
     "10.0.0.99",
     "-d",
