@@ -4,7 +4,7 @@
  */
 import type { Command } from "commander";
 import { PvnetError } from "../base/errors.js";
-import { defaultRunDir } from "../netmapd/socket-path.js";
+import { defaultNetmapdSocket } from "../netmapd/socket-path.js";
 import type { Host, HostStatus } from "../toolstack/host.js";
 import { DEFAULT_WEB_ADDR, parseWebAddr, type WebAddr } from "../web/addr.js";
 import { defaultControlSocket } from "./control-client.js";
@@ -12,6 +12,7 @@ import { withSocketHint } from "./netmapd.js";
 import { exitAfterSignal, shutdownSignals } from "./signals.js";
 import { socketPathArg, usage } from "./style.js";
 import type { Sample } from "./up-view.js";
+import { hostXsSocket } from "./xs-locate.js";
 
 export interface UpOpts {
   for?: string;
@@ -19,6 +20,7 @@ export interface UpOpts {
   xenstoreSocket?: string;
   xenstoreTrace?: string;
   control?: string;
+  netmapdSocket?: string;
   pingCount: string;
   pingInterval: string;
   /** `--web [ADDR:PORT]`: true when given without a value. */
@@ -32,6 +34,8 @@ export interface UpRun {
   socketPath: string;
   tracePath: string | null;
   controlPath: string;
+  /** Where Domain-0 answers vale-ctl and pkt-gen for the bridges. */
+  netmapdPath: string;
   pingCount: number;
   pingIntervalMs: number;
   /** Where the web view listens; null: no web view. */
@@ -40,7 +44,7 @@ export interface UpRun {
 
 /** Where `pvnet up`'s xenstored listens unless told: next to netmapd's socket. */
 export function defaultUpSocket(): string {
-  return `${defaultRunDir()}/xenstored.sock`;
+  return hostXsSocket();
 }
 
 function intOpt(name: string, v: string, min: number, max: number): number {
@@ -75,6 +79,7 @@ export function parseUpOpts(file: string | undefined, o: UpOpts): UpRun {
     socketPath: o.xenstoreSocket ?? defaultUpSocket(),
     tracePath: o.xenstoreTrace ?? null,
     controlPath: o.control ?? defaultControlSocket(),
+    netmapdPath: o.netmapdSocket ?? defaultNetmapdSocket(),
     pingCount: intOpt("ping-count", o.pingCount, 0, 1_000_000),
     pingIntervalMs: intOpt("ping-interval", o.pingInterval, 10, 3_600_000),
     web,
@@ -120,6 +125,7 @@ export async function runUp(run: UpRun): Promise<void> {
     socketPath: run.socketPath,
     tracePath: run.tracePath,
     ping: { count: run.pingCount, intervalMs: run.pingIntervalMs },
+    netmapdSocket: run.netmapdPath,
     log,
     ...(web === null ? {} : { xsChanges: true, onDom0Ready: (m) => web.watch(run.socketPath, m) }),
   }).catch(async (e: unknown) => {
@@ -134,6 +140,9 @@ export async function runUp(run: UpRun): Promise<void> {
       `xenstore at ${host.socketPath} (XENSTORED_PATH=${host.socketPath} xenstore-ls -p /local/domain)` +
       `${run.tracePath === null ? "" : `; trace in ${run.tracePath}`}\n` +
       `pvnet up: control at ${control.path} (pvnet list, network-list, create, destroy, backend-restart, ping, top)\n` +
+      (host.netmapdPath !== null
+        ? `pvnet up: switches at ${host.netmapdPath} (pvnet vale-ctl -l, pvnet pkt-gen -i vale0:probe ...)\n`
+        : `pvnet up: ${host.netmapdNote ?? "switches not served"}\n`) +
       `${web === null ? "" : `pvnet up: web view at ${web.url}\n`}`,
   );
   const t0 = performance.now();
@@ -202,6 +211,11 @@ export function upCommand(program: Command): void {
       "--web [addr:port]",
       `serve a live web view of the host (default ${DEFAULT_WEB_ADDR}; port 0: any free port)`,
     )
+    .option(
+      "--netmapd-socket <path>",
+      `where the switches answer pvnet vale-ctl and pkt-gen, as netmapd's (default ${defaultNetmapdSocket()})`,
+      socketPathArg,
+    )
     .option("--xenstore-trace <file>", "append every xenstore request and reply to FILE, one line each")
     .option(
       "--ping-count <n>",
@@ -220,6 +234,10 @@ export function upCommand(program: Command): void {
         "From other shells, through the control socket (--control; the same default for both):",
         "  pvnet list, pvnet network-list DOMAIN, pvnet create --name NAME, pvnet destroy DOMAIN,",
         "  pvnet backend-restart, pvnet ping DOMAIN IP, pvnet top -b",
+        "",
+        "The bridges answer netmap's tools as a netmapd does (--netmapd-socket; the same default):",
+        "  pvnet vale-ctl -l lists their ports (the vifs too); pvnet pkt-gen -i vale0:probe ...",
+        "A netmapd already listening there keeps the socket; the host says so and goes on.",
       ].join("\n"),
     )
     .action(async (file: string | undefined, o: UpOpts) => {

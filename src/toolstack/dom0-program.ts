@@ -37,6 +37,7 @@ import {
 import { XsTraceFile } from "../xenstore/trace.js";
 import { XsSocketServer } from "../xenstore/transport/socket.js";
 import { parseXenbusState, readOrUndefined, waitForState, XenbusState } from "../xenstore/xenbus.js";
+import { type HostNetmapd, serveHostSwitches } from "./dom0-netmapd.js";
 import { type HostBackVif, makeBackVif } from "./drivers.js";
 import {
   D0_LIVE_MAPPINGS,
@@ -143,6 +144,13 @@ export default async function main(dom: Domain, args: Dom0Args): Promise<void> {
     await server?.close();
     trace?.close();
     throw e;
+  }
+
+  // netmap's tools from other shells (vale-ctl, pkt-gen) reach the bridges through this.
+  let netmapd: HostNetmapd | null = null;
+  if (args.netmapdPath != null) {
+    netmapd = await serveHostSwitches([...switches.values()], args.netmapdPath, log);
+    report({ t: "netmapd", path: netmapd.path, note: netmapd.note });
   }
 
   /** The vif-bridge script's job: the vif joins its bridge, then hotplug-status says so. */
@@ -449,6 +457,11 @@ export default async function main(dom: Domain, args: Dom0Args): Promise<void> {
   dom.onShutdown(async () => {
     dom.timers.cancel(tick);
     copyStatus();
+    // The tools' jobs end first: their ports leave the switches before the vifs do. Bounded
+    // well inside the host's 3 s for Domain-0: a job that will not stop is cut off with it.
+    await withTimeout(netmapd?.close() ?? Promise.resolve(), 1000, "netmapd close").catch((e: unknown) =>
+      log(`netmapd close: ${errText(e)}`),
+    );
     // Guests that went just before: their devices are removed before netback stops.
     await withTimeout(Promise.all(removing), 2000, "device removal").catch(() => undefined);
     // Backends close (their channels and mappings released) before anything else goes.
