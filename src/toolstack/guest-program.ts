@@ -17,6 +17,7 @@ import { UDP_ECHO_PORT } from "../stack/udp-echo.js";
 import type { XsClient } from "../xenstore/client.js";
 import { connectXenstore } from "../xenstore/domain-xenstored.js";
 import { type HostFrontDevice, makeFrontDevice, netfrontOptionsOf } from "./drivers.js";
+import { installGuestOps } from "./guest-ops.js";
 import { type GuestArgs, type GuestVif, type HostReport, MSG_PING } from "./host-proto.js";
 
 interface Vif {
@@ -162,7 +163,16 @@ export default async function main(dom: Domain, args: GuestArgs): Promise<void> 
     try {
       names = await client.directory(`/local/domain/${dom.domid}/device/vif`);
     } catch {
-      return; // no device dir yet
+      names = []; // no device dir (yet, or its last device was detached)
+    }
+    // A device whose directory went (xl network-detach) leaves the guest with its stack.
+    for (const devid of known) {
+      const v = vifs.get(devid);
+      if (names.includes(String(devid)) || v === undefined) continue;
+      known.delete(devid);
+      vifs.delete(devid);
+      v.stack?.down();
+      if (v.driver !== null) await bounded(v.driver.close(), 1500).catch(() => undefined);
     }
     for (const n of names) {
       const devid = Number(n);
@@ -180,6 +190,19 @@ export default async function main(dom: Domain, args: GuestArgs): Promise<void> 
     }
   };
   follow().catch((e: unknown) => log(`watch device/vif: ${errText(e)}`));
+  installGuestOps(dom, {
+    stacks: () =>
+      [...vifs.values()].flatMap((v) =>
+        v.stack === null || v.spec.vif.ip === undefined
+          ? []
+          : [{ stack: v.stack, ip: v.spec.vif.ip.value, prefix: v.spec.vif.ip.prefix }],
+      ),
+    addVif: (spec) => {
+      if (stopping || vifs.has(spec.vif.devid)) return;
+      vifs.set(spec.vif.devid, { spec, driver: null, device: null, stack: null });
+      void probeNew(xs);
+    },
+  });
 
   // `pvnet ping`: one echo on the host's behalf, from the vif whose subnet holds the target.
   dom.onMessage((from, data) => {
