@@ -548,8 +548,18 @@ export class Host {
     return {
       machine: this.machine,
       guest: (which) => {
-        const domid = this.#guestDomid(which);
-        return { domid, name: this.machine.status().find((d) => d.domid === domid)!.name };
+        const d = this.machine
+          .status()
+          .find(
+            (s) =>
+              s.state !== "destroyed" &&
+              s.state !== "stopped" &&
+              (typeof which === "number" ? s.domid === which : s.name === which),
+          );
+        if (d === undefined) throw new PvnetError("ESRCH", `no domain named ${String(which)}`);
+        if (d.privileged)
+          throw new PvnetError("EINVAL", `${d.name} runs the backends: it has no vifs of its own`);
+        return { domid: d.domid, name: d.name };
       },
       status: () => this.status(),
       bridges: () => this.bridges(),

@@ -203,7 +203,13 @@ export class VifOps {
       while (macs.has(derivedMac(g.domid, devid + k))) k++;
       mac = derivedMac(g.domid, devid + k);
     }
-    const ip = spec.ip === undefined ? undefined : parseCidr(spec.ip);
+    // xl's ip= is a bare address: the bridge's subnet gives the prefix (a /24 on an empty bridge).
+    const onBridge = all.find((x) => x.bridge === bridge && x.ip !== null)?.ip;
+    const ipText =
+      spec.ip === undefined || spec.ip.includes("/")
+        ? spec.ip
+        : `${spec.ip}/${onBridge?.split("/")[1] ?? 24}`;
+    const ip = ipText === undefined ? undefined : parseCidr(ipText);
     if (ip === null)
       throw new PvnetError("EINVAL", `ip ${spec.ip}: expected an address with its prefix, a.b.c.d/N`);
     if (ip !== undefined)

@@ -136,7 +136,7 @@ test("attachVif and detachVif refuse what is wrong, in one line each", async () 
     [{ script: "relative.sh" }, /absolute path/],
   ] as const)
     await assert.rejects(host.attachVif(guest1.name, spec), re);
-  await assert.rejects(host.attachVif("nobody", {}), /no domain nobody/);
+  await assert.rejects(host.attachVif("nobody", {}), /no domain named nobody/);
   await assert.rejects(host.attachVif(dom0.name, {}), /Domain-0/);
   await assert.rejects(host.detachVif(guest1.name, 7), /guest1 has no vif 7/);
   await backToBaseline("after refusals");
