@@ -87,8 +87,10 @@ export function parseGuestConfig(text: string, file: string, bridges: readonly s
   if (bySchema.length > 0)
     return fail(bySchema.map((s) => issue(own(s.path), s.problem, s.expected, s.atKey)));
   const rules = checkRules(host as RawHost);
+  // A rule that names another field names it by the host's path: the guest's own here.
+  const ownText = (t: string): string => t.replaceAll("domains[1].", "");
   if (rules.config === undefined)
-    return fail(rules.issues.map((r) => issue(own(r.path), r.problem, r.expected)));
+    return fail(rules.issues.map((r) => issue(own(r.path), ownText(r.problem), ownText(r.expected))));
   const guest = rules.config.domains[1]!;
   return {
     ok: true,
