@@ -25,6 +25,8 @@ interface Vif {
   driver: NetfrontDriver | null;
   device: HostFrontDevice | null;
   stack: NetStack | null;
+  /** This vif's probe rounds: they end with it when it is detached. */
+  readonly probeTimers: number[];
 }
 
 /** The payload of a UDP echo probe: a marker and the round, so a stale echo is not counted. */
@@ -35,7 +37,10 @@ export default async function main(dom: Domain, args: GuestArgs): Promise<void> 
   const log = (line: string): void => report({ t: "log", line: `${dom.name}: ${line}` });
   const xs = await connectXenstore(dom);
   const vifs = new Map<number, Vif>(
-    args.vifs.map((v) => [v.vif.devid, { spec: v, driver: null, device: null, stack: null }]),
+    args.vifs.map((v) => [
+      v.vif.devid,
+      { spec: v, driver: null, device: null, stack: null, probeTimers: [] },
+    ]),
   );
   const timers: number[] = [];
   /** Every peer's UDP probes awaiting their echo: their timeout timers end at shutdown. */
@@ -139,6 +144,7 @@ export default async function main(dom: Domain, args: GuestArgs): Promise<void> 
       };
       const timer = dom.timers.every(intervalMs, once);
       timers.push(timer);
+      v.probeTimers.push(timer);
       once();
     };
     for (const peer of v.spec.peers) {
@@ -154,6 +160,7 @@ export default async function main(dom: Domain, args: GuestArgs): Promise<void> 
         rounds(peer);
       });
       timers.push(wait);
+      v.probeTimers.push(wait);
     }
   };
 
@@ -171,6 +178,7 @@ export default async function main(dom: Domain, args: GuestArgs): Promise<void> 
       if (names.includes(String(devid)) || v === undefined) continue;
       known.delete(devid);
       vifs.delete(devid);
+      for (const t of v.probeTimers) dom.timers.cancel(t);
       v.stack?.down();
       if (v.driver !== null) await bounded(v.driver.close(), 1500).catch(() => undefined);
     }
@@ -199,7 +207,7 @@ export default async function main(dom: Domain, args: GuestArgs): Promise<void> 
       ),
     addVif: (spec) => {
       if (stopping || vifs.has(spec.vif.devid)) return;
-      vifs.set(spec.vif.devid, { spec, driver: null, device: null, stack: null });
+      vifs.set(spec.vif.devid, { spec, driver: null, device: null, stack: null, probeTimers: [] });
       void probeNew(xs);
     },
   });

@@ -316,7 +316,9 @@ export class Host {
       if (d.state !== "running" && d.state !== "starting")
         return `${d.name} is ${d.state}${d.error === undefined ? "" : `: ${d.error.message}`} before its vifs connected`;
     const bad = this.#vifs.find((v) => Atomics.load(v.words, VS_HOTPLUG) === -1);
-    return bad === undefined ? null : `${vifName(bad)}: hotplug failed (${vifStates(bad.words)})`;
+    if (bad === undefined) return null;
+    const why = this.#ops.scriptError(vifName(bad));
+    return `${vifName(bad)}: hotplug failed${why === undefined ? "" : `: ${why}`} (${vifStates(bad.words)})`;
   }
 
   // ---- end of boot's wait ----

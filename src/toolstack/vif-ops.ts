@@ -100,6 +100,11 @@ export class VifOps {
     this.#log = log;
   }
 
+  /** Why a vif's script last failed (its stderr's last line), if it did. */
+  scriptError(vif: string): string | undefined {
+    return this.#scriptErrors.get(vif);
+  }
+
   /** Takes a domain's report if it is one of ours; true when it was. */
   onReport(domid: number, data: unknown): boolean {
     const r = checkOpsReport(data);

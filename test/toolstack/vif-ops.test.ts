@@ -215,3 +215,11 @@ test("a failing script at boot: hotplug-status error, hotplug-error its message,
     await h.shutdown();
   }
 });
+
+test("Host.boot with a failing script fails with the script's message", { timeout: 60_000 }, async () => {
+  const g = { ...guest1, vifs: [{ ...guest1.vifs[0]!, script: badScript }] };
+  await assert.rejects(
+    Host.boot({ ...config, domains: [dom0, g] }, { socketPath: null, statusMs: 20 }),
+    /vif1\.0: hotplug failed: vif-bad: vif1\.0: cannot reach the firewall \(frontend /,
+  );
+});
