@@ -181,6 +181,7 @@ export default async function main(dom: Domain, args: GuestArgs): Promise<void> 
       for (const t of v.probeTimers) dom.timers.cancel(t);
       v.stack?.down();
       if (v.driver !== null) await bounded(v.driver.close(), 1500).catch(() => undefined);
+      dom.report({ t: "vif-gone", id: devid }); // network-detach returns once this is done
     }
     for (const n of names) {
       const devid = Number(n);

@@ -65,6 +65,8 @@ export interface HotplugDoneMsg {
 export type OpsReport =
   | { t: "vif-attached"; id: number; error?: string }
   | { t: "vif-detached"; id: number; closed: boolean; error?: string }
+  /** A guest let go of a vif whose device went (`id` is its devid): its stack lost the interface. */
+  | { t: "vif-gone"; id: number }
   | {
       t: "udp-result";
       id: number;
@@ -98,6 +100,8 @@ export function checkOpsReport(data: unknown): OpsReport | null {
       return { t: r.t, id: r.id, error };
     case "vif-detached":
       return { t: r.t, id: r.id, closed: r.closed === true, error };
+    case "vif-gone":
+      return { t: r.t, id: r.id };
     case "udp-result":
       return {
         t: r.t,

@@ -82,6 +82,9 @@ export interface VifOpsHost {
   untrack(domid: number, devid: number): void;
 }
 
+/** How long detach waits for the guest to let go of the vif (its frontend's close is bounded at 1.5 s). */
+const GONE_MS = 3000;
+
 /** How long attach waits for the new vif to be Connected at both ends. */
 const CONNECT_MS = 10_000;
 
@@ -90,6 +93,8 @@ export class VifOps {
   readonly #socketPath: string | null;
   readonly #log: (line: string) => void;
   readonly #asks = new Map<number, (r: OpsReport) => void>();
+  /** Detaches waiting for their guest to let go of the vif, by "domid/devid". */
+  readonly #gone = new Map<string, () => void>();
   /** The last failed script run per vif name: attach's error message. */
   readonly #scriptErrors = new Map<string, string>();
   #next = 1;
@@ -111,6 +116,10 @@ export class VifOps {
     if (r === null) return false;
     if (r.t === "hotplug-run") {
       if (domid === 0) this.#runScript(r);
+      return true;
+    }
+    if (r.t === "vif-gone") {
+      this.#gone.get(`${domid}/${r.id}`)?.();
       return true;
     }
     // Attach and detach are answered by Domain-0, UDP by the guest asked.
@@ -300,12 +309,23 @@ export class VifOps {
         "ENODEV",
         `${g.name} has no vif ${device} (it has ${mine.map((x) => `${x.devid} ${x.mac}`).join(", ") || "none"})`,
       );
-    const r = await this.#ask(
-      0,
-      { t: MSG_DETACH_VIF, domid: g.domid, devid: v.devid },
-      10_000,
-      `${v.name}'s removal`,
-    );
+    // The guest lets go (its frontend closed, its stack without the interface) after the
+    // directories went; a re-attach of the same devid must not meet the old frontend.
+    const k = `${g.domid}/${v.devid}`;
+    const gone = new Promise<void>((resolve) => this.#gone.set(k, resolve));
+    let r: OpsReport;
+    try {
+      r = await this.#ask(
+        0,
+        { t: MSG_DETACH_VIF, domid: g.domid, devid: v.devid },
+        10_000,
+        `${v.name}'s removal`,
+      );
+      // A guest program of the user's may not say so: bounded, then the detach is done anyway.
+      await withTimeout(gone, GONE_MS, `${g.name} letting go of ${v.name}`).catch(() => undefined);
+    } finally {
+      this.#gone.delete(k);
+    }
     h.untrack(g.domid, v.devid);
     if (r.t === "vif-detached" && r.error !== undefined)
       throw new PvnetError("EIO", `cannot remove ${v.name}: ${r.error}`);

@@ -27,6 +27,7 @@ const badScript = join(dir, "bad.sh");
 const envFile = join(dir, "env.txt");
 let host: Host;
 let baseline: Dom0Resources;
+const logs: string[] = [];
 
 const ip = (s: string): number => parseIpv4(s) as number;
 
@@ -124,6 +125,24 @@ test("attach then detach five times by devid: nothing grows", { timeout: 120_000
     await host.detachVif(guest2.name, a.devid);
     await backToBaseline(`life ${i}`);
   }
+});
+
+test("the same devid re-attached at once, ten times, each answering a ping: detach returns once the guest let go", {
+  timeout: 120_000,
+}, async () => {
+  for (let i = 0; i < 10; i++) {
+    const a = await host.attachVif(guest1.name, { ip: `10.0.0.${40 + i}/24` });
+    assert.equal(a.devid, 1);
+    const r = await host.ping(guest2.name, ip(`10.0.0.${40 + i}`), 2000);
+    assert.equal(r.ok, true, `round ${i}: ${r.reason}`);
+    await host.detachVif(guest1.name, 1);
+  }
+  await backToBaseline("after ten re-attaches");
+  assert.deepEqual(
+    logs.filter((l) => /vif\/1|vif1\.1/.test(l)),
+    [],
+    "no complaint about the detached vif",
+  );
 });
 
 test("attachVif and detachVif refuse what is wrong, in one line each", async () => {
