@@ -95,6 +95,7 @@ export class VifOps {
   readonly #asks = new Map<number, (r: OpsReport) => void>();
   /** Detaches waiting for their guest to let go of the vif, by "domid/devid". */
   readonly #gone = new Map<string, () => void>();
+  #devices: Promise<void> = Promise.resolve();
   /** The last failed script run per vif name: attach's error message. */
   readonly #scriptErrors = new Map<string, string>();
   #next = 1;
@@ -192,7 +193,11 @@ export class VifOps {
    * and this resolves once the vif is Connected at both ends. A vif that fails (its script
    * failed, or it does not connect) is taken away again and the error says why.
    */
-  async attachVif(h: VifOpsHost, which: number | string, spec: AttachVifSpec): Promise<AttachedVif> {
+  attachVif(h: VifOpsHost, which: number | string, spec: AttachVifSpec): Promise<AttachedVif> {
+    return this.#serial(() => this.#attach(h, which, spec));
+  }
+
+  async #attach(h: VifOpsHost, which: number | string, spec: AttachVifSpec): Promise<AttachedVif> {
     const g = h.guest(which);
     const bridge = spec.bridge ?? DEFAULT_BRIDGE;
     const bridges = h.bridges();
@@ -280,7 +285,7 @@ export class VifOps {
           v.hotplug === "error"
             ? `hotplug failed: ${this.#scriptErrors.get(name) ?? "no bridge to join"}`
             : `not Connected within ${CONNECT_MS / 1000} s (frontend ${v.frontend.stateName}, backend ${v.backend.stateName})`;
-        await this.detachVif(h, g.domid, String(devid)).catch(() => undefined);
+        await this.#detach(h, g.domid, String(devid)).catch(() => undefined);
         throw new PvnetError("EIO", `${name}: ${why}; removed it`);
       }
       if (
@@ -298,7 +303,24 @@ export class VifOps {
    * Closing), the guest's frontend closes, the directories go, the vif leaves its switch
    * and the guest's stack loses the interface.
    */
-  async detachVif(h: VifOpsHost, which: number | string, device: string): Promise<DetachedVif> {
+  detachVif(h: VifOpsHost, which: number | string, device: string): Promise<DetachedVif> {
+    return this.#serial(() => this.#detach(h, which, device));
+  }
+
+  /**
+   * One device change at a time, as libxl holds its lock: two attaches at once would pick
+   * the same devid.
+   */
+  #serial<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.#devices.then(fn);
+    this.#devices = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    return run;
+  }
+
+  async #detach(h: VifOpsHost, which: number | string, device: string): Promise<DetachedVif> {
     const g = h.guest(which);
     const mine = h.status().vifs.filter((v) => v.domid === g.domid);
     const v = /^\d+$/.test(device)

@@ -145,6 +145,17 @@ test("the same devid re-attached at once, ten times, each answering a ping: deta
   );
 });
 
+test("three attaches at once get three devids; three detaches at once take them all", {
+  timeout: 60_000,
+}, async () => {
+  const all = await Promise.all(
+    [0, 1, 2].map((i) => host.attachVif(guest2.name, { ip: `10.0.0.${60 + i}/24` })),
+  );
+  assert.deepEqual(all.map((a) => a.devid).sort(), [1, 2, 3]);
+  await Promise.all(all.map((a) => host.detachVif(guest2.name, a.devid)));
+  await backToBaseline("after concurrent attaches");
+});
+
 test("attachVif and detachVif refuse what is wrong, in one line each", async () => {
   for (const [spec, re] of [
     [{ bridge: "vale9" }, /no bridge named vale9/],
