@@ -210,10 +210,15 @@ async function createFromFile(host: Host, file: string, text: string): Promise<R
       throw new PvnetError(
         "EIO",
         failed !== undefined
-          ? `${failed.name}: hotplug failed; destroyed ${g.name}`
+          ? `${failed.name}: hotplug failed${hotplugWhy(host, failed.name)}; destroyed ${g.name}`
           : `${waiting.name} not Connected within ${CREATE_CONNECT_MS / 1000} s (frontend ${waiting.frontend.stateName}, backend ${waiting.backend.stateName}); destroyed ${g.name}`,
       );
     }
     await new Promise((res) => setTimeout(res, 20));
   }
+}
+
+function hotplugWhy(host: Host, vif: string): string {
+  const why = host.hotplugError(vif);
+  return why === undefined ? "" : `: ${why}`;
 }

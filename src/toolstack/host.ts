@@ -546,6 +546,11 @@ export class Host {
     return this.#ops.udpEcho(this.#opsHost(), which, ip, port, size, timeoutMs);
   }
 
+  /** Why a vif's hotplug script last failed (the last line of its stderr), if it did. */
+  hotplugError(vif: string): string | undefined {
+    return this.#ops.scriptError(vif);
+  }
+
   #opsHost(): VifOpsHost {
     return {
       machine: this.machine,

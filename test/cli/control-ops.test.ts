@@ -202,6 +202,14 @@ test("network-attach script=: run online and offline with Xen's environment; a f
   );
   const nl = await pvnet(["network-list", "guest1", "--json"]);
   assert.equal((JSON.parse(nl.out) as { nics: unknown[] }).nics.length, 1, "only vif1.0 is left");
+  const file = join(dir, "guest6.yaml");
+  writeFileSync(file, `name: guest6\nvifs:\n  - script: ${bad}\n`);
+  const c = await pvnet(["create", file]);
+  assert.equal(c.code, 1);
+  assert.match(
+    c.err,
+    /^pvnet create: vif\d+\.0: hotplug failed: vif-fail: no such bridge br9; destroyed guest6\n$/,
+  );
 });
 
 test("every new command: one line and exit 1 for no host, an unknown name or device, bad words", async () => {
