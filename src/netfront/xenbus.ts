@@ -239,7 +239,15 @@ export class NetfrontDriver {
     void (async () => {
       for await (const _ev of w) d.#run(() => d.#backendChanged());
     })();
-    await connected;
+    try {
+      await connected;
+    } catch (e) {
+      // Nobody holds a driver whose probe failed: its watch and listener go with it.
+      d.#closed = true;
+      d.#unlisten();
+      await w.close().catch(() => undefined);
+      throw e;
+    }
     return d;
   }
 
