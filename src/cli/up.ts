@@ -109,7 +109,7 @@ export async function runUp(run: UpRun): Promise<void> {
     `pvnet up: ${config.domains.length} domains from ${run.file ?? "the default host"}; ` +
       `xenstore at ${host.socketPath} (XENSTORED_PATH=${host.socketPath} xenstore-ls -p /local/domain)` +
       `${run.tracePath === null ? "" : `; trace in ${run.tracePath}`}\n` +
-      `pvnet up: control at ${control.path} (pvnet list, network-list, create, destroy, network-attach, network-detach, backend-restart, ping, udp-echo, top)\n`,
+      `pvnet up: control at ${control.path} (pvnet list, network-list, create, destroy, backend-restart, ping, top)\n`,
   );
   const t0 = performance.now();
   // The last few samples: rates are measured over at least half a second (rateBase).
