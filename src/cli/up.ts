@@ -6,6 +6,7 @@ import type { Command } from "commander";
 import { PvnetError } from "../base/errors.js";
 import { defaultRunDir } from "../netmapd/socket-path.js";
 import type { Host, HostStatus } from "../toolstack/host.js";
+import { DEFAULT_WEB_ADDR, parseWebAddr, type WebAddr } from "../web/addr.js";
 import { defaultControlSocket } from "./control-client.js";
 import { withSocketHint } from "./netmapd.js";
 import { exitAfterSignal, shutdownSignals } from "./signals.js";
@@ -20,6 +21,8 @@ export interface UpOpts {
   control?: string;
   pingCount: string;
   pingInterval: string;
+  /** `--web [ADDR:PORT]`: true when given without a value. */
+  web?: string | true;
 }
 
 export interface UpRun {
@@ -31,6 +34,8 @@ export interface UpRun {
   controlPath: string;
   pingCount: number;
   pingIntervalMs: number;
+  /** Where the web view listens; null: no web view. */
+  web: WebAddr | null;
 }
 
 /** Where `pvnet up`'s xenstored listens unless told: next to netmapd's socket. */
@@ -56,6 +61,12 @@ export function parseUpOpts(file: string | undefined, o: UpOpts): UpRun {
         "seconds, more than 0 and at most 86400; fractions allowed",
       );
   }
+  let web: WebAddr | null = null;
+  if (o.web !== undefined) {
+    const a = parseWebAddr(o.web === true ? DEFAULT_WEB_ADDR : o.web);
+    if (typeof a === "string") throw usage(`--web ${a}`, "ADDR:PORT, PORT or ADDR (default 127.0.0.1:8080)");
+    web = a;
+  }
   if (o.xenstoreTrace === "") throw usage("--xenstore-trace: empty path", "a file to append the trace to");
   return {
     file,
@@ -66,6 +77,7 @@ export function parseUpOpts(file: string | undefined, o: UpOpts): UpRun {
     controlPath: o.control ?? defaultControlSocket(),
     pingCount: intOpt("ping-count", o.pingCount, 0, 1_000_000),
     pingIntervalMs: intOpt("ping-interval", o.pingInterval, 10, 3_600_000),
+    web,
   };
 }
 
@@ -95,21 +107,34 @@ export async function runUp(run: UpRun): Promise<void> {
       ? new PvnetError(e.code, `${e.message} (another pvnet up: stop it, or give this one --control PATH)`)
       : e;
   });
+  // The web view's port is taken before boot too; its xenstore watch starts once Domain-0
+  // runs, so it sees every guest's handshake from the first write.
+  const web =
+    run.web === null
+      ? null
+      : await (await import("../web/live.js")).WebLive.listen(run.web).catch(async (e: unknown) => {
+          await control.close();
+          throw e;
+        });
   const host: Host = await Host.boot(config, {
     socketPath: run.socketPath,
     tracePath: run.tracePath,
     ping: { count: run.pingCount, intervalMs: run.pingIntervalMs },
     log,
+    ...(web === null ? {} : { xsChanges: true, onDom0Ready: (m) => web.watch(run.socketPath, m) }),
   }).catch(async (e: unknown) => {
+    await web?.close();
     await control.close();
     throw withSocketHint(e);
   });
   control.serve(host);
+  web?.serve(host);
   say(
     `pvnet up: ${config.domains.length} domains from ${run.file ?? "the default host"}; ` +
       `xenstore at ${host.socketPath} (XENSTORED_PATH=${host.socketPath} xenstore-ls -p /local/domain)` +
       `${run.tracePath === null ? "" : `; trace in ${run.tracePath}`}\n` +
-      `pvnet up: control at ${control.path} (pvnet list, network-list, create, destroy, backend-restart, ping, top)\n`,
+      `pvnet up: control at ${control.path} (pvnet list, network-list, create, destroy, backend-restart, ping, top)\n` +
+      `${web === null ? "" : `pvnet up: web view at ${web.url}\n`}`,
   );
   const t0 = performance.now();
   // The last few samples: rates are measured over at least half a second (rateBase).
@@ -144,6 +169,7 @@ export async function runUp(run: UpRun): Promise<void> {
   if (!run.json) draw(true);
   const final: HostStatus = host.status();
   if (signal !== null) say(`pvnet up: ${signal}, shutting down\n`);
+  await web?.close();
   await control.close();
   await host.shutdown();
   if (run.json)
@@ -171,6 +197,10 @@ export function upCommand(program: Command): void {
       "--control <path>",
       `the commands' control socket (default ${defaultControlSocket()})`,
       socketPathArg,
+    )
+    .option(
+      "--web [addr:port]",
+      `serve a live web view of the host (default ${DEFAULT_WEB_ADDR}; port 0: any free port)`,
     )
     .option("--xenstore-trace <file>", "append every xenstore request and reply to FILE, one line each")
     .option(

@@ -20,6 +20,7 @@ import type { BackVifInfo } from "../netback/vif-api.js";
 import { NetbackDriver } from "../netback/xenbus.js";
 import { ValeCapture } from "../vale/capture.js";
 import { ValeSwitch } from "../vale/switch.js";
+import { XsChangeFeed } from "../web/xs-changes.js";
 import type { XsClient, XsWatch } from "../xenstore/client.js";
 import { Xenstored } from "../xenstore/daemon.js";
 import { serveXenstore } from "../xenstore/domain-xenstored.js";
@@ -88,7 +89,13 @@ export default async function main(dom: Domain, args: Dom0Args): Promise<void> {
   const report = (r: HostReport): void => dom.report(r);
   const log = (line: string): void => report({ t: "log", line });
   const trace = args.tracePath === null ? null : new XsTraceFile(args.tracePath);
-  const xenstored = new Xenstored(trace === null ? { log } : { log, trace: trace.write });
+  const feed = args.xsChanges === true ? new XsChangeFeed((r) => dom.report(r)) : null;
+  const xenstored = new Xenstored({
+    log,
+    ...(trace === null ? {} : { trace: trace.write }),
+    ...(feed === null ? {} : { onChange: feed.onChange }),
+  });
+  feed?.attach(xenstored.tree);
   const recs = new Map<string, VifRec>();
   const addRec = (spec: HostVif): void => {
     const paths = vifDevicePaths({ feDomid: spec.domid, beDomid: dom.domid, devid: spec.vif.devid });

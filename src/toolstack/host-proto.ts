@@ -72,6 +72,8 @@ export interface Dom0Args {
   readonly xsStats: SharedArrayBuffer;
   /** HostOptions.hotplug: a module whose default export runs for each vif instead of the bridge step; null: none. */
   readonly hotplug?: string | null;
+  /** HostOptions.xsChanges: report each xenstore change (web/xs-changes.ts). */
+  readonly xsChanges?: boolean;
 }
 
 /** Float64 words of Dom0Args.xsStats: requests served, errors returned, watch events, connections. */

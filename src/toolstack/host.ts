@@ -97,6 +97,16 @@ export interface HostOptions {
   readonly statusMs?: number;
   /** Every domain's event loop mode; default "notify" (sleep when idle). */
   readonly loopMode?: LoopMode;
+  /**
+   * Called once Domain-0 runs (xenstored listening), before the first guest is created:
+   * an observer's xenstore watch set here sees every guest's handshake from its start.
+   */
+  readonly onDom0Ready?: (machine: Machine) => Promise<void> | void;
+  /**
+   * Domain-0 reports each xenstore change as it takes effect ("xs-changes" reports, web/
+   * xs-changes.ts): the exact writes of every handshake, for `pvnet up --web`. Default off.
+   */
+  readonly xsChanges?: boolean;
 }
 
 export const DEFAULT_PING: PingPlan = { count: 0, intervalMs: 1000, timeoutMs: 1000 };
@@ -241,6 +251,7 @@ export class Host {
         statusMs: opts.statusMs ?? 250,
         xsStats: host.#xsStats,
         hotplug: opts.hotplug?.href ?? null,
+        xsChanges: opts.xsChanges === true,
       };
       await machine.createDomain({
         name: dom0.name,
@@ -250,6 +261,7 @@ export class Host {
         loopMode: opts.loopMode,
       });
       host.#ownsSocket = opts.socketPath !== null;
+      await opts.onDom0Ready?.(machine);
       for (const [gi, g] of guests.entries()) {
         const gargs: GuestArgs = {
           vifs: host.#vifs
