@@ -92,7 +92,8 @@ export class VifOps {
   readonly #machine: Machine;
   readonly #socketPath: string | null;
   readonly #log: (line: string) => void;
-  readonly #asks = new Map<number, (r: OpsReport) => void>();
+  /** Questions waiting for their answer, by id: only the domain asked may answer. */
+  readonly #asks = new Map<number, { domid: number; resolve: (r: OpsReport) => void }>();
   /** Detaches waiting for their guest to let go of the vif, by "domid/devid". */
   readonly #gone = new Map<string, () => void>();
   #devices: Promise<void> = Promise.resolve();
@@ -125,14 +126,16 @@ export class VifOps {
     }
     // Attach and detach are answered by Domain-0, UDP by the guest asked.
     if ((r.t === "udp-result") === (domid === 0)) return true;
-    this.#asks.get(r.id)?.(r);
+    const ask = this.#asks.get(r.id);
+    if (ask === undefined || ask.domid !== domid) return true;
     this.#asks.delete(r.id);
+    ask.resolve(r);
     return true;
   }
 
   async #ask(domid: number, msg: Record<string, unknown>, ms: number, what: string): Promise<OpsReport> {
     const id = this.#next++;
-    const answer = new Promise<OpsReport>((resolve) => this.#asks.set(id, resolve));
+    const answer = new Promise<OpsReport>((resolve) => this.#asks.set(id, { domid, resolve }));
     this.#machine.post(domid, { ...msg, id });
     try {
       return await withTimeout(answer, ms, what);

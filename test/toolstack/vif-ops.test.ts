@@ -11,10 +11,12 @@ import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "nod
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
+import type { Machine } from "../../src/hv/machine.js";
 import { defaultHostConfig } from "../../src/toolstack/config.js";
 import type { DomainConfig } from "../../src/toolstack/config-types.js";
 import { Host } from "../../src/toolstack/host.js";
 import type { Dom0Resources } from "../../src/toolstack/host-proto.js";
+import { VifOps, type VifOpsHost } from "../../src/toolstack/vif-ops.js";
 import { parseIpv4 } from "../../src/wire/net/ipv4.js";
 import { XsClient } from "../../src/xenstore/client.js";
 
@@ -252,4 +254,28 @@ test("Host.boot with a failing script fails with the script's message", { timeou
     Host.boot({ ...config, domains: [dom0, g] }, { socketPath: null, statusMs: 20 }),
     /vif1\.0: hotplug failed: vif-bad: vif1\.0: cannot reach the firewall \(frontend /,
   );
+});
+
+test("only the domain asked may answer: another guest's or Domain-0's udp-result for the same id is ignored", async () => {
+  const posted: [number, { id: number }][] = [];
+  const machine = { post: (d: number, m: { id: number }) => posted.push([d, m]) } as unknown as Machine;
+  const ops = new VifOps(machine, null, () => {});
+  const h = { guest: () => ({ domid: 2, name: "g" }) } as unknown as VifOpsHost;
+  const p = ops.udpEcho(h, "g", ip("10.0.0.1"), 7, 10, 1000);
+  const id = posted[0]![1].id;
+  assert.equal(posted[0]![0], 2);
+  const forged = { t: "udp-result", id, ok: true, from: "10.0.0.9", rttMs: 0.001, bytes: 10 };
+  assert.equal(ops.onReport(3, forged), true, "taken, and dropped");
+  assert.equal(ops.onReport(0, forged), true, "taken, and dropped");
+  assert.equal(
+    ops.onReport(2, { t: "udp-result", id, ok: false, from: "10.0.0.2", reason: "timeout" }),
+    true,
+  );
+  assert.deepEqual(await p, {
+    from: "10.0.0.2",
+    ok: false,
+    rttMs: undefined,
+    bytes: undefined,
+    reason: "timeout",
+  });
 });
