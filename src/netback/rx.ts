@@ -14,6 +14,9 @@
  * NETRXF_csum_blank|data_validated when the sender's frame had a blank checksum and the
  * guest takes that, else the checksum is completed here.
  *
+ * When every buffer a frame takes is a grant the frontend staged writable (ctrl.ts), the
+ * frame is copied into the standing mappings with plain copies and no grant operation.
+ *
  * A guest that posts too few buffers gets its frames queued in a byte-bounded backlog of
  * Domain-0 memory, drained when it posts (its RX event); past the bound frames are dropped
  * and counted. The switch never waits. Responses are pushed once per batch (`flush`, on the
@@ -54,6 +57,7 @@ import type { VifQueueCounter } from "./counters.js";
 import { etherType, fillL4Checksum } from "./csum.js";
 import { gsoSegment } from "./gso-segment.js";
 import { LIN_BYTES, type RxScratch } from "./scratch.js";
+import type { StagingTable } from "./staging.js";
 import type { BackFeatures } from "./vif-api.js";
 import type { VifDomain } from "./vif-domain.js";
 
@@ -70,6 +74,8 @@ const DROPPED = 2;
 export interface RxQueueOptions {
   /** Bytes of frames queued for a guest that posts too few buffers. */
   backlogBytes: number;
+  /** The queue's staged grants (null: every frame is grant-copied). */
+  staging?: StagingTable | null;
 }
 
 export class NetbackRx {
@@ -88,6 +94,9 @@ export class NetbackRx {
   readonly #opSlot = new Uint8Array(MAX_OPS);
   readonly #slotBad = new Uint8Array(MAX_SLOTS);
   readonly #slotLen = new Int32Array(MAX_SLOTS);
+  /** Per data slot of the frame being placed: its staging table slot. */
+  readonly #stg = new Int32Array(MAX_SLOTS);
+  readonly #staging: StagingTable | null;
   /** A frame in the scratch or the backlog, as fragments. */
   readonly #one: ValeFrags;
   readonly #backlog: Backlog;
@@ -128,6 +137,7 @@ export class NetbackRx {
     this.#dmem = dom.memory.mem;
     this.#one = new ValeFrags(this.#dmem);
     this.#backlog = new Backlog(opts.backlogBytes);
+    this.#staging = opts.staging ?? null;
   }
 
   /** Frames waiting in the backlog, and their bytes. */
@@ -320,6 +330,10 @@ export class NetbackRx {
       return DROPPED;
     }
     if (avail < need) return NO_ROOM;
+    const req = this.#req;
+    ring.copyRequests(req, 0, need);
+    if (this.#staging !== null && this.#allStaged(req, dataSlots, extra))
+      return this.#placeStaged(f, req, dataSlots, extra, flags, gsoType, gsoSize);
     // Bytes the switch does not own as a grant or a Domain-0 page go through the scratch.
     const dmem = this.#dmem;
     for (let i = 0; i < f.n; i++) {
@@ -328,8 +342,6 @@ export class NetbackRx {
         break;
       }
     }
-    const req = this.#req;
-    ring.copyRequests(req, 0, need);
     const ops = this.#ops;
     const front = this.#front;
     let nOps = 0;
@@ -396,6 +408,60 @@ export class NetbackRx {
         }
       }
     }
+    this.#respond(req, dataSlots, extra, flags, gsoType, gsoSize, total);
+    return PLACED;
+  }
+
+  /** Whether every data slot's buffer is a grant staged writable (its slots in #stg). */
+  #allStaged(req: Mem, dataSlots: number, extra: number): boolean {
+    const st = this.#staging!;
+    for (let s = 0; s < dataSlots; s++) {
+      const r = (s === 0 ? 0 : s + extra) * NETIF_RX_ENTRY_SIZE;
+      const sg = st.find(rxReqGref(req, r));
+      if (sg < 0 || st.writable[sg] === 0) return false;
+      this.#stg[s] = sg;
+    }
+    return true;
+  }
+
+  /** The staged path: the frame copied page by page into the standing mappings. */
+  #placeStaged(
+    f: ValeFrags,
+    req: Mem,
+    dataSlots: number,
+    extra: number,
+    flags: number,
+    gsoType: number,
+    gsoSize: number,
+  ): number {
+    const st = this.#staging!;
+    const total = f.total;
+    let from = 0;
+    for (let s = 0; s < dataSlots; s++) {
+      const len = Math.min(PAGE_SIZE, total - from);
+      const sg = this.#stg[s];
+      f.copyOut(from, st.mem[sg]!, st.off[sg], len);
+      this.#slotLen[s] = len;
+      this.#slotBad[s] = 0;
+      from += len;
+    }
+    this.#respond(req, dataSlots, extra, flags, gsoType, gsoSize, total);
+    return PLACED;
+  }
+
+  /** Writes the frame's responses (data slots, the GSO extra after the first) and counts it. */
+  #respond(
+    req: Mem,
+    dataSlots: number,
+    extra: number,
+    flags: number,
+    gsoType: number,
+    gsoSize: number,
+    total: number,
+  ): void {
+    const ring = this.#ring;
+    const slotLen = this.#slotLen;
+    const slotBad = this.#slotBad;
     const first = flags | (dataSlots > 1 ? NETRXF_more_data : 0) | (extra ? NETRXF_extra_info : 0);
     for (let s = 0; s < dataSlots; s++) {
       const r = (s === 0 ? 0 : s + extra) * NETIF_RX_ENTRY_SIZE;
@@ -411,7 +477,6 @@ export class NetbackRx {
     }
     this.#c[this.#cPkts]++;
     this.#c[this.#cBytes] += total;
-    return PLACED;
   }
 
   #broken(reason: string): void {

@@ -85,6 +85,11 @@ export class TestFront {
     }
   }
 
+  /** The grants of the TX and RX buffer pools (one page per ring slot). */
+  get poolRefs(): { tx: Int32Array; rx: Int32Array } {
+    return { tx: this.#txRef, rx: this.#rxRef };
+  }
+
   /** Slots a frame of `len` bytes takes with these options (data + extra). */
   static slotsFor(len: number, o: SendOpts = {}): number {
     const off = o.offset ?? 0;
