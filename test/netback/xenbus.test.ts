@@ -16,6 +16,7 @@ const IMPLEMENTED: Record<string, string> = {
   "feature-rx-copy": "RX by grant copy, the only RX path",
   "feature-rx-flip": "written 0: flipping is refused",
   "feature-split-event-channels": "split channels: this handshake binds two ports",
+  "feature-ctrl-ring": "the control ring (ctrl.test.ts; ctrl-ring-ref read at connect, below)",
 };
 
 /** Consecutive duplicates removed: a transaction retried on EAGAIN writes its state twice. */
@@ -100,6 +101,7 @@ test("handshake: the whole tree and its permissions after connect, and the order
         be,
         [
           ["bridge", "vale0"],
+          ["feature-ctrl-ring", "1"],
           ["feature-gso-tcpv4", "1"],
           ["feature-gso-tcpv6", "1"],
           ["feature-ipv6-csum-offload", "1"],
@@ -368,6 +370,7 @@ test("property: random garbage in any frontend key never connects, never throws,
       "ring-page-order",
       "feature-gso-tcpv4",
       "feature-no-csum-offload",
+      "ctrl-ring-ref",
     );
     const garbage = fc.oneof(
       fc.string({ maxLength: 12 }).filter((s) => !/^\d+$/.test(s)),
