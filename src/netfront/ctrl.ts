@@ -59,6 +59,20 @@ export interface CtrlProgramResult {
   readonly error?: string;
 }
 
+/**
+ * The steering netfront programs: a symmetric key, the backend's hash types (`flags`), and
+ * a table of up to `backendSize` entries spreading hashes round-robin over `queues`.
+ */
+export function steeringFor(queues: number, flags: number, backendSize: number): TxSteering {
+  const n = Math.max(0, Math.min(backendSize, MAPPING_WANT, PAGE_SIZE / 4));
+  const hasher = new RssHasher();
+  hasher.setKey(symmetricRssKey(40));
+  hasher.flags = flags & 0xf;
+  const mapping = new Uint32Array(Math.max(1, n));
+  for (let i = 0; i < n; i++) mapping[i] = i % queues;
+  return { hasher, mapping, size: n };
+}
+
 export class NetfrontCtrl {
   readonly ref: number;
   readonly port: number;
@@ -77,7 +91,9 @@ export class NetfrontCtrl {
     this.#pages = pages;
     this.ref = refs[0]!;
     this.#tableRef = refs[1]!;
-    this.#ring = FrontRing.init(new RingArea(dom.memory.mem, [pages[0]! * PAGE_SIZE], XEN_NETIF_CTRL_ENTRY_SIZE));
+    this.#ring = FrontRing.init(
+      new RingArea(dom.memory.mem, [pages[0]! * PAGE_SIZE], XEN_NETIF_CTRL_ENTRY_SIZE),
+    );
     dom.evtchn.on(port, () => {
       const w = this.#wake;
       this.#wake = null;
@@ -180,18 +196,28 @@ export class NetfrontCtrl {
     if (typeof flags === "string") return flags;
     const size = await this.#ok("GET_HASH_MAPPING_SIZE", XEN_NETIF_CTRL_TYPE_GET_HASH_MAPPING_SIZE);
     if (typeof size === "string") return size;
-    const n = Math.min(size, MAPPING_WANT, PAGE_SIZE / 4);
-    const hasher = new RssHasher();
-    hasher.setKey(symmetricRssKey(40));
-    hasher.flags = flags & 0xf;
-    const mapping = new Uint32Array(Math.max(1, n));
-    for (let i = 0; i < n; i++) mapping[i] = i % nq;
+    const st = steeringFor(nq, flags, size);
+    const { hasher, mapping } = st;
+    const n = st.size;
     const u8 = this.#dom.memory.mem.u8;
     const table = this.#pages[1]! * PAGE_SIZE;
     const steps: [string, number, number, number, number, (() => void)?][] = [
-      ["SET_HASH_ALGORITHM", XEN_NETIF_CTRL_TYPE_SET_HASH_ALGORITHM, XEN_NETIF_CTRL_HASH_ALGORITHM_TOEPLITZ, 0, 0],
+      [
+        "SET_HASH_ALGORITHM",
+        XEN_NETIF_CTRL_TYPE_SET_HASH_ALGORITHM,
+        XEN_NETIF_CTRL_HASH_ALGORITHM_TOEPLITZ,
+        0,
+        0,
+      ],
       ["SET_HASH_FLAGS", XEN_NETIF_CTRL_TYPE_SET_HASH_FLAGS, hasher.flags, 0, 0],
-      ["SET_HASH_KEY", XEN_NETIF_CTRL_TYPE_SET_HASH_KEY, this.#tableRef, hasher.keyLen, 0, () => u8.set(hasher.key.subarray(0, hasher.keyLen), table)],
+      [
+        "SET_HASH_KEY",
+        XEN_NETIF_CTRL_TYPE_SET_HASH_KEY,
+        this.#tableRef,
+        hasher.keyLen,
+        0,
+        () => u8.set(hasher.key.subarray(0, hasher.keyLen), table),
+      ],
       ["SET_HASH_MAPPING_SIZE", XEN_NETIF_CTRL_TYPE_SET_HASH_MAPPING_SIZE, n, 0, 0],
       [
         "SET_HASH_MAPPING",
@@ -207,7 +233,7 @@ export class NetfrontCtrl {
       const r = await this.#ok(what, type, d0, d1, d2);
       if (typeof r === "string") return r;
     }
-    return { hasher, mapping, size: n };
+    return st;
   }
 
   async #stage(q: number, queue: FrontQueue): Promise<number | string> {

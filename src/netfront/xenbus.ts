@@ -66,8 +66,8 @@ import {
   waitForState,
   XenbusState,
 } from "../xenstore/xenbus.js";
-import type { FrontDevice, FrontFeatures, FrontQueue } from "./device-api.js";
 import { NetfrontCtrl } from "./ctrl.js";
+import type { FrontDevice, FrontFeatures, FrontQueue } from "./device-api.js";
 import { DeferredGrants } from "./pool-grants.js";
 
 export interface NetfrontOptions {
@@ -169,6 +169,7 @@ export class NetfrontDriver {
   /** This connection's control ring (ctrl.ts), and what programming it achieved. */
   #ctrl: NetfrontCtrl | null = null;
   #ctrlStatus: { steering: boolean; stagedGrants: number; error?: string } | null = null;
+  #ctrlStarted = false;
   readonly #deferred: DeferredGrants;
   #gen = 0;
   #order = 0;
@@ -466,9 +467,9 @@ export class NetfrontDriver {
   #programCtrl(): void {
     const ctrl = this.#ctrl;
     const device = this.#device;
-    if (ctrl === null || device === null || this.#ctrlStatus !== null) return;
+    if (ctrl === null || device === null || this.#ctrlStarted) return;
     const gen = this.#gen;
-    this.#ctrlStatus = { steering: false, stagedGrants: 0 };
+    this.#ctrlStarted = true;
     const queues = this.#res.map((r) => r.queue).filter((q) => q !== null);
     void ctrl.program(queues, this.#opts.stagingGrants ?? false).then((r) => {
       if (gen !== this.#gen || this.#ctrl !== ctrl) return;
@@ -655,6 +656,7 @@ export class NetfrontDriver {
     const ctrl = this.#ctrl;
     this.#ctrl = null;
     this.#ctrlStatus = null;
+    this.#ctrlStarted = false;
     this.#device?.setSteering?.(null);
     const res = this.#res;
     if (res.length === 0) {

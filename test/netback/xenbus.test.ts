@@ -267,7 +267,11 @@ test("a datapath fatal disconnects that vif alone; the other guest's vif stays C
     assert.equal(ga0.status.resets, 0);
     const s = await rig.until("vif a Connected again", (x) => dev(x, a.id)?.state === 4);
     assert.equal(dev(s, b.id).state, 4);
-    assert.equal(s.maps, 2 * 2 + 1 + 2, "b's two queues (and control ring) and a's new one mapped, a's old one not");
+    assert.equal(
+      s.maps,
+      2 * 2 + 1 + 2,
+      "b's two queues (and control ring) and a's new one mapped, a's old one not",
+    );
     assert.ok(
       s.lines.some((l: string) => l.includes("slot count 99")),
       "reason logged",
