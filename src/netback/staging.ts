@@ -8,8 +8,12 @@
  */
 import type { Mem } from "../wire/mem.js";
 
-/** Grants one queue may keep mapped (GET_GREF_MAPPING_SIZE): its TX and RX pools of 256 each. */
-export const STAGING_GRANTS_PER_QUEUE = 512;
+/**
+ * Grants one queue may keep mapped (GET_GREF_MAPPING_SIZE): its TX and RX pools at the
+ * largest ring (order 4: 4096 requests each). A guest cannot stage more than it has granted,
+ * and Domain-0's mappings of one guest are bounded by GrantOps besides.
+ */
+export const STAGING_GRANTS_PER_QUEUE = 2 * 4096;
 
 export class StagingTable {
   readonly max: number;

@@ -244,19 +244,32 @@ export class NetfrontCtrl {
     const mem = this.#dom.memory.mem;
     const table = this.#pages[1]! * PAGE_SIZE;
     const perPage = PAGE_SIZE / XEN_NETIF_GREF_SIZE;
-    let n = 0;
-    const put = (ref: number, readonly: boolean): void => {
-      const at = table + n * XEN_NETIF_GREF_SIZE;
-      mem.u32[at >>> 2] = ref;
-      mem.u16[(at + 4) >>> 1] = readonly ? XEN_NETIF_CTRLF_GREF_readonly : 0;
-      mem.u16[(at + 6) >>> 1] = 0;
-      n++;
-    };
-    for (const r of pools.tx) if (r >= 0 && n < max && n < perPage) put(r, true);
-    for (const r of pools.rx) if (r >= 0 && n < max && n < perPage) put(r, false);
-    if (n === 0) return 0;
-    const r = await this.#ok("ADD_GREF_MAPPING", XEN_NETIF_CTRL_TYPE_ADD_GREF_MAPPING, q, this.#tableRef, n);
-    return typeof r === "string" ? r : n;
+    const all: [number, boolean][] = [];
+    for (const r of pools.tx) if (r >= 0) all.push([r, true]);
+    for (const r of pools.rx) if (r >= 0) all.push([r, false]);
+    const want = Math.min(all.length, max);
+    // One page of list per request: a pool larger than 512 grants takes several.
+    let done = 0;
+    while (done < want) {
+      const n = Math.min(perPage, want - done);
+      for (let i = 0; i < n; i++) {
+        const [ref, readonly] = all[done + i]!;
+        const at = table + i * XEN_NETIF_GREF_SIZE;
+        mem.u32[at >>> 2] = ref;
+        mem.u16[(at + 4) >>> 1] = readonly ? XEN_NETIF_CTRLF_GREF_readonly : 0;
+        mem.u16[(at + 6) >>> 1] = 0;
+      }
+      const r = await this.#ok(
+        "ADD_GREF_MAPPING",
+        XEN_NETIF_CTRL_TYPE_ADD_GREF_MAPPING,
+        q,
+        this.#tableRef,
+        n,
+      );
+      if (typeof r === "string") return r;
+      done += n;
+    }
+    return done;
   }
 
   /** Stops waiting, closes the channel and ends the pages' grants (deferred while mapped). */
