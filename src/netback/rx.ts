@@ -14,6 +14,10 @@
  * NETRXF_csum_blank|data_validated when the sender's frame had a blank checksum and the
  * guest takes that, else the checksum is completed here.
  *
+ * When the frontend configured hashing over the control ring, each frame it can hash
+ * carries a HASH extra-info slot (after the GSO one, if any) with its Toeplitz value and
+ * type, as Linux's netback delivers it.
+ *
  * When every buffer a frame takes is a grant the frontend staged writable (ctrl.ts), the
  * frame is copied into the standing mappings with plain copies and no grant operation.
  *
@@ -40,6 +44,7 @@ import {
 } from "../wire/xen/grant.js";
 import {
   extraGsoWrite,
+  extraHashWrite,
   NETIF_RSP_ERROR,
   NETIF_RX_ENTRY_SIZE,
   NETRXF_csum_blank,
@@ -49,6 +54,7 @@ import {
   rxReqGref,
   rxReqId,
   rxRspWrite,
+  XEN_NETIF_EXTRA_FLAG_MORE,
   XEN_NETIF_GSO_TYPE_TCPV4,
   XEN_NETIF_GSO_TYPE_TCPV6,
   XEN_NETIF_NR_SLOTS_MIN,
@@ -56,6 +62,7 @@ import {
 import type { VifQueueCounter } from "./counters.js";
 import { etherType, fillL4Checksum } from "./csum.js";
 import { gsoSegment } from "./gso-segment.js";
+import type { VifHash } from "./hash.js";
 import { LIN_BYTES, type RxScratch } from "./scratch.js";
 import type { StagingTable } from "./staging.js";
 import type { BackFeatures } from "./vif-api.js";
@@ -76,6 +83,8 @@ export interface RxQueueOptions {
   backlogBytes: number;
   /** The queue's staged grants (null: every frame is grant-copied). */
   staging?: StagingTable | null;
+  /** The vif's hash configuration: frames get a HASH extra while it is active. */
+  hash?: VifHash | null;
 }
 
 export class NetbackRx {
@@ -97,6 +106,9 @@ export class NetbackRx {
   /** Per data slot of the frame being placed: its staging table slot. */
   readonly #stg = new Int32Array(MAX_SLOTS);
   readonly #staging: StagingTable | null;
+  readonly #hash: VifHash | null;
+  /** The frame being placed carries a HASH extra (its value and type in #hash.hasher). */
+  #withHash = false;
   /** A frame in the scratch or the backlog, as fragments. */
   readonly #one: ValeFrags;
   readonly #backlog: Backlog;
@@ -138,6 +150,7 @@ export class NetbackRx {
     this.#one = new ValeFrags(this.#dmem);
     this.#backlog = new Backlog(opts.backlogBytes);
     this.#staging = opts.staging ?? null;
+    this.#hash = opts.hash ?? null;
   }
 
   /** Frames waiting in the backlog, and their bytes. */
@@ -321,7 +334,10 @@ export class NetbackRx {
       this.#drop();
       return DROPPED;
     }
-    const extra = gsoType !== 0 ? 1 : 0;
+    const h = this.#hash;
+    this.#withHash = h !== null && h.active && h.hasher.hash(f.mem[0].u8, f.off[0], f.len[0]);
+    // Extra-info slots after the first data slot: GSO, then HASH.
+    const extra = (gsoType !== 0 ? 1 : 0) + (this.#withHash ? 1 : 0);
     const need = dataSlots + extra;
     const ring = this.#ring;
     const avail = ring.unconsumedRequests();
@@ -469,9 +485,15 @@ export class NetbackRx {
       const fl = s === 0 ? first : s + 1 < dataSlots ? NETRXF_more_data : 0;
       rxRspWrite(ring.wmem, at, rxReqId(req, r), 0, fl, slotBad[s] === 1 ? NETIF_RSP_ERROR : slotLen[s]);
       ring.endResponse();
-      if (s === 0 && extra) {
+      if (s === 0 && gsoType !== 0) {
         const x = ring.beginResponse();
-        extraGsoWrite(ring.wmem, x, 0, gsoSize, gsoType);
+        extraGsoWrite(ring.wmem, x, this.#withHash ? XEN_NETIF_EXTRA_FLAG_MORE : 0, gsoSize, gsoType);
+        ring.endResponse();
+      }
+      if (s === 0 && this.#withHash) {
+        const hs = this.#hash!.hasher;
+        const x = ring.beginResponse();
+        extraHashWrite(ring.wmem, x, 0, hs.type, this.#hash!.algorithm, hs.value);
         ring.endResponse();
       }
     }

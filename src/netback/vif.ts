@@ -168,7 +168,11 @@ export class NetbackVif implements BackVif, ValeAttachment, NetmapAdapter {
       rings.features,
       c,
       scratch,
-      { backlogBytes: this.#opts.rxBacklogBytes, staging: rings.ctrl?.staging(q) ?? null },
+      {
+        backlogBytes: this.#opts.rxBacklogBytes,
+        staging: rings.ctrl?.staging(q) ?? null,
+        hash: rings.ctrl?.hash ?? null,
+      },
       die,
     );
     const qu: Queue = { rings, tx, rx };

@@ -111,7 +111,7 @@ for (const [sa, sb] of [
   });
 }
 
-test("steering: each flow lands on the RX queue the frontend's mapping names", () => {
+test("steering: each flow lands on the RX queue the frontend's mapping names, its hash in an extra slot", () => {
   const { a, b } = rig(false, false, 2);
   const r = b.ctrlReq;
   const key = symmetricRssKey(40);
@@ -139,10 +139,40 @@ test("steering: each flow lands on the RX queue the frontend's mapping names", (
       const out: RxFrame[] = [];
       b.fronts[q].receive(out);
       b.kick(q);
-      return out.length;
+      return out;
     });
-    assert.deepEqual(got, want === 0 ? [1, 0] : [0, 1], `sport ${sport}: queue ${want}`);
+    assert.deepEqual(
+      got.map((o) => o.length),
+      want === 0 ? [1, 0] : [0, 1],
+      `sport ${sport}: queue ${want}`,
+    );
+    // The hash travels with the frame, in a HASH extra-info slot.
+    assert.deepEqual(got[want]![0]!.hash, {
+      type: h.type,
+      algorithm: XEN_NETIF_CTRL_HASH_ALGORITHM_TOEPLITZ,
+      value: h.value,
+    });
+    assert.deepEqual(got[want]![0]!.data, f);
     seen[want]++;
   }
   assert.ok(seen[0] > 0 && seen[1] > 0, "both queues used");
+});
+
+test("hash extra: a GSO frame carries both extras (GSO with MORE, then HASH) and arrives whole", () => {
+  const { a, b } = rig(false, false, 1);
+  const r = b.ctrlReq;
+  assert.equal(r(XEN_NETIF_CTRL_TYPE_SET_HASH_ALGORITHM, XEN_NETIF_CTRL_HASH_ALGORITHM_TOEPLITZ).status, OK);
+  assert.equal(r(XEN_NETIF_CTRL_TYPE_SET_HASH_FLAGS, XEN_NETIF_CTRL_HASH_TYPE_IPV4_TCP).status, OK);
+  const f = buildFrame({ dst: macOf(b.domid), src: macOf(a.domid), len: 9000, tcp: true, sport: 7 });
+  assert.ok(a.front.send(f, { gsoType: 1, gsoSize: 1448, flags: 1 }));
+  a.front.pushTx();
+  a.kick();
+  a.front.reapTx();
+  const out: RxFrame[] = [];
+  b.front.receive(out);
+  assert.equal(out.length, 1);
+  assert.equal(out[0]!.gsoType, 1);
+  assert.equal(out[0]!.hash?.type, 1, "IPv4+TCP");
+  assert.equal(out[0]!.hash?.value, 0, "an empty key hashes to 0");
+  assert.equal(out[0]!.data.length, f.length);
 });
