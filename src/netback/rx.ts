@@ -335,7 +335,7 @@ export class NetbackRx {
       return DROPPED;
     }
     const h = this.#hash;
-    this.#withHash = h !== null && h.active && h.hasher.hash(f.mem[0].u8, f.off[0], f.len[0]);
+    this.#withHash = h?.active === true && h.hasher.hash(f.mem[0].u8, f.off[0], f.len[0]);
     // Extra-info slots after the first data slot: GSO, then HASH.
     const extra = (gsoType !== 0 ? 1 : 0) + (this.#withHash ? 1 : 0);
     const need = dataSlots + extra;
