@@ -332,6 +332,8 @@ test("a frontend writing garbage keys gets the error node and Closing; valid key
   try {
     const ok = await rude(rig, {});
     assert.equal(ok.state, 4, `the hostile-frontend rig connects with valid keys (${ok.error})`);
+    const noCtrl = await rude(rig, { "ctrl-ring-ref": "0" });
+    assert.equal(noCtrl.state, 4, "ctrl-ring-ref 0 means no control ring, as in Linux");
     const cases: [Record<string, string | null>, RegExp][] = [
       [{ "tx-ring-ref": "12abc" }, /^22 .*tx-ring-ref: "12abc" is not a decimal number$/],
       [{ "tx-ring-ref": " 7" }, /^22 /],
@@ -350,6 +352,14 @@ test("a frontend writing garbage keys gets the error node and Closing; valid key
       [{ "feature-sg": "yes" }, /^22 .*feature-sg/],
       [{ "event-channel-tx": "$port" }, /^2 reading .*event-channel-rx$/],
       [{ "tx-ring-ref": "$1" }, /^22 grant ref \d+ named for two ring pages$/],
+      [
+        { "ctrl-ring-ref": "99999", "event-channel-ctrl": "$port" },
+        /^22 mapping control ring gref 99999: status -\d+$/,
+      ],
+      [{ "ctrl-ring-ref": "$0" }, /^2 reading .*event-channel-ctrl$/],
+      [{ "ctrl-ring-ref": "$0", "event-channel-ctrl": "0" }, /^22 reading .*event-channel-ctrl$/],
+      [{ "ctrl-ring-ref": "$0", "event-channel-ctrl": "70000" }, /^22 reading .*event-channel-ctrl$/],
+      [{ "ctrl-ring-ref": "4294967296" }, /^22 reading .*ctrl-ring-ref$/],
     ];
     for (const [keys, want] of cases) {
       const r = await rude(rig, keys);
