@@ -78,6 +78,8 @@ export interface NetbackDeviceStatus {
   readonly vif: BackVif | null;
   /** The last fatal reason, if the device was disconnected for one. */
   readonly error: string | undefined;
+  /** Grants the frontend staged over the control ring, kept mapped (0 without a control ring). */
+  readonly stagedGrants: number;
 }
 
 /**
@@ -194,6 +196,7 @@ export class NetbackDriver {
       splitEventChannels: d.split,
       vif: d.vif,
       error: d.error,
+      stagedGrants: d.conn?.ctrl?.stagedGrants ?? 0,
     }));
   }
 

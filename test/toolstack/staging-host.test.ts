@@ -19,7 +19,7 @@ bridges:
   vale0: {}
 `;
 
-test("staging grants and steering in a running host: pings answered both ways, pools held mapped", async () => {
+test("staging grants and steering in a running host: pings both ways, pools held mapped, released at guest death and backend restart", async () => {
   const r = parseHostConfig(YAML, "staging.yaml");
   assert.ok(r.ok);
   const host = await Host.boot(r.config, { socketPath: null });
@@ -43,6 +43,30 @@ test("staging grants and steering in a running host: pings answered both ways, p
         ["vif2.0", 1, false],
       ],
     );
+    const during = await host.resources();
+    assert.ok(during.stagedGrants >= 512 * 3, `staged: ${during.stagedGrants}`);
+    // A guest destroyed with its pools staged: its mappings end with it, nothing is left.
+    const g2Staged = host.status().vifs[1]!.grantMappings;
+    await host.destroyGuest("g2");
+    const deadline2 = Date.now() + 20_000;
+    for (;;) {
+      const r = await host.resources();
+      if (r.stagedGrants <= during.stagedGrants - 512 && r.dom0Mappings <= during.dom0Mappings - g2Staged)
+        break;
+      if (Date.now() > deadline2)
+        assert.fail(`after destroy: ${JSON.stringify(r)} (before ${JSON.stringify(during)})`);
+      await new Promise((res) => setTimeout(res, 100));
+    }
+    // A backend restart unmaps the survivor's staged pools and the new backend is asked afresh.
+    await host.restartBackend();
+    const deadline3 = Date.now() + 20_000;
+    for (;;) {
+      const r = await host.resources();
+      // g1's two queues staged again (256 TX + 256 RX grants each) with the new backend.
+      if (r.stagedGrants === 1024) break;
+      if (Date.now() > deadline3) assert.fail(`after restart: ${JSON.stringify(r)}`);
+      await new Promise((res) => setTimeout(res, 100));
+    }
   } finally {
     await host.shutdown();
   }
