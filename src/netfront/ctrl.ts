@@ -139,6 +139,8 @@ export class NetfrontCtrl {
     if (ring.pushRequestsAndCheckNotify()) this.#dom.evtchn.send(this.port);
     const deadline = Date.now() + CTRL_TIMEOUT_MS;
     for (;;) {
+      // Closed while waiting: the ring page may be freed and reused already.
+      if (this.#closed) return null;
       const n = ring.copyResponses(this.#rsp, 0, 1);
       if (n < 0) return null;
       if (n === 1) {
@@ -229,6 +231,8 @@ export class NetfrontCtrl {
       ],
     ];
     for (const [what, type, d0, d1, d2, fill] of steps) {
+      // The table page is ours only until close (then freed once the backend lets go).
+      if (this.#closed) return "closed";
       fill?.();
       const r = await this.#ok(what, type, d0, d1, d2);
       if (typeof r === "string") return r;
@@ -251,6 +255,7 @@ export class NetfrontCtrl {
     // One page of list per request: a pool larger than 512 grants takes several.
     let done = 0;
     while (done < want) {
+      if (this.#closed) return "closed";
       const n = Math.min(perPage, want - done);
       for (let i = 0; i < n; i++) {
         const [ref, readonly] = all[done + i]!;
