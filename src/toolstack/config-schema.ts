@@ -49,7 +49,7 @@ const features = {
 const vif = {
   type: "object",
   additionalProperties: false,
-  expected: "a mapping with mac, ip, bridge, queues, ring-page-order, trusted, features, script",
+  expected: "a mapping with mac, ip, bridge, queues, ring-page-order, trusted, staging-grants, features, script",
   properties: {
     mac: { type: "string", pattern: MAC_PATTERN, expected: "a MAC address like 00:16:3e:00:01:00" },
     ip: {
@@ -76,6 +76,11 @@ const vif = {
       type: "boolean",
       default: true,
       expected: "true or false (false: the guest copies every frame the backend hands it)",
+    },
+    "staging-grants": {
+      type: "boolean",
+      default: false,
+      expected: "true or false (true: netback keeps the guest's buffer pages mapped)",
     },
     features,
     script: {

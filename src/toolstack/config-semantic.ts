@@ -41,6 +41,7 @@ interface RawVif {
   queues: number;
   "ring-page-order": number;
   trusted: boolean;
+  "staging-grants": boolean;
   features: RawFeatures;
   script?: string;
 }
@@ -173,6 +174,7 @@ export function checkRules(raw: RawHost): { issues: RuleIssue[]; config: HostCon
         queues: v.queues,
         ringPageOrder: v["ring-page-order"],
         trusted: v.trusted,
+        stagingGrants: v["staging-grants"],
         features: {
           sg: f.sg,
           gsoTcpv4: f["gso-tcpv4"],

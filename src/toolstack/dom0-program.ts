@@ -449,6 +449,7 @@ export default async function main(dom: Domain, args: Dom0Args): Promise<void> {
       valePorts,
       dom0Timers: dom.timers.active,
       netbackVifs: netback?.devices().length ?? 0,
+      stagedGrants: (netback?.devices() ?? []).reduce((n, d) => n + d.stagedGrants, 0),
       statusVifs: recs.size,
       evtchnLinks: dom.evtchn.sides.length,
     };
