@@ -28,6 +28,7 @@ import {
   queuePath,
 } from "../xenstore/keys.js";
 import { readOrUndefined } from "../xenstore/xenbus.js";
+import { readMcastRequest } from "./mcast-watch.js";
 import type { BackFeatures } from "./vif-api.js";
 
 /** blkif's name for the log2 page count of each ring (pvnet's multi-page vif extension). */
@@ -140,6 +141,7 @@ export async function readFrontendKeys(
     csumOffload: !(await readFlag(xs, feDir, FEATURE_NO_CSUM_OFFLOAD, false)),
     ipv6CsumOffload: await readFlag(xs, feDir, FEATURE_IPV6_CSUM_OFFLOAD, false),
     rxNotify: true,
+    multicastControl: await readMcastRequest(xs, feDir),
   };
   const queues: FrontQueueKeys[] = [];
   let split: boolean | undefined;

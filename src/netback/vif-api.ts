@@ -23,6 +23,8 @@ export interface BackFeatures {
   readonly ipv6CsumOffload: boolean;
   /** feature-rx-notify (Linux requires it; kept for the record). */
   readonly rxNotify: boolean;
+  /** request-multicast-control at connect: RX multicast is filtered by the vif's list. */
+  readonly multicastControl: boolean;
 }
 
 /** One connected queue, as the xenbus half hands it to the vif. */
@@ -60,6 +62,11 @@ export interface BackVif {
   queueCounters(): readonly Counters<VifQueueCounter>[];
   /** The device is going away (backend removed): detach from the switch, free everything. */
   close(): void;
+  /**
+   * The frontend changed request-multicast-control while connected
+   * (feature-dynamic-multicast-control): filter RX multicast by its list, or not.
+   */
+  setMulticastControl?(on: boolean): void;
 }
 
 export interface BackVifInfo {

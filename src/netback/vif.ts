@@ -37,7 +37,7 @@ import { ValeFrags } from "../vale/frags.js";
 import { type PortCounter, portCounters, type ValeAttachment, type ValeSwitch } from "../vale/switch.js";
 import { type VifQueueCounter, vifQueueCounters } from "./counters.js";
 import { flowHash } from "./csum.js";
-import { McastList } from "./mcast.js";
+import { McastList, mcastWanted } from "./mcast.js";
 import { MAX_PENDING_REQS_DEFAULT } from "./pending.js";
 import { NetbackRx, RX_BACKLOG_BYTES_DEFAULT } from "./rx.js";
 import { rxScratch } from "./scratch.js";
@@ -80,6 +80,8 @@ export class NetbackVif implements BackVif, ValeAttachment, NetmapAdapter {
   readonly #counters: Counters<VifQueueCounter>[] = [];
   /** The frontend's multicast list, one per vif (mcast.ts). */
   readonly #mcast = new McastList();
+  /** request-multicast-control: RX multicast goes only to addresses in the list. */
+  #mcastCtrl = false;
   /** Attached queue indices, packed, for RX selection. */
   #active: number[] = [];
   #sw: ValeSwitch | null = null;
@@ -136,6 +138,7 @@ export class NetbackVif implements BackVif, ValeAttachment, NetmapAdapter {
       this.#disabled = false;
       // A new connection starts with an empty list (Linux frees it on disconnect).
       this.#mcast.clear();
+      this.#mcastCtrl = rings.features.multicastControl;
     }
     while (this.#counters.length <= q) this.#counters.push(vifQueueCounters());
     const c = this.#counters[q];
@@ -256,9 +259,14 @@ export class NetbackVif implements BackVif, ValeAttachment, NetmapAdapter {
     return null;
   }
 
+  setMulticastControl(on: boolean): void {
+    this.#mcastCtrl = on;
+  }
+
   deliverFrags(f: ValeFrags): boolean {
     const act = this.#active;
     if (this.#disabled || act.length === 0 || this.#nm !== null) return false;
+    if (this.#mcastCtrl && !mcastWanted(this.#mcast, f.mem[0].u8, f.off[0], f.len[0])) return false;
     const q = act.length === 1 ? act[0] : act[flowHash(f.mem[0].u8, f.off[0], f.len[0]) % act.length];
     return this.#queues[q]?.rx.deliver(f) ?? false;
   }

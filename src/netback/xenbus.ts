@@ -22,9 +22,11 @@ import type { XsClient, XsWatch } from "../xenstore/client.js";
 import { DevError, writeDevError } from "../xenstore/dev-error.js";
 import {
   domainPath,
+  FEATURE_DYNAMIC_MULTICAST_CONTROL,
   FEATURE_GSO_TCPV4,
   FEATURE_GSO_TCPV6,
   FEATURE_IPV6_CSUM_OFFLOAD,
+  FEATURE_MULTICAST_CONTROL,
   FEATURE_RX_COPY,
   FEATURE_RX_FLIP,
   FEATURE_SG,
@@ -37,12 +39,14 @@ import {
   KEY_MAC,
   KEY_MULTI_QUEUE_MAX_QUEUES,
   KEY_ONLINE,
+  KEY_REQUEST_MULTICAST_CONTROL,
   KEY_SCRIPT,
   KEY_STATE,
   vifFrontendPath,
 } from "../xenstore/keys.js";
 import { readOrUndefined, switchState, XenbusState } from "../xenstore/xenbus.js";
 import { KEY_MAX_RING_PAGE_ORDER, readFrontendKeys } from "./fe-keys.js";
+import { readMcastRequest } from "./mcast-watch.js";
 import { type BackendTarget, backendStep, frontendReaction, StepAction } from "./state.js";
 import type { BackFeatures, BackQueue, BackVif, OpenBackVif } from "./vif-api.js";
 
@@ -73,11 +77,9 @@ export interface NetbackDeviceStatus {
 
 /**
  * The feature keys netback writes, each one implemented: SG and GSO (multi-slot frames and
- * their segmentation), IPv6 checksum offload, RX by copy (never flip), split event channels.
- * Linux also writes feature-multicast-control, feature-dynamic-multicast-control,
- * feature-ctrl-ring and feature-xdp-headroom; pvnet does not implement them yet (no
- * multicast filter, no control ring, no headroom), so it does not say it does. Multicast
- * requests a frontend sends anyway are answered as Linux answers them (mcast.ts).
+ * their segmentation), IPv6 checksum offload, RX by copy (never flip), split event channels,
+ * multicast control (the vif's list filters RX multicast when the frontend asks, and the
+ * frontend may switch that while connected: mcast.ts, mcast-watch.ts).
  */
 export const NETBACK_FEATURES: readonly (readonly [string, string])[] = [
   [FEATURE_SG, "1"],
@@ -87,6 +89,8 @@ export const NETBACK_FEATURES: readonly (readonly [string, string])[] = [
   [FEATURE_RX_COPY, "1"],
   [FEATURE_RX_FLIP, "0"],
   [FEATURE_SPLIT_EVENT_CHANNELS, "1"],
+  [FEATURE_MULTICAST_CONTROL, "1"],
+  [FEATURE_DYNAMIC_MULTICAST_CONTROL, "1"],
 ];
 
 /** Queue bound: netback's xenvif_max_queues default is min(8, CPUs); 8 is the most we accept. */
@@ -339,6 +343,9 @@ export class NetbackDriver {
     await this.#walk(d, XenbusState.InitWait);
     await this.#watchKey(d, `${d.dir}/${KEY_HOTPLUG_STATUS}`, () => this.#hotplugChanged(d));
     await this.#watchKey(d, `${d.frontDir}/${KEY_STATE}`, () => this.#frontendChanged(d));
+    await this.#watchKey(d, `${d.frontDir}/${KEY_REQUEST_MULTICAST_CONTROL}`, async () =>
+      d.vif?.setMulticastControl?.(await readMcastRequest(this.#xs, d.frontDir)),
+    );
   }
 
   /** Watches `path`; each event runs `fn` on the device's chain. */

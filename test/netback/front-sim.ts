@@ -146,12 +146,13 @@ export class TestFront {
     return id;
   }
 
-  /** A raw extra slot (type, flags) for hostile tests. */
-  rawExtra(type: number, more: boolean): void {
+  /** A raw extra slot (type, flags, and a multicast extra's `addr`) for hostile tests. */
+  rawExtra(type: number, more: boolean, addr?: readonly number[]): void {
     const ring = this.tx;
     const at = ring.beginRequest();
     ring.wmem.u8[at] = type;
     ring.wmem.u8[at + 1] = more ? XEN_NETIF_EXTRA_FLAG_MORE : 0;
+    if (addr !== undefined) ring.wmem.u8.set(addr.slice(0, 6), at + 2);
     ring.endRequest();
   }
 

@@ -25,6 +25,7 @@ export const ALL_FEATURES: BackFeatures = {
   csumOffload: true,
   ipv6CsumOffload: true,
   rxNotify: true,
+  multicastControl: false,
 };
 export const NO_FEATURES: BackFeatures = {
   sg: false,
@@ -33,6 +34,7 @@ export const NO_FEATURES: BackFeatures = {
   csumOffload: false,
   ipv6CsumOffload: false,
   rxNotify: true,
+  multicastControl: false,
 };
 
 export interface Guest {

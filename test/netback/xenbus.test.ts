@@ -16,6 +16,8 @@ const IMPLEMENTED: Record<string, string> = {
   "feature-rx-copy": "RX by grant copy, the only RX path",
   "feature-rx-flip": "written 0: flipping is refused",
   "feature-split-event-channels": "split channels: this handshake binds two ports",
+  "feature-multicast-control": "RX multicast filtered by the list (vif.test.ts, netfront mcast tests)",
+  "feature-dynamic-multicast-control": "request-multicast-control watched while connected (vif.test.ts)",
 };
 
 /** Consecutive duplicates removed: a transaction retried on EAGAIN writes its state twice. */
@@ -100,9 +102,11 @@ test("handshake: the whole tree and its permissions after connect, and the order
         be,
         [
           ["bridge", "vale0"],
+          ["feature-dynamic-multicast-control", "1"],
           ["feature-gso-tcpv4", "1"],
           ["feature-gso-tcpv6", "1"],
           ["feature-ipv6-csum-offload", "1"],
+          ["feature-multicast-control", "1"],
           ["feature-rx-copy", "1"],
           ["feature-rx-flip", "0"],
           ["feature-sg", "1"],
@@ -139,6 +143,7 @@ test("handshake: the whole tree and its permissions after connect, and the order
       csumOffload: true,
       ipv6CsumOffload: true,
       rxNotify: true,
+      multicastControl: false,
     });
     assert.equal(s.maps, 2, "one TX and one RX ring page mapped");
     assert.deepEqual(rig.errors, []);
