@@ -18,6 +18,11 @@ export interface FrontFeatures {
   /** The backend completes csum_blank TX frames (it has no feature-no-csum-offload=1... always true on Linux). */
   readonly csumOffload: boolean;
   readonly ipv6CsumOffload: boolean;
+  /**
+   * We wrote request-multicast-control=1 to a backend offering feature-multicast-control:
+   * it filters our multicast, so every group we join must be sent to it (mcast add/del).
+   */
+  readonly multicastControl: boolean;
 }
 
 export interface FrontQueueRings {

@@ -31,6 +31,7 @@ import {
   FEATURE_GSO_TCPV4,
   FEATURE_GSO_TCPV6,
   FEATURE_IPV6_CSUM_OFFLOAD,
+  FEATURE_MULTICAST_CONTROL,
   FEATURE_NO_CSUM_OFFLOAD,
   FEATURE_RX_COPY,
   FEATURE_RX_NOTIFY,
@@ -46,6 +47,7 @@ import {
   KEY_MULTI_QUEUE_MAX_QUEUES,
   KEY_MULTI_QUEUE_NUM_QUEUES,
   KEY_ONLINE,
+  KEY_REQUEST_MULTICAST_CONTROL,
   KEY_REQUEST_RX_COPY,
   KEY_RX_RING_REF,
   KEY_STATE,
@@ -92,6 +94,8 @@ export interface NetfrontOptions {
     gsoTcpv6: boolean;
     csumOffload: boolean;
     ipv6CsumOffload: boolean;
+    /** Write request-multicast-control=1 when the backend offers feature-multicast-control (default off, as Linux's netfront). */
+    multicastControl: boolean;
   }>;
   readonly log?: (line: string) => void;
   /** How long close() waits for the backend to reach Closing; default 2000 ms (Linux: 5 s). */
@@ -195,6 +199,7 @@ export class NetfrontDriver {
       gsoTcpv6: f.gsoTcpv6 ?? true,
       csumOffload: f.csumOffload ?? true,
       ipv6CsumOffload: f.ipv6CsumOffload ?? true,
+      multicastControl: f.multicastControl ?? false,
     };
   }
 
@@ -355,6 +360,7 @@ export class NetfrontDriver {
     const beV4 = (await readFeature(xs, b, FEATURE_GSO_TCPV4, 0)) !== 0;
     const beV6 = (await readFeature(xs, b, FEATURE_GSO_TCPV6, 0)) !== 0;
     const beIpv6Csum = (await readFeature(xs, b, FEATURE_IPV6_CSUM_OFFLOAD, 0)) !== 0;
+    const beMcast = (await readFeature(xs, b, FEATURE_MULTICAST_CONTROL, 0)) !== 0;
     const order = Math.min(clampInt(this.#opts.ringPageOrder, 0, MAX_RING_PAGE_ORDER, 0), beOrder);
     const nq = Math.min(clampInt(this.#opts.queues, 1, MAX_QUEUES, 1), beQueues);
     const split = (this.#opts.splitEventChannels ?? true) && beSplit;
@@ -365,6 +371,7 @@ export class NetfrontDriver {
       gsoTcpv6: w.gsoTcpv6 && beV6,
       csumOffload: w.csumOffload,
       ipv6CsumOffload: w.ipv6CsumOffload && beIpv6Csum,
+      multicastControl: w.multicastControl && beMcast,
     };
     this.#reap();
     this.#release();
@@ -410,7 +417,9 @@ export class NetfrontDriver {
           (reason) => this.#frontFatal(gen, reason),
         );
       }
-      await xs.transaction((tx) => this.#writeKeys(tx, order, split, beMaxQueues !== undefined));
+      await xs.transaction((tx) =>
+        this.#writeKeys(tx, order, split, beMaxQueues !== undefined, features.multicastControl),
+      );
     } catch (e) {
       this.#release();
       return this.#fatal(
@@ -464,7 +473,13 @@ export class NetfrontDriver {
   }
 
   /** `numQueues`: the backend wrote multi-queue-max-queues, so it is told our count (even 1), as Linux does. */
-  async #writeKeys(tx: XsOps, order: number, split: boolean, numQueues: boolean): Promise<void> {
+  async #writeKeys(
+    tx: XsOps,
+    order: number,
+    split: boolean,
+    numQueues: boolean,
+    mcast: boolean,
+  ): Promise<void> {
     const dir = this.#dir;
     for (const k of await tx.directory(dir)) if (OUR_KEYS_RE.test(k)) await tx.rm(`${dir}/${k}`);
     const nq = this.#res.length;
@@ -499,6 +514,9 @@ export class NetfrontDriver {
     if (!w.csumOffload) await tx.write(`${dir}/${FEATURE_NO_CSUM_OFFLOAD}`, "1");
     else if (await tx.exists(`${dir}/${FEATURE_NO_CSUM_OFFLOAD}`))
       await tx.rm(`${dir}/${FEATURE_NO_CSUM_OFFLOAD}`);
+    if (mcast) await tx.write(`${dir}/${KEY_REQUEST_MULTICAST_CONTROL}`, "1");
+    else if (await tx.exists(`${dir}/${KEY_REQUEST_MULTICAST_CONTROL}`))
+      await tx.rm(`${dir}/${KEY_REQUEST_MULTICAST_CONTROL}`);
   }
 
   /** The datapath found the backend breaking the protocol: reset, the guest lives on. */

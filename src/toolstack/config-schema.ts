@@ -43,6 +43,10 @@ const features = {
     "ipv6-csum-offload": bool("IPv6 TCP/UDP checksums left blank"),
     "split-event-channels": bool("one event channel each for TX and RX"),
     "rx-notify": bool("the guest notifies when it posts RX buffers"),
+    "multicast-control": {
+      ...bool("netback passes only the multicast groups the guest joined"),
+      default: false,
+    },
   },
 };
 

@@ -33,6 +33,7 @@ interface RawFeatures {
   "ipv6-csum-offload": boolean;
   "split-event-channels": boolean;
   "rx-notify": boolean;
+  "multicast-control": boolean;
 }
 interface RawVif {
   mac?: string;
@@ -180,6 +181,7 @@ export function checkRules(raw: RawHost): { issues: RuleIssue[]; config: HostCon
           ipv6CsumOffload: f["ipv6-csum-offload"],
           splitEventChannels: f["split-event-channels"],
           rxNotify: f["rx-notify"],
+          multicastControl: f["multicast-control"],
         },
       };
     });
