@@ -10,7 +10,9 @@
  *
  * @module pvnet/netback
  */
+
 export { VIF_QUEUE_COUNTERS, type VifQueueCounter, vifEthtoolStats } from "./counters.js";
+export { parseRate, type Rate, UNLIMITED } from "./credit.js";
 export { NetbackVif, type NetbackVifOptions } from "./vif.js";
 export type {
   BackFeatures,

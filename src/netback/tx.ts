@@ -42,6 +42,8 @@ import {
   txRspWrite,
 } from "../wire/xen/netif.js";
 import type { VifQueueCounter } from "./counters.js";
+import type { Rate } from "./credit.js";
+import { CreditGate } from "./credit-gate.js";
 import { McastList } from "./mcast.js";
 import { PendingPool } from "./pending.js";
 import {
@@ -67,6 +69,8 @@ export interface TxQueueOptions {
   pendingSlots: number;
   /** The vif's multicast list (shared by its queues, as Linux keeps it per vif); default: the queue's own. */
   mcast?: McastList;
+  /** The backend's `rate` (credit.ts); default unlimited. */
+  rate?: Rate;
 }
 
 /** Where a queue's frames go: the vif forwards them (switch, or its netmap ring). */
@@ -114,6 +118,9 @@ export class NetbackTx {
     this.run();
   };
   #deferred = false;
+  /** Made on the first finite rate: an unlimited queue never looks at a clock. */
+  #gate: CreditGate | null = null;
+  readonly #cCreditWaits: number;
   #dead = false;
   #closed = false;
 
@@ -151,6 +158,32 @@ export class NetbackTx {
     this.#cPendFull = counters.slot("tx_pending_full");
     this.#cZcSent = counters.slot("tx_zerocopy_sent");
     this.#cZcOk = counters.slot("tx_zerocopy_success");
+    this.#cCreditWaits = counters.slot("tx_credit_waits");
+    if (opts.rate !== undefined) this.setRate(opts.rate);
+  }
+
+  /** A new `rate` (the key changed): applies from the next packet; a waiting queue keeps its timer. */
+  setRate(rate: Rate): void {
+    if (this.#dead) return;
+    if (this.#gate === null) {
+      if (!Number.isFinite(rate.bytes)) return;
+      this.#gate = new CreditGate(rate, this.#dom.timers, this.#runBound);
+    } else this.#gate.setRate(rate);
+  }
+
+  /** Whether the queue is waiting for its credit timer. */
+  get creditWaiting(): boolean {
+    return this.#gate?.waiting ?? false;
+  }
+
+  /** Charges `size` bytes: false when the queue must wait for its timer (armed here). */
+  #admit(size: number): boolean {
+    const g = this.#gate;
+    if (g === null) return true;
+    if (g.waiting) return false;
+    if (g.admit(size)) return true;
+    this.#c[this.#cCreditWaits]++;
+    return false;
   }
 
   /** Slots held mapped now (0 between batches). */
@@ -164,6 +197,8 @@ export class NetbackTx {
    */
   run(): boolean {
     if (this.#dead) return false;
+    // Out of credit: the timer runs the queue again; the guest's notifies meanwhile change nothing.
+    if (this.#gate?.waiting === true) return true;
     let found = this.#left > 0;
     const ring = this.#ring;
     const batch = this.#batch;
@@ -202,7 +237,7 @@ export class NetbackTx {
       this.#left -= pos;
       this.#endBatch();
       if (budget <= 0 || pos === 0) {
-        if (!this.#deferred) {
+        if (!this.#deferred && !this.creditWaiting) {
           this.#deferred = true;
           this.#dom.loop.defer(this.#runBound);
         }
@@ -214,6 +249,7 @@ export class NetbackTx {
   /** Stops serving; nothing is held between batches, so nothing is left to release. */
   close(): void {
     this.#dead = true;
+    this.#gate?.close();
     if (this.#closed) return;
     this.#closed = true;
     this.#pool.forEachHeld((i) => {
@@ -249,6 +285,9 @@ export class NetbackTx {
       return -1;
     }
     if (v === TxVerdict.Drop) {
+      // Charged as Linux charges it (the first slot's size, before validation), so a flood
+      // of bad requests is held to the rate too.
+      if (!this.#admit(txReqSize(b, pos * TX_SLOT_BYTES))) return 0;
       this.#c[this.#cDrop]++;
       this.#answer(pkt, NETIF_RSP_ERROR);
       return pkt.consumed;
@@ -268,6 +307,7 @@ export class NetbackTx {
       this.#c[this.#cPendFull]++;
       return 0;
     }
+    if (!this.#admit(pkt.totalSize)) return 0;
     const slotAt = this.#slotAt;
     slotAt[0] = pos;
     for (let d = 1; d < nData; d++) slotAt[d] = pos + pkt.nExtras + d;

@@ -9,6 +9,7 @@
 import type { Counters } from "../base/counters.js";
 import type { BackRing } from "../ring/back.js";
 import type { VifQueueCounter } from "./counters.js";
+import type { Rate } from "./credit.js";
 
 /** What the frontend asked for, read from its xenstore dir when it connected. */
 export interface BackFeatures {
@@ -67,6 +68,8 @@ export interface BackVif {
    * (feature-dynamic-multicast-control): filter RX multicast by its list, or not.
    */
   setMulticastControl?(on: boolean): void;
+  /** The backend's `rate` key changed (credit.ts): limits the guest's transmissions from now on. */
+  setRate?(rate: Rate): void;
 }
 
 export interface BackVifInfo {

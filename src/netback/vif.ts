@@ -36,6 +36,7 @@ import { NetmapPort } from "../netmap/port.js";
 import { ValeFrags } from "../vale/frags.js";
 import { type PortCounter, portCounters, type ValeAttachment, type ValeSwitch } from "../vale/switch.js";
 import { type VifQueueCounter, vifQueueCounters } from "./counters.js";
+import { type Rate, UNLIMITED } from "./credit.js";
 import { flowHash } from "./csum.js";
 import { McastList, mcastWanted } from "./mcast.js";
 import { MAX_PENDING_REQS_DEFAULT } from "./pending.js";
@@ -82,6 +83,8 @@ export class NetbackVif implements BackVif, ValeAttachment, NetmapAdapter {
   readonly #mcast = new McastList();
   /** request-multicast-control: RX multicast goes only to addresses in the list. */
   #mcastCtrl = false;
+  /** The backend's `rate`, applied to each queue's TX (per queue, as Linux does). */
+  #rate: Rate = UNLIMITED;
   /** Attached queue indices, packed, for RX selection. */
   #active: number[] = [];
   #sw: ValeSwitch | null = null;
@@ -156,6 +159,7 @@ export class NetbackVif implements BackVif, ValeAttachment, NetmapAdapter {
       fatalSlots: o.fatalSlots,
       pendingSlots: o.pendingSlots,
       mcast: this.#mcast,
+      rate: this.#rate,
     };
     const tx = new NetbackTx(this.#dom, rings.tx, rings.txPort, rings.frontDomid, sink, c, txOpts, die);
     const rx = new NetbackRx(
@@ -257,6 +261,12 @@ export class NetbackVif implements BackVif, ValeAttachment, NetmapAdapter {
   /** The vif takes frames by reference (deliverFrags), never through a ring. */
   rxKring(): KRing | null {
     return null;
+  }
+
+  /** The backend's `rate` key changed: every queue's TX gets it from its next packet. */
+  setRate(rate: Rate): void {
+    this.#rate = rate;
+    for (const qu of this.#queues) qu?.tx.setRate(rate);
   }
 
   setMulticastControl(on: boolean): void {

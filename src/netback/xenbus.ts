@@ -39,12 +39,14 @@ import {
   KEY_MAC,
   KEY_MULTI_QUEUE_MAX_QUEUES,
   KEY_ONLINE,
+  KEY_RATE,
   KEY_REQUEST_MULTICAST_CONTROL,
   KEY_SCRIPT,
   KEY_STATE,
   vifFrontendPath,
 } from "../xenstore/keys.js";
 import { readOrUndefined, switchState, XenbusState } from "../xenstore/xenbus.js";
+import { parseRate, UNLIMITED } from "./credit.js";
 import { KEY_MAX_RING_PAGE_ORDER, readFrontendKeys } from "./fe-keys.js";
 import { readMcastRequest } from "./mcast-watch.js";
 import { type BackendTarget, backendStep, frontendReaction, StepAction } from "./state.js";
@@ -343,6 +345,7 @@ export class NetbackDriver {
     await this.#walk(d, XenbusState.InitWait);
     await this.#watchKey(d, `${d.dir}/${KEY_HOTPLUG_STATUS}`, () => this.#hotplugChanged(d));
     await this.#watchKey(d, `${d.frontDir}/${KEY_STATE}`, () => this.#frontendChanged(d));
+    await this.#watchKey(d, `${d.dir}/${KEY_RATE}`, () => this.#rateChanged(d));
     await this.#watchKey(d, `${d.frontDir}/${KEY_REQUEST_MULTICAST_CONTROL}`, async () =>
       d.vif?.setMulticastControl?.(await readMcastRequest(this.#xs, d.frontDir)),
     );
@@ -382,6 +385,20 @@ export class NetbackDriver {
         if (r.unregister) this.#unregister(d);
         return;
     }
+  }
+
+  /** xen_net_rate_changed: the toolstack's `rate`, strictly parsed; absent or bad is unlimited. */
+  async #rateChanged(d: Dev): Promise<void> {
+    const v = await readOrUndefined(this.#xs, `${d.dir}/${KEY_RATE}`);
+    let rate = v === undefined ? UNLIMITED : parseRate(v);
+    if (rate === undefined) {
+      this.#log.log(
+        d.dir,
+        `netback: vif${d.frontDomid}.${d.devid}: rate "${v}" is not <bytes>,<usecs>; unlimited`,
+      );
+      rate = UNLIMITED;
+    }
+    d.vif?.setRate?.(rate);
   }
 
   async #hotplugChanged(d: Dev): Promise<void> {

@@ -5,6 +5,7 @@
 import { statSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { fieldName as fmt, type KeyPath } from "./config-locate.js";
+import { parseRateConfig } from "./config-rate.js";
 import { MAX_MEMORY_MIB } from "./config-schema.js";
 import type {
   BridgeConfig,
@@ -37,6 +38,7 @@ interface RawFeatures {
 }
 interface RawVif {
   mac?: string;
+  rate?: string;
   ip?: string;
   bridge: string;
   queues: number;
@@ -157,6 +159,17 @@ export function checkRules(raw: RawHost): { issues: RuleIssue[]; config: HostCon
         ip = parseCidr(v.ip);
         checkAddress(ip, [...vat, "ip"], v.bridge, uses, bad);
       }
+      let rate: string | undefined;
+      if (v.rate !== undefined) {
+        const r = parseRateConfig(v.rate);
+        if (r.ok) rate = r.key;
+        else
+          bad(
+            [...vat, "rate"],
+            `${JSON.stringify(v.rate)} ${r.problem}`,
+            'a rate like "10Mbit/s", "1MB/s@20ms" or "<bytes>,<usecs>"',
+          );
+      }
       const f = v.features;
       // Accepted but not acted on would be a setting that lies: refused until implemented.
       if (!f["rx-notify"])
@@ -172,6 +185,7 @@ export function checkRules(raw: RawHost): { issues: RuleIssue[]; config: HostCon
         bridge: v.bridge,
         queues: v.queues,
         ringPageOrder: v["ring-page-order"],
+        ...(rate === undefined ? {} : { rate }),
         trusted: v.trusted,
         features: {
           sg: f.sg,

@@ -54,6 +54,8 @@ export interface VifConfig {
    */
   readonly trusted: boolean;
   readonly features: VifFeatures;
+  /** The backend's `rate` key ("<bytes>,<usecs>"): netback's credit limit on the guest's TX; absent: unlimited. */
+  readonly rate?: string;
 }
 
 export interface DomainConfig {

@@ -8,6 +8,7 @@ import type { PortHandler } from "../../src/hv/evtchn.js";
 import { createActiveTable, GrantOps, grantingDomain } from "../../src/hv/grant-ops.js";
 import { createGrantTable, GrantTable } from "../../src/hv/grant-table.js";
 import { createMemory, memoryOf, PAGE_SIZE, PageAllocator } from "../../src/hv/memory.js";
+import { ManualTimers } from "../../src/hv/timer.js";
 import { NetbackVif, type NetbackVifOptions } from "../../src/netback/vif.js";
 import type { BackFeatures, BackQueue } from "../../src/netback/vif-api.js";
 import type { VifDomain } from "../../src/netback/vif-domain.js";
@@ -53,6 +54,8 @@ export interface Guest {
 export class OneThread {
   readonly dom0: VifDomain;
   readonly sw = new ValeSwitch("vale0");
+  /** Domain-0's timers (the credit limiter's), advanced by the test. */
+  readonly timers = new ManualTimers();
   readonly guests: Guest[] = [];
   readonly #handlers = new Map<number, PortHandler>();
   #deferred: (() => void)[] = [];
@@ -77,6 +80,7 @@ export class OneThread {
         },
       },
       loop: { defer: (fn: () => void) => this.#deferred.push(fn) },
+      timers: this.timers,
     } as unknown as VifDomain;
   }
 
