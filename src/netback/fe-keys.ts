@@ -132,15 +132,14 @@ export async function readFrontendKeys(
   const rxCopy = await readOrUndefined(xs, `${feDir}/${KEY_REQUEST_RX_COPY}`);
   if (rxCopy === undefined || parseBounded(rxCopy, `${feDir}/${KEY_REQUEST_RX_COPY}`, 0xffffffff) !== 1)
     throw new DevError("EOPNOTSUPP", `${feDir}/${KEY_REQUEST_RX_COPY}: expected 1 (copying receive path)`);
-  if (!(await readFlag(xs, feDir, FEATURE_RX_NOTIFY, false)))
-    throw new DevError("EINVAL", "feature-rx-notify is mandatory");
   const features: BackFeatures = {
     sg: await readFlag(xs, feDir, FEATURE_SG, false),
     gsoTcpv4: await readFlag(xs, feDir, FEATURE_GSO_TCPV4, false),
     gsoTcpv6: await readFlag(xs, feDir, FEATURE_GSO_TCPV6, false),
     csumOffload: !(await readFlag(xs, feDir, FEATURE_NO_CSUM_OFFLOAD, false)),
     ipv6CsumOffload: await readFlag(xs, feDir, FEATURE_IPV6_CSUM_OFFLOAD, false),
-    rxNotify: true,
+    // Absent (old frontends, Mini-OS): netback polls the RX ring for buffers (rx-poll.ts).
+    rxNotify: await readFlag(xs, feDir, FEATURE_RX_NOTIFY, false),
     multicastControl: await readMcastRequest(xs, feDir),
   };
   const queues: FrontQueueKeys[] = [];

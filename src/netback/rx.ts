@@ -53,6 +53,7 @@ import {
 import type { VifQueueCounter } from "./counters.js";
 import { etherType, fillL4Checksum } from "./csum.js";
 import { gsoSegment } from "./gso-segment.js";
+import { RxPoll } from "./rx-poll.js";
 import { LIN_BYTES, type RxScratch } from "./scratch.js";
 import type { BackFeatures } from "./vif-api.js";
 import type { VifDomain } from "./vif-domain.js";
@@ -99,6 +100,8 @@ export class NetbackRx {
   #dead = false;
   /** req_prod at the last RX event that brought buffers (see #posted). */
   #reqProdSeen = 0;
+  /** A frontend without feature-rx-notify: frames waiting look for buffers on a timer. */
+  readonly #poll: RxPoll | null;
 
   constructor(
     dom: VifDomain,
@@ -128,6 +131,13 @@ export class NetbackRx {
     this.#dmem = dom.memory.mem;
     this.#one = new ValeFrags(this.#dmem);
     this.#backlog = new Backlog(opts.backlogBytes);
+    this.#poll = features.rxNotify ? null : new RxPoll(dom.timers, () => this.#polled());
+  }
+
+  /** The poll timer: look for buffers as a notify would have said; again while frames wait. */
+  #polled(): void {
+    this.kick();
+    if (this.#backlog.count > 0 && !this.#dead) this.#poll?.arm();
   }
 
   /** Frames waiting in the backlog, and their bytes. */
@@ -215,6 +225,7 @@ export class NetbackRx {
   close(): void {
     if (this.#dead) return;
     this.#dead = true;
+    this.#poll?.cancel();
     this.#c[this.#cDrop] += this.#backlog.count;
     this.#backlog.clear();
   }
@@ -272,6 +283,7 @@ export class NetbackRx {
     }
     if (!this.#backlog.push(f, flags, gsoType, gsoSize)) return this.#drop();
     if (this.#backlog.count === 1 && this.#arm()) this.#drain();
+    if (this.#backlog.count > 0) this.#poll?.arm();
     return true;
   }
 

@@ -22,7 +22,7 @@ export interface BackFeatures {
   readonly csumOffload: boolean;
   /** feature-ipv6-csum-offload. */
   readonly ipv6CsumOffload: boolean;
-  /** feature-rx-notify (Linux requires it; kept for the record). */
+  /** feature-rx-notify: the frontend notifies when it posts RX buffers; without it netback polls. */
   readonly rxNotify: boolean;
   /** request-multicast-control at connect: RX multicast is filtered by the vif's list. */
   readonly multicastControl: boolean;

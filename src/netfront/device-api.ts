@@ -23,6 +23,8 @@ export interface FrontFeatures {
    * it filters our multicast, so every group we join must be sent to it (mcast add/del).
    */
   readonly multicastControl: boolean;
+  /** We wrote feature-rx-notify=1 and notify when posting RX buffers; absent: true. */
+  readonly rxNotify?: boolean;
 }
 
 export interface FrontQueueRings {

@@ -156,6 +156,7 @@ export class NetfrontDevice implements FrontDevice, NetDevice {
         backDomid: rings.backDomid,
         port: rings.rxPort,
         bounce: !this.trusted,
+        notify: rings.features.rxNotify ?? true,
       },
       counters,
       onFatal,

@@ -67,12 +67,15 @@ export interface RxPlace {
   readonly port: number;
   /** Copy every frame out of its granted page before delivery (the backend is not trusted). */
   readonly bounce: boolean;
+  /** Notify the backend when buffers are posted (feature-rx-notify); false: it polls. Default true. */
+  readonly notify?: boolean;
 }
 
 export class FrontRx {
   readonly #dom: Domain;
   readonly #ring: FrontRing;
   readonly #port: number;
+  readonly #notify: boolean;
   readonly #mask: number;
   readonly #c: Float64Array;
   readonly #cPackets: number;
@@ -108,6 +111,7 @@ export class FrontRx {
     this.#dom = p.dom;
     this.#ring = p.ring;
     this.#port = p.port;
+    this.#notify = p.notify ?? true;
     this.#mask = p.ring.nrEnts - 1;
     this.#c = c.f64;
     this.#cPackets = c.slot("rx_packets");
@@ -155,7 +159,7 @@ export class FrontRx {
       this.#off[i] = pages[i] * PAGE_SIZE;
       this.#post(i);
     }
-    if (this.#ring.pushRequestsAndCheckNotify()) dom.evtchn.send(this.#port);
+    if (this.#ring.pushRequestsAndCheckNotify() && this.#notify) dom.evtchn.send(this.#port);
   }
 
   #post(buf: number): void {
@@ -254,7 +258,7 @@ export class FrontRx {
       if (this.#closed) return true;
       // Every consumed slot held a posted buffer (extras too): all go back, in one push.
       for (let k = 0; k < n; k++) this.#post(this.#slotBuf[(first + k) & mask]);
-      if (ring.pushRequestsAndCheckNotify()) this.#dom.evtchn.send(this.#port);
+      if (ring.pushRequestsAndCheckNotify() && this.#notify) this.#dom.evtchn.send(this.#port);
     }
   }
 

@@ -94,6 +94,8 @@ export interface NetfrontOptions {
     gsoTcpv6: boolean;
     csumOffload: boolean;
     ipv6CsumOffload: boolean;
+    /** Write feature-rx-notify=1 and notify when posting RX buffers (default on); off, the backend polls. */
+    rxNotify: boolean;
     /** Write request-multicast-control=1 when the backend offers feature-multicast-control (default off, as Linux's netfront). */
     multicastControl: boolean;
   }>;
@@ -200,6 +202,7 @@ export class NetfrontDriver {
       csumOffload: f.csumOffload ?? true,
       ipv6CsumOffload: f.ipv6CsumOffload ?? true,
       multicastControl: f.multicastControl ?? false,
+      rxNotify: f.rxNotify ?? true,
     };
   }
 
@@ -372,6 +375,7 @@ export class NetfrontDriver {
       csumOffload: w.csumOffload,
       ipv6CsumOffload: w.ipv6CsumOffload && beIpv6Csum,
       multicastControl: w.multicastControl && beMcast,
+      rxNotify: w.rxNotify,
     };
     this.#reap();
     this.#release();
@@ -506,7 +510,8 @@ export class NetfrontDriver {
     }
     const w = this.#want;
     await tx.write(`${dir}/${KEY_REQUEST_RX_COPY}`, "1");
-    await tx.write(`${dir}/${FEATURE_RX_NOTIFY}`, "1");
+    if (w.rxNotify) await tx.write(`${dir}/${FEATURE_RX_NOTIFY}`, "1");
+    else if (await tx.exists(`${dir}/${FEATURE_RX_NOTIFY}`)) await tx.rm(`${dir}/${FEATURE_RX_NOTIFY}`);
     await tx.write(`${dir}/${FEATURE_SG}`, w.sg ? "1" : "0");
     await tx.write(`${dir}/${FEATURE_GSO_TCPV4}`, w.gsoTcpv4 ? "1" : "0");
     await tx.write(`${dir}/${FEATURE_GSO_TCPV6}`, w.gsoTcpv6 ? "1" : "0");

@@ -171,13 +171,6 @@ export function checkRules(raw: RawHost): { issues: RuleIssue[]; config: HostCon
           );
       }
       const f = v.features;
-      // Accepted but not acted on would be a setting that lies: refused until implemented.
-      if (!f["rx-notify"])
-        bad(
-          [...vat, "features", "rx-notify"],
-          "false is not supported yet (netfront always notifies)",
-          "true, the default: leave it out",
-        );
       return {
         devid,
         mac,

@@ -58,6 +58,7 @@ export function netfrontOptionsOf(cfg: VifConfig): Omit<NetfrontOptions, "makeDe
       csumOffload: f.csumOffload,
       ipv6CsumOffload: f.ipv6CsumOffload,
       multicastControl: f.multicastControl,
+      rxNotify: f.rxNotify,
     },
   };
 }

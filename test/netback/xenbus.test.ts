@@ -344,7 +344,6 @@ test("a frontend writing garbage keys gets the error node and Closing; valid key
       [{ "ring-page-order": "1" }, /^2 reading .*tx-ring-ref0$/],
       [{ "request-rx-copy": null }, /^95 /],
       [{ "request-rx-copy": "0" }, /^95 /],
-      [{ "feature-rx-notify": null }, /^22 feature-rx-notify is mandatory$/],
       [{ "feature-sg": "yes" }, /^22 .*feature-sg/],
       [{ "event-channel-tx": "$port" }, /^2 reading .*event-channel-rx$/],
       [{ "tx-ring-ref": "$1" }, /^22 grant ref \d+ named for two ring pages$/],

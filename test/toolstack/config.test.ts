@@ -166,13 +166,10 @@ test("capture: a missing directory, a shared file, a bad format or count are eac
   );
 });
 
-test("features: { rx-notify: false } is refused, naming the field: not supported yet", () => {
-  const r = parseHostConfig(DEFAULT_HOST_YAML.replace("rx-notify: true", "rx-notify: false"), "h.yaml");
-  assert.equal(r.ok, false);
-  const issues = r.ok ? [] : r.issues;
-  assert.equal(issues.length, 1);
-  assert.equal(issues[0]!.field, "domains[1].vifs[0].features.rx-notify");
-  assert.match(formatIssue(issues[0]!), /rx-notify: false is not supported yet/);
+test("features: { rx-notify: false } is kept: netfront will not notify and netback polls", () => {
+  const c = ok(DEFAULT_HOST_YAML.replace("rx-notify: true", "rx-notify: false"));
+  assert.equal(c.domains[1]!.vifs[0]!.features.rxNotify, false);
+  assert.equal(c.domains[2]!.vifs[0]!.features.rxNotify, true);
 });
 
 /** The default host with `from` replaced by `to` (which must be present once). */
