@@ -30,6 +30,7 @@ import {
 import { readOrUndefined } from "../xenstore/xenbus.js";
 import { readMcastRequest } from "./mcast-watch.js";
 import type { BackFeatures } from "./vif-api.js";
+import { readXdpHeadroom } from "./xdp-headroom.js";
 
 /** blkif's name for the log2 page count of each ring (pvnet's multi-page vif extension). */
 export const KEY_RING_PAGE_ORDER = "ring-page-order";
@@ -141,6 +142,7 @@ export async function readFrontendKeys(
     // Absent (old frontends, Mini-OS): netback polls the RX ring for buffers (rx-poll.ts).
     rxNotify: await readFlag(xs, feDir, FEATURE_RX_NOTIFY, false),
     multicastControl: await readMcastRequest(xs, feDir),
+    xdpHeadroom: await readXdpHeadroom(xs, feDir),
   };
   const queues: FrontQueueKeys[] = [];
   let split: boolean | undefined;

@@ -37,6 +37,7 @@ import {
 } from "../wire/xen/grant.js";
 import {
   extraGsoWrite,
+  extraXdpWrite,
   NETIF_RSP_ERROR,
   NETIF_RX_ENTRY_SIZE,
   NETRXF_csum_blank,
@@ -46,6 +47,7 @@ import {
   rxReqGref,
   rxReqId,
   rxRspWrite,
+  XEN_NETIF_EXTRA_FLAG_MORE,
   XEN_NETIF_GSO_TYPE_TCPV4,
   XEN_NETIF_GSO_TYPE_TCPV6,
   XEN_NETIF_NR_SLOTS_MIN,
@@ -100,6 +102,8 @@ export class NetbackRx {
   #dead = false;
   /** req_prod at the last RX event that brought buffers (see #posted). */
   #reqProdSeen = 0;
+  /** xdp-headroom: bytes left free before the frame in every buffer (xdp-headroom.ts). */
+  #headroom: number;
   /** A frontend without feature-rx-notify: frames waiting look for buffers on a timer. */
   readonly #poll: RxPoll | null;
 
@@ -132,6 +136,12 @@ export class NetbackRx {
     this.#one = new ValeFrags(this.#dmem);
     this.#backlog = new Backlog(opts.backlogBytes);
     this.#poll = features.rxNotify ? null : new RxPoll(dom.timers, () => this.#polled());
+    this.#headroom = features.xdpHeadroom ?? 0;
+  }
+
+  /** The frontend reconfigured its headroom: frames placed from now on use it. */
+  setXdpHeadroom(headroom: number): void {
+    this.#headroom = headroom;
   }
 
   /** The poll timer: look for buffers as a notify would have said; again while frames wait. */
@@ -318,12 +328,16 @@ export class NetbackRx {
    */
   #place(f: ValeFrags, flags: number, gsoType: number, gsoSize: number): number {
     const total = f.total;
-    const dataSlots = total <= PAGE_SIZE ? 1 : Math.ceil(total / PAGE_SIZE);
+    // With headroom H each buffer holds data from byte H on (Linux's xenvif_rx_data_slot).
+    const head = this.#headroom;
+    const room = PAGE_SIZE - head;
+    const dataSlots = total <= room ? 1 : Math.ceil(total / room);
     if ((dataSlots > 1 && !this.#feat.sg) || dataSlots > XEN_NETIF_NR_SLOTS_MIN) {
       this.#drop();
       return DROPPED;
     }
-    const extra = gsoType !== 0 ? 1 : 0;
+    // Extras after the first slot, in type order: GSO, then XDP (Linux's order).
+    const extra = (gsoType !== 0 ? 1 : 0) + (head > 0 ? 1 : 0);
     const need = dataSlots + extra;
     const ring = this.#ring;
     const avail = ring.unconsumedRequests();
@@ -346,7 +360,7 @@ export class NetbackRx {
     const front = this.#front;
     let nOps = 0;
     let slot = 0;
-    let dOff = 0;
+    let dOff = head;
     const slotLen = this.#slotLen;
     const slotBad = this.#slotBad;
     slotLen[0] = 0;
@@ -358,7 +372,7 @@ export class NetbackRx {
       while (left > 0) {
         if (dOff === PAGE_SIZE) {
           slot++;
-          dOff = 0;
+          dOff = head;
           slotLen[slot] = 0;
           slotBad[slot] = 0;
         }
@@ -413,11 +427,24 @@ export class NetbackRx {
       const r = (s === 0 ? 0 : s + extra) * NETIF_RX_ENTRY_SIZE;
       const at = ring.beginResponse();
       const fl = s === 0 ? first : s + 1 < dataSlots ? NETRXF_more_data : 0;
-      rxRspWrite(ring.wmem, at, rxReqId(req, r), 0, fl, slotBad[s] === 1 ? NETIF_RSP_ERROR : slotLen[s]);
+      // offset stays 0 and status counts the headroom, as Linux writes them.
+      rxRspWrite(
+        ring.wmem,
+        at,
+        rxReqId(req, r),
+        0,
+        fl,
+        slotBad[s] === 1 ? NETIF_RSP_ERROR : head + slotLen[s],
+      );
       ring.endResponse();
-      if (s === 0 && extra) {
+      if (s === 0 && gsoType !== 0) {
         const x = ring.beginResponse();
-        extraGsoWrite(ring.wmem, x, 0, gsoSize, gsoType);
+        extraGsoWrite(ring.wmem, x, head > 0 ? XEN_NETIF_EXTRA_FLAG_MORE : 0, gsoSize, gsoType);
+        ring.endResponse();
+      }
+      if (s === 0 && head > 0) {
+        const x = ring.beginResponse();
+        extraXdpWrite(ring.wmem, x, 0, head);
         ring.endResponse();
       }
     }

@@ -26,6 +26,8 @@ export interface BackFeatures {
   readonly rxNotify: boolean;
   /** request-multicast-control at connect: RX multicast is filtered by the vif's list. */
   readonly multicastControl: boolean;
+  /** xdp-headroom (Linux): bytes left before the frame in every RX buffer; 0 when absent. */
+  readonly xdpHeadroom?: number;
 }
 
 /** One connected queue, as the xenbus half hands it to the vif. */
@@ -70,6 +72,8 @@ export interface BackVif {
   setMulticastControl?(on: boolean): void;
   /** The backend's `rate` key changed (credit.ts): limits the guest's transmissions from now on. */
   setRate?(rate: Rate): void;
+  /** The frontend changed xdp-headroom (Reconfiguring): RX leaves this many bytes from now on. */
+  setXdpHeadroom?(headroom: number): void;
 }
 
 export interface BackVifInfo {

@@ -263,6 +263,10 @@ export class NetbackVif implements BackVif, ValeAttachment, NetmapAdapter {
     return null;
   }
 
+  setXdpHeadroom(headroom: number): void {
+    for (const qu of this.#queues) qu?.rx.setXdpHeadroom(headroom);
+  }
+
   /** The backend's `rate` key changed: every queue's TX gets it from its next packet. */
   setRate(rate: Rate): void {
     this.#rate = rate;

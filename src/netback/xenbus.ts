@@ -31,6 +31,7 @@ import {
   FEATURE_RX_FLIP,
   FEATURE_SG,
   FEATURE_SPLIT_EVENT_CHANNELS,
+  FEATURE_XDP_HEADROOM,
   HOTPLUG_CONNECTED,
   KEY_FRONTEND,
   KEY_FRONTEND_ID,
@@ -51,6 +52,7 @@ import { KEY_MAX_RING_PAGE_ORDER, readFrontendKeys } from "./fe-keys.js";
 import { readMcastRequest } from "./mcast-watch.js";
 import { type BackendTarget, backendStep, frontendReaction, StepAction } from "./state.js";
 import type { BackFeatures, BackQueue, BackVif, OpenBackVif } from "./vif-api.js";
+import { readXdpHeadroom } from "./xdp-headroom.js";
 
 export interface NetbackOptions {
   /** Makes the vif of a new backend device; the host attaches it to its bridge (hotplug). */
@@ -81,7 +83,8 @@ export interface NetbackDeviceStatus {
  * The feature keys netback writes, each one implemented: SG and GSO (multi-slot frames and
  * their segmentation), IPv6 checksum offload, RX by copy (never flip), split event channels,
  * multicast control (the vif's list filters RX multicast when the frontend asks, and the
- * frontend may switch that while connected: mcast.ts, mcast-watch.ts).
+ * frontend may switch that while connected: mcast.ts, mcast-watch.ts), XDP headroom in RX
+ * buffers (xdp-headroom.ts, reread on Reconfiguring).
  */
 export const NETBACK_FEATURES: readonly (readonly [string, string])[] = [
   [FEATURE_SG, "1"],
@@ -93,6 +96,7 @@ export const NETBACK_FEATURES: readonly (readonly [string, string])[] = [
   [FEATURE_SPLIT_EVENT_CHANNELS, "1"],
   [FEATURE_MULTICAST_CONTROL, "1"],
   [FEATURE_DYNAMIC_MULTICAST_CONTROL, "1"],
+  [FEATURE_XDP_HEADROOM, "1"],
 ];
 
 /** Queue bound: netback's xenvif_max_queues default is min(8, CPUs); 8 is the most we accept. */
@@ -377,7 +381,8 @@ export class NetbackDriver {
       case "fatal":
         return this.#fatal(d, "EINVAL", r.reason);
       case "reconfigure":
-        // No xdp-headroom to reread: answer as Linux does, leaving our own state alone.
+        // Linux's read_xenbus_frontend_xdp, then Reconfigured, our own state left alone.
+        d.vif?.setXdpHeadroom?.(await readXdpHeadroom(this.#xs, d.frontDir));
         await this.#write(d, XenbusState.Reconfigured);
         return;
       case "walk":

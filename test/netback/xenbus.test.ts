@@ -18,6 +18,7 @@ const IMPLEMENTED: Record<string, string> = {
   "feature-split-event-channels": "split channels: this handshake binds two ports",
   "feature-multicast-control": "RX multicast filtered by the list (vif.test.ts, netfront mcast tests)",
   "feature-dynamic-multicast-control": "request-multicast-control watched while connected (vif.test.ts)",
+  "feature-xdp-headroom": "RX data from byte xdp-headroom on, XDP extra (xdp-headroom.test.ts)",
 };
 
 /** Consecutive duplicates removed: a transaction retried on EAGAIN writes its state twice. */
@@ -111,6 +112,7 @@ test("handshake: the whole tree and its permissions after connect, and the order
           ["feature-rx-flip", "0"],
           ["feature-sg", "1"],
           ["feature-split-event-channels", "1"],
+          ["feature-xdp-headroom", "1"],
           ["frontend", fe],
           ["frontend-id", String(id)],
           ["handle", "0"],
@@ -144,6 +146,7 @@ test("handshake: the whole tree and its permissions after connect, and the order
       ipv6CsumOffload: true,
       rxNotify: true,
       multicastControl: false,
+      xdpHeadroom: 0,
     });
     assert.equal(s.maps, 2, "one TX and one RX ring page mapped");
     assert.deepEqual(rig.errors, []);
