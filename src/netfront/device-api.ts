@@ -25,6 +25,8 @@ export interface FrontFeatures {
   readonly multicastControl: boolean;
   /** We wrote feature-rx-notify=1 and notify when posting RX buffers; absent: true. */
   readonly rxNotify?: boolean;
+  /** The xdp-headroom we wrote (the backend offers feature-xdp-headroom): data starts that far into each RX buffer. */
+  readonly xdpHeadroom?: number;
 }
 
 export interface FrontQueueRings {

@@ -157,6 +157,7 @@ export class NetfrontDevice implements FrontDevice, NetDevice {
         port: rings.rxPort,
         bounce: !this.trusted,
         notify: rings.features.rxNotify ?? true,
+        headroom: rings.features.xdpHeadroom ?? 0,
       },
       counters,
       onFatal,

@@ -37,6 +37,7 @@ import {
   FEATURE_RX_NOTIFY,
   FEATURE_SG,
   FEATURE_SPLIT_EVENT_CHANNELS,
+  FEATURE_XDP_HEADROOM,
   KEY_BACKEND,
   KEY_BACKEND_ID,
   KEY_EVENT_CHANNEL,
@@ -53,6 +54,7 @@ import {
   KEY_STATE,
   KEY_TRUSTED,
   KEY_TX_RING_REF,
+  KEY_XDP_HEADROOM,
   queuePath,
   vifBackendPath,
   vifFrontendPath,
@@ -94,6 +96,8 @@ export interface NetfrontOptions {
     gsoTcpv6: boolean;
     csumOffload: boolean;
     ipv6CsumOffload: boolean;
+    /** Bytes the backend leaves before each received frame (xdp-headroom, when it offers feature-xdp-headroom); default 0. */
+    xdpHeadroom: number;
     /** Write feature-rx-notify=1 and notify when posting RX buffers (default on); off, the backend polls. */
     rxNotify: boolean;
     /** Write request-multicast-control=1 when the backend offers feature-multicast-control (default off, as Linux's netfront). */
@@ -129,6 +133,8 @@ export interface NetfrontStatus {
   readonly backendLost?: number;
 }
 
+/** The most xdp-headroom netfront asks for: pvnet's netback keeps half of each buffer for data. */
+export const NETFRONT_XDP_HEADROOM_MAX = 2048;
 /** netfront's bound on queues (xennet_max_queues defaults to the CPU count; 8 is ours). */
 const MAX_QUEUES = 8;
 const MAC_RE = /^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$/;
@@ -203,7 +209,12 @@ export class NetfrontDriver {
       ipv6CsumOffload: f.ipv6CsumOffload ?? true,
       multicastControl: f.multicastControl ?? false,
       rxNotify: f.rxNotify ?? true,
+      xdpHeadroom: f.xdpHeadroom ?? 0,
     };
+    const h = this.#want.xdpHeadroom;
+    // Netback cuts a larger value down, and we would then read its buffers at the wrong offset.
+    if (!(Number.isInteger(h) && h >= 0 && h <= NETFRONT_XDP_HEADROOM_MAX))
+      throw new PvnetError("EINVAL", `netfront: xdpHeadroom ${h} (expected 0..${NETFRONT_XDP_HEADROOM_MAX})`);
   }
 
   /** Probes `device/vif/<devid>` and connects; resolves once Connected is written. */
@@ -364,6 +375,7 @@ export class NetfrontDriver {
     const beV6 = (await readFeature(xs, b, FEATURE_GSO_TCPV6, 0)) !== 0;
     const beIpv6Csum = (await readFeature(xs, b, FEATURE_IPV6_CSUM_OFFLOAD, 0)) !== 0;
     const beMcast = (await readFeature(xs, b, FEATURE_MULTICAST_CONTROL, 0)) !== 0;
+    const beXdp = (await readFeature(xs, b, FEATURE_XDP_HEADROOM, 0)) !== 0;
     const order = Math.min(clampInt(this.#opts.ringPageOrder, 0, MAX_RING_PAGE_ORDER, 0), beOrder);
     const nq = Math.min(clampInt(this.#opts.queues, 1, MAX_QUEUES, 1), beQueues);
     const split = (this.#opts.splitEventChannels ?? true) && beSplit;
@@ -376,6 +388,7 @@ export class NetfrontDriver {
       ipv6CsumOffload: w.ipv6CsumOffload && beIpv6Csum,
       multicastControl: w.multicastControl && beMcast,
       rxNotify: w.rxNotify,
+      xdpHeadroom: beXdp ? w.xdpHeadroom : 0,
     };
     this.#reap();
     this.#release();
@@ -421,9 +434,7 @@ export class NetfrontDriver {
           (reason) => this.#frontFatal(gen, reason),
         );
       }
-      await xs.transaction((tx) =>
-        this.#writeKeys(tx, order, split, beMaxQueues !== undefined, features.multicastControl),
-      );
+      await xs.transaction((tx) => this.#writeKeys(tx, order, split, beMaxQueues !== undefined, features));
     } catch (e) {
       this.#release();
       return this.#fatal(
@@ -482,7 +493,7 @@ export class NetfrontDriver {
     order: number,
     split: boolean,
     numQueues: boolean,
-    mcast: boolean,
+    agreed: FrontFeatures,
   ): Promise<void> {
     const dir = this.#dir;
     for (const k of await tx.directory(dir)) if (OUR_KEYS_RE.test(k)) await tx.rm(`${dir}/${k}`);
@@ -519,7 +530,10 @@ export class NetfrontDriver {
     if (!w.csumOffload) await tx.write(`${dir}/${FEATURE_NO_CSUM_OFFLOAD}`, "1");
     else if (await tx.exists(`${dir}/${FEATURE_NO_CSUM_OFFLOAD}`))
       await tx.rm(`${dir}/${FEATURE_NO_CSUM_OFFLOAD}`);
-    if (mcast) await tx.write(`${dir}/${KEY_REQUEST_MULTICAST_CONTROL}`, "1");
+    const xdp = agreed.xdpHeadroom ?? 0;
+    if (xdp > 0) await tx.write(`${dir}/${KEY_XDP_HEADROOM}`, String(xdp));
+    else if (await tx.exists(`${dir}/${KEY_XDP_HEADROOM}`)) await tx.rm(`${dir}/${KEY_XDP_HEADROOM}`);
+    if (agreed.multicastControl) await tx.write(`${dir}/${KEY_REQUEST_MULTICAST_CONTROL}`, "1");
     else if (await tx.exists(`${dir}/${KEY_REQUEST_MULTICAST_CONTROL}`))
       await tx.rm(`${dir}/${KEY_REQUEST_MULTICAST_CONTROL}`);
   }

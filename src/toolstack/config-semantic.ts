@@ -38,6 +38,7 @@ interface RawFeatures {
 }
 interface RawVif {
   mac?: string;
+  "xdp-headroom": number;
   rate?: string;
   ip?: string;
   bridge: string;
@@ -179,6 +180,7 @@ export function checkRules(raw: RawHost): { issues: RuleIssue[]; config: HostCon
         queues: v.queues,
         ringPageOrder: v["ring-page-order"],
         ...(rate === undefined ? {} : { rate }),
+        ...(v["xdp-headroom"] === 0 ? {} : { xdpHeadroom: v["xdp-headroom"] }),
         trusted: v.trusted,
         features: {
           sg: f.sg,

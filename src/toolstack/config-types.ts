@@ -56,6 +56,8 @@ export interface VifConfig {
   readonly features: VifFeatures;
   /** The backend's `rate` key ("<bytes>,<usecs>"): netback's credit limit on the guest's TX; absent: unlimited. */
   readonly rate?: string;
+  /** xdp-headroom: bytes netback leaves before each frame in the guest's RX buffers; absent: 0. */
+  readonly xdpHeadroom?: number;
 }
 
 export interface DomainConfig {

@@ -59,6 +59,7 @@ export function netfrontOptionsOf(cfg: VifConfig): Omit<NetfrontOptions, "makeDe
       ipv6CsumOffload: f.ipv6CsumOffload,
       multicastControl: f.multicastControl,
       rxNotify: f.rxNotify,
+      xdpHeadroom: cfg.xdpHeadroom ?? 0,
     },
   };
 }
