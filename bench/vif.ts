@@ -28,6 +28,8 @@ import {
 import { sleep, until, warmUp } from "./wait.js";
 
 const FRAMES = [64, 1500] as const;
+/** The rate-limited row's vif `rate` (Ethernet frame bytes, as netback charges them). */
+export const RATE_MBIT = 50;
 const QUEUES = [1, 2] as const;
 const MAC1 = 0x00163e000100;
 const MAC2 = 0x00163e000200;
@@ -67,6 +69,20 @@ export async function benchVif(opts: BenchOptions = {}): Promise<BenchRow[]> {
       mpps: bm,
       gbps: gbpsOf(bm, frameBytes),
     });
+    // A sender held by netback's credit scheduler: the row reads against RATE_MBIT.
+    const limited: number[] = [];
+    for (let i = 0; i < runs; i++)
+      limited.push(
+        (await measureVif(frameBytes, 1, warmupMs, measureMs, "notify", true, `${RATE_MBIT}Mbit/s`)).mpps,
+      );
+    const lm = median(limited);
+    add({
+      name: `vif guest->guest 1q rate=${RATE_MBIT}Mbit/s`,
+      frameBytes,
+      batch: 32,
+      mpps: lm,
+      gbps: gbpsOf(lm, frameBytes),
+    });
     const ring: number[] = [];
     for (let i = 0; i < runs; i++)
       ring.push((await measureRingPair({ frameBytes, batch: 32, mode: "notify" }, warmupMs, measureMs)).tx);
@@ -93,10 +109,10 @@ export async function benchVif(opts: BenchOptions = {}): Promise<BenchRow[]> {
   return rows;
 }
 
-function benchHost(queues: number, trusted = true): HostConfig {
+function benchHost(queues: number, trusted = true, rate?: string): HostConfig {
   const vif = (mac: string, ip: string) =>
     `    vifs:\n      - mac: "${mac}"\n        ip: ${ip}/24\n        queues: ${queues}\n        ring-page-order: 2\n` +
-    `        trusted: ${trusted}\n`;
+    `        trusted: ${trusted}\n${rate === undefined ? "" : `        rate: ${rate}\n`}`;
   const yaml =
     "domains:\n  - name: Domain-0\n    memory: 128M\n" +
     `  - name: guest1\n    memory: 64M\n${vif("00:16:3e:00:01:00", "10.0.0.1")}` +
@@ -120,6 +136,7 @@ async function boot(
   pings = 0,
   loopMode: LoopMode = "notify",
   trusted = true,
+  rate?: string,
 ): Promise<Booted> {
   const extras: VifBenchExtra[] = roles.map((role, i) => ({
     role,
@@ -132,7 +149,7 @@ async function boot(
     warmupPings: pings > 0 ? WARM_PINGS : 0,
     rtts: new SharedArrayBuffer(Math.max(1, pings) * 8),
   }));
-  const host = await Host.boot(benchHost(queues, trusted), {
+  const host = await Host.boot(benchHost(queues, trusted, rate), {
     socketPath: null,
     guestProgram: new URL("./vif-guest.js", import.meta.url),
     guestExtra: (i) => extras[i],
@@ -170,8 +187,10 @@ export async function measureVif(
   loopMode: LoopMode = "notify",
   /** The guests' `trusted`: false bounces every received frame (XSA-403). */
   trusted = true,
+  /** The vifs' `rate` (config syntax): netback's credit limit on each guest's transmissions. */
+  rate?: string,
 ): Promise<VifRate> {
-  const { host, words } = await boot(queues, ["tx", "rx"], frameBytes, 0, loopMode, trusted);
+  const { host, words } = await boot(queues, ["tx", "rx"], frameBytes, 0, loopMode, trusted, rate);
   try {
     const rx = words[1];
     const w0 = rx[W_RX];
