@@ -19,6 +19,8 @@ domains:
     vifs: [{ ip: 10.0.0.3/24, features: { multicast-control: true } }]
   - name: d
     vifs: [{ ip: 10.0.0.4/24 }]
+  - name: e
+    vifs: [{ ip: 10.0.0.5/24, features: { multicast-control: true } }]
 bridges:
   vale0: {}
 `;
@@ -28,23 +30,24 @@ const ROLES: Record<number, Omit<McastRole, "groups" | "port" | "forMs">> = {
   1: { send: false, join: [G1] },
   2: { send: false, join: [] },
   3: { send: false, join: [G1] },
+  4: { send: false, join: [], dropControl: true },
 };
 
-test("multicast end to end: guests that asked for control get only the groups their stacks joined; one that did not gets every group; the joined group is received", async () => {
+test("multicast end to end: guests that asked for control get only the groups their stacks joined; one that did not gets every group; the joined group is received; control switched off live takes effect", async () => {
   const r = parseHostConfig(YAML, "mcast.yaml");
   assert.ok(r.ok, JSON.stringify(r));
   const lines: string[] = [];
   const program = new URL("./programs/mcast-guest.js", import.meta.url);
   const host = await Host.boot(r.config, {
     socketPath: null,
-    programs: { s: program, b: program, c: program, d: program },
+    programs: { s: program, b: program, c: program, d: program, e: program },
     guestExtra: (i) => ({ ...ROLES[i], groups: [G1, G2], port: 5000, forMs: FOR_MS }),
     log: (l) => lines.push(l),
   });
   try {
     const reports = new Map<string, { udp: number; notForUs: number; groups: number[] }>();
     const t0 = Date.now();
-    while (reports.size < 3 && Date.now() - t0 < FOR_MS + 60_000) {
+    while (reports.size < 4 && Date.now() - t0 < FOR_MS + 60_000) {
       for (const l of lines.splice(0)) {
         const m = /\{"mcast".*\}$/.exec(l);
         if (m === null) continue;
@@ -64,6 +67,12 @@ test("multicast end to end: guests that asked for control get only the groups th
     assert.equal(c.notForUs, 0, "c's vif passed no group");
     assert.ok(d.udp >= 20, `d (no control, joined G1) received G1: ${d.udp}`);
     assert.ok(d.notForUs >= 20, `d's vif passed G2 too, dropped by its stack: ${d.notForUs}`);
+    const e = reports.get("e");
+    assert.ok(e, "e reported");
+    assert.ok(
+      e.notForUs >= 10,
+      `e turned control off while connected (netback watches the key): every group reached it: ${e.notForUs}`,
+    );
   } finally {
     await host.shutdown();
   }

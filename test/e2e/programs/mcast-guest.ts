@@ -12,6 +12,8 @@ import { STACK_COUNTER_NAMES } from "../../../src/stack/counters.js";
 import { NetStack } from "../../../src/stack/iface.js";
 import { netfrontOptionsOf } from "../../../src/toolstack/drivers.js";
 import type { GuestArgs } from "../../../src/toolstack/host-proto.js";
+import { connectXenstore } from "../../../src/xenstore/domain-xenstored.js";
+import { vifFrontendPath } from "../../../src/xenstore/keys.js";
 
 export interface McastRole {
   readonly send: boolean;
@@ -19,6 +21,8 @@ export interface McastRole {
   readonly join: readonly number[];
   readonly port: number;
   readonly forMs: number;
+  /** Halfway, write request-multicast-control=0 (feature-dynamic-multicast-control). */
+  readonly dropControl?: boolean;
 }
 
 export default async function main(dom: Domain, args: GuestArgs): Promise<void> {
@@ -26,7 +30,9 @@ export default async function main(dom: Domain, args: GuestArgs): Promise<void> 
   const v = args.vifs[0]!;
   // The host writes the vif after the program started: connect in the background.
   void (async () => {
+    const xs = await connectXenstore(dom);
     const netif = await Netif.connect(dom, {
+      xs,
       features: netfrontOptionsOf(v.vif).features,
       log: (line) => dom.report({ t: "log", line }),
     });
@@ -44,6 +50,10 @@ export default async function main(dom: Domain, args: GuestArgs): Promise<void> 
       return;
     }
     for (const g of role.join) s.joinGroup(g);
+    if (role.dropControl === true)
+      dom.timers.after(role.forMs / 2, () => {
+        void xs.write(`${vifFrontendPath(dom.domid, v.vif.devid)}/request-multicast-control`, "0");
+      });
     s.bindUdp(role.port, () => {});
     const notForUs = STACK_COUNTER_NAMES.indexOf("rxDropNotForUs");
     const udpIn = STACK_COUNTER_NAMES.indexOf("udpDatagramsReceived");
