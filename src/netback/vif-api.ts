@@ -24,8 +24,8 @@ export interface BackFeatures {
   readonly ipv6CsumOffload: boolean;
   /** feature-rx-notify: the frontend notifies when it posts RX buffers; without it netback polls. */
   readonly rxNotify: boolean;
-  /** request-multicast-control at connect: RX multicast is filtered by the vif's list. */
-  readonly multicastControl: boolean;
+  /** request-multicast-control at connect: RX multicast is filtered by the vif's list; absent: false. */
+  readonly multicastControl?: boolean;
   /** xdp-headroom (Linux): bytes left before the frame in every RX buffer; 0 when absent. */
   readonly xdpHeadroom?: number;
 }

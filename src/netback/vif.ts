@@ -141,7 +141,7 @@ export class NetbackVif implements BackVif, ValeAttachment, NetmapAdapter {
       this.#disabled = false;
       // A new connection starts with an empty list (Linux frees it on disconnect).
       this.#mcast.clear();
-      this.#mcastCtrl = rings.features.multicastControl;
+      this.#mcastCtrl = rings.features.multicastControl === true;
     }
     while (this.#counters.length <= q) this.#counters.push(vifQueueCounters());
     const c = this.#counters[q];
