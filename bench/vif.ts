@@ -30,6 +30,8 @@ import {
 import { sleep, until, warmUp } from "./wait.js";
 
 const FRAMES = [64, 1500] as const;
+/** The rate-limited row's vif `rate` (Ethernet frame bytes, as netback charges them). */
+export const RATE_MBIT = 50;
 const QUEUES = [1, 2] as const;
 const MAC1 = 0x00163e000100;
 const MAC2 = 0x00163e000200;
@@ -81,6 +83,21 @@ export async function benchVif(opts: BenchOptions = {}): Promise<BenchRow[]> {
       mpps: bm,
       gbps: gbpsOf(bm, frameBytes),
     });
+    // A sender held by netback's credit scheduler: the row reads against RATE_MBIT.
+    const limited: number[] = [];
+    for (let i = 0; i < runs; i++)
+      limited.push(
+        (await measureVif(frameBytes, 1, warmupMs, measureMs, "notify", true, false, `${RATE_MBIT}Mbit/s`))
+          .mpps,
+      );
+    const lm = median(limited);
+    add({
+      name: `vif guest->guest 1q rate=${RATE_MBIT}Mbit/s`,
+      frameBytes,
+      batch: 32,
+      mpps: lm,
+      gbps: gbpsOf(lm, frameBytes),
+    });
     const ring: number[] = [];
     for (let i = 0; i < runs; i++)
       ring.push((await measureRingPair({ frameBytes, batch: 32, mode: "notify" }, warmupMs, measureMs)).tx);
@@ -107,10 +124,11 @@ export async function benchVif(opts: BenchOptions = {}): Promise<BenchRow[]> {
   return rows;
 }
 
-function benchHost(queues: number, trusted = true, staging = false): HostConfig {
+function benchHost(queues: number, trusted = true, staging = false, rate?: string): HostConfig {
   const vif = (mac: string, ip: string) =>
     `    vifs:\n      - mac: "${mac}"\n        ip: ${ip}/24\n        queues: ${queues}\n        ring-page-order: 2\n` +
-    `        trusted: ${trusted}\n        staging-grants: ${staging}\n`;
+    `        trusted: ${trusted}\n        staging-grants: ${staging}\n` +
+    `${rate === undefined ? "" : `        rate: ${rate}\n`}`;
   const yaml =
     "domains:\n  - name: Domain-0\n    memory: 128M\n" +
     `  - name: guest1\n    memory: 64M\n${vif("00:16:3e:00:01:00", "10.0.0.1")}` +
@@ -135,6 +153,7 @@ async function boot(
   loopMode: LoopMode = "notify",
   trusted = true,
   staging = false,
+  rate?: string,
 ): Promise<Booted> {
   const extras: VifBenchExtra[] = roles.map((role, i) => ({
     role,
@@ -147,7 +166,7 @@ async function boot(
     warmupPings: pings > 0 ? WARM_PINGS : 0,
     rtts: new SharedArrayBuffer(Math.max(1, pings) * 8),
   }));
-  const host = await Host.boot(benchHost(queues, trusted, staging), {
+  const host = await Host.boot(benchHost(queues, trusted, staging, rate), {
     socketPath: null,
     guestProgram: new URL("./vif-guest.js", import.meta.url),
     guestExtra: (i) => extras[i],
@@ -187,8 +206,10 @@ export async function measureVif(
   trusted = true,
   /** The guests' `staging-grants`: their pools staged in Domain-0 (no grant op per frame). */
   staging = false,
+  /** The vifs' `rate` (config syntax): netback's credit limit on each guest's transmissions. */
+  rate?: string,
 ): Promise<VifRate> {
-  const { host, words } = await boot(queues, ["tx", "rx"], frameBytes, 0, loopMode, trusted, staging);
+  const { host, words } = await boot(queues, ["tx", "rx"], frameBytes, 0, loopMode, trusted, staging, rate);
   try {
     const rx = words[1];
     const w0 = rx[W_RX];

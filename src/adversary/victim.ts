@@ -34,6 +34,7 @@ const FEATURES: FrontFeatures = {
   gsoTcpv6: true,
   csumOffload: true,
   ipv6CsumOffload: true,
+  multicastControl: false,
 };
 
 interface Open {

@@ -28,7 +28,9 @@ import {
   queuePath,
 } from "../xenstore/keys.js";
 import { readOrUndefined } from "../xenstore/xenbus.js";
+import { readMcastRequest } from "./mcast-watch.js";
 import type { BackFeatures } from "./vif-api.js";
+import { readXdpHeadroom } from "./xdp-headroom.js";
 
 /** blkif's name for the log2 page count of each ring (pvnet's multi-page vif extension). */
 export const KEY_RING_PAGE_ORDER = "ring-page-order";
@@ -131,15 +133,16 @@ export async function readFrontendKeys(
   const rxCopy = await readOrUndefined(xs, `${feDir}/${KEY_REQUEST_RX_COPY}`);
   if (rxCopy === undefined || parseBounded(rxCopy, `${feDir}/${KEY_REQUEST_RX_COPY}`, 0xffffffff) !== 1)
     throw new DevError("EOPNOTSUPP", `${feDir}/${KEY_REQUEST_RX_COPY}: expected 1 (copying receive path)`);
-  if (!(await readFlag(xs, feDir, FEATURE_RX_NOTIFY, false)))
-    throw new DevError("EINVAL", "feature-rx-notify is mandatory");
   const features: BackFeatures = {
     sg: await readFlag(xs, feDir, FEATURE_SG, false),
     gsoTcpv4: await readFlag(xs, feDir, FEATURE_GSO_TCPV4, false),
     gsoTcpv6: await readFlag(xs, feDir, FEATURE_GSO_TCPV6, false),
     csumOffload: !(await readFlag(xs, feDir, FEATURE_NO_CSUM_OFFLOAD, false)),
     ipv6CsumOffload: await readFlag(xs, feDir, FEATURE_IPV6_CSUM_OFFLOAD, false),
-    rxNotify: true,
+    // Absent (old frontends, Mini-OS): netback polls the RX ring for buffers (rx-poll.ts).
+    rxNotify: await readFlag(xs, feDir, FEATURE_RX_NOTIFY, false),
+    multicastControl: await readMcastRequest(xs, feDir),
+    xdpHeadroom: await readXdpHeadroom(xs, feDir),
   };
   const queues: FrontQueueKeys[] = [];
   let split: boolean | undefined;

@@ -3,9 +3,8 @@
  * MCAST_ADD appends an address (no duplicate check) and is answered ERROR once the list
  * holds XEN_NETBK_MCAST_MAX addresses; MCAST_DEL removes the first equal entry and is
  * always answered OKAY. Linux keeps the list whether or not multicast control was
- * negotiated and filters RX by it only when it was; pvnet's netback does not advertise
- * feature-multicast-control, so the list bounds and answers the requests and filters
- * nothing. Fixed storage: a request allocates nothing.
+ * negotiated and filters RX by it only when it was (request-multicast-control, which the
+ * frontend may change while connected). Fixed storage: a request allocates nothing.
  */
 
 /** Linux's XEN_NETBK_MCAST_MAX. */
@@ -45,4 +44,22 @@ export class McastList {
     for (let i = 0; i < this.#count; i++) if (this.#addrs[i] === mac) return true;
     return false;
   }
+}
+
+/** 01:00:5e:00:00:01, the all-hosts group 224.0.0.1: every IPv4 host is a member. */
+export const MAC_ALL_HOSTS = 0x01005e000001;
+
+/**
+ * Whether a frame whose destination MAC is at `u8[off]` goes to a vif that filters
+ * multicast by `list`: unicast and broadcast always (Linux filters PACKET_MULTICAST only),
+ * the all-hosts group always (a guest kernel joins it without asking), any other group
+ * only when listed. A runt without a whole destination goes on: the guest drops it.
+ */
+export function mcastWanted(list: McastList, u8: Uint8Array, off: number, len: number): boolean {
+  if (len < 6 || (u8[off] & 1) === 0) return true;
+  const hi = (u8[off] << 8) | u8[off + 1];
+  const lo = ((u8[off + 2] << 24) | (u8[off + 3] << 16) | (u8[off + 4] << 8) | u8[off + 5]) >>> 0;
+  if (hi === 0xffff && lo === 0xffffffff) return true;
+  const mac = hi * 0x100000000 + lo;
+  return mac === MAC_ALL_HOSTS || list.has(mac);
 }

@@ -45,6 +45,7 @@ import {
 import {
   extraGsoWrite,
   extraHashWrite,
+  extraXdpWrite,
   NETIF_RSP_ERROR,
   NETIF_RX_ENTRY_SIZE,
   NETRXF_csum_blank,
@@ -63,6 +64,7 @@ import type { VifQueueCounter } from "./counters.js";
 import { etherType, fillL4Checksum } from "./csum.js";
 import { gsoSegment } from "./gso-segment.js";
 import type { VifHash } from "./hash.js";
+import { RxPoll } from "./rx-poll.js";
 import { LIN_BYTES, type RxScratch } from "./scratch.js";
 import type { StagingTable } from "./staging.js";
 import type { BackFeatures } from "./vif-api.js";
@@ -122,6 +124,10 @@ export class NetbackRx {
   #dead = false;
   /** req_prod at the last RX event that brought buffers (see #posted). */
   #reqProdSeen = 0;
+  /** xdp-headroom: bytes left free before the frame in every buffer (xdp-headroom.ts). */
+  #headroom: number;
+  /** A frontend without feature-rx-notify: frames waiting look for buffers on a timer. */
+  readonly #poll: RxPoll | null;
 
   constructor(
     dom: VifDomain,
@@ -155,6 +161,19 @@ export class NetbackRx {
     this.#backlog = new Backlog(opts.backlogBytes);
     this.#staging = opts.staging ?? null;
     this.#hash = opts.hash ?? null;
+    this.#poll = features.rxNotify ? null : new RxPoll(dom.timers, () => this.#polled());
+    this.#headroom = features.xdpHeadroom ?? 0;
+  }
+
+  /** The frontend reconfigured its headroom: frames placed from now on use it. */
+  setXdpHeadroom(headroom: number): void {
+    this.#headroom = headroom;
+  }
+
+  /** The poll timer: look for buffers as a notify would have said; again while frames wait. */
+  #polled(): void {
+    this.kick();
+    if (this.#backlog.count > 0 && !this.#dead) this.#poll?.arm();
   }
 
   /** Frames waiting in the backlog, and their bytes. */
@@ -245,6 +264,7 @@ export class NetbackRx {
   close(): void {
     if (this.#dead) return;
     this.#dead = true;
+    this.#poll?.cancel();
     this.#c[this.#cDrop] += this.#backlog.count;
     this.#backlog.clear();
   }
@@ -302,6 +322,7 @@ export class NetbackRx {
     }
     if (!this.#backlog.push(f, flags, gsoType, gsoSize)) return this.#drop();
     if (this.#backlog.count === 1 && this.#arm()) this.#drain();
+    if (this.#backlog.count > 0) this.#poll?.arm();
     return true;
   }
 
@@ -336,15 +357,19 @@ export class NetbackRx {
    */
   #place(f: ValeFrags, flags: number, gsoType: number, gsoSize: number): number {
     const total = f.total;
-    const dataSlots = total <= PAGE_SIZE ? 1 : Math.ceil(total / PAGE_SIZE);
+    // With headroom H each buffer holds data from byte H on (Linux's xenvif_rx_data_slot).
+    const head = this.#headroom;
+    const room = PAGE_SIZE - head;
+    const dataSlots = total <= room ? 1 : Math.ceil(total / room);
     if ((dataSlots > 1 && !this.#feat.sg) || dataSlots > XEN_NETIF_NR_SLOTS_MIN) {
       this.#drop();
       return DROPPED;
     }
     const h = this.#hash;
     this.#withHash = h?.active === true && h.hasher.hash(f.mem[0].u8, f.off[0], f.len[0]);
-    // Extra-info slots after the first data slot: GSO, then HASH.
-    const extra = (gsoType !== 0 ? 1 : 0) + (this.#withHash ? 1 : 0);
+    // Extra-info slots after the first data slot, in type order as Linux writes them:
+    // GSO (1), HASH (4), XDP (5).
+    const extra = (gsoType !== 0 ? 1 : 0) + (this.#withHash ? 1 : 0) + (head > 0 ? 1 : 0);
     const need = dataSlots + extra;
     const ring = this.#ring;
     const avail = ring.unconsumedRequests();
@@ -369,7 +394,7 @@ export class NetbackRx {
     const front = this.#front;
     let nOps = 0;
     let slot = 0;
-    let dOff = 0;
+    let dOff = head;
     const slotLen = this.#slotLen;
     const slotBad = this.#slotBad;
     slotLen[0] = 0;
@@ -381,7 +406,7 @@ export class NetbackRx {
       while (left > 0) {
         if (dOff === PAGE_SIZE) {
           slot++;
-          dOff = 0;
+          dOff = head;
           slotLen[slot] = 0;
           slotBad[slot] = 0;
         }
@@ -460,11 +485,13 @@ export class NetbackRx {
   ): number {
     const st = this.#staging!;
     const total = f.total;
+    // With headroom H each buffer's data starts at byte H, as on the grant-copy path.
+    const head = this.#headroom;
     let from = 0;
     for (let s = 0; s < dataSlots; s++) {
-      const len = Math.min(PAGE_SIZE, total - from);
+      const len = Math.min(PAGE_SIZE - head, total - from);
       const sg = this.#stg[s];
-      f.copyOut(from, st.mem[sg]!, st.off[sg], len);
+      f.copyOut(from, st.mem[sg]!, st.off[sg] + head, len);
       this.#slotLen[s] = len;
       this.#slotBad[s] = 0;
       from += len;
@@ -486,22 +513,38 @@ export class NetbackRx {
     const ring = this.#ring;
     const slotLen = this.#slotLen;
     const slotBad = this.#slotBad;
+    const head = this.#headroom;
     const first = flags | (dataSlots > 1 ? NETRXF_more_data : 0) | (extra ? NETRXF_extra_info : 0);
     for (let s = 0; s < dataSlots; s++) {
       const r = (s === 0 ? 0 : s + extra) * NETIF_RX_ENTRY_SIZE;
       const at = ring.beginResponse();
       const fl = s === 0 ? first : s + 1 < dataSlots ? NETRXF_more_data : 0;
-      rxRspWrite(ring.wmem, at, rxReqId(req, r), 0, fl, slotBad[s] === 1 ? NETIF_RSP_ERROR : slotLen[s]);
+      // offset stays 0 and status counts the headroom, as Linux writes them.
+      rxRspWrite(
+        ring.wmem,
+        at,
+        rxReqId(req, r),
+        0,
+        fl,
+        slotBad[s] === 1 ? NETIF_RSP_ERROR : head + slotLen[s],
+      );
       ring.endResponse();
       if (s === 0 && gsoType !== 0) {
         const x = ring.beginResponse();
-        extraGsoWrite(ring.wmem, x, this.#withHash ? XEN_NETIF_EXTRA_FLAG_MORE : 0, gsoSize, gsoType);
+        const more = this.#withHash || head > 0 ? XEN_NETIF_EXTRA_FLAG_MORE : 0;
+        extraGsoWrite(ring.wmem, x, more, gsoSize, gsoType);
         ring.endResponse();
       }
       if (s === 0 && this.#withHash) {
         const hs = this.#hash!.hasher;
         const x = ring.beginResponse();
-        extraHashWrite(ring.wmem, x, 0, hs.type, this.#hash!.algorithm, hs.value);
+        const more = head > 0 ? XEN_NETIF_EXTRA_FLAG_MORE : 0;
+        extraHashWrite(ring.wmem, x, more, hs.type, this.#hash!.algorithm, hs.value);
+        ring.endResponse();
+      }
+      if (s === 0 && head > 0) {
+        const x = ring.beginResponse();
+        extraXdpWrite(ring.wmem, x, 0, head);
         ring.endResponse();
       }
     }

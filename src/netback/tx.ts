@@ -47,6 +47,8 @@ import {
   txRspWrite,
 } from "../wire/xen/netif.js";
 import type { VifQueueCounter } from "./counters.js";
+import type { Rate } from "./credit.js";
+import { CreditGate } from "./credit-gate.js";
 import { McastList } from "./mcast.js";
 import { PendingPool } from "./pending.js";
 import type { StagingTable } from "./staging.js";
@@ -75,6 +77,8 @@ export interface TxQueueOptions {
   mcast?: McastList;
   /** The queue's staged grants (null: every slot takes the grant-copy path). */
   staging?: StagingTable | null;
+  /** The backend's `rate` (credit.ts); default unlimited. */
+  rate?: Rate;
 }
 
 /** Where a queue's frames go: the vif forwards them (switch, or its netmap ring). */
@@ -127,6 +131,9 @@ export class NetbackTx {
     this.run();
   };
   #deferred = false;
+  /** Made on the first finite rate: an unlimited queue never looks at a clock. */
+  #gate: CreditGate | null = null;
+  readonly #cCreditWaits: number;
   #dead = false;
   #closed = false;
 
@@ -167,6 +174,32 @@ export class NetbackTx {
     this.#cPendFull = counters.slot("tx_pending_full");
     this.#cZcSent = counters.slot("tx_zerocopy_sent");
     this.#cZcOk = counters.slot("tx_zerocopy_success");
+    this.#cCreditWaits = counters.slot("tx_credit_waits");
+    if (opts.rate !== undefined) this.setRate(opts.rate);
+  }
+
+  /** A new `rate` (the key changed): applies from the next packet; a waiting queue keeps its timer. */
+  setRate(rate: Rate): void {
+    if (this.#dead) return;
+    if (this.#gate === null) {
+      if (!Number.isFinite(rate.bytes)) return;
+      this.#gate = new CreditGate(rate, this.#dom.timers, this.#runBound);
+    } else this.#gate.setRate(rate);
+  }
+
+  /** Whether the queue is waiting for its credit timer. */
+  get creditWaiting(): boolean {
+    return this.#gate?.waiting ?? false;
+  }
+
+  /** Charges `size` bytes: false when the queue must wait for its timer (armed here). */
+  #admit(size: number): boolean {
+    const g = this.#gate;
+    if (g === null) return true;
+    if (g.waiting) return false;
+    if (g.admit(size)) return true;
+    this.#c[this.#cCreditWaits]++;
+    return false;
   }
 
   /** Slots held mapped now (0 between batches). */
@@ -180,6 +213,8 @@ export class NetbackTx {
    */
   run(): boolean {
     if (this.#dead) return false;
+    // Out of credit: the timer runs the queue again; the guest's notifies meanwhile change nothing.
+    if (this.#gate?.waiting === true) return true;
     let found = this.#left > 0;
     const ring = this.#ring;
     const batch = this.#batch;
@@ -218,7 +253,7 @@ export class NetbackTx {
       this.#left -= pos;
       this.#endBatch();
       if (budget <= 0 || pos === 0) {
-        if (!this.#deferred) {
+        if (!this.#deferred && !this.creditWaiting) {
           this.#deferred = true;
           this.#dom.loop.defer(this.#runBound);
         }
@@ -230,6 +265,7 @@ export class NetbackTx {
   /** Stops serving; nothing is held between batches, so nothing is left to release. */
   close(): void {
     this.#dead = true;
+    this.#gate?.close();
     if (this.#closed) return;
     this.#closed = true;
     this.#pool.forEachHeld((i) => {
@@ -268,6 +304,9 @@ export class NetbackTx {
       return -1;
     }
     if (v === TxVerdict.Drop) {
+      // Charged as Linux charges it (the first slot's size, before validation), so a flood
+      // of bad requests is held to the rate too.
+      if (!this.#admit(txReqSize(b, pos * TX_SLOT_BYTES))) return 0;
       this.#c[this.#cDrop]++;
       this.#answer(pkt, NETIF_RSP_ERROR);
       return pkt.consumed;
@@ -287,6 +326,7 @@ export class NetbackTx {
       this.#c[this.#cPendFull]++;
       return 0;
     }
+    if (!this.#admit(pkt.totalSize)) return 0;
     const slotAt = this.#slotAt;
     slotAt[0] = pos;
     for (let d = 1; d < nData; d++) slotAt[d] = pos + pkt.nExtras + d;

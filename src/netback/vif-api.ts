@@ -9,6 +9,7 @@
 import type { Counters } from "../base/counters.js";
 import type { BackRing } from "../ring/back.js";
 import type { VifQueueCounter } from "./counters.js";
+import type { Rate } from "./credit.js";
 import type { VifCtrl } from "./ctrl.js";
 
 /** What the frontend asked for, read from its xenstore dir when it connected. */
@@ -22,8 +23,12 @@ export interface BackFeatures {
   readonly csumOffload: boolean;
   /** feature-ipv6-csum-offload. */
   readonly ipv6CsumOffload: boolean;
-  /** feature-rx-notify (Linux requires it; kept for the record). */
+  /** feature-rx-notify: the frontend notifies when it posts RX buffers; without it netback polls. */
   readonly rxNotify: boolean;
+  /** request-multicast-control at connect: RX multicast is filtered by the vif's list; absent: false. */
+  readonly multicastControl?: boolean;
+  /** xdp-headroom (Linux): bytes left before the frame in every RX buffer; 0 when absent. */
+  readonly xdpHeadroom?: number;
 }
 
 /** One connected queue, as the xenbus half hands it to the vif. */
@@ -63,6 +68,15 @@ export interface BackVif {
   queueCounters(): readonly Counters<VifQueueCounter>[];
   /** The device is going away (backend removed): detach from the switch, free everything. */
   close(): void;
+  /**
+   * The frontend changed request-multicast-control while connected
+   * (feature-dynamic-multicast-control): filter RX multicast by its list, or not.
+   */
+  setMulticastControl?(on: boolean): void;
+  /** The backend's `rate` key changed (credit.ts): limits the guest's transmissions from now on. */
+  setRate?(rate: Rate): void;
+  /** The frontend changed xdp-headroom (Reconfiguring): RX leaves this many bytes from now on. */
+  setXdpHeadroom?(headroom: number): void;
 }
 
 export interface BackVifInfo {

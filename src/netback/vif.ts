@@ -36,9 +36,10 @@ import { NetmapPort } from "../netmap/port.js";
 import { ValeFrags } from "../vale/frags.js";
 import { type PortCounter, portCounters, type ValeAttachment, type ValeSwitch } from "../vale/switch.js";
 import { type VifQueueCounter, vifQueueCounters } from "./counters.js";
+import { type Rate, UNLIMITED } from "./credit.js";
 import { flowHash } from "./csum.js";
 import type { VifCtrl } from "./ctrl.js";
-import { McastList } from "./mcast.js";
+import { McastList, mcastWanted } from "./mcast.js";
 import { MAX_PENDING_REQS_DEFAULT } from "./pending.js";
 import { NetbackRx, RX_BACKLOG_BYTES_DEFAULT } from "./rx.js";
 import { rxScratch } from "./scratch.js";
@@ -81,6 +82,10 @@ export class NetbackVif implements BackVif, ValeAttachment, NetmapAdapter {
   readonly #counters: Counters<VifQueueCounter>[] = [];
   /** The frontend's multicast list, one per vif (mcast.ts). */
   readonly #mcast = new McastList();
+  /** request-multicast-control: RX multicast goes only to addresses in the list. */
+  #mcastCtrl = false;
+  /** The backend's `rate`, applied to each queue's TX (per queue, as Linux does). */
+  #rate: Rate = UNLIMITED;
   /** Attached queue indices, packed, for RX selection. */
   #active: number[] = [];
   /** The connection's control ring state: hash steering picks the RX queue when set. */
@@ -140,6 +145,7 @@ export class NetbackVif implements BackVif, ValeAttachment, NetmapAdapter {
       // A new connection starts with an empty list (Linux frees it on disconnect).
       this.#mcast.clear();
       this.#ctrl = rings.ctrl ?? null;
+      this.#mcastCtrl = rings.features.multicastControl === true;
     }
     while (this.#counters.length <= q) this.#counters.push(vifQueueCounters());
     const c = this.#counters[q];
@@ -158,6 +164,7 @@ export class NetbackVif implements BackVif, ValeAttachment, NetmapAdapter {
       pendingSlots: o.pendingSlots,
       mcast: this.#mcast,
       staging: rings.ctrl?.staging(q) ?? null,
+      rate: this.#rate,
     };
     const tx = new NetbackTx(this.#dom, rings.tx, rings.txPort, rings.frontDomid, sink, c, txOpts, die);
     const rx = new NetbackRx(
@@ -274,9 +281,24 @@ export class NetbackVif implements BackVif, ValeAttachment, NetmapAdapter {
     return null;
   }
 
+  setXdpHeadroom(headroom: number): void {
+    for (const qu of this.#queues) qu?.rx.setXdpHeadroom(headroom);
+  }
+
+  /** The backend's `rate` key changed: every queue's TX gets it from its next packet. */
+  setRate(rate: Rate): void {
+    this.#rate = rate;
+    for (const qu of this.#queues) qu?.tx.setRate(rate);
+  }
+
+  setMulticastControl(on: boolean): void {
+    this.#mcastCtrl = on;
+  }
+
   deliverFrags(f: ValeFrags): boolean {
     const act = this.#active;
     if (this.#disabled || act.length === 0 || this.#nm !== null) return false;
+    if (this.#mcastCtrl && !mcastWanted(this.#mcast, f.mem[0].u8, f.off[0], f.len[0])) return false;
     let q = act.length === 1 ? act[0] : act[flowHash(f.mem[0].u8, f.off[0], f.len[0]) % act.length];
     const ctrl = this.#ctrl;
     if (ctrl?.hash.active) {

@@ -24,13 +24,16 @@ import { DevError, writeDevError } from "../xenstore/dev-error.js";
 import {
   domainPath,
   FEATURE_CTRL_RING,
+  FEATURE_DYNAMIC_MULTICAST_CONTROL,
   FEATURE_GSO_TCPV4,
   FEATURE_GSO_TCPV6,
   FEATURE_IPV6_CSUM_OFFLOAD,
+  FEATURE_MULTICAST_CONTROL,
   FEATURE_RX_COPY,
   FEATURE_RX_FLIP,
   FEATURE_SG,
   FEATURE_SPLIT_EVENT_CHANNELS,
+  FEATURE_XDP_HEADROOM,
   HOTPLUG_CONNECTED,
   KEY_FRONTEND,
   KEY_FRONTEND_ID,
@@ -39,16 +42,21 @@ import {
   KEY_MAC,
   KEY_MULTI_QUEUE_MAX_QUEUES,
   KEY_ONLINE,
+  KEY_RATE,
+  KEY_REQUEST_MULTICAST_CONTROL,
   KEY_SCRIPT,
   KEY_STATE,
   vifFrontendPath,
 } from "../xenstore/keys.js";
 import { readOrUndefined, switchState, XenbusState } from "../xenstore/xenbus.js";
+import { parseRate, UNLIMITED } from "./credit.js";
 import { NetbackCtrl } from "./ctrl.js";
 import { readCtrlRingKeys } from "./ctrl-keys.js";
 import { KEY_MAX_RING_PAGE_ORDER, readFrontendKeys } from "./fe-keys.js";
+import { readMcastRequest } from "./mcast-watch.js";
 import { type BackendTarget, backendStep, frontendReaction, StepAction } from "./state.js";
 import type { BackFeatures, BackQueue, BackVif, OpenBackVif } from "./vif-api.js";
+import { readXdpHeadroom } from "./xdp-headroom.js";
 
 export interface NetbackOptions {
   /** Makes the vif of a new backend device; the host attaches it to its bridge (hotplug). */
@@ -84,11 +92,10 @@ export interface NetbackDeviceStatus {
 
 /**
  * The feature keys netback writes, each one implemented: SG and GSO (multi-slot frames and
- * their segmentation), IPv6 checksum offload, RX by copy (never flip), split event channels.
- * Linux also writes feature-multicast-control, feature-dynamic-multicast-control,
- * feature-xdp-headroom; pvnet does not implement them yet (no multicast filter, no
- * headroom), so it does not say it does. feature-ctrl-ring: ctrl.ts. Multicast
- * requests a frontend sends anyway are answered as Linux answers them (mcast.ts).
+ * their segmentation), IPv6 checksum offload, RX by copy (never flip), split event channels,
+ * the control ring (hash steering and staging grants: ctrl.ts), multicast control (the vif's list filters RX multicast when the frontend asks, and the
+ * frontend may switch that while connected: mcast.ts, mcast-watch.ts), XDP headroom in RX
+ * buffers (xdp-headroom.ts, reread on Reconfiguring).
  */
 export const NETBACK_FEATURES: readonly (readonly [string, string])[] = [
   [FEATURE_SG, "1"],
@@ -99,6 +106,9 @@ export const NETBACK_FEATURES: readonly (readonly [string, string])[] = [
   [FEATURE_RX_FLIP, "0"],
   [FEATURE_SPLIT_EVENT_CHANNELS, "1"],
   [FEATURE_CTRL_RING, "1"],
+  [FEATURE_MULTICAST_CONTROL, "1"],
+  [FEATURE_DYNAMIC_MULTICAST_CONTROL, "1"],
+  [FEATURE_XDP_HEADROOM, "1"],
 ];
 
 /** Queue bound: netback's xenvif_max_queues default is min(8, CPUs); 8 is the most we accept. */
@@ -357,6 +367,10 @@ export class NetbackDriver {
     await this.#walk(d, XenbusState.InitWait);
     await this.#watchKey(d, `${d.dir}/${KEY_HOTPLUG_STATUS}`, () => this.#hotplugChanged(d));
     await this.#watchKey(d, `${d.frontDir}/${KEY_STATE}`, () => this.#frontendChanged(d));
+    await this.#watchKey(d, `${d.dir}/${KEY_RATE}`, () => this.#rateChanged(d));
+    await this.#watchKey(d, `${d.frontDir}/${KEY_REQUEST_MULTICAST_CONTROL}`, async () =>
+      d.vif?.setMulticastControl?.(await readMcastRequest(this.#xs, d.frontDir)),
+    );
   }
 
   /** Watches `path`; each event runs `fn` on the device's chain. */
@@ -385,7 +399,8 @@ export class NetbackDriver {
       case "fatal":
         return this.#fatal(d, "EINVAL", r.reason);
       case "reconfigure":
-        // No xdp-headroom to reread: answer as Linux does, leaving our own state alone.
+        // Linux's read_xenbus_frontend_xdp, then Reconfigured, our own state left alone.
+        d.vif?.setXdpHeadroom?.(await readXdpHeadroom(this.#xs, d.frontDir));
         await this.#write(d, XenbusState.Reconfigured);
         return;
       case "walk":
@@ -393,6 +408,20 @@ export class NetbackDriver {
         if (r.unregister) this.#unregister(d);
         return;
     }
+  }
+
+  /** xen_net_rate_changed: the toolstack's `rate`, strictly parsed; absent or bad is unlimited. */
+  async #rateChanged(d: Dev): Promise<void> {
+    const v = await readOrUndefined(this.#xs, `${d.dir}/${KEY_RATE}`);
+    let rate = v === undefined ? UNLIMITED : parseRate(v);
+    if (rate === undefined) {
+      this.#log.log(
+        d.dir,
+        `netback: vif${d.frontDomid}.${d.devid}: rate "${v}" is not <bytes>,<usecs>; unlimited`,
+      );
+      rate = UNLIMITED;
+    }
+    d.vif?.setRate?.(rate);
   }
 
   async #hotplugChanged(d: Dev): Promise<void> {

@@ -19,6 +19,15 @@ export interface FrontFeatures {
   /** The backend completes csum_blank TX frames (it has no feature-no-csum-offload=1... always true on Linux). */
   readonly csumOffload: boolean;
   readonly ipv6CsumOffload: boolean;
+  /**
+   * We wrote request-multicast-control=1 to a backend offering feature-multicast-control:
+   * it filters our multicast, so every group we join must be sent to it (mcast add/del).
+   */
+  readonly multicastControl?: boolean;
+  /** We wrote feature-rx-notify=1 and notify when posting RX buffers; absent: true. */
+  readonly rxNotify?: boolean;
+  /** The xdp-headroom we wrote (the backend offers feature-xdp-headroom): data starts that far into each RX buffer. */
+  readonly xdpHeadroom?: number;
 }
 
 export interface FrontQueueRings {

@@ -20,6 +20,7 @@ import type { NetDevice } from "../stack/device.js";
 import { type NetfrontQueueCounter, netfrontQueueCounters } from "./counters.js";
 import type { FrontDevice, FrontFatal, FrontQueue, FrontQueueRings, TxSteering } from "./device-api.js";
 import { flowHash } from "./flow-hash.js";
+import { FrontMcast } from "./mcast.js";
 import { FrontRx, type ReceiveFn, type RxMeta } from "./rx.js";
 import { FrontTx } from "./tx.js";
 
@@ -68,6 +69,8 @@ export class NetfrontDevice implements FrontDevice, NetDevice {
   #writable: () => void = () => {};
   readonly #getReceive = (): ReceiveFn => this.#receive;
   #carrier = false;
+  readonly #mcast = new FrontMcast();
+  #mcastRefusedBefore = 0;
   /** A transmit was refused while the carrier was off. */
   #wantCarrier = false;
   /** GSO type and MSS of the frame being handed to the receive callback. */
@@ -154,6 +157,8 @@ export class NetfrontDevice implements FrontDevice, NetDevice {
         backDomid: rings.backDomid,
         port: rings.rxPort,
         bounce: !this.trusted,
+        notify: rings.features.rxNotify ?? true,
+        headroom: rings.features.xdpHeadroom ?? 0,
       },
       counters,
       onFatal,
@@ -194,6 +199,7 @@ export class NetfrontDevice implements FrontDevice, NetDevice {
   }
 
   #close(q: Queue): number {
+    if (q.index === 0) this.#mcastRefusedBefore += q.tx.mcastRefused;
     if (this.#queues[q.index] === q) {
       this.#queues[q.index] = undefined;
       this.#nQueues = dense(this.#queues);
@@ -206,8 +212,37 @@ export class NetfrontDevice implements FrontDevice, NetDevice {
     return q.tx.close() + q.rx.close();
   }
 
+  /**
+   * Joins the multicast group whose MAC is `mac`: a backend that filters our multicast
+   * (multicastControl) is told with an MCAST_ADD, now or once connected; one that does not
+   * filter already sends us every group. Kept across reconnects and replayed.
+   */
+  joinMulticast(mac: number): void {
+    if (!this.#mcast.join(mac)) return;
+    this.#mcastPump();
+  }
+
+  leaveMulticast(mac: number): void {
+    if (!this.#mcast.leave(mac)) return;
+    this.#mcastPump();
+  }
+
+  /** Multicast adds the backend refused (its list was full), over every queue 0 so far. */
+  get mcastRefused(): number {
+    return this.#mcastRefusedBefore + (this.#queues[0]?.tx.mcastRefused ?? 0);
+  }
+
+  #mcastPump(): void {
+    const q = this.#queues[0];
+    if (!this.#carrier || q === undefined || !q.rings.features.multicastControl) return;
+    this.#mcast.sync((type, mac) => q.tx.control(type, mac));
+  }
+
   carrierOn(): void {
     this.#carrier = true;
+    // A new connection starts with the backend's list empty: send it ours again.
+    this.#mcast.resend();
+    this.#mcastPump();
     if (this.#wantCarrier) {
       this.#wantCarrier = false;
       this.#dom.loop.defer(() => this.#writable());
@@ -264,6 +299,7 @@ export class NetfrontDevice implements FrontDevice, NetDevice {
       if (tx?.wantWritable === true && tx.writableAgain()) owed = true;
     }
     if (owed) this.#writable();
+    this.#mcastPump();
     return owed;
   }
 }

@@ -175,6 +175,15 @@ export class Netif implements NetDevice {
   }
 
   /** Sets the one receiver of incoming frames (replacing the previous one). */
+  /** The stack joined a group (its MAC): passed to netfront's multicast control. */
+  joinMulticast(mac: number): void {
+    this.#dev.joinMulticast(mac);
+  }
+
+  leaveMulticast(mac: number): void {
+    this.#dev.leaveMulticast(mac);
+  }
+
   listen(fn: FrameListener): void {
     this.#listener.fn = fn;
   }

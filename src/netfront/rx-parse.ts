@@ -25,6 +25,7 @@ import {
   XEN_NETIF_EXTRA_FLAG_MORE,
   XEN_NETIF_EXTRA_TYPE_GSO,
   XEN_NETIF_EXTRA_TYPE_MAX,
+  XEN_NETIF_EXTRA_TYPE_XDP,
   XEN_NETIF_NR_SLOTS_MIN,
 } from "../wire/xen/netif.js";
 
@@ -99,7 +100,9 @@ export class RxPacket extends Verdict<RxVerdict, RxReason> {
  * Parses the packet whose first response is batch index `start` (response i at byte
  * `base + i * 8`, ring index `firstIdx + i`), with `avail` responses published from `start`
  * on. A response must carry the id its position was posted with (`idx & mask`). Loops are
- * bounded by `avail`. Returns `out.verdict`.
+ * bounded by `avail`. With the `headroom` we asked for (xdp-headroom), each slot's data
+ * starts that far into its buffer and its status counts it (Linux netback's layout), and
+ * the XDP extra is expected; without, an XDP extra is an unknown type. Returns `out.verdict`.
  */
 export function parseRxPacket(
   batch: Mem,
@@ -109,6 +112,7 @@ export function parseRxPacket(
   firstIdx: number,
   mask: number,
   out: RxPacket,
+  headroom = 0,
 ): RxVerdict {
   out.reset(start);
   let at = base + start * RX_SLOT_BYTES;
@@ -125,6 +129,7 @@ export function parseRxPacket(
       more = (extraFlags(batch, x) & XEN_NETIF_EXTRA_FLAG_MORE) !== 0;
       i++;
       out.nExtras++;
+      if (type === XEN_NETIF_EXTRA_TYPE_XDP && headroom > 0) continue;
       if (type === 0 || type >= XEN_NETIF_EXTRA_TYPE_MAX) out.drop(RxReason.BadExtraType, type, 0);
       else if (type === XEN_NETIF_EXTRA_TYPE_GSO) out.gsoAt = start + i - 1;
     }
@@ -140,8 +145,8 @@ export function parseRxPacket(
     const want = (firstIdx + slot) & mask;
     out.nData++;
     if (id !== want) out.drop(RxReason.BadId, id, want);
-    else if (status < 0 || offset + status > PAGE) out.drop(RxReason.BadStatus, offset, status);
-    else out.length += status;
+    else if (status < headroom || offset + status > PAGE) out.drop(RxReason.BadStatus, offset, status);
+    else out.length += status - headroom;
     if ((rxRspFlags(batch, at) & NETRXF_more_data) === 0) break;
     if (i + k >= avail) return drop(out, i + k, RxReason.NeedMoreSlots, 0, 0);
     slot = start + i + k;

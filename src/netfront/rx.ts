@@ -67,12 +67,18 @@ export interface RxPlace {
   readonly port: number;
   /** Copy every frame out of its granted page before delivery (the backend is not trusted). */
   readonly bounce: boolean;
+  /** Notify the backend when buffers are posted (feature-rx-notify); false: it polls. Default true. */
+  readonly notify?: boolean;
+  /** The xdp-headroom we asked for: each slot's data starts that far in. Default 0. */
+  readonly headroom?: number;
 }
 
 export class FrontRx {
   readonly #dom: Domain;
   readonly #ring: FrontRing;
   readonly #port: number;
+  readonly #notify: boolean;
+  readonly #headroom: number;
   readonly #mask: number;
   readonly #c: Float64Array;
   readonly #cPackets: number;
@@ -108,6 +114,8 @@ export class FrontRx {
     this.#dom = p.dom;
     this.#ring = p.ring;
     this.#port = p.port;
+    this.#notify = p.notify ?? true;
+    this.#headroom = p.headroom ?? 0;
     this.#mask = p.ring.nrEnts - 1;
     this.#c = c.f64;
     this.#cPackets = c.slot("rx_packets");
@@ -160,7 +168,7 @@ export class FrontRx {
       this.#off[i] = pages[i] * PAGE_SIZE;
       this.#post(i);
     }
-    if (this.#ring.pushRequestsAndCheckNotify()) dom.evtchn.send(this.#port);
+    if (this.#ring.pushRequestsAndCheckNotify() && this.#notify) dom.evtchn.send(this.#port);
   }
 
   #post(buf: number): void {
@@ -200,7 +208,7 @@ export class FrontRx {
       found = true;
       let i = 0;
       while (i < n) {
-        const v = parseRxPacket(batch, 0, i, n - i, first, mask, pkt);
+        const v = parseRxPacket(batch, 0, i, n - i, first, mask, pkt, this.#headroom);
         if (v !== RxVerdict.Ok) {
           // A buffer named where it was not posted: the backend is broken. Anything else
           // costs only this packet, as in Linux (a failed copy is netback's honest report).
@@ -233,7 +241,8 @@ export class FrontRx {
           continue;
         }
         const at = i * NETIF_RX_ENTRY_SIZE;
-        const off0 = this.#off[this.#slotBuf[(first + i) & mask]] + rxRspOffset(batch, at);
+        const head = this.#headroom;
+        const off0 = this.#off[this.#slotBuf[(first + i) & mask]] + rxRspOffset(batch, at) + head;
         const flags = pkt.flags & CSUM_FLAGS;
         const cb = this.#deliver();
         if (pkt.nData === 1 && !this.#bounce) {
@@ -241,13 +250,14 @@ export class FrontRx {
         } else {
           const g = this.#gather;
           if (this.#bounce) this.#c[this.#cBounced]++;
-          let done = rxRspStatus(batch, at);
+          let done = rxRspStatus(batch, at) - head;
           copyMem(g, 0, mem, off0, done);
           // Continuation slots follow the first slot's extras.
           for (let k = i + 1 + pkt.nExtras; k < i + pkt.consumed; k++) {
             const a = k * NETIF_RX_ENTRY_SIZE;
-            const size = rxRspStatus(batch, a);
-            copyMem(g, done, mem, this.#off[this.#slotBuf[(first + k) & mask]] + rxRspOffset(batch, a), size);
+            const size = rxRspStatus(batch, a) - head;
+            const src = this.#off[this.#slotBuf[(first + k) & mask]] + rxRspOffset(batch, a) + head;
+            copyMem(g, done, mem, src, size);
             done += size;
           }
           cb(g.u8, 0, len, flags);
@@ -259,7 +269,7 @@ export class FrontRx {
       if (this.#closed) return true;
       // Every consumed slot held a posted buffer (extras too): all go back, in one push.
       for (let k = 0; k < n; k++) this.#post(this.#slotBuf[(first + k) & mask]);
-      if (ring.pushRequestsAndCheckNotify()) this.#dom.evtchn.send(this.#port);
+      if (ring.pushRequestsAndCheckNotify() && this.#notify) this.#dom.evtchn.send(this.#port);
     }
   }
 

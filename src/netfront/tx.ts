@@ -24,6 +24,7 @@ import type { FrontRing } from "../ring/front.js";
 import { privateMem } from "../wire/mem.js";
 import {
   extraGsoWrite,
+  extraMcastWrite,
   NETIF_RSP_DROPPED,
   NETIF_RSP_ERROR,
   NETIF_RSP_NULL,
@@ -90,6 +91,10 @@ export class FrontTx {
   #closed = false;
   /** A transmit was refused for lack of room: the device owes the stack a writable call. */
   wantWritable = false;
+  /** 1 while the buffer's slot carries a multicast request, not a frame. */
+  readonly #ctl: Uint8Array;
+  /** Multicast requests the backend answered ERROR (its list was full). */
+  mcastRefused = 0;
 
   constructor(
     p: TxPlace,
@@ -116,6 +121,7 @@ export class FrontTx {
     this.#ref = new Int32Array(n);
     this.#off = new Int32Array(n);
     this.#busy = new Uint8Array(n);
+    this.#ctl = new Uint8Array(n);
     this.#free = new Int32Array(n);
     for (let i = 0; i < n; i++) {
       const ref = p.dom.grants.grantAccess(p.backDomid, pages[i], true);
@@ -223,6 +229,32 @@ export class FrontTx {
     return true;
   }
 
+  /**
+   * Queues a multicast add or delete (XEN_NETIF_EXTRA_TYPE_MCAST_ADD/DEL) for `mac`, as
+   * netif.h has it: a data slot of size 0 (it holds one of our buffers only so its answer
+   * names an id in flight) followed by the extra. False when the ring or pool is full.
+   */
+  control(type: number, mac: number): boolean {
+    if (this.#broken || this.#closed) return false;
+    const ring = this.#ring;
+    if (ring.freeRequests() < 2 || this.#nFree < 1) this.reap();
+    if (ring.freeRequests() < 2 || this.#nFree < 1) return false;
+    const id = this.#free[--this.#nFree];
+    this.#busy[id] = 1;
+    this.#ctl[id] = 1;
+    const at = ring.beginRequest();
+    txReqWrite(ring.wmem, at, this.#ref[id], 0, NETTXF_extra_info, id, 0);
+    ring.endRequest();
+    const x = ring.beginRequest();
+    extraMcastWrite(ring.wmem, x, type, 0, mac);
+    ring.endRequest();
+    if (!this.#flushScheduled) {
+      this.#flushScheduled = true;
+      this.#dom.loop.soon(this.#flushFn);
+    }
+    return true;
+  }
+
   /** Publishes the batch: one push, a notification only when the backend asked for one. */
   flush(): void {
     this.#flushScheduled = false;
@@ -310,8 +342,10 @@ export class FrontTx {
             this.#fail(`tx: Response ${id} has bad status ${status}`);
             return;
           }
-          this.#c[this.#cErrors]++;
+          if (this.#ctl[id] === 1) this.mcastRefused++;
+          else this.#c[this.#cErrors]++;
         }
+        this.#ctl[id] = 0;
         this.#busy[id] = 0;
         this.#free[this.#nFree++] = id;
       }

@@ -32,11 +32,13 @@ import {
   FEATURE_GSO_TCPV4,
   FEATURE_GSO_TCPV6,
   FEATURE_IPV6_CSUM_OFFLOAD,
+  FEATURE_MULTICAST_CONTROL,
   FEATURE_NO_CSUM_OFFLOAD,
   FEATURE_RX_COPY,
   FEATURE_RX_NOTIFY,
   FEATURE_SG,
   FEATURE_SPLIT_EVENT_CHANNELS,
+  FEATURE_XDP_HEADROOM,
   KEY_BACKEND,
   KEY_BACKEND_ID,
   KEY_CTRL_RING_REF,
@@ -49,11 +51,13 @@ import {
   KEY_MULTI_QUEUE_MAX_QUEUES,
   KEY_MULTI_QUEUE_NUM_QUEUES,
   KEY_ONLINE,
+  KEY_REQUEST_MULTICAST_CONTROL,
   KEY_REQUEST_RX_COPY,
   KEY_RX_RING_REF,
   KEY_STATE,
   KEY_TRUSTED,
   KEY_TX_RING_REF,
+  KEY_XDP_HEADROOM,
   queuePath,
   vifBackendPath,
   vifFrontendPath,
@@ -103,6 +107,12 @@ export interface NetfrontOptions {
     gsoTcpv6: boolean;
     csumOffload: boolean;
     ipv6CsumOffload: boolean;
+    /** Bytes the backend leaves before each received frame (xdp-headroom, when it offers feature-xdp-headroom); default 0. */
+    xdpHeadroom: number;
+    /** Write feature-rx-notify=1 and notify when posting RX buffers (default on); off, the backend polls. */
+    rxNotify: boolean;
+    /** Write request-multicast-control=1 when the backend offers feature-multicast-control (default off, as Linux's netfront). */
+    multicastControl: boolean;
   }>;
   readonly log?: (line: string) => void;
   /** How long close() waits for the backend to reach Closing; default 2000 ms (Linux: 5 s). */
@@ -136,6 +146,8 @@ export interface NetfrontStatus {
   readonly ctrl?: { readonly steering: boolean; readonly stagedGrants: number; readonly error?: string };
 }
 
+/** The most xdp-headroom netfront asks for: pvnet's netback keeps half of each buffer for data. */
+export const NETFRONT_XDP_HEADROOM_MAX = 2048;
 /** netfront's bound on queues (xennet_max_queues defaults to the CPU count; 8 is ours). */
 const MAX_QUEUES = 8;
 const MAC_RE = /^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$/;
@@ -212,7 +224,14 @@ export class NetfrontDriver {
       gsoTcpv6: f.gsoTcpv6 ?? true,
       csumOffload: f.csumOffload ?? true,
       ipv6CsumOffload: f.ipv6CsumOffload ?? true,
+      multicastControl: f.multicastControl ?? false,
+      rxNotify: f.rxNotify ?? true,
+      xdpHeadroom: f.xdpHeadroom ?? 0,
     };
+    const h = this.#want.xdpHeadroom;
+    // Netback cuts a larger value down, and we would then read its buffers at the wrong offset.
+    if (!(Number.isInteger(h) && h >= 0 && h <= NETFRONT_XDP_HEADROOM_MAX))
+      throw new PvnetError("EINVAL", `netfront: xdpHeadroom ${h} (expected 0..${NETFRONT_XDP_HEADROOM_MAX})`);
   }
 
   /** Probes `device/vif/<devid>` and connects; resolves once Connected is written. */
@@ -387,6 +406,8 @@ export class NetfrontDriver {
     const beV6 = (await readFeature(xs, b, FEATURE_GSO_TCPV6, 0)) !== 0;
     const beIpv6Csum = (await readFeature(xs, b, FEATURE_IPV6_CSUM_OFFLOAD, 0)) !== 0;
     const beCtrl = (await readFeature(xs, b, FEATURE_CTRL_RING, 0)) === 1;
+    const beMcast = (await readFeature(xs, b, FEATURE_MULTICAST_CONTROL, 0)) !== 0;
+    const beXdp = (await readFeature(xs, b, FEATURE_XDP_HEADROOM, 0)) !== 0;
     const order = Math.min(clampInt(this.#opts.ringPageOrder, 0, MAX_RING_PAGE_ORDER, 0), beOrder);
     const nq = Math.min(clampInt(this.#opts.queues, 1, MAX_QUEUES, 1), beQueues);
     const split = (this.#opts.splitEventChannels ?? true) && beSplit;
@@ -397,6 +418,9 @@ export class NetfrontDriver {
       gsoTcpv6: w.gsoTcpv6 && beV6,
       csumOffload: w.csumOffload,
       ipv6CsumOffload: w.ipv6CsumOffload && beIpv6Csum,
+      multicastControl: w.multicastControl && beMcast,
+      rxNotify: w.rxNotify,
+      xdpHeadroom: beXdp ? w.xdpHeadroom : 0,
     };
     this.#reap();
     this.#release();
@@ -444,7 +468,7 @@ export class NetfrontDriver {
           (reason) => this.#frontFatal(gen, reason),
         );
       }
-      await xs.transaction((tx) => this.#writeKeys(tx, order, split, beMaxQueues !== undefined));
+      await xs.transaction((tx) => this.#writeKeys(tx, order, split, beMaxQueues !== undefined, features));
     } catch (e) {
       this.#release();
       return this.#fatal(
@@ -523,7 +547,13 @@ export class NetfrontDriver {
   }
 
   /** `numQueues`: the backend wrote multi-queue-max-queues, so it is told our count (even 1), as Linux does. */
-  async #writeKeys(tx: XsOps, order: number, split: boolean, numQueues: boolean): Promise<void> {
+  async #writeKeys(
+    tx: XsOps,
+    order: number,
+    split: boolean,
+    numQueues: boolean,
+    agreed: FrontFeatures,
+  ): Promise<void> {
     const dir = this.#dir;
     for (const k of await tx.directory(dir)) if (OUR_KEYS_RE.test(k)) await tx.rm(`${dir}/${k}`);
     const nq = this.#res.length;
@@ -554,7 +584,8 @@ export class NetfrontDriver {
     }
     const w = this.#want;
     await tx.write(`${dir}/${KEY_REQUEST_RX_COPY}`, "1");
-    await tx.write(`${dir}/${FEATURE_RX_NOTIFY}`, "1");
+    if (w.rxNotify) await tx.write(`${dir}/${FEATURE_RX_NOTIFY}`, "1");
+    else if (await tx.exists(`${dir}/${FEATURE_RX_NOTIFY}`)) await tx.rm(`${dir}/${FEATURE_RX_NOTIFY}`);
     await tx.write(`${dir}/${FEATURE_SG}`, w.sg ? "1" : "0");
     await tx.write(`${dir}/${FEATURE_GSO_TCPV4}`, w.gsoTcpv4 ? "1" : "0");
     await tx.write(`${dir}/${FEATURE_GSO_TCPV6}`, w.gsoTcpv6 ? "1" : "0");
@@ -562,6 +593,12 @@ export class NetfrontDriver {
     if (!w.csumOffload) await tx.write(`${dir}/${FEATURE_NO_CSUM_OFFLOAD}`, "1");
     else if (await tx.exists(`${dir}/${FEATURE_NO_CSUM_OFFLOAD}`))
       await tx.rm(`${dir}/${FEATURE_NO_CSUM_OFFLOAD}`);
+    const xdp = agreed.xdpHeadroom ?? 0;
+    if (xdp > 0) await tx.write(`${dir}/${KEY_XDP_HEADROOM}`, String(xdp));
+    else if (await tx.exists(`${dir}/${KEY_XDP_HEADROOM}`)) await tx.rm(`${dir}/${KEY_XDP_HEADROOM}`);
+    if (agreed.multicastControl) await tx.write(`${dir}/${KEY_REQUEST_MULTICAST_CONTROL}`, "1");
+    else if (await tx.exists(`${dir}/${KEY_REQUEST_MULTICAST_CONTROL}`))
+      await tx.rm(`${dir}/${KEY_REQUEST_MULTICAST_CONTROL}`);
   }
 
   /** The datapath found the backend breaking the protocol: reset, the guest lives on. */

@@ -36,4 +36,10 @@ export interface NetDevice {
    * `NetStack.onWritable()`.
    */
   transmit(frame: Uint8Array, len: number, flags: number): boolean;
+  /**
+   * The stack joined (left) the group whose MAC is `mac`: a device whose backend filters
+   * multicast passes it on (netfront: MCAST_ADD/DEL). Absent: the device filters nothing.
+   */
+  joinMulticast?(mac: number): void;
+  leaveMulticast?(mac: number): void;
 }

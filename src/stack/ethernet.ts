@@ -1,11 +1,12 @@
 /**
- * Ethernet II in and out. In: accept frames to our MAC or broadcast, hand ARP and IPv4
+ * Ethernet II in and out. In: accept frames to our MAC, broadcast or a joined group, hand ARP and IPv4
  * on, count everything else. Out: our MAC and the EtherType go in front of every frame.
  * MACs stay bytes here (6-byte arrays copied byte by byte): as 48-bit numbers they would
  * be boxed each time they cross a call, and the reply paths must not allocate.
  */
 import { ETH_ALEN, ETH_DST, ETH_HLEN, ETH_P_ARP, ETH_P_IP, ETH_SRC, ETH_TYPE } from "../wire/net/ethernet.js";
 import { SC } from "./counters.js";
+import type { McastGroups } from "./mcast-groups.js";
 
 export interface L3Receiver {
   /** The L3 packet at `at` (absolute offset in the stack's memory), `len` bytes to the frame's end. */
@@ -50,9 +51,18 @@ export class EthernetIn {
   readonly #c: Float64Array;
   readonly #arp: L3Receiver;
   readonly #ipv4: L3Receiver;
+  readonly #groups: McastGroups | null;
 
-  constructor(u8: Uint8Array, mac: Uint8Array, counters: Float64Array, arp: L3Receiver, ipv4: L3Receiver) {
+  constructor(
+    u8: Uint8Array,
+    mac: Uint8Array,
+    counters: Float64Array,
+    arp: L3Receiver,
+    ipv4: L3Receiver,
+    groups: McastGroups | null = null,
+  ) {
     this.#u8 = u8;
+    this.#groups = groups;
     this.#mac = mac;
     this.#c = counters;
     this.#arp = arp;
@@ -66,7 +76,11 @@ export class EthernetIn {
       this.#c[SC.rxDropMalformed]++;
       return;
     }
-    if (!macEquals(u8, at + ETH_DST, this.#mac) && !macIsBroadcast(u8, at + ETH_DST)) {
+    if (
+      !macEquals(u8, at + ETH_DST, this.#mac) &&
+      !macIsBroadcast(u8, at + ETH_DST) &&
+      !(this.#groups?.hasMac(u8, at + ETH_DST) ?? false)
+    ) {
       this.#c[SC.rxDropNotForUs]++;
       return;
     }

@@ -44,6 +44,7 @@ import { type NetDevice, RX_CSUM_BLANK, RX_DATA_VALIDATED } from "./device.js";
 import { EthernetIn, macBytes } from "./ethernet.js";
 import { Icmp } from "./icmp.js";
 import { Ipv4 } from "./ipv4.js";
+import { ALL_HOSTS_GROUP, groupMac, isMulticast, McastGroups } from "./mcast-groups.js";
 import { Pinger, type PingOptions, type PingResult } from "./ping.js";
 import { FrameSlots, SLOT_FIRST_FREE, SLOT_RX } from "./slots.js";
 import { TxQueue } from "./txqueue.js";
@@ -107,6 +108,8 @@ export class NetStack {
   readonly #txq: TxQueue;
   readonly #arp: Arp;
   readonly #eth: EthernetIn;
+  readonly #groups = new McastGroups();
+  readonly #dev: NetDevice;
   readonly #pinger: Pinger;
   readonly #clock: Clock;
   readonly #timers: Timers;
@@ -148,7 +151,34 @@ export class NetStack {
     ipv4.icmp = new Icmp(mem, ipv4, c, this.#pinger);
     this.udp = new Udp(mem, slots, ipv4, c, ip, dev.offloadsChecksum);
     ipv4.udp = this.udp;
-    this.#eth = new EthernetIn(mem.u8, mac, c, this.#arp, ipv4);
+    ipv4.groups = this.#groups;
+    this.#eth = new EthernetIn(mem.u8, mac, c, this.#arp, ipv4, this.#groups);
+    this.#dev = dev;
+  }
+
+  /**
+   * Joins the IPv4 multicast group `group` (u32, 224.0.0.0/4): datagrams to it are received
+   * (bindUdp on their port) and the device is told, so a filtering backend passes them.
+   * At most MCAST_GROUPS_MAX groups; 224.0.0.1 is always joined.
+   */
+  joinGroup(group: number): void {
+    const g = checkInt("group", group, 0, 0xffffffff);
+    if (!isMulticast(g)) throw invalid("group", formatIpv4(g), "a multicast address (224.0.0.0/4)");
+    if (g === ALL_HOSTS_GROUP >>> 0) return;
+    if (this.#groups.join(g)) this.#dev.joinMulticast?.(groupMac(g));
+  }
+
+  leaveGroup(group: number): void {
+    const g = checkInt("group", group, 0, 0xffffffff);
+    if (!this.#groups.leave(g)) return;
+    const mac = groupMac(g);
+    // Groups sharing the MAC's 23 bits share its filter entry: keep it while one is joined.
+    if (!this.#groups.list().some((o) => groupMac(o) === mac)) this.#dev.leaveMulticast?.(mac);
+  }
+
+  /** Joined groups (u32), all-hosts not listed. */
+  get groups(): number[] {
+    return this.#groups.list();
   }
 
   get isUp(): boolean {

@@ -5,7 +5,7 @@
  * flags speak for the L4 checksum only); total length inside the frame (padding after it
  * is ignored); options skipped, never interpreted; fragments dropped and counted (no
  * reassembly); TTL 0 dropped (RFC 1122 forbids dropping TTL 1 at a host); only our address,
- * 255.255.255.255 and our subnet's broadcast accepted; multicast, class E and broadcast
+ * 255.255.255.255, our subnet's broadcast and joined groups accepted; multicast, class E and broadcast
  * sources refused. Out: a 20-byte header, no options, DF clear (we never send more than
  * the MTU, so nothing needs fragmenting), our TTL, a fresh id, the checksum filled. Every
  * destination is on-link: there is no routing table and no gateway.
@@ -37,6 +37,7 @@ import {
 import { type Arp, isMartian } from "./arp.js";
 import { SC } from "./counters.js";
 import { putEthSrcType, putMac } from "./ethernet.js";
+import { isMulticast, type McastGroups } from "./mcast-groups.js";
 import { SEND_EINVAL, SEND_ENOBUFS, SEND_OK } from "./send-status.js";
 import { type FrameSlots, SLOT_TX } from "./slots.js";
 import type { TxQueue } from "./txqueue.js";
@@ -65,6 +66,8 @@ export class Ipv4 {
   #id = 0;
   icmp: L4Receiver = DROP;
   udp: L4Receiver = DROP;
+  /** Joined multicast groups (mcast-groups.ts); null: none accepted. */
+  groups: McastGroups | null = null;
 
   constructor(
     mem: Mem,
@@ -123,7 +126,7 @@ export class Ipv4 {
     }
     const daddr = m.dv.getInt32(at + IPV4_DADDR);
     const toUs = daddr === this.#ip;
-    if (!toUs && daddr !== -1 && daddr !== this.#bcast) {
+    if (!toUs && daddr !== -1 && daddr !== this.#bcast && !(this.groups?.has(daddr) ?? false)) {
       c[SC.rxDropNotForUs]++;
       return;
     }
@@ -144,9 +147,20 @@ export class Ipv4 {
    */
   output(daddr: number, protocol: number, l4Len: number, flags: number): number {
     daddr |= 0;
-    if (daddr === this.#ip || daddr === 0 || (isMartian(daddr) && daddr !== -1)) return SEND_EINVAL;
+    const group = isMulticast(daddr);
+    if (daddr === this.#ip || daddr === 0 || (isMartian(daddr) && daddr !== -1 && !group)) return SEND_EINVAL;
     const at = this.#header(daddr, protocol, l4Len);
     const len = ETH_HLEN + IPV4_HLEN + l4Len;
+    if (group) {
+      const u8 = this.#mem.u8;
+      u8[at + ETH_DST] = 0x01;
+      u8[at + ETH_DST + 1] = 0x00;
+      u8[at + ETH_DST + 2] = 0x5e;
+      u8[at + ETH_DST + 3] = (daddr >>> 16) & 0x7f;
+      u8[at + ETH_DST + 4] = (daddr >>> 8) & 0xff;
+      u8[at + ETH_DST + 5] = daddr & 0xff;
+      return this.#txq.send(SLOT_TX, len, flags) ? SEND_OK : SEND_ENOBUFS;
+    }
     if (daddr !== -1 && daddr !== this.#bcast) return this.#arp.output(daddr, len, flags);
     for (let i = 0; i < 6; i++) this.#mem.u8[at + ETH_DST + i] = 0xff;
     return this.#txq.send(SLOT_TX, len, flags) ? SEND_OK : SEND_ENOBUFS;

@@ -43,13 +43,18 @@ const features = {
     "ipv6-csum-offload": bool("IPv6 TCP/UDP checksums left blank"),
     "split-event-channels": bool("one event channel each for TX and RX"),
     "rx-notify": bool("the guest notifies when it posts RX buffers"),
+    "multicast-control": {
+      ...bool("netback passes only the multicast groups the guest joined"),
+      default: false,
+    },
   },
 };
 
 const vif = {
   type: "object",
   additionalProperties: false,
-  expected: "a mapping with mac, ip, bridge, queues, ring-page-order, trusted, staging-grants, features, script",
+  expected:
+    "a mapping with mac, ip, bridge, queues, ring-page-order, trusted, staging-grants, features, script, rate, xdp-headroom",
   properties: {
     mac: { type: "string", pattern: MAC_PATTERN, expected: "a MAC address like 00:16:3e:00:01:00" },
     ip: {
@@ -58,6 +63,14 @@ const vif = {
       expected: "an IPv4 address with prefix, like 10.0.0.1/24",
     },
     bridge: { type: "string", default: DEFAULT_BRIDGE, expected: "the name of a bridge under bridges" },
+    "xdp-headroom": {
+      type: "integer",
+      minimum: 0,
+      maximum: 2048,
+      default: 0,
+      expected: "bytes from 0 to 2048",
+    },
+    rate: { type: "string", expected: 'a rate like "10Mbit/s", "1MB/s@20ms" or "<bytes>,<usecs>"' },
     queues: {
       type: "integer",
       minimum: 1,

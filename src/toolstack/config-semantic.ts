@@ -5,6 +5,7 @@
 import { statSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { fieldName as fmt, type KeyPath } from "./config-locate.js";
+import { parseRateConfig } from "./config-rate.js";
 import { MAX_MEMORY_MIB } from "./config-schema.js";
 import type {
   BridgeConfig,
@@ -33,9 +34,12 @@ interface RawFeatures {
   "ipv6-csum-offload": boolean;
   "split-event-channels": boolean;
   "rx-notify": boolean;
+  "multicast-control": boolean;
 }
 interface RawVif {
   mac?: string;
+  "xdp-headroom": number;
+  rate?: string;
   ip?: string;
   bridge: string;
   queues: number;
@@ -158,14 +162,18 @@ export function checkRules(raw: RawHost): { issues: RuleIssue[]; config: HostCon
         ip = parseCidr(v.ip);
         checkAddress(ip, [...vat, "ip"], v.bridge, uses, bad);
       }
+      let rate: string | undefined;
+      if (v.rate !== undefined) {
+        const r = parseRateConfig(v.rate);
+        if (r.ok) rate = r.key;
+        else
+          bad(
+            [...vat, "rate"],
+            `${JSON.stringify(v.rate)} ${r.problem}`,
+            'a rate like "10Mbit/s", "1MB/s@20ms" or "<bytes>,<usecs>"',
+          );
+      }
       const f = v.features;
-      // Accepted but not acted on would be a setting that lies: refused until implemented.
-      if (!f["rx-notify"])
-        bad(
-          [...vat, "features", "rx-notify"],
-          "false is not supported yet (netfront always notifies)",
-          "true, the default: leave it out",
-        );
       return {
         devid,
         mac,
@@ -173,6 +181,8 @@ export function checkRules(raw: RawHost): { issues: RuleIssue[]; config: HostCon
         bridge: v.bridge,
         queues: v.queues,
         ringPageOrder: v["ring-page-order"],
+        ...(rate === undefined ? {} : { rate }),
+        ...(v["xdp-headroom"] === 0 ? {} : { xdpHeadroom: v["xdp-headroom"] }),
         trusted: v.trusted,
         stagingGrants: v["staging-grants"],
         features: {
@@ -183,6 +193,7 @@ export function checkRules(raw: RawHost): { issues: RuleIssue[]; config: HostCon
           ipv6CsumOffload: f["ipv6-csum-offload"],
           splitEventChannels: f["split-event-channels"],
           rxNotify: f["rx-notify"],
+          multicastControl: f["multicast-control"],
         },
         ...(v.script === undefined ? {} : { script: v.script }),
       };

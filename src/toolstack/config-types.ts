@@ -13,6 +13,8 @@ export interface VifFeatures {
   readonly ipv6CsumOffload: boolean;
   readonly splitEventChannels: boolean;
   readonly rxNotify: boolean;
+  /** request-multicast-control: the backend filters multicast by the groups the guest joins. */
+  readonly multicastControl: boolean;
 }
 
 /** Every feature on: what a host file gets for each key it leaves out. */
@@ -24,6 +26,7 @@ export const ALL_VIF_FEATURES: VifFeatures = Object.freeze({
   ipv6CsumOffload: true,
   splitEventChannels: true,
   rxNotify: true,
+  multicastControl: false,
 });
 
 export interface Ipv4Cidr {
@@ -61,6 +64,10 @@ export interface VifConfig {
    * Domain-0's side with `online`/`offline`; undefined: pvnet's built-in bridge attach.
    */
   readonly script?: string;
+  /** The backend's `rate` key ("<bytes>,<usecs>"): netback's credit limit on the guest's TX; absent: unlimited. */
+  readonly rate?: string;
+  /** xdp-headroom: bytes netback leaves before each frame in the guest's RX buffers; absent: 0. */
+  readonly xdpHeadroom?: number;
 }
 
 export interface DomainConfig {

@@ -58,6 +58,9 @@ export function netfrontOptionsOf(cfg: VifConfig): Omit<NetfrontOptions, "makeDe
       gsoTcpv6: f.gsoTcpv6,
       csumOffload: f.csumOffload,
       ipv6CsumOffload: f.ipv6CsumOffload,
+      multicastControl: f.multicastControl,
+      rxNotify: f.rxNotify,
+      xdpHeadroom: cfg.xdpHeadroom ?? 0,
     },
   };
 }

@@ -23,6 +23,7 @@ import {
   KEY_MAC,
   KEY_MTU,
   KEY_ONLINE,
+  KEY_RATE,
   KEY_SCRIPT,
   KEY_STATE,
   KEY_TRUSTED,
@@ -127,6 +128,7 @@ export async function writeVifDevice(client: XsClient, spec: VifDeviceSpec): Pro
     ...(vif.ip === undefined ? [] : [[KEY_IP, vif.ip.address] as const]),
     ...(mtu === VIF_MTU_DEFAULT ? [] : [[KEY_MTU, String(mtu)] as const]),
     [KEY_BRIDGE, vif.bridge],
+    ...(vif.rate === undefined ? [] : [[KEY_RATE, vif.rate] as const]),
     [KEY_HANDLE, String(devid)],
     [KEY_TYPE, NIC_TYPE_VIF],
     // Present and empty: Linux netback then holds Connected until the script says "connected".

@@ -158,12 +158,13 @@ export class TestFront {
     return id;
   }
 
-  /** A raw extra slot (type, flags) for hostile tests. */
-  rawExtra(type: number, more: boolean): void {
+  /** A raw extra slot (type, flags, and a multicast extra's `addr`) for hostile tests. */
+  rawExtra(type: number, more: boolean, addr?: readonly number[]): void {
     const ring = this.tx;
     const at = ring.beginRequest();
     ring.wmem.u8[at] = type;
     ring.wmem.u8[at + 1] = more ? XEN_NETIF_EXTRA_FLAG_MORE : 0;
+    if (addr !== undefined) ring.wmem.u8.set(addr.slice(0, 6), at + 2);
     ring.endRequest();
   }
 
@@ -230,6 +231,9 @@ export class TestFront {
     return got;
   }
 
+  /** The xdp-headroom this frontend asked for: data starts that far into each buffer. */
+  headroom = 0;
+
   /** Reads every whole frame answered; `repost` keeps the ring stocked. */
   receive(out: RxFrame[], repost = true): number {
     const ring = this.rx;
@@ -248,7 +252,7 @@ export class TestFront {
       const n = ring.copyResponses(b, 0, Math.min(avail, 256));
       let s = 0;
       while (s < n) {
-        const v = parseRxPacket(b, 0, s, n - s, first, mask, this.#pkt);
+        const v = parseRxPacket(b, 0, s, n - s, first, mask, this.#pkt, this.headroom);
         const p = this.#pkt;
         if (v !== RxVerdict.Ok) this.rxDropped++;
         else {
@@ -260,9 +264,9 @@ export class TestFront {
             const id = (first + k) & mask;
             const off = b.u16[(r + 2) >>> 1];
             const st = b.i16[(r + 6) >>> 1];
-            const src = this.#rxPage[id] * PAGE_SIZE + off;
-            data.set(this.mem.u8.subarray(src, src + st), at);
-            at += st;
+            const src = this.#rxPage[id] * PAGE_SIZE + off + this.headroom;
+            data.set(this.mem.u8.subarray(src, src + st - this.headroom), at);
+            at += st - this.headroom;
           }
           const g = p.gsoAt >= 0 ? p.gsoAt * RX_SLOT_BYTES : -1;
           let hash: RxFrame["hash"];

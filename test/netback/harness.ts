@@ -8,6 +8,7 @@ import type { PortHandler } from "../../src/hv/evtchn.js";
 import { createActiveTable, GrantOps, grantingDomain } from "../../src/hv/grant-ops.js";
 import { createGrantTable, GrantTable } from "../../src/hv/grant-table.js";
 import { createMemory, memoryOf, PAGE_SIZE, PageAllocator } from "../../src/hv/memory.js";
+import { ManualTimers } from "../../src/hv/timer.js";
 import { NetbackCtrl, type NetbackCtrlOptions } from "../../src/netback/ctrl.js";
 import { NetbackVif, type NetbackVifOptions } from "../../src/netback/vif.js";
 import type { BackFeatures, BackQueue } from "../../src/netback/vif-api.js";
@@ -34,6 +35,7 @@ export const ALL_FEATURES: BackFeatures = {
   csumOffload: true,
   ipv6CsumOffload: true,
   rxNotify: true,
+  multicastControl: false,
 };
 export const NO_FEATURES: BackFeatures = {
   sg: false,
@@ -42,6 +44,7 @@ export const NO_FEATURES: BackFeatures = {
   csumOffload: false,
   ipv6CsumOffload: false,
   rxNotify: true,
+  multicastControl: false,
 };
 
 export interface Guest {
@@ -68,6 +71,8 @@ export interface Guest {
 export class OneThread {
   readonly dom0: VifDomain;
   readonly sw = new ValeSwitch("vale0");
+  /** Domain-0's timers (the credit limiter's), advanced by the test. */
+  readonly timers = new ManualTimers();
   readonly guests: Guest[] = [];
   readonly #handlers = new Map<number, PortHandler>();
   #deferred: (() => void)[] = [];
@@ -92,6 +97,7 @@ export class OneThread {
         },
       },
       loop: { defer: (fn: () => void) => this.#deferred.push(fn) },
+      timers: this.timers,
     } as unknown as VifDomain;
   }
 

@@ -17,6 +17,9 @@ const IMPLEMENTED: Record<string, string> = {
   "feature-rx-flip": "written 0: flipping is refused",
   "feature-split-event-channels": "split channels: this handshake binds two ports",
   "feature-ctrl-ring": "the control ring (ctrl.test.ts; ctrl-ring-ref read at connect, below)",
+  "feature-multicast-control": "RX multicast filtered by the list (vif.test.ts, netfront mcast tests)",
+  "feature-dynamic-multicast-control": "request-multicast-control watched while connected (vif.test.ts)",
+  "feature-xdp-headroom": "RX data from byte xdp-headroom on, XDP extra (xdp-headroom.test.ts)",
 };
 
 /** Consecutive duplicates removed: a transaction retried on EAGAIN writes its state twice. */
@@ -102,13 +105,16 @@ test("handshake: the whole tree and its permissions after connect, and the order
         [
           ["bridge", "vale0"],
           ["feature-ctrl-ring", "1"],
+          ["feature-dynamic-multicast-control", "1"],
           ["feature-gso-tcpv4", "1"],
           ["feature-gso-tcpv6", "1"],
           ["feature-ipv6-csum-offload", "1"],
+          ["feature-multicast-control", "1"],
           ["feature-rx-copy", "1"],
           ["feature-rx-flip", "0"],
           ["feature-sg", "1"],
           ["feature-split-event-channels", "1"],
+          ["feature-xdp-headroom", "1"],
           ["frontend", fe],
           ["frontend-id", String(id)],
           ["handle", "0"],
@@ -141,6 +147,8 @@ test("handshake: the whole tree and its permissions after connect, and the order
       csumOffload: true,
       ipv6CsumOffload: true,
       rxNotify: true,
+      multicastControl: false,
+      xdpHeadroom: 0,
     });
     assert.equal(s.maps, 2, "one TX and one RX ring page mapped");
     assert.deepEqual(rig.errors, []);
@@ -348,7 +356,6 @@ test("a frontend writing garbage keys gets the error node and Closing; valid key
       [{ "ring-page-order": "1" }, /^2 reading .*tx-ring-ref0$/],
       [{ "request-rx-copy": null }, /^95 /],
       [{ "request-rx-copy": "0" }, /^95 /],
-      [{ "feature-rx-notify": null }, /^22 feature-rx-notify is mandatory$/],
       [{ "feature-sg": "yes" }, /^22 .*feature-sg/],
       [{ "event-channel-tx": "$port" }, /^2 reading .*event-channel-rx$/],
       [{ "tx-ring-ref": "$1" }, /^22 grant ref \d+ named for two ring pages$/],

@@ -25,6 +25,7 @@ export const ALL_FEATURES: FrontFeatures = {
   gsoTcpv6: true,
   csumOffload: true,
   ipv6CsumOffload: true,
+  multicastControl: false,
 };
 
 export interface HarnessOptions {

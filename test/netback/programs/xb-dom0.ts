@@ -32,7 +32,7 @@ export interface QueueCall {
   rxEnts: number;
   txPort: number;
   rxPort: number;
-  features: Record<string, boolean>;
+  features: Record<string, boolean | number>;
 }
 
 export type Dom0Msg =

@@ -53,6 +53,7 @@ const FEATURES: FrontFeatures = {
   gsoTcpv6: true,
   csumOffload: true,
   ipv6CsumOffload: true,
+  multicastControl: false,
 };
 
 export default async function main(dom: Domain, raw: unknown): Promise<void> {
