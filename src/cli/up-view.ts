@@ -186,5 +186,6 @@ export function statusJson(s: HostStatus, extra: Record<string, unknown> = {}): 
       stack: v.stack,
     })),
     pings: s.pings,
+    uplinks: s.uplinks,
   };
 }
