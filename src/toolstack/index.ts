@@ -9,7 +9,7 @@
  */
 
 export type { UplinkStatus } from "../uplink/status.js";
-export type { VxlanCounter } from "../uplink/vxlan/counters.js";
+export { VXLAN_COUNTERS, type VxlanCounter } from "../uplink/vxlan/counters.js";
 export {
   DEFAULT_HOST_YAML,
   defaultHostConfig,
