@@ -117,7 +117,8 @@ async function freeUdpPort(): Promise<number> {
   return port;
 }
 
-async function measureTx(frameBytes: number, warmupMs: number, measureMs: number) {
+/** Both send cases against one counting receiver; `bareFirst` alternates their order between runs. */
+export async function measureTx(frameBytes: number, warmupMs: number, measureMs: number, bareFirst = false) {
   const rx = await peer("count");
   const sw = new ValeSwitch("valeb");
   const g = guestPort(sw);
@@ -129,30 +130,39 @@ async function measureTx(frameBytes: number, warmupMs: number, measureMs: number
     mtu: Math.max(1450, frameBytes - 14),
   });
   const bare = createSocket({ type: "udp4", sendBufferSize: 4 << 20 });
-  try {
-    const c = u.adapter.counters;
-    await drive(warmupMs, () => send(g, BATCH, frameBytes));
-    let s0 = c.get("tx_packets");
-    let r0 = rx.f[0];
-    let ms = await drive(measureMs, () => send(g, BATCH, frameBytes));
-    const uplink = { tx: (c.get("tx_packets") - s0) / ms / 1000, rx: (rx.f[0] - r0) / ms / 1000 };
+  await new Promise<void>((r) => bare.bind(0, "127.0.0.1", r));
+  const msg = Buffer.from(datagram(frameBytes));
+  let sent = 0;
+  const done = (): void => {
+    sent++;
+  };
+  const blast = (): void => {
+    for (let i = 0; i < BATCH; i++) bare.send(msg, 0, msg.length, rx.port, "127.0.0.1", done);
+  };
+  const c = u.adapter.counters;
+  /** Sends with `step` for the warm-up and the window; datagrams sent and received, Mpps. */
+  const window = async (step: () => void, sentNow: () => number): Promise<{ tx: number; rx: number }> => {
+    await drive(warmupMs, step);
+    const s0 = sentNow();
+    const r0 = rx.f[0];
+    const ms = await drive(measureMs, step);
+    const got = { tx: (sentNow() - s0) / ms / 1000, rx: (rx.f[0] - r0) / ms / 1000 };
     await turn();
-
-    await new Promise<void>((r) => bare.bind(0, "127.0.0.1", r));
-    const msg = Buffer.from(datagram(frameBytes));
-    let sent = 0;
-    const done = (): void => {
-      sent++;
-    };
-    const blast = (): void => {
-      for (let i = 0; i < BATCH; i++) bare.send(msg, 0, msg.length, rx.port, "127.0.0.1", done);
-    };
-    await drive(warmupMs, blast);
-    s0 = sent;
-    r0 = rx.f[0];
-    ms = await drive(measureMs, blast);
-    const ceiling = { tx: (sent - s0) / ms / 1000, rx: (rx.f[0] - r0) / ms / 1000 };
-    return { uplink, ceiling };
+    return got;
+  };
+  const viaUplink = () =>
+    window(
+      () => send(g, BATCH, frameBytes),
+      () => c.get("tx_packets"),
+    );
+  const viaBare = () => window(blast, () => sent);
+  try {
+    if (bareFirst) {
+      const ceiling = await viaBare();
+      return { uplink: await viaUplink(), ceiling };
+    }
+    const uplink = await viaUplink();
+    return { uplink, ceiling: await viaBare() };
   } finally {
     await u.close();
     await new Promise<void>((r) => bare.close(() => r()));
@@ -160,7 +170,8 @@ async function measureTx(frameBytes: number, warmupMs: number, measureMs: number
   }
 }
 
-async function measureRx(frameBytes: number, warmupMs: number, measureMs: number) {
+/** Frames per second (millions) a guest receives from the uplink under a blast. */
+async function rxUplink(frameBytes: number, warmupMs: number, measureMs: number): Promise<number> {
   const sw = new ValeSwitch("valec");
   const g = guestPort(sw);
   const port = await freeUdpPort();
@@ -172,7 +183,6 @@ async function measureRx(frameBytes: number, warmupMs: number, measureMs: number
     mtu: Math.max(1450, frameBytes - 14),
   });
   const tx = await peer("blast", { datagram: datagram(frameBytes), target: port, batch: BATCH });
-  let uplink = 0;
   try {
     let got = 0;
     const step = (): void => {
@@ -181,19 +191,22 @@ async function measureRx(frameBytes: number, warmupMs: number, measureMs: number
     await drive(warmupMs, step);
     got = 0;
     const ms = await drive(measureMs, step);
-    uplink = got / ms / 1000;
+    return got / ms / 1000;
   } finally {
     await tx.close();
     await u.close();
   }
-  // The ceiling: the same blast at a socket that only counts.
+}
+
+/** The same blast at a bare socket that only counts. */
+async function rxBare(frameBytes: number, warmupMs: number, measureMs: number): Promise<number> {
   const sink = createSocket({ type: "udp4", recvBufferSize: 4 << 20 });
   await new Promise<void>((r) => sink.bind(0, "127.0.0.1", r));
   let n = 0;
   sink.on("message", () => {
     n++;
   });
-  const tx2 = await peer("blast", {
+  const tx = await peer("blast", {
     datagram: datagram(frameBytes),
     target: sink.address().port,
     batch: BATCH,
@@ -202,18 +215,28 @@ async function measureRx(frameBytes: number, warmupMs: number, measureMs: number
     await drive(warmupMs, () => {});
     n = 0;
     const ms = await drive(measureMs, () => {});
-    return { uplink, ceiling: n / ms / 1000 };
+    return n / ms / 1000;
   } finally {
-    await tx2.close();
+    await tx.close();
     await new Promise<void>((r) => sink.close(() => r()));
   }
+}
+
+/** Both receive cases; `bareFirst` alternates their order between runs, so neither gains from going second. */
+export async function measureRx(frameBytes: number, warmupMs: number, measureMs: number, bareFirst: boolean) {
+  if (bareFirst) {
+    const ceiling = await rxBare(frameBytes, warmupMs, measureMs);
+    return { uplink: await rxUplink(frameBytes, warmupMs, measureMs), ceiling };
+  }
+  const uplink = await rxUplink(frameBytes, warmupMs, measureMs);
+  return { uplink, ceiling: await rxBare(frameBytes, warmupMs, measureMs) };
 }
 
 export async function benchUplink(opts: BenchOptions): Promise<BenchRow[]> {
   const { runs, warmupMs, measureMs, rows, add } = benchSession(opts);
   for (const frameBytes of [60, 1464]) {
     const tx: { uplink: { tx: number; rx: number }; ceiling: { tx: number; rx: number } }[] = [];
-    for (let i = 0; i < runs; i++) tx.push(await measureTx(frameBytes, warmupMs, measureMs));
+    for (let i = 0; i < runs; i++) tx.push(await measureTx(frameBytes, warmupMs, measureMs, i % 2 === 1));
     const ut = median(tx.map((x) => x.uplink.tx));
     const ct = median(tx.map((x) => x.ceiling.tx));
     add({
@@ -234,7 +257,7 @@ export async function benchUplink(opts: BenchOptions): Promise<BenchRow[]> {
       ofCeiling: ct > 0 ? ut / ct : 0,
     });
     const rx: { uplink: number; ceiling: number }[] = [];
-    for (let i = 0; i < runs; i++) rx.push(await measureRx(frameBytes, warmupMs, measureMs));
+    for (let i = 0; i < runs; i++) rx.push(await measureRx(frameBytes, warmupMs, measureMs, i % 2 === 1));
     const ur = median(rx.map((x) => x.uplink));
     const cr = median(rx.map((x) => x.ceiling));
     add({
