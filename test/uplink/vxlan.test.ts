@@ -262,3 +262,57 @@ test("learnt MACs age out on the timer", async () => {
     await u.close();
   }
 });
+
+test("hostile datagrams: the adapter never throws, and each one is counted exactly once", async () => {
+  const { VxlanAdapter } = await import("../../src/uplink/vxlan/adapter.js");
+  const { attachDevice } = await import("../../src/vale/bwrap.js");
+  const sw = new ValeSwitch("vale3");
+  const g = new ValePort(sw, "vale3:g", 64).open();
+  const a = new VxlanAdapter({
+    name: "vx",
+    vni: 42,
+    mtu: 100,
+    remotes: [],
+    learntPort: 4789,
+    sender: { send: () => {} },
+    slots: 64,
+  });
+  const bw = attachDevice(sw, a.device()).nic;
+  const counted = (): number =>
+    ["rx_packets", "rx_errors", "rx_dropped", "rx_missed_errors"].reduce(
+      (s, n) => s + a.counters.get(n as "rx_packets"),
+      0,
+    );
+  const hdr = fc.tuple(fc.integer({ min: 0, max: 255 }), fc.constantFrom(42, 43, 0));
+  const datagram = fc.oneof(
+    fc.uint8Array({ maxLength: 140 }),
+    fc
+      .tuple(hdr, fc.uint8Array({ maxLength: 130 }))
+      .map(([[flags, vni], rest]) => Uint8Array.from([flags, 0, 0, 0, 0, 0, vni, 0, ...rest])),
+  );
+  fc.assert(
+    fc.property(fc.array(datagram, { maxLength: 100 }), fc.boolean(), (ds, pump) => {
+      const before = counted();
+      for (const d of ds) a.receive(Buffer.from(d), `192.0.2.${d.length % 250}`);
+      if (pump) {
+        bw.pump();
+        take(g);
+      }
+      assert.equal(counted() - before, ds.length);
+      assert.equal(
+        a.counters.get("rx_errors"),
+        a.counters.get("rx_length_errors") + a.counters.get("rx_frame_errors"),
+      );
+    }),
+    { numRuns: 300 },
+  );
+  const good = Buffer.from([8, 0, 0, 0, 0, 0, 42, 0, ...BCAST, ...MAC_B, 8, 0]);
+  const missed = a.counters.get("rx_missed_errors");
+  for (let i = 0; i < 70; i++) a.receive(good, "192.0.2.1");
+  assert.ok(a.counters.get("rx_missed_errors") > missed, "a ring of 64 left unpumped fills, and counts");
+  bw.pump();
+  take(g);
+  const passed = a.counters.get("rx_packets");
+  a.receive(good, "192.0.2.1");
+  assert.equal(a.counters.get("rx_packets"), passed + 1, "pumped, the ring takes frames again");
+});
