@@ -37,7 +37,7 @@ test("the live view has a row per uplink: VNI, address, rates between samples, l
     "vale0:vxlan0",
     "42",
     "192.0.2.1:4789",
-    "2.0k",
+    "2.00k",
     "500",
     "1",
     "2",
