@@ -316,3 +316,31 @@ test("hostile datagrams: the adapter never throws, and each one is counted exact
   a.receive(good, "192.0.2.1");
   assert.equal(a.counters.get("rx_packets"), passed + 1, "pumped, the ring takes frames again");
 });
+
+test("an uplink that cannot bind says which address and why", async () => {
+  const port = await freePort();
+  const sw = new ValeSwitch("vale4");
+  const first = await VxlanUplink.open(sw, { local: "127.0.0.1", port, vni: 1, remotes: [], mtu: 1450 });
+  try {
+    await assert.rejects(
+      VxlanUplink.open(new ValeSwitch("vale5"), { local: "127.0.0.1", port, vni: 1, remotes: [], mtu: 1450 }),
+      (e: Error & { code?: string }) => {
+        assert.equal(e.code, "EADDRINUSE");
+        assert.equal(e.message, `vxlan: cannot bind 127.0.0.1:${port}: EADDRINUSE`);
+        return true;
+      },
+    );
+    await assert.rejects(
+      VxlanUplink.open(new ValeSwitch("vale6"), {
+        local: "192.0.2.77",
+        port,
+        vni: 1,
+        remotes: [],
+        mtu: 1450,
+      }),
+      /vxlan: cannot bind 192\.0\.2\.77:\d+: EADDRNOTAVAIL/,
+    );
+  } finally {
+    await first.close();
+  }
+});

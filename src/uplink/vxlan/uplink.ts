@@ -93,9 +93,8 @@ export class VxlanUplink {
     await new Promise<void>((resolve, reject) => {
       const fail = (e: Error): void => {
         sock.close();
-        reject(
-          new PvnetError("EADDRINUSE", `vxlan: cannot bind ${config.local}:${config.port}: ${e.message}`),
-        );
+        const code = (e as NodeJS.ErrnoException).code ?? "EADDRINUSE";
+        reject(new PvnetError(code, `vxlan: cannot bind ${config.local}:${config.port}: ${code}`));
       };
       sock.once("error", fail);
       sock.bind(config.port, config.local, () => {
