@@ -12,9 +12,16 @@
  * RX: a bare socket in another thread blasts VXLAN datagrams at the uplink; the guest's
  * port drains its RX ring every turn. Ceiling: the same blast at a bare socket that only
  * counts. The figure is frames the guest received per second.
+ *
+ * Beside each rate, this process's CPU time per packet (the peers are processes of their
+ * own): on a machine whose other load takes cores away mid-run the rates wander, while the
+ * CPU a packet costs stays put, so `ofCeilingByCpu` (the ceiling's cost over the uplink's)
+ * is the steadier ratio.
  */
+
+import { fork } from "node:child_process";
 import { createSocket, type Socket } from "node:dgram";
-import { Worker } from "node:worker_threads";
+import { fileURLToPath } from "node:url";
 import { ringHead, ringSlot, slotBufIdx, slotSetLen } from "../src/netmap/layout.js";
 import type { NetmapPort } from "../src/netmap/port.js";
 import { nmRingAdvance, nmRingSpace } from "../src/netmap/ring.js";
@@ -36,34 +43,69 @@ function datagram(frameBytes: number): Uint8Array {
 }
 
 interface Peer {
-  worker: Worker;
   port: number;
-  f: Float64Array;
+  /** Datagrams the peer has received (count) or got onto its socket (blast). */
+  count: () => Promise<number>;
   close: () => Promise<void>;
 }
 
-async function peer(mode: "count" | "blast", extra: Record<string, unknown> = {}): Promise<Peer> {
-  const ctl = new SharedArrayBuffer(24);
-  const worker = new Worker(new URL("./uplink-peer.js", import.meta.url), {
-    workerData: { mode, ctl, ...extra },
+async function peer(
+  mode: "count" | "blast",
+  extra: { datagram?: Uint8Array; target?: number; batch?: number } = {},
+): Promise<Peer> {
+  const child = fork(fileURLToPath(new URL("./uplink-peer.js", import.meta.url)), [], {
+    stdio: ["ignore", "ignore", "inherit", "ipc"],
   });
-  const { port } = await new Promise<{ port: number }>((resolve, reject) => {
-    worker.once("message", resolve);
-    worker.once("error", reject);
+  const next = (): Promise<Record<string, number>> =>
+    new Promise((resolve, reject) => {
+      child.once("message", (m) => resolve(m as Record<string, number>));
+      child.once("error", reject);
+    });
+  const ready = next();
+  child.send({
+    mode,
+    datagram: extra.datagram === undefined ? undefined : [...extra.datagram],
+    target: extra.target,
+    batch: extra.batch,
   });
-  const f = new Float64Array(ctl);
+  const { port } = await ready;
   return {
-    worker,
     port,
-    f,
+    count: async () => {
+      const answer = next();
+      child.send("count");
+      return (await answer).count;
+    },
     close: async () => {
-      f[2] = 1;
-      await worker.terminate();
+      const gone = new Promise((r) => child.once("exit", r));
+      child.kill();
+      await gone;
     },
   };
 }
 
+/**
+ * Runs `step` every millisecond for `ms` without spinning in between, so the process's CPU
+ * time is the receive work alone (a ring of 1024 holds far more than a millisecond's
+ * frames at these rates).
+ */
+async function every(ms: number, step: () => void): Promise<number> {
+  const t0 = performance.now();
+  const end = t0 + ms;
+  while (performance.now() < end) {
+    await new Promise((r) => setTimeout(r, 1));
+    step();
+  }
+  return performance.now() - t0;
+}
+
 /** Runs `step` once per turn for `ms`; returns the time it took. */
+interface Measured {
+  tx: number;
+  rx: number;
+  cpuUs: number;
+}
+
 async function drive(ms: number, step: () => void): Promise<number> {
   const t0 = performance.now();
   const end = t0 + ms;
@@ -140,13 +182,24 @@ export async function measureTx(frameBytes: number, warmupMs: number, measureMs:
     for (let i = 0; i < BATCH; i++) bare.send(msg, 0, msg.length, rx.port, "127.0.0.1", done);
   };
   const c = u.adapter.counters;
-  /** Sends with `step` for the warm-up and the window; datagrams sent and received, Mpps. */
-  const window = async (step: () => void, sentNow: () => number): Promise<{ tx: number; rx: number }> => {
+  /**
+   * Sends with `step` for the warm-up and the window: datagrams sent and received (Mpps),
+   * and this process's CPU time per datagram sent (µs), which the machine's other load
+   * disturbs far less than the rates.
+   */
+  const window = async (step: () => void, sentNow: () => number): Promise<Measured> => {
     await drive(warmupMs, step);
     const s0 = sentNow();
-    const r0 = rx.f[0];
+    const r0 = await rx.count();
+    const cpu0 = process.cpuUsage();
     const ms = await drive(measureMs, step);
-    const got = { tx: (sentNow() - s0) / ms / 1000, rx: (rx.f[0] - r0) / ms / 1000 };
+    const cpu = process.cpuUsage(cpu0);
+    const sent = sentNow() - s0;
+    const got = {
+      tx: sent / ms / 1000,
+      rx: ((await rx.count()) - r0) / ms / 1000,
+      cpuUs: (cpu.user + cpu.system) / Math.max(1, sent),
+    };
     await turn();
     return got;
   };
@@ -170,8 +223,13 @@ export async function measureTx(frameBytes: number, warmupMs: number, measureMs:
   }
 }
 
+interface RxMeasured {
+  mpps: number;
+  cpuUs: number;
+}
+
 /** Frames per second (millions) a guest receives from the uplink under a blast. */
-async function rxUplink(frameBytes: number, warmupMs: number, measureMs: number): Promise<number> {
+async function rxUplink(frameBytes: number, warmupMs: number, measureMs: number): Promise<RxMeasured> {
   const sw = new ValeSwitch("valec");
   const g = guestPort(sw);
   const port = await freeUdpPort();
@@ -188,10 +246,12 @@ async function rxUplink(frameBytes: number, warmupMs: number, measureMs: number)
     const step = (): void => {
       got += drain(g);
     };
-    await drive(warmupMs, step);
+    await every(warmupMs, step);
     got = 0;
-    const ms = await drive(measureMs, step);
-    return got / ms / 1000;
+    const cpu0 = process.cpuUsage();
+    const ms = await every(measureMs, step);
+    const cpu = process.cpuUsage(cpu0);
+    return { mpps: got / ms / 1000, cpuUs: (cpu.user + cpu.system) / Math.max(1, got) };
   } finally {
     await tx.close();
     await u.close();
@@ -199,7 +259,7 @@ async function rxUplink(frameBytes: number, warmupMs: number, measureMs: number)
 }
 
 /** The same blast at a bare socket that only counts. */
-async function rxBare(frameBytes: number, warmupMs: number, measureMs: number): Promise<number> {
+async function rxBare(frameBytes: number, warmupMs: number, measureMs: number): Promise<RxMeasured> {
   const sink = createSocket({ type: "udp4", recvBufferSize: 4 << 20 });
   await new Promise<void>((r) => sink.bind(0, "127.0.0.1", r));
   let n = 0;
@@ -212,10 +272,12 @@ async function rxBare(frameBytes: number, warmupMs: number, measureMs: number): 
     batch: BATCH,
   });
   try {
-    await drive(warmupMs, () => {});
+    await every(warmupMs, () => {});
     n = 0;
-    const ms = await drive(measureMs, () => {});
-    return n / ms / 1000;
+    const cpu0 = process.cpuUsage();
+    const ms = await every(measureMs, () => {});
+    const cpu = process.cpuUsage(cpu0);
+    return { mpps: n / ms / 1000, cpuUs: (cpu.user + cpu.system) / Math.max(1, n) };
   } finally {
     await tx.close();
     await new Promise<void>((r) => sink.close(() => r()));
@@ -234,11 +296,14 @@ export async function measureRx(frameBytes: number, warmupMs: number, measureMs:
 
 export async function benchUplink(opts: BenchOptions): Promise<BenchRow[]> {
   const { runs, warmupMs, measureMs, rows, add } = benchSession(opts);
+  const ratio = (a: number, b: number): number => (b > 0 ? a / b : 0);
   for (const frameBytes of [60, 1464]) {
-    const tx: { uplink: { tx: number; rx: number }; ceiling: { tx: number; rx: number } }[] = [];
+    const tx: { uplink: Measured; ceiling: Measured }[] = [];
     for (let i = 0; i < runs; i++) tx.push(await measureTx(frameBytes, warmupMs, measureMs, i % 2 === 1));
     const ut = median(tx.map((x) => x.uplink.tx));
     const ct = median(tx.map((x) => x.ceiling.tx));
+    const ucpu = median(tx.map((x) => x.uplink.cpuUs));
+    const ccpu = median(tx.map((x) => x.ceiling.cpuUs));
     add({
       name: "bare Node UDP send (ceiling)",
       frameBytes,
@@ -246,6 +311,7 @@ export async function benchUplink(opts: BenchOptions): Promise<BenchRow[]> {
       mpps: ct,
       gbps: gbpsOf(ct, frameBytes),
       receivedMpps: median(tx.map((x) => x.ceiling.rx)),
+      cpuUsPerPacket: ccpu,
     });
     add({
       name: "guest -> VALE -> VXLAN uplink send",
@@ -254,18 +320,23 @@ export async function benchUplink(opts: BenchOptions): Promise<BenchRow[]> {
       mpps: ut,
       gbps: gbpsOf(ut, frameBytes),
       receivedMpps: median(tx.map((x) => x.uplink.rx)),
-      ofCeiling: ct > 0 ? ut / ct : 0,
+      cpuUsPerPacket: ucpu,
+      ofCeiling: ratio(ut, ct),
+      ofCeilingByCpu: ratio(ccpu, ucpu),
     });
-    const rx: { uplink: number; ceiling: number }[] = [];
+    const rx: { uplink: RxMeasured; ceiling: RxMeasured }[] = [];
     for (let i = 0; i < runs; i++) rx.push(await measureRx(frameBytes, warmupMs, measureMs, i % 2 === 1));
-    const ur = median(rx.map((x) => x.uplink));
-    const cr = median(rx.map((x) => x.ceiling));
+    const ur = median(rx.map((x) => x.uplink.mpps));
+    const cr = median(rx.map((x) => x.ceiling.mpps));
+    const urcpu = median(rx.map((x) => x.uplink.cpuUs));
+    const crcpu = median(rx.map((x) => x.ceiling.cpuUs));
     add({
       name: "bare Node UDP receive (ceiling)",
       frameBytes,
       batch: BATCH,
       mpps: cr,
       gbps: gbpsOf(cr, frameBytes),
+      cpuUsPerPacket: crcpu,
     });
     add({
       name: "VXLAN uplink receive -> VALE -> guest",
@@ -273,7 +344,9 @@ export async function benchUplink(opts: BenchOptions): Promise<BenchRow[]> {
       batch: BATCH,
       mpps: ur,
       gbps: gbpsOf(ur, frameBytes),
-      ofCeiling: cr > 0 ? ur / cr : 0,
+      cpuUsPerPacket: urcpu,
+      ofCeiling: ratio(ur, cr),
+      ofCeilingByCpu: ratio(crcpu, urcpu),
     });
   }
   return rows;

@@ -16,6 +16,8 @@ test("bench uplink: send and receive rows beside their bare-socket ceilings, wit
   for (const r of rows) {
     assert.ok(r.mpps > 0, `${r.name} ${r.frameBytes}: a rate was measured`);
     assert.ok(Math.abs(r.gbps - (r.mpps * r.frameBytes * 8) / 1000) < 1e-9);
+    assert.ok(typeof r.cpuUsPerPacket === "number" && r.cpuUsPerPacket > 0, `${r.name}: CPU per packet`);
+    if (!r.name.includes("ceiling")) assert.equal(typeof r.ofCeilingByCpu, "number");
     if (!r.name.includes("ceiling")) assert.equal(typeof r.ofCeiling, "number");
   }
 });
