@@ -131,6 +131,14 @@ export class VxlanAdapter implements NetmapAdapter {
   #rx: KRing | null = null;
   /** The next RX slot a datagram fills (the NIC's DMA position); rxsync publishes up to it. */
   #fill = 0;
+  /**
+   * Learning's clock, read once per rxsync (each pump) rather than per datagram: ageing
+   * counts in minutes, so a turn's staleness does not matter.
+   */
+  #rxNow = 0;
+  /** The last sender and its remote index: a burst from one peer skips the map. */
+  #lastAddress = "";
+  #lastRemote = FDB_NONE;
 
   constructor(o: VxlanAdapterOptions) {
     const slots = o.slots ?? 1024;
@@ -193,6 +201,7 @@ export class VxlanAdapter implements NetmapAdapter {
   register(on: boolean, krings: { rx: readonly KRing[] }): void {
     const k = on ? (krings.rx[0] ?? null) : null;
     this.#rx = k;
+    this.#rxNow = this.#now();
     if (k !== null) this.#fill = k.hwtail;
   }
 
@@ -301,6 +310,7 @@ export class VxlanAdapter implements NetmapAdapter {
   rxsync(k: KRing): void {
     k.hwcur = k.rhead;
     k.hwtail = this.#fill;
+    this.#rxNow = this.#now();
   }
 
   /**
@@ -352,15 +362,20 @@ export class VxlanAdapter implements NetmapAdapter {
     if ((msg[src] & 1) === 0) {
       const remote = this.#remoteOf(address);
       if (remote !== FDB_NONE)
-        this.fdb.learn(msg.readUInt16BE(src), msg.readUInt32BE(src + 2), remote, this.#now());
+        this.fdb.learn(msg.readUInt16BE(src), msg.readUInt32BE(src + 2), remote, this.#rxNow);
     }
     this.onRx?.();
   }
 
   /** The remote index for a datagram's sender, added (with our port) when new. */
   #remoteOf(address: string): number {
+    if (address === this.#lastAddress) return this.#lastRemote;
     const i = this.#byAddress.get(address);
-    if (i !== undefined) return i;
+    if (i !== undefined) {
+      this.#lastAddress = address;
+      this.#lastRemote = i;
+      return i;
+    }
     if (this.remotes.length - this.nStatic >= VXLAN_MAX_LEARNT_REMOTES) return FDB_NONE;
     this.remotes.push({ address, port: this.#learntPort });
     this.#byAddress.set(address, this.remotes.length - 1);
