@@ -239,7 +239,15 @@ export class NetfrontDriver {
     void (async () => {
       for await (const _ev of w) d.#run(() => d.#backendChanged());
     })();
-    await connected;
+    try {
+      await connected;
+    } catch (e) {
+      // Nobody holds a driver whose probe failed: its watch and listener go with it.
+      d.#closed = true;
+      d.#unlisten();
+      await w.close().catch(() => undefined);
+      throw e;
+    }
     return d;
   }
 
@@ -266,20 +274,24 @@ export class NetfrontDriver {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    // Closed already: the backend closed first (xl network-detach), and may be gone by now.
+    let wasClosed = false;
     await this.#runNow(async () => {
       this.#carrierOff();
-      if (this.#state !== XenbusState.Closed) await this.#switch(XenbusState.Closing);
+      wasClosed = this.#state === XenbusState.Closed;
+      if (!wasClosed) await this.#switch(XenbusState.Closing);
     });
-    try {
-      await waitForState(
-        this.#xs,
-        `${this.#backDir}/${KEY_STATE}`,
-        (s) => s === XenbusState.Closing || s === XenbusState.Closed || s === XenbusState.Unknown,
-        { timeoutMs: this.#opts.closeTimeoutMs ?? 2000 },
-      );
-    } catch (e) {
-      this.#log.log("close", `netfront: ${this.#dir}: backend did not close: ${(e as Error).message}`);
-    }
+    if (!wasClosed)
+      try {
+        await waitForState(
+          this.#xs,
+          `${this.#backDir}/${KEY_STATE}`,
+          (s) => s === XenbusState.Closing || s === XenbusState.Closed || s === XenbusState.Unknown,
+          { timeoutMs: this.#opts.closeTimeoutMs ?? 2000 },
+        );
+      } catch (e) {
+        this.#log.log("close", `netfront: ${this.#dir}: backend did not close: ${(e as Error).message}`);
+      }
     await this.#runNow(async () => {
       this.#release();
       await this.#switch(XenbusState.Closed);

@@ -53,7 +53,7 @@ const features = {
 const vif = {
   type: "object",
   additionalProperties: false,
-  expected: "a mapping with mac, ip, bridge, queues, ring-page-order, trusted, features",
+  expected: "a mapping with mac, ip, bridge, queues, ring-page-order, trusted, features, script",
   properties: {
     mac: { type: "string", pattern: MAC_PATTERN, expected: "a MAC address like 00:16:3e:00:01:00" },
     ip: {
@@ -82,6 +82,12 @@ const vif = {
       expected: "true or false (false: the guest copies every frame the backend hands it)",
     },
     features,
+    script: {
+      type: "string",
+      pattern: "^/",
+      maxLength: 1024,
+      expected: "the absolute path of an executable hotplug script, run with online or offline",
+    },
   },
 };
 

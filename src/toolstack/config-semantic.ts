@@ -43,6 +43,7 @@ interface RawVif {
   "ring-page-order": number;
   trusted: boolean;
   features: RawFeatures;
+  script?: string;
 }
 interface RawDomain {
   name: string;
@@ -182,6 +183,7 @@ export function checkRules(raw: RawHost): { issues: RuleIssue[]; config: HostCon
           splitEventChannels: f["split-event-channels"],
           rxNotify: f["rx-notify"],
         },
+        ...(v.script === undefined ? {} : { script: v.script }),
       };
     });
     domains.push({ domid, name: d.name, memoryMiB: mib, pages: mib * PAGES_PER_MIB, vifs });

@@ -54,6 +54,11 @@ export interface VifConfig {
    */
   readonly trusted: boolean;
   readonly features: VifFeatures;
+  /**
+   * The hotplug script's absolute path: written to the backend's `script` key and run by
+   * Domain-0's side with `online`/`offline`; undefined: pvnet's built-in bridge attach.
+   */
+  readonly script?: string;
 }
 
 export interface DomainConfig {

@@ -21,6 +21,7 @@ import { NetbackDriver } from "../netback/xenbus.js";
 import { Dom0Uplinks } from "../uplink/dom0-uplinks.js";
 import { ValeCapture } from "../vale/capture.js";
 import { ValeSwitch } from "../vale/switch.js";
+import { XsChangeFeed } from "../web/xs-changes.js";
 import type { XsClient, XsWatch } from "../xenstore/client.js";
 import { Xenstored } from "../xenstore/daemon.js";
 import { serveXenstore } from "../xenstore/domain-xenstored.js";
@@ -37,6 +38,8 @@ import {
 import { XsTraceFile } from "../xenstore/trace.js";
 import { XsSocketServer } from "../xenstore/transport/socket.js";
 import { parseXenbusState, readOrUndefined, waitForState, XenbusState } from "../xenstore/xenbus.js";
+import { type HostNetmapd, serveHostSwitches } from "./dom0-netmapd.js";
+import { type Dom0VifOps, dom0VifOps } from "./dom0-vif-ops.js";
 import { type HostBackVif, makeBackVif } from "./drivers.js";
 import {
   D0_LIVE_MAPPINGS,
@@ -88,7 +91,13 @@ export default async function main(dom: Domain, args: Dom0Args): Promise<void> {
   const report = (r: HostReport): void => dom.report(r);
   const log = (line: string): void => report({ t: "log", line });
   const trace = args.tracePath === null ? null : new XsTraceFile(args.tracePath);
-  const xenstored = new Xenstored(trace === null ? { log } : { log, trace: trace.write });
+  const feed = args.xsChanges === true ? new XsChangeFeed((r) => dom.report(r)) : null;
+  const xenstored = new Xenstored({
+    log,
+    ...(trace === null ? {} : { trace: trace.write }),
+    ...(feed === null ? {} : { onChange: feed.onChange }),
+  });
+  feed?.attach(xenstored.tree);
   const recs = new Map<string, VifRec>();
   const addRec = (spec: HostVif): void => {
     const paths = vifDevicePaths({ feDomid: spec.domid, beDomid: dom.domid, devid: spec.vif.devid });
@@ -102,10 +111,11 @@ export default async function main(dom: Domain, args: Dom0Args): Promise<void> {
     });
   };
   for (const spec of args.vifs) addRec(spec);
+  let ops: Dom0VifOps | null = null;
   const svc = serveXenstore(dom, xenstored, {
     log,
     next: (from, data) => {
-      if (from !== MACHINE) return;
+      if (from !== MACHINE || ops?.handle(from, data) === true) return;
       const m = data as { t?: unknown; domid?: unknown; name?: unknown; vifs?: unknown; id?: unknown } | null;
       if (m?.t === MSG_ADD_VIFS && typeof m.domid === "number") {
         if (Array.isArray(m.vifs)) for (const v of m.vifs as HostVif[]) addRec(v);
@@ -149,8 +159,23 @@ export default async function main(dom: Domain, args: Dom0Args): Promise<void> {
     throw e;
   }
 
+  // netmap's tools from other shells (vale-ctl, pkt-gen) reach the bridges through this.
+  let netmapd: HostNetmapd | null = null;
+  if (args.netmapdPath != null) {
+    netmapd = await serveHostSwitches([...switches.values()], args.netmapdPath, log);
+    report({ t: "netmapd", path: netmapd.path, note: netmapd.note });
+  }
+
   /** The vif-bridge script's job: the vif joins its bridge, then hotplug-status says so. */
   const hotplug = async (rec: VifRec | undefined, vif: HostBackVif, info: BackVifInfo): Promise<void> => {
+    // The vif's own script runs first (dom0-vif-ops.ts); pvnet's attach follows only if it exits 0.
+    const ran =
+      rec === undefined || ops === null ? null : await ops.runScript(rec.spec, info.backendDir, "online");
+    if (ran !== null && !ran.ok) {
+      rec!.words[VS_HOTPLUG] = -1;
+      await ops!.hotplugError(info.backendDir, ran.message);
+      return;
+    }
     const bridge = await readOrUndefined(xs, `${info.backendDir}/${KEY_BRIDGE}`);
     const sw = bridge === undefined ? undefined : switches.get(bridge);
     if (typeof custom === "function") {
@@ -236,6 +261,26 @@ export default async function main(dom: Domain, args: Dom0Args): Promise<void> {
     await (await w)?.close().catch(() => undefined);
   };
   watch(`/local/domain/${dom.domid}/backend/vif`);
+  ops = dom0VifOps({
+    dom,
+    xs,
+    log,
+    has: (domid, devid) => recs.has(key(domid, devid)),
+    addRec,
+    written: async (domid, devid) => {
+      const rec = recs.get(key(domid, devid));
+      if (rec === undefined) return;
+      watch(guestDevicesPath(domid));
+      rec.written = true;
+      await readStates(rec);
+    },
+    dropRec: async (domid, devid) => {
+      const rec = recs.get(key(domid, devid));
+      if (rec === undefined) return;
+      await forgetRec(key(domid, devid), rec);
+    },
+    pathCleanup,
+  });
 
   /**
    * libxl's part: the guest's name (dom0's, readable by the guest), then one transaction
@@ -375,19 +420,22 @@ export default async function main(dom: Domain, args: Dom0Args): Promise<void> {
       [`${LIBXL_PATH}/${domid}`, LIBXL_PATH],
     ] as const)
       await pathCleanup(xs, p, stop).catch((e: unknown) => log(`rm ${p}: ${errText(e)}`));
-    for (const [k, rec] of recs) {
-      if (rec.spec.domid !== domid) continue;
-      // Its last status stays readable: the host may still list it.
-      await readStates(rec).catch(() => undefined);
-      copyRec(rec);
-      try {
-        rec.vif?.leaveSwitch();
-      } catch (e) {
-        log(`${rec.vif?.name ?? "vif"}: leaving the switch: ${errText(e)}`);
-      }
-      recs.delete(k);
-    }
+    for (const [k, rec] of recs) if (rec.spec.domid === domid) await forgetRec(k, rec);
   };
+  /** A vif whose device is gone: last status kept, its port released, its script run `offline`. */
+  async function forgetRec(k: string, rec: VifRec): Promise<void> {
+    // Its last status stays readable: the host may still list it.
+    await readStates(rec).catch(() => undefined);
+    copyRec(rec);
+    try {
+      rec.vif?.leaveSwitch();
+    } catch (e) {
+      log(`${rec.vif?.name ?? "vif"}: leaving the switch: ${errText(e)}`);
+    }
+    recs.delete(k);
+    if (rec.spec.vif.script !== undefined && ops !== null)
+      await ops.runScript(rec.spec, rec.paths.backend, "offline");
+  }
   const removing = new Set<Promise<void>>();
   dom.onDomainDestroyed((domid) => {
     const p = removeGuest(domid)
@@ -454,6 +502,11 @@ export default async function main(dom: Domain, args: Dom0Args): Promise<void> {
   dom.onShutdown(async () => {
     dom.timers.cancel(tick);
     copyStatus();
+    // The tools' jobs end first: their ports leave the switches before the vifs do. Bounded
+    // well inside the host's 3 s for Domain-0: a job that will not stop is cut off with it.
+    await withTimeout(netmapd?.close() ?? Promise.resolve(), 1000, "netmapd close").catch((e: unknown) =>
+      log(`netmapd close: ${errText(e)}`),
+    );
     // Guests that went just before: their devices are removed before netback stops.
     await withTimeout(Promise.all(removing), 2000, "device removal").catch(() => undefined);
     // Backends close (their channels and mappings released) before anything else goes.
@@ -501,7 +554,7 @@ async function loadHotplug(url: string): Promise<unknown> {
 }
 
 /** Removes `path`, then each parent below `stop` that it left empty. */
-async function pathCleanup(xs: XsClient, path: string, stop: string): Promise<void> {
+export async function pathCleanup(xs: XsClient, path: string, stop: string): Promise<void> {
   const quiet = (e: unknown): void => {
     if (!(e instanceof PvnetError && e.code === "ENOENT")) throw e;
   };

@@ -47,6 +47,14 @@ import {
   XS_WATCH_EVENTS,
   XS_WORDS,
 } from "./host-proto.js";
+import {
+  type AttachedVif,
+  type AttachVifSpec,
+  type DetachedVif,
+  type UdpEchoResult,
+  VifOps,
+  type VifOpsHost,
+} from "./vif-ops.js";
 
 export interface HostOptions {
   /** xenstored's unix socket; null: none. */
@@ -91,6 +99,21 @@ export interface HostOptions {
   readonly statusMs?: number;
   /** Every domain's event loop mode; default "notify" (sleep when idle). */
   readonly loopMode?: LoopMode;
+  /**
+   * Called once Domain-0 runs (xenstored listening), before the first guest is created:
+   * an observer's xenstore watch set here sees every guest's handshake from its start.
+   */
+  readonly onDom0Ready?: (machine: Machine) => Promise<void> | void;
+  /**
+   * Domain-0 reports each xenstore change as it takes effect ("xs-changes" reports, web/
+   * xs-changes.ts): the exact writes of every handshake, for `pvnet up --web`. Default off.
+   */
+  readonly xsChanges?: boolean;
+  /**
+   * Where Domain-0 answers netmapd's protocol for the bridges, so `pvnet vale-ctl` and
+   * `pvnet pkt-gen` reach them (dom0-netmapd.ts); default none.
+   */
+  readonly netmapdSocket?: string | null;
 }
 
 export const DEFAULT_PING: PingPlan = { count: 0, intervalMs: 1000, timeoutMs: 1000 };
@@ -185,11 +208,25 @@ export class Host {
   readonly #resourceAsks = new Map<number, (r: Dom0Resources) => void>();
   readonly #pingAsks = new Map<number, (r: Extract<HostReport, { t: "ping-result" }>) => void>();
   #nextAsk = 1;
+  #netmapd: { path: string | null; note: string | null } = { path: null, note: null };
+  /** network-attach, network-detach, udp-echo and the hotplug scripts (vif-ops.ts). */
+  readonly #ops: VifOps;
 
   private constructor(machine: Machine, socketPath: string | null, log: (line: string) => void) {
     this.machine = machine;
     this.socketPath = socketPath;
     this.#log = log;
+    this.#ops = new VifOps(machine, socketPath, log);
+  }
+
+  /** Where Domain-0 serves the bridges to netmap's tools; null: nowhere. */
+  get netmapdPath(): string | null {
+    return this.#netmapd.path;
+  }
+
+  /** Why Domain-0 does not serve the bridges though asked to (one line); null otherwise. */
+  get netmapdNote(): string | null {
+    return this.#netmapd.note;
   }
 
   /**
@@ -236,6 +273,8 @@ export class Host {
         statusMs: opts.statusMs ?? 250,
         xsStats: host.#xsStats,
         hotplug: opts.hotplug?.href ?? null,
+        xsChanges: opts.xsChanges === true,
+        netmapdPath: opts.netmapdSocket ?? null,
       };
       await machine.createDomain({
         name: dom0.name,
@@ -245,6 +284,7 @@ export class Host {
         loopMode: opts.loopMode,
       });
       host.#ownsSocket = opts.socketPath !== null;
+      await opts.onDom0Ready?.(machine);
       for (const [gi, g] of guests.entries()) {
         const gargs: GuestArgs = {
           vifs: host.#vifs
@@ -311,17 +351,26 @@ export class Host {
       if (d.state !== "running" && d.state !== "starting")
         return `${d.name} is ${d.state}${d.error === undefined ? "" : `: ${d.error.message}`} before its vifs connected`;
     const bad = this.#vifs.find((v) => Atomics.load(v.words, VS_HOTPLUG) === -1);
-    return bad === undefined ? null : `${vifName(bad)}: hotplug failed (${vifStates(bad.words)})`;
+    if (bad === undefined) return null;
+    const why = this.#ops.scriptError(vifName(bad));
+    return `${vifName(bad)}: hotplug failed${why === undefined ? "" : `: ${why}`} (${vifStates(bad.words)})`;
   }
 
   // ---- end of boot's wait ----
 
   #report(domid: number, data: unknown, added: Map<number, (e: string | undefined) => void>): void {
     const r = data as HostReport | null;
-    if (typeof r !== "object" || r === null) return;
+    if (typeof r !== "object" || r === null || this.#ops.onReport(domid, data)) return;
     switch (r.t) {
       case "log":
         if (typeof r.line === "string") this.#log(r.line.slice(0, 1024));
+        return;
+      case "netmapd":
+        if (domid === 0)
+          this.#netmapd = {
+            path: typeof r.path === "string" ? r.path : null,
+            note: typeof r.note === "string" ? r.note.slice(0, 1024) : null,
+          };
         return;
       case "vifs-added":
         if (domid === 0) added.get(r.domid)?.(r.error);
@@ -508,6 +557,91 @@ export class Host {
     return d.domid;
   }
 
+  // ---- hot-plugging and the guest's UDP echo (vif-ops.ts) ----
+
+  /** `xl network-attach`: one more vif in a running guest; resolves once it is Connected. */
+  attachVif(which: number | string, spec: AttachVifSpec = {}): Promise<AttachedVif> {
+    return this.#ops.attachVif(this.#opsHost(), which, spec);
+  }
+
+  /** `xl network-detach`: the vif (by devid or MAC) closes and goes; its switch port is freed. */
+  detachVif(which: number | string, device: number | string): Promise<DetachedVif> {
+    return this.#ops.detachVif(this.#opsHost(), which, String(device));
+  }
+
+  /** A UDP echo server on `port` in each of the guest's stacks. */
+  udpListen(
+    which: number | string,
+    port: number,
+  ): Promise<{ domain: string; id: number; port: number; addresses: string[] }> {
+    return this.#ops.udpListen(this.#opsHost(), which, port);
+  }
+
+  /** One datagram to ip:port from inside the guest, and its echo's round trip. */
+  udpEcho(
+    which: number | string,
+    ip: number,
+    port: number,
+    size = 56,
+    timeoutMs = 1000,
+  ): Promise<UdpEchoResult> {
+    return this.#ops.udpEcho(this.#opsHost(), which, ip, port, size, timeoutMs);
+  }
+
+  /** Why a vif's hotplug script last failed (the last line of its stderr), if it did. */
+  hotplugError(vif: string): string | undefined {
+    return this.#ops.scriptError(vif);
+  }
+
+  #opsHost(): VifOpsHost {
+    return {
+      machine: this.machine,
+      guest: (which) => {
+        const d = this.machine
+          .status()
+          .find(
+            (s) =>
+              s.state !== "destroyed" &&
+              s.state !== "stopped" &&
+              (typeof which === "number" ? s.domid === which : s.name === which),
+          );
+        if (d === undefined) throw new PvnetError("ESRCH", `no domain named ${String(which)}`);
+        if (d.privileged)
+          throw new PvnetError("EINVAL", `${d.name} runs the backends: it has no vifs of its own`);
+        return { domid: d.domid, name: d.name };
+      },
+      status: () => this.status(),
+      bridges: () => this.bridges(),
+      track: (domain, h, stack) => {
+        this.#vifs.push({
+          host: h,
+          domain,
+          words: new Int32Array(h.shared.status),
+          stack,
+          rows: Array.from({ length: h.vif.queues }, (_, q) => queueRow(h.shared.counters, q)),
+        });
+        this.#config = {
+          ...this.#config,
+          domains: this.#config.domains.map((d) =>
+            d.domid === h.domid ? { ...d, vifs: [...d.vifs, h.vif] } : d,
+          ),
+        };
+      },
+      untrack: (domid, devid) => {
+        const i = this.#vifs.findIndex((v) => v.host.domid === domid && v.host.vif.devid === devid);
+        if (i >= 0) this.#vifs.splice(i, 1);
+        this.#config = {
+          ...this.#config,
+          domains: this.#config.domains.map((d) =>
+            d.domid === domid ? { ...d, vifs: d.vifs.filter((v) => v.devid !== devid) } : d,
+          ),
+        };
+      },
+    };
+  }
+
+  // ---- end of vif-ops ----
+
   /** A dead guest's vifs leave the status; its pings stay (they were measured). */
   #forget(domid: number): void {
     for (let i = this.#vifs.length - 1; i >= 0; i--)
@@ -617,8 +751,8 @@ export class Host {
 
   /**
    * Ordered shutdown: guests first (each closes its frontends, which waits for the
-   * backends), then Domain-0 (netback stops, switches, socket); then, if Domain-0 had to be
-   * terminated, its socket file is removed here.
+   * backends), then Domain-0 (netback stops, switches, sockets); then, if Domain-0 had to be
+   * terminated, its socket files are removed here.
    */
   shutdown(): Promise<void> {
     this.#down ??= this.#shutdown();
@@ -627,8 +761,9 @@ export class Host {
 
   async #shutdown(): Promise<void> {
     await this.machine.shutdown(3000);
-    const p = this.socketPath;
-    if (p !== null && this.#ownsSocket && existsSync(p)) {
+    // The netmapd socket is Domain-0's only when it reported listening there.
+    for (const p of [this.#ownsSocket ? this.socketPath : null, this.#netmapd.path]) {
+      if (p === null || !existsSync(p)) continue;
       try {
         if (lstatSync(p).isSocket()) unlinkSync(p);
       } catch {
