@@ -105,23 +105,14 @@ bridges:
     assert.equal(udp.code, 0, `kernel to guest UDP echo: ${udp.out}${udp.err}`);
     assert.match(udp.out, /^echo \d+ 10\.0\.0\.1/);
 
-    const udpEcho = (
-      h as unknown as {
-        udpEcho?: (w: string, ip: number, port: number) => Promise<{ ok: boolean; reason?: string }>;
-      }
-    ).udpEcho;
-    if (typeof udpEcho !== "function") {
-      t.diagnostic("guest to kernel UDP echo skipped: this build has no Host.udpEcho");
-      await t.test("guest to kernel UDP echo", (st) => st.skip("needs Host.udpEcho (the ops branch)"));
-    } else {
-      echo = spawnInNs(ns, ["python3", "-c", PY_UDP_ECHO, "10.0.0.200", "7777"]);
-      const e = echo;
-      let said = "";
-      e.stdout?.setEncoding("utf8").on("data", (c: string) => (said += c));
-      await until("the kernel's echo server", () => said.includes("ready"));
-      const res = await udpEcho.call(h, "g1", ipValue("10.0.0.200"), 7777);
-      assert.ok(res.ok, `guest to kernel UDP echo: ${res.reason}`);
-    }
+    echo = spawnInNs(ns, ["python3", "-c", PY_UDP_ECHO, "10.0.0.200", "7777"]);
+    const e = echo;
+    let said = "";
+    e.stdout?.setEncoding("utf8").on("data", (c: string) => (said += c));
+    await until("the kernel's echo server", () => said.includes("ready"));
+    const res = await h.udpEcho("g1", ipValue("10.0.0.200"), 7777, 56, 3000);
+    assert.ok(res.ok, `guest to kernel UDP echo: ${res.reason}`);
+    assert.equal(res.from, "10.0.0.1");
 
     // The kernel's device may send above pvnet's MTU once its own is raised: pvnet drops
     // each such datagram and counts it, and what fits still passes.
