@@ -7,6 +7,7 @@ import { benchRing } from "./ring.js";
 import { benchScale } from "./scale.js";
 import { benchSoak } from "./soak.js";
 import { benchStorm } from "./storm.js";
+import { benchUplink } from "./uplink.js";
 import { benchVif } from "./vif.js";
 import { benchXenstore } from "./xenstore.js";
 
@@ -35,6 +36,11 @@ export const BENCHES: Record<string, { about: string; run: (o: BenchOptions) => 
   adversary: {
     about: "the adversary's random mode, 10^6 words each side: words/s, reconnects, good pings, leaks",
     run: benchAdversary,
+  },
+  uplink: {
+    about:
+      "guest to VXLAN uplink and back on loopback (Mpps, Gbit/s), vs a bare Node UDP socket in the same run",
+    run: benchUplink,
   },
   soak: {
     about:

@@ -7,7 +7,7 @@ export function benchCommand(program: Command): void {
     .description("run a benchmark and print its table, baselines included")
     .argument(
       "[name]",
-      "benchmark to run (ring, netmap, xenstore, vif, scale, storm, adversary, soak)",
+      "benchmark to run (ring, netmap, xenstore, vif, scale, storm, adversary, soak, uplink)",
       "ring",
     )
     .option("--json", 'print {"results":[...]} instead of a table')

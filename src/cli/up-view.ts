@@ -153,6 +153,30 @@ export function viewLines(cur: Sample, prev: Sample | undefined, header: string)
       ]),
     );
   }
+  if (cur.status.uplinks.length > 0) {
+    lines.push("");
+    lines.push(
+      ...table([
+        ["UPLINK", "VNI", "LOCAL", "TX pps", "RX pps", "LEARNT", "DROPS", "ERRORS"],
+        ...cur.status.uplinks.map((u) => {
+          const c = u.counters;
+          const was = prev?.status.uplinks.find((p) => p.name === u.name)?.counters;
+          const pps = (now: number, then: number | undefined): string =>
+            then === undefined || seconds <= 0 ? "-" : si((now - then) / seconds);
+          return [
+            u.name,
+            String(u.vni),
+            `${u.local}:${u.port}`,
+            pps(c.tx_packets, was?.tx_packets),
+            pps(c.rx_packets, was?.rx_packets),
+            String(u.learnt.length),
+            String(c.rx_dropped + c.rx_missed_errors + c.tx_dropped),
+            String(c.rx_errors + c.tx_errors),
+          ];
+        }),
+      ]),
+    );
+  }
   return lines;
 }
 
@@ -186,5 +210,6 @@ export function statusJson(s: HostStatus, extra: Record<string, unknown> = {}): 
       stack: v.stack,
     })),
     pings: s.pings,
+    uplinks: s.uplinks,
   };
 }

@@ -51,6 +51,7 @@ bridges:
   # must exist; format pcap, the default, or pcapng with one interface per port;
   # count, optional, stops after that many frames):
   #   vale0: { capture: { file: vale0.pcap, format: pcap, count: 1000 } }
-  # Reserved for later: not supported yet, so refused if given:
-  #   uplinks: [{ type: vxlan, vni: 42, local: 0.0.0.0, remote: 192.0.2.1, port: 4789 }]
+  # To reach other pvnet hosts or a Linux vxlan device over VXLAN (port defaults
+  # to 4789, mtu to 1450; a remote may be a.b.c.d:port):
+  #   vale0: { uplinks: [{ vxlan: { local: 192.0.2.1, vni: 42, remotes: [192.0.2.2] } }] }
 `;

@@ -8,6 +8,8 @@
  * parentheses, so each key's expectation is written once, beside its rule.
  */
 
+import { VXLAN_DEFAULT_MTU, VXLAN_MAX_MTU, VXLAN_MIN_MTU } from "../uplink/vxlan/config.js";
+
 const OCTET = "(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])";
 /** An IPv4 address with a prefix length, as `ip addr` prints it. */
 export const IPV4_CIDR_PATTERN = `^${OCTET}(\\.${OCTET}){3}/(3[0-2]|[12]?[0-9])$`;
@@ -27,6 +29,8 @@ export const MAX_MEMORY_MIB = 4096;
 export const DEFAULT_MEMORY_MIB = 32;
 export const DEFAULT_BRIDGE = "vale0";
 export const VXLAN_PORT = 4789;
+/** A VXLAN remote: an IPv4 address, optionally with a port. */
+export const VXLAN_REMOTE_PATTERN = `^${OCTET}(\\.${OCTET}){3}(:[1-9][0-9]{0,4})?$`;
 
 const bool = (what: string) => ({ type: "boolean", default: true, expected: `true or false: ${what}` });
 
@@ -134,17 +138,14 @@ const domain = {
   },
 };
 
-/** Reserved for the VXLAN uplinks that come later: accepted and checked, not used yet. */
-const uplink = {
+/** A VXLAN uplink (src/uplink/vxlan): `{ vxlan: { local, port, vni, remotes, mtu } }`. */
+const vxlan = {
   type: "object",
-  required: ["type", "vni", "remote"],
+  required: ["local", "vni", "remotes"],
   additionalProperties: false,
-  expected: "a mapping with type: vxlan, vni, local, remote, port",
+  expected: "a mapping with local, port, vni, remotes and optionally mtu",
   properties: {
-    type: { const: "vxlan", expected: "vxlan (the only uplink type)" },
-    vni: { type: "integer", minimum: 0, maximum: 0xffffff, expected: "an integer from 0 to 16777215" },
-    local: { type: "string", format: "ipv4", default: "0.0.0.0", expected: "an IPv4 address to bind" },
-    remote: { type: "string", format: "ipv4", expected: "the peer's IPv4 address" },
+    local: { type: "string", format: "ipv4", expected: "the IPv4 address to bind (0.0.0.0: every address)" },
     port: {
       type: "integer",
       minimum: 1,
@@ -152,7 +153,33 @@ const uplink = {
       default: VXLAN_PORT,
       expected: "a UDP port from 1 to 65535",
     },
+    vni: { type: "integer", minimum: 0, maximum: 0xffffff, expected: "an integer from 0 to 16777215" },
+    remotes: {
+      type: "array",
+      maxItems: 64,
+      items: {
+        type: "string",
+        pattern: VXLAN_REMOTE_PATTERN,
+        expected: "a peer's IPv4 address, optionally with :port",
+      },
+      expected: "a list of at most 64 peer addresses (a.b.c.d or a.b.c.d:port)",
+    },
+    mtu: {
+      type: "integer",
+      minimum: VXLAN_MIN_MTU,
+      maximum: VXLAN_MAX_MTU,
+      default: VXLAN_DEFAULT_MTU,
+      expected: `an inner MTU from ${VXLAN_MIN_MTU} to ${VXLAN_MAX_MTU}`,
+    },
   },
+};
+
+const uplink = {
+  type: "object",
+  required: ["vxlan"],
+  additionalProperties: false,
+  expected: "a mapping with vxlan (the only uplink type)",
+  properties: { vxlan },
 };
 
 /** A bridge's packet capture: every frame the switch forwards, written to `file`. */

@@ -4,6 +4,7 @@
  */
 import { statSync } from "node:fs";
 import { dirname, resolve } from "node:path";
+import { parseRemote, type VxlanUplinkConfig } from "../uplink/vxlan/config.js";
 import { fieldName as fmt, type KeyPath } from "./config-locate.js";
 import { parseRateConfig } from "./config-rate.js";
 import { MAX_MEMORY_MIB } from "./config-schema.js";
@@ -12,8 +13,8 @@ import type {
   DomainConfig,
   HostConfig,
   Ipv4Cidr,
+  UplinkConfig,
   VifConfig,
-  VxlanUplink,
 } from "./config-types.js";
 
 export const DOM0_NAME = "Domain-0";
@@ -55,7 +56,7 @@ interface RawDomain {
   vifs: RawVif[];
 }
 interface RawBridge {
-  uplinks?: VxlanUplink[];
+  uplinks?: UplinkConfig[];
   capture?: { file: string; format: "pcap" | "pcapng"; count?: number };
 }
 export interface RawHost {
@@ -202,10 +203,11 @@ export function checkRules(raw: RawHost): { issues: RuleIssue[]; config: HostCon
   });
 
   const captures = new Map<string, string>();
+  const bound = new Map<string, string>();
   for (const name of bridgeNames) {
     const b = raw.bridges[name];
-    if ((b?.uplinks?.length ?? 0) > 0)
-      bad(["bridges", name, "uplinks"], "uplinks are not supported yet", "none: leave uplinks out");
+    for (const [i, u] of (b?.uplinks ?? []).entries())
+      uplinkRules(u.vxlan, ["bridges", name, "uplinks", i, "vxlan"], bad, bound);
     const c = b?.capture;
     if (c !== undefined) {
       const at: KeyPath = ["bridges", name, "capture", "file"];
@@ -227,6 +229,36 @@ export function checkRules(raw: RawHost): { issues: RuleIssue[]; config: HostCon
     return { name, uplinks: b?.uplinks ?? [], capture };
   });
   return { issues, config: deepFreeze({ domains, bridges }) };
+}
+
+/**
+ * A VXLAN uplink's rules beyond the schema: remote ports in range, and no two uplinks on
+ * one local address and port (the second could not bind; 0.0.0.0 takes the port on all).
+ */
+function uplinkRules(
+  v: VxlanUplinkConfig,
+  at: KeyPath,
+  bad: (path: KeyPath, problem: string, expected: string) => void,
+  bound: Map<string, string>,
+): void {
+  v.remotes.forEach((r, j) => {
+    const got = parseRemote(r, v.port);
+    if (typeof got === "string")
+      bad([...at, "remotes", j], got, "a peer's IPv4 address, optionally with :port");
+  });
+  const here = fmt(at);
+  for (const [key, where] of bound) {
+    const [addr, port] = key.split(" ");
+    if (Number(port) === v.port && (addr === v.local || addr === "0.0.0.0" || v.local === "0.0.0.0")) {
+      bad(
+        [...at, "port"],
+        `${v.local}:${v.port} is already bound by ${where}`,
+        "one uplink per local address and port",
+      );
+      return;
+    }
+  }
+  bound.set(`${v.local} ${v.port}`, here);
 }
 
 function isDirectory(path: string): boolean {

@@ -2,6 +2,9 @@
  * A host as `pvnet up` builds it: the result of parsing, validating and defaulting a host
  * file. Every object is frozen; domids follow the order of `domains`, Domain-0 first.
  */
+import type { VxlanUplinkConfig } from "../uplink/vxlan/config.js";
+
+export type { VxlanUplinkConfig };
 
 /** What a vif's netfront offers; each maps to the xenstore feature key of the same name. */
 export interface VifFeatures {
@@ -79,13 +82,9 @@ export interface DomainConfig {
   readonly vifs: readonly VifConfig[];
 }
 
-/** Reserved: checked now, used once uplinks land. */
-export interface VxlanUplink {
-  readonly type: "vxlan";
-  readonly vni: number;
-  readonly local: string;
-  readonly remote: string;
-  readonly port: number;
+/** One entry of `bridges.<name>.uplinks`: a VXLAN tunnel endpoint on the bridge. */
+export interface UplinkConfig {
+  readonly vxlan: VxlanUplinkConfig;
 }
 
 export interface CaptureConfig {
@@ -98,7 +97,7 @@ export interface CaptureConfig {
 
 export interface BridgeConfig {
   readonly name: string;
-  readonly uplinks: readonly VxlanUplink[];
+  readonly uplinks: readonly UplinkConfig[];
   /** Domain-0 records every frame the switch forwards; undefined: no capture. */
   readonly capture: CaptureConfig | undefined;
 }

@@ -18,6 +18,7 @@ import { VIF_QUEUE_COUNTERS } from "../netback/counters.js";
 import type { NetbackVif } from "../netback/vif.js";
 import type { BackVifInfo } from "../netback/vif-api.js";
 import { NetbackDriver } from "../netback/xenbus.js";
+import { Dom0Uplinks } from "../uplink/dom0-uplinks.js";
 import { ValeCapture } from "../vale/capture.js";
 import { ValeSwitch } from "../vale/switch.js";
 import { XsChangeFeed } from "../web/xs-changes.js";
@@ -141,6 +142,16 @@ export default async function main(dom: Domain, args: Dom0Args): Promise<void> {
       const sw = switches.get(c.bridge);
       if (sw !== undefined) captures.push(await ValeCapture.open(sw, { ...c, log }));
     }
+  } catch (e) {
+    await Promise.all(captures.map((c) => c.close().catch(() => undefined)));
+    await server?.close();
+    trace?.close();
+    throw e;
+  }
+  // Uplinks join their switches before any vif, so a bind failure fails the boot with its reason.
+  let uplinks: Dom0Uplinks;
+  try {
+    uplinks = await Dom0Uplinks.open(switches, args.uplinks ?? []);
   } catch (e) {
     await Promise.all(captures.map((c) => c.close().catch(() => undefined)));
     await server?.close();
@@ -466,6 +477,7 @@ export default async function main(dom: Domain, args: Dom0Args): Promise<void> {
     xsTotals[XS_CONNECTIONS] = st.connections;
     xsTotals[D0_LIVE_MAPPINGS] = dom.gnt.liveMappings;
     xsTotals[D0_XS_RINGS] = svc.guests.size;
+    uplinks.publish();
     const devs = netback?.devices() ?? [];
     for (const d of devs) {
       const rec = recs.get(key(d.frontDomid, d.devid));
@@ -512,6 +524,9 @@ export default async function main(dom: Domain, args: Dom0Args): Promise<void> {
       }
       await readStates(rec).catch(() => undefined);
     }
+    await withTimeout(uplinks.close(), 1000, "uplink close").catch((e: unknown) =>
+      log(`uplinks: ${errText(e)}`),
+    );
     // Every vif has left its switch: the captures hold all they will get.
     for (const c of captures) {
       await withTimeout(c.close(), 1000, "capture close").then(

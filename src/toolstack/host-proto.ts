@@ -4,7 +4,9 @@
  * programs send. Status is read by the main thread straight from SharedArrayBuffers the host
  * made, so the live view costs no messages; only ping results and events travel as reports.
  */
+
 import { VIF_QUEUE_COUNTERS } from "../netback/counters.js";
+import type { Dom0Uplink } from "../uplink/dom0-uplinks.js";
 import type { VifConfig } from "./config-types.js";
 
 /** Most queues a vif may have (the schema's bound): the counter area holds this many. */
@@ -61,6 +63,8 @@ export interface Dom0Args {
   readonly bridges: readonly string[];
   /** The bridges' captures (HostConfig bridges[].capture); none when absent. */
   readonly captures?: readonly Dom0Capture[];
+  /** The bridges' VXLAN uplinks (HostConfig bridges[].uplinks); none when absent. */
+  readonly uplinks?: readonly Dom0Uplink[];
   /** Unix socket for xenstore-utils; null: none. */
   readonly socketPath: string | null;
   /** --xenstore-trace file; null: none. */

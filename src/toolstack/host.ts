@@ -13,6 +13,8 @@ import type { LoopMode } from "../hv/loop.js";
 import { type DomainStatus, Machine } from "../hv/machine.js";
 import { VIF_QUEUE_COUNTERS, type VifQueueCounter } from "../netback/counters.js";
 import { type StackCounterName, stackCounters } from "../stack/counters.js";
+import type { Dom0Uplink } from "../uplink/dom0-uplinks.js";
+import { dom0UplinkSpecs, type UplinkStatus, uplinkStatus } from "../uplink/status.js";
 import { XenbusState, xenbusStateName } from "../xenstore/xenbus.js";
 import type { DomainConfig, HostConfig, VifConfig } from "./config-types.js";
 import {
@@ -161,6 +163,8 @@ export interface HostStatus {
   readonly domains: DomainStatus[];
   readonly vifs: VifStatus[];
   readonly pings: PingSummary[];
+  /** Every bridge's uplinks, in config order. */
+  readonly uplinks: UplinkStatus[];
 }
 
 interface VifEntry {
@@ -188,6 +192,7 @@ export class Host {
   readonly machine: Machine;
   readonly socketPath: string | null;
   readonly #vifs: VifEntry[] = [];
+  #uplinks: Dom0Uplink[] = [];
   readonly #pings = new Map<string, PingAcc>();
   readonly #log: (line: string) => void;
   #down: Promise<void> | null = null;
@@ -261,6 +266,7 @@ export class Host {
         captures: config.bridges.flatMap((b) =>
           b.capture === undefined ? [] : [{ bridge: b.name, ...b.capture, file: resolve(b.capture.file) }],
         ),
+        uplinks: (host.#uplinks = dom0UplinkSpecs(config.bridges)),
         socketPath: opts.socketPath,
         tracePath: opts.tracePath ?? null,
         vifs: host.#vifs.map((v) => v.host),
@@ -713,7 +719,7 @@ export class Host {
         lastError: a.lastError,
       }),
     );
-    return { domains, vifs, pings };
+    return { domains, vifs, pings, uplinks: this.#uplinks.map(uplinkStatus) };
   }
 
   /**

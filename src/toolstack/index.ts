@@ -7,6 +7,9 @@
  *
  * @module pvnet/toolstack
  */
+
+export type { UplinkStatus } from "../uplink/status.js";
+export { VXLAN_COUNTERS, type VxlanCounter } from "../uplink/vxlan/counters.js";
 export {
   DEFAULT_HOST_YAML,
   defaultHostConfig,

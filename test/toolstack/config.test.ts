@@ -105,19 +105,36 @@ bridges: { vale0: }
   assert.deepEqual(ok("domains: [{ name: Domain-0, memory: 4096 }]").bridges, []);
 });
 
-test("reserved section: VXLAN uplinks are checked, then refused as not supported yet", () => {
+test("uplinks: a VXLAN entry is taken with port and mtu defaulted; two on one address and port are refused", () => {
+  const c = ok(`
+domains: [{ name: Domain-0 }]
+bridges:
+  vale0:
+    uplinks: [{ vxlan: { local: 192.0.2.1, vni: 42, remotes: [192.0.2.2, "192.0.2.3:4790"] } }]
+`);
+  assert.deepEqual(c.bridges[0].uplinks, [
+    {
+      vxlan: { local: "192.0.2.1", port: 4789, vni: 42, remotes: ["192.0.2.2", "192.0.2.3:4790"], mtu: 1450 },
+    },
+  ]);
   const r = parseHostConfig(
     `
 domains: [{ name: Domain-0 }]
 bridges:
   vale0:
-    uplinks: [{ type: vxlan, vni: 42, remote: 192.0.2.1 }]
+    uplinks: [{ vxlan: { local: 0.0.0.0, vni: 1, remotes: ["192.0.2.2:70000"] } }]
+  vale1:
+    uplinks: [{ vxlan: { local: 192.0.2.1, port: 4789, vni: 2, remotes: [] } }]
 `,
     "h.yaml",
   );
   assert.equal(r.ok, false);
   assert.deepEqual(r.ok ? [] : r.issues.map((i) => [i.field, i.problem]), [
-    ["bridges.vale0.uplinks", "uplinks are not supported yet"],
+    ["bridges.vale0.uplinks[0].vxlan.remotes[0]", "192.0.2.2:70000: port 70000 is not from 1 to 65535"],
+    [
+      "bridges.vale1.uplinks[0].vxlan.port",
+      "192.0.2.1:4789 is already bound by bridges.vale0.uplinks[0].vxlan",
+    ],
   ]);
   assert.deepEqual(ok("domains: [{ name: Domain-0 }]\nbridges:\n  vale0: { uplinks: [] }").bridges[0], {
     name: "vale0",
@@ -379,18 +396,21 @@ const BAD: Bad[] = [
   },
   {
     what: "a VXLAN uplink with a bad remote",
-    text: edit("  vale0: {}", "  vale0: { uplinks: [{ type: vxlan, vni: 1,\n    remote: 192.0.9 }] }"),
-    field: "bridges.vale0.uplinks[0].remote",
-    at: "remote: 192.0.9",
+    text: edit(
+      "  vale0: {}",
+      "  vale0: { uplinks: [{ vxlan: { local: 0.0.0.0, vni: 1,\n    remotes: [192.0.9] } }] }",
+    ),
+    field: "bridges.vale0.uplinks[0].vxlan.remotes[0]",
+    at: "192.0.9",
     problem: /"192.0.9" is not valid/,
   },
   {
     what: "a VNI above 24 bits",
     text: edit(
       "  vale0: {}",
-      "  vale0:\n    uplinks:\n      - { type: vxlan, vni: 16777216, remote: 192.0.2.1 }",
+      "  vale0:\n    uplinks:\n      - vxlan: { local: 192.0.2.1, vni: 16777216, remotes: [] }",
     ),
-    field: "bridges.vale0.uplinks[0].vni",
+    field: "bridges.vale0.uplinks[0].vxlan.vni",
     at: "16777216",
     problem: /out of range/,
   },

@@ -1,0 +1,384 @@
+/**
+ * The VXLAN uplink as a native netmap device (docs/porting.md): one TX and one RX ring in a
+ * region of its own, and a UDP socket for a NIC.
+ *
+ * txsync encapsulates the slots [hwcur, rhead) into datagrams (RFC 7348: the header is
+ * written once per pool cell at start-up, so a frame costs one copy behind it) and sends
+ * each to the remote learnt for its destination MAC, or to every static remote for
+ * broadcast, multicast and unknown unicast (head-end replication). A pool cell is reused
+ * only once every send that names it has completed; when none is free the sync stops there
+ * and resumes (`onTxRoom`) as sends complete, so a burst waits in the ring, never in an
+ * unbounded queue.
+ *
+ * Received datagrams are the NIC's DMA: each one is checked (decap.ts), its inner frame
+ * copied into the RX slot after the last one filled, and its source MAC learnt against
+ * the datagram's sender. rxsync publishes what was filled; `onRx` asks the owner to pump
+ * the ring into the switch once per event-loop turn, so datagrams enter the switch in
+ * batches. Nothing a datagram holds can make this throw.
+ */
+import type { Counters } from "../../base/counters.js";
+import { type AdapterConfig, type NetmapAdapter, ringPairConfig } from "../../netmap/adapter.js";
+import type { NetmapDevice } from "../../netmap/context.js";
+import type { KRing } from "../../netmap/kring.js";
+import {
+  NETMAP_BUF_RESERVED,
+  NETMAP_MAX_FRAGS,
+  NR_RX,
+  NR_TX,
+  NS_MOREFRAG,
+  ringBytes,
+  ringSlot,
+  slotBufIdx,
+  slotSetFlags,
+  slotSetLen,
+} from "../../netmap/layout.js";
+import { NetmapRegion } from "../../netmap/mem.js";
+import { copyBytes } from "../../wire/copy.js";
+import { memOf } from "../../wire/mem.js";
+import { ETH_HLEN } from "../../wire/net/ethernet.js";
+import { VXLAN_HLEN } from "../../wire/net/vxlan.js";
+import type { VxlanRemote } from "./config.js";
+import { VXLAN_COUNTERS, type VxlanCounter, vxlanCounters } from "./counters.js";
+import {
+  classifyDatagram,
+  DECAP_FLAGS,
+  DECAP_OK,
+  DECAP_OVERSIZE,
+  DECAP_RUNT,
+  DECAP_SHORT,
+  DECAP_VNI,
+} from "./decap.js";
+import { FDB_NONE, VxlanFdb } from "./fdb.js";
+
+/** What the adapter needs of a UDP socket (node:dgram's Socket fits). */
+export interface VxlanSender {
+  send(
+    msg: Uint8Array,
+    offset: number,
+    length: number,
+    port: number,
+    address: string,
+    cb: (err: Error | null) => void,
+  ): void;
+}
+
+export interface VxlanAdapterOptions {
+  readonly name: string;
+  readonly vni: number;
+  /** Inner MTU: frames up to mtu + 14 bytes pass. */
+  readonly mtu: number;
+  /** Where unlearnt datagrams go, and the ports replies use. */
+  readonly remotes: readonly VxlanRemote[];
+  /** The port a learnt remote that is not a static one is sent to (our own port). */
+  readonly learntPort: number;
+  readonly sender: VxlanSender;
+  readonly slots?: number;
+  readonly ageingMs?: number;
+  /** The counters' shared memory (VXLAN_COUNTERS_BYTES); a fresh buffer when absent. */
+  readonly counters?: SharedArrayBuffer;
+  readonly now?: () => number;
+}
+
+/** Linux vxlan's default fdb ageing (`ageing 300`). */
+export const VXLAN_AGEING_MS = 300_000;
+/** Remotes learnt beyond the static ones; later senders are still received, not learnt. */
+export const VXLAN_MAX_LEARNT_REMOTES = 1024;
+const CELL = 2048 + 64;
+
+const C = (n: VxlanCounter): number => VXLAN_COUNTERS.indexOf(n);
+const RX_PKTS = C("rx_packets");
+const RX_BYTES = C("rx_bytes");
+const RX_ERRORS = C("rx_errors");
+const RX_DROPPED = C("rx_dropped");
+const RX_LENGTH = C("rx_length_errors");
+const RX_FRAME = C("rx_frame_errors");
+const RX_MISSED = C("rx_missed_errors");
+const MULTICAST = C("multicast");
+const TX_PKTS = C("tx_packets");
+const TX_BYTES = C("tx_bytes");
+const TX_ERRORS = C("tx_errors");
+const TX_DROPPED = C("tx_dropped");
+
+let nextRegionId = 3000;
+
+export class VxlanAdapter implements NetmapAdapter {
+  readonly name: string;
+  readonly vni: number;
+  readonly mtu: number;
+  readonly region: NetmapRegion;
+  readonly txRing: number;
+  readonly rxRing: number;
+  readonly counters: Counters<VxlanCounter>;
+  readonly fdb: VxlanFdb;
+  /** Static remotes first, then those learnt from datagrams' senders. */
+  readonly remotes: VxlanRemote[];
+  readonly nStatic: number;
+  /** Set by the owner: free pool cells after a stalled txsync; frames to pump. */
+  onTxRoom: (() => void) | null = null;
+  onRx: (() => void) | null = null;
+  readonly #slots: number;
+  readonly #maxFrame: number;
+  readonly #learntPort: number;
+  readonly #sender: VxlanSender;
+  readonly #now: () => number;
+  readonly #byAddress = new Map<string, number>();
+  readonly #pool: Buffer;
+  readonly #poolMem;
+  readonly #refs: Int32Array;
+  readonly #done: ((err: Error | null) => void)[];
+  #next = 0;
+  #stalled = false;
+  #rx: KRing | null = null;
+  /** The next RX slot a datagram fills (the NIC's DMA position); rxsync publishes up to it. */
+  #fill = 0;
+  /**
+   * Learning's clock, read once per rxsync (each pump) rather than per datagram: ageing
+   * counts in minutes, so a turn's staleness does not matter.
+   */
+  #rxNow = 0;
+  /** The last sender and its remote index: a burst from one peer skips the map. */
+  #lastAddress = "";
+  #lastRemote = FDB_NONE;
+
+  constructor(o: VxlanAdapterOptions) {
+    const slots = o.slots ?? 1024;
+    this.name = o.name;
+    this.vni = o.vni;
+    this.mtu = o.mtu;
+    this.#slots = slots;
+    this.#maxFrame = o.mtu + ETH_HLEN;
+    this.#learntPort = o.learntPort;
+    this.#sender = o.sender;
+    this.#now = o.now ?? (() => performance.now());
+    this.counters = vxlanCounters(o.counters);
+    this.fdb = new VxlanFdb(o.ageingMs ?? VXLAN_AGEING_MS);
+    this.remotes = [...o.remotes];
+    this.nStatic = o.remotes.length;
+    o.remotes.forEach((r, i) => {
+      if (!this.#byAddress.has(r.address)) this.#byAddress.set(r.address, i);
+    });
+    this.region = new NetmapRegion(nextRegionId++, {
+      ifBytes: 1024,
+      ringBytes: 2 * ringBytes(slots),
+      nBufs: NETMAP_BUF_RESERVED + 2 * slots,
+    });
+    this.txRing = this.region.allocRingWithBufs(slots, NR_TX, 0, o.name);
+    this.rxRing = this.region.allocRingWithBufs(slots, NR_RX, 0, o.name);
+    // One cell per TX slot and as many again: a flood to several remotes holds its cell
+    // until the last send completes, while the ring refills behind it.
+    const cells = 2 * slots;
+    this.#poolMem = memOf(new ArrayBuffer(cells * CELL));
+    this.#pool = Buffer.from(this.#poolMem.buffer);
+    for (let c = 0; c < cells; c++) {
+      const at = c * CELL;
+      this.#pool[at] = 0x08;
+      this.#pool[at + 4] = (o.vni >>> 16) & 0xff;
+      this.#pool[at + 5] = (o.vni >>> 8) & 0xff;
+      this.#pool[at + 6] = o.vni & 0xff;
+    }
+    this.#refs = new Int32Array(cells);
+    this.#done = Array.from({ length: cells }, (_, c) => (err: Error | null) => this.#sent(c, err));
+  }
+
+  /** What netmap_attach registers (`valeAttach` / attachDevice put it on a switch). */
+  device(): NetmapDevice {
+    return {
+      name: this.name,
+      adapter: this,
+      region: this.region,
+      txRings: [this.txRing],
+      rxRings: [this.rxRing],
+      hostTxRings: [],
+      hostRxRings: [],
+      hostRings: null,
+    };
+  }
+
+  config(): AdapterConfig {
+    return ringPairConfig(this.#slots, this.region.bufSize);
+  }
+
+  register(on: boolean, krings: { rx: readonly KRing[] }): void {
+    const k = on ? (krings.rx[0] ?? null) : null;
+    this.#rx = k;
+    this.#rxNow = this.#now();
+    if (k !== null) this.#fill = k.hwtail;
+  }
+
+  /** Pool cells some send still holds (for tests: all zero once the socket caught up). */
+  get cellsInFlight(): number {
+    let n = 0;
+    for (const r of this.#refs) if (r > 0) n++;
+    return n;
+  }
+
+  txsync(k: KRing): void {
+    const region = this.region;
+    const u32 = region.mem.u32;
+    const bufSize = region.bufSize;
+    const nBufs = region.nBufs;
+    const pool = this.#poolMem;
+    const refs = this.#refs;
+    const cells = refs.length;
+    const c = this.counters.f64;
+    const max = this.#maxFrame;
+    const n = k.numSlots;
+    const head = k.rhead;
+    const now = this.#now();
+    let i = k.hwcur;
+    while (i !== head) {
+      const cell = this.#next;
+      if (refs[cell] > 0) {
+        this.#stalled = true;
+        break;
+      }
+      const base = cell * CELL;
+      // A frame is one slot or a chain marked NS_MOREFRAG; each slot's words are read
+      // once, checked, and only then used. The chain is gathered behind the cell's header.
+      let total = 0;
+      let bad = false;
+      let over = false;
+      for (let frags = 1; ; frags++) {
+        const w = ringSlot(k.r, i) >>> 2;
+        const buf = u32[w];
+        const lenFlags = u32[w + 1];
+        const len = lenFlags & 0xffff;
+        i = i + 1 === n ? 0 : i + 1;
+        if (buf < NETMAP_BUF_RESERVED || buf >= nBufs || len > bufSize) bad = true;
+        else if (total + len > max) over = true;
+        else if (!bad && !over)
+          copyBytes(pool, base + VXLAN_HLEN + total, region.mem, region.bufOff(buf), len);
+        total += len;
+        if (((lenFlags >>> 16) & NS_MOREFRAG) === 0) break;
+        if (i === head || frags === NETMAP_MAX_FRAGS) {
+          bad = true;
+          break;
+        }
+      }
+      if (bad || total < ETH_HLEN) {
+        c[TX_ERRORS]++;
+        continue;
+      }
+      if (over) {
+        c[TX_DROPPED]++;
+        continue;
+      }
+      const d0 = base + VXLAN_HLEN;
+      const p = this.#pool;
+      let dst = FDB_NONE;
+      if ((p[d0] & 1) === 0) dst = this.fdb.lookup(p.readUInt16BE(d0), p.readUInt32BE(d0 + 2), now);
+      const size = VXLAN_HLEN + total;
+      if (dst !== FDB_NONE) {
+        this.#send(cell, base, size, dst);
+      } else if (this.nStatic === 0) {
+        c[TX_DROPPED]++;
+        continue;
+      } else for (let r = 0; r < this.nStatic; r++) this.#send(cell, base, size, r);
+      this.#next = cell + 1 === cells ? 0 : cell + 1;
+    }
+    k.hwcur = i;
+    // Every slot before hwcur was copied out: all of them are the user's again.
+    k.hwtail = i === 0 ? n - 1 : i - 1;
+  }
+
+  #send(cell: number, base: number, size: number, remote: number): void {
+    const r = this.remotes[remote];
+    const c = this.counters.f64;
+    this.#refs[cell]++;
+    c[TX_PKTS]++;
+    c[TX_BYTES] += size - VXLAN_HLEN;
+    try {
+      this.#sender.send(this.#pool, base, size, r.port, r.address, this.#done[cell]);
+    } catch {
+      // A closed socket throws synchronously: the frame is lost, never the caller.
+      this.#refs[cell]--;
+      c[TX_PKTS]--;
+      c[TX_BYTES] -= size - VXLAN_HLEN;
+      c[TX_ERRORS]++;
+    }
+  }
+
+  #sent(cell: number, err: Error | null): void {
+    this.#refs[cell]--;
+    if (err !== null && err !== undefined) this.counters.f64[TX_ERRORS]++;
+    if (this.#stalled && this.#refs[this.#next] === 0) {
+      this.#stalled = false;
+      this.onTxRoom?.();
+    }
+  }
+
+  rxsync(k: KRing): void {
+    k.hwcur = k.rhead;
+    k.hwtail = this.#fill;
+    this.#rxNow = this.#now();
+  }
+
+  /**
+   * A datagram arrived from `address` (the socket's 'message'): checked, counted, and its
+   * inner frame put on the RX ring, or dropped and counted. Never throws.
+   */
+  receive(msg: Buffer, address: string): void {
+    const c = this.counters.f64;
+    const why = classifyDatagram(msg, this.vni, this.#maxFrame);
+    if (why !== DECAP_OK) {
+      if (why === DECAP_SHORT || why === DECAP_RUNT || why === DECAP_OVERSIZE) {
+        c[RX_LENGTH]++;
+        c[RX_ERRORS]++;
+      } else if (why === DECAP_FLAGS) {
+        c[RX_FRAME]++;
+        c[RX_ERRORS]++;
+      } else if (why === DECAP_VNI) c[RX_DROPPED]++;
+      return;
+    }
+    const k = this.#rx;
+    if (k === null) {
+      c[RX_DROPPED]++;
+      return;
+    }
+    const n = k.numSlots;
+    const at = this.#fill;
+    const next = at + 1 === n ? 0 : at + 1;
+    if (next === k.hwcur || at >= n) {
+      c[RX_MISSED]++;
+      return;
+    }
+    const region = this.region;
+    const m = region.mem;
+    const s = ringSlot(k.r, at);
+    const buf = slotBufIdx(m, s);
+    if (!region.validBuf(buf)) {
+      c[RX_DROPPED]++;
+      return;
+    }
+    const len = msg.length - VXLAN_HLEN;
+    msg.copy(m.u8, region.bufOff(buf), VXLAN_HLEN, msg.length);
+    slotSetLen(m, s, len);
+    slotSetFlags(m, s, 0);
+    this.#fill = next;
+    c[RX_PKTS]++;
+    c[RX_BYTES] += len;
+    const src = VXLAN_HLEN + 6;
+    if ((msg[VXLAN_HLEN] & 1) !== 0) c[MULTICAST]++;
+    if ((msg[src] & 1) === 0) {
+      const remote = this.#remoteOf(address);
+      if (remote !== FDB_NONE)
+        this.fdb.learn(msg.readUInt16BE(src), msg.readUInt32BE(src + 2), remote, this.#rxNow);
+    }
+    this.onRx?.();
+  }
+
+  /** The remote index for a datagram's sender, added (with our port) when new. */
+  #remoteOf(address: string): number {
+    if (address === this.#lastAddress) return this.#lastRemote;
+    const i = this.#byAddress.get(address);
+    if (i !== undefined) {
+      this.#lastAddress = address;
+      this.#lastRemote = i;
+      return i;
+    }
+    if (this.remotes.length - this.nStatic >= VXLAN_MAX_LEARNT_REMOTES) return FDB_NONE;
+    this.remotes.push({ address, port: this.#learntPort });
+    this.#byAddress.set(address, this.remotes.length - 1);
+    return this.remotes.length - 1;
+  }
+}
