@@ -36,6 +36,7 @@ import {
 import { XsTraceFile } from "../xenstore/trace.js";
 import { XsSocketServer } from "../xenstore/transport/socket.js";
 import { parseXenbusState, readOrUndefined, waitForState, XenbusState } from "../xenstore/xenbus.js";
+import { Dom0Captures } from "./dom0-capture.js";
 import { type HostBackVif, makeBackVif } from "./drivers.js";
 import {
   D0_LIVE_MAPPINGS,
@@ -111,11 +112,14 @@ export default async function main(dom: Domain, args: Dom0Args): Promise<void> {
         return addVifs(svc.toolstack, m.domid, String(m.name));
       }
       if (m?.t === MSG_RESTART_BACKEND) return restartBackend();
+      if (liveCaptures?.handle(m)) return;
       if (m?.t === MSG_RESOURCES && typeof m.id === "number")
         report({ t: "resources", id: m.id, counts: resources() });
     },
   });
   const xs = svc.toolstack;
+  /** `pvnet capture` sessions (dom0-capture.ts), once the switches exist. */
+  let liveCaptures: Dom0Captures | null = null;
   let server: XsSocketServer | null = null;
   try {
     if (args.socketPath !== null) server = await XsSocketServer.listen(xenstored, args.socketPath, { log });
@@ -124,6 +128,7 @@ export default async function main(dom: Domain, args: Dom0Args): Promise<void> {
     throw e;
   }
   const switches = new Map(args.bridges.map((b) => [b, new ValeSwitch(b)]));
+  liveCaptures = new Dom0Captures(switches, (r) => dom.report(r));
   // Captures tap their switches before any vif joins, so they hold every frame from the first.
   const captures: ValeCapture[] = [];
   try {
@@ -459,6 +464,7 @@ export default async function main(dom: Domain, args: Dom0Args): Promise<void> {
       await readStates(rec).catch(() => undefined);
     }
     // Every vif has left its switch: the captures hold all they will get.
+    liveCaptures?.stopAll("the host stopped");
     for (const c of captures) {
       await withTimeout(c.close(), 1000, "capture close").then(
         (s) => log(`capture ${c.bridge}: ${s.frames} frames to ${c.file}, ${s.drops} dropped`),
