@@ -7,6 +7,7 @@
  * `expected` is pvnet's annotation keyword: the human phrase an error message puts in
  * parentheses, so each key's expectation is written once, beside its rule.
  */
+import { TAP_UPLINK_SCHEMA } from "./config-tap.js";
 
 const OCTET = "(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])";
 /** An IPv4 address with a prefix length, as `ip addr` prints it. */
@@ -149,7 +150,17 @@ const bridge = {
   additionalProperties: false,
   expected: "a mapping (may be empty: {})",
   properties: {
-    uplinks: { type: "array", default: [], items: uplink, expected: "a list of uplinks" },
+    uplinks: {
+      type: "array",
+      default: [],
+      items: {
+        if: { type: "object", required: ["tap"], properties: { tap: {} } },
+        // biome-ignore lint/suspicious/noThenProperty: JSON Schema's if/then/else, not a promise
+        then: TAP_UPLINK_SCHEMA,
+        else: uplink,
+      },
+      expected: "a list of uplinks",
+    },
     capture,
   },
 };

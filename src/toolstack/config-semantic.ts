@@ -6,6 +6,7 @@ import { statSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { fieldName as fmt, type KeyPath } from "./config-locate.js";
 import { MAX_MEMORY_MIB } from "./config-schema.js";
+import { isTapEntry } from "./config-tap.js";
 import type {
   BridgeConfig,
   DomainConfig,
@@ -49,7 +50,7 @@ interface RawDomain {
   vifs: RawVif[];
 }
 interface RawBridge {
-  uplinks?: VxlanUplink[];
+  uplinks?: (VxlanUplink | { tap: { name: string; fd?: number } })[];
   capture?: { file: string; format: "pcap" | "pcapng"; count?: number };
 }
 export interface RawHost {
@@ -187,10 +188,22 @@ export function checkRules(raw: RawHost): { issues: RuleIssue[]; config: HostCon
   });
 
   const captures = new Map<string, string>();
+  const tapNames = new Map<string, string>();
   for (const name of bridgeNames) {
     const b = raw.bridges[name];
-    if ((b?.uplinks?.length ?? 0) > 0)
-      bad(["bridges", name, "uplinks"], "uplinks are not supported yet", "none: leave uplinks out");
+    if ((b?.uplinks ?? []).some((u) => !isTapEntry(u)))
+      bad(["bridges", name, "uplinks"], "VXLAN uplinks are not supported yet", "tap uplinks only");
+    for (const u of b?.uplinks ?? []) {
+      if (!isTapEntry(u)) continue;
+      const other = tapNames.get(u.tap.name);
+      if (other !== undefined)
+        bad(
+          ["bridges", name, "uplinks"],
+          `tap ${u.tap.name} is already an uplink of ${other}`,
+          "one port per tap",
+        );
+      tapNames.set(u.tap.name, name);
+    }
     const c = b?.capture;
     if (c !== undefined) {
       const at: KeyPath = ["bridges", name, "capture", "file"];
@@ -209,7 +222,10 @@ export function checkRules(raw: RawHost): { issues: RuleIssue[]; config: HostCon
     const b = raw.bridges[name];
     const c = b?.capture;
     const capture = c === undefined ? undefined : { file: c.file, format: c.format, count: c.count };
-    return { name, uplinks: b?.uplinks ?? [], capture };
+    const all = b?.uplinks ?? [];
+    const taps = all.filter(isTapEntry).map((u) => ({ name: u.tap.name, fd: u.tap.fd }));
+    const uplinks = all.filter((u): u is VxlanUplink => !isTapEntry(u));
+    return { name, uplinks, taps, capture };
   });
   return { issues, config: deepFreeze({ domains, bridges }) };
 }

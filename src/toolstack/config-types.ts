@@ -62,6 +62,8 @@ export interface DomainConfig {
   readonly vifs: readonly VifConfig[];
 }
 
+import type { TapUplink } from "./config-tap.js";
+
 /** Reserved: checked now, used once uplinks land. */
 export interface VxlanUplink {
   readonly type: "vxlan";
@@ -82,6 +84,8 @@ export interface CaptureConfig {
 export interface BridgeConfig {
   readonly name: string;
   readonly uplinks: readonly VxlanUplink[];
+  /** The `tap` entries of its uplinks: Linux tap devices on the switch (config-tap.ts). */
+  readonly taps: readonly TapUplink[];
   /** Domain-0 records every frame the switch forwards; undefined: no capture. */
   readonly capture: CaptureConfig | undefined;
 }

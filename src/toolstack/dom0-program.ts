@@ -20,6 +20,7 @@ import type { BackVifInfo } from "../netback/vif-api.js";
 import { NetbackDriver } from "../netback/xenbus.js";
 import { ValeCapture } from "../vale/capture.js";
 import { ValeSwitch } from "../vale/switch.js";
+import type { TapPort } from "../vale/tap-port.js";
 import type { XsClient, XsWatch } from "../xenstore/client.js";
 import { Xenstored } from "../xenstore/daemon.js";
 import { serveXenstore } from "../xenstore/domain-xenstored.js";
@@ -37,6 +38,7 @@ import { XsTraceFile } from "../xenstore/trace.js";
 import { XsSocketServer } from "../xenstore/transport/socket.js";
 import { parseXenbusState, readOrUndefined, waitForState, XenbusState } from "../xenstore/xenbus.js";
 import { Dom0Captures } from "./dom0-capture.js";
+import { openTaps } from "./dom0-taps.js";
 import { type HostBackVif, makeBackVif } from "./drivers.js";
 import {
   D0_LIVE_MAPPINGS,
@@ -129,6 +131,15 @@ export default async function main(dom: Domain, args: Dom0Args): Promise<void> {
   }
   const switches = new Map(args.bridges.map((b) => [b, new ValeSwitch(b)]));
   liveCaptures = new Dom0Captures(switches, (r) => dom.report(r));
+  // Tap uplinks join before any vif, as a NIC is on its bridge before guests boot.
+  let taps: TapPort[] = [];
+  try {
+    taps = openTaps(switches, args.taps ?? [], log);
+  } catch (e) {
+    await server?.close();
+    trace?.close();
+    throw e;
+  }
   // Captures tap their switches before any vif joins, so they hold every frame from the first.
   const captures: ValeCapture[] = [];
   try {
@@ -465,6 +476,7 @@ export default async function main(dom: Domain, args: Dom0Args): Promise<void> {
     }
     // Every vif has left its switch: the captures hold all they will get.
     liveCaptures?.stopAll("the host stopped");
+    for (const t of taps) t.close();
     for (const c of captures) {
       await withTimeout(c.close(), 1000, "capture close").then(
         (s) => log(`capture ${c.bridge}: ${s.frames} frames to ${c.file}, ${s.drops} dropped`),

@@ -61,6 +61,8 @@ export interface Dom0Args {
   readonly bridges: readonly string[];
   /** The bridges' captures (HostConfig bridges[].capture); none when absent. */
   readonly captures?: readonly Dom0Capture[];
+  /** Tap devices on the bridges (config-tap.ts); fd null: the launcher's, from PVNET_TAP_FDS. */
+  readonly taps?: readonly { readonly bridge: string; readonly name: string; readonly fd: number | null }[];
   /** Unix socket for xenstore-utils; null: none. */
   readonly socketPath: string | null;
   /** --xenstore-trace file; null: none. */

@@ -224,6 +224,9 @@ export class Host {
         captures: config.bridges.flatMap((b) =>
           b.capture === undefined ? [] : [{ bridge: b.name, ...b.capture, file: resolve(b.capture.file) }],
         ),
+        taps: config.bridges.flatMap((b) =>
+          b.taps.map((t) => ({ bridge: b.name, name: t.name, fd: t.fd ?? null })),
+        ),
         socketPath: opts.socketPath,
         tracePath: opts.tracePath ?? null,
         vifs: host.#vifs.map((v) => v.host),
