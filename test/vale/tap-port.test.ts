@@ -2,16 +2,18 @@
  * Tap ports with the kernel on both sides of pvnet: `scripts/pvnet-tap` opens two taps and
  * runs `pvnet up` with them as uplinks of vale0; each tap is moved into a network namespace
  * of its own with an address, and the kernel in one reaches the kernel in the other only
- * through pvnet's switch: ping, then iperf3 TCP (the throughput is printed). Without root,
+ * through pvnet's switch: ping, `pvnet capture` of an uplink, then iperf3 TCP (the
+ * throughput is printed). Without root,
  * /dev/net/tun, ip, iperf3 or python3 the test skips with the reason, never passes.
  */
 import assert from "node:assert/strict";
 import { type ChildProcess, execFileSync, spawn, spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
 import { fileURLToPath } from "node:url";
+import { EPB_DIR_INBOUND, EPB_DIR_OUTBOUND, readPcapng } from "../../src/wire/pcapng.js";
 
 const MAIN = fileURLToPath(new URL("../../src/cli/main.js", import.meta.url));
 const LAUNCHER = fileURLToPath(new URL("../../../scripts/pvnet-tap", import.meta.url));
@@ -37,7 +39,7 @@ const sh = (args: string[]): string =>
   execFileSync(args[0]!, args.slice(1), { encoding: "utf8", timeout: 30_000 });
 const inNs = (ns: string, args: string[]): string => sh(["ip", "netns", "exec", ns, ...args]);
 
-test("two kernels on one VALE switch through two taps: ping, then iperf3 TCP", {
+test("two kernels on one VALE switch through two taps: ping, a capture of the uplink, then iperf3 TCP", {
   timeout: 120_000,
 }, async (t) => {
   const why = missing();
@@ -74,6 +76,37 @@ test("two kernels on one VALE switch through two taps: ping, then iperf3 TCP", {
     }
     const ping = inNs(nss[0]!, ["ping", "-c", "3", "-i", "0.2", "-W", "5", "10.99.0.2"]);
     assert.match(ping, / 0% packet loss/);
+    // The uplink can be captured like any port: echo requests in from tap a, replies out to it.
+    const file = join(dir, "tap.pcapng");
+    const cap = new Promise<number | null>((resolve) =>
+      spawn(
+        process.execPath,
+        [MAIN, "capture", taps[0]!, "-w", file, "-c", "2", "--format", "pcapng", "icmp"],
+        {
+          env: { ...process.env, PVNET_RUNDIR: dir },
+          stdio: "ignore",
+        },
+      ).on("close", resolve),
+    );
+    await new Promise((r) => setTimeout(r, 500));
+    inNs(nss[0]!, ["ping", "-c", "3", "-i", "0.2", "-W", "5", "10.99.0.2"]);
+    assert.equal(await cap, 0);
+    const ng = readPcapng(readFileSync(file));
+    assert.ok(!("error" in ng), JSON.stringify(ng));
+    if ("error" in ng) return;
+    assert.deepEqual(
+      ng.packets.map((p) => [
+        ng.interfaces[p.interfaceIndex]!.name,
+        p.data[12],
+        p.data[23],
+        p.data[34],
+        p.flags,
+      ]),
+      [
+        [taps[0], 0x08, 1, 8, EPB_DIR_INBOUND],
+        [taps[0], 0x08, 1, 0, EPB_DIR_OUTBOUND],
+      ],
+    );
     server = spawn("ip", ["netns", "exec", nss[1]!, "iperf3", "-s", "-1", "-B", "10.99.0.2"], {
       stdio: "ignore",
     });
@@ -92,7 +125,6 @@ test("two kernels on one VALE switch through two taps: ping, then iperf3 TCP", {
     t.diagnostic(
       `iperf3 TCP tap->pvnet->tap: ${gbps.toFixed(3)} Gbit/s (${res.end.sum_received.bytes} bytes)`,
     );
-    console.log(`iperf3 TCP through pvnet (two taps, one VALE switch): ${gbps.toFixed(3)} Gbit/s`);
     assert.ok(res.end.sum_received.bytes > 0);
   } finally {
     server?.kill("SIGKILL");
