@@ -4,6 +4,7 @@
  * from other processes. One JSON request per line, one JSON reply per line, in order:
  * `{"ok":true,...}` or `{"ok":false,"error":"..."}`. Every request is checked; a bad one
  * (not JSON, unknown op, bad arguments) gets an error reply and the connection stays.
+ * `capture` (`pvnet capture`) turns its connection into a stream: capture-stream.ts.
  */
 import { chmodSync, lstatSync, unlinkSync } from "node:fs";
 import { createServer, type Server, type Socket } from "node:net";
