@@ -116,7 +116,10 @@ export function serveCapture(host: Host, s: Socket, req: CaptureRequest, rest: s
       () => finish({ error: "Domain-0 did not answer the capture request" }),
       START_MS,
     );
+    /** The client asked to stop before Domain-0 had started: stop as soon as it has. */
+    let stopAsked = rest.trim() !== "";
     const stop = (): void => {
+      stopAsked = true;
       if (state === "running") machine.post(0, { t: MSG_CAPTURE_STOP, id });
     };
     const onInput = (): void => stop();
@@ -164,7 +167,7 @@ export function serveCapture(host: Host, s: Socket, req: CaptureRequest, rest: s
             `${JSON.stringify({ ok: true, port: r.port ?? r.bridge, bridge: r.bridge, format: req.format })}\n`,
           );
           // The client's lines from now on only mean "stop".
-          if (rest.trim() !== "") stop();
+          if (stopAsked) stop();
           return;
         case "capture-data": {
           if (state !== "running" || s.destroyed) return;
