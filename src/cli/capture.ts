@@ -39,13 +39,15 @@ function positiveInt(v: string): number {
 const REC_MAX = 1 << 20;
 
 /**
- * Runs one capture: the request, the reply, then records into `out` until the end record.
+ * Runs one capture: the request, the reply, then records into the stream `openOut` makes
+ * (called once the host has said yes, so a refused capture leaves no file behind) until
+ * the end record.
  * Resolves with the counts; rejects with one line when the host refuses or goes away.
  */
 export function runCapture(
   path: string,
   req: Record<string, unknown>,
-  out: NodeJS.WritableStream,
+  openOut: () => NodeJS.WritableStream,
   stopOn: Promise<unknown>,
 ): Promise<CaptureEnd> {
   return new Promise((resolve, reject) => {
@@ -75,12 +77,7 @@ export function runCapture(
           : new PvnetError(code, `cannot reach the host at ${path}: ${e.message}`),
       );
     });
-    out.on("error", (e: NodeJS.ErrnoException) =>
-      // The reader went away (tshark quit): stop quietly; anything else is an error.
-      e.code === "EPIPE"
-        ? done(null, { captured: -1, dropped: -1, reason: "the reader went away" })
-        : done(new PvnetError(e.code ?? "EIO", `writing the capture: ${e.message}`)),
-    );
+    let out: NodeJS.WritableStream | null = null;
     s.on("data", (c: Buffer) => {
       pending = pending.length === 0 ? c : Buffer.concat([pending, c]);
       if (!replied) {
@@ -99,8 +96,15 @@ export function runCapture(
           return done(new PvnetError("EREMOTE", typeof r.error === "string" ? r.error : "the host refused"));
         replied = true;
         pending = pending.subarray(nl + 1);
+        out = openOut();
+        out.on("error", (e: NodeJS.ErrnoException) =>
+          // The reader went away (tshark quit): stop quietly; anything else is an error.
+          e.code === "EPIPE"
+            ? done(null, { captured: -1, dropped: -1, reason: "the reader went away" })
+            : done(new PvnetError(e.code ?? "EIO", `writing the capture: ${e.message}`)),
+        );
       }
-      while (pending.length >= CAPTURE_REC_HDR) {
+      while (out !== null && pending.length >= CAPTURE_REC_HDR) {
         const type = pending[0];
         const len = pending.readUInt32LE(1);
         if (len > REC_MAX || (type !== CAPTURE_REC_DATA && type !== CAPTURE_REC_END))
@@ -175,17 +179,13 @@ export function captureCommand(program: Command): void {
       const filter = words.join(" ");
       const terms = parseFilter(filter);
       if (typeof terms === "string") throw usage(terms);
-      let out: NodeJS.WritableStream;
       let file: WriteStream | null = null;
-      if (o.write === "-") out = process.stdout;
-      else {
-        file = createWriteStream(o.write);
-        await new Promise<void>((resolve, reject) => {
-          file!.once("open", () => resolve());
-          file!.once("error", (e) => reject(new PvnetError("EIO", `cannot open ${o.write}: ${e.message}`)));
-        });
-        out = file;
-      }
+      const path = o.write;
+      const openOut = (): NodeJS.WritableStream => {
+        if (path === "-") return process.stdout;
+        file = createWriteStream(path);
+        return file;
+      };
       let interrupted = (): void => {};
       const stopOn = new Promise<void>((r) => {
         interrupted = r;
@@ -196,13 +196,14 @@ export function captureCommand(program: Command): void {
         const end = await runCapture(
           o.control ?? defaultControlSocket(),
           { op: "capture", port, format: o.format, count: o.count ?? null, filter },
-          out,
+          openOut,
           stopOn,
         );
         if (end.captured >= 0)
           process.stderr.write(`${end.captured} packets captured\n${end.dropped} packets dropped\n`);
       } finally {
-        if (file !== null) await new Promise<void>((r) => file!.end(() => r()));
+        const f = file as WriteStream | null;
+        if (f !== null && !f.destroyed) await new Promise<void>((r) => f.end(() => r()));
       }
     });
 }

@@ -172,6 +172,12 @@ test("errors: one line each, exit 1", async () => {
     assert.match(r.err, re);
     assert.equal(r.err.trimEnd().split("\n").length, 1, r.err);
   }
+  // A refused capture leaves no file behind; a file that cannot be written is one line.
+  assert.equal(existsSync(join(dir, "x.pcap")), false);
+  const nodir = await pvnetRun(["capture", "vif1.0", "-w", join(dir, "no", "such.pcap")], env);
+  assert.equal(nodir.code, 1);
+  assert.match(nodir.err, /^pvnet capture: writing the capture: ENOENT/);
+  assert.equal(nodir.err.trimEnd().split("\n").length, 1, nodir.err);
   const none = await pvnetRun(["capture", "vif1.0", "-w", "-"], { ...env, PVNET_RUNDIR: join(dir, "none") });
   assert.equal(none.code, 1);
   assert.match(none.err, /^pvnet capture: no pvnet host is running/);
