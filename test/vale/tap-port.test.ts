@@ -3,7 +3,8 @@
  * runs `pvnet up` with them as uplinks of vale0; each tap is moved into a network namespace
  * of its own with an address, and the kernel in one reaches the kernel in the other only
  * through pvnet's switch: ping, `pvnet capture` of an uplink, then iperf3 TCP (the
- * throughput is printed). Without root,
+ * throughput is printed). A second test puts a tap beside the default host's guests: the
+ * kernel pings and UDP-echoes a guest, and a guest pings the kernel. Without root,
  * /dev/net/tun, ip, iperf3 or python3 the test skips with the reason, never passes.
  */
 import assert from "node:assert/strict";
@@ -13,6 +14,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
 import { fileURLToPath } from "node:url";
+import { DEFAULT_HOST_YAML } from "../../src/toolstack/config.js";
 import { EPB_DIR_INBOUND, EPB_DIR_OUTBOUND, readPcapng } from "../../src/wire/pcapng.js";
 
 const MAIN = fileURLToPath(new URL("../../src/cli/main.js", import.meta.url));
@@ -142,6 +144,87 @@ test("two kernels on one VALE switch through two taps: ping, a capture of the up
       });
     }
     for (const ns of nss) spawnSync("ip", ["netns", "del", ns], { stdio: "ignore" });
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+/** Starts `pvnet up yaml` through the launcher with `taps`; resolves once it listens. */
+async function upWithTaps(
+  dir: string,
+  yaml: string,
+  taps: string[],
+): Promise<{ proc: ChildProcess; out: () => string }> {
+  let out = "";
+  const proc = spawn("python3", [LAUNCHER, ...taps, "--", process.execPath, MAIN, "up", yaml], {
+    env: { ...process.env, PVNET_RUNDIR: dir },
+  });
+  proc.stdout!.setEncoding("utf8").on("data", (c: string) => (out += c));
+  proc.stderr!.setEncoding("utf8").on("data", (c: string) => (out += c));
+  const end = Date.now() + 30_000;
+  while (!out.includes("control at")) {
+    if (Date.now() > end || proc.exitCode !== null) assert.fail(`pvnet up did not start:\n${out}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return { proc, out: () => out };
+}
+
+async function stopUp(proc: ChildProcess | null): Promise<void> {
+  if (proc === null || proc.exitCode !== null) return;
+  proc.kill("SIGINT");
+  await new Promise((r) => {
+    const timer = setTimeout(() => {
+      proc.kill("SIGKILL");
+      r(null);
+    }, 10_000);
+    proc.on("close", () => {
+      clearTimeout(timer);
+      r(null);
+    });
+  });
+}
+
+test("a guest and the kernel through a tap: the kernel pings and UDP-echoes the guest, the guest pings the kernel", {
+  timeout: 120_000,
+}, async (t) => {
+  const why = missing();
+  if (why !== null) return t.skip(why);
+  const id = process.pid % 100000;
+  const tap = `pvg${id}`;
+  const ns = `pvnet-tapg-${id}`;
+  const dir = mkdtempSync(join(tmpdir(), "pvnet-tapg-"));
+  const yaml = join(dir, "host.yaml");
+  const text = DEFAULT_HOST_YAML.replace(
+    "  vale0: {}\n",
+    `  vale0: { uplinks: [{ tap: { name: ${tap} } }] }\n`,
+  );
+  assert.notEqual(text, DEFAULT_HOST_YAML);
+  writeFileSync(yaml, text);
+  let up: ChildProcess | null = null;
+  try {
+    up = (await upWithTaps(dir, yaml, [tap])).proc;
+    sh(["ip", "netns", "add", ns]);
+    sh(["ip", "link", "set", tap, "netns", ns]);
+    inNs(ns, ["ip", "addr", "add", "10.0.0.9/24", "dev", tap]);
+    inNs(ns, ["ip", "link", "set", tap, "up"]);
+    assert.match(inNs(ns, ["ping", "-c", "3", "-i", "0.2", "-W", "5", "10.0.0.1"]), / 0% packet loss/);
+    // UDP echo (port 7) from the kernel: the reply's checksum must be right for the kernel to deliver it.
+    const echo = inNs(ns, [
+      "python3",
+      "-c",
+      "import socket;s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM);s.settimeout(5);" +
+        "s.sendto(b'pvnet-tap',('10.0.0.2',7));print(s.recvfrom(100)[0].decode())",
+    ]);
+    assert.equal(echo.trim(), "pvnet-tap");
+    const r = spawnSync(process.execPath, [MAIN, "ping", "guest1", "10.0.0.9", "-c", "2", "-i", "0.2"], {
+      env: { ...process.env, PVNET_RUNDIR: dir },
+      encoding: "utf8",
+      timeout: 30_000,
+    });
+    assert.equal(r.status, 0, r.stdout + r.stderr);
+    assert.match(r.stdout, /2 packets transmitted, 2 received/);
+  } finally {
+    await stopUp(up);
+    spawnSync("ip", ["netns", "del", ns], { stdio: "ignore" });
     rmSync(dir, { recursive: true, force: true });
   }
 });
