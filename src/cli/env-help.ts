@@ -13,7 +13,10 @@ const NETMAPD = [
 ] as const;
 
 const XENSTORED = [
-  ["XENSTORED_PATH", "the xenstored socket, as libxenstore reads it; --socket overrides it"],
+  [
+    "XENSTORED_PATH",
+    "the xenstored socket, as libxenstore reads it; --socket overrides it. pvnet xenstore without it: a running pvnet host's ($PVNET_RUNDIR/xenstored.sock) when one answers, else the default below",
+  ],
   [
     "XENSTORED_RUNDIR",
     "without XENSTORED_PATH the socket is $XENSTORED_RUNDIR/socket (default /var/run/xenstored/socket)",

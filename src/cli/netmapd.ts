@@ -61,7 +61,8 @@ export function withSocketHint(e: unknown): unknown {
 }
 
 const VALE_CTL_HELP = `
-netmap's vale-ctl, against a running pvnet netmapd. One action per call; the last
+netmap's vale-ctl, against a running pvnet netmapd, or a running pvnet up (which answers
+on the same socket for its own switches; the vif ports are listed). One action per call; the last
 action option wins, as in netmap's tool. With no option it lists every switch port.
 
 Options:

@@ -19,8 +19,9 @@ const PKT_GEN_HELP = `
 netmap's packet generator and sink. Each instance binds one port and runs one
 function on it. With a netmapd listening, every instance runs there in a worker thread
 of its own, so pkt-gens started from different shells meet on its switches, as netmap's
-meet in the kernel. Without one (a note on stderr says so), the instances on this
-command line, joined by ++, run in this process and meet only each other.
+meet in the kernel; a running pvnet up answers there for its own switches. Without
+either (a note on stderr says so), the instances on this command line, joined by ++,
+run in this process and meet only each other.
 
 Ports (-i):
   valeX:P          port P of the VALE switch valeX (both made on first open, gone at
@@ -36,7 +37,9 @@ Functions (-f):
   rx      receive and count (the default)
   txseq   send, each packet carrying a sequence number at byte 42
   rxseq   receive and report sequence gaps and packets out of order
-  ping    send one packet at a time and time its echo (min, mean, p50, p99)
+  ping    send one packet at a time and time its echo (min, mean, p50, p99);
+          answers ARP for its -s address, so a host stack (a guest's UDP echo on
+          port 7: -d IP:7) can reply
   pong    send every packet back with its addresses swapped
 
 Options:
@@ -101,6 +104,8 @@ Examples:
   pvnet netmapd &   then in two shells:
   pvnet pkt-gen -i vale0:b -f rxseq        pvnet pkt-gen -i vale0:a -f txseq -R 1000000
   pvnet pkt-gen -i vale0:a -f tx -s 10.0.0.1-10.0.0.9:1234-1240 -n 63
+  with pvnet up running: ping guest1 through the host's switch vale0:
+  pvnet pkt-gen -i vale0:probe -f ping -s 10.0.0.99 -d 10.0.0.1:7 -n 5
 ${ENV_HELP.netmapd}`;
 
 /** How long the other netmapd jobs run on after one given -n has finished. */
@@ -212,7 +217,7 @@ async function viaNetmapd(
       const absent = e instanceof PvnetError && (e.code === "ENOENT" || e.code === "ECONNREFUSED");
       if (i === 0 && absent && socket === undefined) {
         process.stderr.write(
-          `pvnet pkt-gen: no netmapd at ${path}: running in-process (instances meet only with ++)\n`,
+          `pvnet pkt-gen: no netmapd or pvnet host at ${path}: running in-process (instances meet only with ++)\n`,
         );
         return false;
       }

@@ -4,13 +4,15 @@
  */
 import type { Command } from "commander";
 import { PvnetError } from "../base/errors.js";
-import { defaultRunDir } from "../netmapd/socket-path.js";
+import { defaultNetmapdSocket } from "../netmapd/socket-path.js";
 import type { Host, HostStatus } from "../toolstack/host.js";
+import { DEFAULT_WEB_ADDR, parseWebAddr, type WebAddr } from "../web/addr.js";
 import { defaultControlSocket } from "./control-client.js";
 import { withSocketHint } from "./netmapd.js";
 import { exitAfterSignal, shutdownSignals } from "./signals.js";
 import { socketPathArg, usage } from "./style.js";
 import type { Sample } from "./up-view.js";
+import { hostXsSocket } from "./xs-locate.js";
 
 export interface UpOpts {
   for?: string;
@@ -18,8 +20,11 @@ export interface UpOpts {
   xenstoreSocket?: string;
   xenstoreTrace?: string;
   control?: string;
+  netmapdSocket?: string;
   pingCount: string;
   pingInterval: string;
+  /** `--web [ADDR:PORT]`: true when given without a value. */
+  web?: string | true;
 }
 
 export interface UpRun {
@@ -29,13 +34,17 @@ export interface UpRun {
   socketPath: string;
   tracePath: string | null;
   controlPath: string;
+  /** Where Domain-0 answers vale-ctl and pkt-gen for the bridges. */
+  netmapdPath: string;
   pingCount: number;
   pingIntervalMs: number;
+  /** Where the web view listens; null: no web view. */
+  web: WebAddr | null;
 }
 
 /** Where `pvnet up`'s xenstored listens unless told: next to netmapd's socket. */
 export function defaultUpSocket(): string {
-  return `${defaultRunDir()}/xenstored.sock`;
+  return hostXsSocket();
 }
 
 function intOpt(name: string, v: string, min: number, max: number): number {
@@ -56,6 +65,12 @@ export function parseUpOpts(file: string | undefined, o: UpOpts): UpRun {
         "seconds, more than 0 and at most 86400; fractions allowed",
       );
   }
+  let web: WebAddr | null = null;
+  if (o.web !== undefined) {
+    const a = parseWebAddr(o.web === true ? DEFAULT_WEB_ADDR : o.web);
+    if (typeof a === "string") throw usage(`--web ${a}`, "ADDR:PORT, PORT or ADDR (default 127.0.0.1:8080)");
+    web = a;
+  }
   if (o.xenstoreTrace === "") throw usage("--xenstore-trace: empty path", "a file to append the trace to");
   return {
     file,
@@ -64,8 +79,10 @@ export function parseUpOpts(file: string | undefined, o: UpOpts): UpRun {
     socketPath: o.xenstoreSocket ?? defaultUpSocket(),
     tracePath: o.xenstoreTrace ?? null,
     controlPath: o.control ?? defaultControlSocket(),
+    netmapdPath: o.netmapdSocket ?? defaultNetmapdSocket(),
     pingCount: intOpt("ping-count", o.pingCount, 0, 1_000_000),
     pingIntervalMs: intOpt("ping-interval", o.pingInterval, 10, 3_600_000),
+    web,
   };
 }
 
@@ -95,21 +112,38 @@ export async function runUp(run: UpRun): Promise<void> {
       ? new PvnetError(e.code, `${e.message} (another pvnet up: stop it, or give this one --control PATH)`)
       : e;
   });
+  // The web view's port is taken before boot too; its xenstore watch starts once Domain-0
+  // runs, so it sees every guest's handshake from the first write.
+  const web =
+    run.web === null
+      ? null
+      : await (await import("../web/live.js")).WebLive.listen(run.web).catch(async (e: unknown) => {
+          await control.close();
+          throw e;
+        });
   const host: Host = await Host.boot(config, {
     socketPath: run.socketPath,
     tracePath: run.tracePath,
     ping: { count: run.pingCount, intervalMs: run.pingIntervalMs },
+    netmapdSocket: run.netmapdPath,
     log,
+    ...(web === null ? {} : { xsChanges: true, onDom0Ready: (m) => web.watch(run.socketPath, m) }),
   }).catch(async (e: unknown) => {
+    await web?.close();
     await control.close();
     throw withSocketHint(e);
   });
   control.serve(host);
+  web?.serve(host);
   say(
     `pvnet up: ${config.domains.length} domains from ${run.file ?? "the default host"}; ` +
       `xenstore at ${host.socketPath} (XENSTORED_PATH=${host.socketPath} xenstore-ls -p /local/domain)` +
       `${run.tracePath === null ? "" : `; trace in ${run.tracePath}`}\n` +
-      `pvnet up: control at ${control.path} (pvnet list, network-list, create, destroy, backend-restart, ping, top)\n`,
+      `pvnet up: control at ${control.path} (pvnet list, network-list, create, destroy, backend-restart, ping, top)\n` +
+      (host.netmapdPath !== null
+        ? `pvnet up: switches at ${host.netmapdPath} (pvnet vale-ctl -l, pvnet pkt-gen -i vale0:probe ...)\n`
+        : `pvnet up: ${host.netmapdNote ?? "switches not served"}\n`) +
+      `${web === null ? "" : `pvnet up: web view at ${web.url}\n`}`,
   );
   const t0 = performance.now();
   // The last few samples: rates are measured over at least half a second (rateBase).
@@ -144,6 +178,7 @@ export async function runUp(run: UpRun): Promise<void> {
   if (!run.json) draw(true);
   const final: HostStatus = host.status();
   if (signal !== null) say(`pvnet up: ${signal}, shutting down\n`);
+  await web?.close();
   await control.close();
   await host.shutdown();
   if (run.json)
@@ -172,6 +207,15 @@ export function upCommand(program: Command): void {
       `the commands' control socket (default ${defaultControlSocket()})`,
       socketPathArg,
     )
+    .option(
+      "--web [addr:port]",
+      `serve a live web view of the host (default ${DEFAULT_WEB_ADDR}; port 0: any free port)`,
+    )
+    .option(
+      "--netmapd-socket <path>",
+      `where the switches answer pvnet vale-ctl and pkt-gen, as netmapd's (default ${defaultNetmapdSocket()})`,
+      socketPathArg,
+    )
     .option("--xenstore-trace <file>", "append every xenstore request and reply to FILE, one line each")
     .option(
       "--ping-count <n>",
@@ -190,6 +234,10 @@ export function upCommand(program: Command): void {
         "From other shells, through the control socket (--control; the same default for both):",
         "  pvnet list, pvnet network-list DOMAIN, pvnet create --name NAME, pvnet destroy DOMAIN,",
         "  pvnet backend-restart, pvnet ping DOMAIN IP, pvnet top -b",
+        "",
+        "The bridges answer netmap's tools as a netmapd does (--netmapd-socket; the same default):",
+        "  pvnet vale-ctl -l lists their ports (the vifs too); pvnet pkt-gen -i vale0:probe ...",
+        "A netmapd already listening there keeps the socket; the host says so and goes on.",
       ].join("\n"),
     )
     .action(async (file: string | undefined, o: UpOpts) => {

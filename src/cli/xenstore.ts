@@ -11,6 +11,7 @@ import { withSocketHint } from "./netmapd.js";
 import { exitAfterSignal, untilSignal } from "./signals.js";
 import { socketPathArg, usage } from "./style.js";
 import type { ToolIo } from "./xenstore-tools.js";
+import { locateXsSocket } from "./xs-locate.js";
 
 // The daemon, the client and the tools load when a command runs, so `pvnet` starts fast.
 const tools = () => import("./xenstore-tools.js");
@@ -31,10 +32,11 @@ function stdio(tool: string): ToolIo {
 /** Connects, runs one tool, closes; the tool's status becomes the exit code. */
 async function withClient(cmd: Command, run: (c: XsClient, io: ToolIo) => Promise<number>): Promise<void> {
   const o = cmd.optsWithGlobals<SocketOpt>();
-  const path = o.socket ?? defaultXsSocketPath();
+  const found = o.socket === undefined ? await locateXsSocket() : null;
+  const path = o.socket ?? found!.path;
   const { XsClient } = await import("../xenstore/client.js");
   const client = await XsClient.connect(path).catch((e: unknown) => {
-    throw noDaemon(e, path);
+    throw noDaemon(e, path, found?.via === "default" ? found.hostPath : null);
   });
   try {
     process.exitCode = await run(client, stdio(cmd.name()));
@@ -44,7 +46,7 @@ async function withClient(cmd: Command, run: (c: XsClient, io: ToolIo) => Promis
 }
 
 /** A failed connect, said as what it means for the user. */
-function noDaemon(e: unknown, path: string): unknown {
+function noDaemon(e: unknown, path: string, hostPath: string | null): unknown {
   if (!(e instanceof PvnetError)) return e;
   const why: Record<string, string> = {
     ENOENT: "no socket there",
@@ -55,9 +57,11 @@ function noDaemon(e: unknown, path: string): unknown {
   const errno = /connect (E[A-Z]+)/.exec(e.message)?.[1] ?? e.code;
   const reason = why[errno];
   if (reason === undefined) return e;
+  // Looked for a running pvnet host first: say so, the likelier thing to start.
+  const host = hostPath === null ? "" : `; no pvnet host is running either (none at ${hostPath})`;
   return new PvnetError(
     errno,
-    `no xenstored at ${path} (${reason}; start one with pvnet xenstored, or give --socket PATH)`,
+    `no xenstored at ${path} (${reason}${host}; start one with pvnet up or pvnet xenstored, or give --socket PATH)`,
   );
 }
 
@@ -107,15 +111,14 @@ export function xenstoredCommand(program: Command): void {
     });
 }
 
+const TOOL_SOCKET_HELP =
+  "daemon socket (default: $XENSTORED_PATH, else a running pvnet host's, else $XENSTORED_RUNDIR/socket)";
+
 export function xenstoreCommand(program: Command): void {
   const xs = program
     .command("xenstore")
     .description("xenstore client tools with xenstore-utils' output")
-    .option(
-      "--socket <path>",
-      "daemon socket (default: $XENSTORED_PATH or $XENSTORED_RUNDIR/socket)",
-      socketPathArg,
-    )
+    .option("--socket <path>", TOOL_SOCKET_HELP, socketPathArg)
     .addHelpText(
       "after",
       [
@@ -123,12 +126,16 @@ export function xenstoreCommand(program: Command): void {
         "Each tool takes the flags of its xenstore-utils namesake (xenstore-read, ...), prints",
         "the same bytes and exits with the same status. -s (talk to the daemon's socket",
         "directly) is accepted by every tool and changes nothing: the socket is the only way here.",
+        "",
+        "Without --socket the daemon is, in this order: $XENSTORED_PATH; else a running pvnet",
+        "host's (pvnet up's xenstored.sock in its run directory, when something answers there);",
+        "else libxenstore's default, $XENSTORED_RUNDIR/socket (/var/run/xenstored/socket).",
         ENV_HELP.xenstored,
       ].join("\n"),
     );
 
   // --socket is accepted before or after the tool name.
-  const SOCKET_HELP = "daemon socket (default: $XENSTORED_PATH or $XENSTORED_RUNDIR/socket)";
+  const SOCKET_HELP = TOOL_SOCKET_HELP;
   const tool = (name: string): Command =>
     xs
       .command(name)

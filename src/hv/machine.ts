@@ -236,6 +236,17 @@ export class Machine extends EventEmitter {
     this.#post(d, { t: "msg", from: MACHINE, data });
   }
 
+  /**
+   * A domain's memory and grant table, for observers in the main thread that only read
+   * (the web view samples ring indices there, as a debugger reads a guest's memory); the
+   * contents are the domain's to write, so a reader validates every word it takes.
+   */
+  inspect(domid: number): { memory: SharedArrayBuffer; grantTable: SharedArrayBuffer } | undefined {
+    const d = this.#doms.get(domid);
+    if (d === undefined || d.status.state === "destroyed") return undefined;
+    return { memory: d.memory, grantTable: d.grantTable };
+  }
+
   status(): DomainStatus[] {
     return [...this.#doms.values()].map((d) => ({ ...d.status, channels: this.channels(d.domid) }));
   }

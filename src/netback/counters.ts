@@ -40,6 +40,12 @@ export const VIF_QUEUE_COUNTERS = [
   "tx_credit_waits",
   /** Times the pending pool was empty and the ring was left unread. */
   "tx_pending_full",
+  /** Events the guest sent on this queue's channel(s) that netback handled. */
+  "evt_received",
+  /** Notifications netback sent the guest (responses pushed and the guest asked for one). */
+  "evt_sent",
+  /** Grant copy operations netback issued (one per contiguous piece of a frame). */
+  "gnt_copy_ops",
 ] as const;
 
 export type VifQueueCounter = (typeof VIF_QUEUE_COUNTERS)[number];

@@ -95,6 +95,8 @@ export class NetbackRx {
   readonly #cBytes: number;
   readonly #cDrop: number;
   readonly #cGrantErr: number;
+  readonly #cEvtSent: number;
+  readonly #cCopyOps: number;
   readonly #cFixup: number;
   #dead = false;
   /** req_prod at the last RX event that brought buffers (see #posted). */
@@ -122,6 +124,8 @@ export class NetbackRx {
     this.#cBytes = counters.slot("tx_bytes");
     this.#cDrop = counters.slot("tx_dropped");
     this.#cGrantErr = counters.slot("grant_errors");
+    this.#cEvtSent = counters.slot("evt_sent");
+    this.#cCopyOps = counters.slot("gnt_copy_ops");
     this.#cFixup = counters.slot("rx_gso_checksum_fixup");
     this.#sc = scratch;
     this.#fatal = fatal;
@@ -208,7 +212,10 @@ export class NetbackRx {
   /** Publishes the responses written since the last flush; notifies if the guest asked. */
   flush(): void {
     if (this.#dead || this.#ring.unpushedResponses === 0) return;
-    if (this.#ring.pushResponsesAndCheckNotify()) this.#dom.evtchn.send(this.#port);
+    if (this.#ring.pushResponsesAndCheckNotify()) {
+      this.#c[this.#cEvtSent]++;
+      this.#dom.evtchn.send(this.#port);
+    }
   }
 
   /** Stops: nothing more is written to the ring; queued frames are dropped and counted. */
@@ -388,6 +395,7 @@ export class NetbackRx {
         left -= len;
       }
     }
+    this.#c[this.#cCopyOps] += nOps;
     if (nOps > 0 && this.#dom.gnt.copy(ops, 0, nOps) > 0) {
       for (let k = 0; k < nOps; k++) {
         if (gcopyStatus(ops, k * GNTTAB_COPY_SIZE) !== GNTST_okay) {

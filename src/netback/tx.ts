@@ -106,6 +106,8 @@ export class NetbackTx {
   readonly #cDrop: number;
   readonly #cFatal: number;
   readonly #cGrantErr: number;
+  readonly #cEvtSent: number;
+  readonly #cCopyOps: number;
   readonly #cPendFull: number;
   readonly #cZcSent: number;
   readonly #cZcOk: number;
@@ -148,6 +150,8 @@ export class NetbackTx {
     this.#cDrop = counters.slot("rx_dropped");
     this.#cFatal = counters.slot("tx_fatal");
     this.#cGrantErr = counters.slot("grant_errors");
+    this.#cEvtSent = counters.slot("evt_sent");
+    this.#cCopyOps = counters.slot("gnt_copy_ops");
     this.#cPendFull = counters.slot("tx_pending_full");
     this.#cZcSent = counters.slot("tx_zerocopy_sent");
     this.#cZcOk = counters.slot("tx_zerocopy_success");
@@ -226,7 +230,10 @@ export class NetbackTx {
   #endBatch(): void {
     this.#sink.flush();
     const ring = this.#ring;
-    if (ring.unpushedResponses > 0 && ring.pushResponsesAndCheckNotify()) this.#dom.evtchn.send(this.#port);
+    if (ring.unpushedResponses > 0 && ring.pushResponsesAndCheckNotify()) {
+      this.#c[this.#cEvtSent]++;
+      this.#dom.evtchn.send(this.#port);
+    }
   }
 
   #die(reason: string): void {
@@ -320,6 +327,7 @@ export class NetbackTx {
       );
       copied += take;
     }
+    this.#c[this.#cCopyOps] += nOps;
     if (gnt.copy(ops, 0, nOps) > 0) {
       this.#c[this.#cGrantErr]++;
       this.#c[this.#cDrop]++;

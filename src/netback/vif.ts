@@ -170,14 +170,23 @@ export class NetbackVif implements BackVif, ValeAttachment, NetmapAdapter {
     this.#queues[q] = qu;
     this.#repack();
     const ev = this.#dom.evtchn;
+    const evc = this.#counters[q]!.f64;
+    const evIn = this.#counters[q]!.slot("evt_received");
     if (rings.txPort === rings.rxPort)
       ev.on(rings.txPort, () => {
+        evc[evIn]++;
         const t = tx.run();
         return rx.kick() || t;
       });
     else {
-      ev.on(rings.txPort, () => tx.run());
-      ev.on(rings.rxPort, () => rx.kick());
+      ev.on(rings.txPort, () => {
+        evc[evIn]++;
+        return tx.run();
+      });
+      ev.on(rings.rxPort, () => {
+        evc[evIn]++;
+        return rx.kick();
+      });
     }
     // Requests published before the channel was bound would otherwise wait for the next one.
     this.#dom.loop.defer(() => {

@@ -31,7 +31,7 @@ export async function callNetmapd(
       reject(
         new PvnetError(
           e.code ?? "ECONNREFUSED",
-          `no netmapd at ${path} (${why(e)}; start one with pvnet netmapd)`,
+          `no netmapd at ${path} (${why(e)}; start one with pvnet netmapd, or a host with pvnet up)`,
         ),
       ),
     );

@@ -43,13 +43,31 @@ interface PipeRec {
 
 let nextPipeRegion = 9000;
 
+export interface NetmapdOptions {
+  /**
+   * Switches that exist already and belong to someone else (a running host's bridges): they
+   * take the first bridge slots, are listed and opened like the daemon's own, and stay when
+   * their last port leaves.
+   */
+  readonly switches?: readonly ValeSwitch[];
+}
+
 export class Netmapd {
-  readonly #bridges: (ValeSwitch | null)[] = new Array(MAX_BRIDGES).fill(null);
+  readonly #bridges: (ValeSwitch | null)[];
+  readonly #fixed: ReadonlySet<ValeSwitch>;
   /** Persistent interfaces (vale-ctl -n), by name. */
   readonly #ifs = new Map<string, RemoteIf>();
   /** Ephemeral VALE ports, by `valeX:P`. */
   readonly #ephemeral = new Map<string, RemoteIf>();
   readonly #pipes = new Map<string, PipeRec>();
+
+  constructor(opts: NetmapdOptions = {}) {
+    const fixed = opts.switches ?? [];
+    this.#fixed = new Set(fixed);
+    this.#bridges = [...fixed];
+    // A host may have more bridges than netmap's default; each then has its slot.
+    while (this.#bridges.length < MAX_BRIDGES) this.#bridges.push(null);
+  }
 
   /** Runs one vale-ctl request; returns its output lines (failures throw PvnetError). */
   valeCtl(cmd: ValeCtlCmd): string[] {
@@ -276,7 +294,10 @@ export class Netmapd {
     if (have !== undefined) return have;
     const i = this.#bridges.indexOf(null);
     if (i < 0)
-      throw new PvnetError("ENOSPC", `${name}: ${MAX_BRIDGES} switches exist already (netmap's max_bridges)`);
+      throw new PvnetError(
+        "ENOSPC",
+        `${name}: ${this.#bridges.length} switches exist already (netmap's max_bridges)`,
+      );
     const sw = new ValeSwitch(name);
     this.#bridges[i] = sw;
     return sw;
@@ -284,7 +305,7 @@ export class Netmapd {
 
   /** A switch goes away with its last port, as netmap's do. */
   #dropIfEmpty(sw: ValeSwitch): void {
-    if (sw.ports().length > 0) return;
+    if (this.#fixed.has(sw) || sw.ports().length > 0) return;
     const i = this.#bridges.indexOf(sw);
     if (i >= 0) this.#bridges[i] = null;
   }

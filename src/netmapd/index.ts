@@ -7,7 +7,7 @@
  * @module pvnet/netmapd
  */
 export { callNetmapd, type NetmapdCall } from "./client.js";
-export { MAX_BRIDGES, Netmapd, type PortLease } from "./daemon.js";
+export { MAX_BRIDGES, Netmapd, type NetmapdOptions, type PortLease } from "./daemon.js";
 export type { NetmapdReply, NetmapdRequest, NetmapdStatus } from "./protocol.js";
 export { NetmapdServer, type NetmapdServerOptions } from "./server.js";
 export { defaultNetmapdSocket } from "./socket-path.js";

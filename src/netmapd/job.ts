@@ -5,7 +5,7 @@
  */
 import { isAbsolute } from "node:path";
 import { Worker } from "node:worker_threads";
-import { PvnetError } from "../base/errors.js";
+import { isWireError, PvnetError } from "../base/errors.js";
 import { parsePktGenArgs } from "../pktgen/options.js";
 import { dropsLine } from "../pktgen/report.js";
 import type { PktGenResult } from "../pktgen/run.js";
@@ -58,8 +58,12 @@ export async function runPktGenJob(
       };
       if (o.signal?.aborted === true) onAbort();
       else o.signal?.addEventListener("abort", onAbort, { once: true });
-      worker.on("message", (m: JobWorkerMsg) => {
-        if ("line" in m) o.out(m.line);
+      // The worker runs in the switches' thread's process (Domain-0's, under pvnet up):
+      // what it posts is checked before use, so a bad message ends the job, not the thread.
+      worker.on("message", (raw: unknown) => {
+        const m = checkJobMsg(raw);
+        if (m === null) finish(new PvnetError("EBUG", "pkt-gen worker posted a malformed message"));
+        else if ("line" in m) o.out(m.line);
         else if ("result" in m) {
           // The switch counts drops here, in netmapd's thread: the receiver's last line.
           const r = m.result as PktGenResult;
@@ -81,4 +85,14 @@ export async function runPktGenJob(
     await w?.terminate();
     await lease.release();
   }
+}
+
+/** A worker's message, or null when it is none of the three kinds. */
+export function checkJobMsg(raw: unknown): JobWorkerMsg | null {
+  if (typeof raw !== "object" || raw === null) return null;
+  const m = raw as Record<string, unknown>;
+  if (typeof m.line === "string") return { line: m.line };
+  if ("result" in m) return typeof m.result === "object" && m.result !== null ? { result: m.result } : null;
+  if (isWireError(m.error)) return { error: m.error };
+  return null;
 }

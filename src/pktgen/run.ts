@@ -22,6 +22,8 @@ import type { NetmapPort } from "../netmap/port.js";
 import { nmRingAdvance, nmRingSpace, nmTxPending } from "../netmap/ring.js";
 import { formatMac } from "../wire/net/ethernet.js";
 import { formatIpv4 } from "../wire/net/ipv4.js";
+import { udpFillChecksum } from "../wire/net/udp.js";
+import { answerArp } from "./arp-answer.js";
 import { AddrCycler, buildFrame, hexdump, PKT_SEQ_OFF, PKT_TS_OFF } from "./frame.js";
 import type { PktGenOptions } from "./options.js";
 import { loadPcapFrames } from "./pcap-source.js";
@@ -542,6 +544,8 @@ async function pingLoop(
     const sent = process.hrtime.bigint();
     dv.setUint32(off + PKT_TS_OFF, Number(sent / 1_000_000_000n));
     dv.setUint32(off + PKT_TS_OFF + 4, Number(sent % 1_000_000_000n));
+    // A host stack drops a datagram whose checksum is wrong; another pkt-gen never checks.
+    udpFillChecksum(m, off + 34, off + 14);
     slotSetLen(m, s, o.len);
     const nh = ringHead(m, r) + 1 === port.tx[0].numSlots ? 0 : ringHead(m, r) + 1;
     nmRingAdvance(m, r, nh);
@@ -554,14 +558,20 @@ async function pingLoop(
     while (!answered && performance.now() < until && !stopped()) {
       const ready = await port.poll({ rx: true }, CHECK_MS);
       if (!ready.rx) continue;
-      drain(port, echoes, (roff) => {
-        if (dv.getUint32(roff + PKT_SEQ_OFF) !== seq) return;
+      let arps = 0;
+      drain(port, echoes, (roff, rlen) => {
+        if (answerArp(port, roff, rlen, o.srcIp, o.srcMac)) {
+          arps++;
+          return;
+        }
+        if (rlen < PKT_TS_OFF + 8 || dv.getUint32(roff + PKT_SEQ_OFF) !== seq) return;
         const ts =
           BigInt(dv.getUint32(roff + PKT_TS_OFF)) * 1_000_000_000n +
           BigInt(dv.getUint32(roff + PKT_TS_OFF + 4));
         h.recordValue(Math.max(1, Number(process.hrtime.bigint() - ts)));
         answered = true;
       });
+      if (arps > 0) port.txsync();
     }
     seq = (seq + 1) >>> 0;
     if (performance.now() - lastSay >= o.reportMs) {

@@ -21,6 +21,7 @@ import { NetbackDriver } from "../netback/xenbus.js";
 import { ValeCapture } from "../vale/capture.js";
 import { ValeSwitch } from "../vale/switch.js";
 import type { TapPort } from "../vale/tap-port.js";
+import { XsChangeFeed } from "../web/xs-changes.js";
 import type { XsClient, XsWatch } from "../xenstore/client.js";
 import { Xenstored } from "../xenstore/daemon.js";
 import { serveXenstore } from "../xenstore/domain-xenstored.js";
@@ -38,6 +39,7 @@ import { XsTraceFile } from "../xenstore/trace.js";
 import { XsSocketServer } from "../xenstore/transport/socket.js";
 import { parseXenbusState, readOrUndefined, waitForState, XenbusState } from "../xenstore/xenbus.js";
 import { Dom0Captures } from "./dom0-capture.js";
+import { type HostNetmapd, serveHostSwitches } from "./dom0-netmapd.js";
 import { openTaps } from "./dom0-taps.js";
 import { type HostBackVif, makeBackVif } from "./drivers.js";
 import {
@@ -90,7 +92,13 @@ export default async function main(dom: Domain, args: Dom0Args): Promise<void> {
   const report = (r: HostReport): void => dom.report(r);
   const log = (line: string): void => report({ t: "log", line });
   const trace = args.tracePath === null ? null : new XsTraceFile(args.tracePath);
-  const xenstored = new Xenstored(trace === null ? { log } : { log, trace: trace.write });
+  const feed = args.xsChanges === true ? new XsChangeFeed((r) => dom.report(r)) : null;
+  const xenstored = new Xenstored({
+    log,
+    ...(trace === null ? {} : { trace: trace.write }),
+    ...(feed === null ? {} : { onChange: feed.onChange }),
+  });
+  feed?.attach(xenstored.tree);
   const recs = new Map<string, VifRec>();
   const addRec = (spec: HostVif): void => {
     const paths = vifDevicePaths({ feDomid: spec.domid, beDomid: dom.domid, devid: spec.vif.devid });
@@ -152,6 +160,13 @@ export default async function main(dom: Domain, args: Dom0Args): Promise<void> {
     await server?.close();
     trace?.close();
     throw e;
+  }
+
+  // netmap's tools from other shells (vale-ctl, pkt-gen) reach the bridges through this.
+  let netmapd: HostNetmapd | null = null;
+  if (args.netmapdPath != null) {
+    netmapd = await serveHostSwitches([...switches.values()], args.netmapdPath, log);
+    report({ t: "netmapd", path: netmapd.path, note: netmapd.note });
   }
 
   /** The vif-bridge script's job: the vif joins its bridge, then hotplug-status says so. */
@@ -458,6 +473,11 @@ export default async function main(dom: Domain, args: Dom0Args): Promise<void> {
   dom.onShutdown(async () => {
     dom.timers.cancel(tick);
     copyStatus();
+    // The tools' jobs end first: their ports leave the switches before the vifs do. Bounded
+    // well inside the host's 3 s for Domain-0: a job that will not stop is cut off with it.
+    await withTimeout(netmapd?.close() ?? Promise.resolve(), 1000, "netmapd close").catch((e: unknown) =>
+      log(`netmapd close: ${errText(e)}`),
+    );
     // Guests that went just before: their devices are removed before netback stops.
     await withTimeout(Promise.all(removing), 2000, "device removal").catch(() => undefined);
     // Backends close (their channels and mappings released) before anything else goes.

@@ -74,6 +74,10 @@ export interface Dom0Args {
   readonly xsStats: SharedArrayBuffer;
   /** HostOptions.hotplug: a module whose default export runs for each vif instead of the bridge step; null: none. */
   readonly hotplug?: string | null;
+  /** HostOptions.xsChanges: report each xenstore change (web/xs-changes.ts). */
+  readonly xsChanges?: boolean;
+  /** Where Domain-0 answers netmapd's protocol for the bridges (dom0-netmapd.ts); null: nowhere. */
+  readonly netmapdPath?: string | null;
 }
 
 /** Float64 words of Dom0Args.xsStats: requests served, errors returned, watch events, connections. */
@@ -188,6 +192,8 @@ export type HostReport =
     }
   | { t: "resources"; id: number; counts: Dom0Resources }
   | { t: "log"; line: string }
+  /** Where Domain-0 serves the bridges to netmap's tools (null: it does not; `note` says why). */
+  | { t: "netmapd"; path: string | null; note: string | null }
   | ({ t: "ping-result"; id: number } & GuestPingResult)
   | { t: "probe"; devid: number; ok: boolean; error?: string }
   | {

@@ -89,6 +89,21 @@ export interface HostOptions {
   readonly statusMs?: number;
   /** Every domain's event loop mode; default "notify" (sleep when idle). */
   readonly loopMode?: LoopMode;
+  /**
+   * Called once Domain-0 runs (xenstored listening), before the first guest is created:
+   * an observer's xenstore watch set here sees every guest's handshake from its start.
+   */
+  readonly onDom0Ready?: (machine: Machine) => Promise<void> | void;
+  /**
+   * Domain-0 reports each xenstore change as it takes effect ("xs-changes" reports, web/
+   * xs-changes.ts): the exact writes of every handshake, for `pvnet up --web`. Default off.
+   */
+  readonly xsChanges?: boolean;
+  /**
+   * Where Domain-0 answers netmapd's protocol for the bridges, so `pvnet vale-ctl` and
+   * `pvnet pkt-gen` reach them (dom0-netmapd.ts); default none.
+   */
+  readonly netmapdSocket?: string | null;
 }
 
 export const DEFAULT_PING: PingPlan = { count: 0, intervalMs: 1000, timeoutMs: 1000 };
@@ -180,11 +195,22 @@ export class Host {
   readonly #resourceAsks = new Map<number, (r: Dom0Resources) => void>();
   readonly #pingAsks = new Map<number, (r: Extract<HostReport, { t: "ping-result" }>) => void>();
   #nextAsk = 1;
+  #netmapd: { path: string | null; note: string | null } = { path: null, note: null };
 
   private constructor(machine: Machine, socketPath: string | null, log: (line: string) => void) {
     this.machine = machine;
     this.socketPath = socketPath;
     this.#log = log;
+  }
+
+  /** Where Domain-0 serves the bridges to netmap's tools; null: nowhere. */
+  get netmapdPath(): string | null {
+    return this.#netmapd.path;
+  }
+
+  /** Why Domain-0 does not serve the bridges though asked to (one line); null otherwise. */
+  get netmapdNote(): string | null {
+    return this.#netmapd.note;
   }
 
   /**
@@ -233,6 +259,8 @@ export class Host {
         statusMs: opts.statusMs ?? 250,
         xsStats: host.#xsStats,
         hotplug: opts.hotplug?.href ?? null,
+        xsChanges: opts.xsChanges === true,
+        netmapdPath: opts.netmapdSocket ?? null,
       };
       await machine.createDomain({
         name: dom0.name,
@@ -242,6 +270,7 @@ export class Host {
         loopMode: opts.loopMode,
       });
       host.#ownsSocket = opts.socketPath !== null;
+      await opts.onDom0Ready?.(machine);
       for (const [gi, g] of guests.entries()) {
         const gargs: GuestArgs = {
           vifs: host.#vifs
@@ -319,6 +348,13 @@ export class Host {
     switch (r.t) {
       case "log":
         if (typeof r.line === "string") this.#log(r.line.slice(0, 1024));
+        return;
+      case "netmapd":
+        if (domid === 0)
+          this.#netmapd = {
+            path: typeof r.path === "string" ? r.path : null,
+            note: typeof r.note === "string" ? r.note.slice(0, 1024) : null,
+          };
         return;
       case "vifs-added":
         if (domid === 0) added.get(r.domid)?.(r.error);
@@ -614,8 +650,8 @@ export class Host {
 
   /**
    * Ordered shutdown: guests first (each closes its frontends, which waits for the
-   * backends), then Domain-0 (netback stops, switches, socket); then, if Domain-0 had to be
-   * terminated, its socket file is removed here.
+   * backends), then Domain-0 (netback stops, switches, sockets); then, if Domain-0 had to be
+   * terminated, its socket files are removed here.
    */
   shutdown(): Promise<void> {
     this.#down ??= this.#shutdown();
@@ -624,8 +660,9 @@ export class Host {
 
   async #shutdown(): Promise<void> {
     await this.machine.shutdown(3000);
-    const p = this.socketPath;
-    if (p !== null && this.#ownsSocket && existsSync(p)) {
+    // The netmapd socket is Domain-0's only when it reported listening there.
+    for (const p of [this.#ownsSocket ? this.socketPath : null, this.#netmapd.path]) {
+      if (p === null || !existsSync(p)) continue;
       try {
         if (lstatSync(p).isSocket()) unlinkSync(p);
       } catch {

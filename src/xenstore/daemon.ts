@@ -75,6 +75,11 @@ export interface XenstoredOptions {
   onRelease?: (domid: number) => void;
   /** Every request and reply (and watch event, and connection start/end) as a line (trace.ts). */
   trace?: XsTraceSink;
+  /**
+   * Each change as it takes effect (a transaction's at its commit), with the domain whose
+   * request made it: the node is already in `tree` (or gone from it) when this is called.
+   */
+  onChange?: (change: XsChange, domid: number) => void;
 }
 
 const enc = new TextEncoder();
@@ -214,7 +219,7 @@ export class Xenstored {
     }
     this.stats.requests++;
     this.opts.trace?.(traceLine(new Date(), "IN", conn.id, conn.domid, type, reqId, txId, payload));
-    const ctx: RequestContext = { daemon: this, conn, record: (tx, ch) => this.record(tx, ch) };
+    const ctx: RequestContext = { daemon: this, conn, record: (tx, ch) => this.record(tx, ch, conn.domid) };
     const r = dispatch(ctx, type, txId, payload);
     let reply: Uint8Array | XsFail = r;
     if (!isXsFail(r) && r.length > XENSTORE_PAYLOAD_MAX) reply = xsFail("E2BIG");
@@ -228,9 +233,12 @@ export class Xenstored {
   }
 
   /** A change made outside a transaction fires now; inside one it waits for the commit. */
-  record(tx: XsTransaction | undefined, change: XsChange): void {
+  record(tx: XsTransaction | undefined, change: XsChange, domid = 0): void {
     if (tx !== undefined) tx.changes.push(change);
-    else this.#pending.push(...this.watches.eventsFor(change, this.#conns));
+    else {
+      this.#pending.push(...this.watches.eventsFor(change, this.#conns));
+      this.opts.onChange?.(change, domid);
+    }
   }
 
   /** Queues one watch event (the initial fire of a new watch). */

@@ -79,7 +79,7 @@ test("netmapd: a live socket is refused, a stale one replaced; pkt-gen says wher
     assert.equal(local.code, 0, local.err);
     assert.equal(
       local.err,
-      `pvnet pkt-gen: no netmapd at ${sock}: running in-process (instances meet only with ++)\n`,
+      `pvnet pkt-gen: no netmapd or pvnet host at ${sock}: running in-process (instances meet only with ++)\n`,
     );
     assert.match(local.out, /^\[0\] Received 1000 packets/m);
 

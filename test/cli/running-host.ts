@@ -60,9 +60,9 @@ export class UpProcess {
     return this.#proc?.exitCode ?? null;
   }
 
-  /** Starts it; resolves once it printed its control socket's line. */
-  async start(): Promise<void> {
-    const p = spawn(process.execPath, [MAIN, "up"], { env: this.env });
+  /** Starts it (with `args` after `up`); resolves once it printed its control socket's line. */
+  async start(args: readonly string[] = []): Promise<void> {
+    const p = spawn(process.execPath, [MAIN, "up", ...args], { env: this.env });
     this.#proc = p;
     p.stdout!.setEncoding("utf8").on("data", (c: string) => (this.#out += c));
     p.stderr!.setEncoding("utf8").on("data", (c: string) => (this.#out += c));

@@ -4,8 +4,10 @@ import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
+import fc from "fast-check";
 import { callNetmapd } from "../../src/netmapd/client.js";
 import { Netmapd } from "../../src/netmapd/daemon.js";
+import { checkJobMsg } from "../../src/netmapd/job.js";
 import type { NetmapdStatus } from "../../src/netmapd/protocol.js";
 import { NetmapdServer } from "../../src/netmapd/server.js";
 import { parseValeCtlArgs, type ValeCtlCmd } from "../../src/netmapd/vale-ctl.js";
@@ -165,4 +167,34 @@ test("netmapd: stopping a job prints its final lines and frees its port; bad req
     assert.equal((await vc.done).exit, 0);
     assert.deepEqual(d.interfaces(), ["vi0"]);
   });
+});
+
+test("a job worker's messages are checked: anything else is null, never an exception", () => {
+  assert.deepEqual(checkJobMsg({ line: "x" }), { line: "x" });
+  assert.deepEqual(checkJobMsg({ result: { packets: 1 } }), { result: { packets: 1 } });
+  assert.deepEqual(checkJobMsg({ error: { code: "EIO", message: "m" } }), {
+    error: { code: "EIO", message: "m" },
+  });
+  for (const bad of [
+    null,
+    7,
+    "line",
+    { line: 3 },
+    { result: null },
+    { error: "no" },
+    { error: { code: 1 } },
+    {},
+  ])
+    assert.equal(checkJobMsg(bad), null, JSON.stringify(bad));
+  fc.assert(
+    fc.property(fc.anything(), (v) => {
+      const m = checkJobMsg(v);
+      assert.ok(
+        m === null ||
+          ("line" in m && typeof m.line === "string") ||
+          ("result" in m && typeof m.result === "object" && m.result !== null) ||
+          ("error" in m && typeof m.error.code === "string"),
+      );
+    }),
+  );
 });

@@ -4,6 +4,8 @@ import fc from "fast-check";
 import { PvnetError } from "../../src/base/errors.js";
 import { MAX_BRIDGES, Netmapd } from "../../src/netmapd/daemon.js";
 import { parseValeCtlArgs, type ValeCtlCmd } from "../../src/netmapd/vale-ctl.js";
+import { attachRemotePort } from "../../src/vale/remote.js";
+import { ValeSwitch } from "../../src/vale/switch.js";
 
 function cmd(...argv: string[]): ValeCtlCmd {
   const c = parseValeCtlArgs(argv);
@@ -225,5 +227,52 @@ test("netmapd: at most netmap's 8 switches; ports open once at a time; names are
     await again.release();
   } finally {
     await d.close();
+  }
+});
+
+test("netmapd over a host's switches: they come first, list their own ports, and stay when tools' ports leave", async () => {
+  const vale0 = new ValeSwitch("vale0");
+  const lan = new ValeSwitch("vale5");
+  // A port the host attached itself (a vif), not through netmapd.
+  const vif = attachRemotePort(vale0, "vif1.0", 64);
+  const d = new Netmapd({ switches: [vale0, lan] });
+  try {
+    assert.deepEqual(d.valeCtl(cmd("-l")), ["bridge:0 port:0 vif1.0"]);
+    const lease = d.open("vale5:p");
+    d.valeCtl(cmd("-n", "vi0"));
+    d.valeCtl(cmd("-a", "vale0:vi0"));
+    const other = d.open("vale7:q");
+    assert.deepEqual(d.valeCtl(cmd("-l")), [
+      "bridge:0 port:0 vif1.0",
+      "bridge:0 port:1 vale0:vi0",
+      "bridge:1 port:0 vale5:p",
+      "bridge:2 port:0 vale7:q",
+    ]);
+    await lease.release();
+    await other.release();
+    d.valeCtl(cmd("-d", "vale0:vi0"));
+    d.valeCtl(cmd("-r", "vi0"));
+    // The host's switches stay, empty or not; the tool's own went with its last port.
+    assert.equal(d.switch("vale5"), lan);
+    assert.equal(d.switch("vale0"), vale0);
+    assert.equal(d.switch("vale7"), undefined);
+    assert.deepEqual(d.valeCtl(cmd("-l")), ["bridge:0 port:0 vif1.0"]);
+  } finally {
+    await d.close();
+    await vif.stop();
+  }
+  // More host switches than netmap's default: each has its slot, and no room is left.
+  const many = Array.from({ length: MAX_BRIDGES + 1 }, (_, i) => new ValeSwitch(`vale${i}`));
+  const d2 = new Netmapd({ switches: many });
+  try {
+    const l = d2.open(`vale${MAX_BRIDGES}:a`);
+    assert.equal(d2.ports()[0]?.bridge, MAX_BRIDGES);
+    await l.release();
+    assert.equal(
+      code(() => d2.open("valez:a")),
+      "ENOSPC",
+    );
+  } finally {
+    await d2.close();
   }
 });

@@ -59,6 +59,10 @@ async function main(): Promise<void> {
   check("the tarball has LICENSE", files.has("LICENSE"));
   check("the tarball has the C reference ring", files.has("bench/ref/ring.c"));
   check(
+    "the tarball has the web view's page",
+    ["index.html", "app.js", "app.css"].every((f) => files.has(`web/${f}`)),
+  );
+  check(
     "the tarball has no tests and no source maps",
     ![...files].some((f) => /^dist\/test\/|\.map$/.test(f)),
   );

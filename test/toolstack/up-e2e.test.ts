@@ -99,6 +99,9 @@ test("pvnet up --for --json: states 4/4 by number and name; every requested prob
       // Its own control socket: other files' hosts may run at the same time.
       "--control",
       join(dir, "b-control.sock"),
+      // And its own switches' socket: the default is where other files' pkt-gens look.
+      "--netmapd-socket",
+      join(dir, "b-netmapd.sock"),
     ]);
     let out = "";
     let err = "";
