@@ -201,6 +201,10 @@ export function captureCommand(program: Command): void {
         );
         if (end.captured >= 0)
           process.stderr.write(`${end.captured} packets captured\n${end.dropped} packets dropped\n`);
+        // Ended by neither the user nor -c: the port went (its guest was destroyed), or the
+        // host stopped. The file holds what came before; the status says it was cut short.
+        if (end.captured >= 0 && end.reason !== "stopped" && !/^\d+ packets$/.test(end.reason))
+          throw new PvnetError("ENODEV", end.reason);
       } finally {
         const f = file as WriteStream | null;
         if (f !== null && !f.destroyed) await new Promise<void>((r) => f.end(() => r()));

@@ -182,3 +182,22 @@ test("errors: one line each, exit 1", async () => {
   assert.equal(none.code, 1);
   assert.match(none.err, /^pvnet capture: no pvnet host is running/);
 });
+
+test("a port that goes (its guest destroyed) ends the capture: counts, then one line, exit 1", async () => {
+  const made = await pvnetRun(["create", "--name", "guest3", "--ip", "10.0.0.3/24"], env);
+  assert.equal(made.code, 0, made.err);
+  const file = join(dir, "gone.pcap");
+  const p = spawn(process.execPath, [MAIN, "capture", "vif3.0", "-w", file], { env });
+  let err = "";
+  p.stderr.setEncoding("utf8").on("data", (c: string) => (err += c));
+  const exited = new Promise<number | null>((r) => p.on("close", (c) => r(c)));
+  try {
+    await until("the capture running", async () => existsSync(file));
+    const gone = await pvnetRun(["destroy", "guest3"], env);
+    assert.equal(gone.code, 0, gone.err);
+    assert.equal(await exited, 1, err);
+  } finally {
+    p.kill("SIGKILL");
+  }
+  assert.match(err, /^\d+ packets captured\n0 packets dropped\npvnet capture: vif3\.0 left vale0\n$/);
+});
