@@ -2,7 +2,9 @@
  * `pvnet bench vif`: guest to guest through netfront, netback and VALE, event-driven, on a
  * host booted as `pvnet up` boots one (xenstore handshake, hotplug, the lot): guest1 sends
  * UDP frames to guest2 as fast as its netfront takes them, guest2 counts what arrives. 64 B
- * and 1500 B, one queue and two (the sender spreads flows over them). Then ping RTT from
+ * and 1500 B, one queue and two (the sender spreads flows over them), and one queue with
+ * staging grants (the guests' pools mapped once in Domain-0, frames moved by plain copies)
+ * beside the grant-copy row it replaces. Then ping RTT from
  * guest1's stack to guest2's, one echo at a time, percentiles from an HDR histogram. In the
  * same run, as rows: the raw ring (`bench ring`'s notify row, guest -> Domain-0 only) and
  * VALE in one thread, so a reader sees what the drivers add.
@@ -55,6 +57,18 @@ export async function benchVif(opts: BenchOptions = {}): Promise<BenchRow[]> {
         gbps: gbpsOf(mpps, frameBytes),
       });
     }
+    // Staging grants (`staging-grants: true`): no grant operation per frame at either end.
+    const staged: number[] = [];
+    for (let i = 0; i < runs; i++)
+      staged.push((await measureVif(frameBytes, 1, warmupMs, measureMs, "notify", true, true)).mpps);
+    const sm = median(staged);
+    add({
+      name: "vif guest->guest 1q staging grants",
+      frameBytes,
+      batch: 32,
+      mpps: sm,
+      gbps: gbpsOf(sm, frameBytes),
+    });
     // The same with the guests' `trusted` = 0: every frame bounced out of its granted page.
     const bounced: number[] = [];
     for (let i = 0; i < runs; i++)
@@ -93,10 +107,10 @@ export async function benchVif(opts: BenchOptions = {}): Promise<BenchRow[]> {
   return rows;
 }
 
-function benchHost(queues: number, trusted = true): HostConfig {
+function benchHost(queues: number, trusted = true, staging = false): HostConfig {
   const vif = (mac: string, ip: string) =>
     `    vifs:\n      - mac: "${mac}"\n        ip: ${ip}/24\n        queues: ${queues}\n        ring-page-order: 2\n` +
-    `        trusted: ${trusted}\n`;
+    `        trusted: ${trusted}\n        staging-grants: ${staging}\n`;
   const yaml =
     "domains:\n  - name: Domain-0\n    memory: 128M\n" +
     `  - name: guest1\n    memory: 64M\n${vif("00:16:3e:00:01:00", "10.0.0.1")}` +
@@ -120,6 +134,7 @@ async function boot(
   pings = 0,
   loopMode: LoopMode = "notify",
   trusted = true,
+  staging = false,
 ): Promise<Booted> {
   const extras: VifBenchExtra[] = roles.map((role, i) => ({
     role,
@@ -132,7 +147,7 @@ async function boot(
     warmupPings: pings > 0 ? WARM_PINGS : 0,
     rtts: new SharedArrayBuffer(Math.max(1, pings) * 8),
   }));
-  const host = await Host.boot(benchHost(queues, trusted), {
+  const host = await Host.boot(benchHost(queues, trusted, staging), {
     socketPath: null,
     guestProgram: new URL("./vif-guest.js", import.meta.url),
     guestExtra: (i) => extras[i],
@@ -170,8 +185,10 @@ export async function measureVif(
   loopMode: LoopMode = "notify",
   /** The guests' `trusted`: false bounces every received frame (XSA-403). */
   trusted = true,
+  /** The guests' `staging-grants`: their pools staged in Domain-0 (no grant op per frame). */
+  staging = false,
 ): Promise<VifRate> {
-  const { host, words } = await boot(queues, ["tx", "rx"], frameBytes, 0, loopMode, trusted);
+  const { host, words } = await boot(queues, ["tx", "rx"], frameBytes, 0, loopMode, trusted, staging);
   try {
     const rx = words[1];
     const w0 = rx[W_RX];

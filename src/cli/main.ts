@@ -18,6 +18,7 @@ import { topCommand } from "./top.js";
 import { upCommand } from "./up.js";
 import { xenstoreCommand, xenstoredCommand } from "./xenstore.js";
 import { xlCommands } from "./xl.js";
+import { xlOpsCommands } from "./xl-ops.js";
 
 const program = new Command();
 program
@@ -27,6 +28,7 @@ program
   .addHelpText("after", `\nRun pvnet COMMAND --help for a command's options.\n${ENV_HELP.all}`);
 upCommand(program);
 xlCommands(program);
+xlOpsCommands(program);
 pingCommand(program);
 topCommand(program);
 captureCommand(program);

@@ -1,12 +1,13 @@
 /**
  * xl's commands for a running host, each its own process talking to `pvnet up` over the
- * control socket: `pvnet list`, `pvnet network-list DOMAIN`, `pvnet create --name NAME`,
+ * control socket: `pvnet list`, `pvnet network-list DOMAIN`, `pvnet create FILE|--name NAME`,
  * `pvnet destroy DOMAIN` and
  * `pvnet backend-restart`. Each prints xl's table (or `--json`) and fails with one line.
  */
 import type { Command } from "commander";
 import { GUEST_NAME, GUEST_NAME_RULE, type ListRow, type NicRow, parseCidr } from "../toolstack/control.js";
 import { controlRequest, defaultControlSocket } from "./control-client.js";
+import { createFromFile } from "./create-file.js";
 import { ENV_HELP } from "./env-help.js";
 import { socketPathArg, usage } from "./style.js";
 
@@ -82,12 +83,16 @@ export function xlCommands(program: Command): void {
     program
       .command("create")
       .description(
-        "create a guest with one vif on a running host, as xl create; waits for the vif to connect",
+        "create a guest on a running host, as xl create: from a guest file, or --name with one vif; waits for its vifs to connect",
       )
-      .requiredOption("--name <name>", "the new guest's name")
+      .argument("[file]", "a guest file (YAML: name, memory, vifs, as a guest entry of a host file)")
+      .option("--name <name>", "the new guest's name (without a file: one vif, below)")
       .option("--ip <a.b.c.d/n>", "its stack's address and prefix (none: the vif carries no stack)")
       .option("--bridge <name>", "the bridge its vif joins", "vale0"),
-  ).action(async (o: CtlOpts & { name: string; ip?: string; bridge: string }) => {
+  ).action(async (file: string | undefined, o: CtlOpts & { name?: string; ip?: string; bridge: string }) => {
+    if (file !== undefined) return createFromFile(file, o);
+    if (o.name === undefined)
+      throw usage("no guest file and no --name", "pvnet create FILE, or pvnet create --name NAME");
     if (!GUEST_NAME.test(o.name))
       throw usage(`bad name ${JSON.stringify(o.name)}`, `expected ${GUEST_NAME_RULE}`);
     if (o.ip !== undefined && parseCidr(o.ip) === null)

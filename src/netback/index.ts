@@ -11,6 +11,9 @@
  * @module pvnet/netback
  */
 export { VIF_QUEUE_COUNTERS, type VifQueueCounter, vifEthtoolStats } from "./counters.js";
+export type { VifCtrl } from "./ctrl.js";
+export { HASH_MAPPING_MAX, VifHash } from "./hash.js";
+export { STAGING_GRANTS_PER_QUEUE, StagingTable } from "./staging.js";
 export { NetbackVif, type NetbackVifOptions } from "./vif.js";
 export type {
   BackFeatures,

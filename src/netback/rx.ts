@@ -14,6 +14,13 @@
  * NETRXF_csum_blank|data_validated when the sender's frame had a blank checksum and the
  * guest takes that, else the checksum is completed here.
  *
+ * When the frontend configured hashing over the control ring, each frame it can hash
+ * carries a HASH extra-info slot (after the GSO one, if any) with its Toeplitz value and
+ * type, as Linux's netback delivers it.
+ *
+ * When every buffer a frame takes is a grant the frontend staged writable (ctrl.ts), the
+ * frame is copied into the standing mappings with plain copies and no grant operation.
+ *
  * A guest that posts too few buffers gets its frames queued in a byte-bounded backlog of
  * Domain-0 memory, drained when it posts (its RX event); past the bound frames are dropped
  * and counted. The switch never waits. Responses are pushed once per batch (`flush`, on the
@@ -37,6 +44,7 @@ import {
 } from "../wire/xen/grant.js";
 import {
   extraGsoWrite,
+  extraHashWrite,
   NETIF_RSP_ERROR,
   NETIF_RX_ENTRY_SIZE,
   NETRXF_csum_blank,
@@ -46,6 +54,7 @@ import {
   rxReqGref,
   rxReqId,
   rxRspWrite,
+  XEN_NETIF_EXTRA_FLAG_MORE,
   XEN_NETIF_GSO_TYPE_TCPV4,
   XEN_NETIF_GSO_TYPE_TCPV6,
   XEN_NETIF_NR_SLOTS_MIN,
@@ -53,7 +62,9 @@ import {
 import type { VifQueueCounter } from "./counters.js";
 import { etherType, fillL4Checksum } from "./csum.js";
 import { gsoSegment } from "./gso-segment.js";
+import type { VifHash } from "./hash.js";
 import { LIN_BYTES, type RxScratch } from "./scratch.js";
+import type { StagingTable } from "./staging.js";
 import type { BackFeatures } from "./vif-api.js";
 import type { VifDomain } from "./vif-domain.js";
 
@@ -70,6 +81,10 @@ const DROPPED = 2;
 export interface RxQueueOptions {
   /** Bytes of frames queued for a guest that posts too few buffers. */
   backlogBytes: number;
+  /** The queue's staged grants (null: every frame is grant-copied). */
+  staging?: StagingTable | null;
+  /** The vif's hash configuration: frames get a HASH extra while it is active. */
+  hash?: VifHash | null;
 }
 
 export class NetbackRx {
@@ -88,6 +103,12 @@ export class NetbackRx {
   readonly #opSlot = new Uint8Array(MAX_OPS);
   readonly #slotBad = new Uint8Array(MAX_SLOTS);
   readonly #slotLen = new Int32Array(MAX_SLOTS);
+  /** Per data slot of the frame being placed: its staging table slot. */
+  readonly #stg = new Int32Array(MAX_SLOTS);
+  readonly #staging: StagingTable | null;
+  readonly #hash: VifHash | null;
+  /** The frame being placed carries a HASH extra (its value and type in #hash.hasher). */
+  #withHash = false;
   /** A frame in the scratch or the backlog, as fragments. */
   readonly #one: ValeFrags;
   readonly #backlog: Backlog;
@@ -132,6 +153,8 @@ export class NetbackRx {
     this.#dmem = dom.memory.mem;
     this.#one = new ValeFrags(this.#dmem);
     this.#backlog = new Backlog(opts.backlogBytes);
+    this.#staging = opts.staging ?? null;
+    this.#hash = opts.hash ?? null;
   }
 
   /** Frames waiting in the backlog, and their bytes. */
@@ -318,7 +341,10 @@ export class NetbackRx {
       this.#drop();
       return DROPPED;
     }
-    const extra = gsoType !== 0 ? 1 : 0;
+    const h = this.#hash;
+    this.#withHash = h?.active === true && h.hasher.hash(f.mem[0].u8, f.off[0], f.len[0]);
+    // Extra-info slots after the first data slot: GSO, then HASH.
+    const extra = (gsoType !== 0 ? 1 : 0) + (this.#withHash ? 1 : 0);
     const need = dataSlots + extra;
     const ring = this.#ring;
     const avail = ring.unconsumedRequests();
@@ -327,6 +353,10 @@ export class NetbackRx {
       return DROPPED;
     }
     if (avail < need) return NO_ROOM;
+    const req = this.#req;
+    ring.copyRequests(req, 0, need);
+    if (this.#staging !== null && this.#allStaged(req, dataSlots, extra))
+      return this.#placeStaged(f, req, dataSlots, extra, flags, gsoType, gsoSize);
     // Bytes the switch does not own as a grant or a Domain-0 page go through the scratch.
     const dmem = this.#dmem;
     for (let i = 0; i < f.n; i++) {
@@ -335,8 +365,6 @@ export class NetbackRx {
         break;
       }
     }
-    const req = this.#req;
-    ring.copyRequests(req, 0, need);
     const ops = this.#ops;
     const front = this.#front;
     let nOps = 0;
@@ -404,6 +432,60 @@ export class NetbackRx {
         }
       }
     }
+    this.#respond(req, dataSlots, extra, flags, gsoType, gsoSize, total);
+    return PLACED;
+  }
+
+  /** Whether every data slot's buffer is a grant staged writable (its slots in #stg). */
+  #allStaged(req: Mem, dataSlots: number, extra: number): boolean {
+    const st = this.#staging!;
+    for (let s = 0; s < dataSlots; s++) {
+      const r = (s === 0 ? 0 : s + extra) * NETIF_RX_ENTRY_SIZE;
+      const sg = st.find(rxReqGref(req, r));
+      if (sg < 0 || st.writable[sg] === 0) return false;
+      this.#stg[s] = sg;
+    }
+    return true;
+  }
+
+  /** The staged path: the frame copied page by page into the standing mappings. */
+  #placeStaged(
+    f: ValeFrags,
+    req: Mem,
+    dataSlots: number,
+    extra: number,
+    flags: number,
+    gsoType: number,
+    gsoSize: number,
+  ): number {
+    const st = this.#staging!;
+    const total = f.total;
+    let from = 0;
+    for (let s = 0; s < dataSlots; s++) {
+      const len = Math.min(PAGE_SIZE, total - from);
+      const sg = this.#stg[s];
+      f.copyOut(from, st.mem[sg]!, st.off[sg], len);
+      this.#slotLen[s] = len;
+      this.#slotBad[s] = 0;
+      from += len;
+    }
+    this.#respond(req, dataSlots, extra, flags, gsoType, gsoSize, total);
+    return PLACED;
+  }
+
+  /** Writes the frame's responses (data slots, the GSO extra after the first) and counts it. */
+  #respond(
+    req: Mem,
+    dataSlots: number,
+    extra: number,
+    flags: number,
+    gsoType: number,
+    gsoSize: number,
+    total: number,
+  ): void {
+    const ring = this.#ring;
+    const slotLen = this.#slotLen;
+    const slotBad = this.#slotBad;
     const first = flags | (dataSlots > 1 ? NETRXF_more_data : 0) | (extra ? NETRXF_extra_info : 0);
     for (let s = 0; s < dataSlots; s++) {
       const r = (s === 0 ? 0 : s + extra) * NETIF_RX_ENTRY_SIZE;
@@ -411,15 +493,20 @@ export class NetbackRx {
       const fl = s === 0 ? first : s + 1 < dataSlots ? NETRXF_more_data : 0;
       rxRspWrite(ring.wmem, at, rxReqId(req, r), 0, fl, slotBad[s] === 1 ? NETIF_RSP_ERROR : slotLen[s]);
       ring.endResponse();
-      if (s === 0 && extra) {
+      if (s === 0 && gsoType !== 0) {
         const x = ring.beginResponse();
-        extraGsoWrite(ring.wmem, x, 0, gsoSize, gsoType);
+        extraGsoWrite(ring.wmem, x, this.#withHash ? XEN_NETIF_EXTRA_FLAG_MORE : 0, gsoSize, gsoType);
+        ring.endResponse();
+      }
+      if (s === 0 && this.#withHash) {
+        const hs = this.#hash!.hasher;
+        const x = ring.beginResponse();
+        extraHashWrite(ring.wmem, x, 0, hs.type, this.#hash!.algorithm, hs.value);
         ring.endResponse();
       }
     }
     this.#c[this.#cPkts]++;
     this.#c[this.#cBytes] += total;
-    return PLACED;
   }
 
   #broken(reason: string): void {

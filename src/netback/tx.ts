@@ -15,6 +15,10 @@
  * once per batch; a batch ends after `budget` slots and the rest runs after the loop's
  * other work (dom.loop.defer), so one guest cannot hold the thread.
  *
+ * A slot whose grant the frontend staged (ctrl.ts, staging.ts) is already mapped: its
+ * header bytes are copied with a plain copy and the rest referenced from the standing
+ * mapping, with no grant operation at all.
+ *
  * The pending pool bounds the slots a queue holds mapped; with synchronous delivery it
  * holds at most one frame's.
  */
@@ -23,6 +27,7 @@ import { PAGE_SHIFT } from "../hv/memory.js";
 import type { BackRing } from "../ring/back.js";
 import { ringErrorText } from "../ring/errors.js";
 import { VALE_F_CSUM_BLANK, VALE_F_DATA_VALID, ValeFrags } from "../vale/frags.js";
+import { copyBytes } from "../wire/copy.js";
 import { type Mem, privateMem } from "../wire/mem.js";
 import { DOMID_SELF, GNTCOPY_source_gref, GNTTAB_COPY_SIZE, gcopyWrite } from "../wire/xen/grant.js";
 import {
@@ -44,6 +49,7 @@ import {
 import type { VifQueueCounter } from "./counters.js";
 import { McastList } from "./mcast.js";
 import { PendingPool } from "./pending.js";
+import type { StagingTable } from "./staging.js";
 import {
   FATAL_SKB_SLOTS_DEFAULT,
   parseTxPacket,
@@ -67,6 +73,8 @@ export interface TxQueueOptions {
   pendingSlots: number;
   /** The vif's multicast list (shared by its queues, as Linux keeps it per vif); default: the queue's own. */
   mcast?: McastList;
+  /** The queue's staged grants (null: every slot takes the grant-copy path). */
+  staging?: StagingTable | null;
 }
 
 /** Where a queue's frames go: the vif forwards them (switch, or its netmap ring). */
@@ -97,6 +105,9 @@ export class NetbackTx {
   readonly #slotAt = new Int32Array(MAX_PKT_SLOTS);
   readonly #skip = new Int32Array(MAX_PKT_SLOTS);
   readonly #entry = new Int32Array(MAX_PKT_SLOTS);
+  /** Per data slot: its staging table slot, or -1. */
+  readonly #stg = new Int32Array(MAX_PKT_SLOTS);
+  readonly #staging: StagingTable | null;
   readonly #frags: ValeFrags;
   /** The Domain-0 page the copied header goes to. */
   readonly #hdrPage: number;
@@ -138,6 +149,7 @@ export class NetbackTx {
     this.#limits = { fatalSlots: Math.min(opts.fatalSlots, FATAL_SKB_SLOTS_DEFAULT) };
     this.#budget = opts.budget;
     this.#mcast = opts.mcast ?? new McastList();
+    this.#staging = opts.staging ?? null;
     this.#batch = privateMem(ring.nrEnts * NETIF_TX_ENTRY_SIZE);
     this.#pool = new PendingPool(opts.pendingSlots);
     this.#frags = new ValeFrags(dom.memory.mem);
@@ -302,15 +314,26 @@ export class NetbackTx {
     const hdrOff = this.#hdrPage << PAGE_SHIFT;
     const total = pkt.totalSize;
     const want = Math.min(total, TX_COPY_LEN);
+    const st = this.#staging;
+    const stg = this.#stg;
+    const mem = this.#dom.memory.mem;
     let copied = 0;
     let nOps = 0;
     for (let d = 0; d < nData; d++) {
       const at = this.#slotAt[d] * TX_SLOT_BYTES;
       const size = d === 0 ? pkt.firstSize : txReqSize(b, at);
       const take = Math.min(size, want - copied);
+      const sg = st === null ? -1 : st.find(txReqGref(b, at));
+      stg[d] = sg;
       this.#skip[d] = take;
       if (take <= 0) {
         this.#skip[d] = 0;
+        continue;
+      }
+      if (sg >= 0) {
+        // parseTxPacket checked offset + size within the page.
+        copyBytes(mem, hdrOff + copied, st!.mem[sg]!, st!.off[sg] + txReqOffset(b, at), take);
+        copied += take;
         continue;
       }
       gcopyWrite(
@@ -328,13 +351,12 @@ export class NetbackTx {
       copied += take;
     }
     this.#c[this.#cCopyOps] += nOps;
-    if (gnt.copy(ops, 0, nOps) > 0) {
+    if (nOps > 0 && gnt.copy(ops, 0, nOps) > 0) {
       this.#c[this.#cGrantErr]++;
       this.#c[this.#cDrop]++;
       return NETIF_RSP_ERROR;
     }
     const f = this.#frags;
-    const mem = this.#dom.memory.mem;
     f.clear();
     f.push(mem, hdrOff, copied);
     let mapped = false;
@@ -345,6 +367,11 @@ export class NetbackTx {
       const rest = size - this.#skip[d];
       if (rest <= 0) continue;
       const gref = txReqGref(b, at);
+      const sg = stg[d];
+      if (sg >= 0) {
+        f.push(st!.mem[sg]!, st!.off[sg] + txReqOffset(b, at) + this.#skip[d], rest, front, gref);
+        continue;
+      }
       const h = gnt.map(front, gref, true);
       if (h < 0) {
         this.#c[this.#cGrantErr]++;

@@ -9,6 +9,7 @@
 import type { Counters } from "../base/counters.js";
 import type { BackRing } from "../ring/back.js";
 import type { VifQueueCounter } from "./counters.js";
+import type { VifCtrl } from "./ctrl.js";
 
 /** What the frontend asked for, read from its xenstore dir when it connected. */
 export interface BackFeatures {
@@ -37,6 +38,8 @@ export interface BackQueueRings {
   readonly txPort: number;
   readonly rxPort: number;
   readonly features: BackFeatures;
+  /** The vif's control ring state (hash steering, staging grants), when the frontend has one. */
+  readonly ctrl?: VifCtrl | null;
 }
 
 /** A queue the vif serves; `close` stops it and releases what it holds (never the rings). */

@@ -37,6 +37,7 @@ import { ValeFrags } from "../vale/frags.js";
 import { type PortCounter, portCounters, type ValeAttachment, type ValeSwitch } from "../vale/switch.js";
 import { type VifQueueCounter, vifQueueCounters } from "./counters.js";
 import { flowHash } from "./csum.js";
+import type { VifCtrl } from "./ctrl.js";
 import { McastList } from "./mcast.js";
 import { MAX_PENDING_REQS_DEFAULT } from "./pending.js";
 import { NetbackRx, RX_BACKLOG_BYTES_DEFAULT } from "./rx.js";
@@ -82,6 +83,8 @@ export class NetbackVif implements BackVif, ValeAttachment, NetmapAdapter {
   readonly #mcast = new McastList();
   /** Attached queue indices, packed, for RX selection. */
   #active: number[] = [];
+  /** The connection's control ring state: hash steering picks the RX queue when set. */
+  #ctrl: VifCtrl | null = null;
   #sw: ValeSwitch | null = null;
   #portIndex = -1;
   #disabled = false;
@@ -136,6 +139,7 @@ export class NetbackVif implements BackVif, ValeAttachment, NetmapAdapter {
       this.#disabled = false;
       // A new connection starts with an empty list (Linux frees it on disconnect).
       this.#mcast.clear();
+      this.#ctrl = rings.ctrl ?? null;
     }
     while (this.#counters.length <= q) this.#counters.push(vifQueueCounters());
     const c = this.#counters[q];
@@ -153,6 +157,7 @@ export class NetbackVif implements BackVif, ValeAttachment, NetmapAdapter {
       fatalSlots: o.fatalSlots,
       pendingSlots: o.pendingSlots,
       mcast: this.#mcast,
+      staging: rings.ctrl?.staging(q) ?? null,
     };
     const tx = new NetbackTx(this.#dom, rings.tx, rings.txPort, rings.frontDomid, sink, c, txOpts, die);
     const rx = new NetbackRx(
@@ -163,7 +168,11 @@ export class NetbackVif implements BackVif, ValeAttachment, NetmapAdapter {
       rings.features,
       c,
       scratch,
-      { backlogBytes: this.#opts.rxBacklogBytes },
+      {
+        backlogBytes: this.#opts.rxBacklogBytes,
+        staging: rings.ctrl?.staging(q) ?? null,
+        hash: rings.ctrl?.hash ?? null,
+      },
       die,
     );
     const qu: Queue = { rings, tx, rx };
@@ -268,7 +277,13 @@ export class NetbackVif implements BackVif, ValeAttachment, NetmapAdapter {
   deliverFrags(f: ValeFrags): boolean {
     const act = this.#active;
     if (this.#disabled || act.length === 0 || this.#nm !== null) return false;
-    const q = act.length === 1 ? act[0] : act[flowHash(f.mem[0].u8, f.off[0], f.len[0]) % act.length];
+    let q = act.length === 1 ? act[0] : act[flowHash(f.mem[0].u8, f.off[0], f.len[0]) % act.length];
+    const ctrl = this.#ctrl;
+    if (ctrl?.hash.active) {
+      // The frontend's steering (ctrl.ts): its mapping entries were checked below its queue count.
+      const s = ctrl.hash.queueFor(f.mem[0].u8, f.off[0], f.len[0], act.length);
+      if (s >= 0 && this.#queues[s]) q = s;
+    }
     return this.#queues[q]?.rx.deliver(f) ?? false;
   }
 

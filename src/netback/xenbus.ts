@@ -18,10 +18,12 @@ import { MAX_RING_PAGE_ORDER, RingArea } from "../ring/area.js";
 import { BackRing } from "../ring/back.js";
 import { ringErrorText } from "../ring/errors.js";
 import { NETIF_RX_ENTRY_SIZE, NETIF_TX_ENTRY_SIZE } from "../wire/xen/netif.js";
+import { XEN_NETIF_CTRL_ENTRY_SIZE } from "../wire/xen/netif-ctrl.js";
 import type { XsClient, XsWatch } from "../xenstore/client.js";
 import { DevError, writeDevError } from "../xenstore/dev-error.js";
 import {
   domainPath,
+  FEATURE_CTRL_RING,
   FEATURE_GSO_TCPV4,
   FEATURE_GSO_TCPV6,
   FEATURE_IPV6_CSUM_OFFLOAD,
@@ -42,6 +44,8 @@ import {
   vifFrontendPath,
 } from "../xenstore/keys.js";
 import { readOrUndefined, switchState, XenbusState } from "../xenstore/xenbus.js";
+import { NetbackCtrl } from "./ctrl.js";
+import { readCtrlRingKeys } from "./ctrl-keys.js";
 import { KEY_MAX_RING_PAGE_ORDER, readFrontendKeys } from "./fe-keys.js";
 import { type BackendTarget, backendStep, frontendReaction, StepAction } from "./state.js";
 import type { BackFeatures, BackQueue, BackVif, OpenBackVif } from "./vif-api.js";
@@ -55,6 +59,11 @@ export interface NetbackOptions {
   readonly maxRingPageOrder?: number;
   /** Advertised multi-queue-max-queues; default 8. */
   readonly maxQueues?: number;
+  /**
+   * Serve staging grants (ADD/DEL/GET_GREF_MAPPING) on the control ring; default true.
+   * false answers them NOT_SUPPORTED, as Linux does, so every frame takes the grant-copy path.
+   */
+  readonly stagingGrants?: boolean;
 }
 
 export interface NetbackDeviceStatus {
@@ -69,14 +78,16 @@ export interface NetbackDeviceStatus {
   readonly vif: BackVif | null;
   /** The last fatal reason, if the device was disconnected for one. */
   readonly error: string | undefined;
+  /** Grants the frontend staged over the control ring, kept mapped (0 without a control ring). */
+  readonly stagedGrants: number;
 }
 
 /**
  * The feature keys netback writes, each one implemented: SG and GSO (multi-slot frames and
  * their segmentation), IPv6 checksum offload, RX by copy (never flip), split event channels.
  * Linux also writes feature-multicast-control, feature-dynamic-multicast-control,
- * feature-ctrl-ring and feature-xdp-headroom; pvnet does not implement them yet (no
- * multicast filter, no control ring, no headroom), so it does not say it does. Multicast
+ * feature-xdp-headroom; pvnet does not implement them yet (no multicast filter, no
+ * headroom), so it does not say it does. feature-ctrl-ring: ctrl.ts. Multicast
  * requests a frontend sends anyway are answered as Linux answers them (mcast.ts).
  */
 export const NETBACK_FEATURES: readonly (readonly [string, string])[] = [
@@ -87,6 +98,7 @@ export const NETBACK_FEATURES: readonly (readonly [string, string])[] = [
   [FEATURE_RX_COPY, "1"],
   [FEATURE_RX_FLIP, "0"],
   [FEATURE_SPLIT_EVENT_CHANNELS, "1"],
+  [FEATURE_CTRL_RING, "1"],
 ];
 
 /** Queue bound: netback's xenvif_max_queues default is min(8, CPUs); 8 is the most we accept. */
@@ -98,6 +110,9 @@ interface Conn {
   readonly handles: number[];
   readonly ports: number[];
   readonly queues: BackQueue[];
+  /** The control ring's service, when the frontend set one up (ctrl.ts). */
+  ctrl: NetbackCtrl | null;
+  ctrlPort: number;
   released: boolean;
 }
 
@@ -131,6 +146,7 @@ export class NetbackDriver {
   readonly #log: RateLog;
   readonly #maxOrder: number;
   readonly #maxQueues: number;
+  readonly #staging: boolean;
   readonly #base: string;
   readonly #devs = new Map<string, Dev>();
   #watch: XsWatch | null = null;
@@ -148,6 +164,7 @@ export class NetbackDriver {
     this.#log = new RateLog(opts.log === undefined ? {} : { sink: opts.log });
     this.#maxOrder = clampInt(opts.maxRingPageOrder, 0, MAX_RING_PAGE_ORDER, MAX_RING_PAGE_ORDER);
     this.#maxQueues = clampInt(opts.maxQueues, 1, MAX_QUEUES, MAX_QUEUES);
+    this.#staging = opts.stagingGrants ?? true;
     this.#base = `${domainPath(dom.domid)}/backend/vif`;
   }
 
@@ -179,6 +196,7 @@ export class NetbackDriver {
       splitEventChannels: d.split,
       vif: d.vif,
       error: d.error,
+      stagedGrants: d.conn?.ctrl?.stagedGrants ?? 0,
     }));
   }
 
@@ -442,16 +460,18 @@ export class NetbackDriver {
     if (gm === undefined) return new DevError("ESRCH", `no domain ${d.frontDomid}`);
     if (vif === null) return new DevError("ENODEV", "no interface");
     let keys: Awaited<ReturnType<typeof readFrontendKeys>>;
+    let ctrlKeys: Awaited<ReturnType<typeof readCtrlRingKeys>>;
     try {
       keys = await readFrontendKeys(this.#xs, d.frontDir, {
         maxQueues: this.#maxQueues,
         maxRingPageOrder: this.#maxOrder,
       });
+      ctrlKeys = await readCtrlRingKeys(this.#xs, d.frontDir);
     } catch (e) {
       if (e instanceof DevError) return e;
       throw e;
     }
-    const conn: Conn = { gm, handles: [], ports: [], queues: [], released: false };
+    const conn: Conn = { gm, handles: [], ports: [], queues: [], ctrl: null, ctrlPort: -1, released: false };
     this.#release(d);
     d.conn = conn;
     d.queues = keys.queues.length;
@@ -468,6 +488,9 @@ export class NetbackDriver {
       if (typeof rx === "string") return this.#abort(d, conn, "EINVAL", rx);
       rings.push({ tx, rx });
     }
+    const ctrlRing =
+      ctrlKeys === null ? null : this.#mapRing(d, conn, [ctrlKeys.ref], XEN_NETIF_CTRL_ENTRY_SIZE, "control");
+    if (typeof ctrlRing === "string") return this.#abort(d, conn, "EINVAL", ctrlRing);
     const ports: { tx: number; rx: number }[] = [];
     for (let qi = 0; qi < keys.queues.length; qi++) {
       const q = keys.queues[qi]!;
@@ -480,6 +503,22 @@ export class NetbackDriver {
         rx = r;
       }
       ports.push({ tx, rx });
+    }
+    if (ctrlRing !== null && ctrlKeys !== null) {
+      const p = await this.#bind(d, conn, ctrlKeys.port);
+      if (typeof p === "string") return this.#abort(d, conn, "EINVAL", p);
+      if (conn.released) return new DevError("ESRCH", `domain ${d.frontDomid} went away`);
+      try {
+        const ctrl = new NetbackCtrl(this.#dom, ctrlRing, p, d.frontDomid, keys.queues.length, {
+          staging: this.#staging,
+        });
+        conn.ctrl = ctrl;
+        conn.ctrlPort = p;
+        this.#dom.evtchn.on(p, () => ctrl.run());
+        this.#dom.loop.defer(() => ctrl.run());
+      } catch (e) {
+        return this.#abort(d, conn, "ENOMEM", `control ring: ${(e as Error).message}`);
+      }
     }
     if (conn.released) return new DevError("ESRCH", `domain ${d.frontDomid} went away`);
     const features: BackFeatures = keys.features;
@@ -496,6 +535,7 @@ export class NetbackDriver {
               txPort: ports[qi]!.tx,
               rxPort: ports[qi]!.rx,
               features,
+              ctrl: conn.ctrl,
             },
             (reason) => this.#vifFatal(d, conn, reason),
           ),
@@ -560,8 +600,12 @@ export class NetbackDriver {
         this.#log.log(d.dir, `netback: vif${d.frontDomid}.${d.devid}: closing a queue: ${String(e)}`);
       }
     }
-    for (const p of conn.ports) this.#dom.evtchnClose(p).catch(() => undefined); // a port already closed is closed
     const alive = !gone && this.#dom.foreign(d.frontDomid) === conn.gm;
+    if (conn.ctrl !== null) {
+      this.#dom.evtchn.off(conn.ctrlPort);
+      conn.ctrl.close(alive);
+    }
+    for (const p of conn.ports) this.#dom.evtchnClose(p).catch(() => undefined); // a port already closed is closed
     if (!alive) return;
     for (const h of conn.handles)
       if (this.#dom.gnt.unmap(h) !== 0)

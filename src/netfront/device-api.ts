@@ -7,6 +7,7 @@
  * ends them in `close()`.
  */
 import type { FrontRing } from "../ring/front.js";
+import type { RssHasher } from "../wire/net/rss.js";
 
 /** What both ends agreed on. */
 export interface FrontFeatures {
@@ -41,6 +42,8 @@ export interface FrontQueue {
   start(): void;
   /** Stops, ends the buffer grants it made (returns how many it could not end yet). */
   close(): number;
+  /** The grants of the queue's TX and RX buffer pools (registered as staging grants). */
+  poolGrants?(): { readonly tx: Int32Array; readonly rx: Int32Array };
 }
 
 /** The backend broke the protocol: the xenbus half resets the vif (netfront's fatal path). */
@@ -53,4 +56,17 @@ export interface FrontDevice {
   carrierOn(): void;
   /** Leaving Connected: carrier off, sends refused until the next carrierOn. */
   carrierOff(): void;
+  /** The TX queue choice the control ring programmed (ctrl.ts); null: the device's own. */
+  setSteering?(s: TxSteering | null): void;
+}
+
+/**
+ * TX steering: the hash and mapping netfront programmed into the backend, so that a flow's
+ * frames leave on the queue its replies arrive on (netback steers RX by the same table).
+ */
+export interface TxSteering {
+  readonly hasher: RssHasher;
+  /** Queue per hash % size; each entry below the queue count. */
+  readonly mapping: Uint32Array;
+  readonly size: number;
 }

@@ -18,7 +18,7 @@ import { PvnetError } from "../base/errors.js";
 import type { Domain } from "../hv/domain.js";
 import type { NetDevice } from "../stack/device.js";
 import { type NetfrontQueueCounter, netfrontQueueCounters } from "./counters.js";
-import type { FrontDevice, FrontFatal, FrontQueue, FrontQueueRings } from "./device-api.js";
+import type { FrontDevice, FrontFatal, FrontQueue, FrontQueueRings, TxSteering } from "./device-api.js";
 import { flowHash } from "./flow-hash.js";
 import { FrontRx, type ReceiveFn, type RxMeta } from "./rx.js";
 import { FrontTx } from "./tx.js";
@@ -63,6 +63,7 @@ export class NetfrontDevice implements FrontDevice, NetDevice {
   /** Attached queues by number; a dense prefix once the xenbus half has attached them all. */
   readonly #queues: (Queue | undefined)[] = [];
   #nQueues = 0;
+  #steering: TxSteering | null = null;
   #receive: ReceiveFn = noReceive;
   #writable: () => void = () => {};
   readonly #getReceive = (): ReceiveFn => this.#receive;
@@ -167,6 +168,7 @@ export class NetfrontDevice implements FrontDevice, NetDevice {
     return {
       start: () => this.#start(q),
       close: () => this.#close(q),
+      poolGrants: () => ({ tx: tx.poolRefs, rx: rx.poolRefs }),
     };
   }
 
@@ -212,6 +214,10 @@ export class NetfrontDevice implements FrontDevice, NetDevice {
     }
   }
 
+  setSteering(s: TxSteering | null): void {
+    this.#steering = s !== null && s.size > 0 ? s : null;
+  }
+
   carrierOff(): void {
     this.#carrier = false;
   }
@@ -230,7 +236,13 @@ export class NetfrontDevice implements FrontDevice, NetDevice {
       this.#wantCarrier = true;
       return false;
     }
-    const q = n === 1 ? this.#queues[0] : this.#queues[flowHash(frame, len) % n];
+    let qi = n === 1 ? 0 : flowHash(frame, len) % n;
+    const st = this.#steering;
+    if (st !== null && n > 1 && st.hasher.hash(frame, 0, len)) {
+      const m = st.mapping[st.hasher.value % st.size];
+      if (m < n) qi = m;
+    }
+    const q = this.#queues[qi];
     if (q === undefined) return false;
     return q.tx.transmit(frame, len, flags, gsoType, gsoSize);
   }

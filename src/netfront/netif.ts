@@ -32,6 +32,8 @@ export interface NetifOptions {
   readonly ringPageOrder?: number;
   /** Split event channels when the backend offers them; default true. */
   readonly splitEventChannels?: boolean;
+  /** Stage the buffer pools over the control ring (no grant operation per frame); default false. */
+  readonly stagingGrants?: boolean;
   /** The feature-* keys netfront writes; every one defaults to on. */
   readonly features?: NetfrontOptions["features"];
   /**
@@ -116,6 +118,7 @@ export class Netif implements NetDevice {
         queues: opts.queues,
         ringPageOrder: opts.ringPageOrder,
         splitEventChannels: opts.splitEventChannels,
+        stagingGrants: opts.stagingGrants,
         features: opts.features,
         log: (line) => {
           // A reaction still in flight when disconnect closed our own client fails on it;

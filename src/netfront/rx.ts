@@ -128,6 +128,11 @@ export class FrontRx {
 
   readonly #backDomid: number;
 
+  /** The pool's grants (writable by the backend), for staging (ctrl.ts). */
+  get poolRefs(): Int32Array {
+    return this.#ref;
+  }
+
   get broken(): boolean {
     return this.#broken || this.#closed;
   }

@@ -135,6 +135,11 @@ export class FrontTx {
     this.#flushFn = () => this.flush();
   }
 
+  /** The pool's grants (read-only to the backend), for staging (ctrl.ts). */
+  get poolRefs(): Int32Array {
+    return this.#ref;
+  }
+
   get broken(): boolean {
     return this.#broken || this.#closed;
   }

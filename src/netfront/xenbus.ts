@@ -28,6 +28,7 @@ import { NETIF_RX_ENTRY_SIZE, NETIF_TX_ENTRY_SIZE } from "../wire/xen/netif.js";
 import type { XsClient, XsOps, XsWatch } from "../xenstore/client.js";
 import { DevError, writeDevError } from "../xenstore/dev-error.js";
 import {
+  FEATURE_CTRL_RING,
   FEATURE_GSO_TCPV4,
   FEATURE_GSO_TCPV6,
   FEATURE_IPV6_CSUM_OFFLOAD,
@@ -38,7 +39,9 @@ import {
   FEATURE_SPLIT_EVENT_CHANNELS,
   KEY_BACKEND,
   KEY_BACKEND_ID,
+  KEY_CTRL_RING_REF,
   KEY_EVENT_CHANNEL,
+  KEY_EVENT_CHANNEL_CTRL,
   KEY_EVENT_CHANNEL_RX,
   KEY_EVENT_CHANNEL_TX,
   KEY_MAC,
@@ -63,6 +66,7 @@ import {
   waitForState,
   XenbusState,
 } from "../xenstore/xenbus.js";
+import { NetfrontCtrl } from "./ctrl.js";
 import type { FrontDevice, FrontFeatures, FrontQueue } from "./device-api.js";
 import { DeferredGrants } from "./pool-grants.js";
 
@@ -83,6 +87,13 @@ export interface NetfrontOptions {
   readonly queues?: number;
   /** Ring page order wanted (capped by the backend's max-ring-page-order); default 0. */
   readonly ringPageOrder?: number;
+  /**
+   * Register the queues' buffer pools as staging grants over the control ring when the
+   * backend offers one (netback maps them once and copies frames without a grant
+   * operation each); default false. Several queues set up the control ring anyway, for
+   * hash steering.
+   */
+  readonly stagingGrants?: boolean;
   /** Use split channels when the backend offers them; default true. */
   readonly splitEventChannels?: boolean;
   /** Our feature-* keys; defaults: sg, gso-tcpv4, gso-tcpv6, ipv6-csum-offload, rx-notify on, csum offload on. */
@@ -121,6 +132,8 @@ export interface NetfrontStatus {
   readonly resets?: number;
   /** How many times the backend went away after connecting and the vif waited for a new one. */
   readonly backendLost?: number;
+  /** The control ring, when this connection has one: steering on, grants staged, why it stopped. */
+  readonly ctrl?: { readonly steering: boolean; readonly stagedGrants: number; readonly error?: string };
 }
 
 /** netfront's bound on queues (xennet_max_queues defaults to the CPU count; 8 is ours). */
@@ -128,7 +141,7 @@ const MAX_QUEUES = 8;
 const MAC_RE = /^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$/;
 /** Keys a connection writes: removed first, so a reconnect with fewer queues leaves none behind. */
 const OUR_KEYS_RE =
-  /^(tx-ring-ref\d*|rx-ring-ref\d*|event-channel(-tx|-rx)?|queue-\d+|ring-page-order|multi-queue-num-queues)$/;
+  /^(tx-ring-ref\d*|rx-ring-ref\d*|event-channel(-tx|-rx|-ctrl)?|ctrl-ring-ref|queue-\d+|ring-page-order|multi-queue-num-queues)$/;
 
 interface QueueRes {
   readonly txPages: number[];
@@ -153,6 +166,10 @@ export class NetfrontDriver {
   #state: XenbusState = XenbusState.Initialising;
   #backState: XenbusState = XenbusState.Unknown;
   #res: QueueRes[] = [];
+  /** This connection's control ring (ctrl.ts), and what programming it achieved. */
+  #ctrl: NetfrontCtrl | null = null;
+  #ctrlStatus: { steering: boolean; stagedGrants: number; error?: string } | null = null;
+  #ctrlStarted = false;
   readonly #deferred: DeferredGrants;
   #gen = 0;
   #order = 0;
@@ -239,7 +256,15 @@ export class NetfrontDriver {
     void (async () => {
       for await (const _ev of w) d.#run(() => d.#backendChanged());
     })();
-    await connected;
+    try {
+      await connected;
+    } catch (e) {
+      // Nobody holds a driver whose probe failed: its watch and listener go with it.
+      d.#closed = true;
+      d.#unlisten();
+      await w.close().catch(() => undefined);
+      throw e;
+    }
     return d;
   }
 
@@ -259,6 +284,7 @@ export class NetfrontDriver {
       deferredReclaimed: this.#deferred.reclaimed,
       resets: this.#resets,
       backendLost: this.#backendLost,
+      ...(this.#ctrlStatus === null ? {} : { ctrl: { ...this.#ctrlStatus } }),
     };
   }
 
@@ -266,20 +292,24 @@ export class NetfrontDriver {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    // Closed already: the backend closed first (xl network-detach), and may be gone by now.
+    let wasClosed = false;
     await this.#runNow(async () => {
       this.#carrierOff();
-      if (this.#state !== XenbusState.Closed) await this.#switch(XenbusState.Closing);
+      wasClosed = this.#state === XenbusState.Closed;
+      if (!wasClosed) await this.#switch(XenbusState.Closing);
     });
-    try {
-      await waitForState(
-        this.#xs,
-        `${this.#backDir}/${KEY_STATE}`,
-        (s) => s === XenbusState.Closing || s === XenbusState.Closed || s === XenbusState.Unknown,
-        { timeoutMs: this.#opts.closeTimeoutMs ?? 2000 },
-      );
-    } catch (e) {
-      this.#log.log("close", `netfront: ${this.#dir}: backend did not close: ${(e as Error).message}`);
-    }
+    if (!wasClosed)
+      try {
+        await waitForState(
+          this.#xs,
+          `${this.#backDir}/${KEY_STATE}`,
+          (s) => s === XenbusState.Closing || s === XenbusState.Closed || s === XenbusState.Unknown,
+          { timeoutMs: this.#opts.closeTimeoutMs ?? 2000 },
+        );
+      } catch (e) {
+        this.#log.log("close", `netfront: ${this.#dir}: backend did not close: ${(e as Error).message}`);
+      }
     await this.#runNow(async () => {
       this.#release();
       await this.#switch(XenbusState.Closed);
@@ -308,6 +338,7 @@ export class NetfrontDriver {
         if (this.#state === XenbusState.Connected && !this.#carrier) {
           this.#carrier = true;
           this.#device?.carrierOn();
+          this.#programCtrl();
         }
         return;
       case XenbusState.Initialising:
@@ -355,6 +386,7 @@ export class NetfrontDriver {
     const beV4 = (await readFeature(xs, b, FEATURE_GSO_TCPV4, 0)) !== 0;
     const beV6 = (await readFeature(xs, b, FEATURE_GSO_TCPV6, 0)) !== 0;
     const beIpv6Csum = (await readFeature(xs, b, FEATURE_IPV6_CSUM_OFFLOAD, 0)) !== 0;
+    const beCtrl = (await readFeature(xs, b, FEATURE_CTRL_RING, 0)) === 1;
     const order = Math.min(clampInt(this.#opts.ringPageOrder, 0, MAX_RING_PAGE_ORDER, 0), beOrder);
     const nq = Math.min(clampInt(this.#opts.queues, 1, MAX_QUEUES, 1), beQueues);
     const split = (this.#opts.splitEventChannels ?? true) && beSplit;
@@ -378,6 +410,8 @@ export class NetfrontDriver {
         r.ports.push(await this.#dom.evtchnAllocUnbound(this.#backDomid));
         if (split) r.ports.push(await this.#dom.evtchnAllocUnbound(this.#backDomid));
       }
+      if (beCtrl && (nq > 1 || (this.#opts.stagingGrants ?? false)))
+        this.#ctrl = await NetfrontCtrl.open(this.#dom, this.#backDomid);
     } catch (e) {
       this.#release();
       return this.#fatal(
@@ -432,8 +466,33 @@ export class NetfrontDriver {
       if (be === XenbusState.Connected && gen === this.#gen && this.#state === XenbusState.Connected) {
         this.#carrier = true;
         device.carrierOn();
+        this.#programCtrl();
       }
     }
+  }
+
+  /**
+   * Programs the control ring once the backend is Connected (it serves the ring from its
+   * connect on); detached from the chain, since each request waits for the backend. What
+   * it achieves applies only to the connection it started on.
+   */
+  #programCtrl(): void {
+    const ctrl = this.#ctrl;
+    const device = this.#device;
+    if (ctrl === null || device === null || this.#ctrlStarted) return;
+    const gen = this.#gen;
+    this.#ctrlStarted = true;
+    const queues = this.#res.map((r) => r.queue).filter((q) => q !== null);
+    void ctrl.program(queues, this.#opts.stagingGrants ?? false).then((r) => {
+      if (gen !== this.#gen || this.#ctrl !== ctrl) return;
+      device.setSteering?.(r.steering);
+      this.#ctrlStatus = {
+        steering: r.steering !== null,
+        stagedGrants: r.staged,
+        ...(r.error === undefined ? {} : { error: r.error }),
+      };
+      if (r.error !== undefined) this.#log.log(this.#dir, `netfront: ${this.#dir}: control ring: ${r.error}`);
+    });
   }
 
   #allocQueue(order: number): QueueRes {
@@ -470,6 +529,10 @@ export class NetfrontDriver {
     const nq = this.#res.length;
     if (order > 0) await tx.write(`${dir}/ring-page-order`, String(order));
     if (numQueues) await tx.write(`${dir}/${KEY_MULTI_QUEUE_NUM_QUEUES}`, String(nq));
+    if (this.#ctrl !== null) {
+      await tx.write(`${dir}/${KEY_CTRL_RING_REF}`, String(this.#ctrl.ref));
+      await tx.write(`${dir}/${KEY_EVENT_CHANNEL_CTRL}`, String(this.#ctrl.port));
+    }
     for (let qi = 0; qi < nq; qi++) {
       const r = this.#res[qi]!;
       const qd = nq === 1 ? dir : queuePath(dir, qi);
@@ -602,8 +665,16 @@ export class NetfrontDriver {
 
   /** Queues stop, channels close, ring grants end (or linger while the backend maps them). */
   #release(): void {
+    const ctrl = this.#ctrl;
+    this.#ctrl = null;
+    this.#ctrlStatus = null;
+    this.#ctrlStarted = false;
+    this.#device?.setSteering?.(null);
     const res = this.#res;
-    if (res.length === 0) return;
+    if (res.length === 0) {
+      ctrl?.close();
+      return;
+    }
     this.#res = [];
     this.#gen++;
     for (const r of res) {
@@ -618,6 +689,7 @@ export class NetfrontDriver {
       for (let i = 0; i < r.txRefs.length; i++) this.#endGrant(r.txRefs[i]!, r.txPages[i]!);
       for (let i = 0; i < r.rxRefs.length; i++) this.#endGrant(r.rxRefs[i]!, r.rxPages[i]!);
     }
+    ctrl?.close();
   }
 
   #endGrant(ref: number, page: number): void {

@@ -50,7 +50,8 @@ const features = {
 const vif = {
   type: "object",
   additionalProperties: false,
-  expected: "a mapping with mac, ip, bridge, queues, ring-page-order, trusted, features",
+  expected:
+    "a mapping with mac, ip, bridge, queues, ring-page-order, trusted, staging-grants, features, script",
   properties: {
     mac: { type: "string", pattern: MAC_PATTERN, expected: "a MAC address like 00:16:3e:00:01:00" },
     ip: {
@@ -78,7 +79,18 @@ const vif = {
       default: true,
       expected: "true or false (false: the guest copies every frame the backend hands it)",
     },
+    "staging-grants": {
+      type: "boolean",
+      default: false,
+      expected: "true or false (true: netback keeps the guest's buffer pages mapped)",
+    },
     features,
+    script: {
+      type: "string",
+      pattern: "^/",
+      maxLength: 1024,
+      expected: "the absolute path of an executable hotplug script, run with online or offline",
+    },
   },
 };
 

@@ -42,7 +42,9 @@ interface RawVif {
   queues: number;
   "ring-page-order": number;
   trusted: boolean;
+  "staging-grants": boolean;
   features: RawFeatures;
+  script?: string;
 }
 interface RawDomain {
   name: string;
@@ -173,6 +175,7 @@ export function checkRules(raw: RawHost): { issues: RuleIssue[]; config: HostCon
         queues: v.queues,
         ringPageOrder: v["ring-page-order"],
         trusted: v.trusted,
+        stagingGrants: v["staging-grants"],
         features: {
           sg: f.sg,
           gsoTcpv4: f["gso-tcpv4"],
@@ -182,6 +185,7 @@ export function checkRules(raw: RawHost): { issues: RuleIssue[]; config: HostCon
           splitEventChannels: f["split-event-channels"],
           rxNotify: f["rx-notify"],
         },
+        ...(v.script === undefined ? {} : { script: v.script }),
       };
     });
     domains.push({ domid, name: d.name, memoryMiB: mib, pages: mib * PAGES_PER_MIB, vifs });

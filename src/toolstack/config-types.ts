@@ -50,7 +50,17 @@ export interface VifConfig {
    * copy (bounce) every frame out of the pages it shares with the backend (XSA-403).
    */
   readonly trusted: boolean;
+  /**
+   * netfront registers its buffer pools as staging grants over the control ring, so
+   * netback maps them once and copies frames without a grant operation each; default false.
+   */
+  readonly stagingGrants?: boolean;
   readonly features: VifFeatures;
+  /**
+   * The hotplug script's absolute path: written to the backend's `script` key and run by
+   * Domain-0's side with `online`/`offline`; undefined: pvnet's built-in bridge attach.
+   */
+  readonly script?: string;
 }
 
 export interface DomainConfig {

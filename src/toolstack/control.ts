@@ -1,6 +1,7 @@
 /**
  * The control socket of a running host (`pvnet up`): a unix socket, mode 0600, that the
- * xl-style commands (`pvnet list`, `network-list`, `create`, `destroy`, `backend-restart`, `ping`, `top`) talk to
+ * xl-style commands (`pvnet list`, `network-list`, `create`, `destroy`, `backend-restart`, `ping`, `top`;
+ * `network-attach`, `network-detach`, `udp-echo` and `create FILE` in control-ops.ts) talk to
  * from other processes. One JSON request per line, one JSON reply per line, in order:
  * `{"ok":true,...}` or `{"ok":false,"error":"..."}`. Every request is checked; a bad one
  * (not JSON, unknown op, bad arguments) gets an error reply and the connection stays.
@@ -19,6 +20,7 @@ import { parseCaptureRequest, serveCapture } from "./capture-stream.js";
 import { DEFAULT_MEMORY_MIB } from "./config-schema.js";
 import { derivedMac } from "./config-semantic.js";
 import { ALL_VIF_FEATURES, type Ipv4Cidr, type VifConfig } from "./config-types.js";
+import { handleOpsRequest, OPS_NAMES, type OpsRequest, parseOpsRequest } from "./control-ops.js";
 import type { Host } from "./host.js";
 
 /** A request line longer than this is refused and the connection closed. */
@@ -31,7 +33,8 @@ export type ControlRequest =
   | { op: "backend-restart" }
   | { op: "ping"; domain: string; ip: string; timeoutMs: number }
   | { op: "top" }
-  | { op: "create"; name: string; ip: string | null; bridge: string };
+  | { op: "create"; name: string; ip: string | null; bridge: string }
+  | OpsRequest;
 
 /** One row of `pvnet list`, as `xl list` prints it. */
 export interface ListRow {
@@ -140,7 +143,10 @@ export function parseRequest(line: string): ControlRequest | string {
       return { op: "create", name: o.name, ip, bridge };
     }
     default:
-      return `bad request: unknown op ${JSON.stringify(o.op)} (expected list, network-list, destroy, backend-restart, ping, top or create)`;
+      return (
+        parseOpsRequest(o) ??
+        `bad request: unknown op ${JSON.stringify(o.op)} (expected list, network-list, destroy, backend-restart, ping, top, create or ${OPS_NAMES.join(", ")})`
+      );
   }
 }
 
@@ -346,6 +352,8 @@ export async function handleRequest(host: Host, line: string): Promise<ControlRe
         const r = await host.ping(d.domid, parseIpv4(req.ip) as number, req.timeoutMs);
         return { ...r, domain: d.name, to: req.ip, reply: r.ok, ok: true };
       }
+      default:
+        return { ...(await handleOpsRequest(host, req)), ok: true };
     }
   } catch (e) {
     const m = e instanceof Error ? e.message : String(e);

@@ -41,6 +41,7 @@ import { parseXenbusState, readOrUndefined, waitForState, XenbusState } from "..
 import { Dom0Captures } from "./dom0-capture.js";
 import { type HostNetmapd, serveHostSwitches } from "./dom0-netmapd.js";
 import { openTaps } from "./dom0-taps.js";
+import { type Dom0VifOps, dom0VifOps } from "./dom0-vif-ops.js";
 import { type HostBackVif, makeBackVif } from "./drivers.js";
 import {
   D0_LIVE_MAPPINGS,
@@ -112,10 +113,11 @@ export default async function main(dom: Domain, args: Dom0Args): Promise<void> {
     });
   };
   for (const spec of args.vifs) addRec(spec);
+  let ops: Dom0VifOps | null = null;
   const svc = serveXenstore(dom, xenstored, {
     log,
     next: (from, data) => {
-      if (from !== MACHINE) return;
+      if (from !== MACHINE || ops?.handle(from, data) === true) return;
       const m = data as { t?: unknown; domid?: unknown; name?: unknown; vifs?: unknown; id?: unknown } | null;
       if (m?.t === MSG_ADD_VIFS && typeof m.domid === "number") {
         if (Array.isArray(m.vifs)) for (const v of m.vifs as HostVif[]) addRec(v);
@@ -171,6 +173,14 @@ export default async function main(dom: Domain, args: Dom0Args): Promise<void> {
 
   /** The vif-bridge script's job: the vif joins its bridge, then hotplug-status says so. */
   const hotplug = async (rec: VifRec | undefined, vif: HostBackVif, info: BackVifInfo): Promise<void> => {
+    // The vif's own script runs first (dom0-vif-ops.ts); pvnet's attach follows only if it exits 0.
+    const ran =
+      rec === undefined || ops === null ? null : await ops.runScript(rec.spec, info.backendDir, "online");
+    if (ran !== null && !ran.ok) {
+      rec!.words[VS_HOTPLUG] = -1;
+      await ops!.hotplugError(info.backendDir, ran.message);
+      return;
+    }
     const bridge = await readOrUndefined(xs, `${info.backendDir}/${KEY_BRIDGE}`);
     const sw = bridge === undefined ? undefined : switches.get(bridge);
     if (typeof custom === "function") {
@@ -256,6 +266,26 @@ export default async function main(dom: Domain, args: Dom0Args): Promise<void> {
     await (await w)?.close().catch(() => undefined);
   };
   watch(`/local/domain/${dom.domid}/backend/vif`);
+  ops = dom0VifOps({
+    dom,
+    xs,
+    log,
+    has: (domid, devid) => recs.has(key(domid, devid)),
+    addRec,
+    written: async (domid, devid) => {
+      const rec = recs.get(key(domid, devid));
+      if (rec === undefined) return;
+      watch(guestDevicesPath(domid));
+      rec.written = true;
+      await readStates(rec);
+    },
+    dropRec: async (domid, devid) => {
+      const rec = recs.get(key(domid, devid));
+      if (rec === undefined) return;
+      await forgetRec(key(domid, devid), rec);
+    },
+    pathCleanup,
+  });
 
   /**
    * libxl's part: the guest's name (dom0's, readable by the guest), then one transaction
@@ -395,19 +425,22 @@ export default async function main(dom: Domain, args: Dom0Args): Promise<void> {
       [`${LIBXL_PATH}/${domid}`, LIBXL_PATH],
     ] as const)
       await pathCleanup(xs, p, stop).catch((e: unknown) => log(`rm ${p}: ${errText(e)}`));
-    for (const [k, rec] of recs) {
-      if (rec.spec.domid !== domid) continue;
-      // Its last status stays readable: the host may still list it.
-      await readStates(rec).catch(() => undefined);
-      copyRec(rec);
-      try {
-        rec.vif?.leaveSwitch();
-      } catch (e) {
-        log(`${rec.vif?.name ?? "vif"}: leaving the switch: ${errText(e)}`);
-      }
-      recs.delete(k);
-    }
+    for (const [k, rec] of recs) if (rec.spec.domid === domid) await forgetRec(k, rec);
   };
+  /** A vif whose device is gone: last status kept, its port released, its script run `offline`. */
+  async function forgetRec(k: string, rec: VifRec): Promise<void> {
+    // Its last status stays readable: the host may still list it.
+    await readStates(rec).catch(() => undefined);
+    copyRec(rec);
+    try {
+      rec.vif?.leaveSwitch();
+    } catch (e) {
+      log(`${rec.vif?.name ?? "vif"}: leaving the switch: ${errText(e)}`);
+    }
+    recs.delete(k);
+    if (rec.spec.vif.script !== undefined && ops !== null)
+      await ops.runScript(rec.spec, rec.paths.backend, "offline");
+  }
   const removing = new Set<Promise<void>>();
   dom.onDomainDestroyed((domid) => {
     const p = removeGuest(domid)
@@ -432,6 +465,7 @@ export default async function main(dom: Domain, args: Dom0Args): Promise<void> {
       valePorts,
       dom0Timers: dom.timers.active,
       netbackVifs: netback?.devices().length ?? 0,
+      stagedGrants: (netback?.devices() ?? []).reduce((n, d) => n + d.stagedGrants, 0),
       statusVifs: recs.size,
       evtchnLinks: dom.evtchn.sides.length,
     };
@@ -524,7 +558,7 @@ async function loadHotplug(url: string): Promise<unknown> {
 }
 
 /** Removes `path`, then each parent below `stop` that it left empty. */
-async function pathCleanup(xs: XsClient, path: string, stop: string): Promise<void> {
+export async function pathCleanup(xs: XsClient, path: string, stop: string): Promise<void> {
   const quiet = (e: unknown): void => {
     if (!(e instanceof PvnetError && e.code === "ENOENT")) throw e;
   };

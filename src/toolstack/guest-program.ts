@@ -17,6 +17,7 @@ import { UDP_ECHO_PORT } from "../stack/udp-echo.js";
 import type { XsClient } from "../xenstore/client.js";
 import { connectXenstore } from "../xenstore/domain-xenstored.js";
 import { type HostFrontDevice, makeFrontDevice, netfrontOptionsOf } from "./drivers.js";
+import { installGuestOps } from "./guest-ops.js";
 import { type GuestArgs, type GuestVif, type HostReport, MSG_PING } from "./host-proto.js";
 
 interface Vif {
@@ -24,6 +25,8 @@ interface Vif {
   driver: NetfrontDriver | null;
   device: HostFrontDevice | null;
   stack: NetStack | null;
+  /** This vif's probe rounds: they end with it when it is detached. */
+  readonly probeTimers: number[];
 }
 
 /** The payload of a UDP echo probe: a marker and the round, so a stale echo is not counted. */
@@ -34,7 +37,10 @@ export default async function main(dom: Domain, args: GuestArgs): Promise<void> 
   const log = (line: string): void => report({ t: "log", line: `${dom.name}: ${line}` });
   const xs = await connectXenstore(dom);
   const vifs = new Map<number, Vif>(
-    args.vifs.map((v) => [v.vif.devid, { spec: v, driver: null, device: null, stack: null }]),
+    args.vifs.map((v) => [
+      v.vif.devid,
+      { spec: v, driver: null, device: null, stack: null, probeTimers: [] },
+    ]),
   );
   const timers: number[] = [];
   /** Every peer's UDP probes awaiting their echo: their timeout timers end at shutdown. */
@@ -138,6 +144,7 @@ export default async function main(dom: Domain, args: GuestArgs): Promise<void> 
       };
       const timer = dom.timers.every(intervalMs, once);
       timers.push(timer);
+      v.probeTimers.push(timer);
       once();
     };
     for (const peer of v.spec.peers) {
@@ -153,6 +160,7 @@ export default async function main(dom: Domain, args: GuestArgs): Promise<void> 
         rounds(peer);
       });
       timers.push(wait);
+      v.probeTimers.push(wait);
     }
   };
 
@@ -162,7 +170,18 @@ export default async function main(dom: Domain, args: GuestArgs): Promise<void> 
     try {
       names = await client.directory(`/local/domain/${dom.domid}/device/vif`);
     } catch {
-      return; // no device dir yet
+      names = []; // no device dir (yet, or its last device was detached)
+    }
+    // A device whose directory went (xl network-detach) leaves the guest with its stack.
+    for (const devid of known) {
+      const v = vifs.get(devid);
+      if (names.includes(String(devid)) || v === undefined) continue;
+      known.delete(devid);
+      vifs.delete(devid);
+      for (const t of v.probeTimers) dom.timers.cancel(t);
+      v.stack?.down();
+      if (v.driver !== null) await bounded(v.driver.close(), 1500).catch(() => undefined);
+      dom.report({ t: "vif-gone", id: devid }); // network-detach returns once this is done
     }
     for (const n of names) {
       const devid = Number(n);
@@ -180,6 +199,19 @@ export default async function main(dom: Domain, args: GuestArgs): Promise<void> 
     }
   };
   follow().catch((e: unknown) => log(`watch device/vif: ${errText(e)}`));
+  installGuestOps(dom, {
+    stacks: () =>
+      [...vifs.values()].flatMap((v) =>
+        v.stack === null || v.spec.vif.ip === undefined
+          ? []
+          : [{ stack: v.stack, ip: v.spec.vif.ip.value, prefix: v.spec.vif.ip.prefix }],
+      ),
+    addVif: (spec) => {
+      if (stopping || vifs.has(spec.vif.devid)) return;
+      vifs.set(spec.vif.devid, { spec, driver: null, device: null, stack: null, probeTimers: [] });
+      void probeNew(xs);
+    },
+  });
 
   // `pvnet ping`: one echo on the host's behalf, from the vif whose subnet holds the target.
   dom.onMessage((from, data) => {

@@ -160,6 +160,8 @@ export interface Dom0Resources {
   dom0Timers: number;
   /** Devices netback knows (any state). */
   netbackVifs: number;
+  /** Guests' staging grants netback keeps mapped (counted in dom0Mappings too). */
+  stagedGrants: number;
   /** Vifs whose status Domain-0 keeps for the host. */
   statusVifs: number;
   /** Event links Domain-0 holds (one per live guest). */

@@ -45,6 +45,14 @@ import {
   XS_WATCH_EVENTS,
   XS_WORDS,
 } from "./host-proto.js";
+import {
+  type AttachedVif,
+  type AttachVifSpec,
+  type DetachedVif,
+  type UdpEchoResult,
+  VifOps,
+  type VifOpsHost,
+} from "./vif-ops.js";
 
 export interface HostOptions {
   /** xenstored's unix socket; null: none. */
@@ -196,11 +204,14 @@ export class Host {
   readonly #pingAsks = new Map<number, (r: Extract<HostReport, { t: "ping-result" }>) => void>();
   #nextAsk = 1;
   #netmapd: { path: string | null; note: string | null } = { path: null, note: null };
+  /** network-attach, network-detach, udp-echo and the hotplug scripts (vif-ops.ts). */
+  readonly #ops: VifOps;
 
   private constructor(machine: Machine, socketPath: string | null, log: (line: string) => void) {
     this.machine = machine;
     this.socketPath = socketPath;
     this.#log = log;
+    this.#ops = new VifOps(machine, socketPath, log);
   }
 
   /** Where Domain-0 serves the bridges to netmap's tools; null: nowhere. */
@@ -337,14 +348,16 @@ export class Host {
       if (d.state !== "running" && d.state !== "starting")
         return `${d.name} is ${d.state}${d.error === undefined ? "" : `: ${d.error.message}`} before its vifs connected`;
     const bad = this.#vifs.find((v) => Atomics.load(v.words, VS_HOTPLUG) === -1);
-    return bad === undefined ? null : `${vifName(bad)}: hotplug failed (${vifStates(bad.words)})`;
+    if (bad === undefined) return null;
+    const why = this.#ops.scriptError(vifName(bad));
+    return `${vifName(bad)}: hotplug failed${why === undefined ? "" : `: ${why}`} (${vifStates(bad.words)})`;
   }
 
   // ---- end of boot's wait ----
 
   #report(domid: number, data: unknown, added: Map<number, (e: string | undefined) => void>): void {
     const r = data as HostReport | null;
-    if (typeof r !== "object" || r === null) return;
+    if (typeof r !== "object" || r === null || this.#ops.onReport(domid, data)) return;
     switch (r.t) {
       case "log":
         if (typeof r.line === "string") this.#log(r.line.slice(0, 1024));
@@ -540,6 +553,91 @@ export class Host {
     if (d.privileged) throw new PvnetError("EINVAL", `${d.name} is Domain-0: it stops with the host`);
     return d.domid;
   }
+
+  // ---- hot-plugging and the guest's UDP echo (vif-ops.ts) ----
+
+  /** `xl network-attach`: one more vif in a running guest; resolves once it is Connected. */
+  attachVif(which: number | string, spec: AttachVifSpec = {}): Promise<AttachedVif> {
+    return this.#ops.attachVif(this.#opsHost(), which, spec);
+  }
+
+  /** `xl network-detach`: the vif (by devid or MAC) closes and goes; its switch port is freed. */
+  detachVif(which: number | string, device: number | string): Promise<DetachedVif> {
+    return this.#ops.detachVif(this.#opsHost(), which, String(device));
+  }
+
+  /** A UDP echo server on `port` in each of the guest's stacks. */
+  udpListen(
+    which: number | string,
+    port: number,
+  ): Promise<{ domain: string; id: number; port: number; addresses: string[] }> {
+    return this.#ops.udpListen(this.#opsHost(), which, port);
+  }
+
+  /** One datagram to ip:port from inside the guest, and its echo's round trip. */
+  udpEcho(
+    which: number | string,
+    ip: number,
+    port: number,
+    size = 56,
+    timeoutMs = 1000,
+  ): Promise<UdpEchoResult> {
+    return this.#ops.udpEcho(this.#opsHost(), which, ip, port, size, timeoutMs);
+  }
+
+  /** Why a vif's hotplug script last failed (the last line of its stderr), if it did. */
+  hotplugError(vif: string): string | undefined {
+    return this.#ops.scriptError(vif);
+  }
+
+  #opsHost(): VifOpsHost {
+    return {
+      machine: this.machine,
+      guest: (which) => {
+        const d = this.machine
+          .status()
+          .find(
+            (s) =>
+              s.state !== "destroyed" &&
+              s.state !== "stopped" &&
+              (typeof which === "number" ? s.domid === which : s.name === which),
+          );
+        if (d === undefined) throw new PvnetError("ESRCH", `no domain named ${String(which)}`);
+        if (d.privileged)
+          throw new PvnetError("EINVAL", `${d.name} runs the backends: it has no vifs of its own`);
+        return { domid: d.domid, name: d.name };
+      },
+      status: () => this.status(),
+      bridges: () => this.bridges(),
+      track: (domain, h, stack) => {
+        this.#vifs.push({
+          host: h,
+          domain,
+          words: new Int32Array(h.shared.status),
+          stack,
+          rows: Array.from({ length: h.vif.queues }, (_, q) => queueRow(h.shared.counters, q)),
+        });
+        this.#config = {
+          ...this.#config,
+          domains: this.#config.domains.map((d) =>
+            d.domid === h.domid ? { ...d, vifs: [...d.vifs, h.vif] } : d,
+          ),
+        };
+      },
+      untrack: (domid, devid) => {
+        const i = this.#vifs.findIndex((v) => v.host.domid === domid && v.host.vif.devid === devid);
+        if (i >= 0) this.#vifs.splice(i, 1);
+        this.#config = {
+          ...this.#config,
+          domains: this.#config.domains.map((d) =>
+            d.domid === domid ? { ...d, vifs: d.vifs.filter((v) => v.devid !== devid) } : d,
+          ),
+        };
+      },
+    };
+  }
+
+  // ---- end of vif-ops ----
 
   /** A dead guest's vifs leave the status; its pings stay (they were measured). */
   #forget(domid: number): void {

@@ -26,3 +26,4 @@ export {
 } from "./host.js";
 export type { Dom0Resources, GuestArgs, GuestPingResult, GuestVif, PingPlan } from "./host-proto.js";
 export type { HotplugContext, VifHotplug } from "./hotplug.js";
+export type { AttachedVif, AttachVifSpec, DetachedVif, UdpEchoResult } from "./vif-ops.js";

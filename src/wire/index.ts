@@ -17,6 +17,7 @@ export * from "./net/ethernet.js";
 export * from "./net/icmp.js";
 export * from "./net/ipv4.js";
 export * from "./net/ipv6.js";
+export * from "./net/rss.js";
 export * from "./net/tcp.js";
 export * from "./net/udp.js";
 export * from "./net/vlan.js";

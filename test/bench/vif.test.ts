@@ -13,6 +13,11 @@ test("bench vif: guest1's frames reach guest2 through netfront, netback and VALE
   assert.ok(r.warmupFrames >= WARM_FRAMES || r.warmupMs >= WARM_MAX_MS, JSON.stringify(r));
 });
 
+test("bench vif: the staging-grants host moves frames too (short run)", async () => {
+  const r = await measureVif(64, 1, 100, 400, "notify", true, true);
+  assert.ok(r.mpps > 0, "no frame reached guest2 with staged pools");
+});
+
 test("bench vif: the ping run records one RTT per answered echo, percentiles ordered", async () => {
   const row = await measurePing(20);
   assert.ok(WARM_PINGS > 0);

@@ -15,6 +15,10 @@ import {
   extraGsoSize,
   extraGsoType,
   extraGsoWrite,
+  extraHashAlgorithm,
+  extraHashType,
+  extraHashValue,
+  extraType,
   NETIF_RX_ENTRY_SIZE,
   NETIF_TX_ENTRY_SIZE,
   NETTXF_extra_info,
@@ -24,6 +28,7 @@ import {
   txRspId,
   txRspStatus,
   XEN_NETIF_EXTRA_FLAG_MORE,
+  XEN_NETIF_EXTRA_TYPE_HASH,
 } from "../../src/wire/xen/netif.js";
 
 export interface SendOpts {
@@ -41,6 +46,8 @@ export interface RxFrame {
   flags: number;
   gsoType: number;
   gsoSize: number;
+  /** The HASH extra-info slot, when the backend sent one. */
+  hash?: { type: number; algorithm: number; value: number };
 }
 
 export class TestFront {
@@ -83,6 +90,11 @@ export class TestFront {
       this.#rxPage[i] = alloc();
       this.#rxRef[i] = grants.grantAccess(backend, this.#rxPage[i], false);
     }
+  }
+
+  /** The grants of the TX and RX buffer pools (one page per ring slot). */
+  get poolRefs(): { tx: Int32Array; rx: Int32Array } {
+    return { tx: this.#txRef, rx: this.#rxRef };
   }
 
   /** Slots a frame of `len` bytes takes with these options (data + extra). */
@@ -253,11 +265,22 @@ export class TestFront {
             at += st;
           }
           const g = p.gsoAt >= 0 ? p.gsoAt * RX_SLOT_BYTES : -1;
+          let hash: RxFrame["hash"];
+          for (let x = 1; x <= p.nExtras; x++) {
+            const r = (s + x) * RX_SLOT_BYTES;
+            if (extraType(b, r) === XEN_NETIF_EXTRA_TYPE_HASH)
+              hash = {
+                type: extraHashType(b, r),
+                algorithm: extraHashAlgorithm(b, r),
+                value: extraHashValue(b, r),
+              };
+          }
           out.push({
             data,
             flags: p.flags,
             gsoType: g >= 0 ? extraGsoType(b, g) : 0,
             gsoSize: g >= 0 ? extraGsoSize(b, g) : 0,
+            ...(hash === undefined ? {} : { hash }),
           });
           got++;
         }

@@ -8,14 +8,23 @@ import type { PortHandler } from "../../src/hv/evtchn.js";
 import { createActiveTable, GrantOps, grantingDomain } from "../../src/hv/grant-ops.js";
 import { createGrantTable, GrantTable } from "../../src/hv/grant-table.js";
 import { createMemory, memoryOf, PAGE_SIZE, PageAllocator } from "../../src/hv/memory.js";
+import { NetbackCtrl, type NetbackCtrlOptions } from "../../src/netback/ctrl.js";
 import { NetbackVif, type NetbackVifOptions } from "../../src/netback/vif.js";
 import type { BackFeatures, BackQueue } from "../../src/netback/vif-api.js";
 import type { VifDomain } from "../../src/netback/vif-domain.js";
 import { RingArea } from "../../src/ring/area.js";
 import { BackRing } from "../../src/ring/back.js";
+import { FrontRing } from "../../src/ring/front.js";
 import { ValeSwitch } from "../../src/vale/switch.js";
-import { memOf } from "../../src/wire/mem.js";
+import { type Mem, memOf, privateMem } from "../../src/wire/mem.js";
 import { NETIF_RX_ENTRY_SIZE, NETIF_TX_ENTRY_SIZE } from "../../src/wire/xen/netif.js";
+import {
+  ctrlReqWrite,
+  ctrlRspData,
+  ctrlRspId,
+  ctrlRspStatus,
+  XEN_NETIF_CTRL_ENTRY_SIZE,
+} from "../../src/wire/xen/netif-ctrl.js";
 import { TestFront } from "./front-sim.js";
 
 export const ALL_FEATURES: BackFeatures = {
@@ -46,6 +55,14 @@ export interface Guest {
   kick(q?: number): void;
   /** The same, returning what the handler said (false: the event found no work). */
   fire(q?: number): boolean | undefined;
+  mem: Mem;
+  grants: GrantTable;
+  /** A free page of the guest's. */
+  alloc(): number;
+  /** The control ring's service and the guest's end of it (addGuest with `ctrl`). */
+  ctrl: NetbackCtrl | null;
+  /** Sends one control request and runs the service: the response's status and data. */
+  ctrlReq(type: number, d0?: number, d1?: number, d2?: number): { status: number; data: number };
 }
 
 export class OneThread {
@@ -79,7 +96,12 @@ export class OneThread {
   }
 
   /** A guest with a frontend per queue, a vif on the switch and its queues attached. */
-  addGuest(features: BackFeatures = ALL_FEATURES, opts: NetbackVifOptions = {}, queues = 1): Guest {
+  addGuest(
+    features: BackFeatures = ALL_FEATURES,
+    opts: NetbackVifOptions = {},
+    queues = 1,
+    ctrlOpts?: NetbackCtrlOptions,
+  ): Guest {
     const domid = this.guests.length + 1;
     const pages = 520 * queues + 16;
     const sab = createMemory(domid, pages);
@@ -96,6 +118,31 @@ export class OneThread {
     const ports: number[] = [];
     const qs: BackQueue[] = [];
     const gOps = this.dom0.gnt;
+    let ctrl: NetbackCtrl | null = null;
+    let ctrlFront: FrontRing | null = null;
+    if (ctrlOpts !== undefined) {
+      const page = alloc.alloc();
+      const ref = grants.grantAccess(0, page, false);
+      ctrlFront = FrontRing.init(new RingArea(mem, [page * PAGE_SIZE], XEN_NETIF_CTRL_ENTRY_SIZE));
+      const h = gOps.map(domid, ref, false);
+      const back = BackRing.attach(new RingArea(mem, [gOps.mappedOff(h)], XEN_NETIF_CTRL_ENTRY_SIZE));
+      if (typeof back === "number") throw new Error("attach ctrl");
+      ctrl = new NetbackCtrl(this.dom0, back, this.#nextPort++, domid, queues, ctrlOpts);
+    }
+    let nextId = 0;
+    const ctrlReq = (type: number, d0 = 0, d1 = 0, d2 = 0): { status: number; data: number } => {
+      if (ctrl === null || ctrlFront === null) throw new Error("no control ring");
+      const id = nextId++ & 0xffff;
+      const at = ctrlFront.beginRequest();
+      ctrlReqWrite(ctrlFront.wmem, at, id, type, d0, d1, d2);
+      ctrlFront.endRequest();
+      ctrlFront.pushRequestsAndCheckNotify();
+      ctrl.run();
+      const m = privateMem(XEN_NETIF_CTRL_ENTRY_SIZE);
+      if (ctrlFront.copyResponses(m, 0, 1) !== 1) throw new Error("no control response");
+      if (ctrlRspId(m, 0) !== id) throw new Error("control response id");
+      return { status: ctrlRspStatus(m, 0), data: ctrlRspData(m, 0) };
+    };
     for (let q = 0; q < queues; q++) {
       const front = new TestFront(mem, grants, () => alloc.alloc(), 0);
       const hTx = gOps.map(domid, front.txRingRef, false);
@@ -106,7 +153,7 @@ export class OneThread {
       const port = this.#nextPort++;
       qs.push(
         vif.attachQueue(
-          { frontDomid: domid, devid: 0, queue: q, tx, rx, txPort: port, rxPort: port, features },
+          { frontDomid: domid, devid: 0, queue: q, tx, rx, txPort: port, rxPort: port, features, ctrl },
           (r) => fatal.push(r),
         ),
       );
@@ -123,6 +170,11 @@ export class OneThread {
       fatal,
       kick: (q = 0) => void this.#handlers.get(ports[q])?.(ports[q]),
       fire: (q = 0) => this.#handlers.get(ports[q])?.(ports[q]) ?? undefined,
+      mem,
+      grants,
+      alloc: () => alloc.alloc(),
+      ctrl,
+      ctrlReq,
     };
     this.guests.push(g);
     this.runDeferred();

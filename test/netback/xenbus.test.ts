@@ -16,6 +16,7 @@ const IMPLEMENTED: Record<string, string> = {
   "feature-rx-copy": "RX by grant copy, the only RX path",
   "feature-rx-flip": "written 0: flipping is refused",
   "feature-split-event-channels": "split channels: this handshake binds two ports",
+  "feature-ctrl-ring": "the control ring (ctrl.test.ts; ctrl-ring-ref read at connect, below)",
 };
 
 /** Consecutive duplicates removed: a transaction retried on EAGAIN writes its state twice. */
@@ -100,6 +101,7 @@ test("handshake: the whole tree and its permissions after connect, and the order
         be,
         [
           ["bridge", "vale0"],
+          ["feature-ctrl-ring", "1"],
           ["feature-gso-tcpv4", "1"],
           ["feature-gso-tcpv6", "1"],
           ["feature-ipv6-csum-offload", "1"],
@@ -226,7 +228,8 @@ test("guest death releases everything once: no double unmap, no channel left", a
   const rig = await Rig.boot({ hotplugDelayMs: 5 });
   try {
     const { id, ch0 } = await connected(rig, { queues: 4, ringPageOrder: 1, splitEventChannels: true });
-    assert.equal((await rig.dom0Stats()).maps, 4 * 2 * 2);
+    // Four queues of two two-page rings, and the control ring netfront sets up to steer them.
+    assert.equal((await rig.dom0Stats()).maps, 4 * 2 * 2 + 1);
     await rig.m.destroyDomain(id);
     const s = await rig.until("vif closed", (x) => x.calls.includes(`vif-close vif${id}.0`));
     assert.equal(s.calls.filter((l: string) => l.startsWith("DOUBLE")).length, 0);
@@ -264,7 +267,11 @@ test("a datapath fatal disconnects that vif alone; the other guest's vif stays C
     assert.equal(ga0.status.resets, 0);
     const s = await rig.until("vif a Connected again", (x) => dev(x, a.id)?.state === 4);
     assert.equal(dev(s, b.id).state, 4);
-    assert.equal(s.maps, 2 * 2 + 2, "b's two queues and a's new one mapped, a's old one not");
+    assert.equal(
+      s.maps,
+      2 * 2 + 1 + 2,
+      "b's two queues (and control ring) and a's new one mapped, a's old one not",
+    );
     assert.ok(
       s.lines.some((l: string) => l.includes("slot count 99")),
       "reason logged",
@@ -325,6 +332,8 @@ test("a frontend writing garbage keys gets the error node and Closing; valid key
   try {
     const ok = await rude(rig, {});
     assert.equal(ok.state, 4, `the hostile-frontend rig connects with valid keys (${ok.error})`);
+    const noCtrl = await rude(rig, { "ctrl-ring-ref": "0" });
+    assert.equal(noCtrl.state, 4, "ctrl-ring-ref 0 means no control ring, as in Linux");
     const cases: [Record<string, string | null>, RegExp][] = [
       [{ "tx-ring-ref": "12abc" }, /^22 .*tx-ring-ref: "12abc" is not a decimal number$/],
       [{ "tx-ring-ref": " 7" }, /^22 /],
@@ -343,6 +352,14 @@ test("a frontend writing garbage keys gets the error node and Closing; valid key
       [{ "feature-sg": "yes" }, /^22 .*feature-sg/],
       [{ "event-channel-tx": "$port" }, /^2 reading .*event-channel-rx$/],
       [{ "tx-ring-ref": "$1" }, /^22 grant ref \d+ named for two ring pages$/],
+      [
+        { "ctrl-ring-ref": "99999", "event-channel-ctrl": "$port" },
+        /^22 mapping control ring gref 99999: status -\d+$/,
+      ],
+      [{ "ctrl-ring-ref": "$0" }, /^2 reading .*event-channel-ctrl$/],
+      [{ "ctrl-ring-ref": "$0", "event-channel-ctrl": "0" }, /^22 reading .*event-channel-ctrl$/],
+      [{ "ctrl-ring-ref": "$0", "event-channel-ctrl": "70000" }, /^22 reading .*event-channel-ctrl$/],
+      [{ "ctrl-ring-ref": "4294967296" }, /^22 reading .*ctrl-ring-ref$/],
     ];
     for (const [keys, want] of cases) {
       const r = await rude(rig, keys);
@@ -368,6 +385,7 @@ test("property: random garbage in any frontend key never connects, never throws,
       "ring-page-order",
       "feature-gso-tcpv4",
       "feature-no-csum-offload",
+      "ctrl-ring-ref",
     );
     const garbage = fc.oneof(
       fc.string({ maxLength: 12 }).filter((s) => !/^\d+$/.test(s)),

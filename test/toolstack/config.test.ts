@@ -527,3 +527,15 @@ test("aliases cannot blow a small file up (billion laughs)", () => {
   assert.equal(r.ok, false);
   if (!r.ok) assert.match(r.issues[0].problem, /alias/i);
 });
+
+test("staging-grants: defaults to false, true is kept per vif, anything else names the field", () => {
+  assert.equal(ok(DEFAULT_HOST_YAML).domains[1].vifs[0].stagingGrants, false);
+  const c = ok(DEFAULT_HOST_YAML.replace("trusted: true", "trusted: true\n        staging-grants: true"));
+  assert.equal(c.domains[1].vifs[0].stagingGrants, true);
+  const r = parseHostConfig(
+    DEFAULT_HOST_YAML.replace("trusted: true", "trusted: true\n        staging-grants: 3"),
+    "h.yaml",
+  );
+  assert.equal(r.ok, false);
+  assert.equal(r.ok ? "" : r.issues[0]!.field, "domains[1].vifs[0].staging-grants");
+});
