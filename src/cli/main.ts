@@ -6,6 +6,7 @@
 import { Command } from "commander";
 import { adversaryCommand } from "./adversary.js";
 import { benchCommand } from "./bench.js";
+import { captureCommand } from "./capture.js";
 import { configCommand } from "./config.js";
 import { demoCommand } from "./demo.js";
 import { ENV_HELP } from "./env-help.js";
@@ -30,6 +31,7 @@ xlCommands(program);
 xlOpsCommands(program);
 pingCommand(program);
 topCommand(program);
+captureCommand(program);
 demoCommand(program);
 benchCommand(program);
 pktGenCommand(program);

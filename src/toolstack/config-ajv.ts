@@ -98,7 +98,8 @@ function translate(e: ErrorObject, root: unknown): SchemaIssue | undefined {
   const p = e.params as Record<string, unknown>;
   // A bad key name (propertyNames): ajv reports it twice, once per failed rule under
   // propertyNames with `propertyName` set, then once more as "propertyNames"; keep the first.
-  if (e.keyword === "propertyNames") return undefined;
+  // An if/then/else (uplink variants) adds "must match then schema" to the branch's own errors.
+  if (e.keyword === "propertyNames" || e.keyword === "if") return undefined;
   if (e.propertyName !== undefined) {
     return {
       path: [...path, e.propertyName],

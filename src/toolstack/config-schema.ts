@@ -9,6 +9,7 @@
  */
 
 import { VXLAN_DEFAULT_MTU, VXLAN_MAX_MTU, VXLAN_MIN_MTU } from "../uplink/vxlan/config.js";
+import { TAP_UPLINK_SCHEMA } from "./config-tap.js";
 
 const OCTET = "(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])";
 /** An IPv4 address with a prefix length, as `ip addr` prints it. */
@@ -178,7 +179,7 @@ const uplink = {
   type: "object",
   required: ["vxlan"],
   additionalProperties: false,
-  expected: "a mapping with vxlan (the only uplink type)",
+  expected: "a mapping with vxlan or tap",
   properties: { vxlan },
 };
 
@@ -200,7 +201,17 @@ const bridge = {
   additionalProperties: false,
   expected: "a mapping (may be empty: {})",
   properties: {
-    uplinks: { type: "array", default: [], items: uplink, expected: "a list of uplinks" },
+    uplinks: {
+      type: "array",
+      default: [],
+      items: {
+        if: { type: "object", required: ["tap"], properties: { tap: {} } },
+        // biome-ignore lint/suspicious/noThenProperty: JSON Schema's if/then/else, not a promise
+        then: TAP_UPLINK_SCHEMA,
+        else: uplink,
+      },
+      expected: "a list of uplinks",
+    },
     capture,
   },
 };

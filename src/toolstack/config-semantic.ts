@@ -8,6 +8,7 @@ import { parseRemote, type VxlanUplinkConfig } from "../uplink/vxlan/config.js";
 import { fieldName as fmt, type KeyPath } from "./config-locate.js";
 import { parseRateConfig } from "./config-rate.js";
 import { MAX_MEMORY_MIB } from "./config-schema.js";
+import { isTapEntry } from "./config-tap.js";
 import type {
   BridgeConfig,
   DomainConfig,
@@ -56,7 +57,7 @@ interface RawDomain {
   vifs: RawVif[];
 }
 interface RawBridge {
-  uplinks?: UplinkConfig[];
+  uplinks?: (UplinkConfig | { tap: { name: string; fd?: number } })[];
   capture?: { file: string; format: "pcap" | "pcapng"; count?: number };
 }
 export interface RawHost {
@@ -204,10 +205,24 @@ export function checkRules(raw: RawHost): { issues: RuleIssue[]; config: HostCon
 
   const captures = new Map<string, string>();
   const bound = new Map<string, string>();
+  const tapNames = new Map<string, string>();
   for (const name of bridgeNames) {
     const b = raw.bridges[name];
-    for (const [i, u] of (b?.uplinks ?? []).entries())
+    for (const [i, u] of (b?.uplinks ?? []).entries()) {
+      if (isTapEntry(u)) continue;
       uplinkRules(u.vxlan, ["bridges", name, "uplinks", i, "vxlan"], bad, bound);
+    }
+    for (const u of b?.uplinks ?? []) {
+      if (!isTapEntry(u)) continue;
+      const other = tapNames.get(u.tap.name);
+      if (other !== undefined)
+        bad(
+          ["bridges", name, "uplinks"],
+          `tap ${u.tap.name} is already an uplink of ${other}`,
+          "one port per tap",
+        );
+      tapNames.set(u.tap.name, name);
+    }
     const c = b?.capture;
     if (c !== undefined) {
       const at: KeyPath = ["bridges", name, "capture", "file"];
@@ -226,7 +241,10 @@ export function checkRules(raw: RawHost): { issues: RuleIssue[]; config: HostCon
     const b = raw.bridges[name];
     const c = b?.capture;
     const capture = c === undefined ? undefined : { file: c.file, format: c.format, count: c.count };
-    return { name, uplinks: b?.uplinks ?? [], capture };
+    const all = b?.uplinks ?? [];
+    const taps = all.filter(isTapEntry).map((u) => ({ name: u.tap.name, fd: u.tap.fd }));
+    const uplinks = all.filter((u): u is UplinkConfig => !isTapEntry(u));
+    return { name, uplinks, taps, capture };
   });
   return { issues, config: deepFreeze({ domains, bridges }) };
 }

@@ -3,6 +3,7 @@
  * file. Every object is frozen; domids follow the order of `domains`, Domain-0 first.
  */
 import type { VxlanUplinkConfig } from "../uplink/vxlan/config.js";
+import type { TapUplink } from "./config-tap.js";
 
 export type { VxlanUplinkConfig };
 
@@ -98,6 +99,8 @@ export interface CaptureConfig {
 export interface BridgeConfig {
   readonly name: string;
   readonly uplinks: readonly UplinkConfig[];
+  /** The `tap` entries of its uplinks: Linux tap devices on the switch (config-tap.ts). */
+  readonly taps: readonly TapUplink[];
   /** Domain-0 records every frame the switch forwards; undefined: no capture. */
   readonly capture: CaptureConfig | undefined;
 }

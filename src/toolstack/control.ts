@@ -5,6 +5,7 @@
  * from other processes. One JSON request per line, one JSON reply per line, in order:
  * `{"ok":true,...}` or `{"ok":false,"error":"..."}`. Every request is checked; a bad one
  * (not JSON, unknown op, bad arguments) gets an error reply and the connection stays.
+ * `capture` (`pvnet capture`) turns its connection into a stream: capture-stream.ts.
  */
 import { chmodSync, lstatSync, unlinkSync } from "node:fs";
 import { createServer, type Server, type Socket } from "node:net";
@@ -15,6 +16,7 @@ import { PAGE_SIZE } from "../hv/memory.js";
 import type { VifQueueCounter } from "../netback/counters.js";
 import { formatIpv4, parseIpv4 } from "../wire/net/ipv4.js";
 import { XenbusState, xenbusStateName } from "../xenstore/xenbus.js";
+import { parseCaptureRequest, serveCapture } from "./capture-stream.js";
 import { DEFAULT_MEMORY_MIB } from "./config-schema.js";
 import { derivedMac } from "./config-semantic.js";
 import { ALL_VIF_FEATURES, type Ipv4Cidr, type VifConfig } from "./config-types.js";
@@ -414,7 +416,7 @@ export class ControlServer {
         if (!s.destroyed) s.end(`${JSON.stringify({ ok: false, error })}\n`);
       });
     };
-    s.on("data", (chunk: string) => {
+    const onData = (chunk: string) => {
       if (refused) return;
       buf += chunk;
       for (let nl = buf.indexOf("\n"); nl >= 0; nl = buf.indexOf("\n")) {
@@ -422,6 +424,26 @@ export class ControlServer {
         const line = buf.slice(0, nl).trim();
         buf = buf.slice(nl + 1);
         if (line === "") continue;
+        // `capture` turns the connection into a stream (capture-stream.ts) until it ends.
+        const cap = parseCaptureRequest(line);
+        if (cap !== null && typeof cap !== "string") {
+          s.removeListener("data", onData);
+          const rest = buf;
+          chain = chain.then(async () => {
+            const host = this.#host;
+            if (host === null)
+              s.write(`${JSON.stringify({ ok: false, error: "the host is still booting" })}\n`);
+            if (host === null || !(await serveCapture(host, s, cap, rest))) s.on("data", onData);
+          });
+          buf = "";
+          return;
+        }
+        if (typeof cap === "string") {
+          chain = chain.then(
+            () => void (s.writable && s.write(`${JSON.stringify({ ok: false, error: cap })}\n`)),
+          );
+          continue;
+        }
         chain = chain.then(async () => {
           const host = this.#host;
           const reply: ControlReply =
@@ -432,7 +454,8 @@ export class ControlServer {
         });
       }
       if (buf.length > CONTROL_LINE_MAX) refuse();
-    });
+    };
+    s.on("data", onData);
   }
 
   /** Stops listening, ends the connections and removes the socket file. */

@@ -21,6 +21,7 @@ import { NetbackDriver } from "../netback/xenbus.js";
 import { Dom0Uplinks } from "../uplink/dom0-uplinks.js";
 import { ValeCapture } from "../vale/capture.js";
 import { ValeSwitch } from "../vale/switch.js";
+import type { TapPort } from "../vale/tap-port.js";
 import { XsChangeFeed } from "../web/xs-changes.js";
 import type { XsClient, XsWatch } from "../xenstore/client.js";
 import { Xenstored } from "../xenstore/daemon.js";
@@ -38,7 +39,9 @@ import {
 import { XsTraceFile } from "../xenstore/trace.js";
 import { XsSocketServer } from "../xenstore/transport/socket.js";
 import { parseXenbusState, readOrUndefined, waitForState, XenbusState } from "../xenstore/xenbus.js";
+import { Dom0Captures } from "./dom0-capture.js";
 import { type HostNetmapd, serveHostSwitches } from "./dom0-netmapd.js";
+import { openTaps } from "./dom0-taps.js";
 import { type Dom0VifOps, dom0VifOps } from "./dom0-vif-ops.js";
 import { type HostBackVif, makeBackVif } from "./drivers.js";
 import {
@@ -122,11 +125,14 @@ export default async function main(dom: Domain, args: Dom0Args): Promise<void> {
         return addVifs(svc.toolstack, m.domid, String(m.name));
       }
       if (m?.t === MSG_RESTART_BACKEND) return restartBackend();
+      if (liveCaptures?.handle(m)) return;
       if (m?.t === MSG_RESOURCES && typeof m.id === "number")
         report({ t: "resources", id: m.id, counts: resources() });
     },
   });
   const xs = svc.toolstack;
+  /** `pvnet capture` sessions (dom0-capture.ts), once the switches exist. */
+  let liveCaptures: Dom0Captures | null = null;
   let server: XsSocketServer | null = null;
   try {
     if (args.socketPath !== null) server = await XsSocketServer.listen(xenstored, args.socketPath, { log });
@@ -135,6 +141,16 @@ export default async function main(dom: Domain, args: Dom0Args): Promise<void> {
     throw e;
   }
   const switches = new Map(args.bridges.map((b) => [b, new ValeSwitch(b)]));
+  liveCaptures = new Dom0Captures(switches, (r) => dom.report(r));
+  // Tap uplinks join before any vif, as a NIC is on its bridge before guests boot.
+  let taps: TapPort[] = [];
+  try {
+    taps = openTaps(switches, args.taps ?? [], log);
+  } catch (e) {
+    await server?.close();
+    trace?.close();
+    throw e;
+  }
   // Captures tap their switches before any vif joins, so they hold every frame from the first.
   const captures: ValeCapture[] = [];
   try {
@@ -528,6 +544,8 @@ export default async function main(dom: Domain, args: Dom0Args): Promise<void> {
       log(`uplinks: ${errText(e)}`),
     );
     // Every vif has left its switch: the captures hold all they will get.
+    liveCaptures?.stopAll("the host stopped");
+    for (const t of taps) t.close();
     for (const c of captures) {
       await withTimeout(c.close(), 1000, "capture close").then(
         (s) => log(`capture ${c.bridge}: ${s.frames} frames to ${c.file}, ${s.drops} dropped`),

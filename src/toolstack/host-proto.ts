@@ -65,6 +65,8 @@ export interface Dom0Args {
   readonly captures?: readonly Dom0Capture[];
   /** The bridges' VXLAN uplinks (HostConfig bridges[].uplinks); none when absent. */
   readonly uplinks?: readonly Dom0Uplink[];
+  /** Tap devices on the bridges (config-tap.ts); fd null: the launcher's, from PVNET_TAP_FDS. */
+  readonly taps?: readonly { readonly bridge: string; readonly name: string; readonly fd: number | null }[];
   /** Unix socket for xenstore-utils; null: none. */
   readonly socketPath: string | null;
   /** --xenstore-trace file; null: none. */

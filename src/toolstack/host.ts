@@ -267,6 +267,9 @@ export class Host {
           b.capture === undefined ? [] : [{ bridge: b.name, ...b.capture, file: resolve(b.capture.file) }],
         ),
         uplinks: (host.#uplinks = dom0UplinkSpecs(config.bridges)),
+        taps: config.bridges.flatMap((b) =>
+          b.taps.map((t) => ({ bridge: b.name, name: t.name, fd: t.fd ?? null })),
+        ),
         socketPath: opts.socketPath,
         tracePath: opts.tracePath ?? null,
         vifs: host.#vifs.map((v) => v.host),

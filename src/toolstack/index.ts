@@ -17,6 +17,7 @@ export {
   loadHostConfig,
   parseHostConfig,
 } from "./config.js";
+export type { TapUplink } from "./config-tap.js";
 export type * from "./config-types.js";
 export {
   Host,

@@ -89,7 +89,7 @@ export class ValeCapture implements ValeTap {
       throw new PvnetError("EIO", `capture ${sw.name}: cannot open ${o.file}: ${(e as Error).message}`);
     }
     const c = new ValeCapture(sw, fh, o);
-    sw.setTap(c);
+    sw.addTap(c);
     c.#schedule();
     return c;
   }
@@ -102,7 +102,7 @@ export class ValeCapture implements ValeTap {
     this.#ifIds[index] = -1;
   }
 
-  frame(src: number, f: ValeFrags): void {
+  frame(src: number, f: ValeFrags, _dst?: number): void {
     if (this.#frames >= this.#limit || this.#closed) return;
     if (this.#failed) {
       this.#drops++;
@@ -142,7 +142,7 @@ export class ValeCapture implements ValeTap {
       return;
     }
     this.#frames++;
-    if (this.#frames >= this.#limit && this.#sw.tap === this) this.#sw.setTap(null);
+    if (this.#frames >= this.#limit) this.#sw.removeTap(this);
     this.#schedule();
   }
 
@@ -186,7 +186,7 @@ export class ValeCapture implements ValeTap {
       this.#bytes += chunk.length;
     } catch (e) {
       this.#failed = true;
-      if (this.#sw.tap === this) this.#sw.setTap(null);
+      this.#sw.removeTap(this);
       this.#log(`capture ${this.#sw.name}: writing ${this.file}: ${(e as Error).message}; capture stopped`);
     }
   }
@@ -202,7 +202,7 @@ export class ValeCapture implements ValeTap {
   }
 
   async #close(): Promise<CaptureStats> {
-    if (this.#sw.tap === this) this.#sw.setTap(null);
+    this.#sw.removeTap(this);
     this.#closed = true;
     while (this.#writing !== null) await this.#writing;
     const chunk = this.#take();

@@ -79,12 +79,14 @@ export interface ValeAttachment {
 }
 
 /**
- * Sees every frame the switch forwards, once, as it enters from port `src` (the capture of
- * a bridge: capture.ts). `f` is valid only during the call: the tap copies what it keeps,
- * never writes it, and never blocks. With no tap set the switch pays one null check a frame.
+ * Sees every frame the switch forwards, once, as it enters from port `src`, with where the
+ * lookup sends it (`dst`: a port index, NM_BDG_BROADCAST or NM_BDG_NOPORT), so a tap on one
+ * port also sees what is delivered to it (the capture of a bridge: capture.ts; of a port:
+ * port-capture.ts). `f` is valid only during the call: the tap copies what it keeps, never
+ * writes it, and never blocks. With no tap set the switch pays one null check a frame.
  */
 export interface ValeTap {
-  frame(src: number, f: ValeFrags): void;
+  frame(src: number, f: ValeFrags, dst: number): void;
   /** Port `index` was attached or detached: whatever the tap keeps about it is stale. */
   portChanged(index: number): void;
 }
@@ -106,6 +108,8 @@ export class ValeSwitch {
   /** Frames forwarded by reference since the last kick. */
   #pendingKick = 0;
   #tap: ValeTap | null = null;
+  /** Every tap added; `#tap` is the one, or a fan-out over them. */
+  #taps: readonly ValeTap[] = [];
 
   constructor(name: string) {
     this.name = name;
@@ -115,9 +119,38 @@ export class ValeSwitch {
     this.#lookup = fn ?? learningLookup;
   }
 
-  /** Sets (or, with null, removes) the tap that sees every forwarded frame. */
+  /** Sets (or, with null, removes) the tap that sees every forwarded frame, replacing all. */
   setTap(tap: ValeTap | null): void {
+    this.#taps = tap === null ? [] : [tap];
     this.#tap = tap;
+  }
+
+  /** Adds a tap beside those set; several share one fan-out, so the datapath's check stays one. */
+  addTap(tap: ValeTap): void {
+    if (!this.#taps.includes(tap)) this.#taps = [...this.#taps, tap];
+    this.#installTaps();
+  }
+
+  /** Removes one tap; with none left the switch is back to its null check. */
+  removeTap(tap: ValeTap): void {
+    this.#taps = this.#taps.filter((t) => t !== tap);
+    this.#installTaps();
+  }
+
+  #installTaps(): void {
+    const taps = this.#taps;
+    if (taps.length <= 1) {
+      this.#tap = taps[0] ?? null;
+      return;
+    }
+    this.#tap = {
+      frame: (src, f, dst) => {
+        for (let i = 0; i < taps.length; i++) taps[i]!.frame(src, f, dst);
+      },
+      portChanged: (index) => {
+        for (const t of taps) t.portChanged(index);
+      },
+    };
   }
 
   get tap(): ValeTap | null {
@@ -227,9 +260,9 @@ export class ValeSwitch {
       sc[C_TX_PKTS]++;
       sc[C_TX_BYTES] += total;
       let asFrags: ValeFrags | null = null;
-      const tap = this.#tap;
-      if (tap !== null) tap.frame(src, (asFrags = this.#slotsAsFrags(region, nfrags)));
       const dst = this.#lookup(m, off, len0, src, this);
+      const tap = this.#tap;
+      if (tap !== null) tap.frame(src, (asFrags = this.#slotsAsFrags(region, nfrags)), dst);
       if (dst === NM_BDG_BROADCAST) {
         for (let j = 0; j < this.#nActive; j++) {
           const p = this.#active[j];
@@ -281,10 +314,10 @@ export class ValeSwitch {
     this.#learn(m, off + 6, src);
     sc[C_TX_PKTS]++;
     sc[C_TX_BYTES] += total;
-    const tap = this.#tap;
-    if (tap !== null) tap.frame(src, f);
     const touched = this.#touched;
     const dst = this.#lookup(m, off, f.len[0], src, this);
+    const tap = this.#tap;
+    if (tap !== null) tap.frame(src, f, dst);
     if (dst === NM_BDG_BROADCAST) {
       for (let j = 0; j < this.#nActive; j++) {
         const p = this.#active[j];

@@ -11,11 +11,12 @@
  * whole section. Interface Description Block (1): u16 linktype, u16 reserved, u32 snaplen,
  * options (if_name 2, if_tsresol 9). Enhanced Packet Block (6): u32 interface id, u32
  * timestamp high, u32 timestamp low, u32 captured length, u32 original length, data
- * padded to 32 bits, options. Options are u16 code, u16 length, value padded to 32 bits,
+ * padded to 32 bits, options (epb_flags 2: a u32 whose low two bits are the direction,
+ * 1 inbound, 2 outbound). Options are u16 code, u16 length, value padded to 32 bits,
  * ending with opt_endofopt (0).
  *
  * Not supported: Simple Packet, Name Resolution, Interface Statistics and other blocks
- * (the reader skips them), EPB options, if_tsoffset. Timestamps are counted in units of
+ * (the reader skips them), EPB options other than epb_flags, if_tsoffset. Timestamps are counted in units of
  * if_tsresol (default 10^-6 s); resolutions finer than 2^-32 s are rejected.
  */
 
@@ -33,6 +34,12 @@ export const OPT_COMMENT = 1;
 export const SHB_USERAPPL = 4;
 export const IF_NAME = 2;
 export const IF_TSRESOL = 9;
+export const EPB_FLAGS = 2;
+/** epb_flags direction bits: received on the interface, sent from it. */
+export const EPB_DIR_INBOUND = 1;
+export const EPB_DIR_OUTBOUND = 2;
+/** An EPB's epb_flags option and the opt_endofopt after it. */
+const EPB_FLAGS_OPT_LEN = 12;
 /** if_tsresol when the option is absent: 10^-6 s. */
 export const IF_TSRESOL_DEFAULT = 6;
 
@@ -71,6 +78,8 @@ export interface PcapngPacket {
   origLen: number;
   /** The captured bytes: a view into the input. */
   data: Uint8Array;
+  /** epb_flags (direction in the low two bits); 0 when the block has none. */
+  flags: number;
 }
 
 export interface PcapngFile {
@@ -181,6 +190,11 @@ function readEpb(w: Walk, at: number, len: number): ParseError | undefined {
   // The block length is a multiple of 4, so this also leaves room for the padding.
   if (capLen > len - PCAPNG_EPB_MIN_LEN) return parseError(`captured length ${capLen} exceeds block`);
   const units = tsresolUnits(w.file.interfaces[index].tsresol);
+  let flags = 0;
+  const err = readOptions(w, at + 28 + pad4(capLen), at + len - 4, (code, p, n) => {
+    if (code === EPB_FLAGS && n === 4) flags = w.dv.getUint32(p, w.le);
+  });
+  if (err) return err;
   const hi = w.dv.getUint32(at + 12, w.le);
   const lo = w.dv.getUint32(at + 16, w.le);
   // hi:lo / units by long division in base 2^16, exact while units <= 2^32 (no BigInt).
@@ -192,6 +206,7 @@ function readEpb(w: Walk, at: number, len: number): ParseError | undefined {
     tsFrac: y % units,
     origLen: w.dv.getUint32(at + 24, w.le),
     data: w.b.subarray(at + 28, at + 28 + capLen),
+    flags,
   });
   return undefined;
 }
@@ -289,14 +304,24 @@ export class PcapngWriter {
 
   /**
    * Appends an EPB for the `len`-byte frame at `src` offset `off`, cut to the interface's
-   * snaplen. `tsFrac` counts the interface's units (µs by default). False when full.
+   * snaplen. `tsFrac` counts the interface's units (µs by default). `flags`, when not 0, is
+   * written as the epb_flags option (EPB_DIR_* for the direction). False when full.
    */
-  writeEpb(ifId: number, tsSec: number, tsFrac: number, src: Mem, off: number, len: number): boolean {
+  writeEpb(
+    ifId: number,
+    tsSec: number,
+    tsFrac: number,
+    src: Mem,
+    off: number,
+    len: number,
+    flags = 0,
+  ): boolean {
     // Not assert(cond, `...${ifId}`): the message would be built on every call.
     if (!(ifId < this.#units.length)) assert(false, `pcapng: interface ${ifId} not declared`);
     const snaplen = this.#snaplens[ifId];
     const cap = snaplen !== 0 && len > snaplen ? snaplen : len;
-    const blockLen = PCAPNG_EPB_MIN_LEN + pad4(cap);
+    const dataEnd = 28 + pad4(cap);
+    const blockLen = PCAPNG_EPB_MIN_LEN + pad4(cap) + (flags === 0 ? 0 : EPB_FLAGS_OPT_LEN);
     const at = this.#pos;
     const out = this.#out;
     if (at + blockLen > out.byteLength) return false;
@@ -308,7 +333,13 @@ export class PcapngWriter {
     dv.setUint32(at + 20, cap, true);
     dv.setUint32(at + 24, len, true);
     copyFrameBytes(out, at + 28, src, off, cap);
-    for (let i = at + 28 + cap; i < at + 28 + pad4(cap); i++) out.u8[i] = 0;
+    for (let i = at + 28 + cap; i < at + dataEnd; i++) out.u8[i] = 0;
+    if (flags !== 0) {
+      dv.setUint16(at + dataEnd, EPB_FLAGS, true);
+      dv.setUint16(at + dataEnd + 2, 4, true);
+      dv.setUint32(at + dataEnd + 4, flags >>> 0, true);
+      dv.setUint32(at + dataEnd + 8, OPT_ENDOFOPT, true);
+    }
     dv.setUint32(at + blockLen - 4, blockLen, true);
     this.#pos = at + blockLen;
     return true;

@@ -139,8 +139,27 @@ bridges:
   assert.deepEqual(ok("domains: [{ name: Domain-0 }]\nbridges:\n  vale0: { uplinks: [] }").bridges[0], {
     name: "vale0",
     uplinks: [],
+    taps: [],
     capture: undefined,
   });
+  // The tap variant is taken (config-tap.ts), named once; a bad name is named by its field.
+  assert.deepEqual(
+    ok(
+      "domains: [{ name: Domain-0 }]\nbridges:\n  vale0: { uplinks: [{ tap: { name: tap0 } }, { tap: { name: t1, fd: 5 } }] }",
+    ).bridges[0]!.taps,
+    [
+      { name: "tap0", fd: undefined },
+      { name: "t1", fd: 5 },
+    ],
+  );
+  const badTap = parseHostConfig(
+    "domains: [{ name: Domain-0 }]\nbridges:\n  vale0: { uplinks: [{ tap: { name: a/b } }] }",
+    "h.yaml",
+  );
+  assert.ok(
+    !badTap.ok && badTap.issues.some((i) => i.field === "bridges.vale0.uplinks[0].tap.name"),
+    JSON.stringify(badTap),
+  );
 });
 
 test("capture: file, format (default pcap) and count are taken as written", () => {

@@ -22,7 +22,7 @@ import { nmRingNext } from "../../src/netmap/ring.js";
 import { ValeCapture } from "../../src/vale/capture.js";
 import { ValeFrags } from "../../src/vale/frags.js";
 import { ValePort } from "../../src/vale/port.js";
-import { ValeSwitch } from "../../src/vale/switch.js";
+import { NM_BDG_BROADCAST, ValeSwitch } from "../../src/vale/switch.js";
 import { privateMem } from "../../src/wire/mem.js";
 import { readPcap } from "../../src/wire/pcap.js";
 import { readPcapng } from "../../src/wire/pcapng.js";
@@ -90,7 +90,7 @@ test("a full staging buffer drops from the capture and counts; what fit is writt
     mem.u8[14] = i;
     f.clear();
     f.push(mem, 0, 60);
-    cap.frame(0, f);
+    cap.frame(0, f, NM_BDG_BROADCAST);
   }
   assert.deepEqual([cap.stats.frames, cap.stats.drops], [3, 7]);
   assert.deepEqual(logs, ["capture vale0: the disk is behind, frames dropped from the capture (counted)"]);
@@ -110,7 +110,7 @@ test("a frame in several fragments is written as one record of its bytes in orde
   const f = new ValeFrags(m1);
   f.push(m1, 0, 20);
   f.push(m2, 10, 40);
-  cap.frame(0, f);
+  cap.frame(0, f, NM_BDG_BROADCAST);
   await cap.close();
   const pcap = readPcap(readFileSync(file));
   const data = "records" in pcap ? [...pcap.records[0]!.data] : [];

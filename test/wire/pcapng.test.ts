@@ -3,7 +3,13 @@ import { test } from "node:test";
 import fc from "fast-check";
 import { isParseError } from "../../src/wire/layout.js";
 import { type Mem, privateMem } from "../../src/wire/mem.js";
-import { PcapngWriter, readPcapng, tsresolUnits } from "../../src/wire/pcapng.js";
+import {
+  EPB_DIR_INBOUND,
+  EPB_DIR_OUTBOUND,
+  PcapngWriter,
+  readPcapng,
+  tsresolUnits,
+} from "../../src/wire/pcapng.js";
 import { ARP_REQUEST_FRAME, hex } from "./net/fixtures.js";
 
 const SHB_LE = hex("0a0d0d0a 1c000000 4d3c2b1a 0100 0000 ffffffffffffffff 1c000000");
@@ -66,6 +72,33 @@ test("PcapngWriter writes an EPB with a 64-bit ns timestamp, padded data and the
   assert.equal(BigInt(dv.getUint32(12, true)) * 2n ** 32n + BigInt(dv.getUint32(16, true)), units);
 });
 
+test("an EPB with a direction carries epb_flags byte for byte, and reads back", () => {
+  const out = privateMem(256);
+  const w = new PcapngWriter(out);
+  w.writeShb();
+  w.writeIdb();
+  const start = w.length;
+  const src = frameMem(ARP_REQUEST_FRAME);
+  assert.ok(w.writeEpb(0, 1, 2, src, 0, 3, EPB_DIR_OUTBOUND));
+  // 28 fixed, 3 data padded to 4, epb_flags (code 2, length 4, value 2), opt_endofopt, length.
+  assert.deepEqual(
+    bytesOf(out, w).subarray(start),
+    hex(
+      "06000000 30000000 00000000 00000000 42420f00 03000000 03000000 ffffff00 0200 0400 02000000 00000000 30000000",
+    ),
+  );
+  w.writeEpb(0, 1, 2, src, 0, 42, EPB_DIR_INBOUND);
+  const f = readPcapng(bytesOf(out, w));
+  assert.ok(!isParseError(f), JSON.stringify(f));
+  assert.deepEqual(
+    f.packets.map((p) => [p.flags, p.data.length]),
+    [
+      [EPB_DIR_OUTBOUND, 3],
+      [EPB_DIR_INBOUND, 42],
+    ],
+  );
+});
+
 test("readPcapng reads back the writer's file", () => {
   const out = privateMem(512);
   const w = new PcapngWriter(out);
@@ -87,6 +120,7 @@ test("readPcapng reads back the writer's file", () => {
     tsFrac: 123_456_789,
     origLen: 42,
     data: ARP_REQUEST_FRAME,
+    flags: 0,
   });
   assert.deepEqual(f.packets[1], {
     interfaceIndex: 1,
@@ -94,6 +128,7 @@ test("readPcapng reads back the writer's file", () => {
     tsFrac: 6,
     origLen: 42,
     data: ARP_REQUEST_FRAME.subarray(0, 16),
+    flags: 0,
   });
 });
 
@@ -102,7 +137,16 @@ test("readPcapng reads a hand-built big-endian file and skips the unknown block"
   assert.ok(!isParseError(f), JSON.stringify(f));
   assert.deepEqual(f, {
     interfaces: [{ linktype: 1, snaplen: 65535, tsresol: 6 }],
-    packets: [{ interfaceIndex: 0, tsSec: 1_700_000_000, tsFrac: 500_000, origLen: 60, data: hex("deadbe") }],
+    packets: [
+      {
+        interfaceIndex: 0,
+        tsSec: 1_700_000_000,
+        tsFrac: 500_000,
+        origLen: 60,
+        data: hex("deadbe"),
+        flags: 0,
+      },
+    ],
   });
 });
 
@@ -160,13 +204,14 @@ test("readPcapng rejects an option running past its block and an unsupported res
 const tsresolArb = fc.oneof(fc.integer({ min: 0, max: 9 }), fc.integer({ min: 0x80, max: 0x80 + 32 }));
 const ifcArb = fc.record({ tsresol: tsresolArb, snaplen: fc.oneof(fc.constant(0), fc.nat({ max: 100 })) });
 
-test("readPcapng inverts PcapngWriter for any resolution and timestamp", () => {
+test("readPcapng inverts PcapngWriter for any resolution, timestamp and direction", () => {
   const pkt = (nIfc: number) =>
     fc.record({
       ifId: fc.nat({ max: nIfc - 1 }),
       tsSec: fc.integer({ min: 0, max: 0xffff_ffff }),
       frac: fc.double({ min: 0, max: 1, noNaN: true, maxExcluded: true }),
       data: fc.uint8Array({ maxLength: 70 }),
+      flags: fc.oneof(fc.constant(0), fc.constant(EPB_DIR_INBOUND), fc.constant(EPB_DIR_OUTBOUND)),
     });
   const fileArb = fc
     .array(ifcArb, { minLength: 1, maxLength: 3 })
@@ -180,7 +225,7 @@ test("readPcapng inverts PcapngWriter for any resolution and timestamp", () => {
       const expected = pkts.map((p) => {
         const units = tsresolUnits(ifcs[p.ifId].tsresol);
         const tsFrac = Math.floor(p.frac * units);
-        assert.ok(w.writeEpb(p.ifId, p.tsSec, tsFrac, frameMem(p.data), 0, p.data.length));
+        assert.ok(w.writeEpb(p.ifId, p.tsSec, tsFrac, frameMem(p.data), 0, p.data.length, p.flags));
         const snap = ifcs[p.ifId].snaplen;
         const cap = snap === 0 ? p.data.length : Math.min(snap, p.data.length);
         return {
@@ -189,6 +234,7 @@ test("readPcapng inverts PcapngWriter for any resolution and timestamp", () => {
           tsFrac,
           origLen: p.data.length,
           data: p.data.subarray(0, cap),
+          flags: p.flags,
         };
       });
       const f = readPcapng(bytesOf(out, w));
