@@ -7,11 +7,11 @@
  * running host's bridges), so every rule a host file obeys applies word for word; the
  * checks against the running host (a free name, MAC and address) come after, in create.
  */
-import { LineCounter, parseDocument } from "yaml";
 import { schemaIssues } from "./config-ajv.js";
-import { fieldName, type KeyPath, locate } from "./config-locate.js";
+import type { KeyPath } from "./config-locate.js";
 import { checkRules, DOM0_NAME, type RawHost } from "./config-semantic.js";
 import type { ConfigIssue, DomainConfig } from "./config-types.js";
+import { readYaml } from "./config-yaml.js";
 
 export type GuestConfigResult =
   | {
@@ -23,59 +23,15 @@ export type GuestConfigResult =
     }
   | { readonly ok: false; readonly issues: readonly ConfigIssue[] };
 
-/** Aliases may share nodes; this caps how far `*a` expansions can blow a small file up. */
-const MAX_ALIAS_COUNT = 100;
-
 /** Parses and validates one guest file's text against the running host's `bridges`. */
 export function parseGuestConfig(text: string, file: string, bridges: readonly string[]): GuestConfigResult {
-  const lines = new LineCounter();
-  const doc = parseDocument(text, {
-    lineCounter: lines,
-    prettyErrors: false,
-    uniqueKeys: true,
-    logLevel: "error",
-    version: "1.2",
-  });
-  const issue = (path: KeyPath, problem: string, expected: string, atKey = false): ConfigIssue => {
-    const at = locate(doc, lines, path, atKey);
-    const rest = at.missing.length > 0 ? `${fieldName(at.missing)}: ` : "";
-    return {
-      file,
-      line: at.line,
-      col: at.col,
-      path: at.found,
-      field: fieldName(at.found),
-      problem: rest + problem,
-      expected,
-    };
-  };
   const fail = (issues: ConfigIssue[]): GuestConfigResult => ({
     ok: false,
-    issues: issues.sort((a, b) => a.line - b.line || a.col - b.col),
+    issues: issues.sort((x, y) => x.line - y.line || x.col - y.col),
   });
-
-  const yamlErrors = [...doc.errors, ...doc.warnings];
-  if (yamlErrors.length > 0)
-    return fail(
-      yamlErrors.map((e) => {
-        const pos = lines.linePos(e.pos[0]);
-        return {
-          file,
-          line: pos.line,
-          col: pos.col,
-          path: [],
-          field: "YAML",
-          problem: e.message.split("\n")[0]!,
-          expected: "",
-        };
-      }),
-    );
-  let data: unknown;
-  try {
-    data = doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
-  } catch (e) {
-    return fail([{ ...issue([], e instanceof Error ? e.message : String(e), ""), field: "YAML" }]);
-  }
+  const read = readYaml(text, file);
+  if (!read.ok) return fail(read.issues);
+  const { data, issue } = read;
   const given = rawVifs(data);
   const host = {
     domains: [{ name: DOM0_NAME }, data],

@@ -7,65 +7,21 @@
  * file; nothing here throws for anything a file contains.
  */
 import { readFileSync } from "node:fs";
-import { LineCounter, parseDocument } from "yaml";
 import { PvnetError } from "../base/errors.js";
 import { schemaIssues } from "./config-ajv.js";
 import { DEFAULT_HOST_YAML } from "./config-default.js";
-import { fieldName, type KeyPath, locate } from "./config-locate.js";
 import { checkRules, type RawHost } from "./config-semantic.js";
 import type { ConfigIssue, ConfigResult, HostConfig } from "./config-types.js";
+import { readYaml } from "./config-yaml.js";
 
 export { DEFAULT_HOST_YAML } from "./config-default.js";
 export type * from "./config-types.js";
 
-/** Aliases may share nodes; this caps how far `*a` expansions can blow a small file up. */
-const MAX_ALIAS_COUNT = 100;
-
 /** Parses and validates one host file's text. `file` only labels the issues. */
 export function parseHostConfig(text: string, file: string): ConfigResult {
-  const lines = new LineCounter();
-  const doc = parseDocument(text, {
-    lineCounter: lines,
-    prettyErrors: false,
-    uniqueKeys: true,
-    // Warnings are reported as issues below, not printed by the library on its own.
-    logLevel: "error",
-    version: "1.2",
-  });
-  const issue = (path: KeyPath, problem: string, expected: string, atKey = false): ConfigIssue => {
-    const at = locate(doc, lines, path, atKey);
-    const rest = at.missing.length > 0 ? `${fieldName(at.missing)}: ` : "";
-    return {
-      file,
-      line: at.line,
-      col: at.col,
-      path: at.found,
-      field: fieldName(at.found),
-      problem: rest + problem,
-      expected,
-    };
-  };
-
-  // A warning (an unknown tag, say) would make the value something the author did not
-  // mean, so it fails the file as an error does.
-  const yamlErrors = [...doc.errors, ...doc.warnings];
-  if (yamlErrors.length > 0) {
-    return fail(
-      yamlErrors.map((e) => {
-        const pos = lines.linePos(e.pos[0]);
-        const what = e.message.split("\n")[0];
-        return { file, line: pos.line, col: pos.col, path: [], field: "YAML", problem: what, expected: "" };
-      }),
-    );
-  }
-
-  let data: unknown;
-  try {
-    data = doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
-  } catch (e) {
-    const what = e instanceof Error ? e.message : String(e);
-    return fail([{ ...issue([], what, ""), field: "YAML" }]);
-  }
+  const read = readYaml(text, file);
+  if (!read.ok) return fail(read.issues);
+  const { data, issue } = read;
 
   const bySchema = schemaIssues(data);
   if (bySchema.length > 0) return fail(bySchema.map((s) => issue(s.path, s.problem, s.expected, s.atKey)));
