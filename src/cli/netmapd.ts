@@ -45,8 +45,10 @@ export function netmapdCommand(program: Command): void {
       }).catch((e: unknown) => {
         throw withSocketHint(e);
       });
+      // Handlers before the ready line: a signal may follow it at once (see xenstored).
+      const stopped = untilSignal("netmapd", log);
       log(`netmapd: listening on ${server.path}`);
-      await untilSignal("netmapd", log);
+      await stopped;
       await server.close();
       await d.close();
       exitAfterSignal();

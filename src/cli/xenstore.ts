@@ -81,8 +81,11 @@ async function runXenstored(path: string): Promise<void> {
   const server = await XsSocketServer.listen(new Xenstored({ log }), path, { log }).catch((e: unknown) => {
     throw withSocketHint(e);
   });
+  // The handlers go in before the line that says the daemon is ready: whoever waits for
+  // that line may signal at once, before another statement of this process runs.
+  const stopped = untilSignal("xenstored", log);
   log(`xenstored: listening on ${server.path}`);
-  await untilSignal("xenstored", log);
+  await stopped;
   await server.close();
   exitAfterSignal();
 }
