@@ -11,6 +11,8 @@ export interface Timers {
   cancel(id: TimerId): void;
   cancelAll(): void;
   readonly active: number;
+  /** The clock the timers run on, in ms: work that meters time (credit) reads this one. */
+  readonly now: number;
 }
 
 export class NodeTimers implements Timers {
@@ -26,6 +28,10 @@ export class NodeTimers implements Timers {
 
   get active(): number {
     return this.#live.size;
+  }
+
+  get now(): number {
+    return performance.now();
   }
 
   after(ms: number, fn: () => void): TimerId {

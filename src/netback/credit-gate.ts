@@ -17,7 +17,7 @@ export class CreditGate {
   #unlimited: boolean;
   #timer: TimerId | undefined;
 
-  constructor(rate: Rate, timers: Timers, resume: () => void, now: () => number = () => performance.now()) {
+  constructor(rate: Rate, timers: Timers, resume: () => void, now: () => number = () => timers.now) {
     this.#timers = timers;
     this.#resume = resume;
     this.#now = now;

@@ -46,7 +46,9 @@ export default async function main(dom: Domain, args: GuestArgs): Promise<void> 
       const t = dom.timers.every(20, () => {
         for (const g of role.groups) sock.sendTo(g, role.port, payload);
       });
-      dom.timers.after(role.forMs, () => dom.timers.cancel(t));
+      // Three times as long as the receivers listen: the one that switches control off
+      // reports only once it has seen the effect, however late its thread started.
+      dom.timers.after(role.forMs * 3, () => dom.timers.cancel(t));
       return;
     }
     for (const g of role.join) s.joinGroup(g);
@@ -57,12 +59,24 @@ export default async function main(dom: Domain, args: GuestArgs): Promise<void> 
     s.bindUdp(role.port, () => {});
     const notForUs = STACK_COUNTER_NAMES.indexOf("rxDropNotForUs");
     const udpIn = STACK_COUNTER_NAMES.indexOf("udpDatagramsReceived");
-    dom.timers.after(role.forMs, () => {
+    const report = (): void => {
       const c = s.counters.f64;
       dom.report({
         t: "log",
         line: JSON.stringify({ mcast: dom.name, udp: c[udpIn], notForUs: c[notForUs], groups: s.groups }),
       });
+    };
+    if (role.dropControl !== true) {
+      dom.timers.after(role.forMs, report);
+      return;
+    }
+    // After dropping control: report once every group has reached it ten times, or at the
+    // sender's end (the test then sees how many did).
+    const t0 = dom.timers.now;
+    const poll = dom.timers.every(50, () => {
+      if (s.counters.f64[notForUs] < 10 && dom.timers.now - t0 < role.forMs * 3) return;
+      dom.timers.cancel(poll);
+      report();
     });
   })();
 }
