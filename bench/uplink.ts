@@ -104,6 +104,7 @@ interface Measured {
   tx: number;
   rx: number;
   cpuUs: number;
+  userUs: number;
 }
 
 async function drive(ms: number, step: () => void): Promise<number> {
@@ -199,6 +200,7 @@ export async function measureTx(frameBytes: number, warmupMs: number, measureMs:
       tx: sent / ms / 1000,
       rx: ((await rx.count()) - r0) / ms / 1000,
       cpuUs: (cpu.user + cpu.system) / Math.max(1, sent),
+      userUs: cpu.user / Math.max(1, sent),
     };
     await turn();
     return got;

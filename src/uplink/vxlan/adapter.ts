@@ -33,6 +33,7 @@ import {
   slotSetLen,
 } from "../../netmap/layout.js";
 import { NetmapRegion } from "../../netmap/mem.js";
+import type { ValeFrags } from "../../vale/frags.js";
 import { copyBytes } from "../../wire/copy.js";
 import { memOf } from "../../wire/mem.js";
 import { ETH_HLEN } from "../../wire/net/ethernet.js";
@@ -136,6 +137,8 @@ export class VxlanAdapter implements NetmapAdapter {
    * counts in minutes, so a turn's staleness does not matter.
    */
   #rxNow = 0;
+  /** The same for the direct TX path, read once per switch batch. */
+  #txNow = 0;
   /** The last sender and its remote index: a burst from one peer skips the map. */
   #lastAddress = "";
   #lastRemote = FDB_NONE;
@@ -202,6 +205,7 @@ export class VxlanAdapter implements NetmapAdapter {
     const k = on ? (krings.rx[0] ?? null) : null;
     this.#rx = k;
     this.#rxNow = this.#now();
+    this.#txNow = this.#rxNow;
     if (k !== null) this.#fill = k.hwtail;
   }
 
@@ -263,22 +267,62 @@ export class VxlanAdapter implements NetmapAdapter {
         c[TX_DROPPED]++;
         continue;
       }
-      const d0 = base + VXLAN_HLEN;
-      const p = this.#pool;
-      let dst = FDB_NONE;
-      if ((p[d0] & 1) === 0) dst = this.fdb.lookup(p.readUInt16BE(d0), p.readUInt32BE(d0 + 2), now);
-      const size = VXLAN_HLEN + total;
-      if (dst !== FDB_NONE) {
-        this.#send(cell, base, size, dst);
-      } else if (this.nStatic === 0) {
-        c[TX_DROPPED]++;
-        continue;
-      } else for (let r = 0; r < this.nStatic; r++) this.#send(cell, base, size, r);
+      if (!this.#encapsulate(cell, base, total, now)) continue;
       this.#next = cell + 1 === cells ? 0 : cell + 1;
     }
     k.hwcur = i;
     // Every slot before hwcur was copied out: all of them are the user's again.
     k.hwtail = i === 0 ? n - 1 : i - 1;
+  }
+
+  /**
+   * The switch's direct path (the uplink's switch port takes frames by reference, see
+   * bwrap.ts): frame `f` is gathered behind the next free pool cell's header and sent, with
+   * no stop in the TX ring. False (the switch counts the drop) when every cell is still
+   * held by a send in flight; a bad or oversize frame is counted here, as txsync counts it.
+   * The fdb's clock is the one `txBatch` last read, once per switch batch.
+   */
+  sendFrags(f: ValeFrags): boolean {
+    const cell = this.#next;
+    if (this.#refs[cell] > 0) return false;
+    const c = this.counters.f64;
+    const total = f.total;
+    if (total < ETH_HLEN) {
+      c[TX_ERRORS]++;
+      return true;
+    }
+    if (total > this.#maxFrame) {
+      c[TX_DROPPED]++;
+      return true;
+    }
+    const base = cell * CELL;
+    f.copyOut(0, this.#poolMem, base + VXLAN_HLEN, total);
+    if (this.#encapsulate(cell, base, total, this.#txNow))
+      this.#next = cell + 1 === this.#refs.length ? 0 : cell + 1;
+    return true;
+  }
+
+  /** A switch batch was handed over by `sendFrags`: the clock its next batch uses. */
+  txBatch(): void {
+    this.#txNow = this.#now();
+  }
+
+  /**
+   * Sends the frame of `total` bytes behind cell's header to the remote learnt for its
+   * destination, or floods it to every static remote; false (counted) when it goes nowhere.
+   */
+  #encapsulate(cell: number, base: number, total: number, now: number): boolean {
+    const d0 = base + VXLAN_HLEN;
+    const p = this.#pool;
+    let dst = FDB_NONE;
+    if ((p[d0] & 1) === 0) dst = this.fdb.lookup(p.readUInt16BE(d0), p.readUInt32BE(d0 + 2), now);
+    const size = VXLAN_HLEN + total;
+    if (dst !== FDB_NONE) this.#send(cell, base, size, dst);
+    else if (this.nStatic === 0) {
+      this.counters.f64[TX_DROPPED]++;
+      return false;
+    } else for (let r = 0; r < this.nStatic; r++) this.#send(cell, base, size, r);
+    return true;
   }
 
   #send(cell: number, base: number, size: number, remote: number): void {
