@@ -29,6 +29,7 @@ import { VxlanUplink } from "../src/uplink/vxlan/uplink.js";
 import { ValePort } from "../src/vale/port.js";
 import { ValeSwitch } from "../src/vale/switch.js";
 import { type BenchOptions, type BenchRow, benchSession, gbpsOf, median } from "./result.js";
+import { measureGuestTx } from "./uplink-guest.js";
 
 const VNI = 42;
 const BATCH = 64;
@@ -325,6 +326,28 @@ export async function benchUplink(opts: BenchOptions): Promise<BenchRow[]> {
       cpuUsPerPacket: ucpu,
       ofCeiling: ratio(ut, ct),
       ofCeilingByCpu: ratio(ccpu, ucpu),
+    });
+    const guest: { mpps: number; cpuUs: number }[] = [];
+    for (let i = 0; i < runs; i++) {
+      const counter = await peer("count");
+      try {
+        guest.push(await measureGuestTx(frameBytes, warmupMs, measureMs, counter, await freeUdpPort()));
+      } finally {
+        await counter.close();
+      }
+    }
+    const gm = median(guest.map((g) => g.mpps));
+    const gcpu = median(guest.map((g) => g.cpuUs));
+    add({
+      name: "guest vif -> netback -> VALE -> VXLAN uplink send",
+      frameBytes,
+      batch: 0,
+      mpps: gm,
+      gbps: gbpsOf(gm, frameBytes),
+      receivedMpps: gm,
+      cpuUsPerPacket: gcpu,
+      ofCeiling: ratio(gm, ct),
+      ofCeilingByCpu: ratio(ccpu, gcpu),
     });
     const rx: { uplink: RxMeasured; ceiling: RxMeasured }[] = [];
     for (let i = 0; i < runs; i++) rx.push(await measureRx(frameBytes, warmupMs, measureMs, i % 2 === 1));
