@@ -13,6 +13,15 @@
  * port drains its RX ring every turn. Ceiling: the same blast at a bare socket that only
  * counts. The figure is frames the guest received per second.
  *
+ * What the ceiling does is what the uplink's socket does per datagram, nothing more: the
+ * same `send(buf, off, len, port, address, cb)` call (an IP literal, so Node's lookup is the
+ * same cheap path), one preallocated Buffer, the same batch per turn and socket buffer size;
+ * receiving, the same `'message'` event per datagram (Node allocates each one's Buffer for
+ * both), counted. So the ratio is pvnet's own work per packet (the guest port's ring, the
+ * switch, one copy into the send pool or out of the datagram) against Node's send or
+ * receive. The guest row runs a real guest domain (bench/uplink-guest.ts): netfront, the
+ * grant copies in netback and the switch are then in the path as well.
+ *
  * Beside each rate, this process's CPU time per packet (the peers are processes of their
  * own): on a machine whose other load takes cores away mid-run the rates wander, while the
  * CPU a packet costs stays put, so `ofCeilingByCpu` (the ceiling's cost over the uplink's)
@@ -315,6 +324,7 @@ export async function benchUplink(opts: BenchOptions): Promise<BenchRow[]> {
       gbps: gbpsOf(ct, frameBytes),
       receivedMpps: median(tx.map((x) => x.ceiling.rx)),
       cpuUsPerPacket: ccpu,
+      userUsPerPacket: median(tx.map((x) => x.ceiling.userUs)),
     });
     add({
       name: "guest -> VALE -> VXLAN uplink send",
@@ -324,6 +334,7 @@ export async function benchUplink(opts: BenchOptions): Promise<BenchRow[]> {
       gbps: gbpsOf(ut, frameBytes),
       receivedMpps: median(tx.map((x) => x.uplink.rx)),
       cpuUsPerPacket: ucpu,
+      userUsPerPacket: median(tx.map((x) => x.uplink.userUs)),
       ofCeiling: ratio(ut, ct),
       ofCeilingByCpu: ratio(ccpu, ucpu),
     });
