@@ -9,6 +9,9 @@
  * only once every send that names it has completed; when none is free the sync stops there
  * and resumes (`onTxRoom`) as sends complete, so a burst waits in the ring, never in an
  * unbounded queue.
+ * On its switch the uplink takes the switch's frames by reference instead (`sendFrags`,
+ * switch-port.ts): gathered straight into a pool cell, one copy; with no free cell the
+ * switch drops and counts the frame, as for a full TX ring.
  *
  * Received datagrams are the NIC's DMA: each one is checked (decap.ts), its inner frame
  * copied into the RX slot after the last one filled, and its source MAC learnt against

@@ -1,7 +1,7 @@
 /**
  * A VXLAN uplink on a VALE switch, as Domain-0 runs one per `bridges.<name>.uplinks[]`
  * entry: binds the UDP socket, attaches the adapter to the switch (netmap's bwrap, as
- * `vale-ctl -a` does), pumps received datagrams into the switch once per event-loop turn,
+ * `vale-ctl -a` does, with frames for the uplink handed over by reference: switch-port.ts), pumps received datagrams into the switch once per event-loop turn,
  * and ages the learnt MACs on a timer.
  */
 import { createSocket, type Socket } from "node:dgram";
