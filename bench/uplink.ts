@@ -13,6 +13,15 @@
  * port drains its RX ring every turn. Ceiling: the same blast at a bare socket that only
  * counts. The figure is frames the guest received per second.
  *
+ * What the ceiling does is what the uplink's socket does per datagram, nothing more: the
+ * same `send(buf, off, len, port, address, cb)` call (an IP literal, so Node's lookup is the
+ * same cheap path), one preallocated Buffer, the same batch per turn and socket buffer size;
+ * receiving, the same `'message'` event per datagram (Node allocates each one's Buffer for
+ * both), counted. So the ratio is pvnet's own work per packet (the guest port's ring, the
+ * switch, one copy into the send pool or out of the datagram) against Node's send or
+ * receive. The guest row runs a real guest domain (bench/uplink-guest.ts): netfront, the
+ * grant copies in netback and the switch are then in the path as well.
+ *
  * Beside each rate, this process's CPU time per packet (the peers are processes of their
  * own): on a machine whose other load takes cores away mid-run the rates wander, while the
  * CPU a packet costs stays put, so `ofCeilingByCpu` (the ceiling's cost over the uplink's)
@@ -29,6 +38,7 @@ import { VxlanUplink } from "../src/uplink/vxlan/uplink.js";
 import { ValePort } from "../src/vale/port.js";
 import { ValeSwitch } from "../src/vale/switch.js";
 import { type BenchOptions, type BenchRow, benchSession, gbpsOf, median } from "./result.js";
+import { measureGuestTx } from "./uplink-guest.js";
 
 const VNI = 42;
 const BATCH = 64;
@@ -104,6 +114,7 @@ interface Measured {
   tx: number;
   rx: number;
   cpuUs: number;
+  userUs: number;
 }
 
 async function drive(ms: number, step: () => void): Promise<number> {
@@ -199,6 +210,7 @@ export async function measureTx(frameBytes: number, warmupMs: number, measureMs:
       tx: sent / ms / 1000,
       rx: ((await rx.count()) - r0) / ms / 1000,
       cpuUs: (cpu.user + cpu.system) / Math.max(1, sent),
+      userUs: cpu.user / Math.max(1, sent),
     };
     await turn();
     return got;
@@ -312,6 +324,7 @@ export async function benchUplink(opts: BenchOptions): Promise<BenchRow[]> {
       gbps: gbpsOf(ct, frameBytes),
       receivedMpps: median(tx.map((x) => x.ceiling.rx)),
       cpuUsPerPacket: ccpu,
+      userUsPerPacket: median(tx.map((x) => x.ceiling.userUs)),
     });
     add({
       name: "guest -> VALE -> VXLAN uplink send",
@@ -321,8 +334,31 @@ export async function benchUplink(opts: BenchOptions): Promise<BenchRow[]> {
       gbps: gbpsOf(ut, frameBytes),
       receivedMpps: median(tx.map((x) => x.uplink.rx)),
       cpuUsPerPacket: ucpu,
+      userUsPerPacket: median(tx.map((x) => x.uplink.userUs)),
       ofCeiling: ratio(ut, ct),
       ofCeilingByCpu: ratio(ccpu, ucpu),
+    });
+    const guest: { mpps: number; cpuUs: number }[] = [];
+    for (let i = 0; i < runs; i++) {
+      const counter = await peer("count");
+      try {
+        guest.push(await measureGuestTx(frameBytes, warmupMs, measureMs, counter, await freeUdpPort()));
+      } finally {
+        await counter.close();
+      }
+    }
+    const gm = median(guest.map((g) => g.mpps));
+    const gcpu = median(guest.map((g) => g.cpuUs));
+    add({
+      name: "guest vif -> netback -> VALE -> VXLAN uplink send",
+      frameBytes,
+      batch: 0,
+      mpps: gm,
+      gbps: gbpsOf(gm, frameBytes),
+      receivedMpps: gm,
+      cpuUsPerPacket: gcpu,
+      ofCeiling: ratio(gm, ct),
+      ofCeilingByCpu: ratio(ccpu, gcpu),
     });
     const rx: { uplink: RxMeasured; ceiling: RxMeasured }[] = [];
     for (let i = 0; i < runs; i++) rx.push(await measureRx(frameBytes, warmupMs, measureMs, i % 2 === 1));

@@ -9,6 +9,7 @@ test("bench uplink: send and receive rows beside their bare-socket ceilings, wit
     for (const n of [
       "bare Node UDP send (ceiling)",
       "guest -> VALE -> VXLAN uplink send",
+      "guest vif -> netback -> VALE -> VXLAN uplink send",
       "bare Node UDP receive (ceiling)",
       "VXLAN uplink receive -> VALE -> guest",
     ])

@@ -9,6 +9,9 @@
  * only once every send that names it has completed; when none is free the sync stops there
  * and resumes (`onTxRoom`) as sends complete, so a burst waits in the ring, never in an
  * unbounded queue.
+ * On its switch the uplink takes the switch's frames by reference instead (`sendFrags`,
+ * switch-port.ts): gathered straight into a pool cell, one copy; with no free cell the
+ * switch drops and counts the frame, as for a full TX ring.
  *
  * Received datagrams are the NIC's DMA: each one is checked (decap.ts), its inner frame
  * copied into the RX slot after the last one filled, and its source MAC learnt against
@@ -17,7 +20,12 @@
  * batches. Nothing a datagram holds can make this throw.
  */
 import type { Counters } from "../../base/counters.js";
-import { type AdapterConfig, type NetmapAdapter, ringPairConfig } from "../../netmap/adapter.js";
+import {
+  type AdapterConfig,
+  type BufChangedChecks,
+  type NetmapAdapter,
+  ringPairConfig,
+} from "../../netmap/adapter.js";
 import type { NetmapDevice } from "../../netmap/context.js";
 import type { KRing } from "../../netmap/kring.js";
 import {
@@ -33,6 +41,7 @@ import {
   slotSetLen,
 } from "../../netmap/layout.js";
 import { NetmapRegion } from "../../netmap/mem.js";
+import type { ValeFrags } from "../../vale/frags.js";
 import { copyBytes } from "../../wire/copy.js";
 import { memOf } from "../../wire/mem.js";
 import { ETH_HLEN } from "../../wire/net/ethernet.js";
@@ -84,6 +93,8 @@ export const VXLAN_AGEING_MS = 300_000;
 /** Remotes learnt beyond the static ones; later senders are still received, not learnt. */
 export const VXLAN_MAX_LEARNT_REMOTES = 1024;
 const CELL = 2048 + 64;
+/** Received frames up to this many bytes are copied by a JS loop (see receive). */
+const RX_LOOP_MAX = 128;
 
 const C = (n: VxlanCounter): number => VXLAN_COUNTERS.indexOf(n);
 const RX_PKTS = C("rx_packets");
@@ -113,6 +124,12 @@ export class VxlanAdapter implements NetmapAdapter {
   /** Static remotes first, then those learnt from datagrams' senders. */
   readonly remotes: VxlanRemote[];
   readonly nStatic: number;
+  /**
+   * receive loads each RX slot it fills anyway: a buffer outside the region drops the
+   * datagram (rx_dropped) and the slot stays the user's to fix; a good one has its flags
+   * cleared. The common per-rxsync pass over released slots is then not needed.
+   */
+  readonly checksBufChanged: BufChangedChecks = { tx: false, rx: true };
   /** Set by the owner: free pool cells after a stalled txsync; frames to pump. */
   onTxRoom: (() => void) | null = null;
   onRx: (() => void) | null = null;
@@ -136,6 +153,8 @@ export class VxlanAdapter implements NetmapAdapter {
    * counts in minutes, so a turn's staleness does not matter.
    */
   #rxNow = 0;
+  /** The same for the direct TX path, read once per switch batch. */
+  #txNow = 0;
   /** The last sender and its remote index: a burst from one peer skips the map. */
   #lastAddress = "";
   #lastRemote = FDB_NONE;
@@ -202,6 +221,7 @@ export class VxlanAdapter implements NetmapAdapter {
     const k = on ? (krings.rx[0] ?? null) : null;
     this.#rx = k;
     this.#rxNow = this.#now();
+    this.#txNow = this.#rxNow;
     if (k !== null) this.#fill = k.hwtail;
   }
 
@@ -263,22 +283,62 @@ export class VxlanAdapter implements NetmapAdapter {
         c[TX_DROPPED]++;
         continue;
       }
-      const d0 = base + VXLAN_HLEN;
-      const p = this.#pool;
-      let dst = FDB_NONE;
-      if ((p[d0] & 1) === 0) dst = this.fdb.lookup(p.readUInt16BE(d0), p.readUInt32BE(d0 + 2), now);
-      const size = VXLAN_HLEN + total;
-      if (dst !== FDB_NONE) {
-        this.#send(cell, base, size, dst);
-      } else if (this.nStatic === 0) {
-        c[TX_DROPPED]++;
-        continue;
-      } else for (let r = 0; r < this.nStatic; r++) this.#send(cell, base, size, r);
+      if (!this.#encapsulate(cell, base, total, now)) continue;
       this.#next = cell + 1 === cells ? 0 : cell + 1;
     }
     k.hwcur = i;
     // Every slot before hwcur was copied out: all of them are the user's again.
     k.hwtail = i === 0 ? n - 1 : i - 1;
+  }
+
+  /**
+   * The switch's direct path (the uplink's switch port takes frames by reference, see
+   * bwrap.ts): frame `f` is gathered behind the next free pool cell's header and sent, with
+   * no stop in the TX ring. False (the switch counts the drop) when every cell is still
+   * held by a send in flight; a bad or oversize frame is counted here, as txsync counts it.
+   * The fdb's clock is the one `txBatch` last read, once per switch batch.
+   */
+  sendFrags(f: ValeFrags): boolean {
+    const cell = this.#next;
+    if (this.#refs[cell] > 0) return false;
+    const c = this.counters.f64;
+    const total = f.total;
+    if (total < ETH_HLEN) {
+      c[TX_ERRORS]++;
+      return true;
+    }
+    if (total > this.#maxFrame) {
+      c[TX_DROPPED]++;
+      return true;
+    }
+    const base = cell * CELL;
+    f.copyOut(0, this.#poolMem, base + VXLAN_HLEN, total);
+    if (this.#encapsulate(cell, base, total, this.#txNow))
+      this.#next = cell + 1 === this.#refs.length ? 0 : cell + 1;
+    return true;
+  }
+
+  /** A switch batch was handed over by `sendFrags`: the clock its next batch uses. */
+  txBatch(): void {
+    this.#txNow = this.#now();
+  }
+
+  /**
+   * Sends the frame of `total` bytes behind cell's header to the remote learnt for its
+   * destination, or floods it to every static remote; false (counted) when it goes nowhere.
+   */
+  #encapsulate(cell: number, base: number, total: number, now: number): boolean {
+    const d0 = base + VXLAN_HLEN;
+    const p = this.#pool;
+    let dst = FDB_NONE;
+    if ((p[d0] & 1) === 0) dst = this.fdb.lookup(p.readUInt16BE(d0), p.readUInt32BE(d0 + 2), now);
+    const size = VXLAN_HLEN + total;
+    if (dst !== FDB_NONE) this.#send(cell, base, size, dst);
+    else if (this.nStatic === 0) {
+      this.counters.f64[TX_DROPPED]++;
+      return false;
+    } else for (let r = 0; r < this.nStatic; r++) this.#send(cell, base, size, r);
+    return true;
   }
 
   #send(cell: number, base: number, size: number, remote: number): void {
@@ -351,7 +411,13 @@ export class VxlanAdapter implements NetmapAdapter {
       return;
     }
     const len = msg.length - VXLAN_HLEN;
-    msg.copy(m.u8, region.bufOff(buf), VXLAN_HLEN, msg.length);
+    const to = region.bufOff(buf);
+    // Buffer.copy is a native call of a few hundred ns whatever the size: a short frame is
+    // cheaper copied byte by byte, a long one by one view and a memcpy.
+    if (len <= RX_LOOP_MAX) {
+      const d8 = m.u8;
+      for (let j = 0; j < len; j++) d8[to + j] = msg[VXLAN_HLEN + j];
+    } else m.u8.set(msg.subarray(VXLAN_HLEN), to);
     slotSetLen(m, s, len);
     slotSetFlags(m, s, 0);
     this.#fill = next;

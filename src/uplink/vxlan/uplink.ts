@@ -1,16 +1,16 @@
 /**
  * A VXLAN uplink on a VALE switch, as Domain-0 runs one per `bridges.<name>.uplinks[]`
  * entry: binds the UDP socket, attaches the adapter to the switch (netmap's bwrap, as
- * `vale-ctl -a` does), pumps received datagrams into the switch once per event-loop turn,
+ * `vale-ctl -a` does, with frames for the uplink handed over by reference: switch-port.ts), pumps received datagrams into the switch once per event-loop turn,
  * and ages the learnt MACs on a timer.
  */
 import { createSocket, type Socket } from "node:dgram";
 import { PvnetError } from "../../base/errors.js";
-import { attachDevice, type ValeBwrap } from "../../vale/bwrap.js";
 import type { ValeSwitch } from "../../vale/switch.js";
 import { VxlanAdapter } from "./adapter.js";
 import { parseRemote, type VxlanRemote, type VxlanUplinkConfig } from "./config.js";
 import { VXLAN_COUNTERS, type VxlanCounter } from "./counters.js";
+import { VxlanSwitchPort } from "./switch-port.js";
 
 export interface VxlanUplinkOptions {
   /** Shared memory for the counters (VXLAN_COUNTERS_BYTES), read by the host for status. */
@@ -41,12 +41,17 @@ export class VxlanUplink {
   readonly adapter: VxlanAdapter;
   readonly config: VxlanUplinkConfig;
   readonly #sock: Socket;
-  readonly #bwrap: ValeBwrap;
+  readonly #bwrap: VxlanSwitchPort;
   readonly #ageing: NodeJS.Timeout;
   #pumpQueued = false;
   #closed = false;
 
-  private constructor(sock: Socket, adapter: VxlanAdapter, bwrap: ValeBwrap, config: VxlanUplinkConfig) {
+  private constructor(
+    sock: Socket,
+    adapter: VxlanAdapter,
+    bwrap: VxlanSwitchPort,
+    config: VxlanUplinkConfig,
+  ) {
     this.#sock = sock;
     this.adapter = adapter;
     this.#bwrap = bwrap;
@@ -115,9 +120,9 @@ export class VxlanUplink {
       ageingMs: o.ageingMs,
       counters: o.counters,
     });
-    let bwrap: ValeBwrap;
+    let bwrap: VxlanSwitchPort;
     try {
-      bwrap = attachDevice(sw, adapter.device()).nic;
+      bwrap = new VxlanSwitchPort(sw, adapter.device(), adapter);
     } catch (e) {
       sock.close();
       throw e;

@@ -1,0 +1,35 @@
+/**
+ * The VXLAN uplink's port on its VALE switch: netmap's bwrap (the switch owns the device's
+ * rings, and frames the uplink receives enter the switch through `pump`), except that the
+ * switch's output for the port skips the device's TX ring. Each frame is handed over by
+ * reference and gathered straight behind a VXLAN header in the adapter's send pool, so a
+ * frame leaving through the uplink is copied once, not twice (into the TX ring, then out of
+ * it), and no ring slot is written or read back for it. The TX ring and txsync stay for
+ * anyone driving the device's rings directly.
+ */
+import type { NetmapDevice } from "../../netmap/context.js";
+import { NetmapPort } from "../../netmap/port.js";
+import { ValeBwrap } from "../../vale/bwrap.js";
+import type { ValeFrags } from "../../vale/frags.js";
+import type { ValeSwitch } from "../../vale/switch.js";
+import type { VxlanAdapter } from "./adapter.js";
+
+export class VxlanSwitchPort extends ValeBwrap {
+  readonly #adapter: VxlanAdapter;
+
+  constructor(sw: ValeSwitch, dev: NetmapDevice, adapter: VxlanAdapter) {
+    const rings = new NetmapPort(dev.region, dev.adapter, dev.txRings.slice(0, 1), dev.rxRings.slice(0, 1));
+    super(sw, `${sw.name}:${dev.name}`, rings);
+    this.#adapter = adapter;
+  }
+
+  /** The switch's frame for the uplink: sent now, or false when the send pool is full. */
+  deliverFrags(f: ValeFrags): boolean {
+    return this.#adapter.sendFrags(f);
+  }
+
+  /** Once per switch batch: the adapter reads its clock for the next one. */
+  override rxIrq(): void {
+    this.#adapter.txBatch();
+  }
+}
