@@ -17,26 +17,13 @@
  * batches. Nothing a datagram holds can make this throw.
  */
 import type { Counters } from "../../base/counters.js";
-import { type AdapterConfig, type NetmapAdapter, ringPairConfig } from "../../netmap/adapter.js";
-import type { NetmapDevice } from "../../netmap/context.js";
 import type { KRing } from "../../netmap/kring.js";
-import {
-  NETMAP_BUF_RESERVED,
-  NETMAP_MAX_FRAGS,
-  NR_RX,
-  NR_TX,
-  NS_MOREFRAG,
-  ringBytes,
-  ringSlot,
-  slotBufIdx,
-  slotSetFlags,
-  slotSetLen,
-} from "../../netmap/layout.js";
-import { NetmapRegion } from "../../netmap/mem.js";
+import { NETMAP_BUF_RESERVED, NETMAP_MAX_FRAGS, NS_MOREFRAG, ringSlot } from "../../netmap/layout.js";
 import { copyBytes } from "../../wire/copy.js";
 import { memOf } from "../../wire/mem.js";
 import { ETH_HLEN } from "../../wire/net/ethernet.js";
 import { VXLAN_HLEN } from "../../wire/net/vxlan.js";
+import { NicAdapter, RX_FILLED, RX_FULL } from "../nic-adapter.js";
 import type { VxlanRemote } from "./config.js";
 import { VXLAN_COUNTERS, type VxlanCounter, vxlanCounters } from "./counters.js";
 import {
@@ -99,24 +86,14 @@ const TX_BYTES = C("tx_bytes");
 const TX_ERRORS = C("tx_errors");
 const TX_DROPPED = C("tx_dropped");
 
-let nextRegionId = 3000;
-
-export class VxlanAdapter implements NetmapAdapter {
-  readonly name: string;
+export class VxlanAdapter extends NicAdapter {
   readonly vni: number;
   readonly mtu: number;
-  readonly region: NetmapRegion;
-  readonly txRing: number;
-  readonly rxRing: number;
   readonly counters: Counters<VxlanCounter>;
   readonly fdb: VxlanFdb;
   /** Static remotes first, then those learnt from datagrams' senders. */
   readonly remotes: VxlanRemote[];
   readonly nStatic: number;
-  /** Set by the owner: free pool cells after a stalled txsync; frames to pump. */
-  onTxRoom: (() => void) | null = null;
-  onRx: (() => void) | null = null;
-  readonly #slots: number;
   readonly #maxFrame: number;
   readonly #learntPort: number;
   readonly #sender: VxlanSender;
@@ -128,9 +105,6 @@ export class VxlanAdapter implements NetmapAdapter {
   readonly #done: ((err: Error | null) => void)[];
   #next = 0;
   #stalled = false;
-  #rx: KRing | null = null;
-  /** The next RX slot a datagram fills (the NIC's DMA position); rxsync publishes up to it. */
-  #fill = 0;
   /**
    * Learning's clock, read once per rxsync (each pump) rather than per datagram: ageing
    * counts in minutes, so a turn's staleness does not matter.
@@ -142,10 +116,9 @@ export class VxlanAdapter implements NetmapAdapter {
 
   constructor(o: VxlanAdapterOptions) {
     const slots = o.slots ?? 1024;
-    this.name = o.name;
+    super(o.name, slots);
     this.vni = o.vni;
     this.mtu = o.mtu;
-    this.#slots = slots;
     this.#maxFrame = o.mtu + ETH_HLEN;
     this.#learntPort = o.learntPort;
     this.#sender = o.sender;
@@ -157,13 +130,6 @@ export class VxlanAdapter implements NetmapAdapter {
     o.remotes.forEach((r, i) => {
       if (!this.#byAddress.has(r.address)) this.#byAddress.set(r.address, i);
     });
-    this.region = new NetmapRegion(nextRegionId++, {
-      ifBytes: 1024,
-      ringBytes: 2 * ringBytes(slots),
-      nBufs: NETMAP_BUF_RESERVED + 2 * slots,
-    });
-    this.txRing = this.region.allocRingWithBufs(slots, NR_TX, 0, o.name);
-    this.rxRing = this.region.allocRingWithBufs(slots, NR_RX, 0, o.name);
     // One cell per TX slot and as many again: a flood to several remotes holds its cell
     // until the last send completes, while the ring refills behind it.
     const cells = 2 * slots;
@@ -180,29 +146,8 @@ export class VxlanAdapter implements NetmapAdapter {
     this.#done = Array.from({ length: cells }, (_, c) => (err: Error | null) => this.#sent(c, err));
   }
 
-  /** What netmap_attach registers (`valeAttach` / attachDevice put it on a switch). */
-  device(): NetmapDevice {
-    return {
-      name: this.name,
-      adapter: this,
-      region: this.region,
-      txRings: [this.txRing],
-      rxRings: [this.rxRing],
-      hostTxRings: [],
-      hostRxRings: [],
-      hostRings: null,
-    };
-  }
-
-  config(): AdapterConfig {
-    return ringPairConfig(this.#slots, this.region.bufSize);
-  }
-
-  register(on: boolean, krings: { rx: readonly KRing[] }): void {
-    const k = on ? (krings.rx[0] ?? null) : null;
-    this.#rx = k;
+  protected override registered(): void {
     this.#rxNow = this.#now();
-    if (k !== null) this.#fill = k.hwtail;
   }
 
   /** Pool cells some send still holds (for tests: all zero once the socket caught up). */
@@ -307,9 +252,7 @@ export class VxlanAdapter implements NetmapAdapter {
     }
   }
 
-  rxsync(k: KRing): void {
-    k.hwcur = k.rhead;
-    k.hwtail = this.#fill;
+  protected override rxSynced(): void {
     this.#rxNow = this.#now();
   }
 
@@ -330,31 +273,13 @@ export class VxlanAdapter implements NetmapAdapter {
       } else if (why === DECAP_VNI) c[RX_DROPPED]++;
       return;
     }
-    const k = this.#rx;
-    if (k === null) {
-      c[RX_DROPPED]++;
-      return;
-    }
-    const n = k.numSlots;
-    const at = this.#fill;
-    const next = at + 1 === n ? 0 : at + 1;
-    if (next === k.hwcur || at >= n) {
-      c[RX_MISSED]++;
-      return;
-    }
-    const region = this.region;
-    const m = region.mem;
-    const s = ringSlot(k.r, at);
-    const buf = slotBufIdx(m, s);
-    if (!region.validBuf(buf)) {
-      c[RX_DROPPED]++;
-      return;
-    }
     const len = msg.length - VXLAN_HLEN;
-    msg.copy(m.u8, region.bufOff(buf), VXLAN_HLEN, msg.length);
-    slotSetLen(m, s, len);
-    slotSetFlags(m, s, 0);
-    this.#fill = next;
+    const r = this.rxFill(msg, VXLAN_HLEN, len);
+    if (r !== RX_FILLED) {
+      if (r === RX_FULL) c[RX_MISSED]++;
+      else c[RX_DROPPED]++;
+      return;
+    }
     c[RX_PKTS]++;
     c[RX_BYTES] += len;
     const src = VXLAN_HLEN + 6;
@@ -364,7 +289,6 @@ export class VxlanAdapter implements NetmapAdapter {
       if (remote !== FDB_NONE)
         this.fdb.learn(msg.readUInt16BE(src), msg.readUInt32BE(src + 2), remote, this.#rxNow);
     }
-    this.onRx?.();
   }
 
   /** The remote index for a datagram's sender, added (with our port) when new. */

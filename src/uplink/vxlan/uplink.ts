@@ -6,8 +6,8 @@
  */
 import { createSocket, type Socket } from "node:dgram";
 import { PvnetError } from "../../base/errors.js";
-import { attachDevice, type ValeBwrap } from "../../vale/bwrap.js";
 import type { ValeSwitch } from "../../vale/switch.js";
+import { NicPort } from "../nic-port.js";
 import { VxlanAdapter } from "./adapter.js";
 import { parseRemote, type VxlanRemote, type VxlanUplinkConfig } from "./config.js";
 import { VXLAN_COUNTERS, type VxlanCounter } from "./counters.js";
@@ -41,28 +41,15 @@ export class VxlanUplink {
   readonly adapter: VxlanAdapter;
   readonly config: VxlanUplinkConfig;
   readonly #sock: Socket;
-  readonly #bwrap: ValeBwrap;
+  readonly #port: NicPort;
   readonly #ageing: NodeJS.Timeout;
-  #pumpQueued = false;
   #closed = false;
 
-  private constructor(sock: Socket, adapter: VxlanAdapter, bwrap: ValeBwrap, config: VxlanUplinkConfig) {
+  private constructor(sock: Socket, adapter: VxlanAdapter, port: NicPort, config: VxlanUplinkConfig) {
     this.#sock = sock;
     this.adapter = adapter;
-    this.#bwrap = bwrap;
+    this.#port = port;
     this.config = config;
-    const pump = (): void => {
-      this.#pumpQueued = false;
-      if (!this.#closed) bwrap.pump();
-    };
-    adapter.onRx = () => {
-      if (this.#pumpQueued) return;
-      this.#pumpQueued = true;
-      setImmediate(pump);
-    };
-    adapter.onTxRoom = () => {
-      if (!this.#closed) bwrap.port?.txsync();
-    };
     sock.on("message", (msg, rinfo) => adapter.receive(msg, rinfo.address));
     const ageMs = adapter.fdb.ageingMs;
     this.#ageing = setInterval(
@@ -115,19 +102,19 @@ export class VxlanUplink {
       ageingMs: o.ageingMs,
       counters: o.counters,
     });
-    let bwrap: ValeBwrap;
+    let port: NicPort;
     try {
-      bwrap = attachDevice(sw, adapter.device()).nic;
+      port = new NicPort(sw, adapter);
     } catch (e) {
       sock.close();
       throw e;
     }
-    return new VxlanUplink(sock, adapter, bwrap, config);
+    return new VxlanUplink(sock, adapter, port, config);
   }
 
   /** The switch port's name (`vale0:vxlan0`). */
   get name(): string {
-    return this.#bwrap.name;
+    return this.#port.name;
   }
 
   status(): VxlanUplinkStatus {
@@ -155,7 +142,7 @@ export class VxlanUplink {
     if (this.#closed) return;
     this.#closed = true;
     clearInterval(this.#ageing);
-    this.#bwrap.detach();
+    this.#port.detach();
     await new Promise<void>((resolve) => this.#sock.close(() => resolve()));
   }
 }
