@@ -115,6 +115,19 @@ function renderTopology(s) {
   s.bridges.forEach((b, i) => {
     pos.set(`b:${b}`, { x: bw * i + bw / 2, y: 205 });
   });
+  // Uplinks are the switches' ports to the outside: drawn below their bridge, as a NIC,
+  // inside Domain-0 (their links go over its box, so after it).
+  const uplinks = s.uplinks ?? [];
+  const upLines = [];
+  for (const b of s.bridges) {
+    const ups = uplinks.filter((u) => u.bridge === b);
+    const bp = pos.get(`b:${b}`);
+    ups.forEach((u, k) => {
+      pos.set(`u:${u.name}`, { x: bp.x + (k - (ups.length - 1) / 2) * 230, y: 300 });
+      upLines.push([`b:${b}`, `u:${u.name}`]);
+    });
+  }
+  const H = uplinks.length > 0 ? 350 : 260;
   for (const [a, b] of lines) {
     const p = pos.get(a);
     const q = pos.get(b);
@@ -122,8 +135,13 @@ function renderTopology(s) {
   }
   if (dom0)
     out +=
-      `<g class="dom dom0" data-domain="${esc(dom0.name)}"><rect x="4" y="172" width="${W - 8}" height="82" rx="6"/>` +
+      `<g class="dom dom0" data-domain="${esc(dom0.name)}"><rect x="4" y="172" width="${W - 8}" height="${H - 178}" rx="6"/>` +
       `<text x="12" y="188">${esc(dom0.name)} (dom${dom0.id}): netback, VALE switches, xenstored</text></g>`;
+  for (const [a, b] of upLines) {
+    const p = pos.get(a);
+    const q = pos.get(b);
+    if (p && q) out += `<line x1="${p.x}" y1="${p.y + 14}" x2="${q.x}" y2="${q.y - 30}"/>`;
+  }
   for (const g of guests) {
     const p = pos.get(`d${g.id}`);
     out +=
@@ -141,12 +159,27 @@ function renderTopology(s) {
   }
   for (const b of s.bridges) {
     const p = pos.get(`b:${b}`);
-    const ports = s.vifs.filter((v) => v.bridge === b).length;
+    const ports = s.vifs.filter((v) => v.bridge === b).length + uplinks.filter((u) => u.bridge === b).length;
     out +=
       `<g class="bridge" data-bridge="${esc(b)}"><rect x="${p.x - 60}" y="${p.y - 14}" width="120" height="28" rx="4"/>` +
       `<text x="${p.x}" y="${p.y + 4}" text-anchor="middle">${esc(b)} (VALE, ${ports} port${ports === 1 ? "" : "s"})</text></g>`;
   }
-  svg.setAttribute("viewBox", `0 0 ${W} 260`);
+  for (const u of uplinks) {
+    const p = pos.get(`u:${u.name}`);
+    if (!p) continue;
+    const c = u.counters;
+    const drops = c.rx_dropped + c.rx_missed_errors + c.tx_dropped;
+    const errs = c.rx_errors + c.tx_errors;
+    out +=
+      `<g class="uplink ${u.type}" data-uplink="${esc(u.name)}"><rect x="${p.x - 110}" y="${p.y - 30}" width="220" height="60" rx="4"/>` +
+      `<text x="${p.x}" y="${p.y - 14}" text-anchor="middle">${esc(u.name)} (${esc(u.type)} uplink)</text>` +
+      `<text x="${p.x}" y="${p.y}" text-anchor="middle" class="uplink-peer">${esc(u.peer)}</text>` +
+      `<text x="${p.x}" y="${p.y + 14}" text-anchor="middle" class="uplink-counters">` +
+      `TX <tspan class="tx-packets">${c.tx_packets}</tspan> · RX <tspan class="rx-packets">${c.rx_packets}</tspan> pkts · ` +
+      `drops <tspan class="drops">${drops}</tspan> · errors <tspan class="errors">${errs}</tspan></text></g>`;
+  }
+  svg.setAttribute("viewBox", `0 0 ${W} ${H}`);
+  svg.style.height = `${H}px`;
   svg.innerHTML = out;
 }
 

@@ -165,11 +165,11 @@ export function viewLines(cur: Sample, prev: Sample | undefined, header: string)
             then === undefined || seconds <= 0 ? "-" : si((now - then) / seconds);
           return [
             u.name,
-            String(u.vni),
-            `${u.local}:${u.port}`,
+            u.type === "vxlan" ? String(u.vni) : "-",
+            u.type === "vxlan" ? `${u.local}:${u.port}` : `tap ${u.device}`,
             pps(c.tx_packets, was?.tx_packets),
             pps(c.rx_packets, was?.rx_packets),
-            String(u.learnt.length),
+            u.type === "vxlan" ? String(u.learnt.length) : "-",
             String(c.rx_dropped + c.rx_missed_errors + c.tx_dropped),
             String(c.rx_errors + c.tx_errors),
           ];

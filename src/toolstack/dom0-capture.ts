@@ -17,6 +17,15 @@ import {
 /** Most live captures at once (each holds a staging buffer). */
 export const MAX_LIVE_CAPTURES = 16;
 
+/**
+ * A port's index by the name `pvnet capture` takes: as the switch names it, or without the
+ * `<bridge>:` an attached device's port (an uplink, `vale0:vxlan0`) carries.
+ */
+function portOn(sw: ValeSwitch, name: string): number {
+  const i = sw.portIndex(name);
+  return i >= 0 ? i : sw.portIndex(`${sw.name}:${name}`);
+}
+
 /** A switch and a port on it (-1: all of them), for a name as `pvnet capture` takes it. */
 export function findCapturePort(
   switches: ReadonlyMap<string, ValeSwitch>,
@@ -28,12 +37,12 @@ export function findCapturePort(
   if (colon > 0) {
     const sw = switches.get(name.slice(0, colon));
     if (sw === undefined) return `no bridge named ${name.slice(0, colon)}`;
-    const port = sw.portIndex(name.slice(colon + 1));
+    const port = portOn(sw, name.slice(colon + 1));
     return port < 0 ? `${sw.name} has no port ${name.slice(colon + 1)}` : { sw, port };
   }
   const found: { sw: ValeSwitch; port: number }[] = [];
   for (const sw of switches.values()) {
-    const port = sw.portIndex(name);
+    const port = portOn(sw, name);
     if (port >= 0) found.push({ sw, port });
   }
   if (found.length > 1)

@@ -19,9 +19,9 @@ import type { NetbackVif } from "../netback/vif.js";
 import type { BackVifInfo } from "../netback/vif-api.js";
 import { NetbackDriver } from "../netback/xenbus.js";
 import { Dom0Uplinks } from "../uplink/dom0-uplinks.js";
+import type { TapUplink } from "../uplink/tap/uplink.js";
 import { ValeCapture } from "../vale/capture.js";
 import { ValeSwitch } from "../vale/switch.js";
-import type { TapPort } from "../vale/tap-port.js";
 import { XsChangeFeed } from "../web/xs-changes.js";
 import type { XsClient, XsWatch } from "../xenstore/client.js";
 import { Xenstored } from "../xenstore/daemon.js";
@@ -143,7 +143,7 @@ export default async function main(dom: Domain, args: Dom0Args): Promise<void> {
   const switches = new Map(args.bridges.map((b) => [b, new ValeSwitch(b)]));
   liveCaptures = new Dom0Captures(switches, (r) => dom.report(r));
   // Tap uplinks join before any vif, as a NIC is on its bridge before guests boot.
-  let taps: TapPort[] = [];
+  let taps: TapUplink[] = [];
   try {
     taps = openTaps(switches, args.taps ?? [], log);
   } catch (e) {

@@ -7,6 +7,7 @@
 
 import { VIF_QUEUE_COUNTERS } from "../netback/counters.js";
 import type { Dom0Uplink } from "../uplink/dom0-uplinks.js";
+import type { Dom0Tap } from "../uplink/status.js";
 import type { VifConfig } from "./config-types.js";
 
 /** Most queues a vif may have (the schema's bound): the counter area holds this many. */
@@ -66,7 +67,7 @@ export interface Dom0Args {
   /** The bridges' VXLAN uplinks (HostConfig bridges[].uplinks); none when absent. */
   readonly uplinks?: readonly Dom0Uplink[];
   /** Tap devices on the bridges (config-tap.ts); fd null: the launcher's, from PVNET_TAP_FDS. */
-  readonly taps?: readonly { readonly bridge: string; readonly name: string; readonly fd: number | null }[];
+  readonly taps?: readonly Dom0Tap[];
   /** Unix socket for xenstore-utils; null: none. */
   readonly socketPath: string | null;
   /** --xenstore-trace file; null: none. */

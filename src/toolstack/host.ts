@@ -14,7 +14,14 @@ import { type DomainStatus, Machine } from "../hv/machine.js";
 import { VIF_QUEUE_COUNTERS, type VifQueueCounter } from "../netback/counters.js";
 import { type StackCounterName, stackCounters } from "../stack/counters.js";
 import type { Dom0Uplink } from "../uplink/dom0-uplinks.js";
-import { dom0UplinkSpecs, type UplinkStatus, uplinkStatus } from "../uplink/status.js";
+import {
+  type Dom0Tap,
+  dom0TapSpecs,
+  dom0UplinkSpecs,
+  tapStatus,
+  type UplinkStatus,
+  uplinkStatus,
+} from "../uplink/status.js";
 import { XenbusState, xenbusStateName } from "../xenstore/xenbus.js";
 import type { DomainConfig, HostConfig, VifConfig } from "./config-types.js";
 import {
@@ -193,6 +200,7 @@ export class Host {
   readonly socketPath: string | null;
   readonly #vifs: VifEntry[] = [];
   #uplinks: Dom0Uplink[] = [];
+  #taps: Dom0Tap[] = [];
   readonly #pings = new Map<string, PingAcc>();
   readonly #log: (line: string) => void;
   #down: Promise<void> | null = null;
@@ -267,9 +275,7 @@ export class Host {
           b.capture === undefined ? [] : [{ bridge: b.name, ...b.capture, file: resolve(b.capture.file) }],
         ),
         uplinks: (host.#uplinks = dom0UplinkSpecs(config.bridges)),
-        taps: config.bridges.flatMap((b) =>
-          b.taps.map((t) => ({ bridge: b.name, name: t.name, fd: t.fd ?? null })),
-        ),
+        taps: (host.#taps = dom0TapSpecs(config.bridges)),
         socketPath: opts.socketPath,
         tracePath: opts.tracePath ?? null,
         vifs: host.#vifs.map((v) => v.host),
@@ -722,7 +728,12 @@ export class Host {
         lastError: a.lastError,
       }),
     );
-    return { domains, vifs, pings, uplinks: this.#uplinks.map(uplinkStatus) };
+    return {
+      domains,
+      vifs,
+      pings,
+      uplinks: [...this.#uplinks.map(uplinkStatus), ...this.#taps.map(tapStatus)],
+    };
   }
 
   /**

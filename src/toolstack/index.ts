@@ -8,7 +8,8 @@
  * @module pvnet/toolstack
  */
 
-export type { UplinkStatus } from "../uplink/status.js";
+export { UPLINK_COUNTERS, type UplinkCounter } from "../uplink/counters.js";
+export type { TapStatus, UplinkStatus, VxlanStatus } from "../uplink/status.js";
 export { VXLAN_COUNTERS, type VxlanCounter } from "../uplink/vxlan/counters.js";
 export {
   DEFAULT_HOST_YAML,

@@ -19,6 +19,13 @@ import { NM_BDG_MAXPORTS, type ValeSwitch, type ValeTap } from "./switch.js";
 
 export type CaptureFormat = "pcap" | "pcapng";
 
+/** A port's pcapng interface name: a device's without the `<bridge>:` its port carries. */
+export function captureIfName(sw: ValeSwitch, index: number): string {
+  const name = sw.portName(index) ?? `port${index}`;
+  const prefix = `${sw.name}:`;
+  return name.startsWith(prefix) ? name.slice(prefix.length) : name;
+}
+
 export interface CaptureOptions {
   readonly file: string;
   readonly format: CaptureFormat;
@@ -127,7 +134,7 @@ export class ValeCapture implements ValeTap {
       let id = this.#ifIds[src];
       if (id < 0) {
         id = ng.writeIdb({
-          name: this.#sw.portName(src) ?? `port${src}`,
+          name: captureIfName(this.#sw, src),
           snaplen: PCAP_MAX_SNAPLEN,
           tsresol: IF_TSRESOL_DEFAULT,
         });

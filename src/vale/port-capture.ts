@@ -15,6 +15,7 @@
 import { type Mem, privateMem } from "../wire/mem.js";
 import { PCAP_MAX_SNAPLEN, PcapWriter } from "../wire/pcap.js";
 import { EPB_DIR_INBOUND, EPB_DIR_OUTBOUND, PcapngWriter } from "../wire/pcapng.js";
+import { captureIfName } from "./capture.js";
 import { FILTER_HEADER_BYTES, type FilterTerm, FrameFilter } from "./capture-filter.js";
 import type { ValeFrags } from "./frags.js";
 import { NM_BDG_BROADCAST, NM_BDG_MAXPORTS, type ValeSwitch, type ValeTap } from "./switch.js";
@@ -83,7 +84,7 @@ export class PortCapture implements ValeTap {
       this.#ng = new PcapngWriter(this.#stage);
       this.#ng.writeShb("pvnet");
       if (o.port >= 0) {
-        this.#ng.writeIdb({ name: this.#portName ?? `port${o.port}`, snaplen: PCAP_MAX_SNAPLEN });
+        this.#ng.writeIdb({ name: captureIfName(sw, o.port), snaplen: PCAP_MAX_SNAPLEN });
         this.#ifIds = null;
       } else this.#ifIds = new Int32Array(NM_BDG_MAXPORTS).fill(-1);
     } else {
@@ -158,7 +159,7 @@ export class PortCapture implements ValeTap {
       if (ids !== null) {
         id = ids[src]!;
         if (id < 0) {
-          id = ng.writeIdb({ name: this.#sw.portName(src) ?? `port${src}`, snaplen: PCAP_MAX_SNAPLEN });
+          id = ng.writeIdb({ name: captureIfName(this.#sw, src), snaplen: PCAP_MAX_SNAPLEN });
           ids[src] = id;
         }
       }

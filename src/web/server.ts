@@ -13,6 +13,8 @@ import { fileURLToPath } from "node:url";
 import { type WebSocket, WebSocketServer } from "ws";
 import { PvnetError } from "../base/errors.js";
 import type { Host } from "../toolstack/host.js";
+import type { UplinkCounter } from "../uplink/counters.js";
+import type { UplinkStatus } from "../uplink/status.js";
 import type { WebAddr } from "./addr.js";
 import { sampleVifRings } from "./rings.js";
 import type { XsMirror } from "./xs-mirror.js";
@@ -203,6 +205,7 @@ export class WebView {
       domains,
       bridges: host.bridges(),
       vifs,
+      uplinks: st.uplinks.map(webUplink),
     };
   }
 
@@ -215,6 +218,21 @@ export class WebView {
     await new Promise<void>((resolve) => this.#http.close(() => resolve()));
     this.#xs?.close();
   }
+}
+
+/** An uplink as the page draws it: a switch port, what it reaches, and its counters. */
+export function webUplink(u: UplinkStatus): {
+  name: string;
+  bridge: string;
+  type: "vxlan" | "tap";
+  peer: string;
+  counters: Record<UplinkCounter, number>;
+} {
+  const peer =
+    u.type === "vxlan"
+      ? `VNI ${u.vni} ${u.local}:${u.port}${u.remotes.length > 0 ? ` → ${u.remotes.join(", ")}` : ""}`
+      : `tap ${u.device}`;
+  return { name: u.name, bridge: u.bridge, type: u.type, peer, counters: u.counters };
 }
 
 /** The few members of a WebSocket that sendBounded uses. */

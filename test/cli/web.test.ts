@@ -3,14 +3,28 @@
  * (no browser download). The page loads without console errors, shows both guests and their
  * vifs Connected, its counters move while traffic runs, the handshake log holds the vif's
  * state writes in order, and a guest destroyed from the command line leaves the graph.
- * PVNET_WEB_SCREENSHOT=FILE saves a screenshot of the page (docs/web-view.png is one).
+ * The host has a VXLAN uplink on vale0 (bound to 127.0.0.1, its remote an unused port there),
+ * drawn as a port of the switch with its counters, which move as the guests' broadcasts are
+ * flooded to the remote. PVNET_WEB_SCREENSHOT=FILE saves a screenshot of the page
+ * (docs/web-view.png is one).
  */
 import assert from "node:assert/strict";
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { createSocket } from "node:dgram";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
+import { DEFAULT_HOST_YAML } from "../../src/toolstack/config.js";
 import { pvnetRun, UpProcess, until } from "./running-host.js";
+
+/** A UDP port nobody listens on now (bound, read, released). */
+async function freeUdpPort(): Promise<number> {
+  const s = createSocket("udp4");
+  await new Promise<void>((r) => s.bind(0, "127.0.0.1", () => r()));
+  const port = s.address().port;
+  await new Promise<void>((r) => s.close(() => r()));
+  return port;
+}
 
 const CHROMIUM = "/usr/bin/chromium";
 const FLAGS = [
@@ -34,7 +48,17 @@ test("pvnet up --web: live page in headless chromium", { timeout: 180_000 }, asy
   const profile = mkdtempSync(join(tmpdir(), `pvnet-web-chromium-${process.pid}-`));
   let ctx: Awaited<ReturnType<typeof chromium.launchPersistentContext>> | null = null;
   try {
-    await up.start(["--web", "127.0.0.1:0"]);
+    const [local, remote] = [await freeUdpPort(), await freeUdpPort()];
+    const yaml = join(up.dir, "host.yaml");
+    assert.match(DEFAULT_HOST_YAML, /^ {2}vale0: \{\}$/m);
+    writeFileSync(
+      yaml,
+      DEFAULT_HOST_YAML.replace(
+        /^ {2}vale0: \{\}$/m,
+        `  vale0: { uplinks: [{ vxlan: { local: 127.0.0.1, port: ${local}, vni: 42, remotes: ["127.0.0.1:${remote}"] } }] }`,
+      ),
+    );
+    await up.start([yaml, "--web", "127.0.0.1:0"]);
     await until("the web view's URL", async () => /web view at http:\/\/127\.0\.0\.1:\d+\//.test(up.out));
     const url = /web view at (http:\/\/127\.0\.0\.1:\d+\/)/.exec(up.out)![1]!;
     ctx = await chromium.launchPersistentContext(profile, {
@@ -97,6 +121,19 @@ test("pvnet up --web: live page in headless chromium", { timeout: 180_000 }, asy
     assert.match(fe[fe.length - 1]!, /= "4"/);
     // The xenstore tree shows the backend's node with its permissions.
     assert.match(await text("#xenstore"), /state = "4" \(n0,r1\)/);
+
+    // The uplink is a port of vale0 with its counters; the guests' ARP broadcasts and the
+    // pings' flooding reach it, so its TX count is above zero.
+    const uplink = '#topology [data-uplink="vale0:vxlan0"]';
+    await until("the uplink in the graph", async () => (await page.locator(uplink).count()) === 1, 30_000);
+    assert.match(await text(uplink), /vale0:vxlan0 \(vxlan uplink\)/);
+    assert.match(
+      await text(uplink),
+      new RegExp(`VNI 42 127\\.0\\.0\\.1:${local} → 127\\.0\\.0\\.1:${remote}`),
+    );
+    await until("the uplink's TX count to move", async () => Number(await text(`${uplink} .tx-packets`)) > 0);
+    assert.match(await text(`${uplink} .uplink-counters`), /^TX \d+ · RX 0 pkts · drops \d+ · errors \d+$/);
+    assert.match(await text('#topology [data-bridge="vale0"]'), /vale0 \(VALE, 3 ports\)/);
 
     const shot = process.env.PVNET_WEB_SCREENSHOT;
     if (shot !== undefined && shot !== "") await page.screenshot({ path: shot, fullPage: true });

@@ -10,6 +10,7 @@ import type { ChildProcess } from "node:child_process";
 import { test } from "node:test";
 import { parseHostConfig } from "../../src/toolstack/config.js";
 import { Host } from "../../src/toolstack/host.js";
+import type { VxlanStatus } from "../../src/uplink/status.js";
 import {
   cleanup,
   hasCommand,
@@ -85,7 +86,11 @@ bridges:
     assert.ok(r.ok, r.ok ? "" : JSON.stringify(r.issues));
     host = await Host.boot(r.config, { socketPath: null, statusMs: 50 });
     const h = host;
-    const uplink = () => h.status().uplinks[0]!;
+    const uplink = () => {
+      const u = h.status().uplinks[0]!;
+      assert.equal(u.type, "vxlan");
+      return u as VxlanStatus;
+    };
 
     const ping = await inNs(ns, ["ping", "-c", "3", "-i", "0.3", "-W", "3", "10.0.0.1"]);
     assert.equal(ping.code, 0, `kernel ping 10.0.0.1:\n${ping.out}${ping.err}`);

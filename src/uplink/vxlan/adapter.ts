@@ -9,9 +9,6 @@
  * only once every send that names it has completed; when none is free the sync stops there
  * and resumes (`onTxRoom`) as sends complete, so a burst waits in the ring, never in an
  * unbounded queue.
- * On its switch the uplink takes the switch's frames by reference instead (`sendFrags`,
- * switch-port.ts): gathered straight into a pool cell, one copy; with no free cell the
- * switch drops and counts the frame, as for a full TX ring.
  *
  * Received datagrams are the NIC's DMA: each one is checked (decap.ts), its inner frame
  * copied into the RX slot after the last one filled, and its source MAC learnt against
@@ -20,32 +17,14 @@
  * batches. Nothing a datagram holds can make this throw.
  */
 import type { Counters } from "../../base/counters.js";
-import {
-  type AdapterConfig,
-  type BufChangedChecks,
-  type NetmapAdapter,
-  ringPairConfig,
-} from "../../netmap/adapter.js";
-import type { NetmapDevice } from "../../netmap/context.js";
 import type { KRing } from "../../netmap/kring.js";
-import {
-  NETMAP_BUF_RESERVED,
-  NETMAP_MAX_FRAGS,
-  NR_RX,
-  NR_TX,
-  NS_MOREFRAG,
-  ringBytes,
-  ringSlot,
-  slotBufIdx,
-  slotSetFlags,
-  slotSetLen,
-} from "../../netmap/layout.js";
-import { NetmapRegion } from "../../netmap/mem.js";
+import { NETMAP_BUF_RESERVED, NETMAP_MAX_FRAGS, NS_MOREFRAG, ringSlot } from "../../netmap/layout.js";
 import type { ValeFrags } from "../../vale/frags.js";
 import { copyBytes } from "../../wire/copy.js";
 import { memOf } from "../../wire/mem.js";
 import { ETH_HLEN } from "../../wire/net/ethernet.js";
 import { VXLAN_HLEN } from "../../wire/net/vxlan.js";
+import { NicAdapter, RX_FILLED, RX_FULL } from "../nic-adapter.js";
 import type { VxlanRemote } from "./config.js";
 import { VXLAN_COUNTERS, type VxlanCounter, vxlanCounters } from "./counters.js";
 import {
@@ -93,8 +72,6 @@ export const VXLAN_AGEING_MS = 300_000;
 /** Remotes learnt beyond the static ones; later senders are still received, not learnt. */
 export const VXLAN_MAX_LEARNT_REMOTES = 1024;
 const CELL = 2048 + 64;
-/** Received frames up to this many bytes are copied by a JS loop (see receive). */
-const RX_LOOP_MAX = 128;
 
 const C = (n: VxlanCounter): number => VXLAN_COUNTERS.indexOf(n);
 const RX_PKTS = C("rx_packets");
@@ -110,30 +87,14 @@ const TX_BYTES = C("tx_bytes");
 const TX_ERRORS = C("tx_errors");
 const TX_DROPPED = C("tx_dropped");
 
-let nextRegionId = 3000;
-
-export class VxlanAdapter implements NetmapAdapter {
-  readonly name: string;
+export class VxlanAdapter extends NicAdapter {
   readonly vni: number;
   readonly mtu: number;
-  readonly region: NetmapRegion;
-  readonly txRing: number;
-  readonly rxRing: number;
   readonly counters: Counters<VxlanCounter>;
   readonly fdb: VxlanFdb;
   /** Static remotes first, then those learnt from datagrams' senders. */
   readonly remotes: VxlanRemote[];
   readonly nStatic: number;
-  /**
-   * receive loads each RX slot it fills anyway: a buffer outside the region drops the
-   * datagram (rx_dropped) and the slot stays the user's to fix; a good one has its flags
-   * cleared. The common per-rxsync pass over released slots is then not needed.
-   */
-  readonly checksBufChanged: BufChangedChecks = { tx: false, rx: true };
-  /** Set by the owner: free pool cells after a stalled txsync; frames to pump. */
-  onTxRoom: (() => void) | null = null;
-  onRx: (() => void) | null = null;
-  readonly #slots: number;
   readonly #maxFrame: number;
   readonly #learntPort: number;
   readonly #sender: VxlanSender;
@@ -145,9 +106,6 @@ export class VxlanAdapter implements NetmapAdapter {
   readonly #done: ((err: Error | null) => void)[];
   #next = 0;
   #stalled = false;
-  #rx: KRing | null = null;
-  /** The next RX slot a datagram fills (the NIC's DMA position); rxsync publishes up to it. */
-  #fill = 0;
   /**
    * Learning's clock, read once per rxsync (each pump) rather than per datagram: ageing
    * counts in minutes, so a turn's staleness does not matter.
@@ -161,10 +119,9 @@ export class VxlanAdapter implements NetmapAdapter {
 
   constructor(o: VxlanAdapterOptions) {
     const slots = o.slots ?? 1024;
-    this.name = o.name;
+    super(o.name, slots);
     this.vni = o.vni;
     this.mtu = o.mtu;
-    this.#slots = slots;
     this.#maxFrame = o.mtu + ETH_HLEN;
     this.#learntPort = o.learntPort;
     this.#sender = o.sender;
@@ -176,13 +133,6 @@ export class VxlanAdapter implements NetmapAdapter {
     o.remotes.forEach((r, i) => {
       if (!this.#byAddress.has(r.address)) this.#byAddress.set(r.address, i);
     });
-    this.region = new NetmapRegion(nextRegionId++, {
-      ifBytes: 1024,
-      ringBytes: 2 * ringBytes(slots),
-      nBufs: NETMAP_BUF_RESERVED + 2 * slots,
-    });
-    this.txRing = this.region.allocRingWithBufs(slots, NR_TX, 0, o.name);
-    this.rxRing = this.region.allocRingWithBufs(slots, NR_RX, 0, o.name);
     // One cell per TX slot and as many again: a flood to several remotes holds its cell
     // until the last send completes, while the ring refills behind it.
     const cells = 2 * slots;
@@ -199,30 +149,9 @@ export class VxlanAdapter implements NetmapAdapter {
     this.#done = Array.from({ length: cells }, (_, c) => (err: Error | null) => this.#sent(c, err));
   }
 
-  /** What netmap_attach registers (`valeAttach` / attachDevice put it on a switch). */
-  device(): NetmapDevice {
-    return {
-      name: this.name,
-      adapter: this,
-      region: this.region,
-      txRings: [this.txRing],
-      rxRings: [this.rxRing],
-      hostTxRings: [],
-      hostRxRings: [],
-      hostRings: null,
-    };
-  }
-
-  config(): AdapterConfig {
-    return ringPairConfig(this.#slots, this.region.bufSize);
-  }
-
-  register(on: boolean, krings: { rx: readonly KRing[] }): void {
-    const k = on ? (krings.rx[0] ?? null) : null;
-    this.#rx = k;
+  protected override registered(): void {
     this.#rxNow = this.#now();
     this.#txNow = this.#rxNow;
-    if (k !== null) this.#fill = k.hwtail;
   }
 
   /** Pool cells some send still holds (for tests: all zero once the socket caught up). */
@@ -292,9 +221,9 @@ export class VxlanAdapter implements NetmapAdapter {
   }
 
   /**
-   * The switch's direct path (the uplink's switch port takes frames by reference, see
-   * bwrap.ts): frame `f` is gathered behind the next free pool cell's header and sent, with
-   * no stop in the TX ring. False (the switch counts the drop) when every cell is still
+   * The switch's direct path (the uplink's switch port takes frames by reference,
+   * switch-port.ts): frame `f` is gathered behind the next free pool cell's header and sent,
+   * with no stop in the TX ring. False (the switch counts the drop) when every cell is still
    * held by a send in flight; a bad or oversize frame is counted here, as txsync counts it.
    * The fdb's clock is the one `txBatch` last read, once per switch batch.
    */
@@ -367,9 +296,7 @@ export class VxlanAdapter implements NetmapAdapter {
     }
   }
 
-  rxsync(k: KRing): void {
-    k.hwcur = k.rhead;
-    k.hwtail = this.#fill;
+  protected override rxSynced(): void {
     this.#rxNow = this.#now();
   }
 
@@ -390,37 +317,13 @@ export class VxlanAdapter implements NetmapAdapter {
       } else if (why === DECAP_VNI) c[RX_DROPPED]++;
       return;
     }
-    const k = this.#rx;
-    if (k === null) {
-      c[RX_DROPPED]++;
-      return;
-    }
-    const n = k.numSlots;
-    const at = this.#fill;
-    const next = at + 1 === n ? 0 : at + 1;
-    if (next === k.hwcur || at >= n) {
-      c[RX_MISSED]++;
-      return;
-    }
-    const region = this.region;
-    const m = region.mem;
-    const s = ringSlot(k.r, at);
-    const buf = slotBufIdx(m, s);
-    if (!region.validBuf(buf)) {
-      c[RX_DROPPED]++;
-      return;
-    }
     const len = msg.length - VXLAN_HLEN;
-    const to = region.bufOff(buf);
-    // Buffer.copy is a native call of a few hundred ns whatever the size: a short frame is
-    // cheaper copied byte by byte, a long one by one view and a memcpy.
-    if (len <= RX_LOOP_MAX) {
-      const d8 = m.u8;
-      for (let j = 0; j < len; j++) d8[to + j] = msg[VXLAN_HLEN + j];
-    } else m.u8.set(msg.subarray(VXLAN_HLEN), to);
-    slotSetLen(m, s, len);
-    slotSetFlags(m, s, 0);
-    this.#fill = next;
+    const r = this.rxFill(msg, VXLAN_HLEN, len);
+    if (r !== RX_FILLED) {
+      if (r === RX_FULL) c[RX_MISSED]++;
+      else c[RX_DROPPED]++;
+      return;
+    }
     c[RX_PKTS]++;
     c[RX_BYTES] += len;
     const src = VXLAN_HLEN + 6;
@@ -430,7 +333,6 @@ export class VxlanAdapter implements NetmapAdapter {
       if (remote !== FDB_NONE)
         this.fdb.learn(msg.readUInt16BE(src), msg.readUInt32BE(src + 2), remote, this.#rxNow);
     }
-    this.onRx?.();
   }
 
   /** The remote index for a datagram's sender, added (with our port) when new. */

@@ -1,12 +1,13 @@
 /**
  * A VXLAN uplink on a VALE switch, as Domain-0 runs one per `bridges.<name>.uplinks[]`
  * entry: binds the UDP socket, attaches the adapter to the switch (netmap's bwrap, as
- * `vale-ctl -a` does, with frames for the uplink handed over by reference: switch-port.ts), pumps received datagrams into the switch once per event-loop turn,
+ * `vale-ctl -a` does), pumps received datagrams into the switch once per event-loop turn,
  * and ages the learnt MACs on a timer.
  */
 import { createSocket, type Socket } from "node:dgram";
 import { PvnetError } from "../../base/errors.js";
 import type { ValeSwitch } from "../../vale/switch.js";
+import { NicPort } from "../nic-port.js";
 import { VxlanAdapter } from "./adapter.js";
 import { parseRemote, type VxlanRemote, type VxlanUplinkConfig } from "./config.js";
 import { VXLAN_COUNTERS, type VxlanCounter } from "./counters.js";
@@ -41,33 +42,15 @@ export class VxlanUplink {
   readonly adapter: VxlanAdapter;
   readonly config: VxlanUplinkConfig;
   readonly #sock: Socket;
-  readonly #bwrap: VxlanSwitchPort;
+  readonly #port: NicPort;
   readonly #ageing: NodeJS.Timeout;
-  #pumpQueued = false;
   #closed = false;
 
-  private constructor(
-    sock: Socket,
-    adapter: VxlanAdapter,
-    bwrap: VxlanSwitchPort,
-    config: VxlanUplinkConfig,
-  ) {
+  private constructor(sock: Socket, adapter: VxlanAdapter, port: NicPort, config: VxlanUplinkConfig) {
     this.#sock = sock;
     this.adapter = adapter;
-    this.#bwrap = bwrap;
+    this.#port = port;
     this.config = config;
-    const pump = (): void => {
-      this.#pumpQueued = false;
-      if (!this.#closed) bwrap.pump();
-    };
-    adapter.onRx = () => {
-      if (this.#pumpQueued) return;
-      this.#pumpQueued = true;
-      setImmediate(pump);
-    };
-    adapter.onTxRoom = () => {
-      if (!this.#closed) bwrap.port?.txsync();
-    };
     sock.on("message", (msg, rinfo) => adapter.receive(msg, rinfo.address));
     const ageMs = adapter.fdb.ageingMs;
     this.#ageing = setInterval(
@@ -120,19 +103,20 @@ export class VxlanUplink {
       ageingMs: o.ageingMs,
       counters: o.counters,
     });
-    let bwrap: VxlanSwitchPort;
+    let port: NicPort;
     try {
-      bwrap = new VxlanSwitchPort(sw, adapter.device(), adapter);
+      // The switch hands the uplink its frames by reference (switch-port.ts): one copy.
+      port = new NicPort(sw, adapter, (dev) => new VxlanSwitchPort(sw, dev, adapter));
     } catch (e) {
       sock.close();
       throw e;
     }
-    return new VxlanUplink(sock, adapter, bwrap, config);
+    return new VxlanUplink(sock, adapter, port, config);
   }
 
   /** The switch port's name (`vale0:vxlan0`). */
   get name(): string {
-    return this.#bwrap.name;
+    return this.#port.name;
   }
 
   status(): VxlanUplinkStatus {
@@ -160,7 +144,7 @@ export class VxlanUplink {
     if (this.#closed) return;
     this.#closed = true;
     clearInterval(this.#ageing);
-    this.#bwrap.detach();
+    this.#port.detach();
     await new Promise<void>((resolve) => this.#sock.close(() => resolve()));
   }
 }
