@@ -97,6 +97,12 @@ export interface HostOptions {
    * wraps the default and adds a malicious backend; it receives the usual Dom0Args.
    */
   readonly dom0Program?: URL;
+  /**
+   * The guests' threads' nice value (Linux; -20..19): higher leaves Domain-0, which switches
+   * every guest's frames, a larger share of the cores than each guest (Xen's credit weights).
+   * Default: unchanged, every domain alike.
+   */
+  readonly guestNice?: number;
   /** How often Domain-0 copies counters and states into shared memory, ms; default 250. */
   readonly statusMs?: number;
   /** Every domain's event loop mode; default "notify" (sleep when idle). */
@@ -320,6 +326,7 @@ export class Host {
           ),
           args: gargs,
           loopMode: opts.loopMode,
+          ...(opts.guestNice === undefined ? {} : { nice: opts.guestNice }),
         });
         const done = new Promise<string | undefined>((resolve) => added.set(domid, resolve));
         machine.post(0, { t: MSG_ADD_VIFS, domid, name: g.name });
