@@ -4,7 +4,8 @@
  * vif is Connected at both ends, the xenstore requests served to get there, process RSS
  * per guest, and the aggregate guest-to-guest rate with every pair of guests sending (guest
  * 2k sends 64 B frames to guest 2k+1). The per-guest columns show whether the handshake
- * slows down superlinearly.
+ * slows down superlinearly. The guests run at nice SCALE_GUEST_NICE (Domain-0 at the default),
+ * the one way this host differs from `pvnet up`'s.
  */
 import { parseHostConfig } from "../src/toolstack/config.js";
 import type { HostConfig } from "../src/toolstack/config-types.js";
