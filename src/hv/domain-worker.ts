@@ -6,6 +6,7 @@ import { parentPort, workerData } from "node:worker_threads";
 import { toWireError } from "../base/errors.js";
 import { Domain } from "./domain.js";
 import { inheritLoader, programLoadError } from "./program-load.js";
+import { niceThisThread } from "./thread-nice.js";
 import type { DomainInit, FromDomain } from "./worker-proto.js";
 
 export type DomainProgram = (dom: Domain, args: unknown) => void | Promise<void>;
@@ -14,6 +15,8 @@ async function boot(): Promise<void> {
   if (parentPort === null) throw new Error("domain-worker must run in a worker thread");
   const init = workerData as DomainInit;
   const port = parentPort;
+  // Best effort: where the system has no per-thread nice, the domain runs as it would.
+  if (init.nice !== null) niceThisThread(init.nice);
   const dom = new Domain(init, port);
   try {
     await inheritLoader(init.program, process.execArgv, process.cwd());

@@ -55,6 +55,11 @@ export interface DomainSpec {
    * (GNTST_no_device_space past that). Default: as many as the guest has grant entries.
    */
   grantMapsPerGuest?: number;
+  /**
+   * The domain thread's nice value (-20..19, Linux, per thread; default: the machine's): a
+   * host of many guests gives them a higher one so Domain-0 keeps its share of the cores.
+   */
+  nice?: number;
 }
 
 export interface DomainStatus {
@@ -143,6 +148,7 @@ export class Machine extends EventEmitter {
       args: spec.args ?? null,
       loopMode: spec.loopMode ?? "notify",
       mapsPerDomain: spec.grantMapsPerGuest ?? null,
+      nice: spec.nice ?? null,
     };
     const worker = new Worker(this.#workerUrl, { workerData: init, name: `dom${domid}:${spec.name}` });
     const rec: DomainRec = {
@@ -530,6 +536,9 @@ export function checkDomainSpec(spec: DomainSpec): string {
   const maps = spec.grantMapsPerGuest;
   if (maps !== undefined && (!Number.isInteger(maps) || maps < 1))
     bad("grantMapsPerGuest", "a positive integer", maps);
+  const nice = spec.nice;
+  if (nice !== undefined && (!Number.isInteger(nice) || nice < -20 || nice > 19))
+    bad("nice", "an integer from -20 to 19", nice);
   if (spec.loopMode !== undefined && !LOOP_MODES.includes(spec.loopMode))
     bad("loopMode", LOOP_MODES.join(", "), spec.loopMode);
   const program = spec.program;

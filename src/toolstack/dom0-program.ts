@@ -247,9 +247,11 @@ export default async function main(dom: Domain, args: Dom0Args): Promise<void> {
     Atomics.store(rec.words, VS_BACKEND_STATE, parseXenbusState(be));
     Atomics.store(rec.words, VS_FRONTEND_STATE, parseXenbusState(fe));
   };
+  // Only a state key, or the removal of a directory holding one, moves a status word: the
+  // dozens of other keys a handshake writes would each cost two reads (160 per guest).
   const onChange = (path: string): void => {
     for (const rec of recs.values()) {
-      if (path.startsWith(rec.paths.backend) || path.startsWith(rec.paths.frontend))
+      if (movesState(path, rec.paths.backend) || movesState(path, rec.paths.frontend))
         readStates(rec).catch((e: unknown) => log(`status ${path}: ${errText(e)}`));
     }
   };
@@ -611,4 +613,16 @@ function guestDevicesPath(domid: number): string {
 
 function errText(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
+}
+
+/** Whether a watch event at `path` can change the state key of the device directory `dir`. */
+function movesState(path: string, dir: string): boolean {
+  if (path.length > dir.length)
+    return (
+      path.length === dir.length + 1 + KEY_STATE.length &&
+      path.endsWith(KEY_STATE) &&
+      path.charCodeAt(dir.length) === 0x2f &&
+      path.startsWith(dir)
+    );
+  return path === dir || (dir.startsWith(path) && dir.charCodeAt(path.length) === 0x2f);
 }

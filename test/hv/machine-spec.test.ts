@@ -35,6 +35,11 @@ test("a bad domain spec names its field before anything is allocated", async () 
       /loopMode/,
     );
     await rejectsWith(
+      m.createDomain({ name: "d", pages: 8, program: peer, nice: 20 }),
+      "EINVAL",
+      /nice must be an integer from -20 to 19, got 20/,
+    );
+    await rejectsWith(
       m.createDomain({ name: "d", pages: 8, program: new URL("./programs/nope.js", import.meta.url) }),
       "ENOENT",
       /no program at .*nope\.js/,
