@@ -43,7 +43,6 @@ const CAS_TRIES = 5;
 /** The hypervisor's page count of one guest. */
 interface GuestPages {
   tot: number;
-  readonly max: number;
 }
 
 export class GrantTransfer {
@@ -108,7 +107,7 @@ export class GrantTransfer {
     if (!Number.isInteger(ref) || ref < 0 || ref >= d.nEntries) return GNTST_bad_gntref;
     let g = this.#guests.get(domid);
     if (g === undefined) {
-      g = { tot: d.nPages, max: d.nPages };
+      g = { tot: d.nPages };
       this.#guests.set(domid, g);
     }
     const w32 = d.table.u32;
