@@ -4,7 +4,8 @@
  * UDP frames to guest2 as fast as its netfront takes them, guest2 counts what arrives. 64 B
  * and 1500 B, one queue and two (the sender spreads flows over them), and one queue with
  * staging grants (the guests' pools mapped once in Domain-0, frames moved by plain copies)
- * beside the grant-copy row it replaces. Then ping RTT from
+ * beside the grant-copy row it replaces, and one queue with `rx-mode: flip` (guest2 receives
+ * by page transfer, docs/drivers.md) beside the copy row. Then ping RTT from
  * guest1's stack to guest2's, one echo at a time, percentiles from an HDR histogram. In the
  * same run, as rows: the raw ring (`bench ring`'s notify row, guest -> Domain-0 only) and
  * VALE in one thread, so a reader sees what the drivers add.
@@ -71,6 +72,20 @@ export async function benchVif(opts: BenchOptions = {}): Promise<BenchRow[]> {
       mpps: sm,
       gbps: gbpsOf(sm, frameBytes),
     });
+    // `rx-mode: flip`: every frame reaches guest2 by GNTTABOP_transfer instead of a grant copy.
+    const flipped: number[] = [];
+    for (let i = 0; i < runs; i++)
+      flipped.push(
+        (await measureVif(frameBytes, 1, warmupMs, measureMs, "notify", true, false, undefined, "flip")).mpps,
+      );
+    const fm = median(flipped);
+    add({
+      name: "vif guest->guest 1q rx-mode=flip",
+      frameBytes,
+      batch: 32,
+      mpps: fm,
+      gbps: gbpsOf(fm, frameBytes),
+    });
     // The same with the guests' `trusted` = 0: every frame bounced out of its granted page.
     const bounced: number[] = [];
     for (let i = 0; i < runs; i++)
@@ -124,10 +139,16 @@ export async function benchVif(opts: BenchOptions = {}): Promise<BenchRow[]> {
   return rows;
 }
 
-function benchHost(queues: number, trusted = true, staging = false, rate?: string): HostConfig {
+function benchHost(
+  queues: number,
+  trusted = true,
+  staging = false,
+  rate?: string,
+  rxMode: "copy" | "flip" = "copy",
+): HostConfig {
   const vif = (mac: string, ip: string) =>
     `    vifs:\n      - mac: "${mac}"\n        ip: ${ip}/24\n        queues: ${queues}\n        ring-page-order: 2\n` +
-    `        trusted: ${trusted}\n        staging-grants: ${staging}\n` +
+    `        trusted: ${trusted}\n        staging-grants: ${staging}\n        rx-mode: ${rxMode}\n` +
     `${rate === undefined ? "" : `        rate: ${rate}\n`}`;
   const yaml =
     "domains:\n  - name: Domain-0\n    memory: 128M\n" +
@@ -154,6 +175,7 @@ async function boot(
   trusted = true,
   staging = false,
   rate?: string,
+  rxMode: "copy" | "flip" = "copy",
 ): Promise<Booted> {
   const extras: VifBenchExtra[] = roles.map((role, i) => ({
     role,
@@ -166,7 +188,7 @@ async function boot(
     warmupPings: pings > 0 ? WARM_PINGS : 0,
     rtts: new SharedArrayBuffer(Math.max(1, pings) * 8),
   }));
-  const host = await Host.boot(benchHost(queues, trusted, staging, rate), {
+  const host = await Host.boot(benchHost(queues, trusted, staging, rate, rxMode), {
     socketPath: null,
     guestProgram: new URL("./vif-guest.js", import.meta.url),
     guestExtra: (i) => extras[i],
@@ -208,8 +230,20 @@ export async function measureVif(
   staging = false,
   /** The vifs' `rate` (config syntax): netback's credit limit on each guest's transmissions. */
   rate?: string,
+  /** The guests' `rx-mode`: flip receives by page transfer. */
+  rxMode: "copy" | "flip" = "copy",
 ): Promise<VifRate> {
-  const { host, words } = await boot(queues, ["tx", "rx"], frameBytes, 0, loopMode, trusted, staging, rate);
+  const { host, words } = await boot(
+    queues,
+    ["tx", "rx"],
+    frameBytes,
+    0,
+    loopMode,
+    trusted,
+    staging,
+    rate,
+    rxMode,
+  );
   try {
     const rx = words[1];
     const w0 = rx[W_RX];

@@ -12,6 +12,7 @@ import { memOf } from "../wire/mem.js";
 import { EventChannels } from "./evtchn.js";
 import { GrantOps, grantingDomain } from "./grant-ops.js";
 import { GrantTable } from "./grant-table.js";
+import { GrantTransfer } from "./grant-transfer.js";
 import { EventLoop } from "./loop.js";
 import { type DomainMemory, memoryOf, PageAllocator } from "./memory.js";
 import { NodeTimers, type Timers } from "./timer.js";
@@ -28,6 +29,8 @@ export class Domain {
   readonly pages: PageAllocator;
   readonly grants: GrantTable;
   readonly gnt: GrantOps;
+  /** GNTTABOP_transfer of this domain's pages (only a domain holding guests' memory can). */
+  readonly xfer: GrantTransfer;
   readonly evtchn: EventChannels;
   readonly loop: EventLoop;
   readonly timers: Timers;
@@ -53,6 +56,7 @@ export class Domain {
     this.pages = new PageAllocator(this.memory.nPages);
     this.grants = new GrantTable(init.domid, memOf(init.grantTable));
     this.gnt = new GrantOps(init.domid, this.memory, { mapsPerDomain: init.mapsPerDomain ?? undefined });
+    this.xfer = new GrantTransfer(init.domid, this.memory, (d) => this.gnt.granting(d));
     if (init.active !== null) {
       this.gnt.addDomain(
         grantingDomain(init.domid, init.memory, memOf(init.grantTable), init.active, this.memory.mem),

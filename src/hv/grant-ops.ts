@@ -165,6 +165,11 @@ export class GrantOps {
     this.#held.set(d.domid, { maps: 0, limit });
   }
 
+  /** What this caller knows of granting domain `domid` (for GrantTransfer). */
+  granting(domid: number): GrantingDomain | undefined {
+    return this.#doms.get(domid);
+  }
+
   hasDomain(domid: number): boolean {
     return this.#doms.has(domid);
   }

@@ -10,11 +10,19 @@ import type { Mem } from "../wire/mem.js";
 import {
   GNTTAB_NR_RESERVED_ENTRIES,
   GRANT_ENTRY_V1_SIZE,
+  GTF_accept_transfer,
   GTF_permit_access,
   GTF_reading,
   GTF_readonly,
+  GTF_transfer_committed,
+  GTF_transfer_completed,
   GTF_writing,
 } from "../wire/xen/grant.js";
+
+/** endTransfer: the offer was withdrawn before any transfer, the page stays the guest's. */
+export const TRANSFER_REVOKED = -1;
+/** endTransfer: a transfer is committed but not completed yet; ask again later. */
+export const TRANSFER_PENDING = -2;
 
 export const GRANTS_PER_FRAME = 4096 / GRANT_ENTRY_V1_SIZE;
 
@@ -93,5 +101,49 @@ export class GrantTable {
     this.#nLive--;
     if (ref >= GNTTAB_NR_RESERVED_ENTRIES) this.#free.push(ref);
     return true;
+  }
+
+  /**
+   * gnttab_grant_foreign_transfer: offers page `frame` to receive a page from `fromDomid`
+   * (a GTF_accept_transfer entry). Returns the ref, or -1 when the table is full.
+   */
+  offerTransfer(fromDomid: number, frame: number): number {
+    const ref = this.#free.pop();
+    if (ref === undefined) return -1;
+    const m = this.#m;
+    const at = ref * GRANT_ENTRY_V1_SIZE;
+    m.u16[(at + 2) >>> 1] = fromDomid;
+    m.u32[(at + 4) >>> 2] = frame;
+    Atomics.store(m.u16, at >>> 1, GTF_accept_transfer);
+    this.#live[ref] = 1;
+    this.#nLive++;
+    return ref;
+  }
+
+  /**
+   * gnttab_end_foreign_transfer_ref without its spin: the frame now in the offered slot
+   * (>= 0) once a transfer completed, TRANSFER_REVOKED when the offer was withdrawn
+   * untouched (both free the ref), or TRANSFER_PENDING while a transfer is committed but
+   * not complete (the ref stays live; nothing waits here).
+   */
+  endTransfer(ref: number): number {
+    assert(ref >= 0 && ref < this.nEntries && this.#live[ref] === 1, `gref ${ref} is not granted`);
+    const m = this.#m;
+    const i = (ref * GRANT_ENTRY_V1_SIZE) >>> 1;
+    let result = TRANSFER_REVOKED;
+    for (;;) {
+      const flags = Atomics.load(m.u16, i);
+      if ((flags & GTF_transfer_committed) !== 0) {
+        if ((flags & GTF_transfer_completed) === 0) return TRANSFER_PENDING;
+        result = Atomics.load(m.u32, (ref * GRANT_ENTRY_V1_SIZE + 4) >>> 2);
+        Atomics.store(m.u16, i, 0);
+        break;
+      }
+      if (Atomics.compareExchange(m.u16, i, flags, 0) === flags) break;
+    }
+    this.#live[ref] = 0;
+    this.#nLive--;
+    if (ref >= GNTTAB_NR_RESERVED_ENTRIES) this.#free.push(ref);
+    return result;
   }
 }

@@ -20,7 +20,8 @@ export {
   type PortStats,
 } from "./evtchn.js";
 export { type GrantingDomain, GrantOps, type GrantOpsOptions } from "./grant-ops.js";
-export { GRANTS_PER_FRAME, GrantTable } from "./grant-table.js";
+export { GRANTS_PER_FRAME, GrantTable, TRANSFER_PENDING, TRANSFER_REVOKED } from "./grant-table.js";
+export { GrantTransfer } from "./grant-transfer.js";
 export { LATE_EOI_DEFAULTS, type LateEoiOptions } from "./late-eoi.js";
 export { EventLoop, type LoopMode, type LoopOptions, SIDE_EMPTY_THRESHOLD } from "./loop.js";
 export {

@@ -129,10 +129,12 @@ export async function readFrontendKeys(
       `guest requested ${nq} queues, exceeding the maximum of ${lim.maxQueues} (or none).`,
     );
   const order = await readBounded(xs, feDir, KEY_RING_PAGE_ORDER, lim.maxRingPageOrder, 0);
-  // Without request-rx-copy=1 there is no receive path netback implements.
-  const rxCopy = await readOrUndefined(xs, `${feDir}/${KEY_REQUEST_RX_COPY}`);
-  if (rxCopy === undefined || parseBounded(rxCopy, `${feDir}/${KEY_REQUEST_RX_COPY}`, 0xffffffff) !== 1)
-    throw new DevError("EOPNOTSUPP", `${feDir}/${KEY_REQUEST_RX_COPY}: expected 1 (copying receive path)`);
+  // request-rx-copy=1: copying receive; 0: flipping (feature-rx-flip); absent: refused, as Linux.
+  const rxCopyKey = await readOrUndefined(xs, `${feDir}/${KEY_REQUEST_RX_COPY}`);
+  const rxCopy =
+    rxCopyKey === undefined ? -1 : parseBounded(rxCopyKey, `${feDir}/${KEY_REQUEST_RX_COPY}`, 0xffffffff);
+  if (rxCopy !== 0 && rxCopy !== 1)
+    throw new DevError("EOPNOTSUPP", `${feDir}/${KEY_REQUEST_RX_COPY}: expected 1 (copy) or 0 (flip)`);
   const features: BackFeatures = {
     sg: await readFlag(xs, feDir, FEATURE_SG, false),
     gsoTcpv4: await readFlag(xs, feDir, FEATURE_GSO_TCPV4, false),
@@ -143,6 +145,7 @@ export async function readFrontendKeys(
     rxNotify: await readFlag(xs, feDir, FEATURE_RX_NOTIFY, false),
     multicastControl: await readMcastRequest(xs, feDir),
     xdpHeadroom: await readXdpHeadroom(xs, feDir),
+    rxFlip: rxCopy === 0,
   };
   const queues: FrontQueueKeys[] = [];
   let split: boolean | undefined;

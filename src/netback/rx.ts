@@ -64,6 +64,7 @@ import type { VifQueueCounter } from "./counters.js";
 import { etherType, fillL4Checksum } from "./csum.js";
 import { gsoSegment } from "./gso-segment.js";
 import type { VifHash } from "./hash.js";
+import { RxFlip } from "./rx-flip.js";
 import { RxPoll } from "./rx-poll.js";
 import { LIN_BYTES, type RxScratch } from "./scratch.js";
 import type { StagingTable } from "./staging.js";
@@ -128,6 +129,8 @@ export class NetbackRx {
   #headroom: number;
   /** A frontend without feature-rx-notify: frames waiting look for buffers on a timer. */
   readonly #poll: RxPoll | null;
+  /** request-rx-copy=0: frames go by page transfer (null when not negotiated). */
+  readonly #flip: RxFlip | null;
 
   constructor(
     dom: VifDomain,
@@ -163,6 +166,7 @@ export class NetbackRx {
     this.#hash = opts.hash ?? null;
     this.#poll = features.rxNotify ? null : new RxPoll(dom.timers, () => this.#polled());
     this.#headroom = features.xdpHeadroom ?? 0;
+    this.#flip = features.rxFlip === true ? RxFlip.create(dom) : null;
   }
 
   /** The frontend reconfigured its headroom: frames placed from now on use it. */
@@ -265,6 +269,7 @@ export class NetbackRx {
     if (this.#dead) return;
     this.#dead = true;
     this.#poll?.cancel();
+    this.#flip?.close();
     this.#c[this.#cDrop] += this.#backlog.count;
     this.#backlog.clear();
   }
@@ -380,6 +385,7 @@ export class NetbackRx {
     if (avail < need) return NO_ROOM;
     const req = this.#req;
     ring.copyRequests(req, 0, need);
+    if (this.#feat.rxFlip === true) return this.#placeFlip(f, req, dataSlots, extra, flags, gsoType, gsoSize);
     if (this.#staging !== null && this.#allStaged(req, dataSlots, extra))
       return this.#placeStaged(f, req, dataSlots, extra, flags, gsoType, gsoSize);
     // Bytes the switch does not own as a grant or a Domain-0 page go through the scratch.
@@ -494,6 +500,33 @@ export class NetbackRx {
       f.copyOut(from, st.mem[sg]!, st.off[sg] + head, len);
       this.#slotLen[s] = len;
       this.#slotBad[s] = 0;
+      from += len;
+    }
+    this.#respond(req, dataSlots, extra, flags, gsoType, gsoSize, total);
+    return PLACED;
+  }
+
+  /** The flip path: each data slot's bytes go to the guest by page transfer (rx-flip.ts). */
+  #placeFlip(
+    f: ValeFrags,
+    req: Mem,
+    dataSlots: number,
+    extra: number,
+    flags: number,
+    gsoType: number,
+    gsoSize: number,
+  ): number {
+    const flip = this.#flip;
+    const total = f.total;
+    const head = this.#headroom;
+    let from = 0;
+    for (let s = 0; s < dataSlots; s++) {
+      const len = Math.min(PAGE_SIZE - head, total - from);
+      const r = (s === 0 ? 0 : s + extra) * NETIF_RX_ENTRY_SIZE;
+      const st = flip === null ? -1 : flip.transfer(f, from, len, head, this.#front, rxReqGref(req, r));
+      this.#slotLen[s] = len;
+      this.#slotBad[s] = st === GNTST_okay ? 0 : 1;
+      if (st !== GNTST_okay) this.#c[this.#cGrantErr]++;
       from += len;
     }
     this.#respond(req, dataSlots, extra, flags, gsoType, gsoSize, total);

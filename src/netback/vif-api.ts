@@ -29,6 +29,8 @@ export interface BackFeatures {
   readonly multicastControl?: boolean;
   /** xdp-headroom (Linux): bytes left before the frame in every RX buffer; 0 when absent. */
   readonly xdpHeadroom?: number;
+  /** request-rx-copy=0: RX requests name accept-transfer entries and pages are flipped (rx-flip.ts). */
+  readonly rxFlip?: boolean;
 }
 
 /** One connected queue, as the xenbus half hands it to the vif. */

@@ -92,7 +92,7 @@ export interface NetbackDeviceStatus {
 
 /**
  * The feature keys netback writes, each one implemented: SG and GSO (multi-slot frames and
- * their segmentation), IPv6 checksum offload, RX by copy (never flip), split event channels,
+ * their segmentation), IPv6 checksum offload, RX by copy or by page flip (rx-flip.ts), split event channels,
  * the control ring (hash steering and staging grants: ctrl.ts), multicast control (the vif's list filters RX multicast when the frontend asks, and the
  * frontend may switch that while connected: mcast.ts, mcast-watch.ts), XDP headroom in RX
  * buffers (xdp-headroom.ts, reread on Reconfiguring).
@@ -103,7 +103,7 @@ export const NETBACK_FEATURES: readonly (readonly [string, string])[] = [
   [FEATURE_GSO_TCPV6, "1"],
   [FEATURE_IPV6_CSUM_OFFLOAD, "1"],
   [FEATURE_RX_COPY, "1"],
-  [FEATURE_RX_FLIP, "0"],
+  [FEATURE_RX_FLIP, "1"],
   [FEATURE_SPLIT_EVENT_CHANNELS, "1"],
   [FEATURE_CTRL_RING, "1"],
   [FEATURE_MULTICAST_CONTROL, "1"],

@@ -28,6 +28,8 @@ export interface FrontFeatures {
   readonly rxNotify?: boolean;
   /** The xdp-headroom we wrote (the backend offers feature-xdp-headroom): data starts that far into each RX buffer. */
   readonly xdpHeadroom?: number;
+  /** We wrote request-rx-copy=0 to a backend offering feature-rx-flip: RX buffers are page-transfer offers. */
+  readonly rxFlip?: boolean;
 }
 
 export interface FrontQueueRings {

@@ -159,6 +159,7 @@ export class NetfrontDevice implements FrontDevice, NetDevice {
         bounce: !this.trusted,
         notify: rings.features.rxNotify ?? true,
         headroom: rings.features.xdpHeadroom ?? 0,
+        flip: rings.features.rxFlip === true,
       },
       counters,
       onFatal,

@@ -44,6 +44,7 @@ import {
 import { copyMem, zeroPages } from "./copy.js";
 import type { NetfrontQueueCounter } from "./counters.js";
 import { allocPoolPages, endPoolGrants } from "./pool-grants.js";
+import { endOffers, FLIP_FILLED, FLIP_PARKED, reoffer, settleOffer } from "./rx-flip.js";
 import { parseRxPacket, RxPacket, RxReason, RxVerdict } from "./rx-parse.js";
 
 /** The stack's receive: `len` bytes at `frame[off]`, NETRXF_* checksum flags. */
@@ -71,6 +72,8 @@ export interface RxPlace {
   readonly notify?: boolean;
   /** The xdp-headroom we asked for: each slot's data starts that far in. Default 0. */
   readonly headroom?: number;
+  /** Buffers are accept-transfer offers and frames arrive by page flip (rx-flip.ts). Default false. */
+  readonly flip?: boolean;
 }
 
 export class FrontRx {
@@ -102,6 +105,9 @@ export class FrontRx {
   #broken = false;
   #closed = false;
   #started = false;
+  readonly #flip: boolean;
+  /** Flip mode: per buffer, what its entry said when its response was read (rx-flip.ts). */
+  #got = new Uint8Array(0);
 
   constructor(
     p: RxPlace,
@@ -132,12 +138,15 @@ export class FrontRx {
     this.#batch = privateMem(p.ring.nrEnts * NETIF_RX_ENTRY_SIZE);
     this.#gather = privateMem(MAX_DATA_SLOTS * PAGE_SIZE);
     this.#backDomid = p.backDomid;
+    this.#flip = p.flip === true;
   }
 
   readonly #backDomid: number;
 
   /** The pool's grants (writable by the backend), for staging (ctrl.ts). */
   get poolRefs(): Int32Array {
+    // Accept-transfer offers are no writable grants: nothing to stage.
+    if (this.#flip) return new Int32Array(0);
     return this.#ref;
   }
 
@@ -156,8 +165,11 @@ export class FrontRx {
     if (this.#bounce) zeroPages(dom.memory.mem, pages);
     this.#ref = new Int32Array(n).fill(-1);
     this.#off = new Int32Array(n);
+    this.#got = new Uint8Array(n);
     for (let i = 0; i < n; i++) {
-      const ref = dom.grants.grantAccess(this.#backDomid, pages[i], false);
+      const ref = this.#flip
+        ? dom.grants.offerTransfer(this.#backDomid, pages[i])
+        : dom.grants.grantAccess(this.#backDomid, pages[i], false);
       if (ref < 0) {
         for (let j = i; j < n; j++) dom.pages.free(pages[j]);
         this.#ref = this.#ref.subarray(0, i);
@@ -206,6 +218,11 @@ export class FrontRx {
         return found;
       }
       found = true;
+      if (this.#flip)
+        for (let k = 0; k < n; k++) {
+          const buf = this.#slotBuf[(first + k) & mask];
+          this.#got[buf] = settleOffer(this.#dom, this.#ref, this.#pages, buf);
+        }
       let i = 0;
       while (i < n) {
         const v = parseRxPacket(batch, 0, i, n - i, first, mask, pkt, this.#headroom);
@@ -233,6 +250,11 @@ export class FrontRx {
           }
           meta.gsoType = type;
           meta.gsoSize = size;
+        }
+        if (this.#flip && !this.#flipped(first, i, pkt)) {
+          this.#c[this.#cErrors]++;
+          i += pkt.consumed;
+          continue;
         }
         const len = pkt.length;
         if (len === 0) {
@@ -268,9 +290,27 @@ export class FrontRx {
       }
       if (this.#closed) return true;
       // Every consumed slot held a posted buffer (extras too): all go back, in one push.
-      for (let k = 0; k < n; k++) this.#post(this.#slotBuf[(first + k) & mask]);
+      for (let k = 0; k < n; k++) {
+        const buf = this.#slotBuf[(first + k) & mask];
+        if (
+          this.#flip &&
+          (this.#got[buf] === FLIP_PARKED ||
+            !reoffer(this.#dom, this.#backDomid, this.#ref, this.#pages, buf))
+        )
+          continue;
+        this.#post(buf);
+      }
       if (ring.pushRequestsAndCheckNotify() && this.#notify) this.#dom.evtchn.send(this.#port);
     }
+  }
+
+  /** Flip mode: every data slot of the packet at `i` got its page. */
+  #flipped(first: number, i: number, pkt: RxPacket): boolean {
+    const mask = this.#mask;
+    if (this.#got[this.#slotBuf[(first + i) & mask]] !== FLIP_FILLED) return false;
+    for (let k = i + 1 + pkt.nExtras; k < i + pkt.consumed; k++)
+      if (this.#got[this.#slotBuf[(first + k) & mask]] !== FLIP_FILLED) return false;
+    return true;
   }
 
   /** Stops touching the ring (the other half of the queue broke the protocol). */
@@ -286,6 +326,12 @@ export class FrontRx {
   /** Stops and ends every buffer grant; returns how many the backend still holds. */
   close(): number {
     this.#closed = true;
+    if (this.#flip) {
+      const held = endOffers(this.#dom, this.#ref, this.#pages);
+      this.#pages = [];
+      this.#ref = new Int32Array(0);
+      return held;
+    }
     return endPoolGrants(this.#dom, this.#ref, this.#pages);
   }
 }

@@ -35,6 +35,7 @@ import {
   FEATURE_MULTICAST_CONTROL,
   FEATURE_NO_CSUM_OFFLOAD,
   FEATURE_RX_COPY,
+  FEATURE_RX_FLIP,
   FEATURE_RX_NOTIFY,
   FEATURE_SG,
   FEATURE_SPLIT_EVENT_CHANNELS,
@@ -113,6 +114,8 @@ export interface NetfrontOptions {
     rxNotify: boolean;
     /** Write request-multicast-control=1 when the backend offers feature-multicast-control (default off, as Linux's netfront). */
     multicastControl: boolean;
+    /** Receive by page flip (request-rx-copy=0; the backend must offer feature-rx-flip); default off: copy. */
+    rxFlip: boolean;
   }>;
   readonly log?: (line: string) => void;
   /** How long close() waits for the backend to reach Closing; default 2000 ms (Linux: 5 s). */
@@ -227,6 +230,7 @@ export class NetfrontDriver {
       multicastControl: f.multicastControl ?? false,
       rxNotify: f.rxNotify ?? true,
       xdpHeadroom: f.xdpHeadroom ?? 0,
+      rxFlip: f.rxFlip ?? false,
     };
     const h = this.#want.xdpHeadroom;
     // Netback cuts a larger value down, and we would then read its buffers at the wrong offset.
@@ -391,7 +395,10 @@ export class NetfrontDriver {
     const b = this.#backDir;
     const device = this.#device;
     if (device === null) return;
-    if ((await readFeature(xs, b, FEATURE_RX_COPY, 0)) !== 1)
+    if (this.#want.rxFlip) {
+      if ((await readFeature(xs, b, FEATURE_RX_FLIP, 0)) !== 1)
+        return this.#fatal("EOPNOTSUPP", "backend does not support flipping receive path");
+    } else if ((await readFeature(xs, b, FEATURE_RX_COPY, 0)) !== 1)
       return this.#fatal("EOPNOTSUPP", "backend does not support copying receive path");
     // The backend's limits are its word: bounded here whatever it wrote.
     const beOrder = Math.min(await readFeature(xs, b, "max-ring-page-order", 0), MAX_RING_PAGE_ORDER);
@@ -421,6 +428,7 @@ export class NetfrontDriver {
       multicastControl: w.multicastControl && beMcast,
       rxNotify: w.rxNotify,
       xdpHeadroom: beXdp ? w.xdpHeadroom : 0,
+      rxFlip: w.rxFlip,
     };
     this.#reap();
     this.#release();
@@ -583,7 +591,7 @@ export class NetfrontDriver {
       }
     }
     const w = this.#want;
-    await tx.write(`${dir}/${KEY_REQUEST_RX_COPY}`, "1");
+    await tx.write(`${dir}/${KEY_REQUEST_RX_COPY}`, w.rxFlip ? "0" : "1");
     if (w.rxNotify) await tx.write(`${dir}/${FEATURE_RX_NOTIFY}`, "1");
     else if (await tx.exists(`${dir}/${FEATURE_RX_NOTIFY}`)) await tx.rm(`${dir}/${FEATURE_RX_NOTIFY}`);
     await tx.write(`${dir}/${FEATURE_SG}`, w.sg ? "1" : "0");

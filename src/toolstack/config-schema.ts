@@ -59,7 +59,7 @@ const vif = {
   type: "object",
   additionalProperties: false,
   expected:
-    "a mapping with mac, ip, bridge, queues, ring-page-order, trusted, staging-grants, features, script, rate, xdp-headroom",
+    "a mapping with mac, ip, bridge, queues, ring-page-order, trusted, staging-grants, features, script, rate, xdp-headroom, rx-mode",
   properties: {
     mac: { type: "string", pattern: MAC_PATTERN, expected: "a MAC address like 00:16:3e:00:01:00" },
     ip: {
@@ -75,6 +75,7 @@ const vif = {
       default: 0,
       expected: "bytes from 0 to 2048",
     },
+    "rx-mode": { enum: ["copy", "flip"], default: "copy", expected: "copy or flip" },
     rate: { type: "string", expected: 'a rate like "10Mbit/s", "1MB/s@20ms" or "<bytes>,<usecs>"' },
     queues: {
       type: "integer",

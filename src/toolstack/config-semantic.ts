@@ -41,6 +41,7 @@ interface RawFeatures {
 interface RawVif {
   mac?: string;
   "xdp-headroom": number;
+  "rx-mode": "copy" | "flip";
   rate?: string;
   ip?: string;
   bridge: string;
@@ -185,6 +186,7 @@ export function checkRules(raw: RawHost): { issues: RuleIssue[]; config: HostCon
         ringPageOrder: v["ring-page-order"],
         ...(rate === undefined ? {} : { rate }),
         ...(v["xdp-headroom"] === 0 ? {} : { xdpHeadroom: v["xdp-headroom"] }),
+        ...(v["rx-mode"] === "flip" ? { rxMode: "flip" as const } : {}),
         trusted: v.trusted,
         stagingGrants: v["staging-grants"],
         features: {

@@ -72,6 +72,8 @@ export interface VifConfig {
   readonly rate?: string;
   /** xdp-headroom: bytes netback leaves before each frame in the guest's RX buffers; absent: 0. */
   readonly xdpHeadroom?: number;
+  /** How the guest receives: netback copies into its buffers, or flips pages (request-rx-copy=0); absent: copy. */
+  readonly rxMode?: "copy" | "flip";
 }
 
 export interface DomainConfig {

@@ -61,6 +61,7 @@ export function netfrontOptionsOf(cfg: VifConfig): Omit<NetfrontOptions, "makeDe
       multicastControl: f.multicastControl,
       rxNotify: f.rxNotify,
       xdpHeadroom: cfg.xdpHeadroom ?? 0,
+      rxFlip: cfg.rxMode === "flip",
     },
   };
 }

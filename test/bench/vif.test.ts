@@ -18,6 +18,11 @@ test("bench vif: the staging-grants host moves frames too (short run)", async ()
   assert.ok(r.mpps > 0, "no frame reached guest2 with staged pools");
 });
 
+test("bench vif: the rx-mode=flip host moves frames too (short run)", async () => {
+  const r = await measureVif(1500, 1, 100, 400, "notify", true, false, undefined, "flip");
+  assert.ok(r.mpps > 0, "no frame reached guest2 by page transfer");
+});
+
 test("bench vif: the ping run records one RTT per answered echo, percentiles ordered", async () => {
   const row = await measurePing(20);
   assert.ok(WARM_PINGS > 0);

@@ -31,6 +31,8 @@ export interface GuestSpec {
   readonly sg?: boolean;
   readonly gso?: boolean;
   readonly csum?: boolean;
+  /** The vif's rx-mode (default copy). */
+  readonly rxMode?: "copy" | "flip";
 }
 
 export interface Received {
@@ -70,6 +72,7 @@ export function hostYaml(guests: readonly GuestSpec[]): string {
       "        bridge: vale0",
       `        queues: ${g.queues ?? 1}`,
       `        ring-page-order: ${g.ringPageOrder ?? 0}`,
+      `        rx-mode: ${g.rxMode ?? "copy"}`,
       "        features:",
       `          sg: ${g.sg ?? true}`,
       `          gso-tcpv4: ${g.gso ?? true}`,

@@ -5,7 +5,7 @@
  * over plain memory and a grant table, so the same code runs in a guest worker and in the
  * test's own thread.
  */
-import type { GrantTable } from "../../src/hv/grant-table.js";
+import { type GrantTable, TRANSFER_PENDING } from "../../src/hv/grant-table.js";
 import { PAGE_SIZE } from "../../src/hv/memory.js";
 import { parseRxPacket, RX_SLOT_BYTES, RxPacket, RxVerdict } from "../../src/netfront/rx-parse.js";
 import { RingArea } from "../../src/ring/area.js";
@@ -67,9 +67,14 @@ export class TestFront {
   readonly txStatus = new Map<number, number>();
   txAnswered = 0;
   rxDropped = 0;
+  /** Flip mode (useFlip): the guest's table, and data slots whose entry got no page. */
+  #flip: GrantTable | null = null;
+  #backend = 0;
+  flipMissing = 0;
 
   constructor(mem: Mem, grants: GrantTable, alloc: () => number, backend: number) {
     this.mem = mem;
+    this.#backend = backend;
     const txRingPage = alloc();
     const rxRingPage = alloc();
     this.txRingRef = grants.grantAccess(backend, txRingPage, false);
@@ -90,6 +95,24 @@ export class TestFront {
       this.#rxPage[i] = alloc();
       this.#rxRef[i] = grants.grantAccess(backend, this.#rxPage[i], false);
     }
+  }
+
+  /** Flip mode: every RX buffer becomes an accept-transfer offer; receive() settles and re-offers. */
+  useFlip(grants: GrantTable): void {
+    this.#flip = grants;
+    for (let i = 0; i < this.#rxRef.length; i++) {
+      grants.endAccess(this.#rxRef[i]);
+      this.#rxRef[i] = grants.offerTransfer(this.#backend, this.#rxPage[i]);
+    }
+  }
+
+  /** Flip mode: ends buffer `id`'s offer (whether its page came) and offers the page again. */
+  #settle(id: number): boolean {
+    const g = this.#flip!;
+    const r = g.endTransfer(this.#rxRef[id]);
+    if (r === TRANSFER_PENDING) return false;
+    this.#rxRef[id] = g.offerTransfer(this.#backend, this.#rxPage[id]);
+    return r === this.#rxPage[id];
   }
 
   /** The grants of the TX and RX buffer pools (one page per ring slot). */
@@ -254,7 +277,16 @@ export class TestFront {
       while (s < n) {
         const v = parseRxPacket(b, 0, s, n - s, first, mask, this.#pkt, this.headroom);
         const p = this.#pkt;
-        if (v !== RxVerdict.Ok) this.rxDropped++;
+        let filled = true;
+        if (this.#flip !== null && v === RxVerdict.Ok) {
+          if (!this.#settle((first + s) & mask)) filled = false;
+          for (let x = 1; x <= p.nExtras; x++) this.#settle((first + s + x) & mask);
+          for (let k = s + 1 + p.nExtras; k < s + p.consumed; k++)
+            if (!this.#settle((first + k) & mask)) filled = false;
+        } else if (this.#flip !== null)
+          for (let k = s; k < s + p.consumed; k++) this.#settle((first + k) & mask);
+        if (!filled) this.flipMissing++;
+        if (v !== RxVerdict.Ok || !filled) this.rxDropped++;
         else {
           const data = new Uint8Array(p.length);
           let at = 0;

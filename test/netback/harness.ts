@@ -60,6 +60,8 @@ export interface Guest {
   fire(q?: number): boolean | undefined;
   mem: Mem;
   grants: GrantTable;
+  /** The guest's grant table memory (what a hostile guest scribbles on). */
+  gtab: Mem;
   /** A free page of the guest's. */
   alloc(): number;
   /** The control ring's service and the guest's end of it (addGuest with `ctrl`). */
@@ -178,6 +180,7 @@ export class OneThread {
       fire: (q = 0) => this.#handlers.get(ports[q])?.(ports[q]) ?? undefined,
       mem,
       grants,
+      gtab: memOf(tab),
       alloc: () => alloc.alloc(),
       ctrl,
       ctrlReq,

@@ -13,8 +13,8 @@ const IMPLEMENTED: Record<string, string> = {
   "feature-gso-tcpv4": "GSO segmentation (gso-segment.test.ts, vif.test.ts)",
   "feature-gso-tcpv6": "GSO segmentation (gso-segment.test.ts)",
   "feature-ipv6-csum-offload": "checksum completion (csum in vif.test.ts)",
-  "feature-rx-copy": "RX by grant copy, the only RX path",
-  "feature-rx-flip": "written 0: flipping is refused",
+  "feature-rx-copy": "RX by grant copy (request-rx-copy=1)",
+  "feature-rx-flip": "RX by page transfer (request-rx-copy=0; rx-flip.test.ts)",
   "feature-split-event-channels": "split channels: this handshake binds two ports",
   "feature-ctrl-ring": "the control ring (ctrl.test.ts; ctrl-ring-ref read at connect, below)",
   "feature-multicast-control": "RX multicast filtered by the list (vif.test.ts, netfront mcast tests)",
@@ -111,7 +111,7 @@ test("handshake: the whole tree and its permissions after connect, and the order
           ["feature-ipv6-csum-offload", "1"],
           ["feature-multicast-control", "1"],
           ["feature-rx-copy", "1"],
-          ["feature-rx-flip", "0"],
+          ["feature-rx-flip", "1"],
           ["feature-sg", "1"],
           ["feature-split-event-channels", "1"],
           ["feature-xdp-headroom", "1"],
@@ -149,6 +149,7 @@ test("handshake: the whole tree and its permissions after connect, and the order
       rxNotify: true,
       multicastControl: false,
       xdpHeadroom: 0,
+      rxFlip: false,
     });
     assert.equal(s.maps, 2, "one TX and one RX ring page mapped");
     assert.deepEqual(rig.errors, []);
@@ -355,7 +356,7 @@ test("a frontend writing garbage keys gets the error node and Closing; valid key
       [{ "ring-page-order": "5" }, /^34 .*ring-page-order: 5 out of range \(0\.\.4\)$/],
       [{ "ring-page-order": "1" }, /^2 reading .*tx-ring-ref0$/],
       [{ "request-rx-copy": null }, /^95 /],
-      [{ "request-rx-copy": "0" }, /^95 /],
+      [{ "request-rx-copy": "2" }, /^95 /],
       [{ "feature-sg": "yes" }, /^22 .*feature-sg/],
       [{ "event-channel-tx": "$port" }, /^2 reading .*event-channel-rx$/],
       [{ "tx-ring-ref": "$1" }, /^22 grant ref \d+ named for two ring pages$/],
