@@ -209,8 +209,19 @@ function renderVifs(s) {
   document.querySelector("#vifs tbody").innerHTML = rows.join("");
 }
 
+const VIF_LABELS = ["from guest (RX)", "to guest (TX)"];
+const UPLINK_LABELS = ["from the network (RX)", "to the network (TX)"];
+
+/** Every port with a plot: the vifs (netback's counters) and the uplinks (ip -s link's). */
+function plotSources(s) {
+  const out = s.vifs.map((v) => ({ name: v.name, c: v.counters, labels: VIF_LABELS }));
+  for (const u of s.uplinks ?? []) out.push({ name: u.name, c: u.counters, labels: UPLINK_LABELS });
+  return out;
+}
+
 function updatePlots(prev, s) {
-  const live = new Set(s.vifs.map((v) => v.name));
+  const now = plotSources(s);
+  const live = new Set(now.map((x) => x.name));
   for (const [name, p] of state.plots)
     if (!live.has(name)) {
       p.plot.destroy();
@@ -220,23 +231,24 @@ function updatePlots(prev, s) {
   if (prev === null) return;
   const dt = (s.atMs - prev.atMs) / 1000;
   if (dt <= 0) return;
-  for (const v of s.vifs) {
-    const was = prev.vifs.find((x) => x.name === v.name);
+  const before = plotSources(prev);
+  for (const x of now) {
+    const was = before.find((y) => y.name === x.name);
     if (!was) continue;
-    let p = state.plots.get(v.name);
-    if (!p) p = newPlot(v.name);
-    const toGuest = Math.max(0, (v.counters.tx_bytes - was.counters.tx_bytes) * 8) / dt / 1e6;
-    const fromGuest = Math.max(0, (v.counters.rx_bytes - was.counters.rx_bytes) * 8) / dt / 1e6;
+    let p = state.plots.get(x.name);
+    if (!p) p = newPlot(x.name, x.labels);
+    const rx = Math.max(0, (x.c.rx_bytes - was.c.rx_bytes) * 8) / dt / 1e6;
+    const tx = Math.max(0, (x.c.tx_bytes - was.c.tx_bytes) * 8) / dt / 1e6;
     const t = Date.now() / 1000;
     p.data[0].push(t);
-    p.data[1].push(fromGuest);
-    p.data[2].push(toGuest);
+    p.data[1].push(rx);
+    p.data[2].push(tx);
     while (p.data[0].length > 0 && p.data[0][0] < t - HISTORY_S) for (const a of p.data) a.shift();
     p.plot.setData(p.data);
   }
 }
 
-function newPlot(name) {
+function newPlot(name, labels) {
   const box = document.createElement("div");
   box.dataset.plot = name;
   document.getElementById("plots").appendChild(box);
@@ -249,8 +261,8 @@ function newPlot(name) {
       scales: { x: { time: true } },
       series: [
         {},
-        { label: "from guest (RX)", stroke: "#3b6fd8", width: 1.5 },
-        { label: "to guest (TX)", stroke: "#c38a1c", width: 1.5 },
+        { label: labels[0], stroke: "#3b6fd8", width: 1.5 },
+        { label: labels[1], stroke: "#c38a1c", width: 1.5 },
       ],
       axes: [{}, { label: "Mbit/s", size: 60 }],
     },
@@ -314,7 +326,14 @@ function hsEntries(vif) {
 
 function renderHandshake() {
   const sel = document.getElementById("hs-vif");
-  const vifs = [...new Set(state.log.map((e) => vifOf(e.path)).filter((v) => v !== null))];
+  // In domain and device order, whichever guest's handshake was logged first (guests boot
+  // in parallel).
+  const num = (v) => v.slice(3).split(".").map(Number);
+  const vifs = [...new Set(state.log.map((e) => vifOf(e.path)).filter((v) => v !== null))].sort((a, b) => {
+    const [ad, an] = num(a);
+    const [bd, bn] = num(b);
+    return ad - bd || an - bn;
+  });
   const opts = vifs.map((v) => `<option value="${esc(v)}">${esc(v)}</option>`).join("");
   if (sel.dataset.opts !== opts) {
     sel.innerHTML = opts;

@@ -109,8 +109,13 @@ test("pvnet up --web: live page in headless chromium", { timeout: 180_000 }, asy
       async () => Number(await text('#vifs tr[data-vif="vif1.0"] td.rx-packets')) >= before + 3,
     );
     await until(
-      "a throughput plot per port",
-      async () => (await page.locator("#plots [data-plot]").count()) === 2,
+      "a throughput plot per port (two vifs and the uplink)",
+      async () => (await page.locator("#plots [data-plot]").count()) === 3,
+    );
+    assert.equal(
+      await page.locator('#plots [data-plot="vale0:vxlan0"]').count(),
+      1,
+      "the uplink has its plot",
     );
 
     // The handshake log holds vif1.0's frontend state writes, Initialising first, Connected later.
