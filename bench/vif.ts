@@ -33,7 +33,8 @@ import { sleep, until, warmUp } from "./wait.js";
 const FRAMES = [64, 1500] as const;
 /** The rate-limited row's vif `rate` (Ethernet frame bytes, as netback charges them). */
 export const RATE_MBIT = 50;
-const QUEUES = [1, 2] as const;
+/** Queue counts: with several, netfront programs Toeplitz steering over the control ring. */
+const QUEUES = [1, 2, 4] as const;
 const MAC1 = 0x00163e000100;
 const MAC2 = 0x00163e000200;
 const IP1 = 0x0a000001;
@@ -53,7 +54,7 @@ export async function benchVif(opts: BenchOptions = {}): Promise<BenchRow[]> {
       for (let i = 0; i < runs; i++) r.push((await measureVif(frameBytes, queues, warmupMs, measureMs)).mpps);
       const mpps = median(r);
       add({
-        name: `vif guest->guest ${queues}q`,
+        name: `vif guest->guest ${queues}q${queues > 1 ? " hash steering" : ""}`,
         frameBytes,
         batch: 32,
         mpps,
