@@ -386,7 +386,7 @@ export class GrantOps {
         dstMem = this.#self.mem;
         dstPage = st;
       }
-      copyBytes(dstMem, (dstPage << PAGE_SHIFT) + dstOff, srcMem, (srcPage << PAGE_SHIFT) + srcOff, len);
+      copyBytes(dstMem, dstPage * PAGE_SIZE + dstOff, srcMem, srcPage * PAGE_SIZE + srcOff, len);
       gcopySetStatus(ops, at, GNTST_okay);
     }
     if (sDom !== null) this.#release(sDom, sRef, false);

@@ -35,7 +35,7 @@ import {
   GTF_transfer_completed,
 } from "../wire/xen/grant.js";
 import type { GrantingDomain } from "./grant-ops.js";
-import { PAGE_SHIFT, PAGE_SIZE } from "./memory.js";
+import { PAGE_SIZE } from "./memory.js";
 
 /** As in Xen's gnttab_prepare_for_transfer: an entry that keeps changing under the swap. */
 const CAS_TRIES = 5;
@@ -126,8 +126,9 @@ export class GrantTransfer {
     }
     // Committed: the offered page is the hypervisor's now, the guest can no longer revoke.
     g.tot--;
-    const src = page << PAGE_SHIFT;
-    copyBytes(d.mem, frame << PAGE_SHIFT, this.#self.mem, src, PAGE_SIZE);
+    // Multiplied, not shifted: a frame past 2 GiB would shift into a negative offset.
+    const src = page * PAGE_SIZE;
+    copyBytes(d.mem, frame * PAGE_SIZE, this.#self.mem, src, PAGE_SIZE);
     this.#self.mem.u8.fill(0, src, src + PAGE_SIZE);
     this.#owned[page] = 0;
     this.#tot--;
