@@ -14,9 +14,33 @@ export interface BenchRow {
    * mpps and gbps are 0 and the table leaves them blank rather than print zeros.
    */
   noRate?: boolean;
+  /** CPU time per frame of each thread in the window, ns (ThreadFigures). */
+  cpuNsPerFrame?: ThreadFigures;
+  /** Minor GCs (scavenges) per 10^7 frames of each thread in the window. */
+  minorGcsPer1e7Frames?: ThreadFigures;
   /** Free-form extras: ratios, skip reasons, latency percentiles. */
-  [extra: string]: string | number | boolean | null | undefined;
+  [extra: string]: string | number | boolean | null | undefined | ThreadFigures;
 }
+
+/**
+ * One figure per thread of a row: the sending guest's, Domain-0's and the receiving guest's;
+ * `thread` for a baseline that runs in one thread. A thread the row has no figure for (or
+ * the kernel did not say) is left out.
+ */
+export interface ThreadFigures {
+  tx?: number;
+  dom0?: number;
+  rx?: number;
+  thread?: number;
+}
+
+const THREADS = ["tx", "dom0", "rx", "thread"] as const;
+
+/** Table columns of the per-thread figures: a key's suffix after each thread's name. */
+const FIGURE_COLUMNS: Readonly<Record<string, string>> = {
+  cpuNsPerFrame: "ns/f",
+  minorGcsPer1e7Frames: "minGC/1e7f",
+};
 
 /** Frame bytes only (no preamble or inter-frame gap), as in shared/reference/perf-lessons.md. */
 export function gbpsOf(mpps: number, frameBytes: number): number {
@@ -38,9 +62,16 @@ export function skippedRow(name: string, frameBytes: number, batch: number, reas
 /** Renders rows as a fixed-width table. */
 export function formatTable(rows: readonly BenchRow[]): string {
   const extraKeys = [...new Set(rows.flatMap((r) => Object.keys(r)))].filter(
-    (k) => !["name", "frameBytes", "batch", "mpps", "gbps", "noRate"].includes(k),
+    (k) => !["name", "frameBytes", "batch", "mpps", "gbps", "noRate"].includes(k) && !(k in FIGURE_COLUMNS),
   );
-  const head = ["case", "frame B", "batch", "Mpps", "Gbit/s", ...extraKeys];
+  // Per-thread figures: one column per thread some row has a figure for.
+  const figureCols = Object.entries(FIGURE_COLUMNS).flatMap(([k, suffix]) =>
+    THREADS.filter((t) => rows.some((r) => figureOf(r, k, t) !== undefined)).map((t) => ({
+      head: `${t} ${suffix}`,
+      get: (r: BenchRow) => figureOf(r, k, t),
+    })),
+  );
+  const head = ["case", "frame B", "batch", "Mpps", "Gbit/s", ...extraKeys, ...figureCols.map((c) => c.head)];
   const cell = (v: unknown): string =>
     typeof v === "number"
       ? Number.isInteger(v)
@@ -56,11 +87,33 @@ export function formatTable(rows: readonly BenchRow[]): string {
     r.noRate === true ? "" : cell(r.mpps),
     r.noRate === true ? "" : cell(r.gbps),
     ...extraKeys.map((k) => cell(r[k])),
+    ...figureCols.map((c) => {
+      const v = c.get(r);
+      return v === undefined ? "" : v >= 100 ? v.toFixed(0) : v.toFixed(1);
+    }),
   ]);
   const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
   const line = (cols: string[]) =>
     cols.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join("  ");
   return [line(head), line(widths.map((w) => "-".repeat(w))), ...body.map(line)].join("\n");
+}
+
+/** The median of each thread's figure over runs (a thread without one in every run is left out). */
+export function medianFigures(fs: readonly ThreadFigures[]): ThreadFigures {
+  const out: ThreadFigures = {};
+  for (const t of THREADS) {
+    const xs = fs.map((f) => f[t]);
+    if (xs.length > 0 && xs.every((x) => typeof x === "number" && Number.isFinite(x)))
+      out[t] = median(xs as number[]);
+  }
+  return out;
+}
+
+function figureOf(r: BenchRow, key: string, t: (typeof THREADS)[number]): number | undefined {
+  const f = r[key];
+  if (typeof f !== "object" || f === null) return undefined;
+  const v = f[t];
+  return typeof v === "number" && Number.isFinite(v) ? v : undefined;
 }
 
 /** What a quick run's figures are, said above its table (and as `"quick": true` in --json). */

@@ -6,6 +6,7 @@
 import { backCounters, guestCounters, type RingPairArgs } from "../src/demo/ring-proto.js";
 import type { LoopMode } from "../src/hv/loop.js";
 import { Machine } from "../src/hv/machine.js";
+import type { ThreadFigures } from "./result.js";
 
 export interface RingPairOptions {
   frameBytes: number;
@@ -76,7 +77,7 @@ export async function measureRingPair(
   o: RingPairOptions,
   warmupMs: number,
   measureMs: number,
-): Promise<{ tx: number; rx: number }> {
+): Promise<{ tx: number; rx: number; cpuNsPerFrame: ThreadFigures }> {
   const pair = await startRingPair(o);
   try {
     const tx = pair.back.slot("rxFrames");
@@ -89,16 +90,25 @@ export async function measureRingPair(
       await sleep(5);
     }
     await sleep(warmupMs);
+    const cpu = (domid: number): number => pair.machine.threadSample(domid)?.cpuNs ?? Number.NaN;
+    const c0 = [cpu(1), cpu(0)];
     const tx0 = b[tx];
     const rx0 = g[rx];
     const t0 = performance.now();
     await sleep(measureMs);
     const tx1 = b[tx];
     const rx1 = g[rx];
+    const c1 = [cpu(1), cpu(0)];
     const ms = performance.now() - t0;
     const errors = pair.back.get("seqErrors") + pair.guest.get("rspErrors") + pair.guest.get("rxSeqErrors");
     if (errors !== 0) throw new Error("Ring pair reported sequence or response errors");
-    return { tx: (tx1 - tx0) / ms / 1000, rx: (rx1 - rx0) / ms / 1000 };
+    // Per frame Domain-0 consumed: the guest's thread sends them, Domain-0's takes them.
+    const frames = tx1 - tx0;
+    return {
+      tx: (tx1 - tx0) / ms / 1000,
+      rx: (rx1 - rx0) / ms / 1000,
+      cpuNsPerFrame: { tx: (c1[0] - c0[0]) / frames, dom0: (c1[1] - c0[1]) / frames },
+    };
   } finally {
     await pair.stop();
   }

@@ -12,12 +12,22 @@
  */
 import * as hdr from "hdr-histogram-js";
 import type { LoopMode } from "../src/hv/loop.js";
+import type { ThreadSample } from "../src/hv/thread-probe.js";
+import { sampleDelta } from "../src/hv/thread-probe.js";
 import { parseHostConfig } from "../src/toolstack/config.js";
 import type { HostConfig } from "../src/toolstack/config-types.js";
 import { Host } from "../src/toolstack/host.js";
-import { type BenchOptions, type BenchRow, benchSession, gbpsOf, median } from "./result.js";
+import {
+  type BenchOptions,
+  type BenchRow,
+  benchSession,
+  gbpsOf,
+  median,
+  medianFigures,
+  type ThreadFigures,
+} from "./result.js";
 import { measureRingPair } from "./ring-pair.js";
-import { measureVale } from "./vale.js";
+import { measureValeThread, type ValeRate } from "./vale.js";
 import {
   type VifBenchExtra,
   type VifBenchRole,
@@ -48,96 +58,100 @@ export const WARM_PINGS = 50;
 
 export async function benchVif(opts: BenchOptions = {}): Promise<BenchRow[]> {
   const { runs, warmupMs, measureMs, rows, add } = benchSession(opts);
+  const repeat = async (run: () => Promise<VifRate>): Promise<VifRate[]> => {
+    const rs: VifRate[] = [];
+    for (let i = 0; i < runs; i++) rs.push(await run());
+    return rs;
+  };
   for (const frameBytes of FRAMES) {
     for (const queues of QUEUES) {
-      const r: number[] = [];
-      for (let i = 0; i < runs; i++) r.push((await measureVif(frameBytes, queues, warmupMs, measureMs)).mpps);
-      const mpps = median(r);
-      add({
-        name: `vif guest->guest ${queues}q${queues > 1 ? " hash steering" : ""}`,
-        frameBytes,
-        batch: 32,
-        mpps,
-        gbps: gbpsOf(mpps, frameBytes),
-      });
+      const rs = await repeat(() => measureVif(frameBytes, queues, warmupMs, measureMs));
+      add(vifRow(`vif guest->guest ${queues}q${queues > 1 ? " hash steering" : ""}`, frameBytes, rs));
     }
     // Staging grants (`staging-grants: true`): no grant operation per frame at either end.
-    const staged: number[] = [];
-    for (let i = 0; i < runs; i++)
-      staged.push((await measureVif(frameBytes, 1, warmupMs, measureMs, "notify", true, true)).mpps);
-    const sm = median(staged);
-    add({
-      name: "vif guest->guest 1q staging grants",
-      frameBytes,
-      batch: 32,
-      mpps: sm,
-      gbps: gbpsOf(sm, frameBytes),
-    });
+    add(
+      vifRow(
+        "vif guest->guest 1q staging grants",
+        frameBytes,
+        await repeat(() => measureVif(frameBytes, 1, warmupMs, measureMs, "notify", true, true)),
+      ),
+    );
     // `rx-mode: flip`: every frame reaches guest2 by GNTTABOP_transfer instead of a grant copy.
-    const flipped: number[] = [];
-    for (let i = 0; i < runs; i++)
-      flipped.push(
-        (await measureVif(frameBytes, 1, warmupMs, measureMs, "notify", true, false, undefined, "flip")).mpps,
-      );
-    const fm = median(flipped);
-    add({
-      name: "vif guest->guest 1q rx-mode=flip",
-      frameBytes,
-      batch: 32,
-      mpps: fm,
-      gbps: gbpsOf(fm, frameBytes),
-    });
+    add(
+      vifRow(
+        "vif guest->guest 1q rx-mode=flip",
+        frameBytes,
+        await repeat(() =>
+          measureVif(frameBytes, 1, warmupMs, measureMs, "notify", true, false, undefined, "flip"),
+        ),
+      ),
+    );
     // The same with the guests' `trusted` = 0: every frame bounced out of its granted page.
-    const bounced: number[] = [];
-    for (let i = 0; i < runs; i++)
-      bounced.push((await measureVif(frameBytes, 1, warmupMs, measureMs, "notify", false)).mpps);
-    const bm = median(bounced);
-    add({
-      name: "vif guest->guest 1q trusted=0",
-      frameBytes,
-      batch: 32,
-      mpps: bm,
-      gbps: gbpsOf(bm, frameBytes),
-    });
+    add(
+      vifRow(
+        "vif guest->guest 1q trusted=0",
+        frameBytes,
+        await repeat(() => measureVif(frameBytes, 1, warmupMs, measureMs, "notify", false)),
+      ),
+    );
     // A sender held by netback's credit scheduler: the row reads against RATE_MBIT.
-    const limited: number[] = [];
+    add(
+      vifRow(
+        `vif guest->guest 1q rate=${RATE_MBIT}Mbit/s`,
+        frameBytes,
+        await repeat(() =>
+          measureVif(frameBytes, 1, warmupMs, measureMs, "notify", true, false, `${RATE_MBIT}Mbit/s`),
+        ),
+      ),
+    );
+    const ring: { tx: number; cpuNsPerFrame: ThreadFigures }[] = [];
     for (let i = 0; i < runs; i++)
-      limited.push(
-        (await measureVif(frameBytes, 1, warmupMs, measureMs, "notify", true, false, `${RATE_MBIT}Mbit/s`))
-          .mpps,
-      );
-    const lm = median(limited);
-    add({
-      name: `vif guest->guest 1q rate=${RATE_MBIT}Mbit/s`,
-      frameBytes,
-      batch: 32,
-      mpps: lm,
-      gbps: gbpsOf(lm, frameBytes),
-    });
-    const ring: number[] = [];
-    for (let i = 0; i < runs; i++)
-      ring.push((await measureRingPair({ frameBytes, batch: 32, mode: "notify" }, warmupMs, measureMs)).tx);
-    const rm = median(ring);
+      ring.push(await measureRingPair({ frameBytes, batch: 32, mode: "notify" }, warmupMs, measureMs));
+    const rm = median(ring.map((r) => r.tx));
     add({
       name: "baseline: ring notify (guest->dom0)",
       frameBytes,
       batch: 32,
       mpps: rm,
       gbps: gbpsOf(rm, frameBytes),
+      cpuNsPerFrame: medianFigures(ring.map((r) => r.cpuNsPerFrame)),
     });
-    const vale: number[] = [];
-    for (let i = 0; i < runs; i++) vale.push(measureVale(frameBytes, 32, 1, warmupMs, measureMs));
-    const vm = median(vale);
+    const vale: ValeRate[] = [];
+    for (let i = 0; i < runs; i++) vale.push(measureValeThread(frameBytes, 32, 1, warmupMs, measureMs));
+    const vm = median(vale.map((v) => v.mpps));
     add({
       name: "baseline: VALE 1->1 one thread",
       frameBytes,
       batch: 32,
       mpps: vm,
       gbps: gbpsOf(vm, frameBytes),
+      cpuNsPerFrame: { thread: median(vale.map((v) => v.cpuNsPerFrame)) },
     });
   }
   add(await measurePing(opts.quick ? 200 : 2000));
   return rows;
+}
+
+/** A vif row from its runs: the median of each figure over them. */
+export function vifRow(name: string, frameBytes: number, rs: readonly VifRate[]): BenchRow {
+  const mpps = median(rs.map((r) => r.mpps));
+  const per = (f: (s: ThreadSample, frames: number) => number): ThreadFigures =>
+    medianFigures(
+      rs.map((r) => ({
+        tx: f(r.threads.tx, r.frames),
+        dom0: f(r.threads.dom0, r.frames),
+        rx: f(r.threads.rx, r.frames),
+      })),
+    );
+  return {
+    name,
+    frameBytes,
+    batch: 32,
+    mpps,
+    gbps: gbpsOf(mpps, frameBytes),
+    cpuNsPerFrame: per((s, n) => s.cpuNs / n),
+    minorGcsPer1e7Frames: per((s, n) => (s.minorGcs / n) * 1e7),
+  };
 }
 
 function benchHost(
@@ -212,6 +226,10 @@ export interface VifRate {
   /** The warm-up before the window (at least `warmupMs`): its frames and its length. */
   warmupFrames: number;
   warmupMs: number;
+  /** Frames guest2 received in the window. */
+  frames: number;
+  /** What each domain's thread spent in the window (CPU ns NaN where the kernel does not say). */
+  threads: { tx: ThreadSample; dom0: ThreadSample; rx: ThreadSample };
 }
 
 /**
@@ -249,14 +267,38 @@ export async function measureVif(
     const rx = words[1];
     const w0 = rx[W_RX];
     const warmMs = await warmUp(() => [rx[W_RX]], WARM_FRAMES, warmupMs, WARM_MAX_MS);
+    const s0 = threadSamples(host);
     const n0 = rx[W_RX];
     const t0 = performance.now();
     await sleep(measureMs);
     const n1 = rx[W_RX];
-    return { mpps: (n1 - n0) / (performance.now() - t0) / 1000, warmupFrames: n0 - w0, warmupMs: warmMs };
+    const ms = performance.now() - t0;
+    const s1 = threadSamples(host);
+    return {
+      mpps: (n1 - n0) / ms / 1000,
+      warmupFrames: n0 - w0,
+      warmupMs: warmMs,
+      frames: n1 - n0,
+      threads: {
+        tx: sampleDelta(s0.tx, s1.tx),
+        dom0: sampleDelta(s0.dom0, s1.dom0),
+        rx: sampleDelta(s0.rx, s1.rx),
+      },
+    };
   } finally {
     await host.shutdown();
   }
+}
+
+const NO_SAMPLE: ThreadSample = { cpuNs: Number.NaN, minorGcs: Number.NaN, majorGcs: Number.NaN };
+
+/** The bench's three threads now: guest1 sends, Domain-0 forwards, guest2 receives. */
+function threadSamples(host: Host): { tx: ThreadSample; dom0: ThreadSample; rx: ThreadSample } {
+  const byName = (name: string): ThreadSample => {
+    const d = host.machine.status().find((s) => s.name === name);
+    return (d === undefined ? undefined : host.machine.threadSample(d.domid)) ?? NO_SAMPLE;
+  };
+  return { tx: byName("guest1"), dom0: byName("Domain-0"), rx: byName("guest2") };
 }
 
 /**

@@ -7,6 +7,7 @@ import { toWireError } from "../base/errors.js";
 import { Domain } from "./domain.js";
 import { inheritLoader, programLoadError } from "./program-load.js";
 import { niceThisThread } from "./thread-nice.js";
+import { startThreadProbe } from "./thread-probe.js";
 import type { DomainInit, FromDomain } from "./worker-proto.js";
 
 export type DomainProgram = (dom: Domain, args: unknown) => void | Promise<void>;
@@ -17,6 +18,7 @@ async function boot(): Promise<void> {
   const port = parentPort;
   // Best effort: where the system has no per-thread nice, the domain runs as it would.
   if (init.nice !== null) niceThisThread(init.nice);
+  if (init.probe !== undefined) startThreadProbe(init.probe);
   const dom = new Domain(init, port);
   try {
     await inheritLoader(init.program, process.execArgv, process.cwd());

@@ -32,5 +32,6 @@ export {
   type MachineOptions,
 } from "./machine.js";
 export { type DomainMemory, PAGE_SHIFT, PAGE_SIZE, PageAllocator } from "./memory.js";
+export type { ThreadSample } from "./thread-probe.js";
 export { ManualTimers, NodeTimers, type TimerId, type Timers } from "./timer.js";
 export { MACHINE } from "./worker-proto.js";

@@ -37,6 +37,7 @@ import { createActiveTable } from "./grant-ops.js";
 import { createGrantTable, GRANTS_PER_FRAME } from "./grant-table.js";
 import type { LoopMode } from "./loop.js";
 import { createMemory } from "./memory.js";
+import { createProbe, readProbe, type ThreadSample } from "./thread-probe.js";
 import type { DomainInit, ForeignInit, FromDomain, HypercallOp, ToDomain } from "./worker-proto.js";
 import { MACHINE, parseFromDomain } from "./worker-proto.js";
 
@@ -88,6 +89,7 @@ interface DomainRec {
   grantTable: SharedArrayBuffer;
   active: SharedArrayBuffer;
   portsSab: SharedArrayBuffer;
+  probe: SharedArrayBuffer;
   ports: Uint32Array;
   /** The machine's own copy of the port table: the domain's shared copy is not trusted. */
   table: Uint32Array;
@@ -134,6 +136,7 @@ export class Machine extends EventEmitter {
       links.set(0, link);
       dom0.links.set(domid, link);
     }
+    const probe = createProbe();
     const init: DomainInit = {
       domid,
       name: spec.name,
@@ -149,6 +152,7 @@ export class Machine extends EventEmitter {
       loopMode: spec.loopMode ?? "notify",
       mapsPerDomain: spec.grantMapsPerGuest ?? null,
       nice: spec.nice ?? null,
+      probe,
     };
     const worker = new Worker(this.#workerUrl, { workerData: init, name: `dom${domid}:${spec.name}` });
     const rec: DomainRec = {
@@ -160,6 +164,7 @@ export class Machine extends EventEmitter {
       grantTable,
       active,
       portsSab,
+      probe,
       ports: new Uint32Array(portsSab),
       table: new Uint32Array(EVTCHN_NR_PORTS),
       links,
@@ -267,6 +272,15 @@ export class Machine extends EventEmitter {
     return since === undefined
       ? w.performance.eventLoopUtilization()
       : w.performance.eventLoopUtilization(since);
+  }
+
+  /**
+   * A domain thread's CPU time and GC counts so far (thread-probe.ts), for benchmarks that
+   * take two and subtract; undefined for an unknown domain.
+   */
+  threadSample(domid: number): ThreadSample | undefined {
+    const d = this.#doms.get(domid);
+    return d === undefined ? undefined : readProbe(d.probe);
   }
 
   /** Live (unbound or interdomain) event-channel ports of a domain. */

@@ -39,6 +39,8 @@ export interface DomainInit {
   nice: number | null;
   /** Bound on this domain's live mappings of any one granter's grants (null: the default). */
   mapsPerDomain: number | null;
+  /** The thread probe (thread-probe.ts) the worker fills for the machine's readers. */
+  probe?: SharedArrayBuffer;
 }
 
 export type HypercallOp =

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { measureScale } from "../../bench/scale.js";
-import { measurePing, measureVif, WARM_FRAMES, WARM_MAX_MS, WARM_PINGS } from "../../bench/vif.js";
+import { measurePing, measureVif, vifRow, WARM_FRAMES, WARM_MAX_MS, WARM_PINGS } from "../../bench/vif.js";
 
 // Speed is the benches' job; these check that their hosts boot, connect and move frames.
 test("bench vif: guest1's frames reach guest2 through netfront, netback and VALE (short run)", async () => {
@@ -11,6 +11,13 @@ test("bench vif: guest1's frames reach guest2 through netfront, netback and VALE
   // fiftieth of the rate), not after a fixed 100 ms inside it.
   assert.ok(r.warmupMs >= 100, `warm-up ${r.warmupMs} ms`);
   assert.ok(r.warmupFrames >= WARM_FRAMES || r.warmupMs >= WARM_MAX_MS, JSON.stringify(r));
+  // Each of the three threads ran in the window: CPU time per frame (Linux's schedstat).
+  if (process.platform === "linux")
+    for (const [who, s] of Object.entries(r.threads))
+      assert.ok(s.cpuNs > 0 && s.minorGcs >= 0, `${who}: ${JSON.stringify(s)}`);
+  const row = vifRow("x", 64, [r]);
+  assert.equal(row.mpps, r.mpps);
+  assert.ok(row.cpuNsPerFrame?.dom0 === r.threads.dom0.cpuNs / r.frames, JSON.stringify(row));
 });
 
 test("bench vif: the staging-grants host moves frames too (short run)", async () => {
