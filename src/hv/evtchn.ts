@@ -109,6 +109,12 @@ export class EventChannels {
     emptyPasses: 0,
   };
   readonly #ports: Uint32Array;
+  /**
+   * The same words, signed: an interdomain port's word has bit 31 set, and a Uint32 load of
+   * it is a heap number (an allocation per event) where an Int32 load is not. Read only by
+   * the hot paths, which look at bit fields (>>> makes them unsigned again).
+   */
+  readonly #portsI32: Int32Array;
   readonly #links = new Map<number, Int32Array>();
   readonly #sides: OwnSide[] = [];
   readonly #handlers: (PortHandler | undefined)[] = new Array(EVTCHN_NR_PORTS);
@@ -130,6 +136,7 @@ export class EventChannels {
   constructor(domid: number, ports: SharedArrayBuffer, opts: EventChannelsOptions = {}) {
     this.domid = domid;
     this.#ports = new Uint32Array(ports);
+    this.#portsI32 = new Int32Array(ports);
     this.#eoi = new LateEoi(
       EVTCHN_NR_PORTS,
       opts.timers ?? new NodeTimers(),
@@ -167,7 +174,7 @@ export class EventChannels {
   }
 
   on(port: number, handler: PortHandler): void {
-    assert(validPort(port), `port ${port} out of range`);
+    if (!validPort(port)) assert(false, `port ${port} out of range`);
     this.#fresh(port);
     this.#handlers[port] = handler;
     this.#recheck(port);
@@ -203,7 +210,7 @@ export class EventChannels {
    */
   send(port: number): number {
     if (!validPort(port)) return -1;
-    const info = Atomics.load(this.#ports, port);
+    const info = Atomics.load(this.#portsI32, port);
     if (info >>> 30 !== PORT_INTERDOMAIN) return -1;
     const peer = (info >>> 14) & 0xffff;
     const rp = info & 0x3fff;
@@ -225,14 +232,14 @@ export class EventChannels {
   }
 
   mask(port: number): void {
-    assert(validPort(port), `port ${port} out of range`);
+    if (!validPort(port)) assert(false, `port ${port} out of range`);
     this.#masked[port >>> 5] |= 1 << (port & 31);
     this.#setSharedMask(port);
   }
 
   /** Unmasks and, as in Xen, looks for an event that arrived while masked. */
   unmask(port: number): void {
-    assert(validPort(port), `port ${port} out of range`);
+    if (!validPort(port)) assert(false, `port ${port} out of range`);
     const bit = 1 << (port & 31);
     this.#masked[port >>> 5] &= ~bit;
     // A late-EOI hold outlasts the driver's mask: its end unmasks and looks.
@@ -352,12 +359,12 @@ export class EventChannels {
   }
 
   #boundTo(port: number, peer: number): boolean {
-    const info = Atomics.load(this.#ports, port);
+    const info = Atomics.load(this.#portsI32, port);
     return info >>> 30 === PORT_INTERDOMAIN && ((info >>> 14) & 0xffff) === peer;
   }
 
   #sideOf(port: number): OwnSide | undefined {
-    const info = Atomics.load(this.#ports, port);
+    const info = Atomics.load(this.#portsI32, port);
     if (info >>> 30 !== PORT_INTERDOMAIN) return undefined;
     const peer = (info >>> 14) & 0xffff;
     return this.#sides.find((s) => s.peer === peer);

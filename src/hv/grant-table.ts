@@ -66,7 +66,8 @@ export class GrantTable {
 
   /** Grants at a caller-chosen ref (the reserved console/xenstore refs). */
   grantAccessRef(ref: number, toDomid: number, frame: number, readonly: boolean): void {
-    assert(ref >= 0 && ref < this.nEntries, `gref ${ref} outside the table`);
+    // Not assert(cond, `...${ref}`): the message would be built on every call (a per-frame string).
+    if (!(ref >= 0 && ref < this.nEntries)) assert(false, `gref ${ref} outside the table`);
     const m = this.#m;
     const at = ref * GRANT_ENTRY_V1_SIZE;
     m.u16[(at + 2) >>> 1] = toDomid;
@@ -89,7 +90,8 @@ export class GrantTable {
    * it was revoked. A revoked ref returns to the free list.
    */
   endAccess(ref: number): boolean {
-    assert(ref >= 0 && ref < this.nEntries && this.#live[ref] === 1, `gref ${ref} is not granted`);
+    if (!(ref >= 0 && ref < this.nEntries && this.#live[ref] === 1))
+      assert(false, `gref ${ref} is not granted`);
     const flags16 = this.#m.u16;
     const i = (ref * GRANT_ENTRY_V1_SIZE) >>> 1;
     for (;;) {
@@ -127,7 +129,8 @@ export class GrantTable {
    * not complete (the ref stays live; nothing waits here).
    */
   endTransfer(ref: number): number {
-    assert(ref >= 0 && ref < this.nEntries && this.#live[ref] === 1, `gref ${ref} is not granted`);
+    if (!(ref >= 0 && ref < this.nEntries && this.#live[ref] === 1))
+      assert(false, `gref ${ref} is not granted`);
     const m = this.#m;
     const i = (ref * GRANT_ENTRY_V1_SIZE) >>> 1;
     let result = TRANSFER_REVOKED;

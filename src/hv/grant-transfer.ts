@@ -21,7 +21,6 @@
  * compare-and-swap that fails if the guest revoked the offer meanwhile) → frame written →
  * | GTF_transfer_completed. Guest input never throws here: every failure is a GNTST_*.
  */
-import { copyBytes } from "../wire/copy.js";
 import type { Mem } from "../wire/mem.js";
 import {
   GNTST_bad_domain,
@@ -53,6 +52,11 @@ export class GrantTransfer {
   readonly #owned: Uint8Array;
   #tot: number;
   readonly #guests = new Map<number, GuestPages>();
+  /**
+   * A view of each own page that was transferred, made once: a page's copy is native, and
+   * a fresh view per transfer would be an allocation per frame on a flip vif's hot path.
+   */
+  readonly #pageViews: (Uint8Array | undefined)[] = [];
   /** Transfers that succeeded, for figures. */
   transfers = 0;
 
@@ -128,7 +132,12 @@ export class GrantTransfer {
     g.tot--;
     // Multiplied, not shifted: a frame past 2 GiB would shift into a negative offset.
     const src = page * PAGE_SIZE;
-    copyBytes(d.mem, frame * PAGE_SIZE, this.#self.mem, src, PAGE_SIZE);
+    let view = this.#pageViews[page];
+    if (view === undefined) {
+      view = this.#self.mem.u8.subarray(src, src + PAGE_SIZE);
+      this.#pageViews[page] = view;
+    }
+    d.mem.u8.set(view, frame * PAGE_SIZE);
     this.#self.mem.u8.fill(0, src, src + PAGE_SIZE);
     this.#owned[page] = 0;
     this.#tot--;

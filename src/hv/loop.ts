@@ -124,7 +124,7 @@ export class EventLoop {
     if (this.#mode === "poll" && this.#running) return;
     if (!this.#deferScheduled) {
       this.#deferScheduled = true;
-      setImmediate(() => this.#runDeferred());
+      setImmediate(this.#runDeferredFn);
     }
   }
 
@@ -149,11 +149,18 @@ export class EventLoop {
     fns.length = 0;
   };
 
+  // Bound once and the two lists swapped, as for `soon`: a sender defers once per batch,
+  // and a closure, a list and an iterator per batch are garbage a busy domain need not make.
+  readonly #runDeferredFn = (): void => this.#runDeferred();
+  #deferredSpare: (() => void)[] = [];
+
   #runDeferred(): void {
     this.#deferScheduled = false;
     const fns = this.#deferred;
-    this.#deferred = [];
-    for (const fn of fns) this.#guard(fn);
+    this.#deferred = this.#deferredSpare;
+    this.#deferredSpare = fns;
+    for (let i = 0; i < fns.length; i++) this.#guard(fns[i]);
+    fns.length = 0;
   }
 
   #guard(fn: () => void): void {

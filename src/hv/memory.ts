@@ -60,7 +60,7 @@ export class PageAllocator {
   }
 
   free(page: number): void {
-    assert(this.#used[page] === 1, `page ${page} freed twice or never allocated`);
+    if (this.#used[page] !== 1) assert(false, `page ${page} freed twice or never allocated`);
     this.#used[page] = 0;
     this.#free.push(page);
   }

@@ -311,7 +311,9 @@ export class NetbackVif implements BackVif, ValeAttachment, NetmapAdapter {
 
   /** End of a switch batch: publish every queue's RX responses, notify as asked. */
   rxIrq(): void {
-    for (const q of this.#active) this.#queues[q]?.rx.flush();
+    // Indexed: the switch calls this per batch, and an array iterator per call is garbage.
+    const act = this.#active;
+    for (let i = 0; i < act.length; i++) this.#queues[act[i]]?.rx.flush();
   }
 
   // --- netmap adapter ----------------------------------------------------------------------

@@ -139,7 +139,7 @@ export class NetmapRegion {
    * lists a user builds (the extra-buffer list) may name a buffer twice.
    */
   freeBuf(idx: number): boolean {
-    assert(this.validBuf(idx), `freeing bad netmap buffer ${idx}`);
+    if (!this.validBuf(idx)) assert(false, `freeing bad netmap buffer ${idx}`);
     if (this.#isFree[idx] === 1) return false;
     this.#isFree[idx] = 1;
     this.#free[this.#nFree++] = idx;

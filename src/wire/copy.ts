@@ -38,7 +38,9 @@ export function copyBytes(dst: Mem, dstOff: number, src: Mem, srcOff: number, le
     dst.u8.copyWithin(dstOff, srcOff, srcOff + len);
     return;
   }
-  if (len <= 32) {
+  if (len <= WORD_COPY_MAX) {
+    // Unaligned small frames (a VALE buffer's frame behind a 2-byte pad) by bytes: the
+    // native copy below costs a view per call, a per-frame allocation on the hot path.
     const d8 = dst.u8;
     const s8 = src.u8;
     for (let i = 0; i < len; i++) d8[dstOff + i] = s8[srcOff + i];
