@@ -125,7 +125,7 @@ export async function benchVif(opts: BenchOptions = {}): Promise<BenchRow[]> {
       batch: 32,
       mpps: vm,
       gbps: gbpsOf(vm, frameBytes),
-      cpuNsPerFrame: { thread: median(vale.map((v) => v.cpuNsPerFrame)) },
+      cpuNsPerFrame: medianFigures(vale.map((v) => ({ thread: v.cpuNsPerFrame }))),
     });
   }
   add(await measurePing(opts.quick ? 200 : 2000));
