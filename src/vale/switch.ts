@@ -119,7 +119,7 @@ export class ValeSwitch {
   #taps: readonly ValeTap[] = [];
   /** Segmenting and checksumming for ports without offloads, and its counters. */
   readonly softOffload = new SoftOffload();
-  /** Frames forwarded by reference: names a frame to softOffload across its destinations. */
+  /** Frames forwarded by reference (a double: never wraps), naming a frame to softOffload. */
   #frameNo = 0;
 
   constructor(name: string) {
@@ -322,7 +322,7 @@ export class ValeSwitch {
     }
     const m = f.mem[0];
     const off = f.off[0];
-    this.#frameNo = (this.#frameNo + 1) | 0;
+    this.#frameNo++;
     this.#learn(m, off + 6, src);
     sc[C_TX_PKTS]++;
     sc[C_TX_BYTES] += total;
