@@ -26,8 +26,14 @@ import { ValePort } from "../../src/vale/port.js";
 import { SOFT_SEG_MAX } from "../../src/vale/soft-offload.js";
 import { portCounters, type ValeAttachment, ValeSwitch } from "../../src/vale/switch.js";
 import { type Mem, privateMem, sharedMem } from "../../src/wire/mem.js";
-import { XEN_NETIF_GSO_TYPE_TCPV4, XEN_NETIF_GSO_TYPE_TCPV6 } from "../../src/wire/xen/netif.js";
-import { buildFrame, checksumsOk } from "../netback/frames.js";
+import {
+  NETIF_RSP_OKAY,
+  NETTXF_csum_blank,
+  XEN_NETIF_GSO_TYPE_TCPV4,
+  XEN_NETIF_GSO_TYPE_TCPV6,
+} from "../../src/wire/xen/netif.js";
+import { buildFrame, checksumsOk, macOf } from "../netback/frames.js";
+import { ALL_FEATURES, OneThread } from "../netback/harness.js";
 import { countGcs } from "../wire/net/fixtures.js";
 
 const A = [2, 0, 0, 0, 0, 0xa];
@@ -339,4 +345,25 @@ test("segmenting and checksumming for a port without offloads allocate nothing p
   assert.equal(tap.count(), 150_000 * 3 + 150_000);
   assert.equal(sw.softOffload.counters.get("offloadDrops"), 0);
   assert.equal(gcs, 0);
+});
+
+test("a guest's GSO frame VALE cannot segment is dropped for the port without offloads and counted; the guest's vif carries on", () => {
+  const h = new OneThread(2048);
+  const g = h.addGuest(ALL_FEATURES);
+  const tap = refPort(h.sw, "tap", false);
+  // GSO TCPv4 over a UDP datagram: netback's TX takes it (headers are not its business).
+  const bad = buildFrame({ dst: BCAST, src: macOf(g.domid), len: 14 + 20 + 8 + 3000 });
+  g.front.send(bad, { flags: NETTXF_csum_blank, gsoType: XEN_NETIF_GSO_TYPE_TCPV4, gsoSize: 1448 });
+  const good = buildFrame({ dst: BCAST, src: macOf(g.domid), len: 14 + 20 + 8 + 100, blank: true });
+  g.front.send(good, { flags: NETTXF_csum_blank });
+  g.front.pushTx();
+  g.kick();
+  h.runDeferred();
+  g.front.reapTx();
+  assert.deepEqual(g.fatal, [], "the sender's vif is not disabled");
+  assert.equal(g.front.txStatus.get(NETIF_RSP_OKAY), 2, "both requests answered OKAY");
+  assert.equal(h.sw.softOffload.counters.get("offloadDrops"), 1);
+  assert.equal(tap.port.counters.get("rxDrops"), 1);
+  assert.equal(tap.got.length, 1, "the next frame still goes out");
+  assert.ok(checksumsOk(tap.got[0]!.data));
 });
