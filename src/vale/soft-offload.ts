@@ -38,6 +38,15 @@ export const SOFT_SEG_MAX = 1024;
 const HDR_MAX = 134;
 const SEG_BYTES = GSO_MAX_FRAME + SOFT_SEG_MAX * HDR_MAX;
 
+/** Bytes of shared memory the counters take (a switch's `offloadCounters`). */
+export const OFFLOAD_COUNTERS_BYTES = OFFLOAD_COUNTERS.length * 8;
+
+/** The counters in `buffer` (another thread's switch's), by name. */
+export function readOffloadCounters(buffer: SharedArrayBuffer): Record<OffloadCounter, number> {
+  const f = new Counters(OFFLOAD_COUNTERS, buffer).f64;
+  return Object.fromEntries(OFFLOAD_COUNTERS.map((n, i) => [n, f[i]])) as Record<OffloadCounter, number>;
+}
+
 const C_GSO_FRAMES = OFFLOAD_COUNTERS.indexOf("gsoFrames");
 const C_GSO_SEGMENTS = OFFLOAD_COUNTERS.indexOf("gsoSegments");
 const C_CSUM_FILLED = OFFLOAD_COUNTERS.indexOf("csumFilled");
@@ -49,7 +58,7 @@ export function needsSoftOffload(f: ValeFrags): boolean {
 }
 
 export class SoftOffload {
-  readonly counters = new Counters(OFFLOAD_COUNTERS);
+  readonly counters: Counters<OffloadCounter>;
   #lin: Mem | null = null;
   #out: Mem | null = null;
   readonly #lens = new Uint32Array(SOFT_SEG_MAX);
@@ -58,6 +67,11 @@ export class SoftOffload {
   /** The frame `#n` was worked out for, and its result: segments ready, or 0 (refused). */
   #frame = -1;
   #n = 0;
+
+  /** `counters`: OFFLOAD_COUNTERS_BYTES of shared memory to count in (another thread reads them). */
+  constructor(counters?: SharedArrayBuffer) {
+    this.counters = new Counters(OFFLOAD_COUNTERS, counters);
+  }
 
   /**
    * Makes frame number `frame` (the switch's count of frames forwarded: the same frame

@@ -118,12 +118,14 @@ export class ValeSwitch {
   /** Every tap added; `#tap` is the one, or a fan-out over them. */
   #taps: readonly ValeTap[] = [];
   /** Segmenting and checksumming for ports without offloads, and its counters. */
-  readonly softOffload = new SoftOffload();
+  readonly softOffload: SoftOffload;
   /** Frames forwarded by reference (a double: never wraps), naming a frame to softOffload. */
   #frameNo = 0;
 
-  constructor(name: string) {
+  /** `o.offloadCounters`: shared memory for softOffload's counters (OFFLOAD_COUNTERS_BYTES). */
+  constructor(name: string, o: { offloadCounters?: SharedArrayBuffer } = {}) {
     this.name = name;
+    this.softOffload = new SoftOffload(o.offloadCounters);
   }
 
   setLookup(fn: ValeLookup | null): void {

@@ -23,7 +23,7 @@ import type { NetmapPort } from "../../src/netmap/port.js";
 import { nmRingNext, nmRingSpace } from "../../src/netmap/ring.js";
 import { VALE_F_CSUM_BLANK, VALE_F_DATA_VALID, ValeFrags } from "../../src/vale/frags.js";
 import { ValePort } from "../../src/vale/port.js";
-import { SOFT_SEG_MAX } from "../../src/vale/soft-offload.js";
+import { OFFLOAD_COUNTERS_BYTES, readOffloadCounters, SOFT_SEG_MAX } from "../../src/vale/soft-offload.js";
 import { portCounters, type ValeAttachment, ValeSwitch } from "../../src/vale/switch.js";
 import { type Mem, privateMem, sharedMem } from "../../src/wire/mem.js";
 import {
@@ -366,4 +366,21 @@ test("a guest's GSO frame VALE cannot segment is dropped for the port without of
   assert.equal(tap.port.counters.get("rxDrops"), 1);
   assert.equal(tap.got.length, 1, "the next frame still goes out");
   assert.ok(checksumsOk(tap.got[0]!.data));
+});
+
+test("a switch made with shared offloadCounters counts there, for another thread to read", () => {
+  const sab = new SharedArrayBuffer(OFFLOAD_COUNTERS_BYTES);
+  const sw = new ValeSwitch("vale0", { offloadCounters: sab });
+  const src = refPort(sw, "src", true);
+  refPort(sw, "tap", false);
+  const f = fragsOf(sharedMem(1 << 14), superframe(true, 14 + 60 + 2000, 1, 0, 0x10), 500);
+  f.gsoType = XEN_NETIF_GSO_TYPE_TCPV6;
+  f.gsoSize = 1000;
+  sw.forwardFrags(src.index, f);
+  assert.deepEqual(readOffloadCounters(sab), {
+    gsoFrames: 1,
+    gsoSegments: 2,
+    csumFilled: 0,
+    offloadDrops: 0,
+  });
 });
