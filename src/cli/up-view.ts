@@ -211,5 +211,6 @@ export function statusJson(s: HostStatus, extra: Record<string, unknown> = {}): 
     })),
     pings: s.pings,
     uplinks: s.uplinks,
+    bridges: s.bridges,
   };
 }

@@ -33,6 +33,8 @@ import { ringErrorText } from "../ring/errors.js";
 import { NO_GRANT, VALE_F_CSUM_BLANK, VALE_F_DATA_VALID, ValeFrags } from "../vale/frags.js";
 import { type Mem, privateMem } from "../wire/mem.js";
 import { ETH_HLEN, ETH_P_IPV6 } from "../wire/net/ethernet.js";
+import { gsoSegment } from "../wire/net/gso-segment.js";
+import { etherType, fillL4Checksum } from "../wire/net/l4-checksum.js";
 import {
   DOMID_SELF,
   GNTCOPY_dest_gref,
@@ -61,8 +63,6 @@ import {
   XEN_NETIF_NR_SLOTS_MIN,
 } from "../wire/xen/netif.js";
 import type { VifQueueCounter } from "./counters.js";
-import { etherType, fillL4Checksum } from "./csum.js";
-import { gsoSegment } from "./gso-segment.js";
 import type { VifHash } from "./hash.js";
 import { RxFlip } from "./rx-flip.js";
 import { RxPoll } from "./rx-poll.js";

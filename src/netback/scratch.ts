@@ -9,7 +9,7 @@
  */
 
 import { PAGE_SIZE } from "../hv/memory.js";
-import { GSO_MAX_FRAME } from "./gso-segment.js";
+import { GSO_MAX_FRAME } from "../wire/net/gso-segment.js";
 import type { VifDomain as Domain } from "./vif-domain.js";
 
 /** Largest frame the linear area holds: a GSO superframe (Ethernet + IPv6 + 64 KiB). */

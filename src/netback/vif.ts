@@ -37,8 +37,8 @@ import { ValeFrags } from "../vale/frags.js";
 import { type PortCounter, portCounters, type ValeAttachment, type ValeSwitch } from "../vale/switch.js";
 import { type VifQueueCounter, vifQueueCounters } from "./counters.js";
 import { type Rate, UNLIMITED } from "./credit.js";
-import { flowHash } from "./csum.js";
 import type { VifCtrl } from "./ctrl.js";
+import { flowHash } from "./flow-hash.js";
 import { McastList, mcastWanted } from "./mcast.js";
 import { MAX_PENDING_REQS_DEFAULT } from "./pending.js";
 import { NetbackRx, RX_BACKLOG_BYTES_DEFAULT } from "./rx.js";
@@ -76,6 +76,8 @@ export class NetbackVif implements BackVif, ValeAttachment, NetmapAdapter {
   /** The switch port's counters (VALE's view). */
   readonly counters: Counters<PortCounter> = portCounters();
   readonly checksBufChanged = CHECKS;
+  /** The switch's frames come whole: netback RX segments and checksums for a guest without the offloads. */
+  readonly takesOffloads = true;
   readonly #dom: VifDomain;
   readonly #opts: Required<NetbackVifOptions>;
   readonly #queues: (Queue | null)[] = [];

@@ -140,7 +140,9 @@ export default async function main(dom: Domain, args: Dom0Args): Promise<void> {
     trace?.close();
     throw e;
   }
-  const switches = new Map(args.bridges.map((b) => [b, new ValeSwitch(b)]));
+  const switches = new Map(
+    args.bridges.map((b) => [b, new ValeSwitch(b, { offloadCounters: args.offloadCounters?.[b] })]),
+  );
   liveCaptures = new Dom0Captures(switches, (r) => dom.report(r));
   // Tap uplinks join before any vif, as a NIC is on its bridge before guests boot.
   let taps: TapUplink[] = [];

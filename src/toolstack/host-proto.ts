@@ -68,6 +68,8 @@ export interface Dom0Args {
   readonly uplinks?: readonly Dom0Uplink[];
   /** Tap devices on the bridges (config-tap.ts); fd null: the launcher's, from PVNET_TAP_FDS. */
   readonly taps?: readonly Dom0Tap[];
+  /** Per bridge, shared memory for its switch's soft-offload counters (vale/soft-offload.ts). */
+  readonly offloadCounters?: Readonly<Record<string, SharedArrayBuffer>>;
   /** Unix socket for xenstore-utils; null: none. */
   readonly socketPath: string | null;
   /** --xenstore-trace file; null: none. */

@@ -23,6 +23,7 @@ import {
   type UplinkStatus,
   uplinkStatus,
 } from "../uplink/status.js";
+import { OFFLOAD_COUNTERS_BYTES, type OffloadCounter, readOffloadCounters } from "../vale/soft-offload.js";
 import { XenbusState, xenbusStateName } from "../xenstore/xenbus.js";
 import type { DomainConfig, HostConfig, VifConfig } from "./config-types.js";
 import { guestProgramFile } from "./guest-bundle.js";
@@ -183,6 +184,15 @@ export interface HostStatus {
   readonly pings: PingSummary[];
   /** Every bridge's uplinks, in config order. */
   readonly uplinks: UplinkStatus[];
+  /** Every bridge, in config order. */
+  readonly bridges: BridgeStatus[];
+}
+
+/** A bridge (its VALE switch) in `host.status()` and `pvnet up --json`. */
+export interface BridgeStatus {
+  readonly name: string;
+  /** Frames segmented and checksummed for ports without offloads (vale/soft-offload.ts). */
+  readonly softOffload: Record<OffloadCounter, number>;
 }
 
 interface VifEntry {
@@ -212,6 +222,8 @@ export class Host {
   readonly #vifs: VifEntry[] = [];
   #uplinks: Dom0Uplink[] = [];
   #taps: Dom0Tap[] = [];
+  /** Per bridge, its switch's soft-offload counters, which Domain-0 bumps in place. */
+  #offload: Record<string, SharedArrayBuffer> = {};
   readonly #pings = new Map<string, PingAcc>();
   readonly #log: (line: string) => void;
   #down: Promise<void> | null = null;
@@ -287,6 +299,9 @@ export class Host {
         ),
         uplinks: (host.#uplinks = dom0UplinkSpecs(config.bridges)),
         taps: (host.#taps = dom0TapSpecs(config.bridges)),
+        offloadCounters: (host.#offload = Object.fromEntries(
+          config.bridges.map((b) => [b.name, new SharedArrayBuffer(OFFLOAD_COUNTERS_BYTES)]),
+        )),
         socketPath: opts.socketPath,
         tracePath: opts.tracePath ?? null,
         vifs: host.#vifs.map((v) => v.host),
@@ -749,6 +764,10 @@ export class Host {
       vifs,
       pings,
       uplinks: [...this.#uplinks.map(uplinkStatus), ...this.#taps.map(tapStatus)],
+      bridges: Object.entries(this.#offload).map(([name, b]) => ({
+        name,
+        softOffload: readOffloadCounters(b),
+      })),
     };
   }
 

@@ -21,6 +21,7 @@ export {
 export type { TapUplink } from "./config-tap.js";
 export type * from "./config-types.js";
 export {
+  type BridgeStatus,
   Host,
   type HostOptions,
   type HostStatus,

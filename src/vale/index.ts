@@ -4,7 +4,8 @@
  * with a pluggable lookup ({@link learningLookup} by default); devices and their host
  * stacks join a switch as `vale-ctl -a`/`-h` attach them ({@link valeAttach}); ports owned
  * by other threads join through {@link attachRemotePort}; {@link ValeCapture} records what a
- * switch forwards into a pcap or pcapng file.
+ * switch forwards into a pcap or pcapng file; {@link SoftOffload} segments and checksums
+ * frames for ports that take no offloads.
  *
  * @module pvnet/vale
  */
@@ -15,4 +16,5 @@ export * from "./install.js";
 export * from "./learn.js";
 export * from "./port.js";
 export * from "./remote.js";
+export * from "./soft-offload.js";
 export * from "./switch.js";

@@ -31,6 +31,7 @@ import { copyBytes } from "../wire/copy.js";
 import type { Mem } from "../wire/mem.js";
 import { NO_GRANT, ValeFrags } from "./frags.js";
 import { LearnTable, NO_PORT } from "./learn.js";
+import { needsSoftOffload, SoftOffload } from "./soft-offload.js";
 
 export const NM_BDG_MAXPORTS = 254;
 /** Lookup result meaning "every port but the sender". */
@@ -76,6 +77,12 @@ export interface ValeAttachment {
    * rxIrq follows once per batch, as for ring ports.
    */
   deliverFrags?(f: ValeFrags): boolean;
+  /**
+   * Whether the port takes frames with offload state as they are (a blank checksum, a GSO
+   * superframe: see ValeFrags). Absent or false, the switch segments and checksums such
+   * frames for it first (soft-offload.ts), as VALE does for a port without virtio-net headers.
+   */
+  readonly takesOffloads?: boolean;
 }
 
 /**
@@ -110,9 +117,15 @@ export class ValeSwitch {
   #tap: ValeTap | null = null;
   /** Every tap added; `#tap` is the one, or a fan-out over them. */
   #taps: readonly ValeTap[] = [];
+  /** Segmenting and checksumming for ports without offloads, and its counters. */
+  readonly softOffload: SoftOffload;
+  /** Frames forwarded by reference (a double: never wraps), naming a frame to softOffload. */
+  #frameNo = 0;
 
-  constructor(name: string) {
+  /** `o.offloadCounters`: shared memory for softOffload's counters (OFFLOAD_COUNTERS_BYTES). */
+  constructor(name: string, o: { offloadCounters?: SharedArrayBuffer } = {}) {
     this.name = name;
+    this.softOffload = new SoftOffload(o.offloadCounters);
   }
 
   setLookup(fn: ValeLookup | null): void {
@@ -311,6 +324,7 @@ export class ValeSwitch {
     }
     const m = f.mem[0];
     const off = f.off[0];
+    this.#frameNo++;
     this.#learn(m, off + 6, src);
     sc[C_TX_PKTS]++;
     sc[C_TX_BYTES] += total;
@@ -321,10 +335,9 @@ export class ValeSwitch {
     if (dst === NM_BDG_BROADCAST) {
       for (let j = 0; j < this.#nActive; j++) {
         const p = this.#active[j];
-        if (p !== src && this.#deliverByRef(p, f)) touched[p] = 1;
+        if (p !== src && this.#deliverTo(p, f)) touched[p] = 1;
       }
-    } else if (dst !== src && dst >= 0 && dst < NM_BDG_MAXPORTS && this.#deliverByRef(dst, f))
-      touched[dst] = 1;
+    } else if (dst !== src && dst >= 0 && dst < NM_BDG_MAXPORTS && this.#deliverTo(dst, f)) touched[dst] = 1;
     if (++this.#pendingKick === NM_BDG_BATCH_MAX) this.flush();
   }
 
@@ -342,6 +355,28 @@ export class ValeSwitch {
       f.push(sr.mem, sr.bufOff(this.#fragBuf[i]), this.#fragLen[i], NO_GRANT, 0);
     return f;
   }
+
+  // --- ports without offloads (soft-offload.ts) ---------------------------------------------
+  /**
+   * Delivers `f` to port `p`; when `f` carries offload state the port does not take, its
+   * segments (or the frame with its checksum filled) instead, or a counted drop.
+   */
+  #deliverTo(p: number, f: ValeFrags): boolean {
+    if (!needsSoftOffload(f)) return this.#deliverByRef(p, f);
+    const dp = this.#ports[p];
+    if (dp === null) return false;
+    if (dp.takesOffloads === true) return this.#deliverByRef(p, f);
+    const so = this.softOffload;
+    const n = so.prepare(f, this.#frameNo);
+    if (n === 0) {
+      dp.counters.f64[C_RX_DROPS]++;
+      return false;
+    }
+    let any = false;
+    for (let i = 0; i < n; i++) if (this.#deliverByRef(p, so.segment(i))) any = true;
+    return any;
+  }
+  // ------------------------------------------------------------------------------------------
 
   /** Delivers `f` to port `p`: by reference when it takes fragments, else one ring copy. */
   #deliverByRef(p: number, f: ValeFrags): boolean {

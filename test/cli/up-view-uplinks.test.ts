@@ -26,7 +26,7 @@ function uplink(tx: number, rx: number, drops: number): UplinkStatus {
 
 const at = (atMs: number, u: UplinkStatus) => ({
   atMs,
-  status: { domains: [], vifs: [], pings: [], uplinks: [u] },
+  status: { domains: [], vifs: [], pings: [], uplinks: [u], bridges: [] },
 });
 
 test("the live view has a row per uplink: VNI, address, rates between samples, learnt MACs, drops, errors", () => {

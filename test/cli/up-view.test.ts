@@ -33,7 +33,7 @@ function sample(atMs: number, packets: number): Sample {
     counters,
     stack: Object.fromEntries(STACK_COUNTER_NAMES.map((n) => [n, 0])) as Record<StackCounterName, number>,
   };
-  return { atMs, status: { domains: [], vifs: [vif], pings: [], uplinks: [] } };
+  return { atMs, status: { domains: [], vifs: [vif], pings: [], uplinks: [], bridges: [] } };
 }
 
 /** The TX pps cell of vif1.0's row. */

@@ -1,14 +1,15 @@
 /**
  * Completing a frame's L4 checksum in software, for a receiver that did not negotiate
- * checksum offload (Linux's skb_checksum_help on the way to a vif without NETIF_F_*_CSUM).
+ * checksum offload (Linux's skb_checksum_help on the way to a vif without NETIF_F_*_CSUM:
+ * netback RX) or takes no offloads at all (a VALE port without them: vale/soft-offload.ts).
  * The frame must be Ethernet II, then IPv4 or IPv6 without extension headers, then TCP or
  * UDP. The checksum is computed from scratch over the pseudo-header and the L4 bytes the
  * IP length covers (the sender's partial sum in the field is ignored), so it is right
  * whatever the sender wrote. Works on a private linear copy: every byte is read where
  * it will be delivered from. Nothing is allocated.
  */
-import { onesFold, onesSum } from "../wire/net/checksum.js";
-import { ETH_HLEN, ETH_P_IP, ETH_P_IPV6, ETH_TYPE } from "../wire/net/ethernet.js";
+import { onesFold, onesSum } from "./checksum.js";
+import { ETH_HLEN, ETH_P_IP, ETH_P_IPV6, ETH_TYPE } from "./ethernet.js";
 import {
   IPPROTO_TCP,
   IPPROTO_UDP,
@@ -18,10 +19,10 @@ import {
   IPV4_SADDR,
   IPV4_TOT_LEN,
   IPV4_VERSION_IHL,
-} from "../wire/net/ipv4.js";
-import { IPV6_HLEN, IPV6_NEXTHDR, IPV6_PAYLOAD_LEN, ipv6PseudoHeaderSumAt } from "../wire/net/ipv6.js";
-import { TCP_CHECK, TCP_HLEN } from "../wire/net/tcp.js";
-import { UDP_CHECK, UDP_HLEN } from "../wire/net/udp.js";
+} from "./ipv4.js";
+import { IPV6_HLEN, IPV6_NEXTHDR, IPV6_PAYLOAD_LEN, ipv6PseudoHeaderSumAt } from "./ipv6.js";
+import { TCP_CHECK, TCP_HLEN } from "./tcp.js";
+import { UDP_CHECK, UDP_HLEN } from "./udp.js";
 
 /** The frame's EtherType (0 when shorter than an Ethernet header). */
 export function etherType(b: Uint8Array, off: number, len: number): number {
@@ -70,34 +71,4 @@ export function fillL4Checksum(b: Uint8Array, off: number, len: number): boolean
   b[field] = c >>> 8;
   b[field + 1] = c & 0xff;
   return true;
-}
-
-/**
- * A stable flow hash of the frame's first `len` bytes: the IPv4 or IPv6 addresses and,
- * for TCP and UDP, the ports; the MAC addresses otherwise. Any value is fine for queue
- * selection; the same flow always gets the same one.
- */
-export function flowHash(b: Uint8Array, off: number, len: number): number {
-  let h = 0x811c9dc5;
-  const type = etherType(b, off, len);
-  const ip = off + ETH_HLEN;
-  let from = off;
-  let to = off + Math.min(len, 12);
-  let ports = -1;
-  if (type === ETH_P_IP && len >= ETH_HLEN + IPV4_HLEN) {
-    from = ip + IPV4_SADDR;
-    to = ip + IPV4_DADDR + 4;
-    const proto = b[ip + IPV4_PROTOCOL];
-    const l4 = ip + ((b[ip] & 0x0f) << 2);
-    if ((proto === IPPROTO_TCP || proto === IPPROTO_UDP) && l4 + 4 <= off + len) ports = l4;
-  } else if (type === ETH_P_IPV6 && len >= ETH_HLEN + IPV6_HLEN) {
-    from = ip + 8;
-    to = ip + IPV6_HLEN;
-    const proto = b[ip + IPV6_NEXTHDR];
-    if ((proto === IPPROTO_TCP || proto === IPPROTO_UDP) && ip + IPV6_HLEN + 4 <= off + len)
-      ports = ip + IPV6_HLEN;
-  }
-  for (let i = from; i < to; i++) h = Math.imul(h ^ b[i], 0x01000193);
-  if (ports >= 0) for (let i = ports; i < ports + 4; i++) h = Math.imul(h ^ b[i], 0x01000193);
-  return h >>> 0;
 }

@@ -1,7 +1,9 @@
 /**
- * Software segmentation of a TCP GSO frame, for a guest that did not negotiate the GSO
- * type the frame carries (netback RX: Linux would have segmented it in the stack before
- * the vif's xmit; pvnet's switch hands netback the large frame, so netback cuts it).
+ * Software segmentation of a TCP GSO frame, where the frame goes somewhere that cannot take
+ * it whole: netback RX for a guest that did not negotiate the GSO type (Linux would have
+ * segmented it in the stack before the vif's xmit), and VALE for a port without offloads
+ * (vale/soft-offload.ts: a tap or VXLAN uplink, a netmap user, as netmap's VALE segments
+ * for a port without virtio-net headers).
  *
  * Input: one Ethernet frame, Ethernet II (no VLAN tag) + IPv4 or IPv6 + TCP + payload,
  * and the GSO extra's `size` (the MSS) and `type`. Output: the segments written back to
@@ -27,8 +29,10 @@
  * bounds and every checksum in the output stay consistent. `src` and `out` must not
  * overlap. Nothing is allocated.
  */
-import { onesFold, onesSum } from "../wire/net/checksum.js";
-import { ETH_HLEN, ETH_P_IP, ETH_P_IPV6, ETH_TYPE } from "../wire/net/ethernet.js";
+
+import { XEN_NETIF_GSO_TYPE_TCPV4, XEN_NETIF_GSO_TYPE_TCPV6 } from "../xen/netif.js";
+import { onesFold, onesSum } from "./checksum.js";
+import { ETH_HLEN, ETH_P_IP, ETH_P_IPV6, ETH_TYPE } from "./ethernet.js";
 import {
   IP_MF,
   IP_OFFSET,
@@ -42,25 +46,9 @@ import {
   IPV4_SADDR,
   IPV4_TOT_LEN,
   IPV4_VERSION_IHL,
-} from "../wire/net/ipv4.js";
-import {
-  IPV6_HLEN,
-  IPV6_NEXTHDR,
-  IPV6_PAYLOAD_LEN,
-  IPV6_VERSION_TC,
-  ipv6PseudoHeaderSumAt,
-} from "../wire/net/ipv6.js";
-import {
-  TCP_CHECK,
-  TCP_CWR,
-  TCP_DOFF,
-  TCP_FIN,
-  TCP_FLAGS,
-  TCP_HLEN,
-  TCP_PSH,
-  TCP_SEQ,
-} from "../wire/net/tcp.js";
-import { XEN_NETIF_GSO_TYPE_TCPV4, XEN_NETIF_GSO_TYPE_TCPV6 } from "../wire/xen/netif.js";
+} from "./ipv4.js";
+import { IPV6_HLEN, IPV6_NEXTHDR, IPV6_PAYLOAD_LEN, IPV6_VERSION_TC, ipv6PseudoHeaderSumAt } from "./ipv6.js";
+import { TCP_CHECK, TCP_CWR, TCP_DOFF, TCP_FIN, TCP_FLAGS, TCP_HLEN, TCP_PSH, TCP_SEQ } from "./tcp.js";
 
 /** Largest input accepted: Ethernet + IPv6 header + the largest IPv6 payload length. */
 export const GSO_MAX_FRAME = ETH_HLEN + IPV6_HLEN + 0xffff;

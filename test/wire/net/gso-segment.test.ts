@@ -11,11 +11,11 @@ import { join } from "node:path";
 import { test } from "node:test";
 import { Worker } from "node:worker_threads";
 import fc from "fast-check";
-import { GSO_MAX_FRAME, GsoStatus, gsoSegment } from "../../src/netback/gso-segment.js";
-import { memOf, privateMem } from "../../src/wire/mem.js";
-import { PcapWriter } from "../../src/wire/pcap.js";
-import { XEN_NETIF_GSO_TYPE_TCPV4, XEN_NETIF_GSO_TYPE_TCPV6 } from "../../src/wire/xen/netif.js";
-import { countGcs, referenceChecksum } from "../wire/net/fixtures.js";
+import { memOf, privateMem } from "../../../src/wire/mem.js";
+import { GSO_MAX_FRAME, GsoStatus, gsoSegment } from "../../../src/wire/net/gso-segment.js";
+import { PcapWriter } from "../../../src/wire/pcap.js";
+import { XEN_NETIF_GSO_TYPE_TCPV4, XEN_NETIF_GSO_TYPE_TCPV6 } from "../../../src/wire/xen/netif.js";
+import { countGcs, referenceChecksum } from "./fixtures.js";
 
 const TCPV4 = XEN_NETIF_GSO_TYPE_TCPV4;
 const TCPV6 = XEN_NETIF_GSO_TYPE_TCPV6;
