@@ -59,6 +59,8 @@ export class TestDevice implements NetDevice {
   noLend = false;
   /** While true, txCommit refuses (as netfront does when the flow's queue is full). */
   refuseCommit = false;
+  /** False: frames are counted, not copied into `sent` (for allocation tests). */
+  record = true;
   /** Frames sent by commit, by transmit; lends taken back unsent. */
   committed = 0;
   transmitted = 0;
@@ -78,7 +80,7 @@ export class TestDevice implements NetDevice {
   transmit(frame: Uint8Array, len: number, flags: number): boolean {
     if (this.full) return false;
     this.transmitted++;
-    this.#record(frame.slice(0, len), flags);
+    if (this.record) this.#record(frame.slice(0, len), flags);
     return true;
   }
 
@@ -102,7 +104,7 @@ export class TestDevice implements NetDevice {
     if (at < 0 || this.txMem === undefined || this.refuseCommit) return false;
     this.#lentAt = -1;
     this.committed++;
-    this.#record(this.txMem.u8.slice(at, at + len), flags);
+    if (this.record) this.#record(this.txMem.u8.slice(at, at + len), flags);
     return true;
   }
 
