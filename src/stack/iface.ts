@@ -24,8 +24,10 @@
  * Datapath: `receive` copies the frame into the stack's private memory before reading a
  * byte (the device may reuse its buffer at once, and a peer still writing it cannot
  * change what was checked), then checks every length against the copy; nothing a frame
- * holds can make it throw, and every refused frame is counted by reason. Replies are built
- * in one reused transmit slot: echo (ICMP and UDP) allocates nothing per packet. A full
+ * holds can make it throw, and every refused frame is counted by reason. Frames are built
+ * in a TX buffer the device lends when it has that API (netfront's txBuffer/txCommit: no
+ * copy in the driver) and nothing waits in the queue, else in one reused transmit slot:
+ * echo (ICMP and UDP) allocates nothing per packet either way. A full
  * device ring queues a bounded number of frames, flushed on `onWritable()`; beyond that,
  * drops are counted. Time comes from an injected Clock and Timers (one periodic tick runs
  * ARP expiry and retries and ping deadlines), so tests are deterministic.
