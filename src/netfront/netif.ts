@@ -198,7 +198,7 @@ export class Netif implements NetDevice {
 
   /**
    * Zero-copy send, step 2: queues the `len`-byte frame written in the lent buffer, with
-   * NETTXF_* `flags`. Frames committed in one turn of the event loop go to the backend as one
+   * its checksum `flags` (NETTXF_csum_blank, NETTXF_data_validated; other bits are ignored). Frames committed in one turn of the event loop go to the backend as one
    * batch (one push, at most one notification) after it, or at `flush`. False when nothing
    * was sent: nothing lent, the vif went down, or (several queues) the frame's queue is full;
    * in the last case the buffer stays lent: commit again after `onWritable`, or `txAbort`.
