@@ -16,7 +16,9 @@
 import type { Counters } from "../base/counters.js";
 import { PvnetError } from "../base/errors.js";
 import type { Domain } from "../hv/domain.js";
+import { PAGE_SIZE } from "../hv/memory.js";
 import type { NetDevice } from "../stack/device.js";
+import type { Mem } from "../wire/mem.js";
 import { type NetfrontQueueCounter, netfrontQueueCounters } from "./counters.js";
 import type { FrontDevice, FrontFatal, FrontQueue, FrontQueueRings, TxSteering } from "./device-api.js";
 import { flowHash } from "./flow-hash.js";
@@ -65,6 +67,11 @@ export class NetfrontDevice implements FrontDevice, NetDevice {
   readonly #queues: (Queue | undefined)[] = [];
   #nQueues = 0;
   #steering: TxSteering | null = null;
+  /** The queue whose buffer is lent (`txBuffer`), and its number. */
+  #lent: FrontTx | null = null;
+  #lentQ = 0;
+  /** The queue the last lent frame went out on: the next lend comes from its pool. */
+  #lastQ = 0;
   #receive: ReceiveFn = noReceive;
   #writable: () => void = () => {};
   readonly #getReceive = (): ReceiveFn => this.#receive;
@@ -201,6 +208,7 @@ export class NetfrontDevice implements FrontDevice, NetDevice {
 
   #close(q: Queue): number {
     if (q.index === 0) this.#mcastRefusedBefore += q.tx.mcastRefused;
+    if (this.#lent === q.tx) this.#lent = null;
     if (this.#queues[q.index] === q) {
       this.#queues[q.index] = undefined;
       this.#nQueues = dense(this.#queues);
@@ -272,15 +280,92 @@ export class NetfrontDevice implements FrontDevice, NetDevice {
       this.#wantCarrier = true;
       return false;
     }
-    let qi = n === 1 ? 0 : flowHash(frame, len) % n;
+    const q = this.#queues[this.#pick(frame, 0, len, n)];
+    if (q === undefined) return false;
+    return q.tx.transmit(frame, len, flags, gsoType, gsoSize);
+  }
+
+  /** The TX queue for the frame at `frame[at]`: steering's table when programmed, else the flow hash. */
+  #pick(frame: Uint8Array, at: number, len: number, n: number): number {
+    if (n === 1) return 0;
+    let qi = flowHash(frame, len, at) % n;
     const st = this.#steering;
-    if (st !== null && n > 1 && st.hasher.hash(frame, 0, len)) {
+    if (st?.hasher.hash(frame, at, len)) {
       const m = st.mapping[st.hasher.value % st.size];
       if (m < n) qi = m;
     }
-    const q = this.#queues[qi];
-    if (q === undefined) return false;
-    return q.tx.transmit(frame, len, flags, gsoType, gsoSize);
+    return qi;
+  }
+
+  /** The memory lent TX buffers live in: the guest's own (`txBuffer` offsets index it). */
+  get txMem(): Mem {
+    return this.#dom.memory.mem;
+  }
+
+  /**
+   * Lends a TX pool buffer to build a frame of at most `maxLen` bytes (one page) in place:
+   * returns its byte offset in `txMem`, or -1 when there is none to lend (not connected, ring
+   * or pool full: `onWritable` follows; `maxLen` above a page). The buffer comes from the
+   * queue the last commit went to; it is a staged page when the pools are staged. Until
+   * `txCommit` or `txAbort`, asking again returns the same buffer. Fill and commit it before
+   * returning to the event loop: a disconnect takes the buffer back.
+   */
+  txBuffer(maxLen: number): number {
+    if (this.#lent !== null) return this.#lent.lentAt;
+    const n = this.#nQueues;
+    if (!this.#carrier || n === 0) {
+      this.#wantCarrier = true;
+      return -1;
+    }
+    const qi = this.#lastQ < n ? this.#lastQ : 0;
+    const tx = this.#queues[qi]?.tx;
+    if (tx === undefined) return -1;
+    const at = tx.lend(maxLen);
+    if (at < 0) return -1;
+    this.#lent = tx;
+    this.#lentQ = qi;
+    return at;
+  }
+
+  /**
+   * Sends the `len`-byte frame built in the lent buffer with NETTXF_* `flags`; pushed with
+   * the batch (the loop flushes after it, or `flush`). With several queues a frame whose flow
+   * belongs to another queue is copied there (inside the guest's memory) and the buffer
+   * taken back. False when nothing was sent: nothing lent, the vif went down meanwhile (the
+   * lend is over), or the flow's queue is full (the buffer stays lent: commit again after
+   * `onWritable`, or `txAbort`).
+   */
+  txCommit(len: number, flags: number): boolean {
+    const tx = this.#lent;
+    if (tx === null) return false;
+    if (tx.broken) {
+      this.#lent = null;
+      tx.abort();
+      return false;
+    }
+    const n = this.#nQueues;
+    if (n > 1 && len >= 0 && len <= PAGE_SIZE) {
+      const at = tx.lentAt;
+      const mem = this.#dom.memory.mem;
+      const qi = this.#pick(mem.u8, at, len, n);
+      if (qi !== this.#lentQ) {
+        const other = this.#queues[qi]?.tx;
+        if (other === undefined || !other.transmit(mem.u8, len, flags, 0, 0, at)) return false;
+        this.#lastQ = qi;
+        this.#lent = null;
+        tx.abort();
+        return true;
+      }
+    }
+    this.#lent = null;
+    return tx.commit(len, flags);
+  }
+
+  /** Takes the lent buffer back unsent. */
+  txAbort(): void {
+    const tx = this.#lent;
+    this.#lent = null;
+    tx?.abort();
   }
 
   /** Flushes every queue's pending batch now (the loop does it after each batch anyway). */

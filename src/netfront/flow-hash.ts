@@ -2,7 +2,7 @@
  * The TX queue of a frame: a hash over its IPv4 addresses and, unless it is a fragment, its
  * TCP or UDP ports (as Linux's skb_get_hash leaves ports out of fragments, so every
  * fragment of a datagram takes one queue). Anything else hashes to 0. Reads only within
- * `len` bytes of `frame`; allocates nothing.
+ * `len` bytes of `frame` from `at`; allocates nothing.
  */
 const ETH_HLEN = 14;
 const ETHERTYPE_IPV4 = 0x0800;
@@ -10,27 +10,38 @@ const ETHERTYPE_VLAN = 0x8100;
 const IPPROTO_TCP = 6;
 const IPPROTO_UDP = 17;
 
-export function flowHash(frame: Uint8Array, len: number): number {
+export function flowHash(frame: Uint8Array, len: number, at = 0): number {
   let l3 = ETH_HLEN;
   if (len < l3 + 20) return 0;
-  let type = (frame[12] << 8) | frame[13];
+  let type = (frame[at + 12] << 8) | frame[at + 13];
   if (type === ETHERTYPE_VLAN) {
     l3 += 4;
     if (len < l3 + 20) return 0;
-    type = (frame[16] << 8) | frame[17];
+    type = (frame[at + 16] << 8) | frame[at + 17];
   }
-  if (type !== ETHERTYPE_IPV4 || frame[l3] >>> 4 !== 4) return 0;
-  const ihl = (frame[l3] & 15) << 2;
+  if (type !== ETHERTYPE_IPV4 || frame[at + l3] >>> 4 !== 4) return 0;
+  const ihl = (frame[at + l3] & 15) << 2;
   if (ihl < 20 || len < l3 + ihl) return 0;
-  const src = (frame[l3 + 12] << 24) | (frame[l3 + 13] << 16) | (frame[l3 + 14] << 8) | frame[l3 + 15];
-  const dst = (frame[l3 + 16] << 24) | (frame[l3 + 17] << 16) | (frame[l3 + 18] << 8) | frame[l3 + 19];
-  const proto = frame[l3 + 9];
+  const src =
+    (frame[at + l3 + 12] << 24) |
+    (frame[at + l3 + 13] << 16) |
+    (frame[at + l3 + 14] << 8) |
+    frame[at + l3 + 15];
+  const dst =
+    (frame[at + l3 + 16] << 24) |
+    (frame[at + l3 + 17] << 16) |
+    (frame[at + l3 + 18] << 8) |
+    frame[at + l3 + 19];
+  const proto = frame[at + l3 + 9];
   let h = mix(src ^ 0x9e3779b9, dst);
   h = mix(h, proto);
-  const fragment = ((frame[l3 + 6] & 0x3f) | frame[l3 + 7]) !== 0;
+  const fragment = ((frame[at + l3 + 6] & 0x3f) | frame[at + l3 + 7]) !== 0;
   const l4 = l3 + ihl;
   if ((proto === IPPROTO_TCP || proto === IPPROTO_UDP) && !fragment && len >= l4 + 4) {
-    h = mix(h, (frame[l4] << 24) | (frame[l4 + 1] << 16) | (frame[l4 + 2] << 8) | frame[l4 + 3]);
+    h = mix(
+      h,
+      (frame[at + l4] << 24) | (frame[at + l4 + 1] << 16) | (frame[at + l4 + 2] << 8) | frame[at + l4 + 3],
+    );
   }
   return fmix(h) >>> 0;
 }

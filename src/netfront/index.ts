@@ -2,7 +2,8 @@
  * netfront, the guest's half of a vif, as a library: {@link Netif} connects a guest's
  * `device/vif/N` (the xenbus handshake Linux's netfront walks) and is then a network
  * device, about as small as MirageOS's netif: `write` a frame, `listen` for frames, its
- * MAC and MTU, `stats`, `status`, `disconnect`. It is also the device `NetStack` from
+ * MAC and MTU, `stats`, `status`, `disconnect`; and a zero-copy send (`txBuffer` lends a
+ * granted TX buffer, `txCommit` sends what was built in it). It is also the device `NetStack` from
  * `pvnet/stack` sits on. Call it from a domain program (a guest's worker thread).
  *
  * @module pvnet/netfront

@@ -10,6 +10,7 @@
 import { PvnetError } from "../base/errors.js";
 import type { Domain } from "../hv/domain.js";
 import type { NetDevice } from "../stack/device.js";
+import type { Mem } from "../wire/mem.js";
 import type { XsClient } from "../xenstore/client.js";
 import { connectXenstore } from "../xenstore/domain-xenstored.js";
 import { KEY_STATE, vifFrontendPath } from "../xenstore/keys.js";
@@ -163,7 +164,7 @@ export class Netif implements NetDevice {
   /**
    * Sends the Ethernet frame `frame[0..len)` (no FCS). The bytes are copied before this
    * returns. False, taking nothing, when the ring or the buffer pool is full or the vif is
-   * not connected: wait for `onWritable`.
+   * not connected: wait for `onWritable`. `txBuffer` builds a frame in place instead.
    */
   write(frame: Uint8Array, len = frame.length): boolean {
     return this.#dev.transmit(frame, len, 0);
@@ -174,7 +175,53 @@ export class Netif implements NetDevice {
     return this.#dev.transmit(frame, len, flags);
   }
 
+  /**
+   * The guest memory lent TX buffers live in: `txBuffer` returns offsets into its views
+   * (`u8`, `dv`, ...), made once for the domain's life.
+   */
+  get txMem(): Mem {
+    return this.#dev.txMem;
+  }
+
+  /**
+   * Zero-copy send, step 1: lends a TX buffer (a granted pool page; a staged one with
+   * `stagingGrants`) to build a frame of at most `maxLen` bytes in place, returning its byte
+   * offset in `txMem`; -1 when there is none (not connected, ring or pool full: wait for
+   * `onWritable`; `maxLen` above 4096). Write the frame at `txMem.u8[at..]`, then
+   * `txCommit` or `txAbort` before returning to the event loop (a disconnect takes the buffer
+   * back). Asking again before that returns the same buffer. The backend can read the
+   * buffer at any time: put only frame bytes in it. Nothing is allocated per call.
+   */
+  txBuffer(maxLen: number): number {
+    return this.#dev.txBuffer(maxLen);
+  }
+
+  /**
+   * Zero-copy send, step 2: queues the `len`-byte frame written in the lent buffer, with
+   * its checksum `flags` (NETTXF_csum_blank, NETTXF_data_validated; other bits are ignored). Frames committed in one turn of the event loop go to the backend as one
+   * batch (one push, at most one notification) after it, or at `flush`. False when nothing
+   * was sent: nothing lent, the vif went down, or (several queues) the frame's queue is full;
+   * in the last case the buffer stays lent: commit again after `onWritable`, or `txAbort`.
+   */
+  txCommit(len: number, flags = 0): boolean {
+    return this.#dev.txCommit(len, flags);
+  }
+
+  /** Takes the lent TX buffer back unsent. */
+  txAbort(): void {
+    this.#dev.txAbort();
+  }
+
+  /** Pushes the frames queued so far to the backend now rather than after this turn of the loop. */
+  flush(): void {
+    this.#dev.flush();
+  }
+
   /** Sets the one receiver of incoming frames (replacing the previous one). */
+  listen(fn: FrameListener): void {
+    this.#listener.fn = fn;
+  }
+
   /** The stack joined a group (its MAC): passed to netfront's multicast control. */
   joinMulticast(mac: number): void {
     this.#dev.joinMulticast(mac);
@@ -182,10 +229,6 @@ export class Netif implements NetDevice {
 
   leaveMulticast(mac: number): void {
     this.#dev.leaveMulticast(mac);
-  }
-
-  listen(fn: FrameListener): void {
-    this.#listener.fn = fn;
   }
 
   /** Called once room is back after a refused `write` (never from inside `write`). */

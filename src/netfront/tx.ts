@@ -87,6 +87,8 @@ export class FrontTx {
   readonly #src = new FrameSource();
   readonly #flushFn: () => void;
   #flushScheduled = false;
+  /** The buffer lent to a zero-copy sender (`lend`), -1 when none. */
+  #lent = -1;
   #broken = false;
   #closed = false;
   /** A transmit was refused for lack of room: the device owes the stack a writable call. */
@@ -156,17 +158,24 @@ export class FrontTx {
   }
 
   /**
-   * Queues the `len`-byte frame with its NETTXF checksum flags (a GSO frame with `gsoType`
-   * and MSS `gsoSize`). False, taking nothing, when the ring or the pool has no room; an
+   * Queues the `len`-byte frame at `frame[from]` with its NETTXF checksum flags (a GSO frame
+   * with `gsoType` and MSS `gsoSize`). False, taking nothing, when the ring or the pool has no room; an
    * unsendable frame is counted in tx_dropped and taken (true), so the stack never waits for it.
    */
-  transmit(frame: Uint8Array, len: number, flags: number, gsoType: number, gsoSize: number): boolean {
+  transmit(
+    frame: Uint8Array,
+    len: number,
+    flags: number,
+    gsoType: number,
+    gsoSize: number,
+    from = 0,
+  ): boolean {
     if (this.#broken || this.#closed) return false;
     const f = this.#features;
     const gso = gsoType !== 0;
     const nData = Math.ceil(len / PAGE_SIZE);
     if (
-      !(len >= ETH_HLEN && len <= XEN_NETIF_MAX_TX_SIZE && len <= frame.length) ||
+      !(len >= ETH_HLEN && len <= XEN_NETIF_MAX_TX_SIZE && from >= 0 && len <= frame.length - from) ||
       (nData > 1 && !f.sg) ||
       (gso &&
         (!(gsoType === XEN_NETIF_GSO_TYPE_TCPV4
@@ -177,37 +186,15 @@ export class FrontTx {
       this.#c[this.#cDropped]++;
       return true;
     }
+    if (!this.#room(nData + (gso ? 1 : 0), nData)) return false;
     const ring = this.#ring;
-    const need = nData + (gso ? 1 : 0);
-    // Completions are taken here rather than from an event (xennet_start_xmit's gc): once a
-    // quarter of the pool is left, reap what the backend answered meanwhile.
-    if (this.#nFree < this.#lowWater + nData) this.reap();
-    if (ring.freeRequests() < need || this.#nFree < nData) {
-      // Take back what the backend answered meanwhile before pushing back, as netfront's
-      // xmit does; the writable call itself comes from the event handler, never from here.
-      // Each look consumes at least one response, so the ring's size bounds the looks.
-      for (let look = 0; ; look++) {
-        this.reap();
-        if (this.#broken) return false;
-        if (ring.freeRequests() >= need && this.#nFree >= nData) break;
-        this.#armEvent();
-        // A response pushed between the reap and the arm raised no event (rsp_event was
-        // still where the last poll left it): look again before waiting for one, as
-        // RING_FINAL_CHECK_FOR_RESPONSES does.
-        if (ring.unconsumedResponses() === 0 || look >= ring.nrEnts) {
-          this.#c[this.#cFull]++;
-          this.wantWritable = true;
-          return false;
-        }
-      }
-    }
     const mem = this.#dom.memory.mem;
     let done = 0;
     for (let k = 0; k < nData; k++) {
       const id = this.#free[--this.#nFree];
       this.#busy[id] = 1;
       const chunk = Math.min(len - done, PAGE_SIZE);
-      this.#src.copyOut(frame, done, mem, this.#off[id], chunk);
+      this.#src.copyOut(frame, from + done, mem, this.#off[id], chunk);
       let fl = k + 1 < nData ? NETTXF_more_data : 0;
       if (k === 0) fl |= (flags & CSUM_FLAGS) | (gso ? NETTXF_extra_info : 0);
       const at = ring.beginRequest();
@@ -222,11 +209,109 @@ export class FrontTx {
     }
     this.#c[this.#cPackets]++;
     this.#c[this.#cBytes] += len;
+    this.#scheduleFlush();
+    return true;
+  }
+
+  /**
+   * Ring requests free for others: a lent buffer holds one back, so that its commit always
+   * finds a slot whatever was sent meanwhile.
+   */
+  #freeRequests(): number {
+    return this.#ring.freeRequests() - (this.#lent >= 0 ? 1 : 0);
+  }
+
+  /**
+   * True when `need` ring requests and `nData` buffers are free, reaping first when short;
+   * false (counted, wantWritable set, the TX event armed) when they are not.
+   */
+  #room(need: number, nData: number): boolean {
+    const ring = this.#ring;
+    // Completions are taken here rather than from an event (xennet_start_xmit's gc): once a
+    // quarter of the pool is left, reap what the backend answered meanwhile.
+    if (this.#nFree < this.#lowWater + nData) this.reap();
+    if (this.#freeRequests() >= need && this.#nFree >= nData) return true;
+    // Take back what the backend answered meanwhile before pushing back, as netfront's
+    // xmit does; the writable call itself comes from the event handler, never from here.
+    // Each look consumes at least one response, so the ring's size bounds the looks.
+    for (let look = 0; ; look++) {
+      this.reap();
+      if (this.#broken) return false;
+      if (this.#freeRequests() >= need && this.#nFree >= nData) return true;
+      this.#armEvent();
+      // A response pushed between the reap and the arm raised no event (rsp_event was
+      // still where the last poll left it): look again before waiting for one, as
+      // RING_FINAL_CHECK_FOR_RESPONSES does.
+      if (ring.unconsumedResponses() === 0 || look >= ring.nrEnts) {
+        this.#c[this.#cFull]++;
+        this.wantWritable = true;
+        return false;
+      }
+    }
+  }
+
+  /**
+   * Lends a free pool buffer for the caller to build a frame of at most `maxLen` bytes
+   * in place (no copy): returns its byte offset in the domain's memory, or -1 when none can
+   * be lent (ring or pool full: wantWritable is set and the writable call follows; the queue
+   * broken or closed; `maxLen` above one page). One buffer is lent at a time: asking again
+   * before `commit` or `abort` returns the same one. The buffer is granted to the backend,
+   * which may read it at any time: only frame bytes belong in it.
+   */
+  lend(maxLen: number): number {
+    if (this.#lent >= 0) return this.#off[this.#lent];
+    if (this.#broken || this.#closed || !(maxLen >= 0 && maxLen <= PAGE_SIZE)) return -1;
+    if (!this.#room(1, 1)) return -1;
+    const id = this.#free[--this.#nFree];
+    this.#lent = id;
+    return this.#off[id];
+  }
+
+  /** The lent buffer's offset, -1 when none is lent. */
+  get lentAt(): number {
+    return this.#lent >= 0 ? this.#off[this.#lent] : -1;
+  }
+
+  /**
+   * Queues the `len`-byte frame built in the lent buffer with its NETTXF checksum flags,
+   * ending the lend. False when nothing was lent or the queue broke or closed meanwhile (the
+   * buffer is gone with it); a length outside 14..one page is counted in tx_dropped and
+   * the buffer taken back (true), as `transmit` does with an unsendable frame.
+   */
+  commit(len: number, flags: number): boolean {
+    const id = this.#lent;
+    if (id < 0 || this.#broken || this.#closed) return false;
+    this.#lent = -1;
+    if (!(len >= ETH_HLEN && len <= PAGE_SIZE)) {
+      this.#free[this.#nFree++] = id;
+      this.#c[this.#cDropped]++;
+      return true;
+    }
+    // The lend held this request back: the ring has room for it.
+    const ring = this.#ring;
+    this.#busy[id] = 1;
+    const at = ring.beginRequest();
+    txReqWrite(ring.wmem, at, this.#ref[id], 0, flags & CSUM_FLAGS, id, len);
+    ring.endRequest();
+    this.#c[this.#cPackets]++;
+    this.#c[this.#cBytes] += len;
+    this.#scheduleFlush();
+    return true;
+  }
+
+  /** Takes the lent buffer back unsent (nothing happens when none is lent). */
+  abort(): void {
+    const id = this.#lent;
+    if (id < 0) return;
+    this.#lent = -1;
+    if (!this.#closed) this.#free[this.#nFree++] = id;
+  }
+
+  #scheduleFlush(): void {
     if (!this.#flushScheduled) {
       this.#flushScheduled = true;
       this.#dom.loop.soon(this.#flushFn);
     }
-    return true;
   }
 
   /**
@@ -237,8 +322,8 @@ export class FrontTx {
   control(type: number, mac: number): boolean {
     if (this.#broken || this.#closed) return false;
     const ring = this.#ring;
-    if (ring.freeRequests() < 2 || this.#nFree < 1) this.reap();
-    if (ring.freeRequests() < 2 || this.#nFree < 1) return false;
+    if (this.#freeRequests() < 2 || this.#nFree < 1) this.reap();
+    if (this.#freeRequests() < 2 || this.#nFree < 1) return false;
     const id = this.#free[--this.#nFree];
     this.#busy[id] = 1;
     this.#ctl[id] = 1;
@@ -248,10 +333,7 @@ export class FrontTx {
     const x = ring.beginRequest();
     extraMcastWrite(ring.wmem, x, type, 0, mac);
     ring.endRequest();
-    if (!this.#flushScheduled) {
-      this.#flushScheduled = true;
-      this.#dom.loop.soon(this.#flushFn);
-    }
+    this.#scheduleFlush();
     return true;
   }
 
@@ -285,7 +367,7 @@ export class FrontTx {
     if (!this.wantWritable || this.#broken || this.#closed) return false;
     const slots = Math.min(TX_MAX_SLOTS, this.#ring.nrEnts);
     const bufs = Math.min(TX_MAX_SLOTS - 1, this.#busy.length);
-    if (this.#ring.freeRequests() < slots || this.#nFree < bufs) return false;
+    if (this.#freeRequests() < slots || this.#nFree < bufs) return false;
     this.wantWritable = false;
     return true;
   }
@@ -370,6 +452,7 @@ export class FrontTx {
       this.#c[this.#cUnanswered] += inFlight;
     }
     this.#closed = true;
+    this.#lent = -1;
     return endPoolGrants(this.#dom, this.#ref, this.#pages);
   }
 }

@@ -48,6 +48,7 @@ import { SC } from "./counters.js";
 import { macEquals, putEthSrcType, putMac } from "./ethernet.js";
 import { SEND_ENOBUFS, SEND_OK } from "./send-status.js";
 import { type FrameSlots, SLOT_TX } from "./slots.js";
+import type { TxFrame } from "./tx-frame.js";
 import type { TxQueue } from "./txqueue.js";
 
 const FREE = 0;
@@ -125,6 +126,8 @@ export class Arp {
   readonly #changed: Float64Array;
   readonly #used: Float64Array;
   readonly #queue: ArpQueue;
+  /** The frame IPv4 built for `output`. */
+  readonly #tx: TxFrame;
   /** Made once: sends a parked frame to the entry in #flushing. */
   readonly #sendParked: ParkedSink;
   #flushing = -1;
@@ -134,6 +137,7 @@ export class Arp {
     mem: Mem,
     slots: FrameSlots,
     txq: TxQueue,
+    tx: TxFrame,
     counters: Float64Array,
     clock: Clock,
     mac: Uint8Array,
@@ -144,6 +148,7 @@ export class Arp {
     this.#mem = mem;
     this.#slots = slots;
     this.#txq = txq;
+    this.#tx = tx;
     this.#c = counters;
     this.#clock = clock;
     this.#mac = mac;
@@ -214,7 +219,8 @@ export class Arp {
    * do not come here.
    */
   output(daddr: number, len: number, flags: number): number {
-    const at = this.#slots.off(SLOT_TX);
+    const tx = this.#tx;
+    const at = tx.at;
     const now = this.#clock.nowMs();
     let e = this.#find(daddr);
     if (e >= 0 && usable(this.#state[e])) {
@@ -223,17 +229,19 @@ export class Arp {
         this.#due[e] = now + this.#o.delayMs;
       }
       this.#used[e] = now;
-      putMac(this.#mem.u8, at + ETH_DST, this.#macOf, e * 6);
-      return this.#txq.send(SLOT_TX, len, flags) ? SEND_OK : SEND_ENOBUFS;
+      putMac(tx.mem.u8, at + ETH_DST, this.#macOf, e * 6);
+      return tx.send(len, flags) ? SEND_OK : SEND_ENOBUFS;
     }
     if (e < 0) e = this.#alloc(daddr);
     if (e < 0) {
+      tx.abort();
       this.#c[SC.txDropArpQueueFull]++;
       return SEND_ENOBUFS;
     }
     this.#used[e] = now;
-    // Parked first: the request is built in the transmit slot, which holds the frame.
-    const parked = this.#queue.park(e, this.#mem.u8, at, len, flags);
+    // Parked first: the request is built in the transmit slot, which may hold the frame.
+    const parked = this.#queue.park(e, tx.mem.u8, at, len, flags);
+    tx.abort();
     if (!parked) this.#c[SC.txDropArpQueueFull]++;
     this.#resolve(e, now);
     return parked ? SEND_OK : SEND_ENOBUFS;

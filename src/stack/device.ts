@@ -3,6 +3,7 @@
  * an in-memory wire. Flag words are netif.h's own bits, so netfront passes them through:
  * `receive` takes an rx response's NETRXF_* flags, `transmit` gives a tx request's NETTXF_*.
  */
+import type { Mem } from "../wire/mem.js";
 import {
   NETRXF_csum_blank,
   NETRXF_data_validated,
@@ -36,6 +37,17 @@ export interface NetDevice {
    * `NetStack.onWritable()`.
    */
   transmit(frame: Uint8Array, len: number, flags: number): boolean;
+  /**
+   * Zero-copy transmit, optional (netfront has it): the memory lent buffers live in, and
+   * `txBuffer(maxLen)` lending one (its byte offset in `txMem`; -1 when none) for the stack
+   * to build a frame of at most `maxLen` bytes in, then `txCommit(len, flags)` sending it
+   * (false: not sent, the stack falls back to `transmit` and `txAbort`s) or `txAbort()`.
+   * A device without them gets every frame through `transmit`.
+   */
+  readonly txMem?: Mem;
+  txBuffer?(maxLen: number): number;
+  txCommit?(len: number, flags: number): boolean;
+  txAbort?(): void;
   /**
    * The stack joined (left) the group whose MAC is `mac`: a device whose backend filters
    * multicast passes it on (netfront: MCAST_ADD/DEL). Absent: the device filters nothing.

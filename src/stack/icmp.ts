@@ -20,6 +20,7 @@ import {
   setIcmpType,
 } from "../wire/net/icmp.js";
 import { IPPROTO_ICMP, IPV4_SADDR } from "../wire/net/ipv4.js";
+import { copyAcross } from "./copy.js";
 import { SC } from "./counters.js";
 import { RX_CSUM_BLANK, RX_DATA_VALIDATED } from "./device.js";
 import type { Ipv4, L4Receiver } from "./ipv4.js";
@@ -72,11 +73,12 @@ export class Icmp implements L4Receiver {
   /** The request's identifier, sequence and data go back unchanged (RFC 792). */
   #echo(ipAt: number, l4At: number, l4Len: number): void {
     const m = this.#mem;
-    const out = this.#ipv4.l4Off;
-    m.u8.copyWithin(out, l4At, l4At + l4Len);
-    setIcmpType(m, out, ICMP_ECHOREPLY);
-    setIcmpCode(m, out, 0);
-    icmpFillChecksum(m, out, l4Len);
+    const out = this.#ipv4.beginL4(l4Len);
+    const o = this.#ipv4.txMem;
+    copyAcross(o, out, m, l4At, l4Len);
+    setIcmpType(o, out, ICMP_ECHOREPLY);
+    setIcmpCode(o, out, 0);
+    icmpFillChecksum(o, out, l4Len);
     const saddr = m.dv.getInt32(ipAt + IPV4_SADDR);
     this.#ipv4.outputTo(saddr, ipAt - ETH_HLEN + ETH_SRC, IPPROTO_ICMP, l4Len, 0);
   }

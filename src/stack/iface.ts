@@ -24,8 +24,10 @@
  * Datapath: `receive` copies the frame into the stack's private memory before reading a
  * byte (the device may reuse its buffer at once, and a peer still writing it cannot
  * change what was checked), then checks every length against the copy; nothing a frame
- * holds can make it throw, and every refused frame is counted by reason. Replies are built
- * in one reused transmit slot: echo (ICMP and UDP) allocates nothing per packet. A full
+ * holds can make it throw, and every refused frame is counted by reason. Frames are built
+ * in a TX buffer the device lends when it has that API (netfront's txBuffer/txCommit: no
+ * copy in the driver) and nothing waits in the queue, else in one reused transmit slot:
+ * echo (ICMP and UDP) allocates nothing per packet either way. A full
  * device ring queues a bounded number of frames, flushed on `onWritable()`; beyond that,
  * drops are counted. Time comes from an injected Clock and Timers (one periodic tick runs
  * ARP expiry and retries and ping deadlines), so tests are deterministic.
@@ -47,6 +49,7 @@ import { Ipv4 } from "./ipv4.js";
 import { ALL_HOSTS_GROUP, groupMac, isMulticast, McastGroups } from "./mcast-groups.js";
 import { Pinger, type PingOptions, type PingResult } from "./ping.js";
 import { FrameSlots, SLOT_FIRST_FREE, SLOT_RX } from "./slots.js";
+import { TxFrame } from "./tx-frame.js";
 import { TxQueue } from "./txqueue.js";
 import { Udp, type UdpHandler, type UdpSocket } from "./udp.js";
 import { startUdpEcho, UDP_ECHO_PORT } from "./udp-echo.js";
@@ -145,8 +148,9 @@ export class NetStack {
     const mem = slots.mem;
     const mac = macBytes(dev.mac);
     this.#txq = new TxQueue(dev, slots, c, SLOT_FIRST_FREE, txQueueLen);
-    this.#arp = new Arp(mem, slots, this.#txq, c, this.#clock, mac, ip, arpOpts, pendBytes);
-    const ipv4 = new Ipv4(mem, slots, this.#arp, this.#txq, c, mac, ip, prefixLen, ttl);
+    const tx = new TxFrame(dev, slots, this.#txq, c);
+    this.#arp = new Arp(mem, slots, this.#txq, tx, c, this.#clock, mac, ip, arpOpts, pendBytes);
+    const ipv4 = new Ipv4(mem, slots, this.#arp, tx, c, mac, ip, prefixLen, ttl);
     this.#pinger = new Pinger(mem, ipv4, this.#clock, c, opts.pingId ?? dev.mac % 0x10000);
     ipv4.icmp = new Icmp(mem, ipv4, c, this.#pinger);
     this.udp = new Udp(mem, slots, ipv4, c, ip, dev.offloadsChecksum);

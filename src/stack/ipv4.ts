@@ -39,8 +39,8 @@ import { SC } from "./counters.js";
 import { putEthSrcType, putMac } from "./ethernet.js";
 import { isMulticast, type McastGroups } from "./mcast-groups.js";
 import { SEND_EINVAL, SEND_ENOBUFS, SEND_OK } from "./send-status.js";
-import { type FrameSlots, SLOT_TX } from "./slots.js";
-import type { TxQueue } from "./txqueue.js";
+import type { FrameSlots } from "./slots.js";
+import type { TxFrame } from "./tx-frame.js";
 
 export interface L4Receiver {
   /**
@@ -56,7 +56,7 @@ export class Ipv4 {
   readonly #mem: Mem;
   readonly #slots: FrameSlots;
   readonly #arp: Arp;
-  readonly #txq: TxQueue;
+  readonly #tx: TxFrame;
   readonly #c: Float64Array;
   readonly #mac: Uint8Array;
   readonly #ip: number;
@@ -73,7 +73,7 @@ export class Ipv4 {
     mem: Mem,
     slots: FrameSlots,
     arp: Arp,
-    txq: TxQueue,
+    tx: TxFrame,
     counters: Float64Array,
     mac: Uint8Array,
     ip: number,
@@ -83,7 +83,7 @@ export class Ipv4 {
     this.#mem = mem;
     this.#slots = slots;
     this.#arp = arp;
-    this.#txq = txq;
+    this.#tx = tx;
     this.#c = counters;
     this.#mac = mac;
     this.#ip = ip | 0;
@@ -91,9 +91,23 @@ export class Ipv4 {
     this.#ttl = ttl;
   }
 
-  /** Where a sender writes its L4 message in the transmit slot. */
-  get l4Off(): number {
-    return this.#slots.off(SLOT_TX) + ETH_HLEN + IPV4_HLEN;
+  /**
+   * Starts a packet with an `l4Len`-byte L4 message (at most l4Max): returns where the
+   * sender writes the message in `txMem`. Ended by `output`/`outputTo` or `abort`.
+   */
+  beginL4(l4Len: number): number {
+    this.#tx.begin(ETH_HLEN + IPV4_HLEN + l4Len);
+    return this.#tx.at + ETH_HLEN + IPV4_HLEN;
+  }
+
+  /** The memory the packet begun by `beginL4` is built in (a lent device buffer or the stack's). */
+  get txMem(): Mem {
+    return this.#tx.mem;
+  }
+
+  /** Drops the packet begun by `beginL4`. */
+  abort(): void {
+    this.#tx.abort();
   }
 
   /** The largest L4 message one packet carries. */
@@ -143,27 +157,30 @@ export class Ipv4 {
 
   /**
    * Puts the IPv4 and Ethernet headers in front of the `l4Len`-byte message the caller
-   * wrote at `l4Off` and sends it to `daddr` (int32 or u32), through ARP unless broadcast.
+   * wrote where `beginL4` said and sends it to `daddr` (int32 or u32), through ARP unless broadcast.
    */
   output(daddr: number, protocol: number, l4Len: number, flags: number): number {
     daddr |= 0;
     const group = isMulticast(daddr);
-    if (daddr === this.#ip || daddr === 0 || (isMartian(daddr) && daddr !== -1 && !group)) return SEND_EINVAL;
+    if (daddr === this.#ip || daddr === 0 || (isMartian(daddr) && daddr !== -1 && !group)) {
+      this.#tx.abort();
+      return SEND_EINVAL;
+    }
     const at = this.#header(daddr, protocol, l4Len);
     const len = ETH_HLEN + IPV4_HLEN + l4Len;
+    const u8 = this.#tx.mem.u8;
     if (group) {
-      const u8 = this.#mem.u8;
       u8[at + ETH_DST] = 0x01;
       u8[at + ETH_DST + 1] = 0x00;
       u8[at + ETH_DST + 2] = 0x5e;
       u8[at + ETH_DST + 3] = (daddr >>> 16) & 0x7f;
       u8[at + ETH_DST + 4] = (daddr >>> 8) & 0xff;
       u8[at + ETH_DST + 5] = daddr & 0xff;
-      return this.#txq.send(SLOT_TX, len, flags) ? SEND_OK : SEND_ENOBUFS;
+      return this.#tx.send(len, flags) ? SEND_OK : SEND_ENOBUFS;
     }
     if (daddr !== -1 && daddr !== this.#bcast) return this.#arp.output(daddr, len, flags);
-    for (let i = 0; i < 6; i++) this.#mem.u8[at + ETH_DST + i] = 0xff;
-    return this.#txq.send(SLOT_TX, len, flags) ? SEND_OK : SEND_ENOBUFS;
+    for (let i = 0; i < 6; i++) u8[at + ETH_DST + i] = 0xff;
+    return this.#tx.send(len, flags) ? SEND_OK : SEND_ENOBUFS;
   }
 
   /**
@@ -172,14 +189,14 @@ export class Ipv4 {
    */
   outputTo(daddr: number, macAt: number, protocol: number, l4Len: number, flags: number): number {
     const at = this.#header(daddr | 0, protocol, l4Len);
-    putMac(this.#mem.u8, at + ETH_DST, this.#mem.u8, macAt);
-    return this.#txq.send(SLOT_TX, ETH_HLEN + IPV4_HLEN + l4Len, flags) ? SEND_OK : SEND_ENOBUFS;
+    putMac(this.#tx.mem.u8, at + ETH_DST, this.#mem.u8, macAt);
+    return this.#tx.send(ETH_HLEN + IPV4_HLEN + l4Len, flags) ? SEND_OK : SEND_ENOBUFS;
   }
 
-  /** Writes our Ethernet source and the IPv4 header in the transmit slot; returns the frame offset. */
+  /** Writes our Ethernet source and the IPv4 header in front of the message; returns the frame offset. */
   #header(daddr: number, protocol: number, l4Len: number): number {
-    const m = this.#mem;
-    const at = this.#slots.off(SLOT_TX);
+    const m = this.#tx.mem;
+    const at = this.#tx.at;
     putEthSrcType(m.u8, at, this.#mac, ETH_P_IP);
     const ip = at + ETH_HLEN;
     setIpv4Ihl(m, ip, 5);

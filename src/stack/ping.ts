@@ -90,8 +90,8 @@ export class Pinger implements EchoReplySink {
     if (!(Number.isInteger(dataLen) && dataLen >= 0 && ICMP_HLEN + dataLen <= this.#ipv4.l4Max)) {
       return Promise.resolve({ ok: false, seq, reason: "EMSGSIZE" });
     }
-    const m = this.#mem;
-    const at = this.#ipv4.l4Off;
+    const at = this.#ipv4.beginL4(ICMP_HLEN + dataLen);
+    const m = this.#ipv4.txMem;
     setIcmpType(m, at, ICMP_ECHO);
     setIcmpCode(m, at, 0);
     setIcmpEchoId(m, at, this.#id);

@@ -24,6 +24,7 @@ import {
   udpDest,
   udpLen,
 } from "../wire/net/udp.js";
+import { copyAcross } from "./copy.js";
 import { SC } from "./counters.js";
 import { RX_CSUM_BLANK, RX_DATA_VALIDATED, TX_CSUM_BLANK, TX_DATA_VALIDATED } from "./device.js";
 import type { Ipv4, L4Receiver } from "./ipv4.js";
@@ -150,9 +151,9 @@ export class Udp implements L4Receiver {
       );
     }
     if (UDP_HLEN + len > this.#ipv4.l4Max) return SEND_EMSGSIZE;
-    const m = this.#mem;
-    const at = this.#ipv4.l4Off;
-    this.#copyIn(at + UDP_HLEN, data, off, len);
+    const at = this.#ipv4.beginL4(UDP_HLEN + len);
+    const m = this.#ipv4.txMem;
+    this.#copyIn(m, at + UDP_HLEN, data, off, len);
     setUdpSource(m, at, sport);
     setUdpDest(m, at, dport);
     setUdpLen(m, at, UDP_HLEN + len);
@@ -173,10 +174,15 @@ export class Udp implements L4Receiver {
     return status;
   }
 
-  /** Copies without allocating: copyWithin inside the stack's memory, else a byte loop. */
-  #copyIn(to: number, data: Uint8Array, off: number, len: number): void {
-    const u8 = this.#mem.u8;
-    if (data.buffer === u8.buffer) {
+  /**
+   * Copies the payload into the frame at `to` in `m` without allocating: from the stack's own
+   * memory (an echo) or the frame's (a lent buffer) by word or copyWithin, else a byte loop.
+   */
+  #copyIn(m: Mem, to: number, data: Uint8Array, off: number, len: number): void {
+    const u8 = m.u8;
+    if (data.buffer === this.#mem.buffer) {
+      copyAcross(m, to, this.#mem, data.byteOffset + off, len);
+    } else if (data.buffer === u8.buffer) {
       const from = data.byteOffset + off;
       u8.copyWithin(to, from, from + len);
     } else if (off === 0 && len === data.length) {

@@ -63,6 +63,13 @@ test("a guest of its own connects a Netif, ARPs for a pvnet guest by hand, and d
     assert.ok((user.replyLen as number) >= 42, "the peer's ARP reply: Ethernet and ARP headers");
     assert.ok((user.txPackets as number) >= 1 && (user.txPackets as number) <= (user.sent as number) + 1);
     assert.ok((user.rxPackets as number) >= 1);
+    assert.ok((user.lentAt as number) >= 0, "a TX buffer was lent");
+    assert.equal(user.lentCommitted, true);
+    assert.ok((user.lentReplyLen as number) >= 42, "the request built in place was answered");
+    assert.ok((user.lentTxPackets as number) > (user.txPackets as number), "the lent frame was counted");
+    assert.ok((user.lentAtDisconnect as number) >= 0);
+    assert.equal(user.commitAfterDisconnect, false);
+    assert.equal(user.lendAfterDisconnect, -1);
     assert.equal(user.stateAfter, XenbusState.Closed);
     assert.equal(user.carrierAfter, false);
     const lonely = results.get(3)!;

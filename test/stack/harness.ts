@@ -13,6 +13,7 @@ import {
   TX_DATA_VALIDATED,
 } from "../../src/stack/device.js";
 import { NetStack, type StackOptions } from "../../src/stack/iface.js";
+import { type Mem, privateMem } from "../../src/wire/mem.js";
 import { onesSum } from "../../src/wire/net/checksum.js";
 import { ETH_HLEN, ETH_P_IP } from "../../src/wire/net/ethernet.js";
 import { IPPROTO_UDP, IPV4_HLEN } from "../../src/wire/net/ipv4.js";
@@ -28,29 +29,94 @@ export interface SentFrame {
   flags: number;
 }
 
-/** A device that records what it sends and can play a full ring. */
+/** Bytes per buffer a lending TestDevice lends, and how many it rotates through. */
+const LEND_BUF = 2048;
+const LEND_BUFS = 4;
+
+export interface TestDeviceOptions {
+  mtu?: number;
+  offloadsChecksum?: boolean;
+  /** Lend TX buffers (the zero-copy API), each starting `lendOffset` bytes into a 2 KiB buffer. */
+  lends?: boolean;
+  lendOffset?: number;
+}
+
+/**
+ * A device that records what it sends and can play a full ring. With `lends` it also lends
+ * TX buffers, each filled with 0xa5 first so a field the stack forgets to write shows.
+ */
 export class TestDevice implements NetDevice {
   readonly mac: number;
   readonly mtu: number;
   readonly offloadsChecksum: boolean;
   readonly sent: SentFrame[] = [];
-  /** While true, transmit refuses every frame (ring full). */
+  /** While true, transmit refuses every frame (ring full), and nothing is lent. */
   full = false;
   /** Called with each accepted frame (a copy). */
   onSend: ((f: SentFrame) => void) | undefined;
+  readonly txMem: Mem | undefined;
+  /** While true, txBuffer has nothing to lend (the stack must use transmit). */
+  noLend = false;
+  /** While true, txCommit refuses (as netfront does when the flow's queue is full). */
+  refuseCommit = false;
+  /** False: frames are counted, not copied into `sent` (for allocation tests). */
+  record = true;
+  /** Frames sent by commit, by transmit; lends taken back unsent. */
+  committed = 0;
+  transmitted = 0;
+  aborted = 0;
+  readonly #lendOffset: number;
+  #lentAt = -1;
+  #next = 0;
 
-  constructor(mac: number, opts: { mtu?: number; offloadsChecksum?: boolean } = {}) {
+  constructor(mac: number, opts: TestDeviceOptions = {}) {
     this.mac = mac;
     this.mtu = opts.mtu ?? 1500;
     this.offloadsChecksum = opts.offloadsChecksum ?? false;
+    this.txMem = opts.lends ? privateMem(LEND_BUF * LEND_BUFS) : undefined;
+    this.#lendOffset = opts.lendOffset ?? 0;
   }
 
   transmit(frame: Uint8Array, len: number, flags: number): boolean {
     if (this.full) return false;
-    const f = { bytes: frame.slice(0, len), flags };
+    this.transmitted++;
+    if (this.record) this.#record(frame.slice(0, len), flags);
+    return true;
+  }
+
+  get lending(): boolean {
+    return this.#lentAt >= 0;
+  }
+
+  txBuffer(maxLen: number): number {
+    const m = this.txMem;
+    if (m === undefined || this.full || this.noLend || maxLen > LEND_BUF - this.#lendOffset) return -1;
+    if (this.#lentAt < 0) {
+      const base = (this.#next++ % LEND_BUFS) * LEND_BUF;
+      m.u8.fill(0xa5, base, base + LEND_BUF);
+      this.#lentAt = base + this.#lendOffset;
+    }
+    return this.#lentAt;
+  }
+
+  txCommit(len: number, flags: number): boolean {
+    const at = this.#lentAt;
+    if (at < 0 || this.txMem === undefined || this.refuseCommit) return false;
+    this.#lentAt = -1;
+    this.committed++;
+    if (this.record) this.#record(this.txMem.u8.slice(at, at + len), flags);
+    return true;
+  }
+
+  txAbort(): void {
+    if (this.#lentAt >= 0) this.aborted++;
+    this.#lentAt = -1;
+  }
+
+  #record(bytes: Uint8Array, flags: number): void {
+    const f = { bytes, flags };
     this.sent.push(f);
     this.onSend?.(f);
-    return true;
   }
 }
 
@@ -101,13 +167,15 @@ export interface PairOptions {
   a?: Partial<StackOptions>;
   b?: Partial<StackOptions>;
   up?: boolean;
+  /** Both devices lend TX buffers (the stack builds frames in place). */
+  lends?: boolean;
 }
 
 export function pair(opts: PairOptions = {}): Pair {
   const timers = new ManualTimers();
   const clock = timersClock(timers);
-  const devA = new TestDevice(MAC_A, { offloadsChecksum: opts.offloadA ?? false });
-  const devB = new TestDevice(MAC_B, { offloadsChecksum: opts.offloadB ?? false });
+  const devA = new TestDevice(MAC_A, { offloadsChecksum: opts.offloadA ?? false, lends: opts.lends });
+  const devB = new TestDevice(MAC_B, { offloadsChecksum: opts.offloadB ?? false, lends: opts.lends });
   const a = new NetStack(devA, { ip: IP_A, clock, timers, ...opts.a });
   const b = new NetStack(devB, { ip: IP_B, clock, timers, ...opts.b });
   const cut = { a: false, b: false };

@@ -50,13 +50,15 @@ async function arp(dom: Domain, me: number, peer: number): Promise<Record<string
   req.copyWithin(22, 6, 12);
   dv.setUint32(28, me);
   dv.setUint32(38, peer);
-  const reply = new Promise<number>((resolve) =>
-    netif.listen((frame, off, len) => {
-      const v = new DataView(frame.buffer, frame.byteOffset + off, len);
-      if (len >= 42 && v.getUint16(12) === 0x0806 && v.getUint16(20) === 2 && v.getUint32(28) === peer)
-        resolve(len);
-    }),
-  );
+  const replied = (): Promise<number> =>
+    new Promise<number>((resolve) =>
+      netif.listen((frame, off, len) => {
+        const v = new DataView(frame.buffer, frame.byteOffset + off, len);
+        if (len >= 42 && v.getUint16(12) === 0x0806 && v.getUint16(20) === 2 && v.getUint32(28) === peer)
+          resolve(len);
+      }),
+    );
+  const reply = replied();
   // The peer's vif may come up after ours: ask again until it answers.
   let sent = 0;
   const timer = setInterval(() => {
@@ -77,7 +79,29 @@ async function arp(dom: Domain, me: number, peer: number): Promise<Record<string
     txPackets: stats.tx_packets,
     rxPackets: stats.rx_packets,
   };
-  await netif.disconnect();
+  // The request again, built in a lent TX buffer (zero-copy): the peer answers it too.
+  const reply2 = replied();
+  const at = netif.txBuffer(req.length);
+  netif.txMem.u8.set(req, at);
+  const lentCommitted = netif.txCommit(req.length);
+  netif.flush();
+  const lentReplyLen = await reply2;
+  const lentTxPackets = netif.stats().tx_packets;
+  // A lend still open when the vif goes away: the commit is refused, nothing throws.
+  const lentAtDisconnect = netif.txBuffer(req.length);
   await netif.disconnect(); // a second call waits for the first
-  return { ...out, stateAfter: netif.status().state, carrierAfter: netif.carrier };
+  const commitAfterDisconnect = netif.txCommit(req.length);
+  netif.txAbort();
+  return {
+    ...out,
+    lentAt: at,
+    lentCommitted,
+    lentReplyLen,
+    lentTxPackets,
+    lentAtDisconnect,
+    commitAfterDisconnect,
+    lendAfterDisconnect: netif.txBuffer(60),
+    stateAfter: netif.status().state,
+    carrierAfter: netif.carrier,
+  };
 }
