@@ -153,7 +153,7 @@ export class NetStack {
     const ipv4 = new Ipv4(mem, slots, this.#arp, tx, c, mac, ip, prefixLen, ttl);
     this.#pinger = new Pinger(mem, ipv4, this.#clock, c, opts.pingId ?? dev.mac % 0x10000);
     ipv4.icmp = new Icmp(mem, ipv4, c, this.#pinger);
-    this.udp = new Udp(mem, slots, ipv4, c, ip, dev.offloadsChecksum);
+    this.udp = new Udp(mem, slots, ipv4, c, ip, dev);
     ipv4.udp = this.udp;
     ipv4.groups = this.#groups;
     this.#eth = new EthernetIn(mem.u8, mac, c, this.#arp, ipv4, this.#groups);

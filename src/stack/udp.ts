@@ -81,18 +81,26 @@ export class Udp implements L4Receiver {
   readonly #slots: FrameSlots;
   readonly #ipv4: Ipv4;
   readonly #c: Float64Array;
-  readonly #offload: boolean;
+  // Read per datagram: a device learns its peer's features when its queues connect, after the stack is built.
+  readonly #dev: { readonly offloadsChecksum: boolean };
   readonly #ip: number;
   readonly #sockets = new Map<number, UdpSocket>();
   #nextEphemeral = UDP_EPHEMERAL_FIRST;
 
-  constructor(mem: Mem, slots: FrameSlots, ipv4: Ipv4, counters: Float64Array, ip: number, offload: boolean) {
+  constructor(
+    mem: Mem,
+    slots: FrameSlots,
+    ipv4: Ipv4,
+    counters: Float64Array,
+    ip: number,
+    dev: { readonly offloadsChecksum: boolean },
+  ) {
     this.#mem = mem;
     this.#slots = slots;
     this.#ipv4 = ipv4;
     this.#c = counters;
     this.#ip = ip | 0;
-    this.#offload = offload;
+    this.#dev = dev;
   }
 
   /** Binds `port` (0: the next free ephemeral port); a port in use is EADDRINUSE. */
@@ -160,7 +168,7 @@ export class Udp implements L4Receiver {
     // Addresses as int32: the pseudo-header sum splits them into halves all the same.
     const sum = ipv4PseudoHeaderSum(this.#ip, daddr | 0, IPPROTO_UDP, UDP_HLEN + len);
     let flags = 0;
-    if (this.#offload) {
+    if (this.#dev.offloadsChecksum) {
       // CHECKSUM_PARTIAL: the field holds the folded pseudo-header sum, not complemented.
       setUdpCheck(m, at, sum);
       flags = TX_CSUM_BLANK | TX_DATA_VALIDATED;
