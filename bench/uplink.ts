@@ -242,6 +242,7 @@ export async function measureTx(frameBytes: number, warmupMs: number, measureMs:
 interface RxMeasured {
   mpps: number;
   cpuUs: number;
+  userUs: number;
 }
 
 /** Frames per second (millions) a guest receives from the uplink under a blast. */
@@ -267,7 +268,11 @@ async function rxUplink(frameBytes: number, warmupMs: number, measureMs: number)
     const cpu0 = process.cpuUsage();
     const ms = await every(measureMs, step);
     const cpu = process.cpuUsage(cpu0);
-    return { mpps: got / ms / 1000, cpuUs: (cpu.user + cpu.system) / Math.max(1, got) };
+    return {
+      mpps: got / ms / 1000,
+      cpuUs: (cpu.user + cpu.system) / Math.max(1, got),
+      userUs: cpu.user / Math.max(1, got),
+    };
   } finally {
     await tx.close();
     await u.close();
@@ -293,7 +298,11 @@ async function rxBare(frameBytes: number, warmupMs: number, measureMs: number): 
     const cpu0 = process.cpuUsage();
     const ms = await every(measureMs, () => {});
     const cpu = process.cpuUsage(cpu0);
-    return { mpps: n / ms / 1000, cpuUs: (cpu.user + cpu.system) / Math.max(1, n) };
+    return {
+      mpps: n / ms / 1000,
+      cpuUs: (cpu.user + cpu.system) / Math.max(1, n),
+      userUs: cpu.user / Math.max(1, n),
+    };
   } finally {
     await tx.close();
     await new Promise<void>((r) => sink.close(() => r()));
@@ -377,6 +386,7 @@ export async function benchUplink(opts: BenchOptions): Promise<BenchRow[]> {
       mpps: cr,
       gbps: gbpsOf(cr, frameBytes),
       cpuUsPerPacket: crcpu,
+      userUsPerPacket: median(rx.map((x) => x.ceiling.userUs)),
     });
     add({
       name: "VXLAN uplink receive -> VALE -> guest",
@@ -385,6 +395,7 @@ export async function benchUplink(opts: BenchOptions): Promise<BenchRow[]> {
       mpps: ur,
       gbps: gbpsOf(ur, frameBytes),
       cpuUsPerPacket: urcpu,
+      userUsPerPacket: median(rx.map((x) => x.uplink.userUs)),
       ofCeiling: ratio(ur, cr),
       ofCeilingByCpu: ratio(crcpu, urcpu),
     });

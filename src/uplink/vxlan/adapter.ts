@@ -135,10 +135,12 @@ export class VxlanAdapter extends NicAdapter {
   readonly #done: ((err: Error | null) => void)[];
   #stalled = false;
   /**
-   * Learning's clock, read once per rxsync (each pump) rather than per datagram: ageing
-   * counts in minutes, so a turn's staleness does not matter.
+   * Learning's clock, read at most once between two rxsyncs (each pump) rather than per
+   * datagram: ageing counts in minutes, so a turn's staleness does not matter.
    */
   #rxNow = 0;
+  /** Set by each rxsync; the next datagram that learns reads the clock (once per batch). */
+  #rxClockStale = true;
   /** The same for the direct TX path, read once per switch batch. */
   #txNow = 0;
   /** The last sender and its remote index: a burst from one peer skips the map. */
@@ -360,7 +362,7 @@ export class VxlanAdapter extends NicAdapter {
   }
 
   protected override rxSynced(): void {
-    this.#rxNow = this.#now();
+    this.#rxClockStale = true;
   }
 
   /**
@@ -393,8 +395,13 @@ export class VxlanAdapter extends NicAdapter {
     if ((msg[VXLAN_HLEN] & 1) !== 0) c[MULTICAST]++;
     if ((msg[src] & 1) === 0) {
       const remote = this.#remoteOf(address);
-      if (remote !== FDB_NONE)
+      if (remote !== FDB_NONE) {
+        if (this.#rxClockStale) {
+          this.#rxClockStale = false;
+          this.#rxNow = this.#now();
+        }
         this.fdb.learn(msg.readUInt16BE(src), msg.readUInt32BE(src + 2), remote, this.#rxNow);
+      }
     }
   }
 
