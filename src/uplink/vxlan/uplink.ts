@@ -37,8 +37,8 @@ export interface VxlanUplinkStatus {
 }
 
 const DEFAULT_SOCKET_BUFFER = 4 << 20;
-/** Static remotes given a connected socket of their own; any beyond share the bound one. */
-export const VXLAN_MAX_LINKS = 32;
+/** Static remotes given a connected socket of their own (the config allows as many). */
+export const VXLAN_MAX_LINKS = 64;
 
 /**
  * A socket bound to `local` on a port the kernel picks and connected to `r`, or null when
