@@ -25,7 +25,7 @@ import {
 import { NetmapRegion } from "../netmap/mem.js";
 
 /** Received frames up to this many bytes are copied by a JS loop (see rxFill). */
-const RX_LOOP_MAX = 96;
+export const RX_LOOP_MAX = 96;
 
 /** `rxFill` results: the frame is on the ring, or why not. */
 export const RX_FILLED = 0;
@@ -146,7 +146,7 @@ export abstract class NicAdapter implements NetmapAdapter {
 }
 
 /** Copies `src[at, at + len)` to `d8[to, to + len)`; `to` is a multiple of 4. */
-function copyIn(
+export function copyIn(
   d8: Uint8Array,
   d32: Uint32Array,
   to: number,

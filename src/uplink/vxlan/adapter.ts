@@ -22,12 +22,12 @@
 import type { Counters } from "../../base/counters.js";
 import type { KRing } from "../../netmap/kring.js";
 import { NETMAP_BUF_RESERVED, NETMAP_MAX_FRAGS, NS_MOREFRAG, ringSlot } from "../../netmap/layout.js";
-import type { ValeFrags } from "../../vale/frags.js";
+import { ValeFrags } from "../../vale/frags.js";
 import { copyBytes } from "../../wire/copy.js";
-import { memOf } from "../../wire/mem.js";
+import { type Mem, memOf, privateMem } from "../../wire/mem.js";
 import { ETH_HLEN } from "../../wire/net/ethernet.js";
 import { VXLAN_HLEN } from "../../wire/net/vxlan.js";
-import { NicAdapter, RX_FILLED, RX_FULL } from "../nic-adapter.js";
+import { copyIn, NicAdapter, RX_FILLED, RX_FULL, RX_LOOP_MAX } from "../nic-adapter.js";
 import type { VxlanRemote } from "./config.js";
 import { VXLAN_COUNTERS, type VxlanCounter, vxlanCounters } from "./counters.js";
 import {
@@ -143,6 +143,16 @@ export class VxlanAdapter extends NicAdapter {
   #rxClockStale = true;
   /** The same for the direct TX path, read once per switch batch. */
   #txNow = 0;
+  /**
+   * Set by the uplink's switch port: a received frame enters the switch at once (by
+   * reference to `#stage`, which the switch copies from before returning), instead of
+   * through the RX ring and a pump. One frame's staging, reused, stays in cache; the ring's
+   * slots, its rxsyncs and the forward loop's setup per batch are saved. The ring path
+   * stays for anyone driving the device's rings directly.
+   */
+  rxDirect: ((f: ValeFrags) => void) | null = null;
+  readonly #stage: Mem = privateMem(2048);
+  readonly #stageFrags = new ValeFrags(this.#stage);
   /** The last sender and its remote index: a burst from one peer skips the map. */
   #lastAddress = "";
   #lastRemote = FDB_NONE;
@@ -365,6 +375,11 @@ export class VxlanAdapter extends NicAdapter {
     this.#rxClockStale = true;
   }
 
+  /** The direct path's batch is over (the switch was flushed): the clock is read afresh. */
+  rxTurn(): void {
+    this.#rxClockStale = true;
+  }
+
   /**
    * A datagram arrived from `address` (the socket's 'message'): checked, counted, and its
    * inner frame put on the RX ring, or dropped and counted. Never throws.
@@ -383,11 +398,14 @@ export class VxlanAdapter extends NicAdapter {
       return;
     }
     const len = msg.length - VXLAN_HLEN;
-    const r = this.rxFill(msg, VXLAN_HLEN, len);
-    if (r !== RX_FILLED) {
-      if (r === RX_FULL) c[RX_MISSED]++;
-      else c[RX_DROPPED]++;
-      return;
+    const direct = this.rxDirect;
+    if (direct === null) {
+      const r = this.rxFill(msg, VXLAN_HLEN, len);
+      if (r !== RX_FILLED) {
+        if (r === RX_FULL) c[RX_MISSED]++;
+        else c[RX_DROPPED]++;
+        return;
+      }
     }
     c[RX_PKTS]++;
     c[RX_BYTES] += len;
@@ -402,6 +420,17 @@ export class VxlanAdapter extends NicAdapter {
         }
         this.fdb.learn(msg.readUInt16BE(src), msg.readUInt32BE(src + 2), remote, this.#rxNow);
       }
+    }
+    if (direct !== null) {
+      // classifyDatagram held len to maxFrame, which the MTU's cap keeps within the stage.
+      const stage = this.#stage;
+      if (len <= RX_LOOP_MAX) copyIn(stage.u8, stage.u32, 0, msg, VXLAN_HLEN, len);
+      else msg.copy(stage.u8, 0, VXLAN_HLEN, VXLAN_HLEN + len);
+      const f = this.#stageFrags;
+      f.clear();
+      f.push(stage, 0, len);
+      direct(f);
+      this.onRx?.();
     }
   }
 
