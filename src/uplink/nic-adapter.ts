@@ -24,10 +24,10 @@ import {
 } from "../netmap/layout.js";
 import { NetmapRegion } from "../netmap/mem.js";
 
-/** `rxFill` results: the frame is on the ring, or why not. */
 /** Received frames up to this many bytes are copied by a JS loop (see rxFill). */
-const RX_LOOP_MAX = 128;
+export const RX_LOOP_MAX = 96;
 
+/** `rxFill` results: the frame is on the ring, or why not. */
 export const RX_FILLED = 0;
 /** Not in netmap mode (no RX kring registered). */
 export const RX_NO_RING = 1;
@@ -128,13 +128,12 @@ export abstract class NicAdapter implements NetmapAdapter {
       if (!region.validBuf(buf)) return RX_BAD;
       const l = Math.min(bufSize, len - from);
       const to = region.bufOff(buf);
-      // Buffer.copy is a native call of a few hundred ns whatever the size: a short frame
-      // is cheaper copied byte by byte (measured on the VXLAN receive path).
-      if (l <= RX_LOOP_MAX) {
-        const d8 = m.u8;
-        const at0 = off + from;
-        for (let j = 0; j < l; j++) d8[to + j] = src[at0 + j]!;
-      } else src.copy(m.u8, to, off + from, off + from + l);
+      // Buffer.copy makes a view per call before its native copy: a short frame is cheaper
+      // copied by a JS loop, one 32-bit store per four bytes read (half the cost of a store
+      // per byte at 60 bytes; measured on the VXLAN receive path). A buffer starts on a
+      // 2 KiB boundary, so `to` is word-aligned; the host is little-endian (base/endian.ts).
+      if (l <= RX_LOOP_MAX) copyIn(m.u8, m.u32, to, src, off + from, l);
+      else src.copy(m.u8, to, off + from, off + from + l);
       from += l;
       slotSetLen(m, s, l);
       slotSetFlags(m, s, i + 1 < need ? NS_MOREFRAG : 0);
@@ -144,4 +143,21 @@ export abstract class NicAdapter implements NetmapAdapter {
     this.onRx?.();
     return RX_FILLED;
   }
+}
+
+/** Copies `src[at, at + len)` to `d8[to, to + len)`; `to` is a multiple of 4. */
+export function copyIn(
+  d8: Uint8Array,
+  d32: Uint32Array,
+  to: number,
+  src: Uint8Array,
+  at: number,
+  len: number,
+): void {
+  const words = len >>> 2;
+  const di = to >>> 2;
+  let a = at;
+  for (let i = 0; i < words; i++, a += 4)
+    d32[di + i] = src[a]! | (src[a + 1]! << 8) | (src[a + 2]! << 16) | (src[a + 3]! << 24);
+  for (let j = words << 2; j < len; j++) d8[to + j] = src[at + j]!;
 }

@@ -344,3 +344,56 @@ test("an uplink that cannot bind says which address and why", async () => {
     await first.close();
   }
 });
+
+test("vxlan uplink: a static remote gets its datagrams from a connected socket; learnt remotes from the bound port", async () => {
+  const sw = new ValeSwitch(`vale${process.pid % 100}`);
+  const g = new ValePort(sw, `${sw.name}:g`, 64).open();
+  const peer = createSocket("udp4");
+  const other = createSocket("udp4");
+  await new Promise<void>((r) => peer.bind(0, "127.0.0.1", r));
+  await new Promise<void>((r) => other.bind(0, "127.0.0.2", r));
+  const port = await freePort();
+  const u = await VxlanUplink.open(sw, {
+    local: "127.0.0.1",
+    port,
+    vni: 42,
+    remotes: [`127.0.0.1:${peer.address().port}`],
+    mtu: 1450,
+  });
+  const seen: { from: number; tag: number }[] = [];
+  peer.on("message", (m, r) => seen.push({ from: r.port, tag: m[8 + 14] }));
+  const toOther: { from: number; tag: number }[] = [];
+  other.on("message", (m, r) => toOther.push({ from: r.port, tag: m[8 + 14] }));
+  try {
+    put(g, [{ dst: BCAST, src: MAC_A, tag: 1 }]);
+    await until("the flood at the static remote", () => seen.length === 1);
+    assert.notEqual(seen[0]!.from, port, "sent from the connected socket's own port");
+    // A frame from a peer that is no static remote: its MAC is learnt against its address,
+    // and a reply to that MAC leaves from the bound port, to the uplink's port there.
+    const hello = Buffer.from([
+      0x08,
+      0,
+      0,
+      0,
+      0,
+      0,
+      42,
+      0,
+      ...MAC_A,
+      ...MAC_B,
+      0x08,
+      0,
+      9,
+      ...new Array(45).fill(0),
+    ]);
+    other.send(hello, port, "127.0.0.1");
+    await until("the learnt peer's frame in the guest", () => take(g).length === 1);
+    assert.equal(u.adapter.remotes.length, 2, "the other peer learnt as a remote");
+    assert.equal(u.adapter.remotes[1]!.address, "127.0.0.2");
+    assert.equal(u.adapter.remotes[1]!.port, port, "sent to, on the uplink's own port");
+  } finally {
+    await u.close();
+    g.close();
+    await Promise.all([peer, other].map((s) => new Promise<void>((r) => s.close(() => r()))));
+  }
+});

@@ -8,7 +8,7 @@ import { createSocket, type Socket } from "node:dgram";
 import { PvnetError } from "../../base/errors.js";
 import type { ValeSwitch } from "../../vale/switch.js";
 import { NicPort } from "../nic-port.js";
-import { VxlanAdapter } from "./adapter.js";
+import { VxlanAdapter, type VxlanLink } from "./adapter.js";
 import { parseRemote, type VxlanRemote, type VxlanUplinkConfig } from "./config.js";
 import { VXLAN_COUNTERS, type VxlanCounter } from "./counters.js";
 import { VxlanSwitchPort } from "./switch-port.js";
@@ -37,21 +37,62 @@ export interface VxlanUplinkStatus {
 }
 
 const DEFAULT_SOCKET_BUFFER = 4 << 20;
+/** Static remotes given a connected socket of their own (the config allows as many). */
+export const VXLAN_MAX_LINKS = 64;
+
+/**
+ * A socket bound to `local` on a port the kernel picks and connected to `r`, or null when
+ * it cannot be (the bound socket then sends to that remote). Its source port differs from
+ * the bound one, as the kernel's varies per flow (RFC 7348 asks only that receivers not
+ * rely on it; peers reply to their configured port).
+ */
+async function connectLink(local: string, r: VxlanRemote, size: number): Promise<Socket | null> {
+  const s = createSocket({ type: "udp4", recvBufferSize: size, sendBufferSize: size });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      s.once("error", reject);
+      s.bind(0, local, () =>
+        s.connect(r.port, r.address, () => {
+          s.off("error", reject);
+          resolve();
+        }),
+      );
+    });
+  } catch {
+    s.close();
+    return null;
+  }
+  // A refused send (ICMP unreachable) reaches the send's callback, which counts it.
+  s.on("error", () => {});
+  return s;
+}
 
 export class VxlanUplink {
   readonly adapter: VxlanAdapter;
   readonly config: VxlanUplinkConfig;
   readonly #sock: Socket;
+  /** Connected sockets, one per static remote that has one. */
+  readonly #links: readonly Socket[];
   readonly #port: NicPort;
   readonly #ageing: NodeJS.Timeout;
   #closed = false;
 
-  private constructor(sock: Socket, adapter: VxlanAdapter, port: NicPort, config: VxlanUplinkConfig) {
+  private constructor(
+    sock: Socket,
+    links: readonly Socket[],
+    adapter: VxlanAdapter,
+    port: NicPort,
+    config: VxlanUplinkConfig,
+  ) {
     this.#sock = sock;
+    this.#links = links;
     this.adapter = adapter;
     this.#port = port;
     this.config = config;
-    sock.on("message", (msg, rinfo) => adapter.receive(msg, rinfo.address));
+    const receive = (msg: Buffer, rinfo: { address: string }): void => adapter.receive(msg, rinfo.address);
+    sock.on("message", receive);
+    // A peer replying to the source port rather than its configured one is heard too.
+    for (const l of links) l.on("message", receive);
     const ageMs = adapter.fdb.ageingMs;
     this.#ageing = setInterval(
       () => adapter.fdb.age(performance.now()),
@@ -92,6 +133,9 @@ export class VxlanUplink {
     });
     // Late socket errors (an ICMP unreachable on a send) are the sends' callbacks' to count.
     sock.on("error", () => {});
+    const links = await Promise.all(
+      remotes.map((r, i) => (i < VXLAN_MAX_LINKS ? connectLink(config.local, r, size) : null)),
+    );
     const adapter = new VxlanAdapter({
       name: `vxlan${index}`,
       vni: config.vni,
@@ -99,6 +143,7 @@ export class VxlanUplink {
       remotes,
       learntPort: config.port,
       sender: sock,
+      links: links as (VxlanLink | null)[],
       slots: o.slots,
       ageingMs: o.ageingMs,
       counters: o.counters,
@@ -109,9 +154,16 @@ export class VxlanUplink {
       port = new NicPort(sw, adapter, (dev) => new VxlanSwitchPort(sw, dev, adapter));
     } catch (e) {
       sock.close();
+      for (const l of links) l?.close();
       throw e;
     }
-    return new VxlanUplink(sock, adapter, port, config);
+    return new VxlanUplink(
+      sock,
+      links.filter((l) => l !== null),
+      adapter,
+      port,
+      config,
+    );
   }
 
   /** The switch port's name (`vale0:vxlan0`). */
@@ -145,6 +197,8 @@ export class VxlanUplink {
     this.#closed = true;
     clearInterval(this.#ageing);
     this.#port.detach();
-    await new Promise<void>((resolve) => this.#sock.close(() => resolve()));
+    await Promise.all(
+      [this.#sock, ...this.#links].map((s) => new Promise<void>((resolve) => s.close(() => resolve()))),
+    );
   }
 }
