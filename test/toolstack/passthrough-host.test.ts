@@ -121,3 +121,22 @@ test("passthrough guest destroyed mid-handshake: Domain-0 back to baseline", asy
   await host.addGuest(ptGuest).then((domid) => host.destroyGuest(domid));
   await backToBaseline("destroyed mid-handshake");
 });
+
+test("passthrough vif detached from a live guest: its area is unmapped, its port and device gone", async () => {
+  const domid = await host.addGuest(ptGuest);
+  await until("the passthrough guest connected", 10_000, connected(domid));
+  const during = await host.resources();
+  await host.detachVif(domid, 0);
+  let last: Dom0Resources | undefined;
+  await until("the vif's resources released", 8000, async () => {
+    last = await host.resources();
+    return last.netbackVifs === baseline.netbackVifs && last.valePorts === baseline.valePorts;
+  });
+  await until("the area unmapped", 8000, async () => {
+    last = await host.resources();
+    // What is left of the guest in Domain-0: its xenstore ring.
+    return last.dom0Mappings === baseline.dom0Mappings + 1 && last.grantPins === baseline.grantPins + 1;
+  }).catch(() => assert.fail(`after detach ${JSON.stringify(last)}, during ${JSON.stringify(during)}`));
+  await host.destroyGuest(domid);
+  await backToBaseline("detached, then destroyed");
+});
