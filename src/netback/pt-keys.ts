@@ -28,7 +28,7 @@ export async function readPtKeys(xs: XsOps, frontDir: string): Promise<PtKeys> {
   if (!validPtSlots(slots))
     throw new DevError(
       "EINVAL",
-      `${frontDir}/${KEY_PT_SLOTS} ${slots}: a power of two from 64 to 1024 expected`,
+      `${frontDir}/${KEY_PT_SLOTS} ${slots}: a power of two from 64 to 512 expected`,
     );
   const want = ptLayout(slots).pages;
   if (pages !== want)

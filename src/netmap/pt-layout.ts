@@ -33,10 +33,14 @@ export const PT_CSB_RX = 16;
 export const CSB_GUEST_NEED_KICK = 0;
 export const CSB_HOST_NEED_KICK = 1;
 
-/** Slots per ring Domain-0 accepts: a power of two, so ring arithmetic stays simple. */
+/**
+ * Slots per ring Domain-0 accepts: a power of two, so ring arithmetic stays simple; at most
+ * 512, whose area (519 pages) one page directory can name (1024 slots would need 1035).
+ */
 export const PT_MIN_SLOTS = 64;
-export const PT_MAX_SLOTS = 1024;
-export const PT_DEFAULT_SLOTS = 256;
+export const PT_MAX_SLOTS = 512;
+/** The most slots: a receiver woken late still finds room for what arrived meanwhile. */
+export const PT_DEFAULT_SLOTS = 512;
 /** Buffers beyond the rings' own (netmap's extra buffers; none are used yet). */
 export const PT_EXTRA_BUFS = 0;
 
