@@ -291,19 +291,18 @@ export class PtFrontDevice implements FrontDevice, NetDevice {
     this.#dom.loop.defer(() => a.fatal(reason));
   }
 
-  /** Free TX slots now (after one look at the tail when the cached one is used up). */
-  #txRoom(a: Area): number {
+  /** Free TX slots; the shared tail is read (once) only when the cached one is used up or `fresh`. */
+  #txRoom(a: Area, fresh = false): number {
     const n = this.#slots;
-    let room = (this.#txTail - this.#txHead + n) & (n - 1);
-    if (room !== 0) return room;
+    const room = (this.#txTail - this.#txHead + n) & (n - 1);
+    if (room !== 0 && !fresh) return room;
     const t = Atomics.load(a.region.mem.u32, a.tx + (RING_TAIL >>> 2));
     if (t >= n) {
       this.#fail(a, `tx tail ${t} outside the ring`);
       return 0;
     }
     this.#txTail = t;
-    room = (t - this.#txHead + n) & (n - 1);
-    return room;
+    return (t - this.#txHead + n) & (n - 1);
   }
 
   transmit(frame: Uint8Array, len: number, _flags: number): boolean {
@@ -331,9 +330,9 @@ export class PtFrontDevice implements FrontDevice, NetDevice {
     const a = this.#area;
     if (a === null || !this.#carrier || this.#failed || len < ETH_HLEN || len > a.region.bufSize) return 0;
     let room = this.#txRoom(a);
+    if (room < count) room = this.#txRoom(a, true);
     if (room === 0 && !this.#txFull(a)) return 0;
-    room = this.#txRoom(a);
-    const n = Math.min(room, count);
+    const n = Math.min(this.#txRoom(a), count);
     for (let i = 0; i < n; i++) this.#put(a, frame, off, len);
     this.flush();
     return n;
@@ -343,8 +342,7 @@ export class PtFrontDevice implements FrontDevice, NetDevice {
   #txFull(a: Area): boolean {
     Atomics.store(a.csb, PT_CSB_TX + CSB_GUEST_NEED_KICK, 1);
     this.flush();
-    this.#txTail = this.#txHead; // force a fresh look
-    if (this.#txRoom(a) !== 0) {
+    if (this.#txRoom(a, true) !== 0) {
       Atomics.store(a.csb, PT_CSB_TX + CSB_GUEST_NEED_KICK, 0);
       return true;
     }
@@ -421,8 +419,7 @@ export class PtFrontDevice implements FrontDevice, NetDevice {
     }
     let work = got > 0;
     if (this.#wantWritable && this.#carrier) {
-      this.#txTail = this.#txHead;
-      if (this.#txRoom(a) !== 0) {
+      if (this.#txRoom(a, true) !== 0) {
         this.#wantWritable = false;
         work = true;
         this.#writable();

@@ -162,3 +162,23 @@ test("passthrough property: whatever a guest writes in its area, Domain-0 never 
     { numRuns: 40 },
   );
 });
+
+test("passthrough: txBurst fills many slots from one frame with one sync and stops at a full ring", () => {
+  const w = new PtWorld();
+  const a = w.addGuest();
+  const b = w.addGuest();
+  const f = frame(b.mac, a.mac, 77);
+  const kicks0 = a.dev.counters.get("kicksSent");
+  assert.equal(a.dev.txBurst(f, 0, 60, 300), 300);
+  // One publication: at most one kick for the whole burst.
+  assert.ok(a.dev.counters.get("kicksSent") - kicks0 <= 1);
+  w.pump();
+  assert.equal(b.got.length, 300);
+  assert.ok(b.got.every((x) => x.tag === 77));
+  // Domain-0 not running: the ring takes slots - 1 frames, then refuses.
+  const n = a.dev.txBurst(f, 0, 60, 10_000);
+  assert.equal(n, PT_DEFAULT_SLOTS - 1);
+  assert.equal(a.dev.txBurst(f, 0, 60, 1), 0);
+  w.pump();
+  assert.equal(b.got.length, 300 + n);
+});
