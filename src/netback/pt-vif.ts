@@ -71,7 +71,11 @@ export class PtBackVif implements BackVif, ValeAttachment {
   #deferred = false;
   /** The reason the vif was disabled, until the next connection. */
   error: string | undefined;
-  readonly #serviceFn = (): boolean => this.#service();
+  readonly #serviceFn = (): boolean => {
+    this.#q.f64[this.#evtSlot]++;
+    return this.#service();
+  };
+  readonly #evtSlot = this.#q.slot("evt_received");
   readonly #deferFn = (): void => {
     this.#deferred = false;
     this.#service();
@@ -238,7 +242,6 @@ export class PtBackVif implements BackVif, ValeAttachment {
   #service(): boolean {
     const c = this.#conn;
     if (c === null || this.#disabled) return false;
-    this.#q.add("evt_received");
     let work = false;
     const k = c.tx;
     const csb = c.csb;
