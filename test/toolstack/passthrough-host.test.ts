@@ -140,3 +140,13 @@ test("passthrough vif detached from a live guest: its area is unmapped, its port
   await host.destroyGuest(domid);
   await backToBaseline("detached, then destroyed");
 });
+
+test("passthrough vif across a backend restart: it reconnects with a fresh area and pings again", async () => {
+  const domid = await host.addGuest(ptGuest);
+  await until("the passthrough guest connected", 10_000, connected(domid));
+  await host.restartBackend();
+  await until("reconnected after the restart", 20_000, connected(domid));
+  const r = await host.ping("net", 0x0a000001, 5000);
+  assert.equal(r.ok, true, JSON.stringify(r));
+  await host.destroyGuest(domid);
+});
