@@ -76,6 +76,16 @@ export async function benchVif(opts: BenchOptions = {}): Promise<BenchRow[]> {
         await repeat(() => measureVif(frameBytes, 1, warmupMs, measureMs, "notify", true, true)),
       ),
     );
+    // Both vifs netmap passthrough: the guests use a VALE port's rings, Domain-0 one copy.
+    add(
+      vifRow(
+        "vif guest->guest 1q passthrough",
+        frameBytes,
+        await repeat(() =>
+          measureVif(frameBytes, 1, warmupMs, measureMs, "notify", true, false, undefined, "copy", true),
+        ),
+      ),
+    );
     // `rx-mode: flip`: every frame reaches guest2 by GNTTABOP_transfer instead of a grant copy.
     add(
       vifRow(
@@ -160,11 +170,13 @@ function benchHost(
   staging = false,
   rate?: string,
   rxMode: "copy" | "flip" = "copy",
+  passthrough = false,
 ): HostConfig {
   const vif = (mac: string, ip: string) =>
     `    vifs:\n      - mac: "${mac}"\n        ip: ${ip}/24\n        queues: ${queues}\n        ring-page-order: 2\n` +
     `        trusted: ${trusted}\n        staging-grants: ${staging}\n        rx-mode: ${rxMode}\n` +
-    `${rate === undefined ? "" : `        rate: ${rate}\n`}`;
+    `${rate === undefined ? "" : `        rate: ${rate}\n`}` +
+    `${passthrough ? "        passthrough: true\n" : ""}`;
   const yaml =
     "domains:\n  - name: Domain-0\n    memory: 128M\n" +
     `  - name: guest1\n    memory: 64M\n${vif("00:16:3e:00:01:00", "10.0.0.1")}` +
@@ -191,6 +203,7 @@ async function boot(
   staging = false,
   rate?: string,
   rxMode: "copy" | "flip" = "copy",
+  passthrough = false,
 ): Promise<Booted> {
   const extras: VifBenchExtra[] = roles.map((role, i) => ({
     role,
@@ -203,7 +216,7 @@ async function boot(
     warmupPings: pings > 0 ? WARM_PINGS : 0,
     rtts: new SharedArrayBuffer(Math.max(1, pings) * 8),
   }));
-  const host = await Host.boot(benchHost(queues, trusted, staging, rate, rxMode), {
+  const host = await Host.boot(benchHost(queues, trusted, staging, rate, rxMode, passthrough), {
     socketPath: null,
     guestProgram: new URL("./vif-guest.js", import.meta.url),
     guestExtra: (i) => extras[i],
@@ -251,6 +264,8 @@ export async function measureVif(
   rate?: string,
   /** The guests' `rx-mode`: flip receives by page transfer. */
   rxMode: "copy" | "flip" = "copy",
+  /** Both vifs netmap passthrough (`passthrough: true`): frames cross by VALE's one copy. */
+  passthrough = false,
 ): Promise<VifRate> {
   const { host, words } = await boot(
     queues,
@@ -262,6 +277,7 @@ export async function measureVif(
     staging,
     rate,
     rxMode,
+    passthrough,
   );
   try {
     const rx = words[1];

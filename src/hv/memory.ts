@@ -59,6 +59,27 @@ export class PageAllocator {
     return out;
   }
 
+  /**
+   * `n` contiguous pages (a netmap passthrough region: Domain-0 views it as one range), the
+   * first page's number, or -1 without taking any. A scan of the whole map: setup only.
+   */
+  allocRun(n: number): number {
+    const used = this.#used;
+    let run = 0;
+    for (let p = used.length - 1; p >= 0; p--) {
+      run = used[p] === 0 ? run + 1 : 0;
+      if (run < n) continue;
+      for (let q = p; q < p + n; q++) used[q] = 1;
+      const taken = new Set<number>();
+      for (let q = p; q < p + n; q++) taken.add(q);
+      const keep = this.#free.filter((q) => !taken.has(q));
+      this.#free.length = 0;
+      this.#free.push(...keep);
+      return p;
+    }
+    return -1;
+  }
+
   free(page: number): void {
     if (this.#used[page] !== 1) assert(false, `page ${page} freed twice or never allocated`);
     this.#used[page] = 0;

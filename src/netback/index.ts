@@ -6,7 +6,8 @@
  * {@link NetbackVif}: a port on a VALE switch, or, opened in netmap mode with `openNetmap`,
  * a netmap port whose RX rings hold the frames the guest sent and whose TX rings go to
  * the guest; {@link VifFrames} makes that a stream of frames (`listen`, `write`) for a
- * backend of your own. Counters use xen-netback's `ethtool -S` names.
+ * backend of your own. Counters use xen-netback's `ethtool -S` names. A {@link PtBackVif}
+ * is a netmap passthrough vif (pvnet's): a VALE port over the guest's granted netmap memory.
  *
  * @module pvnet/netback
  */
@@ -15,6 +16,8 @@ export { VIF_QUEUE_COUNTERS, type VifQueueCounter, vifEthtoolStats } from "./cou
 export { parseRate, type Rate, UNLIMITED } from "./credit.js";
 export type { VifCtrl } from "./ctrl.js";
 export { HASH_MAPPING_MAX, VifHash } from "./hash.js";
+export { type PtKeys, readPtKeys } from "./pt-keys.js";
+export { PtBackVif } from "./pt-vif.js";
 export { STAGING_GRANTS_PER_QUEUE, StagingTable } from "./staging.js";
 export { NetbackVif, type NetbackVifOptions } from "./vif.js";
 export type {

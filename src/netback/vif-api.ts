@@ -11,6 +11,7 @@ import type { BackRing } from "../ring/back.js";
 import type { VifQueueCounter } from "./counters.js";
 import type { Rate } from "./credit.js";
 import type { VifCtrl } from "./ctrl.js";
+import type { PtKeys } from "./pt-keys.js";
 
 /** What the frontend asked for, read from its xenstore dir when it connected. */
 export interface BackFeatures {
@@ -47,6 +48,8 @@ export interface BackQueueRings {
   readonly features: BackFeatures;
   /** The vif's control ring state (hash steering, staging grants), when the frontend has one. */
   readonly ctrl?: VifCtrl | null;
+  /** A passthrough vif's area (pt-vif.ts), read from the frontend's keys when the vif is one. */
+  readonly passthrough?: PtKeys;
 }
 
 /** A queue the vif serves; `close` stops it and releases what it holds (never the rings). */
@@ -64,6 +67,11 @@ export type VifFatal = (reason: string) => void;
 export interface BackVif {
   /** `vif<frontDomid>.<devid>`, as Linux names the netdev. */
   readonly name: string;
+  /**
+   * A netmap passthrough vif (pt-vif.ts): the backend advertises feature-netmap-passthrough
+   * and reads the frontend's passthrough keys at connect.
+   */
+  readonly passthrough?: boolean;
   /** Starts serving a queue; called once per queue when the frontend connects. */
   attachQueue(rings: BackQueueRings, fatal: VifFatal): BackQueue;
   /** Per-queue counters (index = queue), readable from another thread. */

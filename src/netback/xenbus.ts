@@ -14,6 +14,7 @@ import { RateLog } from "../base/ratelog.js";
 import type { Domain } from "../hv/domain.js";
 import type { DomainMemory } from "../hv/memory.js";
 import { PAGE_SIZE } from "../hv/memory.js";
+import { FEATURE_NETMAP_PASSTHROUGH } from "../netmap/pt-layout.js";
 import { MAX_RING_PAGE_ORDER, RingArea } from "../ring/area.js";
 import { BackRing } from "../ring/back.js";
 import { ringErrorText } from "../ring/errors.js";
@@ -54,6 +55,7 @@ import { NetbackCtrl } from "./ctrl.js";
 import { readCtrlRingKeys } from "./ctrl-keys.js";
 import { KEY_MAX_RING_PAGE_ORDER, readFrontendKeys } from "./fe-keys.js";
 import { readMcastRequest } from "./mcast-watch.js";
+import { type PtKeys, readPtKeys } from "./pt-keys.js";
 import { type BackendTarget, backendStep, frontendReaction, StepAction } from "./state.js";
 import type { BackFeatures, BackQueue, BackVif, OpenBackVif } from "./vif-api.js";
 import { readXdpHeadroom } from "./xdp-headroom.js";
@@ -364,6 +366,7 @@ export class NetbackDriver {
     } catch (e) {
       return this.#fatal(d, "ENOMEM", `creating interface: ${(e as Error).message}`);
     }
+    if (d.vif.passthrough === true) await xs.write(`${d.dir}/${FEATURE_NETMAP_PASSTHROUGH}`, "1");
     await this.#walk(d, XenbusState.InitWait);
     await this.#watchKey(d, `${d.dir}/${KEY_HOTPLUG_STATUS}`, () => this.#hotplugChanged(d));
     await this.#watchKey(d, `${d.frontDir}/${KEY_STATE}`, () => this.#frontendChanged(d));
@@ -490,7 +493,9 @@ export class NetbackDriver {
     if (vif === null) return new DevError("ENODEV", "no interface");
     let keys: Awaited<ReturnType<typeof readFrontendKeys>>;
     let ctrlKeys: Awaited<ReturnType<typeof readCtrlRingKeys>>;
+    let ptKeys: PtKeys | undefined;
     try {
+      if (vif.passthrough === true) ptKeys = await readPtKeys(this.#xs, d.frontDir);
       keys = await readFrontendKeys(this.#xs, d.frontDir, {
         maxQueues: this.#maxQueues,
         maxRingPageOrder: this.#maxOrder,
@@ -565,6 +570,7 @@ export class NetbackDriver {
               rxPort: ports[qi]!.rx,
               features,
               ctrl: conn.ctrl,
+              ...(ptKeys === undefined ? {} : { passthrough: ptKeys }),
             },
             (reason) => this.#vifFatal(d, conn, reason),
           ),

@@ -30,6 +30,8 @@ export interface FrontFeatures {
   readonly xdpHeadroom?: number;
   /** We wrote request-rx-copy=0 to a backend offering feature-rx-flip: RX buffers are page-transfer offers. */
   readonly rxFlip?: boolean;
+  /** The backend offers feature-netmap-passthrough (pvnet's): a passthrough device may attach. */
+  readonly passthrough?: boolean;
 }
 
 export interface FrontQueueRings {
@@ -69,6 +71,8 @@ export interface FrontDevice {
   carrierOff(): void;
   /** The TX queue choice the control ring programmed (ctrl.ts); null: the device's own. */
   setSteering?(s: TxSteering | null): void;
+  /** Extra frontend keys the device's queue needs (a passthrough vif's: pt-device.ts), written with the others. */
+  passthroughKeys?(): [string, string][];
 }
 
 /**

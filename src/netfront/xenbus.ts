@@ -22,6 +22,7 @@ import { PvnetError } from "../base/errors.js";
 import { RateLog } from "../base/ratelog.js";
 import type { Domain } from "../hv/domain.js";
 import { PAGE_SIZE } from "../hv/memory.js";
+import { FEATURE_NETMAP_PASSTHROUGH } from "../netmap/pt-layout.js";
 import { MAX_RING_PAGE_ORDER, RingArea } from "../ring/area.js";
 import { FrontRing } from "../ring/front.js";
 import { NETIF_RX_ENTRY_SIZE, NETIF_TX_ENTRY_SIZE } from "../wire/xen/netif.js";
@@ -156,7 +157,7 @@ const MAX_QUEUES = 8;
 const MAC_RE = /^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$/;
 /** Keys a connection writes: removed first, so a reconnect with fewer queues leaves none behind. */
 const OUR_KEYS_RE =
-  /^(tx-ring-ref\d*|rx-ring-ref\d*|event-channel(-tx|-rx|-ctrl)?|ctrl-ring-ref|queue-\d+|ring-page-order|multi-queue-num-queues)$/;
+  /^(tx-ring-ref\d*|rx-ring-ref\d*|event-channel(-tx|-rx|-ctrl)?|ctrl-ring-ref|queue-\d+|ring-page-order|multi-queue-num-queues|netmap-passthrough-[a-z]+)$/;
 
 interface QueueRes {
   readonly txPages: number[];
@@ -415,6 +416,7 @@ export class NetfrontDriver {
     const beCtrl = (await readFeature(xs, b, FEATURE_CTRL_RING, 0)) === 1;
     const beMcast = (await readFeature(xs, b, FEATURE_MULTICAST_CONTROL, 0)) !== 0;
     const beXdp = (await readFeature(xs, b, FEATURE_XDP_HEADROOM, 0)) !== 0;
+    const bePt = (await readFeature(xs, b, FEATURE_NETMAP_PASSTHROUGH, 0)) === 1;
     const order = Math.min(clampInt(this.#opts.ringPageOrder, 0, MAX_RING_PAGE_ORDER, 0), beOrder);
     const nq = Math.min(clampInt(this.#opts.queues, 1, MAX_QUEUES, 1), beQueues);
     const split = (this.#opts.splitEventChannels ?? true) && beSplit;
@@ -429,6 +431,7 @@ export class NetfrontDriver {
       rxNotify: w.rxNotify,
       xdpHeadroom: beXdp ? w.xdpHeadroom : 0,
       rxFlip: w.rxFlip,
+      passthrough: bePt,
     };
     this.#reap();
     this.#release();
@@ -590,6 +593,7 @@ export class NetfrontDriver {
         await tx.write(`${qd}/${KEY_EVENT_CHANNEL}`, String(r.ports[0]));
       }
     }
+    for (const [k, v] of this.#device?.passthroughKeys?.() ?? []) await tx.write(`${dir}/${k}`, v);
     const w = this.#want;
     await tx.write(`${dir}/${KEY_REQUEST_RX_COPY}`, w.rxFlip ? "0" : "1");
     if (w.rxNotify) await tx.write(`${dir}/${FEATURE_RX_NOTIFY}`, "1");

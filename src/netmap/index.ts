@@ -22,4 +22,5 @@ export * from "./monitor.js";
 export * from "./pipe.js";
 export * from "./port.js";
 export * from "./port-name.js";
+export * from "./pt-layout.js";
 export * from "./ring.js";

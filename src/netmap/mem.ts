@@ -89,7 +89,8 @@ export class NetmapRegion {
   readonly #ifFree = new Map<number, number[]>();
   readonly #ifSize = new Map<number, number>();
 
-  constructor(id: number, spec: RegionSpec, buffer?: SharedArrayBuffer) {
+  /** `buffer` may be a Mem over a range of other memory (a passthrough vif's: pt-layout.ts). */
+  constructor(id: number, spec: RegionSpec, buffer?: SharedArrayBuffer | Mem) {
     const bufSize = spec.bufSize ?? NETMAP_BUF_SIZE;
     assert(bufSize >= 64 && bufSize % 64 === 0, `netmap buffer size ${bufSize} must be a multiple of 64`);
     assert(spec.nBufs > NETMAP_BUF_RESERVED, "a netmap region needs buffers");
@@ -102,7 +103,12 @@ export class NetmapRegion {
     this.#ringEnd = this.#ringNext + align64(spec.ringBytes);
     this.bufBase = this.#ringEnd;
     const total = this.bufBase + spec.nBufs * bufSize;
-    this.mem = memOf(buffer ?? new SharedArrayBuffer(total));
+    this.mem =
+      buffer === undefined
+        ? memOf(new SharedArrayBuffer(total))
+        : buffer instanceof SharedArrayBuffer
+          ? memOf(buffer)
+          : buffer;
     assert(this.mem.byteLength >= total, "netmap region buffer too small");
     this.#free = new Uint32Array(spec.nBufs);
     this.#nFree = 0;

@@ -59,7 +59,7 @@ const vif = {
   type: "object",
   additionalProperties: false,
   expected:
-    "a mapping with mac, ip, bridge, queues, ring-page-order, trusted, staging-grants, features, script, rate, xdp-headroom, rx-mode",
+    "a mapping with mac, ip, bridge, queues, ring-page-order, trusted, staging-grants, features, script, rate, xdp-headroom, rx-mode, passthrough",
   properties: {
     mac: { type: "string", pattern: MAC_PATTERN, expected: "a MAC address like 00:16:3e:00:01:00" },
     ip: {
@@ -95,6 +95,12 @@ const vif = {
       type: "boolean",
       default: true,
       expected: "true or false (false: the guest copies every frame the backend hands it)",
+    },
+    passthrough: {
+      type: "boolean",
+      default: false,
+      expected:
+        "true or false (true: a netmap passthrough vif, pvnet's: the guest shares a VALE port's rings)",
     },
     "staging-grants": {
       type: "boolean",

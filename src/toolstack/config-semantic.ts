@@ -49,6 +49,7 @@ interface RawVif {
   "ring-page-order": number;
   trusted: boolean;
   "staging-grants": boolean;
+  passthrough: boolean;
   features: RawFeatures;
   script?: string;
 }
@@ -160,6 +161,9 @@ export function checkRules(raw: RawHost): { issues: RuleIssue[]; config: HostCon
           bridgeNames.length > 0 ? `one of: ${bridgeNames.join(", ")}` : "a bridge defined under bridges",
         );
 
+      if (v.passthrough && v.queues !== 1)
+        bad([...vat, "queues"], `${v.queues} with passthrough: true`, "1 (a passthrough vif has one queue)");
+
       let ip: Ipv4Cidr | undefined;
       if (v.ip !== undefined) {
         ip = parseCidr(v.ip);
@@ -189,6 +193,7 @@ export function checkRules(raw: RawHost): { issues: RuleIssue[]; config: HostCon
         ...(v["rx-mode"] === "flip" ? { rxMode: "flip" as const } : {}),
         trusted: v.trusted,
         stagingGrants: v["staging-grants"],
+        ...(v.passthrough ? { passthrough: true } : {}),
         features: {
           sg: f.sg,
           gsoTcpv4: f["gso-tcpv4"],

@@ -74,6 +74,8 @@ export interface VifConfig {
   readonly xdpHeadroom?: number;
   /** How the guest receives: netback copies into its buffers, or flips pages (request-rx-copy=0); absent: copy. */
   readonly rxMode?: "copy" | "flip";
+  /** A netmap passthrough vif (pvnet's: netback/pt-vif.ts, netfront/pt-device.ts); absent: false. */
+  readonly passthrough?: boolean;
 }
 
 export interface DomainConfig {

@@ -227,8 +227,8 @@ export default async function main(dom: Domain, args: Dom0Args): Promise<void> {
   };
 
   const openVif = (info: BackVifInfo): HostBackVif => {
-    const vif = makeBackVif(dom, info);
     const rec = recs.get(key(info.frontDomid, info.devid));
+    const vif = makeBackVif(dom, info, rec?.spec.vif.passthrough === true);
     if (rec !== undefined) rec.vif = vif;
     hotplug(rec, vif, info).catch((e: unknown) => log(`hotplug ${vif.name}: ${errText(e)}`));
     return vif;

@@ -1,8 +1,10 @@
 import type { Domain } from "../hv/domain.js";
+import { PtBackVif } from "../netback/pt-vif.js";
 import { NetbackVif } from "../netback/vif.js";
 import type { BackVif, BackVifInfo } from "../netback/vif-api.js";
 import { NetfrontDevice } from "../netfront/device.js";
 import type { FrontDevice } from "../netfront/device-api.js";
+import { PtFrontDevice } from "../netfront/pt-device.js";
 import type { NetfrontOptions } from "../netfront/xenbus.js";
 import type { NetDevice } from "../stack/device.js";
 import type { ValeSwitch } from "../vale/switch.js";
@@ -34,14 +36,14 @@ export interface FrontDeviceInfo {
   readonly trusted?: boolean;
 }
 
-/** Makes the backend vif for a new device (netback_probe's netdev). */
-export function makeBackVif(dom: Domain, info: BackVifInfo): HostBackVif {
-  return new NetbackVif(dom, info);
+/** Makes the backend vif for a new device (netback_probe's netdev); `passthrough`: a netmap passthrough vif. */
+export function makeBackVif(dom: Domain, info: BackVifInfo, passthrough = false): HostBackVif {
+  return passthrough ? new PtBackVif(dom, info) : new NetbackVif(dom, info);
 }
 
-/** Makes the frontend device once netfront has read `mac` and `mtu`. */
-export function makeFrontDevice(dom: Domain, info: FrontDeviceInfo): HostFrontDevice {
-  return new NetfrontDevice(dom, info);
+/** Makes the frontend device once netfront has read `mac` and `mtu`; `passthrough` as for makeBackVif. */
+export function makeFrontDevice(dom: Domain, info: FrontDeviceInfo, passthrough = false): HostFrontDevice {
+  return passthrough ? new PtFrontDevice(dom, info) : new NetfrontDevice(dom, info);
 }
 
 /** What netfront is asked for by a vif's config: queues, ring order, channels, features. */

@@ -1,0 +1,329 @@
+/**
+ * Domain-0's half of a netmap passthrough vif (pvnet's, after netmap's ptnet and ClickOS):
+ * a VALE port whose netmap memory is the guest's own granted pages (pt-layout.ts). The guest
+ * writes frames straight into the port's TX buffers and reads them from its RX buffers;
+ * Domain-0 runs the port's syncs: its TX sync forwards through the switch with VALE's one
+ * copy (from this port's buffer into the receiver's), and receivers' frames land in this
+ * port's RX ring by that same copy. The netif handshake, counters and teardown are a vif's
+ * (xenbus.ts); the netif rings it negotiates stay idle, their channel carries the kicks.
+ *
+ * Hostile-guest rules: every word the guest may write (head, cur, slots, status block) is
+ * read once and checked before use, by KRing's prologues (head/cur against Domain-0's
+ * private positions) and VALE's forward (each slot's buffer index and length against this
+ * region's bounds, per packet). Domain-0 never reads an offset or a count from guest memory:
+ * the layout is computed from the slot count alone. A bad slot is dropped and counted
+ * (netmap's rule); a bad head or cur disables the vif with the reason logged. Loops are
+ * bounded by the ring size and a pass budget.
+ */
+import type { Counters } from "../base/counters.js";
+import { RateLog } from "../base/ratelog.js";
+import { PAGE_SIZE } from "../hv/memory.js";
+import { KRing } from "../netmap/kring.js";
+import { NetmapRegion } from "../netmap/mem.js";
+import {
+  CSB_GUEST_NEED_KICK,
+  CSB_HOST_NEED_KICK,
+  memRange,
+  PT_CSB_RX,
+  PT_CSB_TX,
+  PT_DIR_MAX,
+  ptLayout,
+} from "../netmap/pt-layout.js";
+import { type PortCounter, portCounters, type ValeAttachment, type ValeSwitch } from "../vale/switch.js";
+import { type VifQueueCounter, vifQueueCounters } from "./counters.js";
+import type { PtKeys } from "./pt-keys.js";
+import type { BackQueue, BackQueueRings, BackVif, BackVifInfo, VifFatal } from "./vif-api.js";
+import type { VifDomain } from "./vif-domain.js";
+
+/** Sync passes one event runs before yielding to the loop (each forwards up to a ring). */
+const PASS_BUDGET = 8;
+/** The RX ring is synced (released slots taken back) when fewer than this many are free. */
+const RX_LOW_WATER = 64;
+
+/** A region for a port with nothing connected: never read (its krings are null). */
+let idleRegion: NetmapRegion | null = null;
+let nextRegionId = 3 << 20;
+
+interface Conn {
+  readonly region: NetmapRegion;
+  readonly csb: Int32Array;
+  readonly tx: KRing;
+  readonly rx: KRing;
+  readonly handles: number[];
+  readonly txPort: number;
+  readonly rxPort: number;
+  readonly fatal: VifFatal;
+}
+
+export class PtBackVif implements BackVif, ValeAttachment {
+  readonly name: string;
+  readonly info: BackVifInfo;
+  readonly passthrough = true;
+  readonly counters: Counters<PortCounter> = portCounters();
+  readonly #dom: VifDomain;
+  readonly #q: Counters<VifQueueCounter> = vifQueueCounters();
+  readonly #log: RateLog;
+  #sw: ValeSwitch | null = null;
+  #portIndex = -1;
+  #conn: Conn | null = null;
+  #disabled = false;
+  #closed = false;
+  #deferred = false;
+  /** The reason the vif was disabled, until the next connection. */
+  error: string | undefined;
+  readonly #serviceFn = (): boolean => {
+    this.#q.f64[this.#evtSlot]++;
+    return this.#service();
+  };
+  readonly #evtSlot = this.#q.slot("evt_received");
+  readonly #deferFn = (): void => {
+    this.#deferred = false;
+    this.#service();
+  };
+
+  constructor(dom: VifDomain, info: BackVifInfo, opts: { log?: (line: string) => void } = {}) {
+    this.#dom = dom;
+    this.info = info;
+    this.name = `vif${info.frontDomid}.${info.devid}`;
+    this.#log = new RateLog(opts.log === undefined ? {} : { sink: opts.log });
+  }
+
+  get region(): NetmapRegion {
+    return this.#conn?.region ?? (idleRegion ??= new NetmapRegion(0, { ifBytes: 0, ringBytes: 0, nBufs: 3 }));
+  }
+
+  get disabled(): boolean {
+    return this.#disabled;
+  }
+
+  get connected(): boolean {
+    return this.#conn !== null;
+  }
+
+  /** The switch port's counters seen as a vif's: tx_* went to the guest, rx_* came from it. */
+  queueCounters(): readonly Counters<VifQueueCounter>[] {
+    const p = this.counters;
+    const q = this.#q;
+    const f = q.f64;
+    f[q.slot("tx_packets")] = p.get("rxPackets");
+    f[q.slot("tx_bytes")] = p.get("rxBytes");
+    f[q.slot("tx_dropped")] = p.get("rxDrops");
+    f[q.slot("rx_packets")] = p.get("txPackets");
+    f[q.slot("rx_bytes")] = p.get("txBytes");
+    f[q.slot("rx_dropped")] = p.get("txErrors");
+    return [q];
+  }
+
+  joinSwitch(sw: ValeSwitch): void {
+    if (this.#sw === sw) return;
+    this.leaveSwitch();
+    const i = sw.attach(this);
+    if (i < 0) throw new RangeError(`${sw.name}: no free port for ${this.name}`);
+    this.#sw = sw;
+    this.#portIndex = i;
+  }
+
+  leaveSwitch(): void {
+    if (this.#sw === null) return;
+    this.#sw.detach(this.#portIndex);
+    this.#sw = null;
+    this.#portIndex = -1;
+  }
+
+  /**
+   * Maps the guest's area (its page directory, then every page it names, each counted
+   * against the guest's mapping bound) and starts serving it. Throws, with everything
+   * mapped here unmapped again, when the keys are missing, a grant fails, or the pages are
+   * not one contiguous run of the guest's memory (pvnet cannot remap pages into one range
+   * as Xen maps them into contiguous virtual memory).
+   */
+  attachQueue(rings: BackQueueRings, fatal: VifFatal): BackQueue {
+    if (this.#closed) throw new RangeError(`${this.name}: attachQueue after close`);
+    if (rings.queue !== 0) throw new RangeError(`${this.name}: a passthrough vif has one queue`);
+    const keys = rings.passthrough;
+    if (keys === undefined) throw new RangeError(`${this.name}: the frontend wrote no passthrough keys`);
+    this.#detachConn();
+    const conn = this.#map(rings, keys, fatal);
+    this.#conn = conn;
+    this.#disabled = false;
+    this.error = undefined;
+    const ev = this.#dom.evtchn;
+    ev.on(conn.txPort, this.#serviceFn);
+    if (conn.rxPort !== conn.txPort) ev.on(conn.rxPort, this.#serviceFn);
+    this.#dom.loop.defer(() => this.#service());
+    return { close: () => (this.#conn === conn ? this.#detachConn() : undefined) };
+  }
+
+  #map(rings: BackQueueRings, keys: PtKeys, fatal: VifFatal): Conn {
+    const gnt = this.#dom.gnt;
+    const fe = rings.frontDomid;
+    const handles: number[] = [];
+    const fail = (why: string): never => {
+      for (const h of handles) gnt.unmap(h);
+      throw new RangeError(`${this.name}: passthrough: ${why}`);
+    };
+    const lay = ptLayout(keys.slots);
+    if (keys.pages !== lay.pages || lay.pages > PT_DIR_MAX) fail(`${keys.pages} pages`);
+    const dh = gnt.map(fe, keys.dirRef, true);
+    if (dh < 0) fail(`mapping the page directory gref ${keys.dirRef}: status ${dh}`);
+    const dirOff = gnt.mappedOff(dh);
+    const gmem = gnt.mappedMem(dh);
+    // The refs are read once into a private list before any is used.
+    const refs = new Uint32Array(lay.pages);
+    for (let i = 0; i < lay.pages; i++) refs[i] = gmem.u32[(dirOff >>> 2) + i];
+    gnt.unmap(dh);
+    let base = -1;
+    for (let i = 0; i < lay.pages; i++) {
+      const h = gnt.map(fe, refs[i], false);
+      if (h < 0) fail(`mapping page ${i} gref ${refs[i]}: status ${h}`);
+      handles.push(h);
+      const off = gnt.mappedOff(h);
+      if (i === 0) base = off;
+      else if (off !== base + i * PAGE_SIZE) fail(`page ${i} is not contiguous with page 0`);
+    }
+    if (base < 0 || base + lay.pages * PAGE_SIZE > gmem.byteLength) fail("area outside guest memory");
+    const csbMem = memRange(gmem.buffer, base, PAGE_SIZE);
+    const region = new NetmapRegion(
+      nextRegionId++,
+      lay.spec,
+      memRange(gmem.buffer, base + PAGE_SIZE, (lay.pages - 1) * PAGE_SIZE),
+    );
+    const kring = (r: number, tx: boolean): KRing => {
+      const k = new KRing({
+        m: region.mem,
+        r,
+        numSlots: lay.slots,
+        tx,
+        name: `${this.name} ${tx ? "tx" : "rx"}`,
+        nBufs: region.nBufs,
+        bufSize: region.bufSize,
+        log: this.#log,
+      });
+      k.reset();
+      return k;
+    };
+    return {
+      region,
+      csb: csbMem.i32,
+      tx: kring(lay.txRing, true),
+      rx: kring(lay.rxRing, false),
+      handles,
+      txPort: rings.txPort,
+      rxPort: rings.rxPort,
+      fatal,
+    };
+  }
+
+  #detachConn(): void {
+    const c = this.#conn;
+    if (c === null) return;
+    this.#conn = null;
+    const ev = this.#dom.evtchn;
+    ev.off(c.txPort);
+    if (c.rxPort !== c.txPort) ev.off(c.rxPort);
+    // A dead guest's mappings ended with it: a stale handle answers an error, nothing more.
+    for (const h of c.handles) this.#dom.gnt.unmap(h);
+  }
+
+  /** Stops serving the guest's rings, logs why and tells the xenbus half (it disconnects). */
+  #disable(c: Conn, reason: string): void {
+    if (this.#disabled) return;
+    this.#disabled = true;
+    this.error = reason;
+    this.#q.add("tx_fatal");
+    this.#log.log(this.name, `netback: ${this.name}: passthrough: ${reason}; disabled`);
+    this.#dom.loop.defer(() => c.fatal(reason));
+  }
+
+  /**
+   * One event's work: take back released RX slots, forward what the guest put on its TX
+   * ring, and sleep (asking for a kick) once a look after asking finds nothing new.
+   */
+  #service(): boolean {
+    const c = this.#conn;
+    if (c === null || this.#disabled) return false;
+    let work = false;
+    const k = c.tx;
+    const csb = c.csb;
+    for (let pass = 0; pass < PASS_BUDGET; pass++) {
+      if (!this.#rxsync(c)) return work;
+      const head = k.txsyncPrologue();
+      if (head < 0) {
+        this.#disable(c, "txsync: head/cur outside the slots the guest owns");
+        return work;
+      }
+      if (head === k.hwcur) {
+        if (Atomics.load(csb, PT_CSB_TX + CSB_HOST_NEED_KICK) === 0) {
+          Atomics.store(csb, PT_CSB_TX + CSB_HOST_NEED_KICK, 1);
+          continue; // one more look: a head moved before the flag was seen needs no kick
+        }
+        return work;
+      }
+      Atomics.store(csb, PT_CSB_TX + CSB_HOST_NEED_KICK, 0);
+      work = true;
+      const sw = this.#sw;
+      if (sw !== null) sw.forward(this.#portIndex, k, k.hwcur, head, c.region);
+      k.hwcur = head;
+      k.hwtail = head === 0 ? k.numSlots - 1 : head - 1;
+      k.syncFinalize();
+      if (Atomics.load(csb, PT_CSB_TX + CSB_GUEST_NEED_KICK) !== 0) this.#kick(c, PT_CSB_TX);
+    }
+    // Budget spent with work left: carry on after other domains' events, no kick needed.
+    Atomics.store(csb, PT_CSB_TX + CSB_HOST_NEED_KICK, 0);
+    if (!this.#deferred) {
+      this.#deferred = true;
+      this.#dom.loop.defer(this.#deferFn);
+    }
+    return work;
+  }
+
+  /** Takes back the RX slots the guest released; false once the vif is disabled. */
+  #rxsync(c: Conn): boolean {
+    const k = c.rx;
+    const head = k.rxsyncPrologue();
+    if (head < 0) {
+      this.#disable(c, "rxsync: head/cur outside the slots the guest was given");
+      return false;
+    }
+    k.hwcur = head;
+    return true;
+  }
+
+  #kick(c: Conn, line: number): void {
+    Atomics.store(c.csb, line + CSB_GUEST_NEED_KICK, 0);
+    this.#dom.evtchn.send(c.rxPort);
+    this.#q.add("evt_sent");
+  }
+
+  // --- the switch's side ------------------------------------------------------------------
+
+  rxKring(): KRing | null {
+    const c = this.#conn;
+    if (c === null || this.#disabled) return null;
+    const k = c.rx;
+    const n = k.numSlots;
+    if ((k.hwcur - k.hwtail - 1 + n) % n < RX_LOW_WATER) {
+      if (!this.#rxsync(c)) return null;
+      if ((k.hwcur - k.hwtail - 1 + n) % n === 0) {
+        // Full: ask the guest to kick when it releases, then look once more.
+        Atomics.store(c.csb, PT_CSB_RX + CSB_HOST_NEED_KICK, 1);
+        if (!this.#rxsync(c)) return null;
+      }
+    }
+    return k;
+  }
+
+  rxIrq(): void {
+    const c = this.#conn;
+    if (c === null || this.#disabled) return;
+    c.rx.syncFinalize();
+    if (Atomics.load(c.csb, PT_CSB_RX + CSB_GUEST_NEED_KICK) !== 0) this.#kick(c, PT_CSB_RX);
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#detachConn();
+    this.leaveSwitch();
+  }
+}
