@@ -8,7 +8,8 @@
  * by page transfer, docs/drivers.md) beside the copy row. Then ping RTT from
  * guest1's stack to guest2's, one echo at a time, percentiles from an HDR histogram. In the
  * same run, as rows: the raw ring (`bench ring`'s notify row, guest -> Domain-0 only) and
- * VALE in one thread, so a reader sees what the drivers add.
+ * VALE in one thread, so a reader sees what the drivers add; after the ping, the raw four-hop
+ * wake-up path with each wait primitive (bench/wake-hops.ts), the floors of the ping row.
  */
 import * as hdr from "hdr-histogram-js";
 import type { LoopMode } from "../src/hv/loop.js";
@@ -29,6 +30,7 @@ import {
   W_WORDS,
 } from "./vif-guest.js";
 import { sleep, until, warmUp } from "./wait.js";
+import { HOP_PRIMITIVES, measureWakeHops } from "./wake-hops.js";
 
 const FRAMES = [64, 1500] as const;
 /** The rate-limited row's vif `rate` (Ethernet frame bytes, as netback charges them). */
@@ -137,6 +139,8 @@ export async function benchVif(opts: BenchOptions = {}): Promise<BenchRow[]> {
     });
   }
   add(await measurePing(opts.quick ? 200 : 2000));
+  // The floors the ping row's target is a ratio of, measured in the same run.
+  for (const prim of HOP_PRIMITIVES) add(await measureWakeHops(prim, opts.quick ? 500 : 2000));
   return rows;
 }
 
