@@ -181,6 +181,7 @@ async function boot(
   staging = false,
   rate?: string,
   rxMode: "copy" | "flip" = "copy",
+  guestLoopMode?: LoopMode,
 ): Promise<Booted> {
   const extras: VifBenchExtra[] = roles.map((role, i) => ({
     role,
@@ -198,6 +199,7 @@ async function boot(
     guestProgram: new URL("./vif-guest.js", import.meta.url),
     guestExtra: (i) => extras[i],
     loopMode,
+    ...(guestLoopMode === undefined ? {} : { guestLoopMode }),
   });
   const words = extras.map((e) => new Float64Array(e.words));
   try {
@@ -267,8 +269,23 @@ export async function measureVif(
  * Ping RTT guest1 -> guest2, one echo at a time, after WARM_PINGS unrecorded ones (exported
  * for profiling, as measureVif).
  */
-export async function measurePing(count: number, loopMode: LoopMode = "notify"): Promise<BenchRow> {
-  const { host, words, rtts } = await boot(1, ["ping", "pong"], 64, count, loopMode);
+export async function measurePing(
+  count: number,
+  loopMode: LoopMode = "notify",
+  guestLoopMode?: LoopMode,
+): Promise<BenchRow> {
+  const { host, words, rtts } = await boot(
+    1,
+    ["ping", "pong"],
+    64,
+    count,
+    loopMode,
+    true,
+    false,
+    undefined,
+    "copy",
+    guestLoopMode,
+  );
   try {
     await until(() => words[0][W_PINGS_FINISHED] === 1, 120_000, "the pings");
     const n = words[0][W_PINGS_DONE];

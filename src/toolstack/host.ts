@@ -114,6 +114,8 @@ export interface HostOptions {
   readonly statusMs?: number;
   /** Every domain's event loop mode; default "notify" (sleep when idle). */
   readonly loopMode?: LoopMode;
+  /** The guests' event loop mode, if not `loopMode` (e.g. "block": src/hv/loop.ts). */
+  readonly guestLoopMode?: LoopMode;
   /**
    * Called once Domain-0 runs (xenstored listening), before the first guest is created:
    * an observer's xenstore watch set here sees every guest's handshake from its start.
@@ -331,7 +333,7 @@ export class Host {
               new URL("./guest-program.js", import.meta.url),
           ),
           args: gargs,
-          loopMode: opts.loopMode,
+          loopMode: opts.guestLoopMode ?? opts.loopMode,
           ...(opts.guestNice === undefined ? {} : { nice: opts.guestNice }),
         });
         const done = new Promise<string | undefined>((resolve) => added.set(domid, resolve));
@@ -527,7 +529,7 @@ export class Host {
       grantFrames: 32,
       program: guestProgramFile(this.#opts.guestProgram ?? new URL("./guest-program.js", import.meta.url)),
       args: gargs,
-      loopMode: this.#opts.loopMode,
+      loopMode: this.#opts.guestLoopMode ?? this.#opts.loopMode,
     });
     this.#config = { ...this.#config, domains: [...this.#config.domains, { ...g, domid }] };
     const vifs = g.vifs.map((vif): HostVif => ({ domid, vif, shared: vifShared() }));
