@@ -25,8 +25,10 @@ import { type EventChannels, type OwnSide, SIDE_SLEEPING, SIDE_WAKE } from "./ev
  * `notify`: sleep as soon as there is no work; `hybrid`: spin up to `spinUs` first, so a
  * peer that sends within that window finds us awake and skips its wake-up call (the
  * sender calls Atomics.notify only for a sleeping domain); `adaptive`: as hybrid, over all
- * the domain's sides at once, for a window learnt from how soon work came after the domain
- * went idle lately (none when it came late: a domain whose peers pause sleeps at once);
+ * the domain's sides at once, for a window learnt as KVM's halt polling learns its own: it
+ * doubles when work came after the window ran out but within `spinUs`, halves when work
+ * came later than that (none at all for a domain whose peers pause, or on a machine so
+ * loaded that a peer's thread rarely runs while this one spins);
  * `poll`: never sleep; `block`:
  * sleep in Atomics.wait (the whole thread) while the domain has at most one link, as a
  * guest has (Domain-0 only); with more it runs as `notify`. Node timers and I/O callbacks
@@ -42,8 +44,8 @@ export const LOOP_MODES: readonly LoopMode[] = ["notify", "hybrid", "adaptive", 
  * the wake-up it saves.
  */
 export const ADAPTIVE_SPIN_MAX_US = 60;
-/** Adaptive mode: no spin once work comes this long (µs, on average) after going idle. */
-export const ADAPTIVE_GAP_MAX_US = 150;
+/** Adaptive mode: the first window, µs, once a gap short enough to spin for was seen. */
+const ADAPTIVE_SPIN_MIN_US = 10;
 
 /** Empty passes or wake-ups in a row a side may cost before the loop stops looking at it. */
 export const SIDE_EMPTY_THRESHOLD = 4;
@@ -89,8 +91,11 @@ export class EventLoop {
   readonly #blockMaxMs: number;
   /** Adaptive mode: when the domain last went idle (performance.now(); 0: it has work). */
   #idleSince = 0;
-  /** Adaptive mode: the average wait for work after going idle, µs (a moving average). */
-  #gapUs = ADAPTIVE_GAP_MAX_US;
+  /** Adaptive mode: how long the next idle spell spins, µs (0: it sleeps at once). */
+  #windowUs = 0;
+  /** Adaptive mode: idle spells left before the window may grow again, and misses in a row. */
+  #coolDown = 0;
+  #missRun = 0;
   readonly #spinMaxUs: number;
   /** Sides whose wait loop sleeps in waitAsync (adaptive mode spins on their behalf). */
   readonly #asleep = new Set<OwnSide>();
@@ -457,10 +462,31 @@ export class EventLoop {
     }
   }
 
+  /** Adaptive mode: work came; the idle spell before it sets the next window. */
   #learnGap(): void {
-    const gap = Math.min(1000, (performance.now() - this.#idleSince) * 1000);
+    const gap = (performance.now() - this.#idleSince) * 1000;
     this.#idleSince = 0;
-    this.#gapUs += (gap - this.#gapUs) / 4;
+    if (this.#coolDown > 0) {
+      this.#coolDown--;
+      return;
+    }
+    const w = this.#windowUs;
+    if (gap <= w) return;
+    if (gap <= this.#spinMaxUs) {
+      // A spin this long or a little longer would have caught it.
+      this.#windowUs = Math.min(this.#spinMaxUs, w === 0 ? ADAPTIVE_SPIN_MIN_US : w * 2);
+    } else this.#windowUs = w / 2 < ADAPTIVE_SPIN_MIN_US ? 0 : w / 2;
+  }
+
+  /**
+   * Adaptive mode: a spin ran out. Halve the window, and learn nothing from the next idle
+   * spells, more of them after each miss in a row: a short gap after a failed spin often
+   * means the peer could only run once this thread slept (more threads than cores).
+   */
+  #missed(): void {
+    this.#windowUs = this.#windowUs / 2 < ADAPTIVE_SPIN_MIN_US ? 0 : this.#windowUs / 2;
+    this.#missRun = Math.min(10, this.#missRun + 1);
+    this.#coolDown = 1 << this.#missRun;
   }
 
   /**
@@ -472,11 +498,8 @@ export class EventLoop {
   #spinAll(side: OwnSide): boolean {
     const now = performance.now();
     if (this.#idleSince === 0) this.#idleSince = now;
-    if (this.#gapUs >= ADAPTIVE_GAP_MAX_US) {
-      // A gap not measured yet keeps its weight: the next wake-up shows whether traffic is back.
-      return false;
-    }
-    const windowMs = Math.min(this.#spinMaxUs, Math.max(10, 2 * this.#gapUs)) / 1000;
+    if (this.#windowUs === 0) return false;
+    const windowMs = this.#windowUs / 1000;
     const ev = this.#ev;
     const others = this.#asleep;
     for (const s of others) Atomics.store(s.w, s.base + SIDE_SLEEPING, 0);
@@ -505,11 +528,13 @@ export class EventLoop {
     }
     if (found) {
       this.spinHits++;
+      this.#missRun = 0;
       this.#learnGap();
     } else {
       this.spinMisses++;
-      // Ran out: the gap was at least the window; the sleep that follows measures the rest.
+      this.#missed();
     }
+
     return found;
   }
 
