@@ -8,7 +8,8 @@
  * by page transfer, docs/drivers.md) beside the copy row. Then ping RTT from
  * guest1's stack to guest2's, one echo at a time, percentiles from an HDR histogram. In the
  * same run, as rows: the raw ring (`bench ring`'s notify row, guest -> Domain-0 only) and
- * VALE in one thread, so a reader sees what the drivers add; after the ping, the raw four-hop
+ * VALE in one thread, so a reader sees what the drivers add; ping again with the guests'
+ * loops in `block` mode, and with Domain-0's `adaptive` too; after the pings, the raw four-hop
  * wake-up path with each wait primitive (bench/wake-hops.ts), the floors of the ping row.
  */
 import * as hdr from "hdr-histogram-js";
@@ -138,7 +139,15 @@ export async function benchVif(opts: BenchOptions = {}): Promise<BenchRow[]> {
       gbps: gbpsOf(vm, frameBytes),
     });
   }
-  add(await measurePing(opts.quick ? 200 : 2000));
+  const pings = opts.quick ? 200 : 2000;
+  add(await measurePing(pings));
+  // The wake-up modes (docs/hypervisor.md#loop-modes): guests sleeping in Atomics.wait, then
+  // Domain-0 also spinning for its learnt window.
+  add({ ...(await measurePing(pings, "notify", "block")), name: "vif ping RTT guest->guest loop=block" });
+  add({
+    ...(await measurePing(pings, "adaptive", "block")),
+    name: "vif ping RTT guest->guest loop=block, Domain-0 adaptive",
+  });
   // The floors the ping row's target is a ratio of, measured in the same run.
   for (const prim of HOP_PRIMITIVES) add(await measureWakeHops(prim, opts.quick ? 500 : 2000));
   return rows;

@@ -303,7 +303,7 @@ export class Host {
         pages: dom0.pages,
         program: opts.dom0Program ?? new URL("./dom0-program.js", import.meta.url),
         args,
-        loopMode: opts.loopMode,
+        loopMode: dom0.loop ?? opts.loopMode,
       });
       host.#ownsSocket = opts.socketPath !== null;
       await opts.onDom0Ready?.(machine);
@@ -333,7 +333,7 @@ export class Host {
               new URL("./guest-program.js", import.meta.url),
           ),
           args: gargs,
-          loopMode: opts.guestLoopMode ?? opts.loopMode,
+          loopMode: g.loop ?? opts.guestLoopMode ?? opts.loopMode,
           ...(opts.guestNice === undefined ? {} : { nice: opts.guestNice }),
         });
         const done = new Promise<string | undefined>((resolve) => added.set(domid, resolve));
@@ -529,7 +529,7 @@ export class Host {
       grantFrames: 32,
       program: guestProgramFile(this.#opts.guestProgram ?? new URL("./guest-program.js", import.meta.url)),
       args: gargs,
-      loopMode: this.#opts.guestLoopMode ?? this.#opts.loopMode,
+      loopMode: g.loop ?? this.#opts.guestLoopMode ?? this.#opts.loopMode,
     });
     this.#config = { ...this.#config, domains: [...this.#config.domains, { ...g, domid }] };
     const vifs = g.vifs.map((vif): HostVif => ({ domid, vif, shared: vifShared() }));
