@@ -69,6 +69,8 @@ export interface DomainStatus {
   privileged: boolean;
   pages: number;
   state: "starting" | "running" | "failed" | "stopped" | "destroyed";
+  /** The mode its event loop was started in (a `block` domain with several links runs as `notify`). */
+  loopMode: LoopMode;
   channels: number;
   /** Messages the domain's worker posted that it may not send (bad shape, or not its to say): dropped. */
   badMessages: number;
@@ -175,6 +177,7 @@ export class Machine extends EventEmitter {
         privileged,
         pages: spec.pages,
         state: "starting",
+        loopMode: spec.loopMode ?? "notify",
         channels: 0,
         badMessages: 0,
       },
