@@ -28,10 +28,9 @@ import { type EventChannels, type OwnSide, SIDE_SLEEPING, SIDE_WAKE } from "./ev
  * the domain's sides at once, for a window learnt as KVM's halt polling learns its own: it
  * doubles when work came after the window ran out but within `spinUs`, halves when work
  * came later than that (none at all for a domain whose peers pause, or on a machine so
- * loaded that a peer's thread rarely runs while this one spins);
- * `poll`: never sleep; `block`:
- * sleep in Atomics.wait (the whole thread) while the domain has at most one link, as a
- * guest has (Domain-0 only); with more it runs as `notify`. Node timers and I/O callbacks
+ * loaded that a peer's thread rarely runs while this one spins); `poll`: never sleep;
+ * `block`: sleep in Atomics.wait (the whole thread) while the domain has at most one link,
+ * as a guest has (Domain-0 only); with more it runs as `notify`. Node timers and I/O callbacks
  * other than pvnet's own (Domain.timers) and the machine's messages run late by up to
  * `blockMaxMs` in this mode: it is for domains whose work is all event channels.
  */
@@ -147,6 +146,8 @@ export class EventLoop {
     this.#stopped = new Promise((r) => {
       this.#resolveStopped = r;
     });
+    // Atomics.wait watches one word: a domain with several links already runs as notify.
+    if (this.#mode === "block" && this.#ev.sides.length > 1) this.#blockDone = true;
     if (this.#mode === "poll") void this.#poll();
     else if (this.#blocking()) void this.#block();
     else for (const s of this.#ev.sides) this.#arm(s);

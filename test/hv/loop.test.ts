@@ -182,3 +182,33 @@ test("adaptive mode: events far apart (5 ms) are not spun for: the loop sleeps a
   assert.ok(a.hits + a.misses <= 10, `${a.hits + a.misses} spins for gaps past the window`);
   assert.ok(a.wakes >= count - 10, `${a.wakes} wake-ups for ${count} events`);
 });
+
+test("block mode with several links runs as notify, and watches a link added later", async () => {
+  const p3 = new SharedArrayBuffer(EVTCHN_NR_PORTS * 4);
+  const p7 = new SharedArrayBuffer(EVTCHN_NR_PORTS * 4);
+  new Uint32Array(p3)[11] = portWord(PORT_INTERDOMAIN, 7, 2);
+  new Uint32Array(p7)[2] = portWord(PORT_INTERDOMAIN, 3, 11);
+  const e3 = new EventChannels(3, p3);
+  e3.addLink(0, createLink());
+  e3.addLink(5, createLink());
+  // Block mode would sleep this (the test's) thread: with two links it must not.
+  const loop = new EventLoop(e3, { mode: "block" });
+  let got = 0;
+  e3.on(11, () => {
+    got++;
+  });
+  void loop.start();
+  try {
+    await new Promise((r) => setTimeout(r, 20));
+    const link = createLink();
+    loop.watch(e3.addLink(7, link));
+    const e7 = new EventChannels(7, p7);
+    e7.addLink(3, link);
+    await new Promise((r) => setTimeout(r, 20));
+    e7.send(2);
+    for (let i = 0; i < 500 && got === 0; i++) await new Promise((r) => setTimeout(r, 10));
+    assert.equal(got, 1, "the event on the later link was handled");
+  } finally {
+    loop.stop();
+  }
+});
