@@ -20,6 +20,7 @@
  */
 import { BELL_MAIL, BELL_WAKE } from "./bell.js";
 import { type EventChannels, type OwnSide, SIDE_SLEEPING, SIDE_WAKE } from "./evtchn.js";
+import { SpinWindow } from "./spin-window.js";
 
 /**
  * `notify`: sleep as soon as there is no work; `hybrid`: spin up to `spinUs` first, so a
@@ -43,8 +44,6 @@ export const LOOP_MODES: readonly LoopMode[] = ["notify", "hybrid", "adaptive", 
  * the wake-up it saves.
  */
 export const ADAPTIVE_SPIN_MAX_US = 60;
-/** Adaptive mode: the first window, µs, once a gap short enough to spin for was seen. */
-const ADAPTIVE_SPIN_MIN_US = 10;
 
 /** Empty passes or wake-ups in a row a side may cost before the loop stops looking at it. */
 export const SIDE_EMPTY_THRESHOLD = 4;
@@ -90,12 +89,8 @@ export class EventLoop {
   readonly #blockMaxMs: number;
   /** Adaptive mode: when the domain last went idle (performance.now(); 0: it has work). */
   #idleSince = 0;
-  /** Adaptive mode: how long the next idle spell spins, µs (0: it sleeps at once). */
-  #windowUs = 0;
-  /** Adaptive mode: idle spells left before the window may grow again, and misses in a row. */
-  #coolDown = 0;
-  #missRun = 0;
-  readonly #spinMaxUs: number;
+  /** Adaptive mode: how long the next idle spell spins. */
+  readonly #window: SpinWindow;
   /** Sides whose wait loop sleeps in waitAsync (adaptive mode spins on their behalf). */
   readonly #asleep = new Set<OwnSide>();
   /** Adaptive mode: spins that found work, and spins that ran out. */
@@ -124,7 +119,7 @@ export class EventLoop {
     this.#bell = opts.bell ?? new Int32Array(new SharedArrayBuffer(16));
     this.#blockMaxMs = opts.blockMaxMs ?? BLOCK_MAX_MS;
     this.#spinMs = this.#mode === "hybrid" ? (opts.spinUs ?? 50) / 1000 : 0;
-    this.#spinMaxUs = opts.spinUs ?? ADAPTIVE_SPIN_MAX_US;
+    this.#window = new SpinWindow(opts.spinUs ?? ADAPTIVE_SPIN_MAX_US);
     this.#onError =
       opts.onHandlerError ?? ((e) => process.stderr.write(`pvnet: handler error: ${String(e)}\n`));
     ev.onLatePending = (side) => this.#soonDispatch(side);
@@ -464,30 +459,9 @@ export class EventLoop {
   }
 
   /** Adaptive mode: work came; the idle spell before it sets the next window. */
-  #learnGap(): void {
-    const gap = (performance.now() - this.#idleSince) * 1000;
+  #learnGap(bySpin = false): void {
+    this.#window.gap((performance.now() - this.#idleSince) * 1000, bySpin);
     this.#idleSince = 0;
-    if (this.#coolDown > 0) {
-      this.#coolDown--;
-      return;
-    }
-    const w = this.#windowUs;
-    if (gap <= w) return;
-    if (gap <= this.#spinMaxUs) {
-      // A spin this long or a little longer would have caught it.
-      this.#windowUs = Math.min(this.#spinMaxUs, w === 0 ? ADAPTIVE_SPIN_MIN_US : w * 2);
-    } else this.#windowUs = w / 2 < ADAPTIVE_SPIN_MIN_US ? 0 : w / 2;
-  }
-
-  /**
-   * Adaptive mode: a spin ran out. Halve the window, and learn nothing from the next idle
-   * spells, more of them after each miss in a row: a short gap after a failed spin often
-   * means the peer could only run once this thread slept (more threads than cores).
-   */
-  #missed(): void {
-    this.#windowUs = this.#windowUs / 2 < ADAPTIVE_SPIN_MIN_US ? 0 : this.#windowUs / 2;
-    this.#missRun = Math.min(10, this.#missRun + 1);
-    this.#coolDown = 1 << this.#missRun;
   }
 
   /**
@@ -499,8 +473,8 @@ export class EventLoop {
   #spinAll(side: OwnSide): boolean {
     const now = performance.now();
     if (this.#idleSince === 0) this.#idleSince = now;
-    if (this.#windowUs === 0) return false;
-    const windowMs = this.#windowUs / 1000;
+    if (this.#window.windowUs === 0) return false;
+    const windowMs = this.#window.windowUs / 1000;
     const ev = this.#ev;
     const others = this.#asleep;
     for (const s of others) Atomics.store(s.w, s.base + SIDE_SLEEPING, 0);
@@ -529,11 +503,10 @@ export class EventLoop {
     }
     if (found) {
       this.spinHits++;
-      this.#missRun = 0;
-      this.#learnGap();
+      this.#learnGap(true);
     } else {
       this.spinMisses++;
-      this.#missed();
+      this.#window.missed();
     }
 
     return found;
