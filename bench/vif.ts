@@ -8,7 +8,9 @@
  * by page transfer, docs/drivers.md) beside the copy row. Then ping RTT from
  * guest1's stack to guest2's, one echo at a time, percentiles from an HDR histogram. In the
  * same run, as rows: the raw ring (`bench ring`'s notify row, guest -> Domain-0 only) and
- * VALE in one thread, so a reader sees what the drivers add.
+ * VALE in one thread, so a reader sees what the drivers add; ping again with the guests'
+ * loops in `block` mode, and with Domain-0's `adaptive` too; after the pings, the raw four-hop
+ * wake-up path with each wait primitive (bench/wake-hops.ts), the floors of the ping row.
  */
 import * as hdr from "hdr-histogram-js";
 import type { LoopMode } from "../src/hv/loop.js";
@@ -39,6 +41,7 @@ import {
   W_WORDS,
 } from "./vif-guest.js";
 import { sleep, until, warmUp } from "./wait.js";
+import { HOP_PRIMITIVES, measureWakeHops } from "./wake-hops.js";
 
 const FRAMES = [64, 1500] as const;
 /** The rate-limited row's vif `rate` (Ethernet frame bytes, as netback charges them). */
@@ -138,7 +141,17 @@ export async function benchVif(opts: BenchOptions = {}): Promise<BenchRow[]> {
       cpuNsPerFrame: medianFigures(vale.map((v) => ({ thread: v.cpuNsPerFrame }))),
     });
   }
-  add(await measurePing(opts.quick ? 200 : 2000));
+  const pings = opts.quick ? 200 : 2000;
+  add(await measurePing(pings));
+  // The wake-up modes (docs/hypervisor.md#loop-modes): guests sleeping in Atomics.wait, then
+  // Domain-0 also spinning for its learnt window.
+  add({ ...(await measurePing(pings, "notify", "block")), name: "vif ping RTT guest->guest loop=block" });
+  add({
+    ...(await measurePing(pings, "adaptive", "block")),
+    name: "vif ping RTT guest->guest loop=block, Domain-0 adaptive",
+  });
+  // The floors the ping row's target is a ratio of, measured in the same run.
+  for (const prim of HOP_PRIMITIVES) add(await measureWakeHops(prim, opts.quick ? 500 : 2000));
   return rows;
 }
 
@@ -204,6 +217,7 @@ async function boot(
   rate?: string,
   rxMode: "copy" | "flip" = "copy",
   passthrough = false,
+  guestLoopMode?: LoopMode,
 ): Promise<Booted> {
   const extras: VifBenchExtra[] = roles.map((role, i) => ({
     role,
@@ -221,6 +235,7 @@ async function boot(
     guestProgram: new URL("./vif-guest.js", import.meta.url),
     guestExtra: (i) => extras[i],
     loopMode,
+    ...(guestLoopMode === undefined ? {} : { guestLoopMode }),
   });
   const words = extras.map((e) => new Float64Array(e.words));
   try {
@@ -321,8 +336,24 @@ function threadSamples(host: Host): { tx: ThreadSample; dom0: ThreadSample; rx: 
  * Ping RTT guest1 -> guest2, one echo at a time, after WARM_PINGS unrecorded ones (exported
  * for profiling, as measureVif).
  */
-export async function measurePing(count: number, loopMode: LoopMode = "notify"): Promise<BenchRow> {
-  const { host, words, rtts } = await boot(1, ["ping", "pong"], 64, count, loopMode);
+export async function measurePing(
+  count: number,
+  loopMode: LoopMode = "notify",
+  guestLoopMode?: LoopMode,
+): Promise<BenchRow> {
+  const { host, words, rtts } = await boot(
+    1,
+    ["ping", "pong"],
+    64,
+    count,
+    loopMode,
+    true,
+    false,
+    undefined,
+    "copy",
+    false,
+    guestLoopMode,
+  );
   try {
     await until(() => words[0][W_PINGS_FINISHED] === 1, 120_000, "the pings");
     const n = words[0][W_PINGS_DONE];

@@ -66,7 +66,12 @@ export class Domain {
     this.timers = new NodeTimers();
     this.evtchn = new EventChannels(init.domid, init.ports, { timers: this.timers });
     for (const l of init.links) this.evtchn.addLink(l.peer, l.sab);
-    this.loop = new EventLoop(this.evtchn, { mode: init.loopMode });
+    const timers = this.timers;
+    this.loop = new EventLoop(this.evtchn, {
+      mode: init.loopMode,
+      bell: new Int32Array(init.bell),
+      nextTimerMs: () => timers.nextDueMs(),
+    });
     port.on("message", (m: ToDomain) => this.#receive(m));
   }
 

@@ -4,7 +4,7 @@
  * the bits live in a *link page* per pair of domains: a SharedArrayBuffer only those two
  * hold, with one side per domain. A domain's port p, bound to a port of domain D, has its
  * pending and mask bits in its side of the D link; D notifies by setting the bit and, if
- * the owner sleeps, bumping and notifying the side's wake word. Either side may scribble
+ * the owner sleeps, taking its sleeping flag and bumping and notifying the side's wake word. Either side may scribble
  * on the page, so the receiver honours a pending bit only for a port its own port table
  * says is bound to that peer; anything else is counted as spurious and dropped.
  *
@@ -223,7 +223,11 @@ export class EventChannels {
     if ((Atomics.or(w, base + SIDE_PENDING + word, bit) & bit) !== 0) return 0;
     if ((Atomics.load(w, base + SIDE_MASK + word) & bit) !== 0) return 0;
     Atomics.or(w, base + SIDE_SEL + (word >>> 5), 1 << (word & 31));
-    if (Atomics.load(w, base + SIDE_SLEEPING) !== 0) {
+    // One wake-up per sleep: the first sender to see the flag takes it, so the other ports a
+    // batch signals (netback's TX and RX, several queues) find the domain already woken.
+    // The owner clears the flag on waking anyway; a wake-up lost here is impossible because
+    // the bit and selector were set first and the owner re-checks them after raising it.
+    if (Atomics.load(w, base + SIDE_SLEEPING) !== 0 && Atomics.exchange(w, base + SIDE_SLEEPING, 0) !== 0) {
       Atomics.add(w, base + SIDE_WAKE, 1);
       Atomics.notify(w, base + SIDE_WAKE, 1);
       this.stats.wakes++;

@@ -3,7 +3,12 @@
  * timers and return. In `notify` mode the loop keeps one Atomics.waitAsync per link side
  * and sleeps until a peer wakes it; in `poll` mode (benchmarks on dedicated cores) it spins
  * over the selector words and yields to the Node event loop every `pollSliceMs` so timers
- * and control messages still run.
+ * and control messages still run. In `block` mode (a guest, whose work is all event
+ * channels) the thread itself sleeps in Atomics.wait on its one side's wake word, which
+ * wakes it in about half the time an awaited waitAsync takes (no trip through the Node
+ * event loop); it sleeps no longer than until the next pvnet timer (or `blockMaxMs`), and
+ * the machine rings the domain's doorbell (bell.ts) with every message it posts, so the
+ * loop yields to the Node event loop for it.
  *
  * A side is the peer's to write: it may set every pending and selector bit, or bump the
  * wake word, without end. A pass over a side in which no handler found work (bits for
@@ -13,14 +18,32 @@
  * domain a bounded number of passes and the other sides keep their turn. Any handler that
  * finds work ends the backoff.
  */
+import { BELL_MAIL, BELL_WAKE } from "./bell.js";
 import { type EventChannels, type OwnSide, SIDE_SLEEPING, SIDE_WAKE } from "./evtchn.js";
+import { SpinWindow } from "./spin-window.js";
 
 /**
  * `notify`: sleep as soon as there is no work; `hybrid`: spin up to `spinUs` first, so a
  * peer that sends within that window finds us awake and skips its wake-up call (the
- * sender calls Atomics.notify only for a sleeping domain); `poll`: never sleep.
+ * sender calls Atomics.notify only for a sleeping domain); `adaptive`: as hybrid, over all
+ * the domain's sides at once, for a window learnt as KVM's halt polling learns its own: it
+ * doubles when work came after the window ran out but within `spinUs`, halves when work
+ * came later than that (none at all for a domain whose peers pause, or on a machine so
+ * loaded that a peer's thread rarely runs while this one spins); `poll`: never sleep;
+ * `block`: sleep in Atomics.wait (the whole thread) while the domain has at most one link,
+ * as a guest has (Domain-0 only); with more it runs as `notify`. Node timers and I/O callbacks
+ * other than pvnet's own (Domain.timers) and the machine's messages run late by up to
+ * `blockMaxMs` in this mode: it is for domains whose work is all event channels.
  */
-export type LoopMode = "notify" | "hybrid" | "poll";
+export type LoopMode = "notify" | "hybrid" | "adaptive" | "poll" | "block";
+export const LOOP_MODES: readonly LoopMode[] = ["notify", "hybrid", "adaptive", "poll", "block"];
+
+/**
+ * Adaptive mode: the longest spin, µs. About what a wake-up costs the two threads (a
+ * waitAsync wake-up is ~35 µs of CPU in each): spinning longer than that costs more than
+ * the wake-up it saves.
+ */
+export const ADAPTIVE_SPIN_MAX_US = 60;
 
 /** Empty passes or wake-ups in a row a side may cost before the loop stops looking at it. */
 export const SIDE_EMPTY_THRESHOLD = 4;
@@ -38,11 +61,20 @@ export interface LoopOptions {
   mode?: LoopMode;
   /** Poll mode: how long to spin before yielding to timers and messages. */
   pollSliceMs?: number;
-  /** Hybrid mode: how long to look for work before going to sleep. */
+  /** Hybrid mode: how long to look for work before going to sleep; adaptive: the longest. */
   spinUs?: number;
   /** Called with anything a handler throws (a bug); the loop goes on. */
   onHandlerError?: (e: unknown) => void;
+  /** Block mode: ms until the domain's next timer is due (Infinity: none). */
+  nextTimerMs?: () => number;
+  /** Block mode: the doorbell the machine rings with each message it posts (bell.ts). */
+  bell?: Int32Array;
+  /** Block mode: the longest one Atomics.wait lasts, ms (bounds how late foreign timers run). */
+  blockMaxMs?: number;
 }
+
+/** Block mode's default bound on one sleep. */
+export const BLOCK_MAX_MS = 50;
 
 export class EventLoop {
   readonly #ev: EventChannels;
@@ -52,6 +84,20 @@ export class EventLoop {
   readonly #sleeps = new Map<NodeJS.Timeout, () => void>();
   readonly #onError: (e: unknown) => void;
   #mode: LoopMode;
+  readonly #nextTimerMs: () => number;
+  readonly #bell: Int32Array;
+  readonly #blockMaxMs: number;
+  /** Adaptive mode: when the domain last went idle (performance.now(); 0: it has work). */
+  #idleSince = 0;
+  /** Adaptive mode: how long the next idle spell spins. */
+  readonly #window: SpinWindow;
+  /** Sides whose wait loop sleeps in waitAsync (adaptive mode spins on their behalf). */
+  readonly #asleep = new Set<OwnSide>();
+  /** Adaptive mode: spins that found work, and spins that ran out. */
+  spinHits = 0;
+  spinMisses = 0;
+  /** Block mode gave way to `notify` (a second link came). */
+  #blockDone = false;
   #pollSliceMs: number;
   #spinMs: number;
   #running = false;
@@ -69,7 +115,11 @@ export class EventLoop {
     this.#ev = ev;
     this.#mode = opts.mode ?? "notify";
     this.#pollSliceMs = opts.pollSliceMs ?? 2;
+    this.#nextTimerMs = opts.nextTimerMs ?? (() => Number.POSITIVE_INFINITY);
+    this.#bell = opts.bell ?? new Int32Array(new SharedArrayBuffer(16));
+    this.#blockMaxMs = opts.blockMaxMs ?? BLOCK_MAX_MS;
     this.#spinMs = this.#mode === "hybrid" ? (opts.spinUs ?? 50) / 1000 : 0;
+    this.#window = new SpinWindow(opts.spinUs ?? ADAPTIVE_SPIN_MAX_US);
     this.#onError =
       opts.onHandlerError ?? ((e) => process.stderr.write(`pvnet: handler error: ${String(e)}\n`));
     ev.onLatePending = (side) => this.#soonDispatch(side);
@@ -91,19 +141,43 @@ export class EventLoop {
     this.#stopped = new Promise((r) => {
       this.#resolveStopped = r;
     });
-    if (this.#mode !== "poll") for (const s of this.#ev.sides) this.#arm(s);
-    else void this.#poll();
+    // Atomics.wait watches one word: a domain with several links already runs as notify.
+    if (this.#mode === "block" && this.#ev.sides.length > 1) this.#blockDone = true;
+    if (this.#mode === "poll") void this.#poll();
+    else if (this.#blocking()) void this.#block();
+    else for (const s of this.#ev.sides) this.#arm(s);
     return this.#stopped;
   }
 
   /** Starts watching a side added after `start` (a new link). */
   watch(side: OwnSide): void {
-    if (this.#running && this.#mode !== "poll") this.#arm(side);
+    if (!this.#running || this.#mode === "poll") return;
+    // The block loop sees the new side itself (and gives way to notify for a second one).
+    if (this.#mode === "block" && !this.#blockDone) {
+      this.#wakeSelf();
+      return;
+    }
+    this.#arm(side);
+  }
+
+  #blocking(): boolean {
+    return this.#mode === "block" && !this.#blockDone && this.#ev.sides.length <= 1;
+  }
+
+  /** Moves the block loop (wherever it sleeps) so that it looks again. */
+  #wakeSelf(): void {
+    Atomics.add(this.#bell, BELL_WAKE, 1);
+    Atomics.notify(this.#bell, BELL_WAKE);
+    for (const s of this.#ev.sides) {
+      Atomics.add(s.w, s.base + SIDE_WAKE, 1);
+      Atomics.notify(s.w, s.base + SIDE_WAKE);
+    }
   }
 
   stop(): void {
     if (!this.#running) return;
     this.#running = false;
+    if (this.#mode === "block") this.#wakeSelf();
     for (const s of this.#armed) {
       // Wake our own waiters so their promises settle and nothing stays pending.
       Atomics.add(s.w, s.base + SIDE_WAKE, 1);
@@ -242,6 +316,7 @@ export class EventLoop {
       const seen = Atomics.load(w, base + SIDE_WAKE);
       if (ev.hasSelected(side)) {
         woke = false;
+        if (this.#idleSince !== 0) this.#learnGap();
         const pause = this.#dispatch(side);
         if (pause > 0) {
           await this.#sleep(pause);
@@ -259,7 +334,8 @@ export class EventLoop {
       }
       if (woke) {
         woke = false;
-        const pause = this.#note(side, false);
+        // A block-mode domain that gave way to notify still has its bell rung: not the peer's.
+        const pause = Atomics.exchange(this.#bell, BELL_MAIL, 0) !== 0 ? 0 : this.#note(side, false);
         if (pause > 0) {
           await this.#sleep(pause);
           lastYield = performance.now();
@@ -267,6 +343,7 @@ export class EventLoop {
         }
       }
       if (this.#spinMs > 0 && this.#spin(side)) continue;
+      if (this.#mode === "adaptive" && this.#spinAll(side)) continue;
       Atomics.store(w, base + SIDE_SLEEPING, 1);
       // Re-check after announcing sleep: a sender that missed the flag set a bit we see now.
       if (ev.hasSelected(side)) {
@@ -274,7 +351,11 @@ export class EventLoop {
         continue;
       }
       const r = Atomics.waitAsync(w, base + SIDE_WAKE, seen);
-      if (r.async) await r.value;
+      if (r.async) {
+        this.#asleep.add(side);
+        await r.value;
+        this.#asleep.delete(side);
+      }
       Atomics.store(w, base + SIDE_SLEEPING, 0);
       this.wakeups++;
       woke = true;
@@ -287,6 +368,155 @@ export class EventLoop {
       }
     }
     this.#armed.delete(side);
+  }
+
+  /**
+   * Block mode: one loop over the domain's one side (or none yet), sleeping the thread in
+   * Atomics.wait. It yields to the Node event loop (a setImmediate turn) when the machine
+   * rang the bell, when a timer is due or the wait timed out, before sleeping after work
+   * (so deferred work, promise chains and I/O callbacks run), and at least once a
+   * millisecond under steady load.
+   */
+  async #block(): Promise<void> {
+    const ev = this.#ev;
+    const bell = this.#bell;
+    let lastYield = performance.now();
+    let woke = false;
+    // True at first too: start() returns before the thread first sleeps, so the program's
+    // main runs on.
+    let worked = true;
+    while (this.#running) {
+      const sides = ev.sides;
+      if (sides.length > 1) {
+        // A second link: Atomics.wait watches one word, so from now on this is notify.
+        this.#blockDone = true;
+        for (const s of sides) this.#arm(s);
+        return;
+      }
+      const side = sides.length === 1 ? sides[0] : undefined;
+      const w = side === undefined ? bell : side.w;
+      const at = side === undefined ? BELL_WAKE : side.base + SIDE_WAKE;
+      const seen = Atomics.load(w, at);
+      if (Atomics.exchange(bell, BELL_MAIL, 0) !== 0) {
+        woke = false;
+        lastYield = performance.now();
+        await yieldTurn();
+        continue;
+      }
+      if (side !== undefined && ev.hasSelected(side)) {
+        woke = false;
+        worked = true;
+        const pause = this.#dispatch(side);
+        if (pause > 0) {
+          // A storm: the Node loop sleeps for us (messages and timers go on meanwhile).
+          await this.#sleep(pause);
+          lastYield = performance.now();
+          continue;
+        }
+        const now = performance.now();
+        if (now - lastYield > 1) {
+          lastYield = now;
+          await yieldTurn();
+        }
+        continue;
+      }
+      if (woke && side !== undefined) {
+        woke = false;
+        const pause = this.#note(side, false);
+        if (pause > 0) {
+          await this.#sleep(pause);
+          lastYield = performance.now();
+          continue;
+        }
+      }
+      const timeout = Math.min(this.#nextTimerMs(), this.#blockMaxMs);
+      if (worked || this.#deferScheduled || timeout <= 0) {
+        // What the work set going (deferred work, promise chains, a due timer) runs first.
+        worked = false;
+        lastYield = performance.now();
+        await yieldTurn();
+        continue;
+      }
+      if (side !== undefined) Atomics.store(w, side.base + SIDE_SLEEPING, 1);
+      // Re-check after announcing sleep: a sender that missed the flag set a bit we see now.
+      if (
+        (side !== undefined && ev.hasSelected(side)) ||
+        Atomics.load(bell, BELL_MAIL) !== 0 ||
+        !this.#running
+      ) {
+        if (side !== undefined) Atomics.store(w, side.base + SIDE_SLEEPING, 0);
+        continue;
+      }
+      const r = Atomics.wait(w, at, seen, timeout);
+      if (side !== undefined) Atomics.store(w, side.base + SIDE_SLEEPING, 0);
+      this.wakeups++;
+      if (r === "timed-out") {
+        // Timers, and anything else the Node loop holds, get their turn.
+        lastYield = performance.now();
+        await yieldTurn();
+        continue;
+      }
+      woke = true;
+      if (performance.now() - lastYield > 1) {
+        // The wake word is the peer's to bump without end: timers and messages still run.
+        lastYield = performance.now();
+        await yieldTurn();
+      }
+    }
+  }
+
+  /** Adaptive mode: work came; the idle spell before it sets the next window. */
+  #learnGap(bySpin = false): void {
+    this.#window.gap((performance.now() - this.#idleSince) * 1000, bySpin);
+    this.#idleSince = 0;
+  }
+
+  /**
+   * Adaptive mode, called by `side`'s loop with nothing selected on it: looks at every side
+   * for up to a window learnt from recent gaps, dispatching what it finds on the others (whose
+   * loops sleep: their SIDE_SLEEPING is cleared meanwhile, so their peers skip the wake-up).
+   * True when work came for `side` itself or for another side (then look again at once).
+   */
+  #spinAll(side: OwnSide): boolean {
+    const now = performance.now();
+    if (this.#idleSince === 0) this.#idleSince = now;
+    if (this.#window.windowUs === 0) return false;
+    const windowMs = this.#window.windowUs / 1000;
+    const ev = this.#ev;
+    const others = this.#asleep;
+    for (const s of others) Atomics.store(s.w, s.base + SIDE_SLEEPING, 0);
+    let found = false;
+    const until = now + windowMs;
+    try {
+      do {
+        for (let i = 0; i < 32 && !found; i++) {
+          if (ev.hasSelected(side)) found = true;
+          for (const s of others) {
+            if (!ev.hasSelected(s) || this.#paused(s) || !ev.sides.includes(s)) continue;
+            this.#dispatch(s);
+            found = true;
+          }
+        }
+      } while (!found && performance.now() < until && this.#running);
+    } finally {
+      for (const s of others) {
+        Atomics.store(s.w, s.base + SIDE_SLEEPING, 1);
+        // A sender that saw the flag clear left its bits without a wake-up: wake that loop.
+        if (ev.hasSelected(s)) {
+          Atomics.add(s.w, s.base + SIDE_WAKE, 1);
+          Atomics.notify(s.w, s.base + SIDE_WAKE);
+        }
+      }
+    }
+    if (found) {
+      this.spinHits++;
+      this.#learnGap(true);
+    } else {
+      this.spinMisses++;
+      this.#window.missed();
+    }
+
+    return found;
   }
 
   /** Looks for work on `side` for up to spinMs; true if some arrived. */

@@ -17,6 +17,7 @@ import { fileURLToPath, pathToFileURL } from "node:url";
 import { Worker } from "node:worker_threads";
 import { PvnetError, toWireError, type WireError } from "../base/errors.js";
 import { type LogSink, RateLog } from "../base/ratelog.js";
+import { createBell, ringBell } from "./bell.js";
 import {
   createLink,
   EVTCHN_NR_PORTS,
@@ -35,7 +36,7 @@ import {
 } from "./evtchn.js";
 import { createActiveTable } from "./grant-ops.js";
 import { createGrantTable, GRANTS_PER_FRAME } from "./grant-table.js";
-import type { LoopMode } from "./loop.js";
+import { LOOP_MODES, type LoopMode } from "./loop.js";
 import { createMemory } from "./memory.js";
 import { createProbe, readProbe, type ThreadSample } from "./thread-probe.js";
 import type { DomainInit, ForeignInit, FromDomain, HypercallOp, ToDomain } from "./worker-proto.js";
@@ -69,6 +70,8 @@ export interface DomainStatus {
   privileged: boolean;
   pages: number;
   state: "starting" | "running" | "failed" | "stopped" | "destroyed";
+  /** The mode its event loop was started in (a `block` domain with several links runs as `notify`). */
+  loopMode: LoopMode;
   channels: number;
   /** Messages the domain's worker posted that it may not send (bad shape, or not its to say): dropped. */
   badMessages: number;
@@ -94,6 +97,8 @@ interface DomainRec {
   /** The machine's own copy of the port table: the domain's shared copy is not trusted. */
   table: Uint32Array;
   links: Map<number, SharedArrayBuffer>;
+  /** Block mode only: rung after each message posted (bell.ts). */
+  bell: Int32Array | null;
   status: DomainStatus;
   /** The worker said it stopped (once; its status changes only when it exits). */
   saidStopped: boolean;
@@ -130,6 +135,7 @@ export class Machine extends EventEmitter {
     const active = createActiveTable(grantFrames * GRANTS_PER_FRAME);
     const portsSab = new SharedArrayBuffer(EVTCHN_NR_PORTS * 4);
     const links = new Map<number, SharedArrayBuffer>();
+    const bell = createBell();
     const dom0 = this.#doms.get(0);
     if (!privileged && dom0 !== undefined) {
       const link = createLink();
@@ -150,6 +156,7 @@ export class Machine extends EventEmitter {
       program,
       args: spec.args ?? null,
       loopMode: spec.loopMode ?? "notify",
+      bell,
       mapsPerDomain: spec.grantMapsPerGuest ?? null,
       nice: spec.nice ?? null,
       probe,
@@ -168,12 +175,14 @@ export class Machine extends EventEmitter {
       ports: new Uint32Array(portsSab),
       table: new Uint32Array(EVTCHN_NR_PORTS),
       links,
+      bell: spec.loopMode === "block" ? new Int32Array(bell) : null,
       status: {
         domid,
         name: spec.name,
         privileged,
         pages: spec.pages,
         state: "starting",
+        loopMode: spec.loopMode ?? "notify",
         channels: 0,
         badMessages: 0,
       },
@@ -371,6 +380,7 @@ export class Machine extends EventEmitter {
 
   #post(d: DomainRec, m: ToDomain): void {
     d.worker.postMessage(m);
+    if (d.bell !== null) ring(d);
   }
 
   #receive(d: DomainRec, m: FromDomain): void {
@@ -513,6 +523,20 @@ export class Machine extends EventEmitter {
   }
 }
 
+/**
+ * Tells a block-mode domain, asleep in Atomics.wait, that a message waits: the mail flag,
+ * then a bump of the word it sleeps on (its one link's side, or the bell's own).
+ */
+function ring(d: DomainRec): void {
+  const bell = d.bell!;
+  if (d.links.size !== 1) {
+    ringBell(bell);
+    return;
+  }
+  for (const [peer, link] of d.links)
+    ringBell(bell, { w: new Int32Array(link), base: sideBase(d.domid, peer) });
+}
+
 function foreignOf(d: DomainRec): ForeignInit {
   return { domid: d.domid, name: d.name, memory: d.memory, grantTable: d.grantTable, active: d.active };
 }
@@ -525,7 +549,6 @@ function delay(ms: number): Promise<void> {
 export const MAX_DOMAIN_PAGES = 262144;
 /** Xen's default max_grant_frames. */
 export const MAX_GRANT_FRAMES = 64;
-const LOOP_MODES: readonly string[] = ["notify", "hybrid", "poll"];
 
 /**
  * Checks a DomainSpec before anything is allocated, so a bad spec names its field

@@ -13,10 +13,20 @@ export interface Timers {
   readonly active: number;
   /** The clock the timers run on, in ms: work that meters time (credit) reads this one. */
   readonly now: number;
+  /** Ms until the next timer is due (0 if one is overdue; Infinity: none armed). */
+  nextDueMs(): number;
+}
+
+/** A live Node timer and when it next fires, on the performance.now() clock. */
+interface LiveTimer {
+  t: NodeJS.Timeout;
+  at: number;
+  every: number;
 }
 
 export class NodeTimers implements Timers {
-  readonly #live = new Map<TimerId, NodeJS.Timeout>();
+  // Due times are kept so a loop that sleeps the thread (block mode) wakes for the next one.
+  readonly #live = new Map<TimerId, LiveTimer>();
   readonly #onError: (e: unknown) => void;
   #next = 1;
 
@@ -36,35 +46,46 @@ export class NodeTimers implements Timers {
 
   after(ms: number, fn: () => void): TimerId {
     const id = this.#next++;
-    this.#live.set(
-      id,
-      setTimeout(() => {
-        this.#live.delete(id);
-        this.#run(fn);
-      }, ms),
-    );
+    const t = setTimeout(() => {
+      this.#live.delete(id);
+      this.#run(fn);
+    }, ms);
+    // Node runs a timer no sooner than 1 ms (a longer delay rounds down to whole ms).
+    this.#live.set(id, { t, at: performance.now() + Math.max(1, Math.trunc(ms)), every: 0 });
     return id;
   }
 
   every(ms: number, fn: () => void): TimerId {
     const id = this.#next++;
-    this.#live.set(
-      id,
-      setInterval(() => this.#run(fn), ms),
-    );
+    const period = Math.max(1, Math.trunc(ms));
+    const rec: LiveTimer = {
+      t: setInterval(() => {
+        rec.at = performance.now() + period;
+        this.#run(fn);
+      }, ms),
+      at: performance.now() + period,
+      every: period,
+    };
+    this.#live.set(id, rec);
     return id;
   }
 
   cancel(id: TimerId): void {
     const t = this.#live.get(id);
     if (t === undefined) return;
-    clearTimeout(t);
+    clearTimeout(t.t);
     this.#live.delete(id);
   }
 
   cancelAll(): void {
-    for (const t of this.#live.values()) clearTimeout(t);
+    for (const t of this.#live.values()) clearTimeout(t.t);
     this.#live.clear();
+  }
+
+  nextDueMs(): number {
+    let at = Number.POSITIVE_INFINITY;
+    for (const t of this.#live.values()) if (t.at < at) at = t.at;
+    return at === Number.POSITIVE_INFINITY ? at : Math.max(0, at - performance.now());
   }
 
   #run(fn: () => void): void {
@@ -108,6 +129,12 @@ export class ManualTimers implements Timers {
 
   cancelAll(): void {
     this.#due.clear();
+  }
+
+  nextDueMs(): number {
+    let at = Number.POSITIVE_INFINITY;
+    for (const t of this.#due.values()) if (t.at < at) at = t.at;
+    return at === Number.POSITIVE_INFINITY ? at : Math.max(0, at - this.#now);
   }
 
   advance(ms: number): void {

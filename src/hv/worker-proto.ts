@@ -35,6 +35,8 @@ export interface DomainInit {
   program: string;
   args: unknown;
   loopMode: LoopMode;
+  /** The domain's doorbell (bell.ts): the machine rings it with each message in block mode. */
+  bell: SharedArrayBuffer;
   /** The thread's nice value, set before the program loads; null: left as it is. */
   nice: number | null;
   /** Bound on this domain's live mappings of any one granter's grants (null: the default). */

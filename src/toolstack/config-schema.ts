@@ -8,6 +8,7 @@
  * parentheses, so each key's expectation is written once, beside its rule.
  */
 
+import { LOOP_MODES } from "../hv/loop.js";
 import { VXLAN_DEFAULT_MTU, VXLAN_MAX_MTU, VXLAN_MIN_MTU } from "../uplink/vxlan/config.js";
 import { TAP_UPLINK_SCHEMA } from "./config-tap.js";
 
@@ -121,7 +122,7 @@ const domain = {
   type: "object",
   required: ["name"],
   additionalProperties: false,
-  expected: "a mapping with name, memory and vifs",
+  expected: "a mapping with name, memory, vifs and optionally loop",
   properties: {
     name: {
       type: "string",
@@ -143,6 +144,8 @@ const domain = {
       items: vif,
       expected: `a list of at most ${MAX_VIFS} vifs`,
     },
+    // The domain's event loop (src/hv/loop.ts); unset: the host's default.
+    loop: { enum: [...LOOP_MODES], expected: LOOP_MODES.join(", ") },
   },
 };
 

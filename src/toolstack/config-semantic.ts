@@ -2,8 +2,10 @@
  * The rules a schema cannot state, checked on data the schema already passed (so every
  * type and default is in place), and the building of the typed HostConfig.
  */
+
 import { statSync } from "node:fs";
 import { dirname, resolve } from "node:path";
+import type { LoopMode } from "../hv/loop.js";
 import { parseRemote, type VxlanUplinkConfig } from "../uplink/vxlan/config.js";
 import { fieldName as fmt, type KeyPath } from "./config-locate.js";
 import { parseRateConfig } from "./config-rate.js";
@@ -57,6 +59,7 @@ interface RawDomain {
   name: string;
   memory: number | string;
   vifs: RawVif[];
+  loop?: LoopMode;
 }
 interface RawBridge {
   uplinks?: (UplinkConfig | { tap: { name: string; fd?: number } })[];
@@ -134,6 +137,12 @@ export function checkRules(raw: RawHost): { issues: RuleIssue[]; config: HostCon
     else names.set(d.name, domid);
     const mib = memoryMiB(d.memory);
     if (mib > MAX_MEMORY_MIB) bad([...at, "memory"], `${d.memory} is too much`, `at most ${MAX_MEMORY_MIB}M`);
+    if (domid === 0 && d.loop === "block")
+      bad(
+        [...at, "loop"],
+        `${DOM0_NAME} cannot block`,
+        "notify, hybrid, adaptive or poll: Domain-0 serves sockets and timers besides its event channels",
+      );
     if (domid === 0 && d.vifs.length > 0)
       bad(
         [...at, "vifs"],
@@ -207,7 +216,14 @@ export function checkRules(raw: RawHost): { issues: RuleIssue[]; config: HostCon
         ...(v.script === undefined ? {} : { script: v.script }),
       };
     });
-    domains.push({ domid, name: d.name, memoryMiB: mib, pages: mib * PAGES_PER_MIB, vifs });
+    domains.push({
+      domid,
+      name: d.name,
+      memoryMiB: mib,
+      pages: mib * PAGES_PER_MIB,
+      vifs,
+      ...(d.loop === undefined ? {} : { loop: d.loop }),
+    });
   });
 
   const captures = new Map<string, string>();

@@ -2,6 +2,7 @@
  * A host as `pvnet up` builds it: the result of parsing, validating and defaulting a host
  * file. Every object is frozen; domids follow the order of `domains`, Domain-0 first.
  */
+import type { LoopMode } from "../hv/loop.js";
 import type { VxlanUplinkConfig } from "../uplink/vxlan/config.js";
 import type { TapUplink } from "./config-tap.js";
 
@@ -85,6 +86,8 @@ export interface DomainConfig {
   /** Memory in 4 KiB pages, what the machine allocates. */
   readonly pages: number;
   readonly vifs: readonly VifConfig[];
+  /** The domain's event loop mode (`loop:`); unset: HostOptions' loopMode or guestLoopMode. */
+  readonly loop?: LoopMode;
 }
 
 /** One entry of `bridges.<name>.uplinks`: a VXLAN tunnel endpoint on the bridge. */

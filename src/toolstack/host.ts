@@ -115,6 +115,8 @@ export interface HostOptions {
   readonly statusMs?: number;
   /** Every domain's event loop mode; default "notify" (sleep when idle). */
   readonly loopMode?: LoopMode;
+  /** The guests' event loop mode, if not `loopMode` (e.g. "block": src/hv/loop.ts). */
+  readonly guestLoopMode?: LoopMode;
   /**
    * Called once Domain-0 runs (xenstored listening), before the first guest is created:
    * an observer's xenstore watch set here sees every guest's handshake from its start.
@@ -316,7 +318,7 @@ export class Host {
         pages: dom0.pages,
         program: opts.dom0Program ?? new URL("./dom0-program.js", import.meta.url),
         args,
-        loopMode: opts.loopMode,
+        loopMode: dom0.loop ?? opts.loopMode,
       });
       host.#ownsSocket = opts.socketPath !== null;
       await opts.onDom0Ready?.(machine);
@@ -346,7 +348,7 @@ export class Host {
               new URL("./guest-program.js", import.meta.url),
           ),
           args: gargs,
-          loopMode: opts.loopMode,
+          loopMode: g.loop ?? opts.guestLoopMode ?? opts.loopMode,
           ...(opts.guestNice === undefined ? {} : { nice: opts.guestNice }),
         });
         const done = new Promise<string | undefined>((resolve) => added.set(domid, resolve));
@@ -542,7 +544,7 @@ export class Host {
       grantFrames: 32,
       program: guestProgramFile(this.#opts.guestProgram ?? new URL("./guest-program.js", import.meta.url)),
       args: gargs,
-      loopMode: this.#opts.loopMode,
+      loopMode: g.loop ?? this.#opts.guestLoopMode ?? this.#opts.loopMode,
     });
     this.#config = { ...this.#config, domains: [...this.#config.domains, { ...g, domid }] };
     const vifs = g.vifs.map((vif): HostVif => ({ domid, vif, shared: vifShared() }));

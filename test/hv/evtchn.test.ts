@@ -7,6 +7,7 @@ import {
   PORT_INTERDOMAIN,
   portWord,
   SIDE_SLEEPING,
+  SIDE_WAKE,
 } from "../../src/hv/evtchn.js";
 
 /** Domains 0 and 3 with dom0 port 5 bound to dom3 port 9, in one thread. */
@@ -123,4 +124,40 @@ test("a handler that throws costs no other port its event", () => {
   assert.deepEqual(ran, [9, 10, 40]);
   assert.equal(errors.length, 1);
   assert.equal(e3.dispatch(s3), 0, "nothing left pending");
+});
+
+test("one wake-up per sleep: a batch's sends to several ports of a sleeping domain wake it once", () => {
+  // Two channels, dom0 5 -> dom3 9 and dom0 6 -> dom3 10 (netback's split TX and RX, say).
+  const p0 = new SharedArrayBuffer(EVTCHN_NR_PORTS * 4);
+  const p3 = new SharedArrayBuffer(EVTCHN_NR_PORTS * 4);
+  new Uint32Array(p0)[5] = portWord(PORT_INTERDOMAIN, 3, 9);
+  new Uint32Array(p0)[6] = portWord(PORT_INTERDOMAIN, 3, 10);
+  new Uint32Array(p3)[9] = portWord(PORT_INTERDOMAIN, 0, 5);
+  new Uint32Array(p3)[10] = portWord(PORT_INTERDOMAIN, 0, 6);
+  const link = createLink();
+  const e0 = new EventChannels(0, p0);
+  const e3 = new EventChannels(3, p3);
+  e0.addLink(3, link);
+  const s3 = e3.addLink(0, link);
+  let ran = 0;
+  e3.on(9, () => {
+    ran++;
+  });
+  e3.on(10, () => {
+    ran++;
+  });
+  const wake = s3.base + SIDE_WAKE;
+  Atomics.store(s3.w, s3.base + SIDE_SLEEPING, 1);
+  e0.send(5);
+  e0.send(6);
+  assert.equal(e0.stats.wakes, 1, "the first send took the flag; the second found the domain woken");
+  assert.equal(Atomics.load(s3.w, wake), 1);
+  assert.equal(e3.dispatch(s3), 2, "both events are there for the one wake-up");
+  assert.equal(ran, 2);
+  // Asleep again: the next batch wakes it again.
+  Atomics.store(s3.w, s3.base + SIDE_SLEEPING, 1);
+  e0.send(6);
+  e0.send(5);
+  assert.equal(e0.stats.wakes, 2);
+  assert.equal(Atomics.load(s3.w, wake), 2);
 });

@@ -123,3 +123,92 @@ test("soon: runs once the current code returns, before setImmediate; nested and 
   assert.deepEqual(order, ["sync", "a", "b", "nested", "immediate"]);
   assert.equal(errors.length, 1, "the throw went to onHandlerError and the rest still ran");
 });
+
+/** dom3's loop in this thread in `mode`, a paced sender in a worker: `count` events `gapUs` apart. */
+async function paced(mode: LoopMode, count: number, gapUs: number) {
+  const p0 = new SharedArrayBuffer(EVTCHN_NR_PORTS * 4);
+  const p3 = new SharedArrayBuffer(EVTCHN_NR_PORTS * 4);
+  new Uint32Array(p0)[5] = portWord(PORT_INTERDOMAIN, 3, 9);
+  new Uint32Array(p3)[9] = portWord(PORT_INTERDOMAIN, 0, 5);
+  const link = createLink();
+  const ctl = new Int32Array(new SharedArrayBuffer(32));
+  const e3 = new EventChannels(3, p3);
+  e3.addLink(0, link);
+  const loop = new EventLoop(e3, { mode });
+  e3.on(9, () => {
+    Atomics.add(ctl, 2, 1);
+  });
+  void loop.start();
+  const w = new Worker(new URL("./programs/evt-paced.js", import.meta.url), {
+    workerData: { ports: p0, link, ctl: ctl.buffer, count, gapUs },
+  });
+  const exited = new Promise((r) => w.once("exit", r));
+  try {
+    const end = performance.now() + 60_000;
+    while (Atomics.load(ctl, 6) === 0 && performance.now() < end) await new Promise((r) => setTimeout(r, 10));
+    while (Atomics.load(ctl, 2) < count && performance.now() < end)
+      await new Promise((r) => setTimeout(r, 10));
+    return {
+      handled: Atomics.load(ctl, 2),
+      wakes: Atomics.load(ctl, 4),
+      hits: loop.spinHits,
+      misses: loop.spinMisses,
+    };
+  } finally {
+    loop.stop();
+    await w.terminate();
+    await exited;
+  }
+}
+
+test("adaptive mode: events that come soon after the last are spun for, and spins that run out stop soon", async () => {
+  const count = 3000;
+  const a = await paced("adaptive", count, 5);
+  assert.equal(a.handled, count);
+  const n = await paced("notify", count, 5);
+  assert.equal(n.handled, count);
+  assert.equal(n.hits + n.misses, 0, "notify never spins");
+  // Whether a spin finds work depends on a free core for the sender (this machine may have
+  // none); what must hold on any machine is that wasted spins stay few.
+  assert.ok(a.hits + a.misses > 0, "short gaps were spun for");
+  assert.ok(a.misses <= a.hits + count / 10, `${a.misses} spins ran out, ${a.hits} found work`);
+  assert.ok(a.wakes <= n.wakes + count / 10, `adaptive: ${a.wakes} wake-ups, notify: ${n.wakes}`);
+});
+
+test("adaptive mode: events far apart (5 ms) are not spun for: the loop sleeps and each needs a wake-up", async () => {
+  const count = 60;
+  const a = await paced("adaptive", count, 5000);
+  assert.equal(a.handled, count);
+  assert.ok(a.hits + a.misses <= 10, `${a.hits + a.misses} spins for gaps past the window`);
+  assert.ok(a.wakes >= count - 10, `${a.wakes} wake-ups for ${count} events`);
+});
+
+test("block mode with several links runs as notify, and watches a link added later", async () => {
+  const p3 = new SharedArrayBuffer(EVTCHN_NR_PORTS * 4);
+  const p7 = new SharedArrayBuffer(EVTCHN_NR_PORTS * 4);
+  new Uint32Array(p3)[11] = portWord(PORT_INTERDOMAIN, 7, 2);
+  new Uint32Array(p7)[2] = portWord(PORT_INTERDOMAIN, 3, 11);
+  const e3 = new EventChannels(3, p3);
+  e3.addLink(0, createLink());
+  e3.addLink(5, createLink());
+  // Block mode would sleep this (the test's) thread: with two links it must not.
+  const loop = new EventLoop(e3, { mode: "block" });
+  let got = 0;
+  e3.on(11, () => {
+    got++;
+  });
+  void loop.start();
+  try {
+    await new Promise((r) => setTimeout(r, 20));
+    const link = createLink();
+    loop.watch(e3.addLink(7, link));
+    const e7 = new EventChannels(7, p7);
+    e7.addLink(3, link);
+    await new Promise((r) => setTimeout(r, 20));
+    e7.send(2);
+    for (let i = 0; i < 500 && got === 0; i++) await new Promise((r) => setTimeout(r, 10));
+    assert.equal(got, 1, "the event on the later link was handled");
+  } finally {
+    loop.stop();
+  }
+});

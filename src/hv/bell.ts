@@ -1,0 +1,32 @@
+/**
+ * A domain's doorbell: a few words only the machine and that domain hold. A domain whose
+ * loop sleeps in Atomics.wait (`block` mode) does not see its worker's messages until it
+ * yields to the Node event loop, so the machine, after posting one, raises BELL_MAIL and
+ * wakes the word the loop sleeps on: the side of its one link, or BELL_WAKE while it has
+ * none. The loop clears BELL_MAIL and takes one turn of the Node loop.
+ */
+import { SIDE_WAKE } from "./evtchn.js";
+
+/** Int32 index: bumped (and notified) to wake a domain that has no link yet. */
+export const BELL_WAKE = 0;
+/** Int32 index: non-zero when the machine posted a message since the loop last looked. */
+export const BELL_MAIL = 1;
+export const BELL_BYTES = 64;
+
+export function createBell(): SharedArrayBuffer {
+  return new SharedArrayBuffer(BELL_BYTES);
+}
+
+/**
+ * Rings a domain's bell after a message was posted to it: the mail flag first, then a bump
+ * of each word its loop may sleep on (the bell's own, and the side of its one link if it
+ * has one: `w` and `base` as OwnSide has them).
+ */
+export function ringBell(bell: Int32Array, side?: { readonly w: Int32Array; readonly base: number }): void {
+  Atomics.store(bell, BELL_MAIL, 1);
+  Atomics.add(bell, BELL_WAKE, 1);
+  Atomics.notify(bell, BELL_WAKE);
+  if (side === undefined) return;
+  Atomics.add(side.w, side.base + SIDE_WAKE, 1);
+  Atomics.notify(side.w, side.base + SIDE_WAKE);
+}
