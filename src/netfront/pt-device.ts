@@ -35,6 +35,7 @@ import {
 } from "../netmap/pt-layout.js";
 import type { NetDevice } from "../stack/device.js";
 import { copyBytes } from "../wire/copy.js";
+import type { Mem } from "../wire/mem.js";
 import type { FrontDevice, FrontFatal, FrontQueue, FrontQueueRings } from "./device-api.js";
 import { DeferredGrants } from "./pool-grants.js";
 import type { ReceiveFn } from "./rx.js";
@@ -78,6 +79,8 @@ interface Area {
   readonly txPort: number;
   readonly rxPort: number;
   readonly fatal: FrontFatal;
+  /** Where the region starts in the guest's memory (its buffers' offsets are region-relative). */
+  readonly base: number;
 }
 
 const ETH_HLEN = 14;
@@ -102,6 +105,8 @@ export class PtFrontDevice implements FrontDevice, NetDevice {
   #published = 0;
   #flushScheduled = false;
   #wantWritable = false;
+  /** A TX slot's buffer is lent (txBuffer) and not yet committed or aborted. */
+  #lent = false;
   #receive: ReceiveFn = noReceive;
   #writable: () => void = () => {};
   readonly #flushFn = (): void => this.flush();
@@ -164,6 +169,7 @@ export class PtFrontDevice implements FrontDevice, NetDevice {
     this.#area = a;
     this.#failed = false;
     this.#txHead = 0;
+    this.#lent = false;
     this.#txTail = this.#slots - 1;
     this.#rxHead = 0;
     this.#published = 0;
@@ -255,6 +261,7 @@ export class PtFrontDevice implements FrontDevice, NetDevice {
       txPort: rings.txPort,
       rxPort: rings.rxPort,
       fatal,
+      base: (first + 1) * PAGE_SIZE,
     };
   }
 
@@ -359,34 +366,74 @@ export class PtFrontDevice implements FrontDevice, NetDevice {
 
   #put(a: Area, frame: Uint8Array, off: number, len: number): void {
     const r = a.region;
-    const i = this.#txHead;
-    const buf = a.txBuf[i];
-    const dst = r.bufOff(buf);
+    const dst = r.bufOff(a.txBuf[this.#txHead]);
     const d8 = r.mem.u8;
     if (len <= 128) for (let j = 0; j < len; j++) d8[dst + j] = frame[off + j];
     else d8.set(frame.subarray(off, off + len), dst);
+    this.#fillSlot(a, len);
+  }
+
+  /** #put from a buffer of the region's own (txBurst's copies of its first frame). */
+  #putFrom(a: Area, src: number, len: number): void {
+    const r = a.region;
+    copyBytes(r.mem, r.bufOff(a.txBuf[this.#txHead]), r.mem, src, len);
+    this.#fillSlot(a, len);
+  }
+
+  /** The next TX slot, its buffer written: our own buffer index (never one read back) and the length. */
+  #fillSlot(a: Area, len: number): void {
+    const i = this.#txHead;
     const w = ringSlot(a.tx << 2, i) >>> 2;
-    const u32 = r.mem.u32;
-    u32[w] = buf;
+    const u32 = a.region.mem.u32;
+    u32[w] = a.txBuf[i];
     u32[w + 1] = len; // len, flags 0
     this.#txHead = (i + 1) & (this.#slots - 1);
     this.counters.f64[0]++;
     this.counters.f64[1] += len;
   }
 
-  /** #put from a buffer of the region's own (txBurst's copies of its first frame). */
-  #putFrom(a: Area, src: number, len: number): void {
-    const r = a.region;
-    const i = this.#txHead;
-    const buf = a.txBuf[i];
-    copyBytes(r.mem, r.bufOff(buf), r.mem, src, len);
-    const w = ringSlot(a.tx << 2, i) >>> 2;
-    const u32 = r.mem.u32;
-    u32[w] = buf;
-    u32[w + 1] = len;
-    this.#txHead = (i + 1) & (this.#slots - 1);
-    this.counters.f64[0]++;
-    this.counters.f64[1] += len;
+  /** The guest's whole memory: a lent buffer's offset (txBuffer) is in it. */
+  get txMem(): Mem {
+    return this.#dom.memory.mem;
+  }
+
+  /**
+   * Lends the next TX slot's buffer (its offset in `txMem`) for a frame of at most `maxLen`
+   * bytes, built in place: the switch then copies it once, straight from there. -1 when the
+   * ring is full (onWritable follows) or the device is down.
+   */
+  txBuffer(maxLen: number): number {
+    const a = this.#area;
+    this.#lent = false;
+    if (a === null || !this.#carrier || this.#failed) {
+      this.#wantWritable = true;
+      return -1;
+    }
+    if (maxLen > a.region.bufSize) return -1;
+    if (this.#txRoom(a) === 0 && !this.#txFull(a)) return -1;
+    this.#lent = true;
+    return a.base + a.region.bufOff(a.txBuf[this.#txHead]);
+  }
+
+  /** Sends the lent buffer's first `len` bytes (published at the end of the turn, or by flush). */
+  txCommit(len: number, _flags: number): boolean {
+    const a = this.#area;
+    if (!this.#lent || a === null || !this.#carrier || this.#failed) {
+      this.#lent = false;
+      return false;
+    }
+    this.#lent = false;
+    if (len < ETH_HLEN || len > a.region.bufSize) {
+      this.counters.add("txDropped");
+      return true;
+    }
+    this.#fillSlot(a, len);
+    this.#scheduleFlush();
+    return true;
+  }
+
+  txAbort(): void {
+    this.#lent = false;
   }
 
   #scheduleFlush(): void {
