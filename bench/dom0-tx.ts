@@ -6,7 +6,7 @@
  * TX, VALE, netback RX, responses). Rows: staging grants at both ends, and grant copies
  * (no staging), at 64 and 1500 B.
  *
- * `node dist/bench/dom0-tx.js [--root DIST] [--ms N]` runs against the build at DIST (default:
+ * `node dist/bench/dom0-tx.js [--root DIST] [--ms N] [--batch N] [--only TEXT]` runs against the build at DIST (default:
  * this one), so another build (main's) is measured by the same harness: before/after.
  */
 import { fileURLToPath } from "node:url";
@@ -15,15 +15,18 @@ interface Args {
   root: string;
   ms: number;
   batch: number;
+  /** Only rows whose name contains this. */
+  only: string;
 }
 
 function parseArgs(argv: readonly string[]): Args {
-  const a: Args = { root: fileURLToPath(new URL("..", import.meta.url)), ms: 1500, batch: 128 };
+  const a: Args = { root: fileURLToPath(new URL("..", import.meta.url)), ms: 1500, batch: 128, only: "" };
   for (let i = 0; i < argv.length; i++) {
     const v = argv[i + 1];
     if (argv[i] === "--root" && v !== undefined) a.root = v;
     else if (argv[i] === "--ms" && v !== undefined) a.ms = Number(v);
     else if (argv[i] === "--batch" && v !== undefined) a.batch = Number(v);
+    else if (argv[i] === "--only" && v !== undefined) a.only = v;
     else continue;
     i++;
   }
@@ -134,9 +137,10 @@ async function main(): Promise<void> {
   const a = parseArgs(process.argv.slice(2));
   for (const staged of [true, false])
     for (const len of [64, 1500]) {
+      const name = `dom0 tx->vale->rx ${len} B ${staged ? "staging grants" : "grant copies"}`;
+      if (!name.includes(a.only)) continue;
       const ns = await measure(a.root, staged, len, a.batch, a.ms);
-      const name = staged ? "staging grants" : "grant copies";
-      console.log(`dom0 tx->vale->rx ${len} B ${name}: ${ns.toFixed(0)} ns/frame`);
+      console.log(`${name}: ${ns.toFixed(0)} ns/frame`);
     }
 }
 

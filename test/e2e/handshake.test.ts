@@ -30,7 +30,13 @@ after(async () => {
   await chain?.shutdown();
 });
 
-test("every vif is Connected at both ends with the ring order, queues and channels asked for", () => {
+test("every vif is Connected at both ends with the ring order, queues and channels asked for", async () => {
+  // netfront stages its pools (the default) once Connected: Domain-0 maps them all.
+  const want = (v: { queues: number; ringPageOrder: number }): number =>
+    2 * v.queues * 2 ** v.ringPageOrder + 2 + 2 * v.queues * (256 << v.ringPageOrder);
+  await until("pools staged", 20_000, () =>
+    chain.host.status().vifs.every((v) => v.grantMappings === want(v)),
+  );
   const vifs = chain.host.status().vifs;
   assert.equal(vifs.length, SPECS.length);
   for (const [i, s] of SPECS.entries()) {
@@ -42,9 +48,10 @@ test("every vif is Connected at both ends with the ring order, queues and channe
     );
     assert.equal(chain.guests[i].counters.length, s.queues, `${v.name}: netfront queues`);
     // Domain-0 maps 2^order pages per ring, two rings per queue (and the xenstore ring),
-    // and the control ring netfront sets up to steer several queues.
-    const ctrl = s.queues! > 1 ? 1 : 0;
-    assert.equal(v.grantMappings, 2 * s.queues! * 2 ** s.ringPageOrder! + 1 + ctrl, `${v.name}: mappings`);
+    // the control ring netfront sets up to stage its pools, and the pools: a ring's worth
+    // of TX and of RX buffers per queue.
+    const pools = 2 * s.queues! * (256 << s.ringPageOrder!);
+    assert.equal(v.grantMappings, 2 * s.queues! * 2 ** s.ringPageOrder! + 2 + pools, `${v.name}: mappings`);
   }
 });
 
