@@ -269,16 +269,19 @@ export class NetbackTx {
       }
       let pos = 0;
       let nb = 0;
+      /** Data slots of the batch: each may need a pool entry (a mapping) when it is sent. */
+      let slots = 0;
       let stop = false;
       const pkt = this.#pkt;
       while (pos < this.#left && budget > 0) {
         const v = parseTxPacket(batch, 0, pos, this.#left - pos, this.#limits, pkt);
-        if (v === TxVerdict.Ok && nb < TX_BATCH && this.#pool.free >= 1 + pkt.nFrags) {
+        if (v === TxVerdict.Ok && nb < TX_BATCH && this.#pool.free >= slots + 1 + pkt.nFrags) {
           if (!this.#admit(pkt.totalSize)) {
             stop = true;
             break;
           }
           this.#take(nb++, pkt);
+          slots += 1 + pkt.nFrags;
           pos += pkt.consumed;
           budget -= pkt.consumed;
           continue;
@@ -287,7 +290,7 @@ export class NetbackTx {
         // (and the pool is whole again); then this packet is parsed again.
         if (nb > 0) {
           this.#sendBatch(nb);
-          nb = 0;
+          nb = slots = 0;
           continue;
         }
         const used = this.#other(pos, v);
@@ -380,10 +383,8 @@ export class NetbackTx {
     return 0;
   }
 
-  /** Records good packet `pkt` as the batch's `k`-th, with a pool entry per data slot. */
+  /** Records good packet `pkt` as the batch's `k`-th. */
   #take(k: number, pkt: TxPacket): void {
-    const b = this.#batch;
-    const pool = this.#pool;
     const start = pkt.start;
     const nExtras = pkt.nExtras;
     this.#bStart[k] = start;
@@ -394,11 +395,8 @@ export class NetbackTx {
     this.#bTotal[k] = pkt.totalSize;
     this.#bFlags[k] = pkt.flags;
     this.#bGsoAt[k] = pkt.gsoAt;
-    for (let d = 0; d <= pkt.nFrags; d++) {
-      const s = slotOf(start, nExtras, d);
-      const at = s * TX_SLOT_BYTES;
-      this.#entryAt[s] = pool.alloc(txReqId(b, at), txReqGref(b, at), d === 0 ? nExtras : 0);
-    }
+    // A pool entry is taken only for a slot that gets mapped (#frame): staged ones need none.
+    for (let d = 0; d <= pkt.nFrags; d++) this.#entryAt[slotOf(start, nExtras, d)] = -1;
   }
 
   /**
@@ -479,6 +477,7 @@ export class NetbackTx {
       const nExtras = this.#bExtras[k];
       for (let d = 0; d <= this.#bFrags[k]; d++) {
         const e = this.#entryAt[slotOf(start, nExtras, d)];
+        if (e < 0) continue;
         const h = pool.handle[e];
         if (h >= 0) gnt.unmap(h);
         pool.release(e);
@@ -526,7 +525,15 @@ export class NetbackTx {
         this.#fail(k);
         return false;
       }
-      pool.handle[this.#entryAt[s]] = h;
+      // The gather loop counted every data slot of the batch against the pool's free entries.
+      const e = pool.alloc(txReqId(b, at), gref, d === 0 ? nExtras : 0);
+      if (e < 0) {
+        gnt.unmap(h);
+        this.#fail(k);
+        return false;
+      }
+      this.#entryAt[s] = e;
+      pool.handle[e] = h;
       f.push(gnt.mappedMem(h), gnt.mappedOff(h) + txReqOffset(b, at) + skip, rest, front, gref);
       mapped = true;
     }
