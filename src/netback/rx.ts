@@ -297,7 +297,6 @@ export class NetbackRx {
     ring.copyRequests(req, 0, m);
     this.#withHash = false;
     const st = this.#staging;
-    const wmem = ring.wmem;
     const c = this.#c;
     let bytes = 0;
     for (let j = 0; j < m; j++) {
@@ -321,7 +320,8 @@ export class NetbackRx {
       }
       f.copyOut(0, st!.mem[sg]!, st!.off[sg], total);
       const a = ring.beginResponse();
-      rxRspWrite(wmem, a, rxReqId(req, r), 0, flags, total);
+      // wmem is per slot (a slot straddling two ring pages is written through a stage).
+      rxRspWrite(ring.wmem, a, rxReqId(req, r), 0, flags, total);
       ring.endResponse();
       bytes += total;
       c[this.#cPkts]++;

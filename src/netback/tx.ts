@@ -560,13 +560,18 @@ export class NetbackTx {
   #answer(start: number, consumed: number, nExtras: number, status: number): void {
     const b = this.#batch;
     const ring = this.#ring;
-    const wmem = ring.wmem;
     const end = start + consumed;
     const xEnd = start + 1 + nExtras;
     for (let s = start; s < end; s++) {
       const isExtra = s > start && s < xEnd;
       const at = ring.beginResponse();
-      txRspWrite(wmem, at, isExtra ? 0 : txReqId(b, s * TX_SLOT_BYTES), isExtra ? NETIF_RSP_NULL : status);
+      // wmem is per slot: a slot straddling two ring pages is written through a stage.
+      txRspWrite(
+        ring.wmem,
+        at,
+        isExtra ? 0 : txReqId(b, s * TX_SLOT_BYTES),
+        isExtra ? NETIF_RSP_NULL : status,
+      );
       ring.endResponse();
     }
   }
