@@ -21,6 +21,12 @@
  * When every buffer a frame takes is a grant the frontend staged writable (ctrl.ts), the
  * frame is copied into the standing mappings with plain copies and no grant operation.
  *
+ * A batch from the switch (`deliverBatch`) is placed in one pass where its frames are
+ * plain (one slot, no GSO, no extra slot, no checksum to complete) and the guest's ring
+ * shows no backlog: one look at req_prod and one copy of the requests for the batch, then
+ * per frame a plain copy into a staged buffer (or a grant copy into one not staged) and
+ * its response. Anything else takes the frame-by-frame path, in order.
+ *
  * A guest that posts too few buffers gets its frames queued in a byte-bounded backlog of
  * Domain-0 memory, drained when it posts (its RX event); past the bound frames are dropped
  * and counted. The switch never waits. Responses are pushed once per batch (`flush`, on the
@@ -31,6 +37,8 @@ import { PAGE_SHIFT, PAGE_SIZE } from "../hv/memory.js";
 import type { BackRing } from "../ring/back.js";
 import { ringErrorText } from "../ring/errors.js";
 import { NO_GRANT, VALE_F_CSUM_BLANK, VALE_F_DATA_VALID, ValeFrags } from "../vale/frags.js";
+import { VALE_FRAGS_BATCH } from "../vale/switch.js";
+import { copyBytes } from "../wire/copy.js";
 import { type Mem, privateMem } from "../wire/mem.js";
 import { ETH_HLEN, ETH_P_IPV6 } from "../wire/net/ethernet.js";
 import { gsoSegment } from "../wire/net/gso-segment.js";
@@ -101,6 +109,8 @@ export class NetbackRx {
   readonly #fatal: (reason: string) => void;
   readonly #dmem: Mem;
   readonly #req = privateMem(MAX_SLOTS * NETIF_RX_ENTRY_SIZE);
+  /** deliverBatch: the requests for a run of plain frames, copied from the ring at once. */
+  readonly #reqRun = privateMem(VALE_FRAGS_BATCH * NETIF_RX_ENTRY_SIZE);
   readonly #ops = privateMem(MAX_OPS * GNTTAB_COPY_SIZE);
   /** Per op: which data slot it fills. */
   readonly #opSlot = new Uint8Array(MAX_OPS);
@@ -218,6 +228,106 @@ export class NetbackRx {
       return this.#emit(one, 0, 0, 0);
     }
     return this.#emit(f, flags, 0, 0);
+  }
+
+  /**
+   * Takes frames `frames[idx[at + k]]`, k in [0, n), in order (see the file's comment);
+   * `taken[k]` says whether each was delivered or queued (as `deliver` returns).
+   */
+  deliverBatch(
+    frames: readonly ValeFrags[],
+    idx: Uint16Array,
+    at: number,
+    n: number,
+    taken: Uint8Array,
+  ): void {
+    const plainOk = this.#flip === null && this.#headroom === 0 && this.#hash?.active !== true;
+    let k = 0;
+    while (k < n) {
+      // A frame waiting in the backlog goes first: the rest follow it there, in order.
+      if (!plainOk || this.#dead || this.#backlog.count > 0) {
+        for (; k < n; k++) taken[k] = this.deliver(frames[idx[at + k]]) ? 1 : 0;
+        return;
+      }
+      let run = 0;
+      const most = Math.min(n - k, VALE_FRAGS_BATCH);
+      while (run < most && this.#plain(frames[idx[at + k + run]])) run++;
+      if (run === 0) {
+        taken[k] = this.deliver(frames[idx[at + k]]) ? 1 : 0;
+        k++;
+        continue;
+      }
+      const placed = this.#placeRun(frames, idx, at + k, run, taken, k);
+      // No buffer for the rest of the run: `deliver` queues them (or drops, counted).
+      for (let j = placed; j < run; j++) taken[k + j] = this.deliver(frames[idx[at + k + j]]) ? 1 : 0;
+      k += run;
+    }
+  }
+
+  /** One slot, no GSO, no checksum to complete here: what #placeRun takes. */
+  #plain(f: ValeFrags): boolean {
+    const total = f.total;
+    if (f.gsoType !== 0 || total < ETH_HLEN || total > PAGE_SIZE) return false;
+    if ((f.flags & VALE_F_CSUM_BLANK) === 0) return true;
+    const feat = this.#feat;
+    return feat.csumOffload && (feat.ipv6CsumOffload || !this.#isV6(f));
+  }
+
+  /**
+   * Places plain frames `frames[idx[base + j]]`, j in [0, run), one request each, taken from
+   * the ring together; returns how many found a request (from the first on).
+   */
+  #placeRun(
+    frames: readonly ValeFrags[],
+    idx: Uint16Array,
+    base: number,
+    run: number,
+    taken: Uint8Array,
+    k0: number,
+  ): number {
+    const ring = this.#ring;
+    const avail = ring.unconsumedRequests();
+    if (avail < 0) {
+      this.#broken(`RX ring: ${ringErrorText(avail)}`);
+      return 0;
+    }
+    const m = Math.min(run, avail);
+    if (m === 0) return 0;
+    const req = this.#reqRun;
+    ring.copyRequests(req, 0, m);
+    this.#withHash = false;
+    const st = this.#staging;
+    const c = this.#c;
+    let bytes = 0;
+    for (let j = 0; j < m; j++) {
+      const f = frames[idx[base + j]];
+      const total = f.total;
+      const ff = f.flags;
+      const flags =
+        (ff & VALE_F_CSUM_BLANK) !== 0
+          ? NETRXF_csum_blank | NETRXF_data_validated
+          : (ff & VALE_F_DATA_VALID) !== 0
+            ? NETRXF_data_validated
+            : 0;
+      const r = j * NETIF_RX_ENTRY_SIZE;
+      const sg = st === null ? -1 : st.find(rxReqGref(req, r));
+      taken[k0 + j] = 1;
+      if (sg < 0 || st!.writable[sg] === 0) {
+        // Not staged: the grant-copy path for this one frame, its request as #place takes it.
+        copyBytes(this.#req, 0, req, r, NETIF_RX_ENTRY_SIZE);
+        this.#placeCopy(f, this.#req, 1, 0, flags, 0, 0);
+        continue;
+      }
+      f.copyOut(0, st!.mem[sg]!, st!.off[sg], total);
+      const a = ring.beginResponse();
+      // wmem is per slot (a slot straddling two ring pages is written through a stage).
+      rxRspWrite(ring.wmem, a, rxReqId(req, r), 0, flags, total);
+      ring.endResponse();
+      bytes += total;
+      c[this.#cPkts]++;
+    }
+    c[this.#cBytes] += bytes;
+    return m;
   }
 
   /**
@@ -388,6 +498,21 @@ export class NetbackRx {
     if (this.#feat.rxFlip === true) return this.#placeFlip(f, req, dataSlots, extra, flags, gsoType, gsoSize);
     if (this.#staging !== null && this.#allStaged(req, dataSlots, extra))
       return this.#placeStaged(f, req, dataSlots, extra, flags, gsoType, gsoSize);
+    return this.#placeCopy(f, req, dataSlots, extra, flags, gsoType, gsoSize);
+  }
+
+  /** The grant-copy path: `req` holds the frame's requests (data slots and extras). */
+  #placeCopy(
+    f: ValeFrags,
+    req: Mem,
+    dataSlots: number,
+    extra: number,
+    flags: number,
+    gsoType: number,
+    gsoSize: number,
+  ): number {
+    const total = f.total;
+    const head = this.#headroom;
     // Bytes the switch does not own as a grant or a Domain-0 page go through the scratch.
     const dmem = this.#dmem;
     for (let i = 0; i < f.n; i++) {

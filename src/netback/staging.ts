@@ -15,10 +15,20 @@ import type { Mem } from "../wire/mem.js";
  */
 export const STAGING_GRANTS_PER_QUEUE = 2 * 4096;
 
+/**
+ * Grant refs below this are looked up in a flat array (a guest's refs are indices into its
+ * grant table, small in practice); larger ones in a Map. The array grows to the largest
+ * small ref staged, so it costs 4 bytes per ref of the guest's table at most.
+ */
+const DIRECT_REFS = 1 << 16;
+
 export class StagingTable {
   readonly max: number;
-  /** gref -> slot. */
+  /** gref -> slot, for refs >= DIRECT_REFS. */
   readonly #slot = new Map<number, number>();
+  /** gref -> slot + 1 (0: not staged), for refs < DIRECT_REFS: the datapath's lookup. */
+  #direct = new Int32Array(0);
+  #size = 0;
   readonly #free: number[] = [];
   readonly handle: Int32Array;
   /** Byte offset of the mapped page in `mem[slot]`. */
@@ -36,11 +46,14 @@ export class StagingTable {
   }
 
   get size(): number {
-    return this.#slot.size;
+    return this.#size;
   }
 
   /** The slot `gref` is staged in, or -1. */
   find(gref: number): number {
+    const d = this.#direct;
+    if (gref >= 0 && gref < d.length) return d[gref] - 1;
+    if (gref < DIRECT_REFS) return -1;
     return this.#slot.get(gref) ?? -1;
   }
 
@@ -48,7 +61,15 @@ export class StagingTable {
   add(gref: number, handle: number, mem: Mem, off: number, writable: boolean): void {
     const s = this.#free.pop();
     if (s === undefined) throw new RangeError("staging table full");
-    this.#slot.set(gref, s);
+    if (gref >= 0 && gref < DIRECT_REFS) {
+      if (gref >= this.#direct.length) {
+        const grown = new Int32Array(Math.min(DIRECT_REFS, Math.max(256, 2 * (gref + 1))));
+        grown.set(this.#direct);
+        this.#direct = grown;
+      }
+      this.#direct[gref] = s + 1;
+    } else this.#slot.set(gref, s);
+    this.#size++;
     this.handle[s] = handle;
     this.mem[s] = mem;
     this.off[s] = off;
@@ -57,9 +78,11 @@ export class StagingTable {
 
   /** Forgets `gref`: its map handle, or -1 when it was not staged. */
   remove(gref: number): number {
-    const s = this.#slot.get(gref);
-    if (s === undefined) return -1;
-    this.#slot.delete(gref);
+    const s = this.find(gref);
+    if (s < 0) return -1;
+    if (gref < DIRECT_REFS) this.#direct[gref] = 0;
+    else this.#slot.delete(gref);
+    this.#size--;
     const h = this.handle[s];
     this.handle[s] = -1;
     this.mem[s] = null;
@@ -71,6 +94,8 @@ export class StagingTable {
   clear(): number[] {
     const hs: number[] = [];
     for (const g of [...this.#slot.keys()]) hs.push(this.remove(g));
+    const d = this.#direct;
+    for (let g = 0; g < d.length; g++) if (d[g] !== 0) hs.push(this.remove(g));
     return hs;
   }
 }

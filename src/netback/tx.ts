@@ -2,25 +2,29 @@
  * netback TX for one queue: frames the guest transmits, out through the switch (TX is the
  * guest's view).
  *
- * On the queue's TX event, in batches: every published request is copied once into
- * private memory (BackRing.copyRequests) and parsed there (parseTxPacket: gref, offset +
- * size within the page, slot counts, the size chain, extras). A fatal packet disables the
- * vif through its VifFatal; a dropped one is answered NETIF_RSP_ERROR (extras
- * NETIF_RSP_NULL). A good one: the first TX_COPY_LEN bytes are grant-copied, over as many
- * slots as they span, into a Domain-0 page before anything reads a header (the guest
- * cannot change them under the switch); the rest of every slot is grant-mapped read-only
- * and referenced, not copied (a ValeFrags list), and the frame is forwarded. VALE runs in
- * this thread, so when `forward` returns the frame has been delivered: only then are the
- * pages unmapped and the responses written. Responses are pushed, and the guest notified,
- * once per batch; a batch ends after `budget` slots and the rest runs after the loop's
- * other work (dom.loop.defer), so one guest cannot hold the thread.
+ * On the queue's TX event, in batches shaped as netmap's nm_bdg_preflush: every published
+ * request is copied once into private memory (BackRing.copyRequests: one read of req_prod)
+ * and parsed there (parseTxPacket: gref, offset + size within the page, slot counts, the
+ * size chain, extras), up to TX_BATCH good packets into private columns. A fatal packet
+ * disables the vif through its VifFatal; a dropped one is answered NETIF_RSP_ERROR (extras
+ * NETIF_RSP_NULL), after the good packets before it have gone. For the good ones: the
+ * first TX_COPY_LEN bytes of every packet are copied, over as many slots as they span,
+ * into a Domain-0 page before anything reads a header (the guest cannot change them under
+ * the switch), with one grant-copy call for the whole batch; the rest of every slot is
+ * grant-mapped read-only and referenced, not copied (a ValeFrags list, one reused per
+ * batch place), and the batch goes to the switch in one call (destinations looked up for
+ * the batch, then delivered per destination). VALE runs in this thread, so when that call
+ * returns the frames have been delivered: only then are the pages unmapped and the
+ * responses written. Responses are pushed, and the guest notified, once per run of the
+ * loop below; a run ends after `budget` slots and the rest runs after the loop's other
+ * work (dom.loop.defer), so one guest cannot hold the thread.
  *
  * A slot whose grant the frontend staged (ctrl.ts, staging.ts) is already mapped: its
  * header bytes are copied with a plain copy and the rest referenced from the standing
  * mapping, with no grant operation at all.
  *
  * The pending pool bounds the slots a queue holds mapped; with synchronous delivery it
- * holds at most one frame's.
+ * holds at most one batch's.
  */
 import type { Counters } from "../base/counters.js";
 import { PAGE_SHIFT } from "../hv/memory.js";
@@ -29,7 +33,14 @@ import { ringErrorText } from "../ring/errors.js";
 import { VALE_F_CSUM_BLANK, VALE_F_DATA_VALID, ValeFrags } from "../vale/frags.js";
 import { copyBytes } from "../wire/copy.js";
 import { type Mem, privateMem } from "../wire/mem.js";
-import { DOMID_SELF, GNTCOPY_source_gref, GNTTAB_COPY_SIZE, gcopyWrite } from "../wire/xen/grant.js";
+import {
+  DOMID_SELF,
+  GNTCOPY_source_gref,
+  GNTST_okay,
+  GNTTAB_COPY_SIZE,
+  gcopyStatus,
+  gcopyWrite,
+} from "../wire/xen/grant.js";
 import {
   extraGsoSize,
   extraGsoType,
@@ -68,6 +79,8 @@ export const TX_COPY_LEN = 128;
 export const TX_BUDGET_DEFAULT = 256;
 /** Most slots one packet spans: first, extras (at most one per type), fragments. */
 const MAX_PKT_SLOTS = 1 + 8 + FATAL_SKB_SLOTS_DEFAULT + 1;
+/** Packets one batch takes: their copied headers fill one page. */
+export const TX_BATCH = 4096 / TX_COPY_LEN;
 
 export interface TxQueueOptions {
   budget: number;
@@ -85,6 +98,8 @@ export interface TxQueueOptions {
 export interface TxSink {
   /** Delivers the frame (or drops it, counted by the switch) before returning. */
   forward(f: ValeFrags): void;
+  /** Delivers (or drops) frames `frames[0..n)`, in order, before returning. */
+  forwardBatch(frames: readonly ValeFrags[], n: number): void;
   /** The batch is over: wake receivers. */
   flush(): void;
 }
@@ -104,16 +119,28 @@ export class NetbackTx {
   #left = 0;
   readonly #pkt = new TxPacket();
   readonly #pool: PendingPool;
-  readonly #ops = privateMem(MAX_PKT_SLOTS * GNTTAB_COPY_SIZE);
-  /** Per data slot of the packet: its batch index, bytes already copied, pool entry. */
-  readonly #slotAt = new Int32Array(MAX_PKT_SLOTS);
-  readonly #skip = new Int32Array(MAX_PKT_SLOTS);
-  readonly #entry = new Int32Array(MAX_PKT_SLOTS);
-  /** Per data slot: its staging table slot, or -1. */
-  readonly #stg = new Int32Array(MAX_PKT_SLOTS);
+  /** The batch's header grant copies, and the packet each op is for. */
+  readonly #ops = privateMem(TX_BATCH * MAX_PKT_SLOTS * GNTTAB_COPY_SIZE);
+  readonly #opPkt = new Uint8Array(TX_BATCH * MAX_PKT_SLOTS);
+  /** Per packet of the batch (parsed, not yet sent): its TxPacket fields and status. */
+  readonly #bStart = new Int32Array(TX_BATCH);
+  readonly #bConsumed = new Int32Array(TX_BATCH);
+  readonly #bExtras = new Int32Array(TX_BATCH);
+  readonly #bFrags = new Int32Array(TX_BATCH);
+  readonly #bFirst = new Int32Array(TX_BATCH);
+  readonly #bTotal = new Int32Array(TX_BATCH);
+  readonly #bFlags = new Int32Array(TX_BATCH);
+  readonly #bGsoAt = new Int32Array(TX_BATCH);
+  readonly #bHdrLen = new Int32Array(TX_BATCH);
+  readonly #bStatus = new Int32Array(TX_BATCH);
+  /** Per request of the private copy (by index): pool entry, staging slot or -1, header bytes taken. */
+  readonly #entryAt: Int32Array;
+  readonly #stgAt: Int32Array;
+  readonly #skipAt: Int32Array;
   readonly #staging: StagingTable | null;
-  readonly #frags: ValeFrags;
-  /** The Domain-0 page the copied header goes to. */
+  /** The batch's frames, place k for its k-th forwarded packet. */
+  readonly #frames: ValeFrags[];
+  /** The Domain-0 page the batch's headers are copied to, TX_COPY_LEN bytes per packet. */
   readonly #hdrPage: number;
   readonly #c: Float64Array;
   readonly #cPkts: number;
@@ -158,8 +185,11 @@ export class NetbackTx {
     this.#mcast = opts.mcast ?? new McastList();
     this.#staging = opts.staging ?? null;
     this.#batch = privateMem(ring.nrEnts * NETIF_TX_ENTRY_SIZE);
+    this.#entryAt = new Int32Array(ring.nrEnts);
+    this.#stgAt = new Int32Array(ring.nrEnts);
+    this.#skipAt = new Int32Array(ring.nrEnts);
     this.#pool = new PendingPool(opts.pendingSlots);
-    this.#frags = new ValeFrags(dom.memory.mem);
+    this.#frames = Array.from({ length: TX_BATCH }, () => new ValeFrags(dom.memory.mem));
     const page = dom.pages.alloc();
     if (page < 0) throw new RangeError(`netback: domain ${dom.domid} has no page for a TX header buffer`);
     this.#hdrPage = page;
@@ -238,21 +268,49 @@ export class NetbackTx {
         return found;
       }
       let pos = 0;
+      let nb = 0;
+      /** Data slots of the batch: each may need a pool entry (a mapping) when it is sent. */
+      let slots = 0;
+      let stop = false;
+      const pkt = this.#pkt;
       while (pos < this.#left && budget > 0) {
-        const used = this.#packet(pos);
+        const v = parseTxPacket(batch, 0, pos, this.#left - pos, this.#limits, pkt);
+        if (v === TxVerdict.Ok && nb < TX_BATCH && this.#pool.free >= slots + 1 + pkt.nFrags) {
+          if (!this.#admit(pkt.totalSize)) {
+            stop = true;
+            break;
+          }
+          this.#take(nb++, pkt);
+          slots += 1 + pkt.nFrags;
+          pos += pkt.consumed;
+          budget -= pkt.consumed;
+          continue;
+        }
+        // Anything else waits for the batch before it, so responses keep ring order
+        // (and the pool is whole again); then this packet is parsed again.
+        if (nb > 0) {
+          this.#sendBatch(nb);
+          nb = slots = 0;
+          continue;
+        }
+        const used = this.#other(pos, v);
         if (used < 0) {
           this.#endBatch();
           return true;
         }
-        if (used === 0) break;
+        if (used === 0) {
+          stop = true;
+          break;
+        }
         pos += used;
         budget -= used;
       }
+      if (nb > 0) this.#sendBatch(nb);
       if (pos > 0 && pos < this.#left)
         batch.u8.copyWithin(0, pos * TX_SLOT_BYTES, this.#left * TX_SLOT_BYTES);
       this.#left -= pos;
       this.#endBatch();
-      if (budget <= 0 || pos === 0) {
+      if (budget <= 0 || pos === 0 || stop) {
         if (!this.#deferred && !this.creditWaiting) {
           this.#deferred = true;
           this.#dom.loop.defer(this.#runBound);
@@ -292,13 +350,13 @@ export class NetbackTx {
   }
 
   /**
-   * Handles the packet at batch index `pos`: the slots it consumed, 0 to stop for now
-   * (pool exhausted), -1 when it was fatal.
+   * A packet that does not join a batch, at batch index `pos` with verdict `v` (parsed into
+   * #pkt): the slots it consumed, 0 to stop for now (pool exhausted, out of credit), -1
+   * when it was fatal.
    */
-  #packet(pos: number): number {
+  #other(pos: number, v: TxVerdict): number {
     const b = this.#batch;
     const pkt = this.#pkt;
-    const v = parseTxPacket(b, 0, pos, this.#left - pos, this.#limits, pkt);
     if (v === TxVerdict.Fatal) {
       this.#die(pkt.describe());
       return -1;
@@ -308,7 +366,7 @@ export class NetbackTx {
       // of bad requests is held to the rate too.
       if (!this.#admit(txReqSize(b, pos * TX_SLOT_BYTES))) return 0;
       this.#c[this.#cDrop]++;
-      this.#answer(pkt, NETIF_RSP_ERROR);
+      this.#answer(pkt.start, pkt.consumed, pkt.nExtras, NETIF_RSP_ERROR);
       return pkt.consumed;
     }
     if (v === TxVerdict.Control) {
@@ -317,139 +375,197 @@ export class NetbackTx {
       if (pkt.mcastAddAt >= 0) {
         if (!this.#mcast.add(extraMcastAddr(b, pkt.mcastAddAt * TX_SLOT_BYTES))) status = NETIF_RSP_ERROR;
       } else this.#mcast.del(extraMcastAddr(b, pkt.mcastDelAt * TX_SLOT_BYTES));
-      this.#answer(pkt, status);
+      this.#answer(pkt.start, pkt.consumed, pkt.nExtras, status);
       return pkt.consumed;
     }
-    const nData = 1 + pkt.nFrags;
-    const pool = this.#pool;
-    if (pool.free < nData) {
-      this.#c[this.#cPendFull]++;
-      return 0;
-    }
-    if (!this.#admit(pkt.totalSize)) return 0;
-    const slotAt = this.#slotAt;
-    slotAt[0] = pos;
-    for (let d = 1; d < nData; d++) slotAt[d] = pos + pkt.nExtras + d;
-    for (let d = 0; d < nData; d++) {
-      const at = slotAt[d] * TX_SLOT_BYTES;
-      this.#entry[d] = pool.alloc(txReqId(b, at), txReqGref(b, at), d === 0 ? pkt.nExtras : 0);
-    }
-    const status = this.#send(pkt, nData);
-    for (let d = 0; d < nData; d++) {
-      const e = this.#entry[d];
-      const h = pool.handle[e];
-      if (h >= 0) this.#dom.gnt.unmap(h);
-      pool.release(e);
-    }
-    this.#answer(pkt, status);
-    return pkt.consumed;
+    // A good packet with no batch before it: the pool has too few entries for it.
+    this.#c[this.#cPendFull]++;
+    return 0;
   }
 
-  /** Copies the header, maps the rest, forwards: the status every data slot gets. */
-  #send(pkt: TxPacket, nData: number): number {
+  /** Records good packet `pkt` as the batch's `k`-th. */
+  #take(k: number, pkt: TxPacket): void {
+    const start = pkt.start;
+    const nExtras = pkt.nExtras;
+    this.#bStart[k] = start;
+    this.#bConsumed[k] = pkt.consumed;
+    this.#bExtras[k] = nExtras;
+    this.#bFrags[k] = pkt.nFrags;
+    this.#bFirst[k] = pkt.firstSize;
+    this.#bTotal[k] = pkt.totalSize;
+    this.#bFlags[k] = pkt.flags;
+    this.#bGsoAt[k] = pkt.gsoAt;
+    // A pool entry is taken only for a slot that gets mapped (#frame): staged ones need none.
+    for (let d = 0; d <= pkt.nFrags; d++) this.#entryAt[slotOf(start, nExtras, d)] = -1;
+  }
+
+  /**
+   * Sends the batch's `nb` packets: headers copied (plain copies from staged grants, one
+   * grant-copy call for the rest), payloads referenced, the frames forwarded in one call,
+   * then the mappings ended and every packet answered.
+   */
+  #sendBatch(nb: number): void {
     const b = this.#batch;
     const gnt = this.#dom.gnt;
     const front = this.#front;
     const ops = this.#ops;
-    const hdrOff = this.#hdrPage << PAGE_SHIFT;
-    const total = pkt.totalSize;
-    const want = Math.min(total, TX_COPY_LEN);
+    const opPkt = this.#opPkt;
     const st = this.#staging;
-    const stg = this.#stg;
+    const stgAt = this.#stgAt;
+    const skipAt = this.#skipAt;
     const mem = this.#dom.memory.mem;
-    let copied = 0;
+    const hdrPage = this.#hdrPage;
+    const hdrBase = hdrPage << PAGE_SHIFT;
+    const c = this.#c;
     let nOps = 0;
-    for (let d = 0; d < nData; d++) {
-      const at = this.#slotAt[d] * TX_SLOT_BYTES;
-      const size = d === 0 ? pkt.firstSize : txReqSize(b, at);
-      const take = Math.min(size, want - copied);
-      const sg = st === null ? -1 : st.find(txReqGref(b, at));
-      stg[d] = sg;
-      this.#skip[d] = take;
-      if (take <= 0) {
-        this.#skip[d] = 0;
-        continue;
-      }
-      if (sg >= 0) {
-        // parseTxPacket checked offset + size within the page.
-        copyBytes(mem, hdrOff + copied, st!.mem[sg]!, st!.off[sg] + txReqOffset(b, at), take);
+    for (let k = 0; k < nb; k++) {
+      const start = this.#bStart[k];
+      const nExtras = this.#bExtras[k];
+      const nData = 1 + this.#bFrags[k];
+      const want = Math.min(this.#bTotal[k], TX_COPY_LEN);
+      const hdr = k * TX_COPY_LEN;
+      let copied = 0;
+      for (let d = 0; d < nData; d++) {
+        const s = slotOf(start, nExtras, d);
+        const at = s * TX_SLOT_BYTES;
+        const size = d === 0 ? this.#bFirst[k] : txReqSize(b, at);
+        const take = Math.min(size, want - copied);
+        const gref = txReqGref(b, at);
+        const sg = st === null ? -1 : st.find(gref);
+        stgAt[s] = sg;
+        if (take <= 0) {
+          skipAt[s] = 0;
+          continue;
+        }
+        skipAt[s] = take;
+        if (sg >= 0) {
+          // parseTxPacket checked offset + size within the page.
+          copyBytes(mem, hdrBase + hdr + copied, st!.mem[sg]!, st!.off[sg] + txReqOffset(b, at), take);
+        } else {
+          gcopyWrite(
+            ops,
+            nOps * GNTTAB_COPY_SIZE,
+            gref,
+            front,
+            txReqOffset(b, at),
+            hdrPage,
+            DOMID_SELF,
+            hdr + copied,
+            take,
+            GNTCOPY_source_gref,
+          );
+          opPkt[nOps++] = k;
+        }
         copied += take;
-        continue;
       }
-      gcopyWrite(
-        ops,
-        nOps++ * GNTTAB_COPY_SIZE,
-        txReqGref(b, at),
-        front,
-        txReqOffset(b, at),
-        this.#hdrPage,
-        DOMID_SELF,
-        copied,
-        take,
-        GNTCOPY_source_gref,
-      );
-      copied += take;
+      this.#bHdrLen[k] = copied;
+      this.#bStatus[k] = NETIF_RSP_OKAY;
     }
-    this.#c[this.#cCopyOps] += nOps;
-    if (nOps > 0 && gnt.copy(ops, 0, nOps) > 0) {
-      this.#c[this.#cGrantErr]++;
-      this.#c[this.#cDrop]++;
-      return NETIF_RSP_ERROR;
+    if (nOps > 0) {
+      c[this.#cCopyOps] += nOps;
+      if (gnt.copy(ops, 0, nOps) > 0)
+        for (let j = 0; j < nOps; j++)
+          if (gcopyStatus(ops, j * GNTTAB_COPY_SIZE) !== GNTST_okay) this.#fail(opPkt[j]);
     }
-    const f = this.#frags;
-    f.clear();
-    f.push(mem, hdrOff, copied);
-    let mapped = false;
+    const frames = this.#frames;
+    let nf = 0;
+    for (let k = 0; k < nb; k++) if (this.#bStatus[k] === NETIF_RSP_OKAY && this.#frame(k, frames[nf])) nf++;
+    if (nf > 0) this.#sink.forwardBatch(frames, nf);
     const pool = this.#pool;
+    for (let k = 0; k < nb; k++) {
+      const start = this.#bStart[k];
+      const nExtras = this.#bExtras[k];
+      for (let d = 0; d <= this.#bFrags[k]; d++) {
+        const e = this.#entryAt[slotOf(start, nExtras, d)];
+        if (e < 0) continue;
+        const h = pool.handle[e];
+        if (h >= 0) gnt.unmap(h);
+        pool.release(e);
+      }
+      this.#answer(start, this.#bConsumed[k], nExtras, this.#bStatus[k]);
+    }
+  }
+
+  /** Packet `k` of the batch failed a grant operation: answered with an error, counted once. */
+  #fail(k: number): void {
+    if (this.#bStatus[k] !== NETIF_RSP_OKAY) return;
+    this.#bStatus[k] = NETIF_RSP_ERROR;
+    this.#c[this.#cGrantErr]++;
+    this.#c[this.#cDrop]++;
+  }
+
+  /** Fills `f` with packet `k`: its copied header, then the rest of each slot by reference. */
+  #frame(k: number, f: ValeFrags): boolean {
+    const b = this.#batch;
+    const gnt = this.#dom.gnt;
+    const front = this.#front;
+    const st = this.#staging;
+    const pool = this.#pool;
+    const start = this.#bStart[k];
+    const nExtras = this.#bExtras[k];
+    const nData = 1 + this.#bFrags[k];
+    f.clear();
+    f.push(this.#dom.memory.mem, (this.#hdrPage << PAGE_SHIFT) + k * TX_COPY_LEN, this.#bHdrLen[k]);
+    let mapped = false;
     for (let d = 0; d < nData; d++) {
-      const at = this.#slotAt[d] * TX_SLOT_BYTES;
-      const size = d === 0 ? pkt.firstSize : txReqSize(b, at);
-      const rest = size - this.#skip[d];
+      const s = slotOf(start, nExtras, d);
+      const at = s * TX_SLOT_BYTES;
+      const size = d === 0 ? this.#bFirst[k] : txReqSize(b, at);
+      const skip = this.#skipAt[s];
+      const rest = size - skip;
       if (rest <= 0) continue;
       const gref = txReqGref(b, at);
-      const sg = stg[d];
+      const sg = this.#stgAt[s];
       if (sg >= 0) {
-        f.push(st!.mem[sg]!, st!.off[sg] + txReqOffset(b, at) + this.#skip[d], rest, front, gref);
+        f.push(st!.mem[sg]!, st!.off[sg] + txReqOffset(b, at) + skip, rest, front, gref);
         continue;
       }
       const h = gnt.map(front, gref, true);
       if (h < 0) {
-        this.#c[this.#cGrantErr]++;
-        this.#c[this.#cDrop]++;
-        return NETIF_RSP_ERROR;
+        this.#fail(k);
+        return false;
       }
-      pool.handle[this.#entry[d]] = h;
-      f.push(gnt.mappedMem(h), gnt.mappedOff(h) + txReqOffset(b, at) + this.#skip[d], rest, front, gref);
+      // The gather loop counted every data slot of the batch against the pool's free entries.
+      const e = pool.alloc(txReqId(b, at), gref, d === 0 ? nExtras : 0);
+      if (e < 0) {
+        gnt.unmap(h);
+        this.#fail(k);
+        return false;
+      }
+      this.#entryAt[s] = e;
+      pool.handle[e] = h;
+      f.push(gnt.mappedMem(h), gnt.mappedOff(h) + txReqOffset(b, at) + skip, rest, front, gref);
       mapped = true;
     }
-    const fl = pkt.flags;
+    const fl = this.#bFlags[k];
     f.flags =
       (fl & NETTXF_csum_blank ? VALE_F_CSUM_BLANK : 0) | (fl & NETTXF_data_validated ? VALE_F_DATA_VALID : 0);
-    if (pkt.gsoAt >= 0) {
-      const g = pkt.gsoAt * TX_SLOT_BYTES;
+    const gsoAt = this.#bGsoAt[k];
+    if (gsoAt >= 0) {
+      const g = gsoAt * TX_SLOT_BYTES;
       f.gsoType = extraGsoType(b, g);
       f.gsoSize = extraGsoSize(b, g);
     }
-    this.#sink.forward(f);
+    const c = this.#c;
     if (mapped) {
-      this.#c[this.#cZcSent]++;
-      this.#c[this.#cZcOk]++;
+      c[this.#cZcSent]++;
+      c[this.#cZcOk]++;
     }
-    this.#c[this.#cPkts]++;
-    this.#c[this.#cBytes] += total;
-    return NETIF_RSP_OKAY;
+    c[this.#cPkts]++;
+    c[this.#cBytes] += this.#bTotal[k];
+    return true;
   }
 
-  /** Responses for every slot the packet consumed, in ring order: data `status`, extras NULL. */
-  #answer(pkt: TxPacket, status: number): void {
+  /** Responses for every slot of a packet, in ring order: data `status`, extras NULL. */
+  #answer(start: number, consumed: number, nExtras: number, status: number): void {
     const b = this.#batch;
     const ring = this.#ring;
-    const start = pkt.start;
-    const end = start + pkt.consumed;
-    const xEnd = start + 1 + pkt.nExtras;
+    const end = start + consumed;
+    const xEnd = start + 1 + nExtras;
     for (let s = start; s < end; s++) {
       const isExtra = s > start && s < xEnd;
       const at = ring.beginResponse();
+      // wmem is per slot: a slot straddling two ring pages is written through a stage.
       txRspWrite(
         ring.wmem,
         at,
@@ -459,4 +575,9 @@ export class NetbackTx {
       ring.endResponse();
     }
   }
+}
+
+/** Request index of data slot `d` of a packet starting at `start` with `nExtras` extras. */
+function slotOf(start: number, nExtras: number, d: number): number {
+  return d === 0 ? start : start + nExtras + d;
 }

@@ -311,6 +311,35 @@ export class NetbackVif implements BackVif, ValeAttachment, NetmapAdapter {
     return this.#queues[q]?.rx.deliver(f) ?? false;
   }
 
+  /**
+   * A switch batch for this vif: with one queue and no steering or multicast filter the
+   * whole batch goes to that queue's RX at once (one look at its ring); otherwise frame by
+   * frame as `deliverFrags`.
+   */
+  deliverBatch(
+    frames: readonly ValeFrags[],
+    idx: Uint16Array,
+    at: number,
+    n: number,
+    taken: Uint8Array,
+  ): void {
+    const act = this.#active;
+    if (
+      act.length === 1 &&
+      !this.#disabled &&
+      this.#nm === null &&
+      !this.#mcastCtrl &&
+      !this.#ctrl?.hash.active
+    ) {
+      const qu = this.#queues[act[0]];
+      if (qu) {
+        qu.rx.deliverBatch(frames, idx, at, n, taken);
+        return;
+      }
+    }
+    for (let k = 0; k < n; k++) taken[k] = this.deliverFrags(frames[idx[at + k]]) ? 1 : 0;
+  }
+
   /** End of a switch batch: publish every queue's RX responses, notify as asked. */
   rxIrq(): void {
     // Indexed: the switch calls this per batch, and an array iterator per call is garbage.
@@ -388,6 +417,11 @@ export class NetbackVif implements BackVif, ValeAttachment, NetmapAdapter {
         const nm = this.#nm;
         if (nm !== null) this.#toNetmap(nm.rx[q] ?? null, f);
         else if (this.#sw !== null) this.#sw.forwardFrags(this.#portIndex, f);
+      },
+      forwardBatch: (frames, n) => {
+        const nm = this.#nm;
+        if (nm !== null) for (let i = 0; i < n; i++) this.#toNetmap(nm.rx[q] ?? null, frames[i]);
+        else if (this.#sw !== null) this.#sw.forwardBatch(this.#portIndex, frames, n);
       },
       flush: () => {
         if (this.#nm === null) this.#sw?.flush();

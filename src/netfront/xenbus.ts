@@ -96,8 +96,8 @@ export interface NetfrontOptions {
   /**
    * Register the queues' buffer pools as staging grants over the control ring when the
    * backend offers one (netback maps them once and copies frames without a grant
-   * operation each); default false. Several queues set up the control ring anyway, for
-   * hash steering.
+   * operation each); default true (false: every frame takes the grant-copy path). Several
+   * queues set up the control ring anyway, for hash steering.
    */
   readonly stagingGrants?: boolean;
   /** Use split channels when the backend offers them; default true. */
@@ -445,7 +445,7 @@ export class NetfrontDriver {
         r.ports.push(await this.#dom.evtchnAllocUnbound(this.#backDomid));
         if (split) r.ports.push(await this.#dom.evtchnAllocUnbound(this.#backDomid));
       }
-      if (beCtrl && (nq > 1 || (this.#opts.stagingGrants ?? false)))
+      if (beCtrl && (nq > 1 || (this.#opts.stagingGrants ?? true)))
         this.#ctrl = await NetfrontCtrl.open(this.#dom, this.#backDomid);
     } catch (e) {
       this.#release();
@@ -518,7 +518,7 @@ export class NetfrontDriver {
     const gen = this.#gen;
     this.#ctrlStarted = true;
     const queues = this.#res.map((r) => r.queue).filter((q) => q !== null);
-    void ctrl.program(queues, this.#opts.stagingGrants ?? false).then((r) => {
+    void ctrl.program(queues, this.#opts.stagingGrants ?? true).then((r) => {
       if (gen !== this.#gen || this.#ctrl !== ctrl) return;
       device.setSteering?.(r.steering);
       this.#ctrlStatus = {

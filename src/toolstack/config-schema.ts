@@ -105,8 +105,9 @@ const vif = {
     },
     "staging-grants": {
       type: "boolean",
-      default: false,
-      expected: "true or false (true: netback keeps the guest's buffer pages mapped)",
+      default: true,
+      expected:
+        "true or false (false: every frame takes a grant copy instead of netback keeping the guest's buffer pages mapped)",
     },
     features,
     script: {

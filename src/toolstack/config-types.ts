@@ -60,7 +60,7 @@ export interface VifConfig {
   readonly trusted: boolean;
   /**
    * netfront registers its buffer pools as staging grants over the control ring, so
-   * netback maps them once and copies frames without a grant operation each; default false.
+   * netback maps them once and copies frames without a grant operation each; default true.
    */
   readonly stagingGrants?: boolean;
   readonly features: VifFeatures;

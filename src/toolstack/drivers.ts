@@ -53,7 +53,7 @@ export function netfrontOptionsOf(cfg: VifConfig): Omit<NetfrontOptions, "makeDe
     queues: cfg.queues,
     ringPageOrder: cfg.ringPageOrder,
     splitEventChannels: f.splitEventChannels,
-    stagingGrants: cfg.stagingGrants ?? false,
+    stagingGrants: cfg.stagingGrants ?? true,
     features: {
       sg: f.sg,
       gsoTcpv4: f.gsoTcpv4,

@@ -39,6 +39,8 @@ export const NM_BDG_BROADCAST = NM_BDG_MAXPORTS;
 /** Lookup result meaning "nowhere". */
 export const NM_BDG_NOPORT = 255;
 export const NM_BDG_BATCH_MAX = 1024;
+/** Most frames one `forwardBatch` call groups by destination (longer batches go in parts). */
+export const VALE_FRAGS_BATCH = 64;
 const ETH_HLEN = 14;
 
 /**
@@ -83,6 +85,19 @@ export interface ValeAttachment {
    * frames for it first (soft-offload.ts), as VALE does for a port without virtio-net headers.
    */
   readonly takesOffloads?: boolean;
+  /**
+   * Takes a batch of frames by reference, as `deliverFrags` takes one: frames
+   * `frames[idx[at + k]]` for k in [0, n), in that order; sets `taken[k]` to 1 for each
+   * frame delivered or queued, 0 for a drop. A port with `deliverFrags` may add this so a
+   * batch costs it one look at its ring rather than one per frame.
+   */
+  deliverBatch?(
+    frames: readonly ValeFrags[],
+    idx: Uint16Array,
+    at: number,
+    n: number,
+    taken: Uint8Array,
+  ): void;
 }
 
 /**
@@ -114,6 +129,13 @@ export class ValeSwitch {
   #portFrags: ValeFrags | null = null;
   /** Frames forwarded by reference since the last kick. */
   #pendingKick = 0;
+  /** forwardBatch: each frame's destination, then per destination port its frames' indices. */
+  readonly #bDst = new Int32Array(VALE_FRAGS_BATCH);
+  readonly #bIdx = new Uint16Array(NM_BDG_MAXPORTS * VALE_FRAGS_BATCH);
+  readonly #bCount = new Uint16Array(NM_BDG_MAXPORTS);
+  /** Destination ports of the batch, in the order first seen. */
+  readonly #bPorts = new Int32Array(NM_BDG_MAXPORTS);
+  readonly #bTaken = new Uint8Array(VALE_FRAGS_BATCH);
   #tap: ValeTap | null = null;
   /** Every tap added; `#tap` is the one, or a fan-out over them. */
   #taps: readonly ValeTap[] = [];
@@ -335,10 +357,103 @@ export class ValeSwitch {
     if (dst === NM_BDG_BROADCAST) {
       for (let j = 0; j < this.#nActive; j++) {
         const p = this.#active[j];
-        if (p !== src && this.#deliverTo(p, f)) touched[p] = 1;
+        if (p !== src && this.#deliverTo(p, f, this.#frameNo)) touched[p] = 1;
       }
-    } else if (dst !== src && dst >= 0 && dst < NM_BDG_MAXPORTS && this.#deliverTo(dst, f)) touched[dst] = 1;
+    } else if (dst !== src && dst >= 0 && dst < NM_BDG_MAXPORTS && this.#deliverTo(dst, f, this.#frameNo))
+      touched[dst] = 1;
     if (++this.#pendingKick === NM_BDG_BATCH_MAX) this.flush();
+  }
+
+  /**
+   * Forwards frames `frames[0..n)` given by reference from port `src`, as `forwardFrags`
+   * each (checks, learning, lookup, taps, counters), in netmap's nm_bdg_preflush shape:
+   * destinations are looked up for the whole batch first, then each destination takes its
+   * frames in one call (`deliverBatch`) where it can. A destination receives frames in the
+   * order they were sent. The sender calls `flush` after its batch.
+   */
+  forwardBatch(src: number, frames: readonly ValeFrags[], n: number): void {
+    for (let from = 0; from < n; from += VALE_FRAGS_BATCH)
+      this.#forwardPart(src, frames, from, Math.min(n, from + VALE_FRAGS_BATCH));
+  }
+
+  #forwardPart(src: number, frames: readonly ValeFrags[], from: number, to: number): void {
+    const sp = src >= 0 && src < NM_BDG_MAXPORTS ? this.#ports[src] : null;
+    if (sp === null) return;
+    const sc = sp.counters.f64;
+    const dsts = this.#bDst;
+    const idx = this.#bIdx;
+    const count = this.#bCount;
+    const bPorts = this.#bPorts;
+    const tap = this.#tap;
+    // Frame i of the part is frame number firstNo + i - from (soft offload knows a frame it
+    // already segmented by it, whichever destination asks again).
+    const firstNo = this.#frameNo + 1;
+    this.#frameNo += to - from;
+    let nPorts = 0;
+    let txPkts = 0;
+    let txBytes = 0;
+    for (let i = from; i < to; i++) {
+      const f = frames[i];
+      const total = checkedTotal(f);
+      if (total < 0) {
+        sc[C_TX_ERRORS]++;
+        continue;
+      }
+      const m = f.mem[0];
+      const off = f.off[0];
+      this.#learn(m, off + 6, src);
+      txPkts++;
+      txBytes += total;
+      const dst = this.#lookup(m, off, f.len[0], src, this);
+      if (tap !== null) tap.frame(src, f, dst);
+      dsts[i - from] = dst;
+      if (dst === NM_BDG_BROADCAST) {
+        for (let j = 0; j < this.#nActive; j++) {
+          const p = this.#active[j];
+          if (p === src) continue;
+          if (count[p] === 0) bPorts[nPorts++] = p;
+          idx[p * VALE_FRAGS_BATCH + count[p]++] = i;
+        }
+      } else if (dst !== src && dst >= 0 && dst < NM_BDG_MAXPORTS) {
+        if (count[dst] === 0) bPorts[nPorts++] = dst;
+        idx[dst * VALE_FRAGS_BATCH + count[dst]++] = i;
+      }
+    }
+    sc[C_TX_PKTS] += txPkts;
+    sc[C_TX_BYTES] += txBytes;
+    const touched = this.#touched;
+    const taken = this.#bTaken;
+    for (let j = 0; j < nPorts; j++) {
+      const p = bPorts[j];
+      const n = count[p];
+      count[p] = 0;
+      const dp = this.#ports[p];
+      if (dp === null) continue;
+      const at = p * VALE_FRAGS_BATCH;
+      if (dp.deliverBatch === undefined || dp.takesOffloads !== true) {
+        for (let k = 0; k < n; k++) {
+          const i = idx[at + k];
+          if (this.#deliverTo(p, frames[i], firstNo + i - from)) touched[p] = 1;
+        }
+        continue;
+      }
+      dp.deliverBatch(frames, idx, at, n, taken);
+      const dc = dp.counters.f64;
+      let pkts = 0;
+      let bytes = 0;
+      for (let k = 0; k < n; k++) {
+        if (taken[k] === 1) {
+          pkts++;
+          bytes += frames[idx[at + k]].total;
+        }
+      }
+      dc[C_RX_PKTS] += pkts;
+      dc[C_RX_BYTES] += bytes;
+      dc[C_RX_DROPS] += n - pkts;
+      if (pkts > 0) touched[p] = 1;
+    }
+    this.#pendingKick += to - from;
+    if (this.#pendingKick >= NM_BDG_BATCH_MAX) this.flush();
   }
 
   /** Wakes the receivers of frames forwarded by reference since the last flush. */
@@ -361,13 +476,13 @@ export class ValeSwitch {
    * Delivers `f` to port `p`; when `f` carries offload state the port does not take, its
    * segments (or the frame with its checksum filled) instead, or a counted drop.
    */
-  #deliverTo(p: number, f: ValeFrags): boolean {
+  #deliverTo(p: number, f: ValeFrags, frameNo: number): boolean {
     if (!needsSoftOffload(f)) return this.#deliverByRef(p, f);
     const dp = this.#ports[p];
     if (dp === null) return false;
     if (dp.takesOffloads === true) return this.#deliverByRef(p, f);
     const so = this.softOffload;
-    const n = so.prepare(f, this.#frameNo);
+    const n = so.prepare(f, frameNo);
     if (n === 0) {
       dp.counters.f64[C_RX_DROPS]++;
       return false;
@@ -498,6 +613,24 @@ export class ValeSwitch {
       this.#ports[p]?.rxIrq();
     }
   }
+}
+
+/**
+ * A frame by reference checked as the switch forwards it: fragments within their memory,
+ * a first fragment holding the Ethernet header, the total its lengths add up to. Returns
+ * the total, or -1.
+ */
+function checkedTotal(f: ValeFrags): number {
+  const n = f.n;
+  if (n < 1 || n > NETMAP_MAX_FRAGS || f.len[0] < ETH_HLEN) return -1;
+  let total = 0;
+  for (let i = 0; i < n; i++) {
+    const len = f.len[i];
+    const off = f.off[i];
+    if (len < 0 || off < 0 || off + len > f.mem[i].byteLength) return -1;
+    total += len;
+  }
+  return total === f.total ? total : -1;
 }
 
 /** The default lookup: a learnt unicast destination, else everyone. */

@@ -33,16 +33,20 @@ const SENDER =
   "src/netfront/copy.ts:52 FrameSource.copyOut: two typed-array views per frame, as bench/vif-guest.ts blaster gives each flow its own buffer";
 const DELIVER = "src/vale/switch.ts:347 #deliverByRef and its callee src/netback/rx.ts:277 #drop";
 const TODO: Readonly<Record<string, Partial<Record<Thread, string>>>> = {
-  "1q copy": { tx: SENDER, dom0: `${LOOP_DEFER}; ${LOOP_WAIT}; ${DELIVER}`, rx: LOOP_WAIT },
+  "1q grant copies": { tx: SENDER, dom0: `${LOOP_DEFER}; ${LOOP_WAIT}; ${DELIVER}`, rx: LOOP_WAIT },
   "1q staging grants": { tx: SENDER, dom0: `${LOOP_DEFER}; ${LOOP_WAIT}`, rx: LOOP_WAIT },
   "1q rx-mode=flip": { tx: SENDER, dom0: `${DELIVER}; ${LOOP_DEFER}; ${LOOP_WAIT}`, rx: LOOP_WAIT },
 };
 
 /** The vif paths, one line each (64 B, one queue). */
 const PATHS: readonly [string, () => Promise<VifRate>][] = [
-  ["1q copy", () => measureVif(64, 1, WARM_MS, WINDOW_MS)],
-  ["1q staging grants", () => measureVif(64, 1, WARM_MS, WINDOW_MS, "notify", true, true)],
+  ["1q staging grants", () => measureVif(64, 1, WARM_MS, WINDOW_MS)],
+  ["1q grant copies", () => measureVif(64, 1, WARM_MS, WINDOW_MS, "notify", true, false)],
   ["1q rx-mode=flip", () => measureVif(64, 1, WARM_MS, WINDOW_MS, "notify", true, false, undefined, "flip")],
+  [
+    "1q passthrough",
+    () => measureVif(64, 1, WARM_MS, WINDOW_MS, "notify", true, false, undefined, "copy", true),
+  ],
 ];
 
 for (const [path, run] of PATHS) {

@@ -20,9 +20,9 @@ test("bench vif: guest1's frames reach guest2 through netfront, netback and VALE
   assert.ok(row.cpuNsPerFrame?.dom0 === r.threads.dom0.cpuNs / r.frames, JSON.stringify(row));
 });
 
-test("bench vif: the staging-grants host moves frames too (short run)", async () => {
-  const r = await measureVif(64, 1, 100, 400, "notify", true, true);
-  assert.ok(r.mpps > 0, "no frame reached guest2 with staged pools");
+test("bench vif: the staging-grants: false host moves frames too (short run)", async () => {
+  const r = await measureVif(64, 1, 100, 400, "notify", true, false);
+  assert.ok(r.mpps > 0, "no frame reached guest2 with grant copies");
 });
 
 test("bench vif: the rx-mode=flip host moves frames too (short run)", async () => {

@@ -12,12 +12,13 @@ import { XenbusState } from "../../src/xenstore/xenbus.js";
 import { buildFrame } from "./frames.js";
 import { Chain, type GuestSpec, until } from "./harness.js";
 
+// Staging off, so Domain-0's mappings are the rings' alone (staged pools: staging-host.test).
 const SPECS: GuestSpec[] = [
-  { ringPageOrder: 0, queues: 1, split: false },
-  { ringPageOrder: 1, queues: 2, split: true },
-  { ringPageOrder: 2, queues: 4, split: false },
-  { ringPageOrder: 3, queues: 2, split: false },
-  { ringPageOrder: 4, queues: 4, split: true },
+  { ringPageOrder: 0, queues: 1, split: false, staging: false },
+  { ringPageOrder: 1, queues: 2, split: true, staging: false },
+  { ringPageOrder: 2, queues: 4, split: false, staging: false },
+  { ringPageOrder: 3, queues: 2, split: false, staging: false },
+  { ringPageOrder: 4, queues: 4, split: true, staging: false },
 ];
 
 let chain: Chain;

@@ -33,6 +33,8 @@ export interface GuestSpec {
   readonly csum?: boolean;
   /** The vif's rx-mode (default copy). */
   readonly rxMode?: "copy" | "flip";
+  /** The vif's staging-grants (default true). */
+  readonly staging?: boolean;
 }
 
 export interface Received {
@@ -73,6 +75,7 @@ export function hostYaml(guests: readonly GuestSpec[]): string {
       `        queues: ${g.queues ?? 1}`,
       `        ring-page-order: ${g.ringPageOrder ?? 0}`,
       `        rx-mode: ${g.rxMode ?? "copy"}`,
+      `        staging-grants: ${g.staging ?? true}`,
       "        features:",
       `          sg: ${g.sg ?? true}`,
       `          gso-tcpv4: ${g.gso ?? true}`,

@@ -19,6 +19,7 @@ import {
   extraHashType,
   extraHashValue,
   extraType,
+  NETIF_RSP_NULL,
   NETIF_RX_ENTRY_SIZE,
   NETIF_TX_ENTRY_SIZE,
   NETTXF_extra_info,
@@ -56,6 +57,9 @@ export class TestFront {
   readonly rx: FrontRing;
   readonly txRingRef: number;
   readonly rxRingRef: number;
+  /** Every page's grant of each ring (2^ringOrder pages; the first is txRingRef/rxRingRef). */
+  readonly txRingRefs: number[];
+  readonly rxRingRefs: number[];
   readonly #txPage: Int32Array;
   readonly #txRef: Int32Array;
   readonly #rxPage: Int32Array;
@@ -66,21 +70,50 @@ export class TestFront {
   /** TX response statuses seen, by status. */
   readonly txStatus = new Map<number, number>();
   txAnswered = 0;
+  /** Responses (not NULL) naming an id with no request of send()'s in flight. */
+  txIdErrors = 0;
+  #txBusy = new Uint8Array(0);
+
+  /** Requests of send()'s not answered yet. */
+  get txInFlight(): number {
+    return this.#txBusy.reduce((n, b) => n + b, 0);
+  }
   rxDropped = 0;
   /** Flip mode (useFlip): the guest's table, and data slots whose entry got no page. */
   #flip: GrantTable | null = null;
   #backend = 0;
   flipMissing = 0;
 
-  constructor(mem: Mem, grants: GrantTable, alloc: () => number, backend: number) {
+  constructor(mem: Mem, grants: GrantTable, alloc: () => number, backend: number, ringOrder = 0) {
     this.mem = mem;
     this.#backend = backend;
-    const txRingPage = alloc();
-    const rxRingPage = alloc();
-    this.txRingRef = grants.grantAccess(backend, txRingPage, false);
-    this.rxRingRef = grants.grantAccess(backend, rxRingPage, false);
-    this.tx = FrontRing.init(new RingArea(mem, [txRingPage * PAGE_SIZE], NETIF_TX_ENTRY_SIZE));
-    this.rx = FrontRing.init(new RingArea(mem, [rxRingPage * PAGE_SIZE], NETIF_RX_ENTRY_SIZE));
+    // A gap after each page of a multi-page ring, so its pages are not contiguous (as in a
+    // backend's mapping) and slots straddling two pages take the ring's bounce path.
+    const ringPage = (): number => {
+      const p = alloc();
+      if (ringOrder > 0) alloc();
+      return p;
+    };
+    const txRingPages = Array.from({ length: 1 << ringOrder }, ringPage);
+    const rxRingPages = Array.from({ length: 1 << ringOrder }, ringPage);
+    this.txRingRefs = txRingPages.map((p) => grants.grantAccess(backend, p, false));
+    this.rxRingRefs = rxRingPages.map((p) => grants.grantAccess(backend, p, false));
+    this.txRingRef = this.txRingRefs[0]!;
+    this.rxRingRef = this.rxRingRefs[0]!;
+    this.tx = FrontRing.init(
+      new RingArea(
+        mem,
+        txRingPages.map((p) => p * PAGE_SIZE),
+        NETIF_TX_ENTRY_SIZE,
+      ),
+    );
+    this.rx = FrontRing.init(
+      new RingArea(
+        mem,
+        rxRingPages.map((p) => p * PAGE_SIZE),
+        NETIF_RX_ENTRY_SIZE,
+      ),
+    );
     const nt = this.tx.nrEnts;
     const nr = this.rx.nrEnts;
     this.#txPage = new Int32Array(nt);
@@ -159,6 +192,8 @@ export class TestFront {
       let flags = more ? NETTXF_more_data : 0;
       if (first) flags |= (o.flags ?? 0) | (o.gsoType ? NETTXF_extra_info : 0);
       txReqWrite(ring.wmem, at, this.#txRef[id], off, flags, id, first ? frame.length : take);
+      if (this.#txBusy.length !== ring.nrEnts) this.#txBusy = new Uint8Array(ring.nrEnts);
+      this.#txBusy[id] = 1;
       ring.endRequest();
       if (first && o.gsoType) {
         const x = ring.beginRequest();
@@ -206,7 +241,11 @@ export class TestFront {
       if (n <= 0) continue;
       for (let i = 0; i < n; i++) {
         const st = txRspStatus(this.#rsp, i * NETIF_TX_ENTRY_SIZE);
-        void txRspId(this.#rsp, i * NETIF_TX_ENTRY_SIZE);
+        const id = txRspId(this.#rsp, i * NETIF_TX_ENTRY_SIZE);
+        if (st !== NETIF_RSP_NULL) {
+          if (this.#txBusy[id] === 1) this.#txBusy[id] = 0;
+          else this.txIdErrors++;
+        }
         this.txStatus.set(st, (this.txStatus.get(st) ?? 0) + 1);
       }
       got += n;

@@ -109,12 +109,14 @@ export class OneThread {
     opts: NetbackVifOptions = {},
     queues = 1,
     ctrlOpts?: NetbackCtrlOptions,
+    /** Each ring is 2^ringOrder pages (256 << ringOrder entries, and as many pool pages). */
+    ringOrder = 0,
   ): Guest {
     const domid = this.guests.length + 1;
-    const pages = 520 * queues + 16;
+    const pages = (2 * (256 << ringOrder) + 8 + 4 * (1 << ringOrder)) * queues + 16;
     const sab = createMemory(domid, pages);
     const mem = memOf(sab);
-    const tab = createGrantTable(4);
+    const tab = createGrantTable(4 << ringOrder);
     const grants = new GrantTable(domid, memOf(tab));
     (this.dom0.gnt as GrantOps).addDomain(
       grantingDomain(domid, sab, memOf(tab), createActiveTable(grants.nEntries), mem),
@@ -152,11 +154,10 @@ export class OneThread {
       return { status: ctrlRspStatus(m, 0), data: ctrlRspData(m, 0) };
     };
     for (let q = 0; q < queues; q++) {
-      const front = new TestFront(mem, grants, () => alloc.alloc(), 0);
-      const hTx = gOps.map(domid, front.txRingRef, false);
-      const hRx = gOps.map(domid, front.rxRingRef, false);
-      const tx = BackRing.attach(new RingArea(mem, [gOps.mappedOff(hTx)], NETIF_TX_ENTRY_SIZE));
-      const rx = BackRing.attach(new RingArea(mem, [gOps.mappedOff(hRx)], NETIF_RX_ENTRY_SIZE));
+      const front = new TestFront(mem, grants, () => alloc.alloc(), 0, ringOrder);
+      const offs = (refs: number[]): number[] => refs.map((r) => gOps.mappedOff(gOps.map(domid, r, false)));
+      const tx = BackRing.attach(new RingArea(mem, offs(front.txRingRefs), NETIF_TX_ENTRY_SIZE));
+      const rx = BackRing.attach(new RingArea(mem, offs(front.rxRingRefs), NETIF_RX_ENTRY_SIZE));
       if (typeof tx === "number" || typeof rx === "number") throw new Error("attach");
       const port = this.#nextPort++;
       qs.push(

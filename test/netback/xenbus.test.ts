@@ -74,6 +74,12 @@ test("handshake: the whole tree and its permissions after connect, and the order
         [
           ["backend", be],
           ["backend-id", "0"],
+          // netfront stages its pools (the default) over a control ring when offered one.
+          ["ctrl-ring-ref", lines.find((l: string) => l.startsWith(`${fe}/ctrl-ring-ref =`))?.split('"')[1]],
+          [
+            "event-channel-ctrl",
+            lines.find((l: string) => l.startsWith(`${fe}/event-channel-ctrl =`))?.split('"')[1],
+          ],
           ["event-channel-rx", String(r.queues[0].rxPort)],
           ["event-channel-tx", String(r.queues[0].txPort)],
           ["feature-gso-tcpv4", "1"],
@@ -151,7 +157,7 @@ test("handshake: the whole tree and its permissions after connect, and the order
       xdpHeadroom: 0,
       rxFlip: false,
     });
-    assert.equal(s.maps, 2, "one TX and one RX ring page mapped");
+    assert.equal(s.maps, 3, "one TX and one RX ring page mapped, and the control ring");
     assert.deepEqual(rig.errors, []);
   } finally {
     await rig.close();
@@ -278,8 +284,8 @@ test("a datapath fatal disconnects that vif alone; the other guest's vif stays C
     assert.equal(dev(s, b.id).state, 4);
     assert.equal(
       s.maps,
-      2 * 2 + 1 + 2,
-      "b's two queues (and control ring) and a's new one mapped, a's old one not",
+      2 * 2 + 1 + 2 + 1,
+      "b's two queues and a's new one mapped, with their control rings, a's old one not",
     );
     assert.ok(
       s.lines.some((l: string) => l.includes("slot count 99")),

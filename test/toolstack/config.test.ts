@@ -550,10 +550,10 @@ test("aliases cannot blow a small file up (billion laughs)", () => {
   if (!r.ok) assert.match(r.issues[0].problem, /alias/i);
 });
 
-test("staging-grants: defaults to false, true is kept per vif, anything else names the field", () => {
-  assert.equal(ok(DEFAULT_HOST_YAML).domains[1].vifs[0].stagingGrants, false);
-  const c = ok(DEFAULT_HOST_YAML.replace("trusted: true", "trusted: true\n        staging-grants: true"));
-  assert.equal(c.domains[1].vifs[0].stagingGrants, true);
+test("staging-grants: defaults to true, false is kept per vif, anything else names the field", () => {
+  assert.equal(ok(DEFAULT_HOST_YAML).domains[1].vifs[0].stagingGrants, true);
+  const c = ok(DEFAULT_HOST_YAML.replace("trusted: true", "trusted: true\n        staging-grants: false"));
+  assert.equal(c.domains[1].vifs[0].stagingGrants, false);
   const r = parseHostConfig(
     DEFAULT_HOST_YAML.replace("trusted: true", "trusted: true\n        staging-grants: 3"),
     "h.yaml",

@@ -10,6 +10,7 @@ import { defaultHostConfig } from "../../src/toolstack/config.js";
 import type { DomainConfig } from "../../src/toolstack/config-types.js";
 import { parseCidr } from "../../src/toolstack/control.js";
 import { Host, type PingSummary } from "../../src/toolstack/host.js";
+import { untilStaged } from "./staged.js";
 
 async function until(what: string, ms: number, ok: () => boolean | Promise<boolean>): Promise<void> {
   const end = Date.now() + ms;
@@ -47,6 +48,7 @@ test("a guest destroyed under traffic: the other pair loses no probe, Domain-0 k
       10_000,
       () => pair().length === 4 && pair().every((p) => p.received > 5),
     );
+    await untilStaged(host);
     const baseline = await host.resources();
     const before = pair().map((p) => ({ ...p }));
     for (let life = 0; life < 5; life++) {

@@ -15,6 +15,7 @@ import type { DomainConfig } from "../../src/toolstack/config-types.js";
 import { Host } from "../../src/toolstack/host.js";
 import type { Dom0Resources } from "../../src/toolstack/host-proto.js";
 import { XsClient } from "../../src/xenstore/client.js";
+import { untilStaged } from "./staged.js";
 
 const config = defaultHostConfig();
 // Booted with guest1 only; guest2's config is the one each life adds.
@@ -60,6 +61,7 @@ before(async () => {
     { socketPath, ping: { count: 0, intervalMs: 5, timeoutMs: 200 }, statusMs: 20, log: (l) => logs.push(l) },
   );
   await until("guest1 connected", 5000, connected(1));
+  await untilStaged(host);
   baseline = await host.resources();
 });
 after(async () => {

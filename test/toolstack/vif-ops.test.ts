@@ -19,6 +19,7 @@ import type { Dom0Resources } from "../../src/toolstack/host-proto.js";
 import { VifOps, type VifOpsHost } from "../../src/toolstack/vif-ops.js";
 import { parseIpv4 } from "../../src/wire/net/ipv4.js";
 import { XsClient } from "../../src/xenstore/client.js";
+import { untilStaged } from "./staged.js";
 
 const config = defaultHostConfig();
 const [dom0, guest1, guest2] = config.domains as [DomainConfig, DomainConfig, DomainConfig];
@@ -78,6 +79,7 @@ before(async () => {
     ping: { count: 0, intervalMs: 200, timeoutMs: 500 },
     statusMs: 20,
   });
+  await untilStaged(host);
   baseline = await host.resources();
 });
 
