@@ -125,7 +125,8 @@ export class PortCapture implements ValeTap {
       if (dst !== port && dst !== NM_BDG_BROADCAST) return;
       dir = EPB_DIR_OUTBOUND;
     }
-    if (this.#ended) return;
+    // The switch may hold this tap for the rest of a batch after removeTap: the count is ours to keep.
+    if (this.#ended || this.#captured >= this.#limit) return;
     const total = f.total;
     let mem = f.mem[0]!;
     let off = f.off[0]!;

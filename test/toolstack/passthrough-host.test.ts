@@ -11,6 +11,7 @@ import { parseHostConfig } from "../../src/toolstack/config.js";
 import type { DomainConfig } from "../../src/toolstack/config-types.js";
 import { Host } from "../../src/toolstack/host.js";
 import type { Dom0Resources } from "../../src/toolstack/host-proto.js";
+import { untilStaged } from "./staged.js";
 
 const YAML = `
 domains:
@@ -80,6 +81,7 @@ before(async () => {
     },
   );
   await until("the netif guest connected", 10_000, connected(net.domid));
+  await untilStaged(host);
   baseline = await host.resources();
 });
 after(async () => {
