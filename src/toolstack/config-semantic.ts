@@ -172,6 +172,18 @@ export function checkRules(raw: RawHost): { issues: RuleIssue[]; config: HostCon
 
       if (v.passthrough && v.queues !== 1)
         bad([...vat, "queues"], `${v.queues} with passthrough: true`, "1 (a passthrough vif has one queue)");
+      // These act on the netif datapath, which a passthrough vif negotiates but leaves idle.
+      if (v.passthrough) {
+        const notWith = (key: string, what: string): void =>
+          bad(
+            [...vat, key],
+            `${what} with passthrough: true`,
+            `no ${key}: frames cross a passthrough vif by VALE's rings`,
+          );
+        if (v.rate !== undefined) notWith("rate", JSON.stringify(v.rate));
+        if (v["xdp-headroom"] !== 0) notWith("xdp-headroom", String(v["xdp-headroom"]));
+        if (v["rx-mode"] === "flip") notWith("rx-mode", "flip");
+      }
 
       let ip: Ipv4Cidr | undefined;
       if (v.ip !== undefined) {

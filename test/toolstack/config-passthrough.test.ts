@@ -24,3 +24,18 @@ test("a bad passthrough names the field; passthrough with several queues names q
   assert.match(text, /domains\[1\]\.vifs\[0\]\.queues/);
   assert.match(text, /passthrough/);
 });
+
+test("keys of the netif datapath a passthrough vif leaves idle are refused with it, each named", () => {
+  for (const [extra, key] of [
+    ['rate: "10Mbit/s"', "rate"],
+    ["xdp-headroom: 64", "xdp-headroom"],
+    ["rx-mode: flip", "rx-mode"],
+  ] as const) {
+    const r = parseHostConfig(host(`{ passthrough: true, ${extra} }`), "h.yaml");
+    assert.ok(!r.ok, extra);
+    const text = r.issues.map(formatIssue).join("\n");
+    assert.match(text, new RegExp(`domains\\[1\\]\\.vifs\\[0\\]\\.${key}: .*passthrough`), text);
+    // The same key on a netif vif is fine.
+    assert.ok(parseHostConfig(host(`{ ${extra} }`), "h.yaml").ok, `${extra} without passthrough`);
+  }
+});
