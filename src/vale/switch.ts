@@ -136,6 +136,9 @@ export class ValeSwitch {
   /** Destination ports of the batch, in the order first seen. */
   readonly #bPorts = new Int32Array(NM_BDG_MAXPORTS);
   readonly #bTaken = new Uint8Array(VALE_FRAGS_BATCH);
+  /** Destinations that take the batch frame by frame, and how far each has got. */
+  readonly #bSlow = new Int32Array(NM_BDG_MAXPORTS);
+  readonly #bCursor = new Uint16Array(NM_BDG_MAXPORTS);
   #tap: ValeTap | null = null;
   /** Every tap added; `#tap` is the one, or a fan-out over them. */
   #taps: readonly ValeTap[] = [];
@@ -423,6 +426,9 @@ export class ValeSwitch {
     sc[C_TX_BYTES] += txBytes;
     const touched = this.#touched;
     const taken = this.#bTaken;
+    const slow = this.#bSlow;
+    const cursor = this.#bCursor;
+    let nSlow = 0;
     for (let j = 0; j < nPorts; j++) {
       const p = bPorts[j];
       const n = count[p];
@@ -431,10 +437,10 @@ export class ValeSwitch {
       if (dp === null) continue;
       const at = p * VALE_FRAGS_BATCH;
       if (dp.deliverBatch === undefined || dp.takesOffloads !== true) {
-        for (let k = 0; k < n; k++) {
-          const i = idx[at + k];
-          if (this.#deliverTo(p, frames[i], firstNo + i - from)) touched[p] = 1;
-        }
+        // Frame by frame below, all such ports together; count[p] stays its list's length.
+        count[p] = n;
+        cursor[p] = 0;
+        slow[nSlow++] = p;
         continue;
       }
       dp.deliverBatch(frames, idx, at, n, taken);
@@ -451,6 +457,20 @@ export class ValeSwitch {
       dc[C_RX_BYTES] += bytes;
       dc[C_RX_DROPS] += n - pkts;
       if (pkts > 0) touched[p] = 1;
+    }
+    // Ports that take frames one at a time get them frame-major (each still in order), so a
+    // frame flooded to several ports without offloads is segmented once, not once per port.
+    if (nSlow > 0) {
+      for (let i = from; i < to; i++) {
+        for (let s = 0; s < nSlow; s++) {
+          const p = slow[s];
+          const c = cursor[p];
+          if (c === count[p] || idx[p * VALE_FRAGS_BATCH + c] !== i) continue;
+          cursor[p] = c + 1;
+          if (this.#deliverTo(p, frames[i], firstNo + i - from)) touched[p] = 1;
+        }
+      }
+      for (let s = 0; s < nSlow; s++) count[slow[s]] = 0;
     }
     this.#pendingKick += to - from;
     if (this.#pendingKick >= NM_BDG_BATCH_MAX) this.flush();

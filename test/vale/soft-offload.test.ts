@@ -384,3 +384,45 @@ test("a switch made with shared offloadCounters counts there, for another thread
     offloadDrops: 0,
   });
 });
+
+test("a batch of superframes flooded through forwardBatch: each segmented once for all ports without offloads, each port's frames in order", () => {
+  const sw = new ValeSwitch("vale0");
+  const src = new ValePort(sw, "src", 64);
+  const vx = refPort(sw, "vxlan", false);
+  const ring = new ValePort(sw, "ring", 256);
+  const np = ring.open();
+  const mss = 1448;
+  const frames = [0x1000, 0x9000].map((seq, k) => {
+    const frame = superframe(false, 14 + 20 + 20 + 3 * mss, seq, 0x100 + k, 0x18);
+    const f = fragsOf(sharedMem(1 << 17), frame, 1000);
+    f.flags = VALE_F_CSUM_BLANK;
+    f.gsoType = XEN_NETIF_GSO_TYPE_TCPV4;
+    f.gsoSize = mss;
+    return { frame, f };
+  });
+  sw.forwardBatch(
+    src.index,
+    frames.map((x) => x.f),
+    2,
+  );
+  sw.flush();
+  assert.equal(sw.softOffload.counters.get("gsoFrames"), 2, "two frames, each segmented once");
+  assert.equal(sw.softOffload.counters.get("gsoSegments"), 6);
+  assert.equal(vx.got.length, 6);
+  checkSegments(
+    frames[0]!.frame,
+    vx.got.slice(0, 3).map((g) => g.data),
+    false,
+    mss,
+  );
+  checkSegments(
+    frames[1]!.frame,
+    vx.got.slice(3).map((g) => g.data),
+    false,
+    mss,
+  );
+  const onRing = drain(np);
+  assert.equal(onRing.length, 6);
+  checkSegments(frames[0]!.frame, onRing.slice(0, 3), false, mss);
+  checkSegments(frames[1]!.frame, onRing.slice(3), false, mss);
+});
