@@ -29,6 +29,7 @@ import {
   PT_DIR_MAX,
   ptLayout,
 } from "../netmap/pt-layout.js";
+import { SwitchSeat } from "../vale/seat.js";
 import { type PortCounter, portCounters, type ValeAttachment, type ValeSwitch } from "../vale/switch.js";
 import { type VifQueueCounter, vifQueueCounters } from "./counters.js";
 import type { PtKeys } from "./pt-keys.js";
@@ -63,8 +64,7 @@ export class PtBackVif implements BackVif, ValeAttachment {
   readonly #dom: VifDomain;
   readonly #q: Counters<VifQueueCounter> = vifQueueCounters();
   readonly #log: RateLog;
-  #sw: ValeSwitch | null = null;
-  #portIndex = -1;
+  readonly #seat = new SwitchSeat();
   #conn: Conn | null = null;
   #disabled = false;
   #closed = false;
@@ -115,19 +115,11 @@ export class PtBackVif implements BackVif, ValeAttachment {
   }
 
   joinSwitch(sw: ValeSwitch): void {
-    if (this.#sw === sw) return;
-    this.leaveSwitch();
-    const i = sw.attach(this);
-    if (i < 0) throw new RangeError(`${sw.name}: no free port for ${this.name}`);
-    this.#sw = sw;
-    this.#portIndex = i;
+    this.#seat.join(sw, this);
   }
 
   leaveSwitch(): void {
-    if (this.#sw === null) return;
-    this.#sw.detach(this.#portIndex);
-    this.#sw = null;
-    this.#portIndex = -1;
+    this.#seat.leave();
   }
 
   /**
@@ -261,8 +253,8 @@ export class PtBackVif implements BackVif, ValeAttachment {
       }
       Atomics.store(csb, PT_CSB_TX + CSB_HOST_NEED_KICK, 0);
       work = true;
-      const sw = this.#sw;
-      if (sw !== null) sw.forward(this.#portIndex, k, k.hwcur, head, c.region);
+      const sw = this.#seat.sw;
+      if (sw !== null) sw.forward(this.#seat.index, k, k.hwcur, head, c.region);
       k.hwcur = head;
       k.hwtail = head === 0 ? k.numSlots - 1 : head - 1;
       k.syncFinalize();

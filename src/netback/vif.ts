@@ -34,6 +34,7 @@ import {
 import { NetmapRegion } from "../netmap/mem.js";
 import { NetmapPort } from "../netmap/port.js";
 import { ValeFrags } from "../vale/frags.js";
+import { SwitchSeat } from "../vale/seat.js";
 import { type PortCounter, portCounters, type ValeAttachment, type ValeSwitch } from "../vale/switch.js";
 import { type VifQueueCounter, vifQueueCounters } from "./counters.js";
 import { type Rate, UNLIMITED } from "./credit.js";
@@ -92,8 +93,7 @@ export class NetbackVif implements BackVif, ValeAttachment, NetmapAdapter {
   #active: number[] = [];
   /** The connection's control ring state: hash steering picks the RX queue when set. */
   #ctrl: VifCtrl | null = null;
-  #sw: ValeSwitch | null = null;
-  #portIndex = -1;
+  readonly #seat = new SwitchSeat();
   #disabled = false;
   #closed = false;
   #region: NetmapRegion | null = null;
@@ -232,19 +232,11 @@ export class NetbackVif implements BackVif, ValeAttachment, NetmapAdapter {
 
   /** Takes the switch port (the hotplug step's `vale-ctl -a`); throws when the switch is full. */
   joinSwitch(sw: ValeSwitch): void {
-    if (this.#sw === sw) return;
-    this.leaveSwitch();
-    const i = sw.attach(this);
-    if (i < 0) throw new RangeError(`${sw.name}: no free port for ${this.name}`);
-    this.#sw = sw;
-    this.#portIndex = i;
+    this.#seat.join(sw, this);
   }
 
   leaveSwitch(): void {
-    if (this.#sw === null) return;
-    this.#sw.detach(this.#portIndex);
-    this.#sw = null;
-    this.#portIndex = -1;
+    this.#seat.leave();
   }
 
   close(): void {
@@ -415,16 +407,18 @@ export class NetbackVif implements BackVif, ValeAttachment, NetmapAdapter {
     const sink: TxSink = {
       forward: (f) => {
         const nm = this.#nm;
+        const seat = this.#seat;
         if (nm !== null) this.#toNetmap(nm.rx[q] ?? null, f);
-        else if (this.#sw !== null) this.#sw.forwardFrags(this.#portIndex, f);
+        else if (seat.sw !== null) seat.sw.forwardFrags(seat.index, f);
       },
       forwardBatch: (frames, n) => {
         const nm = this.#nm;
+        const seat = this.#seat;
         if (nm !== null) for (let i = 0; i < n; i++) this.#toNetmap(nm.rx[q] ?? null, frames[i]);
-        else if (this.#sw !== null) this.#sw.forwardBatch(this.#portIndex, frames, n);
+        else if (seat.sw !== null) seat.sw.forwardBatch(seat.index, frames, n);
       },
       flush: () => {
-        if (this.#nm === null) this.#sw?.flush();
+        if (this.#nm === null) this.#seat.sw?.flush();
         else {
           const k = this.#nm.rx[q];
           if (k !== undefined && this.#region !== null) ringIrq(this.#region.mem, k.r);
