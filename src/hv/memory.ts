@@ -70,11 +70,11 @@ export class PageAllocator {
       run = used[p] === 0 ? run + 1 : 0;
       if (run < n) continue;
       for (let q = p; q < p + n; q++) used[q] = 1;
-      const taken = new Set<number>();
-      for (let q = p; q < p + n; q++) taken.add(q);
-      const keep = this.#free.filter((q) => !taken.has(q));
-      this.#free.length = 0;
-      this.#free.push(...keep);
+      // Compacted in place: a spread of a big guest's free list overflows the call stack.
+      const free = this.#free;
+      let w = 0;
+      for (let i = 0; i < free.length; i++) if (used[free[i]] === 0) free[w++] = free[i];
+      free.length = w;
       return p;
     }
     return -1;

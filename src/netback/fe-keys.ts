@@ -68,7 +68,13 @@ export function parseBounded(text: string, key: string, max: number): number {
   return n;
 }
 
-async function readBounded(xs: XsOps, dir: string, key: string, max: number, dflt?: number): Promise<number> {
+export async function readBounded(
+  xs: XsOps,
+  dir: string,
+  key: string,
+  max: number,
+  dflt?: number,
+): Promise<number> {
   const v = await readOrUndefined(xs, `${dir}/${key}`);
   if (v === undefined) {
     if (dflt === undefined) throw new DevError("ENOENT", `reading ${dir}/${key}`);

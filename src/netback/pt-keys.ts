@@ -6,7 +6,7 @@
 import { KEY_PT_DIR_REF, KEY_PT_PAGES, KEY_PT_SLOTS, ptLayout, validPtSlots } from "../netmap/pt-layout.js";
 import type { XsOps } from "../xenstore/client.js";
 import { DevError } from "../xenstore/dev-error.js";
-import { readOrUndefined } from "../xenstore/xenbus.js";
+import { readBounded } from "./fe-keys.js";
 
 export interface PtKeys {
   /** Grant ref of the page directory. */
@@ -16,15 +16,10 @@ export interface PtKeys {
 }
 
 export async function readPtKeys(xs: XsOps, frontDir: string): Promise<PtKeys> {
-  const num = async (key: string): Promise<number> => {
-    const v = await readOrUndefined(xs, `${frontDir}/${key}`);
-    if (v === undefined) throw new DevError("ENOENT", `reading ${frontDir}/${key}`);
-    if (!/^\d{1,10}$/.test(v)) throw new DevError("EINVAL", `${frontDir}/${key} "${v}" is not a number`);
-    return Number(v);
-  };
-  const dirRef = await num(KEY_PT_DIR_REF);
-  const slots = await num(KEY_PT_SLOTS);
-  const pages = await num(KEY_PT_PAGES);
+  // Bounded as every frontend number is; the slot and page counts are checked exactly below.
+  const dirRef = await readBounded(xs, frontDir, KEY_PT_DIR_REF, 0xffffffff);
+  const slots = await readBounded(xs, frontDir, KEY_PT_SLOTS, 0xffffffff);
+  const pages = await readBounded(xs, frontDir, KEY_PT_PAGES, 0xffffffff);
   if (!validPtSlots(slots))
     throw new DevError(
       "EINVAL",

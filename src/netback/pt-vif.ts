@@ -237,6 +237,9 @@ export class PtBackVif implements BackVif, ValeAttachment {
     let work = false;
     const k = c.tx;
     const csb = c.csb;
+    // One more look after asking for a kick, once per service: the guest owns that flag and
+    // could clear it under us on every pass, which must not keep Domain-0 looking.
+    let armed = false;
     for (let pass = 0; pass < PASS_BUDGET; pass++) {
       if (!this.#rxsync(c)) return work;
       const head = k.txsyncPrologue();
@@ -245,16 +248,17 @@ export class PtBackVif implements BackVif, ValeAttachment {
         return work;
       }
       if (head === k.hwcur) {
-        if (Atomics.load(csb, PT_CSB_TX + CSB_HOST_NEED_KICK) === 0) {
-          Atomics.store(csb, PT_CSB_TX + CSB_HOST_NEED_KICK, 1);
-          continue; // one more look: a head moved before the flag was seen needs no kick
-        }
-        return work;
+        if (armed) return work;
+        armed = true;
+        Atomics.store(csb, PT_CSB_TX + CSB_HOST_NEED_KICK, 1);
+        continue; // a head moved before the flag was seen needs no kick
       }
       Atomics.store(csb, PT_CSB_TX + CSB_HOST_NEED_KICK, 0);
       work = true;
       const sw = this.#seat.sw;
       if (sw !== null) sw.forward(this.#seat.index, k, k.hwcur, head, c.region);
+      // On no switch the slots are dropped, and counted as the switch counts a bad one.
+      else this.counters.add("txErrors", (head - k.hwcur + k.numSlots) % k.numSlots);
       k.hwcur = head;
       k.hwtail = head === 0 ? k.numSlots - 1 : head - 1;
       k.syncFinalize();
@@ -294,7 +298,7 @@ export class PtBackVif implements BackVif, ValeAttachment {
     if (c === null || this.#disabled) return null;
     const k = c.rx;
     const n = k.numSlots;
-    if ((k.hwcur - k.hwtail - 1 + n) % n < RX_LOW_WATER) {
+    if ((k.hwcur - k.hwtail - 1 + n) % n < Math.min(RX_LOW_WATER, n >>> 1)) {
       if (!this.#rxsync(c)) return null;
       if ((k.hwcur - k.hwtail - 1 + n) % n === 0) {
         // Full: ask the guest to kick when it releases, then look once more.

@@ -32,9 +32,9 @@ export function rxScratch(dom: Domain): RxScratch | null {
   const have = scratches.get(dom);
   if (have !== undefined) return have;
   const linPages = Math.ceil(LIN_BYTES / PAGE_SIZE);
-  const lin = allocRun(dom, linPages);
+  const lin = dom.pages.allocRun(linPages);
   if (lin < 0) return null;
-  const seg = allocRun(dom, SEG_BYTES / PAGE_SIZE);
+  const seg = dom.pages.allocRun(SEG_BYTES / PAGE_SIZE);
   if (seg < 0) {
     for (let i = 0; i < linPages; i++) dom.pages.free(lin + i);
     return null;
@@ -42,27 +42,4 @@ export function rxScratch(dom: Domain): RxScratch | null {
   const s: RxScratch = { lin: lin * PAGE_SIZE, seg: seg * PAGE_SIZE, segLens: new Uint32Array(SEG_MAX) };
   scratches.set(dom, s);
   return s;
-}
-
-/**
- * `n` pages with consecutive frame numbers (a buffer gnttab_copy can address page by
- * page from one offset); the first page, or -1. Pages taken on the way and not used are
- * given back.
- */
-export function allocRun(dom: Domain, n: number): number {
-  const taken: number[] = [];
-  let start = -1;
-  let got = 0;
-  while (got < n) {
-    const p = dom.pages.alloc();
-    if (p < 0) break;
-    taken.push(p);
-    if (got > 0 && p === start + got) got++;
-    else {
-      start = p;
-      got = 1;
-    }
-  }
-  for (const p of taken) if (got < n || p < start || p >= start + n) dom.pages.free(p);
-  return got === n ? start : -1;
 }
