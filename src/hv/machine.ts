@@ -127,8 +127,14 @@ export class Machine extends EventEmitter {
    */
   async createDomain(spec: DomainSpec): Promise<number> {
     const program = checkDomainSpec(spec);
+    const privileged = this.#nextDomid === 0;
+    // Domain-0 serves sockets, timers and every guest's link: it must never sleep its thread.
+    if (privileged && spec.loopMode === "block")
+      throw new PvnetError(
+        "EINVAL",
+        "Domain-0 cannot use loop mode block (notify, hybrid, adaptive or poll)",
+      );
     const domid = this.#nextDomid++;
-    const privileged = domid === 0;
     const memory = createMemory(domid, spec.pages);
     const grantFrames = spec.grantFrames ?? 4;
     const grantTable = createGrantTable(grantFrames);

@@ -241,7 +241,7 @@ export class NetbackRx {
     n: number,
     taken: Uint8Array,
   ): void {
-    const plainOk = this.#flip === null && this.#headroom === 0 && this.#hash?.active !== true;
+    const plainOk = this.#feat.rxFlip !== true && this.#headroom === 0 && this.#hash?.active !== true;
     let k = 0;
     while (k < n) {
       // A frame waiting in the backlog goes first: the rest follow it there, in order.

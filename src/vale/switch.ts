@@ -129,8 +129,7 @@ export class ValeSwitch {
   #portFrags: ValeFrags | null = null;
   /** Frames forwarded by reference since the last kick. */
   #pendingKick = 0;
-  /** forwardBatch: each frame's destination, then per destination port its frames' indices. */
-  readonly #bDst = new Int32Array(VALE_FRAGS_BATCH);
+  /** forwardBatch: per destination port, its frames' indices. */
   readonly #bIdx = new Uint16Array(NM_BDG_MAXPORTS * VALE_FRAGS_BATCH);
   readonly #bCount = new Uint16Array(NM_BDG_MAXPORTS);
   /** Destination ports of the batch, in the order first seen. */
@@ -334,16 +333,8 @@ export class ValeSwitch {
     const sp = src >= 0 && src < NM_BDG_MAXPORTS ? this.#ports[src] : null;
     if (sp === null) return;
     const sc = sp.counters.f64;
-    const n = f.n;
-    let ok = n >= 1 && n <= NETMAP_MAX_FRAGS;
-    let total = 0;
-    for (let i = 0; ok && i < n; i++) {
-      const len = f.len[i];
-      const off = f.off[i];
-      if (len < 0 || off < 0 || off + len > f.mem[i].byteLength) ok = false;
-      total += len;
-    }
-    if (!ok || f.len[0] < ETH_HLEN || total !== f.total) {
+    const total = checkedTotal(f);
+    if (total < 0) {
       sc[C_TX_ERRORS]++;
       return;
     }
@@ -383,7 +374,6 @@ export class ValeSwitch {
     const sp = src >= 0 && src < NM_BDG_MAXPORTS ? this.#ports[src] : null;
     if (sp === null) return;
     const sc = sp.counters.f64;
-    const dsts = this.#bDst;
     const idx = this.#bIdx;
     const count = this.#bCount;
     const bPorts = this.#bPorts;
@@ -395,82 +385,87 @@ export class ValeSwitch {
     let nPorts = 0;
     let txPkts = 0;
     let txBytes = 0;
-    for (let i = from; i < to; i++) {
-      const f = frames[i];
-      const total = checkedTotal(f);
-      if (total < 0) {
-        sc[C_TX_ERRORS]++;
-        continue;
-      }
-      const m = f.mem[0];
-      const off = f.off[0];
-      this.#learn(m, off + 6, src);
-      txPkts++;
-      txBytes += total;
-      const dst = this.#lookup(m, off, f.len[0], src, this);
-      if (tap !== null) tap.frame(src, f, dst);
-      dsts[i - from] = dst;
-      if (dst === NM_BDG_BROADCAST) {
-        for (let j = 0; j < this.#nActive; j++) {
-          const p = this.#active[j];
-          if (p === src) continue;
-          if (count[p] === 0) bPorts[nPorts++] = p;
-          idx[p * VALE_FRAGS_BATCH + count[p]++] = i;
-        }
-      } else if (dst !== src && dst >= 0 && dst < NM_BDG_MAXPORTS) {
-        if (count[dst] === 0) bPorts[nPorts++] = dst;
-        idx[dst * VALE_FRAGS_BATCH + count[dst]++] = i;
-      }
-    }
-    sc[C_TX_PKTS] += txPkts;
-    sc[C_TX_BYTES] += txBytes;
-    const touched = this.#touched;
-    const taken = this.#bTaken;
-    const slow = this.#bSlow;
-    const cursor = this.#bCursor;
-    let nSlow = 0;
-    for (let j = 0; j < nPorts; j++) {
-      const p = bPorts[j];
-      const n = count[p];
-      count[p] = 0;
-      const dp = this.#ports[p];
-      if (dp === null) continue;
-      const at = p * VALE_FRAGS_BATCH;
-      if (dp.deliverBatch === undefined || dp.takesOffloads !== true) {
-        // Frame by frame below, all such ports together; count[p] stays its list's length.
-        count[p] = n;
-        cursor[p] = 0;
-        slow[nSlow++] = p;
-        continue;
-      }
-      dp.deliverBatch(frames, idx, at, n, taken);
-      const dc = dp.counters.f64;
-      let pkts = 0;
-      let bytes = 0;
-      for (let k = 0; k < n; k++) {
-        if (taken[k] === 1) {
-          pkts++;
-          bytes += frames[idx[at + k]].total;
-        }
-      }
-      dc[C_RX_PKTS] += pkts;
-      dc[C_RX_BYTES] += bytes;
-      dc[C_RX_DROPS] += n - pkts;
-      if (pkts > 0) touched[p] = 1;
-    }
-    // Ports that take frames one at a time get them frame-major (each still in order), so a
-    // frame flooded to several ports without offloads is segmented once, not once per port.
-    if (nSlow > 0) {
+    // The per-port lists outlive the call: a throw below (a bug in a tap or a port) must not
+    // leave a count behind, or later batches would write past that port's list into its
+    // neighbours'.
+    try {
       for (let i = from; i < to; i++) {
-        for (let s = 0; s < nSlow; s++) {
-          const p = slow[s];
-          const c = cursor[p];
-          if (c === count[p] || idx[p * VALE_FRAGS_BATCH + c] !== i) continue;
-          cursor[p] = c + 1;
-          if (this.#deliverTo(p, frames[i], firstNo + i - from)) touched[p] = 1;
+        const f = frames[i];
+        const total = checkedTotal(f);
+        if (total < 0) {
+          sc[C_TX_ERRORS]++;
+          continue;
+        }
+        const m = f.mem[0];
+        const off = f.off[0];
+        this.#learn(m, off + 6, src);
+        txPkts++;
+        txBytes += total;
+        const dst = this.#lookup(m, off, f.len[0], src, this);
+        if (tap !== null) tap.frame(src, f, dst);
+        if (dst === NM_BDG_BROADCAST) {
+          for (let j = 0; j < this.#nActive; j++) {
+            const p = this.#active[j];
+            if (p === src) continue;
+            if (count[p] === 0) bPorts[nPorts++] = p;
+            idx[p * VALE_FRAGS_BATCH + count[p]++] = i;
+          }
+        } else if (dst !== src && dst >= 0 && dst < NM_BDG_MAXPORTS) {
+          if (count[dst] === 0) bPorts[nPorts++] = dst;
+          idx[dst * VALE_FRAGS_BATCH + count[dst]++] = i;
         }
       }
-      for (let s = 0; s < nSlow; s++) count[slow[s]] = 0;
+      sc[C_TX_PKTS] += txPkts;
+      sc[C_TX_BYTES] += txBytes;
+      const touched = this.#touched;
+      const taken = this.#bTaken;
+      const slow = this.#bSlow;
+      const cursor = this.#bCursor;
+      let nSlow = 0;
+      for (let j = 0; j < nPorts; j++) {
+        const p = bPorts[j];
+        const n = count[p];
+        count[p] = 0;
+        const dp = this.#ports[p];
+        if (dp === null) continue;
+        const at = p * VALE_FRAGS_BATCH;
+        if (dp.deliverBatch === undefined || dp.takesOffloads !== true) {
+          // Frame by frame below, all such ports together; count[p] stays its list's length.
+          count[p] = n;
+          cursor[p] = 0;
+          slow[nSlow++] = p;
+          continue;
+        }
+        dp.deliverBatch(frames, idx, at, n, taken);
+        const dc = dp.counters.f64;
+        let pkts = 0;
+        let bytes = 0;
+        for (let k = 0; k < n; k++) {
+          if (taken[k] === 1) {
+            pkts++;
+            bytes += frames[idx[at + k]].total;
+          }
+        }
+        dc[C_RX_PKTS] += pkts;
+        dc[C_RX_BYTES] += bytes;
+        dc[C_RX_DROPS] += n - pkts;
+        if (pkts > 0) touched[p] = 1;
+      }
+      // Ports that take frames one at a time get them frame-major (each still in order), so a
+      // frame flooded to several ports without offloads is segmented once, not once per port.
+      if (nSlow > 0) {
+        for (let i = from; i < to; i++) {
+          for (let s = 0; s < nSlow; s++) {
+            const p = slow[s];
+            const c = cursor[p];
+            if (c === count[p] || idx[p * VALE_FRAGS_BATCH + c] !== i) continue;
+            cursor[p] = c + 1;
+            if (this.#deliverTo(p, frames[i], firstNo + i - from)) touched[p] = 1;
+          }
+        }
+      }
+    } finally {
+      for (let j = 0; j < nPorts; j++) count[bPorts[j]] = 0;
     }
     this.#pendingKick += to - from;
     if (this.#pendingKick >= NM_BDG_BATCH_MAX) this.flush();

@@ -50,3 +50,13 @@ test("a block-mode guest boots (hypercall answers ring its bell), ping-pongs eve
   await closed;
   await m.shutdownDomain(g, 5000);
 });
+
+test("Domain-0 cannot block: createDomain refuses loop mode block for the privileged domain, in one line", async () => {
+  const m = new Machine();
+  machines.push(m);
+  await assert.rejects(
+    m.createDomain({ name: "dom0", pages: 16, program, args: { role: "back" }, loopMode: "block" }),
+    (e: Error & { code?: string }) =>
+      e.code === "EINVAL" && /Domain-0 cannot use loop mode block/.test(e.message),
+  );
+});

@@ -429,7 +429,13 @@ export class VxlanAdapter extends NicAdapter {
       const f = this.#stageFrags;
       f.clear();
       f.push(stage, 0, len);
-      direct(f);
+      // The switch runs inside the socket's 'message' listener: whatever a port throws (a
+      // bug) is counted here, not left to end Domain-0's process for a datagram.
+      try {
+        direct(f);
+      } catch {
+        c[RX_ERRORS]++;
+      }
       this.onRx?.();
     }
   }

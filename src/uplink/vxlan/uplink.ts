@@ -52,9 +52,12 @@ async function connectLink(local: string, r: VxlanRemote, size: number): Promise
     await new Promise<void>((resolve, reject) => {
       s.once("error", reject);
       s.bind(0, local, () =>
-        s.connect(r.port, r.address, () => {
+        // A failed connect (no route yet) comes only to this callback: then the bound
+        // socket sends to that remote, rather than a link that cannot send at all.
+        s.connect(r.port, r.address, (err?: Error) => {
           s.off("error", reject);
-          resolve();
+          if (err) reject(err);
+          else resolve();
         }),
       );
     });
@@ -136,20 +139,21 @@ export class VxlanUplink {
     const links = await Promise.all(
       remotes.map((r, i) => (i < VXLAN_MAX_LINKS ? connectLink(config.local, r, size) : null)),
     );
-    const adapter = new VxlanAdapter({
-      name: `vxlan${index}`,
-      vni: config.vni,
-      mtu: config.mtu,
-      remotes,
-      learntPort: config.port,
-      sender: sock,
-      links: links as (VxlanLink | null)[],
-      slots: o.slots,
-      ageingMs: o.ageingMs,
-      counters: o.counters,
-    });
+    let adapter: VxlanAdapter;
     let port: NicPort;
     try {
+      adapter = new VxlanAdapter({
+        name: `vxlan${index}`,
+        vni: config.vni,
+        mtu: config.mtu,
+        remotes,
+        learntPort: config.port,
+        sender: sock,
+        links: links as (VxlanLink | null)[],
+        slots: o.slots,
+        ageingMs: o.ageingMs,
+        counters: o.counters,
+      });
       // The switch hands the uplink its frames by reference (switch-port.ts): one copy.
       port = new NicPort(sw, adapter, (dev) => new VxlanSwitchPort(sw, dev, adapter));
     } catch (e) {
