@@ -484,6 +484,14 @@ export class EventLoop {
     const windowMs = this.#window.windowUs / 1000;
     const ev = this.#ev;
     const others = this.#asleep;
+    // A link removed (its guest gone) leaves its side here with nothing to end its wait:
+    // drop it, and wake that wait so its loop sees the side gone and returns.
+    for (const s of others) {
+      if (ev.sides.includes(s)) continue;
+      others.delete(s);
+      Atomics.add(s.w, s.base + SIDE_WAKE, 1);
+      Atomics.notify(s.w, s.base + SIDE_WAKE);
+    }
     for (const s of others) Atomics.store(s.w, s.base + SIDE_SLEEPING, 0);
     let found = false;
     const until = now + windowMs;
