@@ -2,18 +2,6 @@ import assert from "node:assert/strict";
 import { createSocket, type Socket } from "node:dgram";
 import { test } from "node:test";
 import fc from "fast-check";
-import {
-  ringHead,
-  ringSetCur,
-  ringSetHead,
-  ringSlot,
-  slotBufIdx,
-  slotLen,
-  slotSetFlags,
-  slotSetLen,
-} from "../../src/netmap/layout.js";
-import type { NetmapPort } from "../../src/netmap/port.js";
-import { nmRingNext, nmRingSpace } from "../../src/netmap/ring.js";
 import { parseRemote } from "../../src/uplink/vxlan/config.js";
 import {
   classifyDatagram,
@@ -27,60 +15,11 @@ import {
 import { VxlanUplink } from "../../src/uplink/vxlan/uplink.js";
 import { ValePort } from "../../src/vale/port.js";
 import { ValeSwitch } from "../../src/vale/switch.js";
+import { freePort, put, take, until } from "./vxlan/rings.js";
 
 const MAC_A = [2, 0, 0, 0, 0, 0xa];
 const MAC_B = [2, 0, 0, 0, 0, 0xb];
 const BCAST = [0xff, 0xff, 0xff, 0xff, 0xff, 0xff];
-
-function put(p: NetmapPort, frames: { dst: number[]; src: number[]; tag: number; len?: number }[]): void {
-  const m = p.mem;
-  const r = p.tx[0].r;
-  let h = ringHead(m, r);
-  for (const f of frames) {
-    const s = ringSlot(r, h);
-    const off = p.region.bufOff(slotBufIdx(m, s));
-    m.u8.fill(0, off, off + (f.len ?? 60));
-    m.u8.set([...f.dst, ...f.src, 0x08, 0x00, f.tag], off);
-    slotSetLen(m, s, f.len ?? 60);
-    slotSetFlags(m, s, 0);
-    h = nmRingNext(p.tx[0].numSlots, h);
-  }
-  ringSetHead(m, r, h);
-  ringSetCur(m, r, h);
-  p.txsync();
-}
-
-function take(p: NetmapPort): { tag: number; len: number }[] {
-  const m = p.mem;
-  const r = p.rx[0].r;
-  p.rxsync();
-  const got: { tag: number; len: number }[] = [];
-  let h = ringHead(m, r);
-  for (let n = nmRingSpace(m, r); n > 0; n--) {
-    const s = ringSlot(r, h);
-    got.push({ tag: m.u8[p.region.bufOff(slotBufIdx(m, s)) + 14], len: slotLen(m, s) });
-    h = nmRingNext(p.rx[0].numSlots, h);
-  }
-  ringSetHead(m, r, h);
-  ringSetCur(m, r, h);
-  return got;
-}
-
-async function freePort(): Promise<number> {
-  const s = createSocket("udp4");
-  await new Promise<void>((r) => s.bind(0, "127.0.0.1", r));
-  const { port } = s.address();
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
-
-async function until(what: string, ok: () => boolean, ms = 10_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!ok()) {
-    if (Date.now() > end) assert.fail(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
 
 /** Two switches, each with one VALE port and a VXLAN uplink toward the other, on loopback. */
 async function pair(mtu = 1450) {
@@ -345,7 +284,7 @@ test("an uplink that cannot bind says which address and why", async () => {
   }
 });
 
-test("vxlan uplink: a static remote gets its datagrams from a connected socket; learnt remotes from the bound port", async () => {
+test("vxlan uplink (dgram): a static remote gets its datagrams from a connected socket; learnt remotes from the bound port", async () => {
   const sw = new ValeSwitch(`vale${process.pid % 100}`);
   const g = new ValePort(sw, `${sw.name}:g`, 64).open();
   const peer = createSocket("udp4");
@@ -353,13 +292,18 @@ test("vxlan uplink: a static remote gets its datagrams from a connected socket; 
   await new Promise<void>((r) => peer.bind(0, "127.0.0.1", r));
   await new Promise<void>((r) => other.bind(0, "127.0.0.2", r));
   const port = await freePort();
-  const u = await VxlanUplink.open(sw, {
-    local: "127.0.0.1",
-    port,
-    vni: 42,
-    remotes: [`127.0.0.1:${peer.address().port}`],
-    mtu: 1450,
-  });
+  const u = await VxlanUplink.open(
+    sw,
+    {
+      local: "127.0.0.1",
+      port,
+      vni: 42,
+      remotes: [`127.0.0.1:${peer.address().port}`],
+      mtu: 1450,
+    },
+    0,
+    { socket: "dgram" },
+  );
   const seen: { from: number; tag: number }[] = [];
   peer.on("message", (m, r) => seen.push({ from: r.port, tag: m[8 + 14] }));
   const toOther: { from: number; tag: number }[] = [];

@@ -31,6 +31,7 @@ import { copyIn, NicAdapter, RX_FILLED, RX_FULL, RX_LOOP_MAX } from "../nic-adap
 import type { VxlanRemote } from "./config.js";
 import { VXLAN_COUNTERS, type VxlanCounter, vxlanCounters } from "./counters.js";
 import {
+  classifyAt,
   classifyDatagram,
   DECAP_FLAGS,
   DECAP_OK,
@@ -40,6 +41,7 @@ import {
   DECAP_VNI,
 } from "./decap.js";
 import { FDB_NONE, VxlanFdb } from "./fdb.js";
+import { intToIpv4, ipv4ToInt, NATIVE_UDP_BATCH } from "./native-udp.js";
 
 /** What the adapter needs of a UDP socket (node:dgram's Socket fits). */
 export interface VxlanSender {
@@ -62,6 +64,26 @@ export interface VxlanLink {
   send(msg: Uint8Array, offset: number, length: number, cb: (err: Error | null) => void): void;
 }
 
+/**
+ * A socket that sends a batch per call (native-udp.ts: sendmmsg): entries `[from, from + n)`
+ * of the arrays, each `u8[off, off + size)` to `ip:port`. Returns how many went (0: the
+ * socket's buffer is full, ask `wantWritable`), or a negative errno when entry `from` itself
+ * failed. A send is complete when the call returns: the bytes are the kernel's.
+ */
+export interface VxlanBatchSocket {
+  send(
+    u8: Uint8Array,
+    off: Int32Array,
+    size: Int32Array,
+    ip: Int32Array,
+    port: Int32Array,
+    from: number,
+    n: number,
+  ): number;
+  /** Asks for `onWritable` (true) once the socket can take more, or stops asking. */
+  wantWritable(on: boolean): void;
+}
+
 export interface VxlanAdapterOptions {
   readonly name: string;
   readonly vni: number;
@@ -71,7 +93,10 @@ export interface VxlanAdapterOptions {
   readonly remotes: readonly VxlanRemote[];
   /** The port a learnt remote that is not a static one is sent to (our own port). */
   readonly learntPort: number;
-  readonly sender: VxlanSender;
+  /** Sends one datagram per call (node:dgram); unused when `batch` is given. */
+  readonly sender?: VxlanSender;
+  /** Sends a batch per call (native-udp.ts); then `sender` and `links` are not used. */
+  readonly batch?: VxlanBatchSocket;
   /** A connected socket per static remote (same index), or null to send through `sender`. */
   readonly links?: readonly (VxlanLink | null)[];
   readonly slots?: number;
@@ -111,7 +136,28 @@ export class VxlanAdapter extends NicAdapter {
   readonly nStatic: number;
   readonly #maxFrame: number;
   readonly #learntPort: number;
-  readonly #sender: VxlanSender;
+  readonly #sender: VxlanSender | null;
+  readonly #batch: VxlanBatchSocket | null;
+  /** Each remote's IPv4 address as an int32 (the batch socket's form), by remote index. */
+  readonly #remoteIp: number[] = [];
+  readonly #byIp = new Map<number, number>();
+  /**
+   * The batch socket's queue, a ring of datagrams not yet sent: pool offset, size, address,
+   * port and cell. A cell is held while any of its datagrams is queued, and each held cell
+   * has at most one per static remote queued, so `cells * max(1, static remotes)` entries
+   * always fit.
+   */
+  readonly #eOff: Int32Array;
+  readonly #eSize: Int32Array;
+  readonly #eIp: Int32Array;
+  readonly #ePort: Int32Array;
+  readonly #eCell: Int32Array;
+  #eHead = 0;
+  #eCount = 0;
+  #wantWritable = false;
+  #roomQueued = false;
+  /** The batch receive's frames, by reference to the receive memory. */
+  readonly #rxFrames: ValeFrags[] = [];
   /** By remote index; learnt remotes (past the static ones) have none. */
   readonly #links: (VxlanLink | null)[];
   readonly #now: () => number;
@@ -151,6 +197,8 @@ export class VxlanAdapter extends NicAdapter {
    * stays for anyone driving the device's rings directly.
    */
   rxDirect: ((f: ValeFrags) => void) | null = null;
+  /** The same for a batch receive (`receiveBatch`): its frames go in as one batch. */
+  rxDirectBatch: ((frames: readonly ValeFrags[], n: number) => void) | null = null;
   readonly #stage: Mem = privateMem(2048);
   readonly #stageFrags = new ValeFrags(this.#stage);
   /** The last sender and its remote index: a burst from one peer skips the map. */
@@ -164,7 +212,9 @@ export class VxlanAdapter extends NicAdapter {
     this.mtu = o.mtu;
     this.#maxFrame = o.mtu + ETH_HLEN;
     this.#learntPort = o.learntPort;
-    this.#sender = o.sender;
+    if (o.sender === undefined && o.batch === undefined) throw new RangeError(`${o.name}: no socket`);
+    this.#sender = o.sender ?? null;
+    this.#batch = o.batch ?? null;
     this.#links = o.remotes.map((_, i) => o.links?.[i] ?? null);
     this.#now = o.now ?? (() => performance.now());
     this.counters = vxlanCounters(o.counters);
@@ -173,6 +223,9 @@ export class VxlanAdapter extends NicAdapter {
     this.nStatic = o.remotes.length;
     o.remotes.forEach((r, i) => {
       if (!this.#byAddress.has(r.address)) this.#byAddress.set(r.address, i);
+      const ip = ipv4ToInt(r.address);
+      this.#remoteIp.push(ip);
+      if (!this.#byIp.has(ip)) this.#byIp.set(ip, i);
     });
     // One cell per TX slot and as many again: a flood to several remotes holds its cell
     // until the last send completes, while the ring refills behind it.
@@ -194,6 +247,12 @@ export class VxlanAdapter extends NicAdapter {
     this.#pendSize = new Int32Array(cells);
     this.#pendDst = new Int32Array(cells);
     this.#done = Array.from({ length: cells }, (_, c) => (err: Error | null) => this.#sent(c, err));
+    const entries = this.#batch === null ? 0 : cells * Math.max(1, this.nStatic);
+    this.#eOff = new Int32Array(entries);
+    this.#eSize = new Int32Array(entries);
+    this.#eIp = new Int32Array(entries);
+    this.#ePort = new Int32Array(entries);
+    this.#eCell = new Int32Array(entries);
   }
 
   protected override registered(): void {
@@ -312,6 +371,10 @@ export class VxlanAdapter extends NicAdapter {
       this.counters.f64[TX_DROPPED]++;
       return false;
     }
+    if (this.#batch !== null) {
+      this.#queue(cell, base, size, dst);
+      return true;
+    }
     // Off the stack, held by one reference until `#flush` has made its sends, so that a
     // sender completing one at once (none does in Node, a test's may) frees it only once.
     this.#nFree--;
@@ -323,8 +386,93 @@ export class VxlanAdapter extends NicAdapter {
     return true;
   }
 
+  /** Queues the datagram in `cell` for the batch socket: once, or once per static remote. */
+  #queue(cell: number, base: number, size: number, dst: number): void {
+    const k = dst !== FDB_NONE ? 1 : this.nStatic;
+    this.#nFree--;
+    this.#refs[cell] = k;
+    const cap = this.#eOff.length;
+    let at = this.#eHead + this.#eCount;
+    if (at >= cap) at -= cap;
+    for (let j = 0; j < k; j++) {
+      const r = dst !== FDB_NONE ? dst : j;
+      this.#eOff[at] = base;
+      this.#eSize[at] = size;
+      this.#eIp[at] = this.#remoteIp[r];
+      this.#ePort[at] = this.remotes[r].port;
+      this.#eCell[at] = cell;
+      at = at + 1 === cap ? 0 : at + 1;
+    }
+    this.#eCount += k;
+  }
+
+  /**
+   * Hands the batch socket its queue, up to NATIVE_UDP_BATCH per call, until it is empty or
+   * the socket is full (then the socket says when it has room: `onWritable`). A datagram the
+   * kernel refuses (no route, say) is counted and skipped. Cells come free as their last
+   * datagram goes.
+   */
+  #flushBatch(b: VxlanBatchSocket): void {
+    const c = this.counters.f64;
+    const cap = this.#eOff.length;
+    const freeBefore = this.#nFree;
+    while (this.#eCount > 0) {
+      const head = this.#eHead;
+      const n = Math.min(this.#eCount, cap - head, NATIVE_UDP_BATCH);
+      let r: number;
+      try {
+        r = b.send(this.#pool, this.#eOff, this.#eSize, this.#eIp, this.#ePort, head, n);
+      } catch {
+        r = -1;
+      }
+      if (r === 0) {
+        if (!this.#wantWritable) {
+          this.#wantWritable = true;
+          b.wantWritable(true);
+        }
+        break;
+      }
+      const done = r > 0 ? Math.min(r, n) : 1;
+      if (r < 0) c[TX_ERRORS]++;
+      for (let i = head; i < head + done; i++) {
+        if (r > 0) {
+          c[TX_PKTS]++;
+          c[TX_BYTES] += this.#eSize[i] - VXLAN_HLEN;
+        }
+        const cell = this.#eCell[i];
+        if (--this.#refs[cell] === 0) this.#free[this.#nFree++] = cell;
+      }
+      this.#eHead = head + done === cap ? 0 : head + done;
+      this.#eCount -= done;
+    }
+    if (this.#eCount === 0 && this.#wantWritable) {
+      this.#wantWritable = false;
+      b.wantWritable(false);
+    }
+    // A txsync that stopped for want of cells resumes, but not from inside this flush (a
+    // txsync calls it): once, on the next turn.
+    if (this.#stalled && this.#nFree > freeBefore && !this.#roomQueued) {
+      this.#roomQueued = true;
+      setImmediate(() => {
+        this.#roomQueued = false;
+        if (!this.#stalled || this.#nFree === 0) return;
+        this.#stalled = false;
+        this.onTxRoom?.();
+      });
+    }
+  }
+
+  /** The batch socket has room again: the queue goes on, and a stalled txsync resumes. */
+  onWritable(): void {
+    if (this.#batch !== null) this.#flushBatch(this.#batch);
+  }
+
   /** Hands every queued frame to the socket, in order. */
   #flush(): void {
+    if (this.#batch !== null) {
+      this.#flushBatch(this.#batch);
+      return;
+    }
     const n = this.#nPend;
     if (n === 0) return;
     this.#nPend = 0;
@@ -351,7 +499,8 @@ export class VxlanAdapter extends NicAdapter {
     try {
       const link = remote < this.nStatic ? this.#links[remote] : null;
       if (link !== null) link.send(this.#pool, base, size, this.#done[cell]);
-      else this.#sender.send(this.#pool, base, size, r.port, r.address, this.#done[cell]);
+      else if (this.#sender !== null)
+        this.#sender.send(this.#pool, base, size, r.port, r.address, this.#done[cell]);
     } catch {
       // A closed socket throws synchronously: the frame is lost, never the caller.
       this.#refs[cell]--;
@@ -388,13 +537,7 @@ export class VxlanAdapter extends NicAdapter {
     const c = this.counters.f64;
     const why = classifyDatagram(msg, this.vni, this.#maxFrame);
     if (why !== DECAP_OK) {
-      if (why === DECAP_SHORT || why === DECAP_RUNT || why === DECAP_OVERSIZE) {
-        c[RX_LENGTH]++;
-        c[RX_ERRORS]++;
-      } else if (why === DECAP_FLAGS) {
-        c[RX_FRAME]++;
-        c[RX_ERRORS]++;
-      } else if (why === DECAP_VNI) c[RX_DROPPED]++;
+      this.#countBad(why);
       return;
     }
     const len = msg.length - VXLAN_HLEN;
@@ -440,6 +583,109 @@ export class VxlanAdapter extends NicAdapter {
     }
   }
 
+  /**
+   * `n` datagrams a batch receive put in `mem` (native-udp.ts): datagram i at
+   * `i * slotBytes`, its length, sender address and port in `meta[3i..3i+2]` (length -1: cut
+   * to the slot, so longer than any frame taken). Each is checked and counted as `receive`
+   * does; on a switch the good ones go in as one batch, by reference to `mem`, which the
+   * switch copies from before returning. Never throws.
+   */
+  receiveBatch(mem: Mem, buf: Buffer, meta: Int32Array, n: number, slotBytes: number): void {
+    const c = this.counters.f64;
+    const direct = this.rxDirectBatch;
+    const frames = this.#rxFrames;
+    const u8 = mem.u8;
+    const max = Math.min(n, (meta.length / 3) | 0, (mem.byteLength / slotBytes) | 0);
+    while (direct !== null && frames.length < max) frames.push(new ValeFrags(mem));
+    let k = 0;
+    let lastIp = 0;
+    let lastHi = -1;
+    let lastLo = 0;
+    for (let i = 0; i < max; i++) {
+      const len = meta[3 * i];
+      const off = i * slotBytes;
+      // -1: the kernel cut it to the slot. Longer than the slot cannot come from the kernel;
+      // refused all the same, so no frame reaches past its slot.
+      if (len < 0 || len > slotBytes) {
+        c[RX_LENGTH]++;
+        c[RX_ERRORS]++;
+        continue;
+      }
+      const why = classifyAt(u8, off, len, this.vni, this.#maxFrame);
+      if (why !== DECAP_OK) {
+        this.#countBad(why);
+        continue;
+      }
+      const at = off + VXLAN_HLEN;
+      const inner = len - VXLAN_HLEN;
+      if (direct === null) {
+        const r = this.rxFill(buf, at, inner);
+        if (r !== RX_FILLED) {
+          if (r === RX_FULL) c[RX_MISSED]++;
+          else c[RX_DROPPED]++;
+          continue;
+        }
+      } else {
+        const f = frames[k++];
+        f.clear();
+        f.push(mem, at, inner);
+      }
+      c[RX_PKTS]++;
+      c[RX_BYTES] += inner;
+      if ((u8[at] & 1) !== 0) c[MULTICAST]++;
+      const src = at + 6;
+      if ((u8[src] & 1) !== 0) continue;
+      const ip = meta[3 * i + 1];
+      const hi = (u8[src] << 8) | u8[src + 1];
+      const lo = ((u8[src + 2] << 24) | (u8[src + 3] << 16) | (u8[src + 4] << 8) | u8[src + 5]) >>> 0;
+      // A burst from one MAC behind one peer writes its bucket once.
+      if (hi === lastHi && lo === lastLo && ip === lastIp) continue;
+      const remote = this.#remoteOfIp(ip);
+      if (remote === FDB_NONE) continue;
+      if (this.#rxClockStale) {
+        this.#rxClockStale = false;
+        this.#rxNow = this.#now();
+      }
+      this.fdb.learn(hi, lo, remote, this.#rxNow);
+      lastHi = hi;
+      lastLo = lo;
+      lastIp = ip;
+    }
+    if (direct !== null && k > 0) {
+      // The switch runs inside the socket's readiness callback: whatever a port throws (a
+      // bug) is counted here, not left to end Domain-0's process.
+      try {
+        direct(frames, k);
+      } catch {
+        c[RX_ERRORS]++;
+      }
+      this.onRx?.();
+    }
+  }
+
+  #countBad(why: number): void {
+    const c = this.counters.f64;
+    if (why === DECAP_SHORT || why === DECAP_RUNT || why === DECAP_OVERSIZE) {
+      c[RX_LENGTH]++;
+      c[RX_ERRORS]++;
+    } else if (why === DECAP_FLAGS) {
+      c[RX_FRAME]++;
+      c[RX_ERRORS]++;
+    } else if (why === DECAP_VNI) c[RX_DROPPED]++;
+  }
+
+  /** The remote index for a batch-received datagram's sender, added (with our port) when new. */
+  #remoteOfIp(ip: number): number {
+    const i = this.#byIp.get(ip);
+    if (i !== undefined) return i;
+    if (this.remotes.length - this.nStatic >= VXLAN_MAX_LEARNT_REMOTES) return FDB_NONE;
+    this.remotes.push({ address: intToIpv4(ip), port: this.#learntPort });
+    this.#remoteIp.push(ip);
+    this.#byIp.set(ip, this.remotes.length - 1);
+    this.#byAddress.set(intToIpv4(ip), this.remotes.length - 1);
+    return this.remotes.length - 1;
+  }
+
   /** The remote index for a datagram's sender, added (with our port) when new. */
   #remoteOf(address: string): number {
     if (address === this.#lastAddress) return this.#lastRemote;
@@ -451,7 +697,9 @@ export class VxlanAdapter extends NicAdapter {
     }
     if (this.remotes.length - this.nStatic >= VXLAN_MAX_LEARNT_REMOTES) return FDB_NONE;
     this.remotes.push({ address, port: this.#learntPort });
+    this.#remoteIp.push(ipv4ToInt(address));
     this.#byAddress.set(address, this.remotes.length - 1);
+    this.#byIp.set(ipv4ToInt(address), this.remotes.length - 1);
     return this.remotes.length - 1;
   }
 }

@@ -29,10 +29,18 @@ export type DecapResult =
 
 /** Classifies datagram `b` (all of it) for an uplink of `vni` taking frames up to `maxFrame`. */
 export function classifyDatagram(b: Uint8Array, vni: number, maxFrame: number): DecapResult {
-  const len = b.length;
+  return classifyAt(b, 0, b.length, vni, maxFrame);
+}
+
+/**
+ * Classifies the datagram of `len` bytes at `b[off]` (a slot of a batch receive; the caller
+ * has held `off + len` within `b`).
+ */
+export function classifyAt(b: Uint8Array, off: number, len: number, vni: number, maxFrame: number): DecapResult {
   if (len < VXLAN_HLEN) return DECAP_SHORT;
-  if ((b[VXLAN_FLAGS] & VXLAN_FLAG_I) === 0) return DECAP_FLAGS;
-  const got = (b[VXLAN_VNI] << 16) | (b[VXLAN_VNI + 1] << 8) | b[VXLAN_VNI + 2];
+  if ((b[off + VXLAN_FLAGS] & VXLAN_FLAG_I) === 0) return DECAP_FLAGS;
+  const v = off + VXLAN_VNI;
+  const got = (b[v] << 16) | (b[v + 1] << 8) | b[v + 2];
   if (got !== vni) return DECAP_VNI;
   const inner = len - VXLAN_HLEN;
   if (inner < ETH_HLEN) return DECAP_RUNT;

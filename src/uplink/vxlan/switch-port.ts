@@ -27,10 +27,12 @@ export class VxlanSwitchPort extends ValeBwrap {
     this.#sw = sw;
     const index = this.index;
     adapter.rxDirect = (f) => sw.forwardFrags(index, f);
+    adapter.rxDirectBatch = (frames, n) => sw.forwardBatch(index, frames, n);
   }
 
   override detach(keepRings = false): void {
     this.#adapter.rxDirect = null;
+    this.#adapter.rxDirectBatch = null;
     super.detach(keepRings);
   }
 

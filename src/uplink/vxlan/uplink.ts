@@ -8,9 +8,11 @@ import { createSocket, type Socket } from "node:dgram";
 import { PvnetError } from "../../base/errors.js";
 import type { ValeSwitch } from "../../vale/switch.js";
 import { NicPort } from "../nic-port.js";
-import { VxlanAdapter, type VxlanLink } from "./adapter.js";
+import { type Mem, privateMem } from "../../wire/mem.js";
+import { VxlanAdapter, type VxlanBatchSocket, type VxlanLink } from "./adapter.js";
 import { parseRemote, type VxlanRemote, type VxlanUplinkConfig } from "./config.js";
 import { VXLAN_COUNTERS, type VxlanCounter } from "./counters.js";
+import { NATIVE_UDP_BATCH, type NativeUdp, type NativeWatch, nativeUdp } from "./native-udp.js";
 import { VxlanSwitchPort } from "./switch-port.js";
 
 export interface VxlanUplinkOptions {
@@ -20,6 +22,11 @@ export interface VxlanUplinkOptions {
   readonly ageingMs?: number;
   /** Socket buffer sizes, bytes (the kernel may cap them at net.core.[rw]mem_max). */
   readonly socketBuffer?: number;
+  /**
+   * `native`: batched recvmmsg/sendmmsg (native-udp.ts), the default where the addon is
+   * built; `dgram`: Node's socket, a datagram per call.
+   */
+  readonly socket?: "native" | "dgram";
 }
 
 /** An uplink as status shows it. */
@@ -30,6 +37,8 @@ export interface VxlanUplinkStatus {
   readonly port: number;
   readonly vni: number;
   readonly mtu: number;
+  /** How datagrams move: `native` (recvmmsg/sendmmsg, a batch per call) or `dgram` (Node's socket). */
+  readonly socket: "native" | "dgram";
   readonly remotes: readonly string[];
   /** Inner MACs learnt and the remote address each was learnt from. */
   readonly learnt: readonly { mac: string; remote: string }[];
@@ -70,32 +79,102 @@ async function connectLink(local: string, r: VxlanRemote, size: number): Promise
   return s;
 }
 
+/** A received datagram's slot in the batch receive's memory: the largest datagram and then some. */
+const RX_SLOT = 2112;
+/** Batch receives per readiness callback: the socket's share of a turn, then others' (level-triggered, it comes back). */
+const RX_ROUNDS = 4;
+
+/** The batch socket's side of an uplink: its descriptor, poll handle and receive memory. */
+class NativeSocket {
+  readonly #udp: NativeUdp;
+  readonly fd: number;
+  #watch: NativeWatch | null = null;
+  readonly #rx: Mem = privateMem(NATIVE_UDP_BATCH * RX_SLOT);
+  readonly #rxBuf: Buffer = Buffer.from(this.#rx.buffer);
+  readonly #meta = new Int32Array(3 * NATIVE_UDP_BATCH);
+
+  constructor(udp: NativeUdp, fd: number) {
+    this.#udp = udp;
+    this.fd = fd;
+  }
+
+  /** The adapter's socket: sends straight from its pool. */
+  batch(): VxlanBatchSocket {
+    const udp = this.#udp;
+    const fd = this.fd;
+    return {
+      send: (u8, off, size, ip, port, from, n) => udp.send(fd, u8, off, size, ip, port, from, n),
+      wantWritable: (on) => {
+        if (this.#watch !== null) udp.want(this.#watch, true, on);
+      },
+    };
+  }
+
+  /** Starts reading into `adapter` whenever the socket is readable. */
+  start(adapter: VxlanAdapter): void {
+    const udp = this.#udp;
+    const fd = this.fd;
+    const rx = this.#rx;
+    const meta = this.#meta;
+    this.#watch = udp.watch(fd, (readable, writable) => {
+      // Runs from the event loop: nothing a datagram holds may throw out of here.
+      try {
+        if (writable) adapter.onWritable();
+        if (!readable) return;
+        for (let round = 0; round < RX_ROUNDS; round++) {
+          const n = udp.recv(fd, rx.u8, 0, RX_SLOT, NATIVE_UDP_BATCH, meta);
+          if (n <= 0) break;
+          adapter.receiveBatch(rx, this.#rxBuf, meta, n, RX_SLOT);
+          if (n < NATIVE_UDP_BATCH) break;
+        }
+      } catch {
+        adapter.counters.f64[VXLAN_COUNTERS.indexOf("rx_errors")]++;
+      }
+    });
+    udp.want(this.#watch, true, false);
+  }
+
+  close(): void {
+    if (this.#watch !== null) this.#udp.unwatch(this.#watch);
+    this.#watch = null;
+    this.#udp.close(this.fd);
+  }
+}
+
 export class VxlanUplink {
   readonly adapter: VxlanAdapter;
   readonly config: VxlanUplinkConfig;
-  readonly #sock: Socket;
+  readonly #sock: Socket | null;
   /** Connected sockets, one per static remote that has one. */
   readonly #links: readonly Socket[];
+  readonly #native: NativeSocket | null;
   readonly #port: NicPort;
   readonly #ageing: NodeJS.Timeout;
   #closed = false;
 
   private constructor(
-    sock: Socket,
+    sock: Socket | NativeSocket,
     links: readonly Socket[],
     adapter: VxlanAdapter,
     port: NicPort,
     config: VxlanUplinkConfig,
   ) {
-    this.#sock = sock;
     this.#links = links;
     this.adapter = adapter;
     this.#port = port;
     this.config = config;
-    const receive = (msg: Buffer, rinfo: { address: string }): void => adapter.receive(msg, rinfo.address);
-    sock.on("message", receive);
-    // A peer replying to the source port rather than its configured one is heard too.
-    for (const l of links) l.on("message", receive);
+    if (sock instanceof NativeSocket) {
+      this.#sock = null;
+      this.#native = sock;
+      sock.start(adapter);
+    } else {
+      this.#sock = sock;
+      this.#native = null;
+      const receive = (msg: Buffer, rinfo: { address: string }): void => adapter.receive(msg, rinfo.address);
+      sock.on("message", receive);
+      // A peer replying to the source port rather than its configured one is heard too.
+      for (const l of links) l.on("message", receive);
+    }
     const ageMs = adapter.fdb.ageingMs;
     this.#ageing = setInterval(
       () => adapter.fdb.age(performance.now()),
@@ -121,6 +200,8 @@ export class VxlanUplink {
       remotes.push(r);
     }
     const size = o.socketBuffer ?? DEFAULT_SOCKET_BUFFER;
+    const udp = o.socket === "dgram" ? null : nativeUdp;
+    if (udp !== null) return VxlanUplink.#openNative(udp, sw, config, remotes, index, o, size);
     const sock = createSocket({ type: "udp4", recvBufferSize: size, sendBufferSize: size });
     await new Promise<void>((resolve, reject) => {
       const fail = (e: Error): void => {
@@ -170,6 +251,50 @@ export class VxlanUplink {
     );
   }
 
+  static #openNative(
+    udp: NativeUdp,
+    sw: ValeSwitch,
+    config: VxlanUplinkConfig,
+    remotes: VxlanRemote[],
+    index: number,
+    o: VxlanUplinkOptions,
+    size: number,
+  ): VxlanUplink {
+    let fd: number;
+    try {
+      fd = udp.open(config.local, config.port, size);
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code ?? "EADDRINUSE";
+      throw new PvnetError(code, `vxlan: cannot bind ${config.local}:${config.port}: ${code}`);
+    }
+    const sock = new NativeSocket(udp, fd);
+    let adapter: VxlanAdapter;
+    let port: NicPort;
+    try {
+      adapter = new VxlanAdapter({
+        name: `vxlan${index}`,
+        vni: config.vni,
+        mtu: config.mtu,
+        remotes,
+        learntPort: config.port,
+        batch: sock.batch(),
+        slots: o.slots,
+        ageingMs: o.ageingMs,
+        counters: o.counters,
+      });
+      port = new NicPort(sw, adapter, (dev) => new VxlanSwitchPort(sw, dev, adapter));
+    } catch (e) {
+      sock.close();
+      throw e;
+    }
+    return new VxlanUplink(sock, [], adapter, port, config);
+  }
+
+  /** How this uplink's datagrams move. */
+  get socket(): "native" | "dgram" {
+    return this.#native !== null ? "native" : "dgram";
+  }
+
   /** The switch port's name (`vale0:vxlan0`). */
   get name(): string {
     return this.#port.name;
@@ -189,6 +314,7 @@ export class VxlanUplink {
       port: this.config.port,
       vni: this.config.vni,
       mtu: this.config.mtu,
+      socket: this.socket,
       remotes: this.config.remotes,
       learnt: a.fdb.entries().map((e) => ({ mac: e.mac, remote: a.remotes[e.remote]?.address ?? "?" })),
       counters,
@@ -201,8 +327,8 @@ export class VxlanUplink {
     this.#closed = true;
     clearInterval(this.#ageing);
     this.#port.detach();
-    await Promise.all(
-      [this.#sock, ...this.#links].map((s) => new Promise<void>((resolve) => s.close(() => resolve()))),
-    );
+    this.#native?.close();
+    const socks = this.#sock === null ? this.#links : [this.#sock, ...this.#links];
+    await Promise.all(socks.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
   }
 }
