@@ -36,7 +36,13 @@ export function classifyDatagram(b: Uint8Array, vni: number, maxFrame: number): 
  * Classifies the datagram of `len` bytes at `b[off]` (a slot of a batch receive; the caller
  * has held `off + len` within `b`).
  */
-export function classifyAt(b: Uint8Array, off: number, len: number, vni: number, maxFrame: number): DecapResult {
+export function classifyAt(
+  b: Uint8Array,
+  off: number,
+  len: number,
+  vni: number,
+  maxFrame: number,
+): DecapResult {
   if (len < VXLAN_HLEN) return DECAP_SHORT;
   if ((b[off + VXLAN_FLAGS] & VXLAN_FLAG_I) === 0) return DECAP_FLAGS;
   const v = off + VXLAN_VNI;

@@ -44,7 +44,8 @@ function load(): { udp: NativeUdp | null; why: string } {
   if (process.platform !== "linux") return { udp: null, why: `recvmmsg is Linux's (${process.platform})` };
   // dist/src/uplink/vxlan -> the package root.
   const path = fileURLToPath(new URL("../../../../native/build/Release/pvnet_udp.node", import.meta.url));
-  if (!existsSync(path)) return { udp: null, why: "the addon was not built (npm install builds it with node-gyp)" };
+  if (!existsSync(path))
+    return { udp: null, why: "the addon was not built (npm install builds it with node-gyp)" };
   try {
     return { udp: createRequire(import.meta.url)(path) as NativeUdp, why: "" };
   } catch (e) {
@@ -60,7 +61,7 @@ export const nativeUdpWhy: string = loaded.why;
 /** `a.b.c.d` as the int32 the addon takes (host order). */
 export function ipv4ToInt(address: string): number {
   const p = address.split(".");
-  return ((Number(p[0]) << 24) | (Number(p[1]) << 16) | (Number(p[2]) << 8) | Number(p[3])) | 0;
+  return (Number(p[0]) << 24) | (Number(p[1]) << 16) | (Number(p[2]) << 8) | Number(p[3]) | 0;
 }
 
 /** The addon's int32 address as `a.b.c.d`. */

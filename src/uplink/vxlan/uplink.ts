@@ -7,8 +7,8 @@
 import { createSocket, type Socket } from "node:dgram";
 import { PvnetError } from "../../base/errors.js";
 import type { ValeSwitch } from "../../vale/switch.js";
-import { NicPort } from "../nic-port.js";
 import { type Mem, privateMem } from "../../wire/mem.js";
+import { NicPort } from "../nic-port.js";
 import { VxlanAdapter, type VxlanBatchSocket, type VxlanLink } from "./adapter.js";
 import { parseRemote, type VxlanRemote, type VxlanUplinkConfig } from "./config.js";
 import { VXLAN_COUNTERS, type VxlanCounter } from "./counters.js";

@@ -38,7 +38,7 @@ test("native udp: a batch each way between two sockets; a datagram longer than a
     const pb = udp.localPort(b);
     const mem = new Uint8Array(6144);
     const sizes = [50, 51, 3000];
-    sizes.forEach((n, i) => mem.fill(i + 1, i * 2048, i * 2048 + Math.min(n, 2048)));
+    for (const [i, n] of sizes.entries()) mem.fill(i + 1, i * 2048, i * 2048 + Math.min(n, 2048));
     const off = Int32Array.of(0, 2048, 4096);
     const size = Int32Array.from(sizes);
     const ip = Int32Array.of(0x7f000001, 0x7f000001, 0x7f000001);
