@@ -13,17 +13,18 @@
  * port drains its RX ring every turn. Ceiling: the same blast at a bare socket that only
  * counts. The figure is frames the guest received per second.
  *
- * What the ceiling does is the cheapest way Node has to send a datagram, which is what the
- * uplink's socket does per datagram, nothing more: `send(buf, off, len, cb)` on a socket
- * connected to the receiver (a send naming an address costs Node a lookup and the kernel a
- * route lookup each time: about 0.3 µs of user and 0.2 µs of system time per datagram here,
- * so the uplink connects a socket per static remote too), one preallocated Buffer, the
- * same batch per turn and socket buffer size;
- * receiving, the same `'message'` event per datagram (Node allocates each one's Buffer for
- * both), counted. So the ratio is pvnet's own work per packet (the guest port's ring, the
- * switch, one copy into the send pool or out of the datagram) against Node's send or
- * receive. The guest row runs a real guest domain (bench/uplink-guest.ts): netfront, the
- * grant copies in netback and the switch are then in the path as well.
+ * What the ceiling does is the cheapest way Node's own socket has to send a datagram:
+ * `send(buf, off, len, cb)` on a socket connected to the receiver (a send naming an
+ * address costs Node a lookup and the kernel a route lookup each time), one preallocated
+ * Buffer, the same batch per turn and socket buffer size; receiving, the `'message'` event
+ * per datagram (Node allocates each one's Buffer), counted. The uplink's own socket is the
+ * batched addon (native/udp.c: 64 datagrams per recvmmsg or sendmmsg, straight between the
+ * kernel and the uplink's memory, no Buffer or callback per datagram), so it can pass that
+ * ceiling: the socket, not pvnet, is then the limit. The `(node:dgram)` rows run the same
+ * uplink on Node's socket (PVNET_UDP=dgram), a datagram per call as the ceiling makes
+ * them, which measures pvnet's own work per packet (the guest port's ring, the switch, one
+ * copy) on top of Node's. The guest row runs a real guest domain (bench/uplink-guest.ts):
+ * netfront, netback and the switch are then in the path as well.
  *
  * Beside each rate, this process's CPU time per packet (the peers are processes of their
  * own): on a machine whose other load takes cores away mid-run the rates wander, while the
@@ -198,17 +199,28 @@ async function freeUdpPort(): Promise<number> {
 }
 
 /** Both send cases against one counting receiver; `bareFirst` alternates their order between runs. */
-export async function measureTx(frameBytes: number, warmupMs: number, measureMs: number, bareFirst = false) {
+export async function measureTx(
+  frameBytes: number,
+  warmupMs: number,
+  measureMs: number,
+  bareFirst = false,
+  socket: "native" | "dgram" = "native",
+) {
   const rx = await peer("count");
   const sw = new ValeSwitch("valeb");
   const g = guestPort(sw);
-  const u = await VxlanUplink.open(sw, {
-    local: "127.0.0.1",
-    port: await freeUdpPort(),
-    vni: VNI,
-    remotes: [`127.0.0.1:${rx.port}`],
-    mtu: Math.max(1450, frameBytes - 14),
-  });
+  const u = await VxlanUplink.open(
+    sw,
+    {
+      local: "127.0.0.1",
+      port: await freeUdpPort(),
+      vni: VNI,
+      remotes: [`127.0.0.1:${rx.port}`],
+      mtu: Math.max(1450, frameBytes - 14),
+    },
+    0,
+    { socket },
+  );
   const bare = createSocket({ type: "udp4", sendBufferSize: 4 << 20 });
   await new Promise<void>((r) => bare.bind(0, "127.0.0.1", r));
   await new Promise<void>((r) => bare.connect(rx.port, "127.0.0.1", r));
@@ -270,17 +282,27 @@ interface RxMeasured {
 }
 
 /** Frames per second (millions) a guest receives from the uplink under a blast. */
-async function rxUplink(frameBytes: number, warmupMs: number, measureMs: number): Promise<RxMeasured> {
+async function rxUplink(
+  frameBytes: number,
+  warmupMs: number,
+  measureMs: number,
+  socket: "native" | "dgram",
+): Promise<RxMeasured> {
   const sw = new ValeSwitch("valec");
   const g = guestPort(sw);
   const port = await freeUdpPort();
-  const u = await VxlanUplink.open(sw, {
-    local: "127.0.0.1",
-    port,
-    vni: VNI,
-    remotes: [],
-    mtu: Math.max(1450, frameBytes - 14),
-  });
+  const u = await VxlanUplink.open(
+    sw,
+    {
+      local: "127.0.0.1",
+      port,
+      vni: VNI,
+      remotes: [],
+      mtu: Math.max(1450, frameBytes - 14),
+    },
+    0,
+    { socket },
+  );
   const tx = await peer("blast", { datagram: datagram(frameBytes), target: port, batch: BATCH });
   try {
     let got = 0;
@@ -339,12 +361,18 @@ async function rxBare(frameBytes: number, warmupMs: number, measureMs: number): 
 }
 
 /** Both receive cases; `bareFirst` alternates their order between runs, so neither gains from going second. */
-export async function measureRx(frameBytes: number, warmupMs: number, measureMs: number, bareFirst: boolean) {
+export async function measureRx(
+  frameBytes: number,
+  warmupMs: number,
+  measureMs: number,
+  bareFirst: boolean,
+  socket: "native" | "dgram" = "native",
+) {
   if (bareFirst) {
     const ceiling = await rxBare(frameBytes, warmupMs, measureMs);
-    return { uplink: await rxUplink(frameBytes, warmupMs, measureMs), ceiling };
+    return { uplink: await rxUplink(frameBytes, warmupMs, measureMs, socket), ceiling };
   }
-  const uplink = await rxUplink(frameBytes, warmupMs, measureMs);
+  const uplink = await rxUplink(frameBytes, warmupMs, measureMs, socket);
   return { uplink, ceiling: await rxBare(frameBytes, warmupMs, measureMs) };
 }
 
@@ -353,7 +381,11 @@ export async function benchUplink(opts: BenchOptions): Promise<BenchRow[]> {
   const ratio = (a: number, b: number): number => (b > 0 ? a / b : 0);
   for (const frameBytes of [60, 1464]) {
     const tx: { uplink: Measured; ceiling: Measured }[] = [];
-    for (let i = 0; i < runs; i++) tx.push(await measureTx(frameBytes, warmupMs, measureMs, i % 2 === 1));
+    const txDgram: { uplink: Measured; ceiling: Measured }[] = [];
+    for (let i = 0; i < runs; i++) {
+      tx.push(await measureTx(frameBytes, warmupMs, measureMs, i % 2 === 1));
+      txDgram.push(await measureTx(frameBytes, warmupMs, measureMs, i % 2 === 0, "dgram"));
+    }
     const ut = median(tx.map((x) => x.uplink.tx));
     const ct = median(tx.map((x) => x.ceiling.tx));
     const ucpu = median(tx.map((x) => x.uplink.cpuUs));
@@ -380,6 +412,7 @@ export async function benchUplink(opts: BenchOptions): Promise<BenchRow[]> {
       ofCeiling: ratio(ut, ct),
       ofCeilingByCpu: ratio(ccpu, ucpu),
     });
+    add(dgramRow("guest -> VALE -> VXLAN uplink send (node:dgram)", frameBytes, txDgram));
     const guest: { mpps: number; cpuUs: number }[] = [];
     for (let i = 0; i < runs; i++) {
       const counter = await peer("count");
@@ -403,7 +436,11 @@ export async function benchUplink(opts: BenchOptions): Promise<BenchRow[]> {
       ofCeilingByCpu: ratio(ccpu, gcpu),
     });
     const rx: { uplink: RxMeasured; ceiling: RxMeasured }[] = [];
-    for (let i = 0; i < runs; i++) rx.push(await measureRx(frameBytes, warmupMs, measureMs, i % 2 === 1));
+    const rxDgram: { uplink: RxMeasured; ceiling: RxMeasured }[] = [];
+    for (let i = 0; i < runs; i++) {
+      rx.push(await measureRx(frameBytes, warmupMs, measureMs, i % 2 === 1));
+      rxDgram.push(await measureRx(frameBytes, warmupMs, measureMs, i % 2 === 0, "dgram"));
+    }
     const ur = median(rx.map((x) => x.uplink.mpps));
     const cr = median(rx.map((x) => x.ceiling.mpps));
     const urcpu = median(rx.map((x) => x.uplink.cpuUs));
@@ -428,6 +465,42 @@ export async function benchUplink(opts: BenchOptions): Promise<BenchRow[]> {
       ofCeiling: ratio(ur, cr),
       ofCeilingByCpu: ratio(crcpu, urcpu),
     });
+    add(
+      dgramRow(
+        "VXLAN uplink receive -> VALE -> guest (node:dgram)",
+        frameBytes,
+        rxDgram.map((x) => ({
+          uplink: { tx: x.uplink.mpps, cpuUs: x.uplink.cpuUs, userUs: x.uplink.userUs },
+          ceiling: { tx: x.ceiling.mpps, cpuUs: x.ceiling.cpuUs, userUs: x.ceiling.userUs },
+        })),
+      ),
+    );
   }
   return rows;
+}
+
+/**
+ * The uplink on Node's dgram socket (a datagram per call, PVNET_UDP=dgram), against the
+ * ceiling measured beside it in the same runs.
+ */
+function dgramRow(
+  name: string,
+  frameBytes: number,
+  runs: { uplink: Pick<Measured, "tx" | "cpuUs" | "userUs">; ceiling: Pick<Measured, "tx" | "cpuUs"> }[],
+): BenchRow {
+  const u = median(runs.map((x) => x.uplink.tx));
+  const c = median(runs.map((x) => x.ceiling.tx));
+  const ucpu = median(runs.map((x) => x.uplink.cpuUs));
+  const ccpu = median(runs.map((x) => x.ceiling.cpuUs));
+  return {
+    name,
+    frameBytes,
+    batch: BATCH,
+    mpps: u,
+    gbps: gbpsOf(u, frameBytes),
+    cpuUsPerPacket: ucpu,
+    userUsPerPacket: median(runs.map((x) => x.uplink.userUs)),
+    ofCeiling: c > 0 ? u / c : 0,
+    ofCeilingByCpu: ucpu > 0 ? ccpu / ucpu : 0,
+  };
 }

@@ -37,6 +37,8 @@ export class Dom0Uplinks {
         if (sw === undefined) continue;
         const u = await VxlanUplink.open(sw, s.vxlan, s.index, { counters: s.shared });
         open.push({ u, shared: s.shared });
+        // Says at once how its datagrams move (and its empty learnt list).
+        publishLearnt(u, s.shared);
       }
     } catch (e) {
       await Promise.all(open.map((o) => o.u.close()));

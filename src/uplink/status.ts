@@ -21,6 +21,11 @@ export interface VxlanStatus {
   readonly port: number;
   readonly vni: number;
   readonly mtu: number;
+  /**
+   * How its datagrams move: `native` (the batched addon, recvmmsg/sendmmsg) or `dgram`
+   * (Node's socket); null only before Domain-0 has opened it.
+   */
+  readonly socket: "native" | "dgram" | null;
   readonly remotes: readonly string[];
   /** Named as `ip -s -s link` names a Linux device's counters. */
   readonly counters: Record<VxlanCounter, number>;
@@ -74,7 +79,7 @@ export function dom0UplinkSpecs(bridges: readonly BridgeConfig[]): Dom0Uplink[] 
 
 export function uplinkStatus(u: Dom0Uplink): VxlanStatus {
   const v = u.vxlan;
-  const { counters, learnt } = readUplinkShared(u.shared);
+  const { counters, learnt, socket } = readUplinkShared(u.shared);
   return {
     bridge: u.bridge,
     name: `${u.bridge}:vxlan${u.index}`,
@@ -83,6 +88,7 @@ export function uplinkStatus(u: Dom0Uplink): VxlanStatus {
     port: v.port,
     vni: v.vni,
     mtu: v.mtu,
+    socket,
     remotes: v.remotes,
     counters,
     learnt,

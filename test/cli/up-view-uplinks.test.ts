@@ -18,6 +18,7 @@ function uplink(tx: number, rx: number, drops: number): UplinkStatus {
     port: 4789,
     vni: 42,
     mtu: 1450,
+    socket: "native",
     remotes: ["192.0.2.2"],
     counters,
     learnt: [{ mac: "02:00:00:00:00:01", remote: "192.0.2.2" }],

@@ -12,9 +12,11 @@ export const UPLINK_LEARNT_SHOWN = 64;
 const N_COUNTERS = VXLAN_COUNTERS.length;
 const LEARNT_COUNT = N_COUNTERS;
 const LEARNT_AT = N_COUNTERS + 1;
+/** How the uplink's datagrams move: 0 not yet said, 1 native (batched), 2 dgram. */
+const SOCKET_AT = LEARNT_AT + 2 * UPLINK_LEARNT_SHOWN;
 
 /** Bytes of one uplink's shared status. */
-export const UPLINK_SHARED_BYTES = (LEARNT_AT + 2 * UPLINK_LEARNT_SHOWN) * 8;
+export const UPLINK_SHARED_BYTES = (SOCKET_AT + 1) * 8;
 
 export function uplinkShared(): SharedArrayBuffer {
   return new SharedArrayBuffer(UPLINK_SHARED_BYTES);
@@ -39,11 +41,14 @@ export function publishLearnt(u: VxlanUplink, sab: SharedArrayBuffer): void {
     f[LEARNT_AT + 2 * i + 1] = ipv4Value(u.adapter.remotes[e.remote]?.address ?? "0.0.0.0");
   }
   f[LEARNT_COUNT] = n;
+  f[SOCKET_AT] = u.socket === "native" ? 1 : 2;
 }
 
 export interface UplinkSharedView {
   readonly counters: Record<VxlanCounter, number>;
   readonly learnt: { mac: string; remote: string }[];
+  /** null until Domain-0 has said (its first status tick after the uplink opened). */
+  readonly socket: "native" | "dgram" | null;
 }
 
 /** The host's read of `sab` (at most a status period old). */
@@ -59,5 +64,6 @@ export function readUplinkShared(sab: SharedArrayBuffer): UplinkSharedView {
     const hex = f[LEARNT_AT + 2 * i].toString(16).padStart(12, "0");
     learnt.push({ mac: hex.match(/../g)?.join(":") ?? "", remote: ipv4Text(f[LEARNT_AT + 2 * i + 1]) });
   }
-  return { counters, learnt };
+  const k = f[SOCKET_AT];
+  return { counters, learnt, socket: k === 1 ? "native" : k === 2 ? "dgram" : null };
 }
