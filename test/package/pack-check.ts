@@ -59,6 +59,12 @@ async function main(): Promise<void> {
   check("the tarball has LICENSE", files.has("LICENSE"));
   check("the tarball has the C reference ring", files.has("bench/ref/ring.c"));
   check(
+    "the tarball has the batched UDP addon's source, and no build of it",
+    files.has("native/udp.c") &&
+      files.has("native/binding.gyp") &&
+      ![...files].some((f) => f.endsWith(".node")),
+  );
+  check(
     "the tarball has the web view's page",
     ["index.html", "app.js", "app.css"].every((f) => files.has(`web/${f}`)),
   );
@@ -88,6 +94,12 @@ async function main(): Promise<void> {
   sh(npm, ["install", "--prefer-offline", "--no-audit", "--no-fund", join(scratch, packed[0].filename)], app);
   const pvnet = join(app, "node_modules", "pvnet");
   check("npm installed the tarball (a copy, not a link)", existsSync(join(pvnet, "package.json")));
+  // The install script builds it with node-gyp (a C compiler and Node's headers are needed:
+  // without them the install still succeeds, and VXLAN uplinks use node:dgram).
+  check(
+    "the install built the batched UDP addon",
+    existsSync(join(pvnet, "native", "build", "Release", "pvnet_udp.node")),
+  );
 
   const bin = join(app, "node_modules", ".bin", "pvnet");
   const cli = async (args: string[], timeoutMs: number) => {
