@@ -17,7 +17,7 @@ import { fileURLToPath, pathToFileURL } from "node:url";
 import { Worker } from "node:worker_threads";
 import { PvnetError, toWireError, type WireError } from "../base/errors.js";
 import { type LogSink, RateLog } from "../base/ratelog.js";
-import { createBell, ringBell } from "./bell.js";
+import { createBell, DomainBell } from "./bell.js";
 import {
   createLink,
   EVTCHN_NR_PORTS,
@@ -98,7 +98,7 @@ interface DomainRec {
   table: Uint32Array;
   links: Map<number, SharedArrayBuffer>;
   /** Block mode only: rung after each message posted (bell.ts). */
-  bell: Int32Array | null;
+  bell: DomainBell | null;
   status: DomainStatus;
   /** The worker said it stopped (once; its status changes only when it exits). */
   saidStopped: boolean;
@@ -181,7 +181,7 @@ export class Machine extends EventEmitter {
       ports: new Uint32Array(portsSab),
       table: new Uint32Array(EVTCHN_NR_PORTS),
       links,
-      bell: spec.loopMode === "block" ? new Int32Array(bell) : null,
+      bell: spec.loopMode === "block" ? new DomainBell(bell, domid) : null,
       status: {
         domid,
         name: spec.name,
@@ -386,7 +386,7 @@ export class Machine extends EventEmitter {
 
   #post(d: DomainRec, m: ToDomain): void {
     d.worker.postMessage(m);
-    if (d.bell !== null) ring(d);
+    d.bell?.ring(d.links);
   }
 
   #receive(d: DomainRec, m: FromDomain): void {
@@ -527,20 +527,6 @@ export class Machine extends EventEmitter {
     d.table[port] = word;
     Atomics.store(d.ports, port, word);
   }
-}
-
-/**
- * Tells a block-mode domain, asleep in Atomics.wait, that a message waits: the mail flag,
- * then a bump of the word it sleeps on (its one link's side, or the bell's own).
- */
-function ring(d: DomainRec): void {
-  const bell = d.bell!;
-  if (d.links.size !== 1) {
-    ringBell(bell);
-    return;
-  }
-  for (const [peer, link] of d.links)
-    ringBell(bell, { w: new Int32Array(link), base: sideBase(d.domid, peer) });
 }
 
 function foreignOf(d: DomainRec): ForeignInit {

@@ -96,7 +96,8 @@ export class NetbackCtrl implements VifCtrl {
   readonly #req = privateMem(XEN_NETIF_CTRL_ENTRY_SIZE);
   readonly #op = privateMem(GNTTAB_COPY_SIZE);
   readonly #mapping = new Uint32Array(HASH_MAPPING_MAX);
-  readonly #refs = new Int32Array(PAGE_SIZE / XEN_NETIF_GREF_SIZE);
+  /** grant_ref_t is a u32: refs at or above 2^31 stay the numbers the datapath looks up. */
+  readonly #refs = new Uint32Array(PAGE_SIZE / XEN_NETIF_GREF_SIZE);
   readonly #ro = new Uint8Array(PAGE_SIZE / XEN_NETIF_GREF_SIZE);
   readonly #handles = new Int32Array(PAGE_SIZE / XEN_NETIF_GREF_SIZE);
   /** Answers by status, for tests and status. */
@@ -316,7 +317,7 @@ export class NetbackCtrl implements VifCtrl {
     const base = this.#pageOff;
     for (let i = 0; i < count; i++) {
       const at = base + i * XEN_NETIF_GREF_SIZE;
-      this.#refs[i] = m.u32[at >>> 2] | 0;
+      this.#refs[i] = m.u32[at >>> 2];
       this.#ro[i] = m.u16[(at + 4) >>> 1] & XEN_NETIF_CTRLF_GREF_readonly ? 1 : 0;
     }
     return true;
@@ -337,7 +338,7 @@ export class NetbackCtrl implements VifCtrl {
     const gnt = this.#dom.gnt;
     const hs = this.#handles;
     for (let i = 0; i < count; i++) {
-      const hd = gnt.map(this.#front, refs[i] >>> 0, this.#ro[i] === 1);
+      const hd = gnt.map(this.#front, refs[i], this.#ro[i] === 1);
       const bad =
         hd < 0 || gnt.mappedOff(hd) < 0 || gnt.mappedOff(hd) + PAGE_SIZE > gnt.mappedMem(hd).byteLength;
       if (bad) {

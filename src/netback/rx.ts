@@ -38,7 +38,6 @@ import type { BackRing } from "../ring/back.js";
 import { ringErrorText } from "../ring/errors.js";
 import { NO_GRANT, VALE_F_CSUM_BLANK, VALE_F_DATA_VALID, ValeFrags } from "../vale/frags.js";
 import { VALE_FRAGS_BATCH } from "../vale/switch.js";
-import { copyBytes } from "../wire/copy.js";
 import { type Mem, privateMem } from "../wire/mem.js";
 import { ETH_HLEN, ETH_P_IPV6 } from "../wire/net/ethernet.js";
 import { gsoSegment } from "../wire/net/gso-segment.js";
@@ -313,16 +312,14 @@ export class NetbackRx {
       const sg = st === null ? -1 : st.find(rxReqGref(req, r));
       taken[k0 + j] = 1;
       if (sg < 0 || st!.writable[sg] === 0) {
-        // Not staged: the grant-copy path for this one frame, its request as #place takes it.
-        copyBytes(this.#req, 0, req, r, NETIF_RX_ENTRY_SIZE);
-        this.#placeCopy(f, this.#req, 1, 0, flags, 0, 0);
+        // Not staged: the grant-copy path for this one frame.
+        this.#placeCopy(f, req, r, 1, 0, flags, 0, 0);
         continue;
       }
-      f.copyOut(0, st!.mem[sg]!, st!.off[sg], total);
-      const a = ring.beginResponse();
-      // wmem is per slot (a slot straddling two ring pages is written through a stage).
-      rxRspWrite(ring.wmem, a, rxReqId(req, r), 0, flags, total);
-      ring.endResponse();
+      // #placeStaged and #respond for one slot, no extra, no headroom (all this path takes),
+      // by the same two steps without their per-slot bookkeeping.
+      this.#copyStaged(f, 0, sg, total);
+      this.#dataResponse(req, r, flags, total);
       bytes += total;
       c[this.#cPkts]++;
     }
@@ -498,13 +495,17 @@ export class NetbackRx {
     if (this.#feat.rxFlip === true) return this.#placeFlip(f, req, dataSlots, extra, flags, gsoType, gsoSize);
     if (this.#staging !== null && this.#allStaged(req, dataSlots, extra))
       return this.#placeStaged(f, req, dataSlots, extra, flags, gsoType, gsoSize);
-    return this.#placeCopy(f, req, dataSlots, extra, flags, gsoType, gsoSize);
+    return this.#placeCopy(f, req, 0, dataSlots, extra, flags, gsoType, gsoSize);
   }
 
-  /** The grant-copy path: `req` holds the frame's requests (data slots and extras). */
+  /**
+   * The grant-copy path: `req` holds the frame's requests (data slots and extras) from byte
+   * `reqAt` on.
+   */
   #placeCopy(
     f: ValeFrags,
     req: Mem,
+    reqAt: number,
     dataSlots: number,
     extra: number,
     flags: number,
@@ -544,7 +545,7 @@ export class NetbackRx {
         const sOff = off & (PAGE_SIZE - 1);
         const len = Math.min(left, PAGE_SIZE - dOff, PAGE_SIZE - sOff);
         // Data slot k sits at request k, after the extra slot for k > 0.
-        const r = (slot === 0 ? 0 : slot + extra) * NETIF_RX_ENTRY_SIZE;
+        const r = reqAt + (slot === 0 ? 0 : slot + extra) * NETIF_RX_ENTRY_SIZE;
         const at = nOps * GNTTAB_COPY_SIZE;
         if (dom === NO_GRANT)
           gcopyWrite(
@@ -588,7 +589,7 @@ export class NetbackRx {
         }
       }
     }
-    this.#respond(req, dataSlots, extra, flags, gsoType, gsoSize, total);
+    this.#respond(req, reqAt, dataSlots, extra, flags, gsoType, gsoSize, total);
     return PLACED;
   }
 
@@ -614,21 +615,27 @@ export class NetbackRx {
     gsoType: number,
     gsoSize: number,
   ): number {
-    const st = this.#staging!;
     const total = f.total;
-    // With headroom H each buffer's data starts at byte H, as on the grant-copy path.
-    const head = this.#headroom;
+    const room = PAGE_SIZE - this.#headroom;
     let from = 0;
     for (let s = 0; s < dataSlots; s++) {
-      const len = Math.min(PAGE_SIZE - head, total - from);
-      const sg = this.#stg[s];
-      f.copyOut(from, st.mem[sg]!, st.off[sg] + head, len);
+      const len = Math.min(room, total - from);
+      this.#copyStaged(f, from, this.#stg[s], len);
       this.#slotLen[s] = len;
       this.#slotBad[s] = 0;
       from += len;
     }
-    this.#respond(req, dataSlots, extra, flags, gsoType, gsoSize, total);
+    this.#respond(req, 0, dataSlots, extra, flags, gsoType, gsoSize, total);
     return PLACED;
+  }
+
+  /**
+   * Copies `len` bytes of `f` from byte `from` into staged buffer `sg`: its data starts at
+   * byte H with headroom H, as on the grant-copy path.
+   */
+  #copyStaged(f: ValeFrags, from: number, sg: number, len: number): void {
+    const st = this.#staging!;
+    f.copyOut(from, st.mem[sg]!, st.off[sg] + this.#headroom, len);
   }
 
   /** The flip path: each data slot's bytes go to the guest by page transfer (rx-flip.ts). */
@@ -654,13 +661,17 @@ export class NetbackRx {
       if (st !== GNTST_okay) this.#c[this.#cGrantErr]++;
       from += len;
     }
-    this.#respond(req, dataSlots, extra, flags, gsoType, gsoSize, total);
+    this.#respond(req, 0, dataSlots, extra, flags, gsoType, gsoSize, total);
     return PLACED;
   }
 
-  /** Writes the frame's responses (data slots, the GSO extra after the first) and counts it. */
+  /**
+   * Writes the frame's responses (data slots, the extras after the first) to its requests in
+   * `req` from byte `reqAt` on, and counts it.
+   */
   #respond(
     req: Mem,
+    reqAt: number,
     dataSlots: number,
     extra: number,
     flags: number,
@@ -674,19 +685,9 @@ export class NetbackRx {
     const head = this.#headroom;
     const first = flags | (dataSlots > 1 ? NETRXF_more_data : 0) | (extra ? NETRXF_extra_info : 0);
     for (let s = 0; s < dataSlots; s++) {
-      const r = (s === 0 ? 0 : s + extra) * NETIF_RX_ENTRY_SIZE;
-      const at = ring.beginResponse();
+      const r = reqAt + (s === 0 ? 0 : s + extra) * NETIF_RX_ENTRY_SIZE;
       const fl = s === 0 ? first : s + 1 < dataSlots ? NETRXF_more_data : 0;
-      // offset stays 0 and status counts the headroom, as Linux writes them.
-      rxRspWrite(
-        ring.wmem,
-        at,
-        rxReqId(req, r),
-        0,
-        fl,
-        slotBad[s] === 1 ? NETIF_RSP_ERROR : head + slotLen[s],
-      );
-      ring.endResponse();
+      this.#dataResponse(req, r, fl, slotBad[s] === 1 ? NETIF_RSP_ERROR : head + slotLen[s]);
       if (s === 0 && gsoType !== 0) {
         const x = ring.beginResponse();
         const more = this.#withHash || head > 0 ? XEN_NETIF_EXTRA_FLAG_MORE : 0;
@@ -708,6 +709,18 @@ export class NetbackRx {
     }
     this.#c[this.#cPkts]++;
     this.#c[this.#cBytes] += total;
+  }
+
+  /**
+   * The response to the data slot whose request is at `req[r]`: its id, offset 0, `flags`,
+   * and `status` (the bytes, counting the headroom, as Linux writes it; or an error).
+   */
+  #dataResponse(req: Mem, r: number, flags: number, status: number): void {
+    const ring = this.#ring;
+    const at = ring.beginResponse();
+    // wmem is per slot (a slot straddling two ring pages is written through a stage).
+    rxRspWrite(ring.wmem, at, rxReqId(req, r), 0, flags, status);
+    ring.endResponse();
   }
 
   #broken(reason: string): void {

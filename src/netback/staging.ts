@@ -49,7 +49,7 @@ export class StagingTable {
     return this.#size;
   }
 
-  /** The slot `gref` is staged in, or -1. */
+  /** The slot `gref` (a u32, as the rings carry it) is staged in, or -1. */
   find(gref: number): number {
     const d = this.#direct;
     if (gref >= 0 && gref < d.length) return d[gref] - 1;
@@ -57,8 +57,13 @@ export class StagingTable {
     return this.#slot.get(gref) ?? -1;
   }
 
-  /** Records a mapping; the caller checked room and that `gref` is new. */
+  /**
+   * Records a mapping; the caller checked room and that `gref` is new. `gref` is a u32, as
+   * `find` is asked with (a ref read as an int32 would be one `find` never matches).
+   */
   add(gref: number, handle: number, mem: Mem, off: number, writable: boolean): void {
+    if (!(Number.isInteger(gref) && gref >= 0 && gref <= 0xffffffff))
+      throw new RangeError(`staging gref ${gref} is not a u32`);
     const s = this.#free.pop();
     if (s === undefined) throw new RangeError("staging table full");
     if (gref >= 0 && gref < DIRECT_REFS) {

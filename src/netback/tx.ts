@@ -96,8 +96,6 @@ export interface TxQueueOptions {
 
 /** Where a queue's frames go: the vif forwards them (switch, or its netmap ring). */
 export interface TxSink {
-  /** Delivers the frame (or drops it, counted by the switch) before returning. */
-  forward(f: ValeFrags): void;
   /** Delivers (or drops) frames `frames[0..n)`, in order, before returning. */
   forwardBatch(frames: readonly ValeFrags[], n: number): void;
   /** The batch is over: wake receivers. */

@@ -405,12 +405,6 @@ export class NetbackVif implements BackVif, ValeAttachment, NetmapAdapter {
     const have = this.#sinks[q];
     if (have !== undefined) return have;
     const sink: TxSink = {
-      forward: (f) => {
-        const nm = this.#nm;
-        const seat = this.#seat;
-        if (nm !== null) this.#toNetmap(nm.rx[q] ?? null, f);
-        else if (seat.sw !== null) seat.sw.forwardFrags(seat.index, f);
-      },
       forwardBatch: (frames, n) => {
         const nm = this.#nm;
         const seat = this.#seat;

@@ -11,7 +11,11 @@ export const NETFRONT_QUEUE_COUNTERS = [
   "tx_dropped",
   /** Slots the backend answered NETIF_RSP_ERROR or NETIF_RSP_DROPPED. */
   "tx_errors",
-  /** Times transmit found the ring or the buffer pool full and pushed back. */
+  /**
+   * Times the ring or the buffer pool filled up and pushed back: a run of refused transmits
+   * and lends counts once (until one is accepted), so a refused lend followed by the copying
+   * transmit of the same frame, or a sender retrying, does not count the same full ring twice.
+   */
   "tx_ring_full",
   /**
    * Slots still in flight when the queue closed (the backend went away, or the vif reset,

@@ -45,7 +45,11 @@ export const PT_FRONT_COUNTERS = [
   "txBytes",
   "rxPackets",
   "rxBytes",
-  /** Transmits refused for want of a free slot. */
+  /**
+   * Times the TX ring filled up and pushed back: a run of refused transmits and lends counts
+   * once (until one is granted), so a refused lend followed by the copying transmit of the
+   * same frame, or a sender retrying, does not count the same full ring twice.
+   */
   "txFull",
   /** Frames too short or too long for a buffer, dropped. */
   "txDropped",
@@ -105,6 +109,8 @@ export class PtFrontDevice implements FrontDevice, NetDevice {
   #published = 0;
   #flushScheduled = false;
   #wantWritable = false;
+  /** The last refusal was counted in txFull and nothing was granted since: the same full ring. */
+  #txRefusing = false;
   /** A TX slot's buffer is lent (txBuffer) and not yet committed or aborted. */
   #lent = false;
   #receive: ReceiveFn = noReceive;
@@ -359,7 +365,8 @@ export class PtFrontDevice implements FrontDevice, NetDevice {
       Atomics.store(a.csb, PT_CSB_TX + CSB_GUEST_NEED_KICK, 0);
       return true;
     }
-    this.counters.add("txFull");
+    if (!this.#txRefusing) this.counters.add("txFull");
+    this.#txRefusing = true;
     this.#wantWritable = true;
     return false;
   }
@@ -388,6 +395,7 @@ export class PtFrontDevice implements FrontDevice, NetDevice {
     u32[w] = a.txBuf[i];
     u32[w + 1] = len; // len, flags 0
     this.#txHead = (i + 1) & (this.#slots - 1);
+    this.#txRefusing = false;
     this.counters.f64[0]++;
     this.counters.f64[1] += len;
   }
@@ -412,6 +420,7 @@ export class PtFrontDevice implements FrontDevice, NetDevice {
     if (maxLen > a.region.bufSize) return -1;
     if (this.#txRoom(a) === 0 && !this.#txFull(a)) return -1;
     this.#lent = true;
+    this.#txRefusing = false;
     return a.base + a.region.bufOff(a.txBuf[this.#txHead]);
   }
 

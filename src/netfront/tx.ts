@@ -93,6 +93,11 @@ export class FrontTx {
   #closed = false;
   /** A transmit was refused for lack of room: the device owes the stack a writable call. */
   wantWritable = false;
+  /**
+   * The last request for room was refused (and counted in tx_ring_full): further refusals
+   * before one is granted are the same full ring, not counted again.
+   */
+  #refusing = false;
   /** 1 while the buffer's slot carries a multicast request, not a frame. */
   readonly #ctl: Uint8Array;
   /** Multicast requests the backend answered ERROR (its list was full). */
@@ -223,27 +228,38 @@ export class FrontTx {
 
   /**
    * True when `need` ring requests and `nData` buffers are free, reaping first when short;
-   * false (counted, wantWritable set, the TX event armed) when they are not.
+   * false (wantWritable set, the TX event armed; counted in tx_ring_full unless the request
+   * before was refused too) when they are not.
    */
   #room(need: number, nData: number): boolean {
     const ring = this.#ring;
     // Completions are taken here rather than from an event (xennet_start_xmit's gc): once a
     // quarter of the pool is left, reap what the backend answered meanwhile.
     if (this.#nFree < this.#lowWater + nData) this.reap();
-    if (this.#freeRequests() >= need && this.#nFree >= nData) return true;
+    if (this.#freeRequests() >= need && this.#nFree >= nData) {
+      this.#refusing = false;
+      return true;
+    }
     // Take back what the backend answered meanwhile before pushing back, as netfront's
     // xmit does; the writable call itself comes from the event handler, never from here.
     // Each look consumes at least one response, so the ring's size bounds the looks.
     for (let look = 0; ; look++) {
       this.reap();
       if (this.#broken) return false;
-      if (this.#freeRequests() >= need && this.#nFree >= nData) return true;
+      if (this.#freeRequests() >= need && this.#nFree >= nData) {
+        this.#refusing = false;
+        return true;
+      }
       this.#armEvent();
       // A response pushed between the reap and the arm raised no event (rsp_event was
       // still where the last poll left it): look again before waiting for one, as
       // RING_FINAL_CHECK_FOR_RESPONSES does.
       if (ring.unconsumedResponses() === 0 || look >= ring.nrEnts) {
-        this.#c[this.#cFull]++;
+        // One count per time the ring fills, not per refused request: a refused lend and
+        // the copying transmit of the same frame that follows it (the stack's fallback), or
+        // a sender retrying before its writable call, meet the same full ring.
+        if (!this.#refusing) this.#c[this.#cFull]++;
+        this.#refusing = true;
         this.wantWritable = true;
         return false;
       }

@@ -14,7 +14,14 @@ import { ringHead, ringSlot, slotBufIdx, slotLen } from "../../src/netmap/layout
 import type { NetmapPort } from "../../src/netmap/port.js";
 import { nmRingAdvance, nmRingSpace } from "../../src/netmap/ring.js";
 import { ValePort } from "../../src/vale/port.js";
-import { NETIF_RSP_ERROR, NETIF_RSP_OKAY } from "../../src/wire/xen/netif.js";
+import {
+  NETIF_RSP_ERROR,
+  NETIF_RSP_OKAY,
+  NETRXF_csum_blank,
+  NETRXF_data_validated,
+  NETTXF_csum_blank,
+  NETTXF_data_validated,
+} from "../../src/wire/xen/netif.js";
 import {
   XEN_NETIF_CTRL_STATUS_SUCCESS,
   XEN_NETIF_CTRL_TYPE_ADD_GREF_MAPPING,
@@ -102,7 +109,13 @@ interface Spec {
   len: number;
   /** To b, or broadcast (b, c and the port), or a runt (dropped, answered ERROR). */
   kind: "b" | "bcast" | "runt";
+  /** The sender's checksum flags: none, data validated, or blank (and validated). */
+  csum: 0 | 1 | 2;
 }
+
+const TX_CSUM = [0, NETTXF_data_validated, NETTXF_csum_blank | NETTXF_data_validated];
+/** What a receiver that takes checksum offload is told of each (netif.h's RX flags). */
+const RX_CSUM = [0, NETRXF_data_validated, NETRXF_csum_blank | NETRXF_data_validated];
 
 test("property: a burst handled in one TX event reaches every receiver whole and in order, staged or not; runts mid-batch are answered ERROR", () => {
   fc.assert(
@@ -113,6 +126,7 @@ test("property: a burst handled in one TX event reaches every receiver whole and
         fc.record({
           len: fc.oneof(fc.integer({ min: 60, max: 200 }), fc.integer({ min: 60, max: 4000 })),
           kind: fc.constantFrom<Spec["kind"]>("b", "b", "b", "bcast", "runt"),
+          csum: fc.constantFrom<Spec["csum"]>(0, 1, 2),
         }),
         { minLength: 1, maxLength: 100 },
       ),
@@ -132,7 +146,7 @@ test("property: a burst handled in one TX event reaches every receiver whole and
                   len: s.kind === "bcast" ? Math.min(s.len, 1500) : s.len,
                   seq: i,
                 });
-          assert.ok(a.front.send(f));
+          assert.ok(a.front.send(f, { flags: TX_CSUM[s.csum] }));
           sent.push(f);
         }
         a.front.pushTx();
@@ -152,7 +166,10 @@ test("property: a burst handled in one TX event reaches every receiver whole and
           good,
           "b: every good frame, in order",
         );
-        for (const [k, i] of good.entries()) assert.deepEqual(atB[k]!.data, sent[i], `frame ${i} intact`);
+        for (const [k, i] of good.entries()) {
+          assert.deepEqual(atB[k]!.data, sent[i], `frame ${i} intact`);
+          assert.equal(atB[k]!.flags & RX_CSUM[2], RX_CSUM[specs[i]!.csum], `frame ${i}: its checksum flags`);
+        }
         const atC: RxFrame[] = [];
         c.front.receive(atC);
         assert.deepEqual(

@@ -153,3 +153,45 @@ test("ctrl: any request sequence is answered with a defined status, never throws
     { numRuns: 60 },
   );
 });
+
+test("property: staged grefs are u32s: any ref up to 2^32 - 1 the grant table maps is found by that number, deleted by it, and unmapped", () => {
+  const near = fc.integer({ min: 0x7fffff00, max: 0x800000ff });
+  fc.assert(
+    fc.property(
+      fc.uniqueArray(fc.oneof(fc.nat({ max: 0xffffffff }), near), { minLength: 1, maxLength: 8 }),
+      (refs) => {
+        // No grant table holds 2^31 entries, so Domain-0's map is given a wider one: the run's
+        // i-th ref stands for the i-th of eight grants of the guest's own.
+        const t = new OneThread();
+        const g = t.addGuest(undefined, {}, 1, { staging: true, stagingMax: 64 });
+        const real = Array.from({ length: 8 }, () => g.grants.grantAccess(0, g.alloc(), false));
+        const addList = g.alloc();
+        const delList = g.alloc();
+        const addRef = g.grants.grantAccess(0, addList, true);
+        const delRef = g.grants.grantAccess(0, delList, false);
+        const gnt = t.dom0.gnt;
+        const realMap = gnt.map.bind(gnt);
+        const alias = new Map(refs.map((r, i) => [r, real[i]!]));
+        gnt.map = (domid: number, ref: number, readonly: boolean): number =>
+          realMap(domid, alias.get(ref) ?? ref, readonly);
+        const base = t.liveMappings;
+        const st = g.ctrl!.staging(0)!;
+        g.mem.u8.set(grefList(refs), addList * PAGE_SIZE);
+        assert.equal(g.ctrlReq(ADD, 0, addRef, refs.length).status, OK);
+        assert.equal(t.liveMappings, base + refs.length);
+        for (const r of refs) assert.ok(st.find(r) >= 0, `gref ${r} found by its u32 value`);
+        g.mem.u8.set(grefList(refs), delList * PAGE_SIZE);
+        assert.deepEqual(g.ctrlReq(DEL, 0, delRef, refs.length), { status: OK, data: refs.length });
+        const dv = new DataView(g.mem.u8.buffer, delList * PAGE_SIZE);
+        assert.deepEqual(
+          refs.map((_, i) => dv.getUint16(i * 8 + 6, true)),
+          refs.map(() => OK),
+          "each entry deleted by its number",
+        );
+        assert.equal(t.liveMappings, base, "every mapping ended");
+        assert.equal(g.ctrl!.stagedGrants, 0);
+      },
+    ),
+    { numRuns: 50 },
+  );
+});

@@ -182,3 +182,22 @@ test("passthrough: txBurst fills many slots from one frame with one sync and sto
   w.pump();
   assert.equal(b.got.length, 300 + n);
 });
+
+test("passthrough: a full TX ring is counted once, however often the sender asks (a lend, then the same frame by copy)", () => {
+  const w = new PtWorld();
+  const a = w.addGuest();
+  const b = w.addGuest();
+  const f = frame(b.mac, a.mac, 5);
+  const full0 = a.dev.counters.get("txFull");
+  // Domain-0 not running: the ring takes slots - 1 frames.
+  assert.equal(a.dev.txBurst(f, 0, 60, 10_000), PT_DEFAULT_SLOTS - 1);
+  assert.equal(a.dev.txBuffer(60), -1, "the lend is refused");
+  assert.equal(a.dev.transmit(f, 60, 0), false, "and so is the copy of the same frame");
+  assert.equal(a.dev.transmit(f, 60, 0), false);
+  assert.equal(a.dev.counters.get("txFull") - full0, 1);
+  w.pump();
+  assert.ok(a.dev.transmit(f, 60, 0), "room again");
+  assert.equal(a.dev.txBurst(f, 0, 60, 10_000) > 0, true);
+  assert.equal(a.dev.transmit(f, 60, 0), false);
+  assert.equal(a.dev.counters.get("txFull") - full0, 2, "filling again is a new event");
+});

@@ -41,3 +41,16 @@ test("staging table: add, find, remove and clear agree with a Map, small refs an
     }),
   );
 });
+
+test("staging table: a gref that is not a u32 (an int32 read of one at or above 2^31) is refused, never kept", () => {
+  const t = new StagingTable(4);
+  for (const bad of [-1, -0x80000000, 2 ** 32, 1.5, Number.NaN])
+    assert.throws(() => t.add(bad, 0, MEM, 0, true), RangeError, String(bad));
+  assert.equal(t.size, 0);
+  t.add(0x80000000, 7, MEM, 0, true);
+  t.add(0xffffffff, 8, MEM, 0, true);
+  assert.equal(t.handle[t.find(0x80000000)], 7);
+  assert.equal(t.find(0x80000000 | 0), -1, "the int32 reading finds nothing");
+  assert.equal(t.remove(0xffffffff), 8);
+  assert.deepEqual(t.clear(), [7]);
+});

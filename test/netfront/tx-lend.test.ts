@@ -8,13 +8,18 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import fc from "fast-check";
 import { PAGE_SIZE } from "../../src/hv/memory.js";
+import { ManualTimers } from "../../src/hv/timer.js";
 import { flowHash } from "../../src/netfront/flow-hash.js";
+import { NetStack } from "../../src/stack/iface.js";
+import { ARPOP_REPLY } from "../../src/wire/net/arp.js";
 import {
   NETRXF_csum_blank,
   NETTXF_csum_blank,
   NETTXF_data_validated,
   XEN_NETIF_GSO_TYPE_TCPV4,
 } from "../../src/wire/xen/netif.js";
+import { arpFrame } from "../stack/frames.js";
+import { IP_A, IP_B, MAC_B, timersClock } from "../stack/harness.js";
 import { countGcs } from "../wire/net/fixtures.js";
 import { checkFrame, fillFrame, udpFrame } from "./frames.js";
 import { Harness } from "./harness.js";
@@ -115,6 +120,53 @@ test("a full ring refuses the lend, calls writable once room returns, and the ne
   h.pump();
   assert.equal(got.length, 17);
   assert.ok(got.every((g, i) => g.seq === i));
+});
+
+test("a refused lend and the copying transmit of the same frame after it count the full ring once", () => {
+  const h = new Harness({ device: { txBuffers: 16 } });
+  receiver(h);
+  let seq = 0;
+  while (sendInPlace(h, 200, seq)) seq++;
+  assert.equal(h.dev.counters(0)?.get("tx_ring_full"), 1, "the refused lend");
+  // The stack's fallback after a refused lend: the same frame offered by copy, refused too.
+  const buf = new Uint8Array(200);
+  fillFrame(buf, 0, 200, seq);
+  assert.equal(h.dev.transmit(buf, 200, 0), false);
+  assert.equal(h.dev.txBuffer(200), -1, "a sender retrying meets the same full ring");
+  assert.equal(h.dev.counters(0)?.get("tx_ring_full"), 1, "one full ring, counted once");
+  h.pump();
+  // Room came back and a frame was taken: the ring filling again is a new event.
+  while (sendInPlace(h, 200, seq)) seq++;
+  assert.equal(h.dev.transmit(buf, 200, 0), false);
+  assert.equal(h.dev.counters(0)?.get("tx_ring_full"), 2);
+});
+
+test("a stack over netfront counts a full ring once although its first refused frame is offered twice", () => {
+  const h = new Harness({ device: { txBuffers: 16 } });
+  const timers = new ManualTimers();
+  const stack = new NetStack(h.dev, { ip: IP_A, clock: timersClock(timers), timers });
+  h.dev.onReceive((b, off, len, flags) => stack.receive(b, off, len, flags));
+  h.dev.onWritable(() => stack.onWritable());
+  stack.up();
+  const sock = stack.bindUdp(5000, () => {});
+  // Resolve B first: the frame waits for ARP, B's reply sends it.
+  assert.equal(sock.sendTo(IP_B, 9, Uint8Array.of(0)), 0);
+  const reply = arpFrame(ARPOP_REPLY, MAC_B, IP_B, h.dev.mac, IP_A, h.dev.mac);
+  stack.receive(reply, 0, reply.length, 0);
+  h.pump();
+  assert.equal(stack.arpPending, 0);
+  const sent0 = h.dev.counters(0)?.get("tx_packets") ?? 0;
+  // No pump: the pool of 16 runs dry. The first frame refused is offered twice (its lend,
+  // then its copying transmit) before it waits in the stack's queue; later ones go straight
+  // there.
+  for (let i = 1; i <= 24; i++) assert.equal(sock.sendTo(IP_B, 9, Uint8Array.of(i)), 0);
+  assert.equal((h.dev.counters(0)?.get("tx_packets") ?? 0) - sent0, 16);
+  assert.equal(stack.txQueued, 8);
+  assert.equal(h.dev.counters(0)?.get("tx_ring_full"), 1);
+  h.pump();
+  assert.equal(stack.txQueued, 0, "the queue drained once room came back");
+  assert.equal((h.dev.counters(0)?.get("tx_packets") ?? 0) - sent0, 24);
+  assert.deepEqual(h.fatals, []);
 });
 
 test("a lend holds its ring slot: copying sends meanwhile cannot take it", () => {

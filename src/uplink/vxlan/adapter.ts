@@ -181,6 +181,18 @@ export class VxlanAdapter extends NicAdapter {
   readonly #done: ((err: Error | null) => void)[];
   #stalled = false;
   /**
+   * A resume of a stalled txsync is queued: cells were freed by `#flush` itself (every send
+   * of a cell threw, or completed at once), so no completion will come to resume it.
+   */
+  #resumeQueued = false;
+  readonly #resumeFn = (): void => {
+    this.#resumeQueued = false;
+    if (this.#stalled && this.#nFree > 0) {
+      this.#stalled = false;
+      this.onTxRoom?.();
+    }
+  };
+  /**
    * Learning's clock, read at most once between two rxsyncs (each pump) rather than per
    * datagram: ageing counts in minutes, so a turn's staleness does not matter.
    */
@@ -487,6 +499,12 @@ export class VxlanAdapter extends NicAdapter {
       else for (let r = 0; r < nStatic; r++) this.#send(cell, base, size, r);
       // Not `#sent`: a stalled txsync resumes on a completion, never inside a send.
       if (--refs[cell] === 0) this.#free[this.#nFree++] = cell;
+    }
+    // Cells freed here have no completion to come: resume a stalled txsync from the event
+    // loop (once), never from inside this loop or the txsync that called it.
+    if (this.#stalled && this.#nFree > 0 && !this.#resumeQueued) {
+      this.#resumeQueued = true;
+      setImmediate(this.#resumeFn);
     }
   }
 
