@@ -155,7 +155,6 @@ export class VxlanAdapter extends NicAdapter {
   #eHead = 0;
   #eCount = 0;
   #wantWritable = false;
-  #roomQueued = false;
   /** The batch receive's frames, by reference to the receive memory. */
   readonly #rxFrames: ValeFrags[] = [];
   /** By remote index; learnt remotes (past the static ones) have none. */
@@ -462,15 +461,10 @@ export class VxlanAdapter extends NicAdapter {
       b.wantWritable(false);
     }
     // A txsync that stopped for want of cells resumes, but not from inside this flush (a
-    // txsync calls it): once, on the next turn.
-    if (this.#stalled && this.#nFree > freeBefore && !this.#roomQueued) {
-      this.#roomQueued = true;
-      setImmediate(() => {
-        this.#roomQueued = false;
-        if (!this.#stalled || this.#nFree === 0) return;
-        this.#stalled = false;
-        this.onTxRoom?.();
-      });
+    // txsync calls it): once, from the event loop.
+    if (this.#stalled && this.#nFree > freeBefore && !this.#resumeQueued) {
+      this.#resumeQueued = true;
+      setImmediate(this.#resumeFn);
     }
   }
 
