@@ -433,6 +433,9 @@ export async function benchUplink(opts: BenchOptions): Promise<BenchRow[]> {
       receivedMpps: gm,
       cpuUsPerPacket: gcpu,
       ofCeiling: ratio(gm, ct),
+      // Both flows as the counting receiver saw them: the bare sender's rate above is what it
+      // got onto its socket, of which loopback drops what the counter cannot read in time.
+      ofCeilingReceived: ratio(gm, median(tx.map((x) => x.ceiling.rx))),
       ofCeilingByCpu: ratio(ccpu, gcpu),
     });
     const rx: { uplink: RxMeasured; ceiling: RxMeasured }[] = [];
