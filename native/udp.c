@@ -17,7 +17,8 @@
  *          -errno when entry `from` itself failed for another reason, so the caller can
  *          count it and go on). Entry i is u8[off[i], off[i]+size[i]) to ip[i]:port[i].
  *   watch(fd, cb) -> handle; want(handle, readable, writable); unwatch(handle)
- *       cb(readable, writable) runs on the thread's event loop (level-triggered).
+ *       cb(readable, writable) runs on the thread's event loop (level-triggered). If the
+ *       thread's environment ends while watched, the socket is closed with the watch.
  *   close(fd)
  */
 #define _GNU_SOURCE
@@ -218,7 +219,9 @@ static napi_value Send(napi_env env, napi_callback_info info) {
     msgs[i].msg_hdr.msg_iovlen = 1;
   }
   int r = sendmmsg(fd, msgs, (unsigned)n, MSG_DONTWAIT);
-  if (r < 0) return num(env, errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS ? 0 : -errno);
+  // ENOBUFS is the kernel out of memory, not a full buffer: the socket stays writable, so
+  // waiting for room would spin; the datagram is refused like any other.
+  if (r < 0) return num(env, errno == EAGAIN || errno == EWOULDBLOCK ? 0 : -errno);
   return num(env, r);
 }
 
@@ -227,6 +230,10 @@ static napi_value Send(napi_env env, napi_callback_info info) {
 typedef struct {
   uv_poll_t poll;
   napi_env env;
+  /* The socket watched: closed here if the thread's environment ends with it open. */
+  int fd;
+  /* The events last asked for (UV_READABLE | UV_WRITABLE), to ask again after an error. */
+  int events;
   napi_ref cb;
   napi_ref resource;
   napi_async_context ctx;
@@ -260,8 +267,16 @@ static void release(Watch* w) {
   uv_close((uv_handle_t*)&w->poll, on_closed);
 }
 
+/*
+ * The thread's environment is ending (a worker terminated, Domain-0 gone without closing
+ * its uplinks): the socket goes with it, as Node's own handles do, or its port would stay
+ * bound for the life of the process.
+ */
 static void cleanup_hook(void* arg) {
-  release((Watch*)arg);
+  Watch* w = (Watch*)arg;
+  release(w);
+  if (w->fd >= 0) close(w->fd);
+  w->fd = -1;
 }
 
 static void on_poll(uv_poll_t* h, int status, int events) {
@@ -277,10 +292,17 @@ static void on_poll(uv_poll_t* h, int status, int events) {
   napi_get_boolean(env, err || (events & UV_READABLE) != 0, &argv[0]);
   napi_get_boolean(env, err || (events & UV_WRITABLE) != 0, &argv[1]);
   napi_value result;
-  // make_callback: the callback runs as an event-loop callback does (microtasks after it),
-  // and an exception from it reaches the process's uncaughtException as any other would.
-  napi_make_callback(env, w->ctx, resource, cb, 2, argv, &result);
+  // make_callback: the callback runs as an event-loop callback does (microtasks after it).
+  // The callback catches what it throws; what still gets here (the thread being
+  // terminated) is cleared, or it would stay pending and fail every later call.
+  if (napi_make_callback(env, w->ctx, resource, cb, 2, argv, &result) == napi_pending_exception) {
+    napi_value e;
+    napi_get_and_clear_last_exception(env, &e);
+  }
   napi_close_handle_scope(env, scope);
+  // On an error libuv stops the handle before calling back: ask again for what was wanted
+  // (the callback's read took the socket's error), or the socket would go deaf.
+  if (status < 0 && !w->closed && w->events != 0) uv_poll_start(&w->poll, w->events, on_poll);
 }
 
 static void finalize_watch(napi_env env, void* data, void* hint) {
@@ -308,6 +330,7 @@ static napi_value WatchFd(napi_env env, napi_callback_info info) {
   Watch* w = (Watch*)calloc(1, sizeof(Watch));
   if (w == NULL) return throw_msg(env, "ENOMEM", "pvnet udp: out of memory");
   w->env = env;
+  w->fd = fd;
   if (uv_poll_init(loop, &w->poll, fd) != 0) {
     free(w);
     return throw_msg(env, "EBADF", "pvnet udp: cannot poll that descriptor");
@@ -340,6 +363,7 @@ static napi_value Want(napi_env env, napi_callback_info info) {
     return throw_msg(env, "EINVAL", "pvnet udp: want(handle, readable, writable)");
   if (w->closed) return NULL;
   int ev = (r ? UV_READABLE : 0) | (wr ? UV_WRITABLE : 0);
+  w->events = ev;
   if (ev == 0) uv_poll_stop(&w->poll);
   else uv_poll_start(&w->poll, ev, on_poll);
   return NULL;

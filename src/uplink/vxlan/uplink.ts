@@ -287,7 +287,14 @@ export class VxlanUplink {
       sock.close();
       throw e;
     }
-    return new VxlanUplink(sock, [], adapter, port, config);
+    try {
+      return new VxlanUplink(sock, [], adapter, port, config);
+    } catch (e) {
+      // The watch could not start: the port leaves the switch and the socket is closed.
+      port.detach();
+      sock.close();
+      throw e;
+    }
   }
 
   /** How this uplink's datagrams move. */

@@ -242,3 +242,27 @@ test("receiveBatch: hostile batches never throw, never reach past their slot, an
     g.close();
   }
 });
+
+test("native udp: a watched socket is closed with its thread (a terminated Domain-0 leaves no port bound)", async (t) => {
+  const udp = nativeUdp;
+  if (udp === null) return t.skip(`no native udp: ${nativeUdpWhy}`);
+  const port = await freePort();
+  const { Worker } = await import("node:worker_threads");
+  const mod = new URL("../../../src/uplink/vxlan/native-udp.js", import.meta.url).href;
+  const w = new Worker(
+    `import("${mod}").then(({ nativeUdp: u }) => {
+       const fd = u.open("127.0.0.1", ${port}, 0);
+       u.want(u.watch(fd, () => {}), true, false);
+       require("node:worker_threads").parentPort.postMessage("bound");
+     });`,
+    { eval: true },
+  );
+  await new Promise<void>((resolve, reject) => {
+    w.once("message", () => resolve());
+    w.once("error", reject);
+  });
+  assert.throws(() => udp.close(udp.open("127.0.0.1", port, 0)), /in use/i, "the worker holds the port");
+  await w.terminate();
+  const fd = udp.open("127.0.0.1", port, 0);
+  udp.close(fd);
+});
