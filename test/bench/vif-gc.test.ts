@@ -26,12 +26,12 @@ type Thread = "tx" | "dom0" | "rx";
 
 /** Where each thread still allocates today: one entry per path and thread, or none. */
 const LOOP_WAIT =
-  "src/hv/loop.ts:276 #waitLoop: an Atomics.waitAsync result and its promise per sleep (and yieldTurn's, loop.ts:323)";
+  "src/hv/loop.ts #waitLoop: an Atomics.waitAsync result and its promise per sleep (and yieldTurn's promise once a millisecond under load)";
 const LOOP_DEFER =
-  "src/hv/loop.ts:127 defer: a setImmediate (an Immediate and its async context) per TX batch, asked at src/netback/tx.ts:258";
+  "src/hv/loop.ts defer: a setImmediate (an Immediate and its async context) per TX budget, asked by src/netback/tx.ts run() when a budget runs out";
 const SENDER =
-  "not found yet: 10-13 per 10^7 frames remain after the zero-copy sender (its frame path allocates nothing: test/netfront/tx-lend.test.ts), so the suspects are the sender's wake-ups, src/hv/loop.ts:276 and its onWritable turn";
-const DELIVER = "src/vale/switch.ts:347 #deliverByRef and its callee src/netback/rx.ts:277 #drop";
+  "not found yet: 10-13 per 10^7 frames remain after the zero-copy sender (its frame path allocates nothing: test/netfront/tx-lend.test.ts), so the suspects are the sender's wake-ups, src/hv/loop.ts #waitLoop and its onWritable turn";
+const DELIVER = "src/vale/switch.ts #deliverByRef and its callee src/netback/rx.ts #drop";
 const TODO: Readonly<Record<string, Partial<Record<Thread, string>>>> = {
   "1q grant copies": { tx: SENDER, dom0: `${LOOP_DEFER}; ${LOOP_WAIT}; ${DELIVER}`, rx: LOOP_WAIT },
   "1q staging grants": { tx: SENDER, dom0: `${LOOP_DEFER}; ${LOOP_WAIT}`, rx: LOOP_WAIT },
