@@ -55,36 +55,36 @@ static int get_i32(napi_env env, napi_value v, int32_t* out) {
   return napi_get_value_int32(env, v, out) == napi_ok;
 }
 
-/* A typed array's bytes and byte length. */
-static int get_bytes(napi_env env, napi_value v, uint8_t** data, size_t* len) {
-  napi_typedarray_type t;
+/* A typed array's data, its byte length, and its element type. */
+static int get_array(napi_env env, napi_value v, void** data, size_t* bytes, napi_typedarray_type* type) {
   size_t n;
-  void* d;
   napi_value ab;
   size_t off;
-  if (napi_get_typedarray_info(env, v, &t, &n, &d, &ab, &off) != napi_ok) return 0;
+  if (napi_get_typedarray_info(env, v, type, &n, data, &ab, &off) != napi_ok) return 0;
   size_t el = 1;
-  switch (t) {
+  switch (*type) {
     case napi_int16_array: case napi_uint16_array: el = 2; break;
     case napi_int32_array: case napi_uint32_array: case napi_float32_array: el = 4; break;
     case napi_float64_array: case napi_bigint64_array: case napi_biguint64_array: el = 8; break;
     default: el = 1;
   }
-  *data = (uint8_t*)d;
-  *len = n * el;
+  *bytes = n * el;
   return 1;
 }
 
+/* A typed array's bytes and byte length. */
+static int get_bytes(napi_env env, napi_value v, uint8_t** data, size_t* len) {
+  napi_typedarray_type t;
+  return get_array(env, v, (void**)data, len, &t);
+}
+
+/* An Int32Array's or Uint32Array's words and their count. */
 static int get_i32s(napi_env env, napi_value v, int32_t** data, size_t* count) {
   napi_typedarray_type t;
-  size_t n;
-  void* d;
-  napi_value ab;
-  size_t off;
-  if (napi_get_typedarray_info(env, v, &t, &n, &d, &ab, &off) != napi_ok) return 0;
+  size_t bytes;
+  if (!get_array(env, v, (void**)data, &bytes, &t)) return 0;
   if (t != napi_int32_array && t != napi_uint32_array) return 0;
-  *data = (int32_t*)d;
-  *count = n;
+  *count = bytes / 4;
   return 1;
 }
 

@@ -9,7 +9,7 @@ import { PvnetError } from "../../base/errors.js";
 import type { ValeSwitch } from "../../vale/switch.js";
 import { type Mem, privateMem } from "../../wire/mem.js";
 import { NicPort } from "../nic-port.js";
-import { VxlanAdapter, type VxlanBatchSocket, type VxlanLink } from "./adapter.js";
+import { VxlanAdapter, type VxlanAdapterOptions, type VxlanBatchSocket, type VxlanLink } from "./adapter.js";
 import { parseRemote, type VxlanRemote, type VxlanUplinkConfig } from "./config.js";
 import { VXLAN_COUNTERS, type VxlanCounter } from "./counters.js";
 import { NATIVE_UDP_BATCH, type NativeUdp, type NativeWatch, nativeUdp } from "./native-udp.js";
@@ -141,6 +141,31 @@ class NativeSocket {
   }
 }
 
+/** The uplink's adapter on `sw`, over the socket(s) `io` names. */
+function attachAdapter(
+  sw: ValeSwitch,
+  config: VxlanUplinkConfig,
+  remotes: VxlanRemote[],
+  index: number,
+  o: VxlanUplinkOptions,
+  io: Pick<VxlanAdapterOptions, "sender" | "links" | "batch">,
+): { adapter: VxlanAdapter; port: NicPort } {
+  const adapter = new VxlanAdapter({
+    name: `vxlan${index}`,
+    vni: config.vni,
+    mtu: config.mtu,
+    remotes,
+    learntPort: config.port,
+    slots: o.slots,
+    ageingMs: o.ageingMs,
+    counters: o.counters,
+    ...io,
+  });
+  // The switch hands the uplink its frames by reference (switch-port.ts): one copy.
+  const port = new NicPort(sw, adapter, (dev) => new VxlanSwitchPort(sw, dev, adapter));
+  return { adapter, port };
+}
+
 export class VxlanUplink {
   readonly adapter: VxlanAdapter;
   readonly config: VxlanUplinkConfig;
@@ -220,28 +245,18 @@ export class VxlanUplink {
     const links = await Promise.all(
       remotes.map((r, i) => (i < VXLAN_MAX_LINKS ? connectLink(config.local, r, size) : null)),
     );
-    let adapter: VxlanAdapter;
-    let port: NicPort;
+    let made: { adapter: VxlanAdapter; port: NicPort };
     try {
-      adapter = new VxlanAdapter({
-        name: `vxlan${index}`,
-        vni: config.vni,
-        mtu: config.mtu,
-        remotes,
-        learntPort: config.port,
+      made = attachAdapter(sw, config, remotes, index, o, {
         sender: sock,
         links: links as (VxlanLink | null)[],
-        slots: o.slots,
-        ageingMs: o.ageingMs,
-        counters: o.counters,
       });
-      // The switch hands the uplink its frames by reference (switch-port.ts): one copy.
-      port = new NicPort(sw, adapter, (dev) => new VxlanSwitchPort(sw, dev, adapter));
     } catch (e) {
       sock.close();
       for (const l of links) l?.close();
       throw e;
     }
+    const { adapter, port } = made;
     return new VxlanUplink(
       sock,
       links.filter((l) => l !== null),
@@ -268,25 +283,14 @@ export class VxlanUplink {
       throw new PvnetError(code, `vxlan: cannot bind ${config.local}:${config.port}: ${code}`);
     }
     const sock = new NativeSocket(udp, fd);
-    let adapter: VxlanAdapter;
-    let port: NicPort;
+    let made: { adapter: VxlanAdapter; port: NicPort };
     try {
-      adapter = new VxlanAdapter({
-        name: `vxlan${index}`,
-        vni: config.vni,
-        mtu: config.mtu,
-        remotes,
-        learntPort: config.port,
-        batch: sock.batch(),
-        slots: o.slots,
-        ageingMs: o.ageingMs,
-        counters: o.counters,
-      });
-      port = new NicPort(sw, adapter, (dev) => new VxlanSwitchPort(sw, dev, adapter));
+      made = attachAdapter(sw, config, remotes, index, o, { batch: sock.batch() });
     } catch (e) {
       sock.close();
       throw e;
     }
+    const { adapter, port } = made;
     try {
       return new VxlanUplink(sock, [], adapter, port, config);
     } catch (e) {
