@@ -9,9 +9,11 @@ test("bench uplink: send and receive rows beside their bare-socket ceilings, wit
     for (const n of [
       "bare Node UDP send (ceiling)",
       "guest -> VALE -> VXLAN uplink send",
+      "guest -> VALE -> VXLAN uplink send (node:dgram)",
       "guest vif -> netback -> VALE -> VXLAN uplink send",
       "bare Node UDP receive (ceiling)",
       "VXLAN uplink receive -> VALE -> guest",
+      "VXLAN uplink receive -> VALE -> guest (node:dgram)",
     ])
       assert.ok(names.includes(`${n} ${size}`), `${n} ${size} in ${names.join(", ")}`);
   for (const r of rows) {
