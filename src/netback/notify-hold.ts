@@ -3,14 +3,15 @@
  * rx-usecs/rx-frames). A wake-up is the dearest thing Domain-0 does per batch: the
  * Atomics.notify of a sleeping guest costs its waker some 6-20 µs of CPU on a 2-vCPU VM,
  * and a receiver faster than Domain-0 sleeps after every batch it is handed, so without a
- * hold Domain-0 pays one per TX round (256 slots) per receiver.
+ * hold Domain-0 pays one per pass of a TX run (each time it uses up what the sender has
+ * published, which a sender running beside it publishes again) per receiver.
  *
  * While a TX run holds (`begin`..`end`, nested runs counted), an RX queue whose responses
  * cross the guest's rsp_event still publishes them at once (an awake guest takes them with
  * no event), and only the notification waits: it is sent when the run ends, or earlier when
  * the queue has put half its ring's worth of frames out since the guest asked, so the guest
  * never runs out of posted buffers for want of its wake-up. A ping's frame is a run of one
- * round: it is notified as soon as that round ends, as before.
+ * pass: it is notified as soon as that pass ends, as before.
  */
 import type { VifDomain } from "./vif-domain.js";
 

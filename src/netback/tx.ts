@@ -15,10 +15,11 @@
  * batch place), and the batch goes to the switch in one call (destinations looked up for
  * the batch, then delivered per destination). VALE runs in this thread, so when that call
  * returns the frames have been delivered: only then are the pages unmapped and the
- * responses written. Responses are pushed, and the guest notified, once per round of
- * `budget` slots; a busy queue runs rounds for up to TX_SLICE_MS after its first, then the
- * rest runs after the loop's other work (dom.loop.defer), so one guest cannot hold the
- * thread. Receivers' wake-ups wait for the end of the run (notify-hold.ts).
+ * responses written. Responses are pushed, and the guest notified, once per pass of the
+ * loop below (a pass ends when the guest's published requests are used up, or after
+ * `budget` slots); a run ends after `budget` slots and the rest runs after the loop's other
+ * work (dom.loop.defer), so one guest cannot hold the thread. Receivers' wake-ups wait for
+ * the end of the run (notify-hold.ts).
  *
  * A slot whose grant the frontend staged (ctrl.ts, staging.ts) is already mapped: its
  * header bytes are copied with a plain copy and the rest referenced from the standing
@@ -77,15 +78,8 @@ import type { VifDomain } from "./vif-domain.js";
 
 /** Linux's XEN_NETBACK_TX_COPY_LEN: bytes copied before any header is read. */
 export const TX_COPY_LEN = 128;
-/** Slots a queue handles per round (responses pushed, receivers' batches flushed, per round). */
+/** Slots a queue handles before letting the loop run other work. */
 export const TX_BUDGET_DEFAULT = 256;
-/**
- * After its first round a busy queue goes on with more rounds for up to this long before
- * letting the loop run other work (Linux's netdev_budget_usecs, shorter): a turn of the
- * loop costs a setImmediate, and receivers' wake-ups are held for the run (notify-hold.ts),
- * so longer runs cost less per frame; this bounds how long one guest holds the thread.
- */
-export const TX_SLICE_MS = 0.2;
 /** Most slots one packet spans: first, extras (at most one per type), fragments. */
 const MAX_PKT_SLOTS = 1 + 8 + FATAL_SKB_SLOTS_DEFAULT + 1;
 /** Packets one batch takes: their copied headers fill one page. */
@@ -93,8 +87,6 @@ export const TX_BATCH = 4096 / TX_COPY_LEN;
 
 export interface TxQueueOptions {
   budget: number;
-  /** How long a busy run goes on after its first round, ms (default TX_SLICE_MS; 0: one round). */
-  sliceMs?: number;
   fatalSlots: number;
   pendingSlots: number;
   /** The vif's multicast list (shared by its queues, as Linux keeps it per vif); default: the queue's own. */
@@ -123,7 +115,6 @@ export class NetbackTx {
   readonly #mcast: McastList;
   readonly #limits: TxParseLimits;
   readonly #budget: number;
-  readonly #sliceMs: number;
   readonly #batch: Mem;
   /** Requests copied and not yet handled, from batch index 0. */
   #left = 0;
@@ -193,7 +184,6 @@ export class NetbackTx {
     this.#fatal = fatal;
     this.#limits = { fatalSlots: Math.min(opts.fatalSlots, FATAL_SKB_SLOTS_DEFAULT) };
     this.#budget = opts.budget;
-    this.#sliceMs = opts.sliceMs ?? TX_SLICE_MS;
     this.#mcast = opts.mcast ?? new McastList();
     this.#staging = opts.staging ?? null;
     this.#batch = privateMem(ring.nrEnts * NETIF_TX_ENTRY_SIZE);
@@ -272,8 +262,6 @@ export class NetbackTx {
     const ring = this.#ring;
     const batch = this.#batch;
     let budget = this.#budget;
-    /** When the run's extra rounds must end (0: its first round is not over). */
-    let sliceEnd = 0;
     for (;;) {
       // Top up behind what is left, so a packet is always parsed against every slot the
       // guest has published (a packet running past them is fatal, as in Linux).
@@ -335,14 +323,6 @@ export class NetbackTx {
         batch.u8.copyWithin(0, pos * TX_SLOT_BYTES, this.#left * TX_SLOT_BYTES);
       this.#left -= pos;
       this.#endBatch();
-      if (budget <= 0 && pos > 0 && !stop) {
-        const now = performance.now();
-        if (sliceEnd === 0) sliceEnd = now + this.#sliceMs;
-        if (now < sliceEnd) {
-          budget = this.#budget;
-          continue;
-        }
-      }
       if (budget <= 0 || pos === 0 || stop) {
         if (!this.#deferred && !this.creditWaiting) {
           this.#deferred = true;

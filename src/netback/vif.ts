@@ -44,7 +44,7 @@ import { McastList, mcastWanted } from "./mcast.js";
 import { MAX_PENDING_REQS_DEFAULT } from "./pending.js";
 import { NetbackRx, RX_BACKLOG_BYTES_DEFAULT } from "./rx.js";
 import { rxScratch } from "./scratch.js";
-import { NetbackTx, TX_BUDGET_DEFAULT, TX_SLICE_MS, type TxSink } from "./tx.js";
+import { NetbackTx, TX_BUDGET_DEFAULT, type TxSink } from "./tx.js";
 import { FATAL_SKB_SLOTS_DEFAULT } from "./tx-parse.js";
 import type { BackQueue, BackQueueRings, BackVif, BackVifInfo, VifFatal } from "./vif-api.js";
 import type { VifDomain } from "./vif-domain.js";
@@ -52,10 +52,8 @@ import type { VifDomain } from "./vif-domain.js";
 export interface NetbackVifOptions {
   /** Bytes of frames queued per RX queue while the guest posts no buffers (default 256 KiB). */
   rxBacklogBytes?: number;
-  /** TX slots a queue handles per round (default 256). */
+  /** TX slots a queue handles per turn before yielding (default 256). */
   txBudget?: number;
-  /** How long a busy TX queue runs rounds after its first before yielding, ms (default 0.2). */
-  txSliceMs?: number;
   /** Slots after the first from which a TX packet is fatal (Linux fatal_skb_slots, default 20). */
   fatalSlots?: number;
   /** Pending TX slots per queue (Linux MAX_PENDING_REQS, default 256). */
@@ -112,7 +110,6 @@ export class NetbackVif implements BackVif, ValeAttachment, NetmapAdapter {
     this.#opts = {
       rxBacklogBytes: opts.rxBacklogBytes ?? RX_BACKLOG_BYTES_DEFAULT,
       txBudget: opts.txBudget ?? TX_BUDGET_DEFAULT,
-      txSliceMs: opts.txSliceMs ?? TX_SLICE_MS,
       fatalSlots: opts.fatalSlots ?? FATAL_SKB_SLOTS_DEFAULT,
       pendingSlots: opts.pendingSlots ?? MAX_PENDING_REQS_DEFAULT,
       netmapSlots: opts.netmapSlots ?? 256,
@@ -165,7 +162,6 @@ export class NetbackVif implements BackVif, ValeAttachment, NetmapAdapter {
     const o = this.#opts;
     const txOpts = {
       budget: o.txBudget,
-      sliceMs: o.txSliceMs,
       fatalSlots: o.fatalSlots,
       pendingSlots: o.pendingSlots,
       mcast: this.#mcast,
