@@ -1,8 +1,10 @@
 // CPU time per frame of each domain thread of `bench vif` (guest1 sends, Domain-0 forwards,
 // guest2 receives), 64 B one queue, for two builds interleaved in one window: before/after
-// figures of a change, each path run in turn on each build, median of the runs. Works on a
-// build without the thread probe (src/hv/thread-probe.ts): the three domain threads are the
-// three newest of this process (Domain-0 created first), read from /proc/self/task.
+// figures of a change, each path run in turn on each build, median of the runs. A build
+// with the thread probe (src/hv/thread-probe.ts) names its domains' threads; on one without
+// it the three domain threads are the three newest of this process (Domain-0 created first),
+// read from /proc/self/task. Rows: grant copies, staging grants, rx-mode=flip, passthrough;
+// VIF_PATHS="1q staging grants,1q passthrough" runs only those.
 // Run after `npm run -s build` in both trees:
 //   node scripts/vif-cpu-compare.mjs /work/main/dist dist [runs=3] [windowMs=1500]
 import { readdirSync, readFileSync } from "node:fs";

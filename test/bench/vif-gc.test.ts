@@ -28,10 +28,10 @@ type Thread = "tx" | "dom0" | "rx";
 const LOOP_WAIT =
   "src/hv/loop.ts:276 #waitLoop: an Atomics.waitAsync result and its promise per sleep (and yieldTurn's, loop.ts:323)";
 const LOOP_DEFER =
-  "src/hv/loop.ts:127 defer: a setImmediate (an Immediate and its async context) per TX batch, asked at src/netback/tx.ts:258";
+  "src/hv/loop.ts:127 defer: a setImmediate (an Immediate and its async context) per TX batch, asked at src/netback/tx.ts:329";
 const SENDER =
   "not found yet: 10-13 per 10^7 frames remain after the zero-copy sender (its frame path allocates nothing: test/netfront/tx-lend.test.ts), so the suspects are the sender's wake-ups, src/hv/loop.ts:276 and its onWritable turn";
-const DELIVER = "src/vale/switch.ts:347 #deliverByRef and its callee src/netback/rx.ts:277 #drop";
+const DELIVER = "src/vale/switch.ts:347 #deliverByRef and its callee src/netback/rx.ts:411 #drop";
 const TODO: Readonly<Record<string, Partial<Record<Thread, string>>>> = {
   "1q grant copies": { tx: SENDER, dom0: `${LOOP_DEFER}; ${LOOP_WAIT}; ${DELIVER}`, rx: LOOP_WAIT },
   "1q staging grants": { tx: SENDER, dom0: `${LOOP_DEFER}; ${LOOP_WAIT}`, rx: LOOP_WAIT },
