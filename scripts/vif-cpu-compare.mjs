@@ -1,8 +1,10 @@
 // CPU time per frame of each domain thread of `bench vif` (guest1 sends, Domain-0 forwards,
 // guest2 receives), 64 B one queue, for two builds interleaved in one window: before/after
-// figures of a change, each path run in turn on each build, median of the runs. Works on a
-// build without the thread probe (src/hv/thread-probe.ts): the three domain threads are the
-// three newest of this process (Domain-0 created first), read from /proc/self/task.
+// figures of a change, each path run in turn on each build, median of the runs. A build
+// with the thread probe (src/hv/thread-probe.ts) names its domains' threads; on one without
+// it the three domain threads are the three newest of this process (Domain-0 created first),
+// read from /proc/self/task. Rows: grant copies, staging grants, rx-mode=flip, passthrough;
+// VIF_PATHS="1q staging grants,1q passthrough" runs only those.
 // Run after `npm run -s build` in both trees:
 //   node scripts/vif-cpu-compare.mjs /work/main/dist dist [runs=3] [windowMs=1500]
 import { readdirSync, readFileSync } from "node:fs";
@@ -20,7 +22,11 @@ const PATHS = {
   "1q copy": { staging: false, rxMode: "copy" },
   "1q staging grants": { staging: true, rxMode: "copy" },
   "1q rx-mode=flip": { staging: false, rxMode: "flip" },
+  "1q passthrough": { staging: true, rxMode: "copy", passthrough: true },
 };
+// Only these paths: a comma-separated list of PATHS keys in $VIF_PATHS (default: all).
+const only = process.env.VIF_PATHS?.split(",").map((s) => s.trim());
+if (only !== undefined) for (const k of Object.keys(PATHS)) if (!only.includes(k)) delete PATHS[k];
 
 async function load(dist) {
   const url = (p) => pathToFileURL(resolve(dist, p)).href;
@@ -40,10 +46,11 @@ const tids = () =>
 const cpu = (tid) => Number(readFileSync(`/proc/self/task/${tid}/schedstat`, "latin1").split(" ")[0]);
 
 async function once(b, path) {
-  const { staging, rxMode } = PATHS[path];
+  const { staging, rxMode, passthrough = false } = PATHS[path];
   const vif = (mac, ip) =>
     `    vifs:\n      - mac: "${mac}"\n        ip: ${ip}/24\n        queues: 1\n        ring-page-order: 2\n` +
-    `        trusted: true\n        staging-grants: ${staging}\n        rx-mode: ${rxMode}\n`;
+    `        trusted: true\n        staging-grants: ${staging}\n        rx-mode: ${rxMode}\n` +
+    (passthrough ? "        passthrough: true\n" : "");
   const yaml =
     "domains:\n  - name: Domain-0\n    memory: 128M\n" +
     `  - name: guest1\n    memory: 64M\n${vif("00:16:3e:00:01:00", "10.0.0.1")}` +
@@ -69,29 +76,32 @@ async function once(b, path) {
     guestExtra: (i) => extras[i],
   });
   try {
-    const fresh = tids().filter((t) => !before.has(t));
-    // Worker threads in creation order: Domain-0, guest1, guest2 (Node's own helpers, if any
-    // started now, are older or idle; the three busiest-by-order are the domains).
-    const [dom0, tx, rx] = fresh.slice(-3);
-    // A build with the probe says which threads its domains are: check the guess against it.
+    // A build with the thread probe (src/hv/thread-probe.ts) names each domain's thread;
+    // without it, the three newest threads of this process are the domains, in creation
+    // order: Domain-0, guest1, guest2.
     const probe = host.machine.threadSample?.bind(host.machine);
+    let cpuOf;
     if (probe !== undefined) {
-      const at = (d) => probe(d).cpuNs;
-      const gap = Math.abs(at(0) - cpu(dom0)) + Math.abs(at(1) - cpu(tx)) + Math.abs(at(2) - cpu(rx));
-      if (gap > 50e6) throw new Error(`domain threads guessed wrong (${gap} ns apart)`);
+      const id = (name) => host.machine.status().find((d) => d.name === name).domid;
+      const ids = [id("guest1"), id("Domain-0"), id("guest2")];
+      cpuOf = () => ids.map((d) => probe(d).cpuNs);
+    } else {
+      const fresh = tids().filter((t) => !before.has(t));
+      const [dom0, tx, rx] = fresh.slice(-3);
+      cpuOf = () => [tx, dom0, rx].map(cpu);
     }
     const words = extras.map((e) => new Float64Array(e.words));
     await b.until(() => words.every((w) => w[g.W_READY] === 1), 10_000, "both vifs Connected");
     for (const w of words) w[g.W_GO] = 1;
     const rxw = words[1];
     await b.warmUp(() => [rxw[g.W_RX]], 50_000, 200, 3000);
-    const c0 = [tx, dom0, rx].map(cpu);
+    const c0 = cpuOf();
     const n0 = rxw[g.W_RX];
     const t0 = performance.now();
     await b.sleep(WINDOW_MS);
     const n1 = rxw[g.W_RX];
     const ms = performance.now() - t0;
-    const c1 = [tx, dom0, rx].map(cpu);
+    const c1 = cpuOf();
     const n = n1 - n0;
     return {
       mpps: n / ms / 1000,

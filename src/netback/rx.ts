@@ -30,7 +30,8 @@
  * A guest that posts too few buffers gets its frames queued in a byte-bounded backlog of
  * Domain-0 memory, drained when it posts (its RX event); past the bound frames are dropped
  * and counted. The switch never waits. Responses are pushed once per batch (`flush`, on the
- * switch's kick), with a notification only when rsp_event asks.
+ * switch's kick), with a notification only when rsp_event asks, held to the end of the
+ * TX run that delivered them (notify-hold.ts).
  */
 import type { Counters } from "../base/counters.js";
 import { PAGE_SHIFT, PAGE_SIZE } from "../hv/memory.js";
@@ -71,6 +72,7 @@ import {
 } from "../wire/xen/netif.js";
 import type { VifQueueCounter } from "./counters.js";
 import type { VifHash } from "./hash.js";
+import { type HeldNotify, type NotifyHold, notifyHoldOf } from "./notify-hold.js";
 import { RxFlip } from "./rx-flip.js";
 import { RxPoll } from "./rx-poll.js";
 import { LIN_BYTES, type RxScratch } from "./scratch.js";
@@ -97,7 +99,7 @@ export interface RxQueueOptions {
   hash?: VifHash | null;
 }
 
-export class NetbackRx {
+export class NetbackRx implements HeldNotify {
   readonly #dom: VifDomain;
   readonly #ring: BackRing;
   readonly #port: number;
@@ -132,6 +134,11 @@ export class NetbackRx {
   readonly #cCopyOps: number;
   readonly #cFixup: number;
   #dead = false;
+  /** The guest asked to be notified of responses already pushed: the notification is held. */
+  #owed = false;
+  /** rsp_prod before the push that made the notification owed. */
+  #owedFrom = 0;
+  readonly #hold: NotifyHold;
   /** req_prod at the last RX event that brought buffers (see #posted). */
   #reqProdSeen = 0;
   /** xdp-headroom: bytes left free before the frame in every buffer (xdp-headroom.ts). */
@@ -176,6 +183,7 @@ export class NetbackRx {
     this.#poll = features.rxNotify ? null : new RxPoll(dom.timers, () => this.#polled());
     this.#headroom = features.xdpHeadroom ?? 0;
     this.#flip = features.rxFlip === true ? RxFlip.create(dom) : null;
+    this.#hold = notifyHoldOf(dom);
   }
 
   /** The frontend reconfigured its headroom: frames placed from now on use it. */
@@ -362,13 +370,32 @@ export class NetbackRx {
     return true;
   }
 
-  /** Publishes the responses written since the last flush; notifies if the guest asked. */
+  /**
+   * Publishes the responses written since the last flush; notifies if the guest asked, at
+   * once or, inside a TX run, when the run ends (notify-hold.ts) unless half a ring of
+   * frames has gone out since the guest asked.
+   */
   flush(): void {
-    if (this.#dead || this.#ring.unpushedResponses === 0) return;
-    if (this.#ring.pushResponsesAndCheckNotify()) {
-      this.#c[this.#cEvtSent]++;
-      this.#dom.evtchn.send(this.#port);
+    const ring = this.#ring;
+    if (this.#dead || ring.unpushedResponses === 0) return;
+    const before = (ring.rspProdPvt - ring.unpushedResponses) >>> 0;
+    if (ring.pushResponsesAndCheckNotify() && !this.#owed) {
+      this.#owed = true;
+      this.#owedFrom = before;
+      if (this.#hold.hold(this)) return;
+      this.notifyNow();
+      return;
     }
+    if (this.#owed && (ring.rspProdPvt - this.#owedFrom) >>> 0 >= ring.nrEnts >>> 1) this.notifyNow();
+  }
+
+  /** Sends the notification the guest asked for, if one is still owed. */
+  notifyNow(): void {
+    if (!this.#owed) return;
+    this.#owed = false;
+    if (this.#dead) return;
+    this.#c[this.#cEvtSent]++;
+    this.#dom.evtchn.send(this.#port);
   }
 
   /** Stops: nothing more is written to the ring; queued frames are dropped and counted. */

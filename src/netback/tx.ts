@@ -15,9 +15,11 @@
  * batch place), and the batch goes to the switch in one call (destinations looked up for
  * the batch, then delivered per destination). VALE runs in this thread, so when that call
  * returns the frames have been delivered: only then are the pages unmapped and the
- * responses written. Responses are pushed, and the guest notified, once per run of the
- * loop below; a run ends after `budget` slots and the rest runs after the loop's other
- * work (dom.loop.defer), so one guest cannot hold the thread.
+ * responses written. Responses are pushed, and the guest notified, once per pass of the
+ * loop below (a pass ends when the guest's published requests are used up, or after
+ * `budget` slots); a run ends after `budget` slots and the rest runs after the loop's other
+ * work (dom.loop.defer), so one guest cannot hold the thread. Receivers' wake-ups wait for
+ * the end of the run (notify-hold.ts).
  *
  * A slot whose grant the frontend staged (ctrl.ts, staging.ts) is already mapped: its
  * header bytes are copied with a plain copy and the rest referenced from the standing
@@ -61,6 +63,7 @@ import type { VifQueueCounter } from "./counters.js";
 import type { Rate } from "./credit.js";
 import { CreditGate } from "./credit-gate.js";
 import { McastList } from "./mcast.js";
+import { type NotifyHold, notifyHoldOf } from "./notify-hold.js";
 import { PendingPool } from "./pending.js";
 import type { StagingTable } from "./staging.js";
 import {
@@ -156,6 +159,7 @@ export class NetbackTx {
     this.run();
   };
   #deferred = false;
+  readonly #hold: NotifyHold;
   /** Made on the first finite rate: an unlimited queue never looks at a clock. */
   #gate: CreditGate | null = null;
   readonly #cCreditWaits: number;
@@ -187,6 +191,7 @@ export class NetbackTx {
     this.#stgAt = new Int32Array(ring.nrEnts);
     this.#skipAt = new Int32Array(ring.nrEnts);
     this.#pool = new PendingPool(opts.pendingSlots);
+    this.#hold = notifyHoldOf(dom);
     this.#frames = Array.from({ length: TX_BATCH }, () => new ValeFrags(dom.memory.mem));
     const page = dom.pages.alloc();
     if (page < 0) throw new RangeError(`netback: domain ${dom.domid} has no page for a TX header buffer`);
@@ -241,6 +246,16 @@ export class NetbackTx {
    */
   run(): boolean {
     if (this.#dead) return false;
+    const hold = this.#hold;
+    hold.begin();
+    try {
+      return this.#run();
+    } finally {
+      hold.end();
+    }
+  }
+
+  #run(): boolean {
     // Out of credit: the timer runs the queue again; the guest's notifies meanwhile change nothing.
     if (this.#gate?.waiting === true) return true;
     let found = this.#left > 0;
