@@ -237,8 +237,11 @@ export class PtBackVif implements BackVif, ValeAttachment {
     let work = false;
     const k = c.tx;
     const csb = c.csb;
-    // One more look after asking for a kick, once per service: the guest owns that flag and
-    // could clear it under us on every pass, which must not keep Domain-0 looking.
+    // One more look after asking for a kick before sleeping: the guest owns that flag and
+    // could clear it under us on every pass, which must not keep Domain-0 looking, so an
+    // empty look after asking ends the service. A look that finds work clears the flag
+    // (Domain-0 is awake), so the next empty pass must ask again: sleeping with it clear
+    // would lose the guest's next kick (its flush saw no request) and stall the vif.
     let armed = false;
     for (let pass = 0; pass < PASS_BUDGET; pass++) {
       if (!this.#rxsync(c)) return work;
@@ -254,6 +257,7 @@ export class PtBackVif implements BackVif, ValeAttachment {
         continue; // a head moved before the flag was seen needs no kick
       }
       Atomics.store(csb, PT_CSB_TX + CSB_HOST_NEED_KICK, 0);
+      armed = false;
       work = true;
       const sw = this.#seat.sw;
       if (sw !== null) sw.forward(this.#seat.index, k, k.hwcur, head, c.region);
