@@ -150,6 +150,10 @@ export async function benchVif(opts: BenchOptions = {}): Promise<BenchRow[]> {
     ...(await measurePing(pings, "adaptive", "block")),
     name: "vif ping RTT guest->guest loop=block, Domain-0 adaptive",
   });
+  add({
+    ...(await measurePing(pings, "notify", undefined, true)),
+    name: "vif ping RTT guest->guest passthrough",
+  });
   // The floors the ping row's target is a ratio of, measured in the same run.
   for (const prim of HOP_PRIMITIVES) add(await measureWakeHops(prim, opts.quick ? 500 : 2000));
   return rows;
@@ -340,6 +344,7 @@ export async function measurePing(
   count: number,
   loopMode: LoopMode = "notify",
   guestLoopMode?: LoopMode,
+  passthrough = false,
 ): Promise<BenchRow> {
   const { host, words, rtts } = await boot(
     1,
@@ -351,7 +356,7 @@ export async function measurePing(
     false,
     undefined,
     "copy",
-    false,
+    passthrough,
     guestLoopMode,
   );
   try {

@@ -41,6 +41,12 @@ test("bench vif: the ping run records one RTT per answered echo, percentiles ord
   assert.ok(p50 > 0 && p50 <= p99 && p99 <= (row.maxUs as number), JSON.stringify(row));
 });
 
+test("bench vif: pings cross passthrough vifs, every one answered", async () => {
+  const row = await measurePing(200, "notify", undefined, true);
+  assert.equal(row.pings, 200);
+  assert.equal(row.lost, 0);
+});
+
 test("bench scale: three guests connect and the sending pair's frames arrive", async () => {
   const row = await measureScale(3, 100, 400);
   assert.equal(row.guests, 3);
