@@ -11,6 +11,7 @@
 import { existsSync } from "node:fs";
 import { createRequire } from "node:module";
 import { fileURLToPath } from "node:url";
+import type { VxlanBatchSocket } from "./adapter.js";
 
 /** The addon's functions (native/udp.c has their contracts). */
 export interface NativeUdp {
@@ -18,16 +19,8 @@ export interface NativeUdp {
   localPort(fd: number): number;
   close(fd: number): void;
   recv(fd: number, u8: Uint8Array, base: number, slotBytes: number, n: number, meta: Int32Array): number;
-  send(
-    fd: number,
-    u8: Uint8Array,
-    off: Int32Array,
-    size: Int32Array,
-    ip: Int32Array,
-    port: Int32Array,
-    from: number,
-    n: number,
-  ): number;
+  /** The adapter's batch send (VxlanBatchSocket.send), on socket `fd`. */
+  send(fd: number, ...batch: Parameters<VxlanBatchSocket["send"]>): number;
   watch(fd: number, cb: (readable: boolean, writable: boolean) => void): NativeWatch;
   want(w: NativeWatch, readable: boolean, writable: boolean): void;
   unwatch(w: NativeWatch): void;
