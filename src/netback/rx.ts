@@ -248,10 +248,12 @@ export class NetbackRx implements HeldNotify {
     n: number,
     taken: Uint8Array,
   ): void {
-    const plainOk = this.#feat.rxFlip !== true && this.#headroom === 0 && this.#hash?.active !== true;
+    const plainOk = this.#plainOk();
     let k = 0;
     while (k < n) {
-      // A frame waiting in the backlog goes first: the rest follow it there, in order.
+      // Frames waiting in the backlog go first, in order: place what the guest has buffers
+      // for, and only if some still wait do these follow them there.
+      if (plainOk && this.#backlog.count > 0) this.#drain();
       if (!plainOk || this.#dead || this.#backlog.count > 0) {
         for (; k < n; k++) taken[k] = this.deliver(frames[idx[at + k]]) ? 1 : 0;
         return;
@@ -269,6 +271,11 @@ export class NetbackRx implements HeldNotify {
       for (let j = placed; j < run; j++) taken[k + j] = this.deliver(frames[idx[at + k + j]]) ? 1 : 0;
       k += run;
     }
+  }
+
+  /** Whether frames may go a request each, no extras (no flip, headroom or hash). */
+  #plainOk(): boolean {
+    return this.#feat.rxFlip !== true && this.#headroom === 0 && this.#hash?.active !== true;
   }
 
   /** One slot, no GSO, no checksum to complete here: what #placeRun takes. */
@@ -478,16 +485,65 @@ export class NetbackRx implements HeldNotify {
     return ring.unconsumedRequests() !== avail;
   }
 
-  /** Places backlogged frames while the guest has buffers for them. */
+  /**
+   * Places backlogged frames while the guest has buffers for them: runs of plain frames as
+   * #placeRun places the switch's (a receiver whose ring is the limit keeps a backlog for
+   * as long as the sender outpaces it, and every frame then passes through here).
+   */
   #drain(): void {
     const b = this.#backlog;
     const one = this.#one;
+    const runs = this.#plainOk();
     while (b.count > 0 && !this.#dead) {
+      if (runs && b.plainRun(1) === 1) {
+        if (this.#drainRun() === 0) return;
+        continue;
+      }
       b.peek(one);
       const r = this.#place(one, b.headFlags(), b.headGsoType(), b.headGsoSize());
       if (r === NO_ROOM) return;
       b.pop();
     }
+  }
+
+  /**
+   * Places the backlog's leading plain frames, one request each, taken from the ring
+   * together; returns how many (0: no buffer posted, or the ring broke).
+   */
+  #drainRun(): number {
+    const b = this.#backlog;
+    const ring = this.#ring;
+    const avail = ring.unconsumedRequests();
+    if (avail < 0) {
+      this.#broken(`RX ring: ${ringErrorText(avail)}`);
+      return 0;
+    }
+    const m = b.plainRun(Math.min(avail, VALE_FRAGS_BATCH));
+    if (m === 0) return 0;
+    const req = this.#reqRun;
+    ring.copyRequests(req, 0, m);
+    this.#withHash = false;
+    const st = this.#staging;
+    const one = this.#one;
+    const c = this.#c;
+    let bytes = 0;
+    for (let j = 0; j < m; j++) {
+      b.peek(one);
+      const flags = b.headFlags();
+      const total = one.total;
+      const r = j * NETIF_RX_ENTRY_SIZE;
+      const sg = st === null ? -1 : st.find(rxReqGref(req, r));
+      if (sg < 0 || st!.writable[sg] === 0) this.#placeCopy(one, req, r, 1, 0, flags, 0, 0);
+      else {
+        this.#copyStaged(one, 0, sg, total);
+        this.#dataResponse(req, r, flags, total);
+        bytes += total;
+        c[this.#cPkts]++;
+      }
+      b.pop();
+    }
+    c[this.#cBytes] += bytes;
+    return m;
   }
 
   /**
@@ -812,6 +868,17 @@ class Backlog {
     out.clear();
     out.push(this.#mem, at, first);
     if (first < len) out.push(this.#mem, 0, len - first);
+  }
+
+  /** How many of the oldest frames, up to `most`, need one slot and no extra (no GSO). */
+  plainRun(most: number): number {
+    const n = Math.min(most, this.count);
+    let e = this.#head;
+    for (let j = 0; j < n; j++) {
+      if (this.#gsoType[e] !== 0 || this.#len[e] > PAGE_SIZE) return j;
+      e = e + 1 === this.#cap ? 0 : e + 1;
+    }
+    return n;
   }
 
   headFlags(): number {
