@@ -108,6 +108,7 @@ export function memRange(buffer: ArrayBufferLike, off: number, len: number): Mem
     i32: new Int32Array(buffer, off, len >>> 2),
     f64: new Float64Array(buffer, off, len >>> 3),
     dv: new DataView(buffer, off, len),
+    spans: null,
   };
 }
 

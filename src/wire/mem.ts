@@ -19,6 +19,12 @@ export interface Mem {
   readonly i32: Int32Array;
   readonly f64: Float64Array;
   readonly dv: DataView;
+  /**
+   * copy.ts's cache of source views, one per page of this memory (made on first use): a
+   * native copy between two buffers needs a view of exactly the bytes it copies, and frames
+   * of one size leave from the same buffers again and again, so the view is made once.
+   */
+  spans: (Uint8Array | undefined)[] | null;
 }
 
 /** Views over the whole of `buffer`; its length must be a multiple of 8. */
@@ -35,6 +41,7 @@ export function memOf(buffer: ArrayBufferLike): Mem {
     i32: new Int32Array(buffer),
     f64: new Float64Array(buffer),
     dv: new DataView(buffer),
+    spans: null,
   };
 }
 

@@ -359,7 +359,7 @@ test("the hot path allocates nothing per frame: 64 B and 200 B end to end, throu
 });
 
 test("the hot path allocates nothing per frame: 1500 B and multi-slot 9000 B (backend copies left out)", async () => {
-  // GrantOps.copy makes one short view per copy above 256 B (wire/copy.ts), which is the
+  // GrantOps.copy makes one short view per copy above 2 KiB (wire/copy.ts), which is the
   // hypervisor's side, not netfront's: the backend answers and echoes without the bytes.
   const h = new Harness({ copy: false });
   let n = 0;

@@ -324,9 +324,9 @@ test("an MSS that would give more than SOFT_SEG_MAX segments is refused and coun
 });
 
 /**
- * Small frames, 8-byte aligned: the gather is then copyBytes' word loop. Larger copies take
- * one short-lived view each (wire/copy.ts: the native memcpy repays it, as on every copy
- * path), which is copy.ts's choice, not the segmenter's; what is measured here is the rest.
+ * Small frames, 8-byte aligned: the gather is then copyBytes' word loop. Copies past 2 KiB
+ * take one short-lived view each (wire/copy.ts: the native memcpy repays it there), which is
+ * copy.ts's choice, not the segmenter's; what is measured here is the rest.
  */
 test("segmenting and checksumming for a port without offloads allocate nothing per frame after warm-up (GC count)", async () => {
   const sw = new ValeSwitch("vale0");

@@ -3,6 +3,7 @@ import { test } from "node:test";
 import fc from "fast-check";
 import { copyBytes } from "../../src/wire/copy.js";
 import { privateMem, sharedMem } from "../../src/wire/mem.js";
+import { countGcs } from "./net/fixtures.js";
 
 test("copyBytes is an exact byte copy for every size, alignment and buffer pairing", () => {
   fc.assert(
@@ -65,4 +66,46 @@ test("overlapping copies inside one buffer behave like copyWithin", () => {
   want.copyWithin(8, 0, 200);
   copyBytes(m, 8, m, 0, 200);
   assert.deepEqual(m.u8, want);
+});
+
+test("copies from one source memory, any mix of pages, offsets and sizes past the word loop, stay exact (the span cache never hands back a stale view)", () => {
+  const src = sharedMem(8 * 4096);
+  const dst = sharedMem(8 * 4096);
+  fc.assert(
+    fc.property(
+      fc.array(
+        fc.record({
+          page: fc.nat(6),
+          off: fc.constantFrom(0, 8, 2, 64, 1000),
+          len: fc.constantFrom(257, 1500, 1514, 2048, 3000),
+          fill: fc.nat(255),
+        }),
+        { minLength: 1, maxLength: 40 },
+      ),
+      (copies) => {
+        for (const c of copies) {
+          const at = c.page * 4096 + c.off;
+          const len = Math.min(c.len, src.byteLength - at);
+          // New bytes at the same place each time: a view is a window, never a snapshot.
+          for (let i = 0; i < len; i++) src.u8[at + i] = (c.fill + i) & 0xff;
+          dst.u8.fill(0);
+          copyBytes(dst, 16, src, at, len);
+          for (let i = 0; i < len; i++)
+            if (dst.u8[16 + i] !== ((c.fill + i) & 0xff)) assert.fail(`byte ${i} of ${len} from ${at}`);
+          assert.equal(dst.u8[16 + len], 0, "nothing past the copy");
+        }
+      },
+    ),
+    { numRuns: 300 },
+  );
+});
+
+test("MTU frames copied between two memories over a pool of 1024 pages make no garbage after the first pass", async () => {
+  const src = sharedMem(1024 * 4096);
+  const dst = sharedMem(1024 * 4096);
+  const gcs = await countGcs((i) => {
+    const p = (i & 1023) * 4096;
+    copyBytes(dst, p, src, p, 1514);
+  }, 400_000);
+  assert.equal(gcs, 0, `${gcs} GCs in 400000 copies`);
 });
