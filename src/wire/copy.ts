@@ -2,16 +2,16 @@
  * Byte copies between Mems without allocating. Measured on the 2-core target
  * (shared/reference/perf-lessons.md): for small frames a Float64Array word loop beats
  * `set`/`copyWithin` by 2-3x; above a few hundred bytes the native copy wins. A native copy
- * between two buffers needs a view of exactly its source bytes: each source page keeps the
- * view it was last copied from (Mem.spans), so a stream of frames of one size (MTU-sized
+ * between two buffers needs a view of exactly its source bytes: each 2 KiB of a source keeps
+ * the view last copied from there (Mem.spans), so a stream of frames of one size (MTU-sized
  * TCP, a benchmark) makes no view after its first pass over the buffers, and a size change
  * costs one. V8 keeps NaN bit patterns through Float64Array element copies in every tier (a
  * test holds it to that), so the word loop is an exact byte copy.
  */
 import type { Mem } from "./mem.js";
 
-/** The span cache's grain: Xen's page. */
-const PAGE_BYTES = 4096;
+/** The span cache's grain: a netmap buffer (half a page), so two VALE buffers of a page keep a view each. */
+const SPAN_BYTES = 2048;
 
 /** Below this many bytes (and 8-byte aligned ends) the word loop is used. */
 export const WORD_COPY_MAX = 256;
@@ -55,18 +55,18 @@ export function copyBytes(dst: Mem, dstOff: number, src: Mem, srcOff: number, le
   dst.u8.set(spanOf(src, srcOff, len), dstOff);
 }
 
-/** A view of `len` bytes of `src` from `off`: the one its page kept if it is that, else a new one kept. */
+/** A view of `len` bytes of `src` from `off`: the one its span kept if it is that, else a new one kept. */
 function spanOf(src: Mem, off: number, len: number): Uint8Array {
   let spans = src.spans;
   if (spans === null) {
-    spans = new Array<Uint8Array | undefined>(Math.ceil(src.byteLength / PAGE_BYTES)).fill(undefined);
+    spans = new Array<Uint8Array | undefined>(Math.ceil(src.byteLength / SPAN_BYTES)).fill(undefined);
     src.spans = spans;
   }
-  const page = (off / PAGE_BYTES) | 0;
-  const v = spans[page];
+  const at = (off / SPAN_BYTES) | 0;
+  const v = spans[at];
   if (v !== undefined && v.byteOffset === src.u8.byteOffset + off && v.length === len) return v;
   const fresh = src.u8.subarray(off, off + len);
-  spans[page] = fresh;
+  spans[at] = fresh;
   return fresh;
 }
 

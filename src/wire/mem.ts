@@ -20,7 +20,7 @@ export interface Mem {
   readonly f64: Float64Array;
   readonly dv: DataView;
   /**
-   * copy.ts's cache of source views, one per page of this memory (made on first use): a
+   * copy.ts's cache of source views, one per 2 KiB of this memory (made on first use): a
    * native copy between two buffers needs a view of exactly the bytes it copies, and frames
    * of one size leave from the same buffers again and again, so the view is made once.
    */
