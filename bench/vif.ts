@@ -178,6 +178,7 @@ export function vifRow(name: string, frameBytes: number, rs: readonly VifRate[])
     gbps: gbpsOf(mpps, frameBytes),
     cpuNsPerFrame: per((s, n) => s.cpuNs / n),
     minorGcsPer1e7Frames: per((s, n) => (s.minorGcs / n) * 1e7),
+    allocBytesPerFrame: per((s, n) => s.allocBytes / n),
   };
 }
 
@@ -302,13 +303,13 @@ export async function measureVif(
     const rx = words[1];
     const w0 = rx[W_RX];
     const warmMs = await warmUp(() => [rx[W_RX]], WARM_FRAMES, warmupMs, WARM_MAX_MS);
-    const s0 = threadSamples(host);
+    const s0 = await threadSamples(host);
     const n0 = rx[W_RX];
     const t0 = performance.now();
     await sleep(measureMs);
     const n1 = rx[W_RX];
     const ms = performance.now() - t0;
-    const s1 = threadSamples(host);
+    const s1 = await threadSamples(host);
     return {
       mpps: (n1 - n0) / ms / 1000,
       warmupFrames: n0 - w0,
@@ -325,15 +326,26 @@ export async function measureVif(
   }
 }
 
-const NO_SAMPLE: ThreadSample = { cpuNs: Number.NaN, minorGcs: Number.NaN, majorGcs: Number.NaN };
+const NO_SAMPLE: ThreadSample = {
+  cpuNs: Number.NaN,
+  minorGcs: Number.NaN,
+  majorGcs: Number.NaN,
+  allocBytes: Number.NaN,
+};
 
-/** The bench's three threads now: guest1 sends, Domain-0 forwards, guest2 receives. */
-function threadSamples(host: Host): { tx: ThreadSample; dom0: ThreadSample; rx: ThreadSample } {
-  const byName = (name: string): ThreadSample => {
+/**
+ * The bench's three threads now: guest1 sends, Domain-0 forwards, guest2 receives. Each is
+ * asked for its allocation figure (a turn of its event loop, at the window's ends only).
+ */
+async function threadSamples(
+  host: Host,
+): Promise<{ tx: ThreadSample; dom0: ThreadSample; rx: ThreadSample }> {
+  const byName = async (name: string): Promise<ThreadSample> => {
     const d = host.machine.status().find((s) => s.name === name);
-    return (d === undefined ? undefined : host.machine.threadSample(d.domid)) ?? NO_SAMPLE;
+    return (d === undefined ? undefined : await host.machine.threadSampleNow(d.domid)) ?? NO_SAMPLE;
   };
-  return { tx: byName("guest1"), dom0: byName("Domain-0"), rx: byName("guest2") };
+  const [tx, dom0, rx] = await Promise.all([byName("guest1"), byName("Domain-0"), byName("guest2")]);
+  return { tx, dom0, rx };
 }
 
 /**

@@ -38,7 +38,7 @@ import { createActiveTable } from "./grant-ops.js";
 import { createGrantTable, GRANTS_PER_FRAME } from "./grant-table.js";
 import { LOOP_MODES, type LoopMode } from "./loop.js";
 import { createMemory } from "./memory.js";
-import { createProbe, readProbe, type ThreadSample } from "./thread-probe.js";
+import { createProbe, readProbe, requestProbe, type ThreadSample } from "./thread-probe.js";
 import type { DomainInit, ForeignInit, FromDomain, HypercallOp, ToDomain } from "./worker-proto.js";
 import { MACHINE, parseFromDomain } from "./worker-proto.js";
 
@@ -296,6 +296,19 @@ export class Machine extends EventEmitter {
   threadSample(domid: number): ThreadSample | undefined {
     const d = this.#doms.get(domid);
     return d === undefined ? undefined : readProbe(d.probe);
+  }
+
+  /**
+   * As threadSample, with the allocation figure the domain's thread writes when asked
+   * (allocBytes: NaN if it did not answer within `timeoutMs`, e.g. a thread long asleep in
+   * Atomics.wait); costs that thread one event-loop turn.
+   */
+  async threadSampleNow(domid: number, timeoutMs?: number): Promise<ThreadSample | undefined> {
+    const d = this.#doms.get(domid);
+    if (d === undefined) return undefined;
+    const fresh = await requestProbe(d.probe, timeoutMs);
+    const s = readProbe(d.probe);
+    return fresh ? s : { ...s, allocBytes: Number.NaN };
   }
 
   /** Live (unbound or interdomain) event-channel ports of a domain. */

@@ -55,6 +55,9 @@ for (const [path, run] of PATHS) {
     if (process.platform !== "linux") return t.skip("the thread probe's CPU figures are Linux's");
     const r = await run();
     assert.ok(r.frames > 10_000, `only ${r.frames} frames in the window: nothing measured`);
+    const per = (who: Thread) =>
+      `${(r.threads[who].allocBytes / r.frames).toFixed(3)} B/frame (${r.threads[who].allocBytes} B), ${r.threads[who].minorGcs} minor GCs`;
+    t.diagnostic(`${r.frames} frames; tx ${per("tx")}; dom0 ${per("dom0")}; rx ${per("rx")}`);
     for (const who of ["tx", "dom0", "rx"] as const) {
       const s = r.threads[who];
       await t.test(who, { todo: TODO[path]?.[who] }, () => {
