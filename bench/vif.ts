@@ -56,6 +56,13 @@ const IP2 = 0x0a000002;
 export const WARM_FRAMES = 50_000;
 /** The most a warm-up waits for them (a machine too loaded to get there is measured anyway). */
 export const WARM_MAX_MS = 3000;
+/**
+ * Each domain thread's young-generation semi-space, MB (src/hv/nursery.ts): the garbage the
+ * loop's sleeps and yields force (Node's waitAsync promises and Immediates, 15-35 MB per
+ * 10^7 frames on these paths, allocBytesPerFrame) fits in it, so a window of 10^7 frames
+ * runs without a scavenge. allocBytesPerFrame says what a path allocates whatever the size.
+ */
+export const VIF_NURSERY_MB = 64;
 /** Echoes before the recorded ones: the first run through code the JIT has not compiled. */
 export const WARM_PINGS = 50;
 
@@ -241,6 +248,7 @@ async function boot(
     guestExtra: (i) => extras[i],
     loopMode,
     ...(guestLoopMode === undefined ? {} : { guestLoopMode }),
+    nurseryMb: VIF_NURSERY_MB,
   });
   const words = extras.map((e) => new Float64Array(e.words));
   try {
