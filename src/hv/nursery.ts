@@ -7,7 +7,9 @@
  * of `semiMb` from the start holds tens of seconds of it at full rate.
  *
  * Node 20 gives a worker a young-generation ceiling (resourceLimits.maxYoungGenerationSizeMb,
- * three semi-spaces) but no starting size; V8's --min-semi-space-size gives one and is read
+ * three semi-spaces) but no starting size (measured: a worker with a 192 MB ceiling alone still
+ * scavenged as often, its new space 8 MB after 1.5 s of garbage; V8 flags in a worker's
+ * execArgv are refused, ERR_WORKER_INVALID_EXEC_ARGV); V8's --min-semi-space-size gives one and is read
  * when an isolate is made, so it is set just for the workers started here and cleared once
  * they run (measured: a worker started while it is set gets the semi-space, one started after
  * it is cleared the default). A worker some other code starts in that window (between `new

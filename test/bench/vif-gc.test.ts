@@ -11,7 +11,8 @@
  * deferred run or yield (about 310 B), 1-2.5 B per frame in all (15-25 MB per 10^7 frames).
  * bench vif's domains get a 64 MB semi-space (VIF_NURSERY_MB, src/hv/nursery.ts) that holds
  * it; so that the nursery cannot hide a per-frame allocation, each thread's young-generation
- * bytes per frame are asserted too, below a bound one 16-byte object per frame would pass.
+ * bytes per frame are asserted too, below a bound that one 16-byte object per frame exceeds
+ * (tried: a boxed number per sent frame made the sender's 1.8 B/frame 18.5).
  *
  * A thread known to allocate in a file another change owns is a `todo` naming the culprit
  * (file:line, found with the sampling heap profiler, objects collected by minor GCs
@@ -34,7 +35,7 @@ const WINDOW_MS = 2500;
  * measured, more per frame when load lowers the rate) with room, and below 16, so one boxed
  * number or small object per frame fails it.
  */
-const ALLOC_MAX_BYTES_PER_FRAME = 8;
+const ALLOC_MAX_BYTES_PER_FRAME = 12;
 
 type Thread = "tx" | "dom0" | "rx";
 
