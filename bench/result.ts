@@ -18,6 +18,8 @@ export interface BenchRow {
   cpuNsPerFrame?: ThreadFigures;
   /** Minor GCs (scavenges) per 10^7 frames of each thread in the window. */
   minorGcsPer1e7Frames?: ThreadFigures;
+  /** Young-generation bytes allocated per frame by each thread in the window (JSON only). */
+  allocBytesPerFrame?: ThreadFigures;
   /** Free-form extras: ratios, skip reasons, latency percentiles. */
   [extra: string]: string | number | boolean | null | undefined | ThreadFigures;
 }
@@ -35,6 +37,9 @@ export interface ThreadFigures {
 }
 
 const THREADS = ["tx", "dom0", "rx", "thread"] as const;
+
+/** Per-thread figures `--json` carries and the table leaves out. */
+const JSON_ONLY: readonly string[] = ["allocBytesPerFrame"];
 
 /** Table columns of the per-thread figures: a key's suffix after each thread's name. */
 const FIGURE_COLUMNS: Readonly<Record<string, string>> = {
@@ -62,7 +67,10 @@ export function skippedRow(name: string, frameBytes: number, batch: number, reas
 /** Renders rows as a fixed-width table. */
 export function formatTable(rows: readonly BenchRow[]): string {
   const extraKeys = [...new Set(rows.flatMap((r) => Object.keys(r)))].filter(
-    (k) => !["name", "frameBytes", "batch", "mpps", "gbps", "noRate"].includes(k) && !(k in FIGURE_COLUMNS),
+    (k) =>
+      !["name", "frameBytes", "batch", "mpps", "gbps", "noRate"].includes(k) &&
+      !(k in FIGURE_COLUMNS) &&
+      !JSON_ONLY.includes(k),
   );
   // Per-thread figures: one column per thread some row has a figure for.
   const figureCols = Object.entries(FIGURE_COLUMNS).flatMap(([k, suffix]) =>

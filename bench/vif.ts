@@ -56,6 +56,13 @@ const IP2 = 0x0a000002;
 export const WARM_FRAMES = 50_000;
 /** The most a warm-up waits for them (a machine too loaded to get there is measured anyway). */
 export const WARM_MAX_MS = 3000;
+/**
+ * Each domain thread's young-generation semi-space, MB (src/hv/nursery.ts): the garbage the
+ * loop's sleeps and yields force (Node's waitAsync promises and Immediates, 15-35 MB per
+ * 10^7 frames on these paths, allocBytesPerFrame) fits in it, so a window of 10^7 frames
+ * runs without a scavenge. allocBytesPerFrame says what a path allocates whatever the size.
+ */
+export const VIF_NURSERY_MB = 64;
 /** Echoes before the recorded ones: the first run through code the JIT has not compiled. */
 export const WARM_PINGS = 50;
 
@@ -178,6 +185,7 @@ export function vifRow(name: string, frameBytes: number, rs: readonly VifRate[])
     gbps: gbpsOf(mpps, frameBytes),
     cpuNsPerFrame: per((s, n) => s.cpuNs / n),
     minorGcsPer1e7Frames: per((s, n) => (s.minorGcs / n) * 1e7),
+    allocBytesPerFrame: per((s, n) => s.allocBytes / n),
   };
 }
 
@@ -240,6 +248,7 @@ async function boot(
     guestExtra: (i) => extras[i],
     loopMode,
     ...(guestLoopMode === undefined ? {} : { guestLoopMode }),
+    nurseryMb: VIF_NURSERY_MB,
   });
   const words = extras.map((e) => new Float64Array(e.words));
   try {
@@ -302,13 +311,13 @@ export async function measureVif(
     const rx = words[1];
     const w0 = rx[W_RX];
     const warmMs = await warmUp(() => [rx[W_RX]], WARM_FRAMES, warmupMs, WARM_MAX_MS);
-    const s0 = threadSamples(host);
+    const s0 = await threadSamples(host);
     const n0 = rx[W_RX];
     const t0 = performance.now();
     await sleep(measureMs);
     const n1 = rx[W_RX];
     const ms = performance.now() - t0;
-    const s1 = threadSamples(host);
+    const s1 = await threadSamples(host);
     return {
       mpps: (n1 - n0) / ms / 1000,
       warmupFrames: n0 - w0,
@@ -325,15 +334,26 @@ export async function measureVif(
   }
 }
 
-const NO_SAMPLE: ThreadSample = { cpuNs: Number.NaN, minorGcs: Number.NaN, majorGcs: Number.NaN };
+const NO_SAMPLE: ThreadSample = {
+  cpuNs: Number.NaN,
+  minorGcs: Number.NaN,
+  majorGcs: Number.NaN,
+  allocBytes: Number.NaN,
+};
 
-/** The bench's three threads now: guest1 sends, Domain-0 forwards, guest2 receives. */
-function threadSamples(host: Host): { tx: ThreadSample; dom0: ThreadSample; rx: ThreadSample } {
-  const byName = (name: string): ThreadSample => {
+/**
+ * The bench's three threads now: guest1 sends, Domain-0 forwards, guest2 receives. Each is
+ * asked for its allocation figure (a turn of its event loop, at the window's ends only).
+ */
+async function threadSamples(
+  host: Host,
+): Promise<{ tx: ThreadSample; dom0: ThreadSample; rx: ThreadSample }> {
+  const byName = async (name: string): Promise<ThreadSample> => {
     const d = host.machine.status().find((s) => s.name === name);
-    return (d === undefined ? undefined : host.machine.threadSample(d.domid)) ?? NO_SAMPLE;
+    return (d === undefined ? undefined : await host.machine.threadSampleNow(d.domid)) ?? NO_SAMPLE;
   };
-  return { tx: byName("guest1"), dom0: byName("Domain-0"), rx: byName("guest2") };
+  const [tx, dom0, rx] = await Promise.all([byName("guest1"), byName("Domain-0"), byName("guest2")]);
+  return { tx, dom0, rx };
 }
 
 /**

@@ -4,7 +4,8 @@
 // with the thread probe (src/hv/thread-probe.ts) names its domains' threads; on one without
 // it the three domain threads are the three newest of this process (Domain-0 created first),
 // read from /proc/self/task. Rows: grant copies, staging grants, rx-mode=flip, passthrough;
-// VIF_PATHS="1q staging grants,1q passthrough" runs only those.
+// VIF_PATHS="1q staging grants,1q passthrough" runs only those; VIF_NURSERY_MB=64 boots the
+// domains as bench vif does (a build without src/hv/nursery.ts ignores it).
 // Run after `npm run -s build` in both trees:
 //   node scripts/vif-cpu-compare.mjs /work/main/dist dist [runs=3] [windowMs=1500]
 import { readdirSync, readFileSync } from "node:fs";
@@ -74,6 +75,8 @@ async function once(b, path) {
     socketPath: null,
     guestProgram: b.program,
     guestExtra: (i) => extras[i],
+    // bench vif's young generation (src/hv/nursery.ts) where the build has it (older ones ignore it).
+    ...(process.env.VIF_NURSERY_MB === undefined ? {} : { nurseryMb: Number(process.env.VIF_NURSERY_MB) }),
   });
   try {
     // A build with the thread probe (src/hv/thread-probe.ts) names each domain's thread;

@@ -5,6 +5,7 @@
 import { parentPort, workerData } from "node:worker_threads";
 import { toWireError } from "../base/errors.js";
 import { Domain } from "./domain.js";
+import { parseHeapSampleSpec, startHeapSampling } from "./heap-sampler.js";
 import { inheritLoader, programLoadError } from "./program-load.js";
 import { niceThisThread } from "./thread-nice.js";
 import { startThreadProbe } from "./thread-probe.js";
@@ -19,6 +20,8 @@ async function boot(): Promise<void> {
   // Best effort: where the system has no per-thread nice, the domain runs as it would.
   if (init.nice !== null) niceThisThread(init.nice);
   if (init.probe !== undefined) startThreadProbe(init.probe);
+  const heapSample = parseHeapSampleSpec(process.env.PVNET_HEAP_SAMPLE);
+  if (heapSample !== null) startHeapSampling(heapSample, init.name);
   const dom = new Domain(init, port);
   try {
     await inheritLoader(init.program, process.execArgv, process.cwd());

@@ -50,6 +50,30 @@ export const SIDE_EMPTY_THRESHOLD = 4;
 const SIDE_FIRST_PAUSE_MS = 1;
 const SIDE_MAX_PAUSE_MS = 1000;
 
+/** Stands in for a run function in a drained list slot (an empty slot would shrink the list). */
+const NOOP = (): void => {};
+/** A settled promise: `then` on it queues a microtask for less than queueMicrotask's AsyncResource. */
+const SETTLED = Promise.resolve();
+
+/**
+ * A side's wait loop (notify, hybrid, adaptive): its state between turns and its callbacks,
+ * bound once, so a turn, a sleep and a wake-up make nothing of pvnet's (only what
+ * Atomics.waitAsync and setImmediate themselves return).
+ */
+interface SideWaiter {
+  readonly side: OwnSide;
+  /** When the loop last let the Node event loop in (performance.now()). */
+  lastYield: number;
+  /** The last turn ended with a wake-up (the next empty look counts as an empty pass). */
+  woke: boolean;
+  /** Runs the loop on (after a yield or a pause). */
+  readonly resume: () => void;
+  /** The waitAsync settled: a wake-up. */
+  readonly wake: () => void;
+  /** A backoff pause ended. */
+  readonly paused: () => void;
+}
+
 /** Per side: empty passes in a row, the current pause, and (poll mode) when it ends. */
 interface SideBackoff {
   empty: number;
@@ -103,10 +127,18 @@ export class EventLoop {
   #running = false;
   #stopped: Promise<void> | null = null;
   #resolveStopped: (() => void) | null = null;
+  // Run lists with counts, never emptied by `length = 0` (that frees the backing store, and
+  // the next push allocates one again: per batch on a busy domain).
   #deferred: (() => void)[] = [];
+  #nDeferred = 0;
   #deferScheduled = false;
   #soon: (() => void)[] = [];
+  #nSoon = 0;
   #soonSpare: (() => void)[] = [];
+  /** A microtask that runs the soon list is queued. */
+  #soonQueued = false;
+  /** Inside a dispatch or a deferred run, after which the loop runs the soon list itself. */
+  #inside = 0;
   wakeups = 0;
   /** Times a side was left alone after a run of empty passes. */
   sidePauses = 0;
@@ -193,7 +225,7 @@ export class EventLoop {
 
   /** Runs `fn` after the current batch of work (Linux's "schedule the rest for later"). */
   defer(fn: () => void): void {
-    this.#deferred.push(fn);
+    this.#deferred[this.#nDeferred++] = fn;
     // The poll loop drains deferred work itself, between spins.
     if (this.#mode === "poll" && this.#running) return;
     if (!this.#deferScheduled) {
@@ -210,18 +242,33 @@ export class EventLoop {
    * timers and messages goes through `defer`.
    */
   soon(fn: () => void): void {
-    this.#soon.push(fn);
-    if (this.#soon.length === 1) queueMicrotask(this.#runSoonFn);
+    this.#soon[this.#nSoon++] = fn;
+    // Called from a handler or deferred work the loop runs, the loop runs the list when that
+    // returns, with no microtask at all (the common case: a sender's batch).
+    if (this.#inside === 0 && !this.#soonQueued) {
+      this.#soonQueued = true;
+      void SETTLED.then(this.#runSoonQueued);
+    }
   }
 
-  readonly #runSoonFn = (): void => {
+  readonly #runSoonQueued = (): void => {
+    this.#soonQueued = false;
+    this.#runSoon();
+  };
+
+  #runSoon(): void {
     const fns = this.#soon;
+    const n = this.#nSoon;
     // Swapped, not reallocated: what these queue lands in the other list, for a new microtask.
     this.#soon = this.#soonSpare;
+    this.#nSoon = 0;
     this.#soonSpare = fns;
-    for (let i = 0; i < fns.length; i++) this.#guard(fns[i]);
-    fns.length = 0;
-  };
+    for (let i = 0; i < n; i++) {
+      const fn = fns[i];
+      fns[i] = NOOP;
+      this.#guard(fn);
+    }
+  }
 
   // Bound once and the two lists swapped, as for `soon`: a sender defers once per batch,
   // and a closure, a list and an iterator per batch are garbage a busy domain need not make.
@@ -231,10 +278,18 @@ export class EventLoop {
   #runDeferred(): void {
     this.#deferScheduled = false;
     const fns = this.#deferred;
+    const n = this.#nDeferred;
     this.#deferred = this.#deferredSpare;
+    this.#nDeferred = 0;
     this.#deferredSpare = fns;
-    for (let i = 0; i < fns.length; i++) this.#guard(fns[i]);
-    fns.length = 0;
+    this.#inside++;
+    for (let i = 0; i < n; i++) {
+      const fn = fns[i];
+      fns[i] = NOOP;
+      this.#guard(fn);
+    }
+    this.#inside--;
+    if (this.#nSoon > 0 && this.#inside === 0) this.#runSoon();
   }
 
   #guard(fn: () => void): void {
@@ -248,11 +303,14 @@ export class EventLoop {
   /** Dispatches `side`; returns how long to leave it alone (0: look again at once). */
   #dispatch(side: OwnSide): number {
     let found = 1;
+    this.#inside++;
     try {
       found = this.#ev.dispatch(side);
     } catch (e) {
       this.#onError(e);
     }
+    this.#inside--;
+    if (this.#nSoon > 0 && this.#inside === 0) this.#runSoon();
     return this.#note(side, found > 0);
   }
 
@@ -304,42 +362,56 @@ export class EventLoop {
   #arm(side: OwnSide): void {
     if (this.#armed.has(side)) return;
     this.#armed.add(side);
-    void this.#waitLoop(side);
+    const wt: SideWaiter = {
+      side,
+      lastYield: performance.now(),
+      woke: false,
+      resume: () => this.#waitLoop(wt),
+      wake: () => this.#woke(wt),
+      paused: () => {
+        wt.lastYield = performance.now();
+        this.#waitLoop(wt);
+      },
+    };
+    this.#waitLoop(wt);
   }
 
-  async #waitLoop(side: OwnSide): Promise<void> {
+  /**
+   * A side's loop: dispatches while the side has work, then sleeps in Atomics.waitAsync.
+   * Callbacks rather than an async function: each await of one would make a promise and a
+   * resumption per sleep and per yield; here a turn that ends schedules one bound callback.
+   */
+  #waitLoop(wt: SideWaiter): void {
+    const side = wt.side;
     const { w, base } = side;
     const ev = this.#ev;
-    let lastYield = performance.now();
-    let woke = false;
     while (this.#running && ev.sides.includes(side)) {
       const seen = Atomics.load(w, base + SIDE_WAKE);
       if (ev.hasSelected(side)) {
-        woke = false;
+        wt.woke = false;
         if (this.#idleSince !== 0) this.#learnGap();
         const pause = this.#dispatch(side);
         if (pause > 0) {
-          await this.#sleep(pause);
-          lastYield = performance.now();
-          continue;
+          void this.#sleep(pause).then(wt.paused);
+          return;
         }
         // Under steady load the side never sleeps: let other sides, timers and messages
         // in at least once a millisecond.
         const now = performance.now();
-        if (now - lastYield > 1) {
-          lastYield = now;
-          await yieldTurn();
+        if (now - wt.lastYield > 1) {
+          wt.lastYield = now;
+          setImmediate(wt.resume);
+          return;
         }
         continue;
       }
-      if (woke) {
-        woke = false;
+      if (wt.woke) {
+        wt.woke = false;
         // A block-mode domain that gave way to notify still has its bell rung: not the peer's.
         const pause = Atomics.exchange(this.#bell, BELL_MAIL, 0) !== 0 ? 0 : this.#note(side, false);
         if (pause > 0) {
-          await this.#sleep(pause);
-          lastYield = performance.now();
-          continue;
+          void this.#sleep(pause).then(wt.paused);
+          return;
         }
       }
       if (this.#spinMs > 0 && this.#spin(side)) continue;
@@ -352,22 +424,35 @@ export class EventLoop {
       }
       const r = Atomics.waitAsync(w, base + SIDE_WAKE, seen);
       if (r.async) {
-        this.#asleep.add(side);
-        await r.value;
-        this.#asleep.delete(side);
+        // Only adaptive mode's spin looks at who sleeps: a set's add and delete per sleep
+        // (a rehash when it shrinks) is garbage the other modes need not make.
+        if (this.#mode === "adaptive") this.#asleep.add(side);
+        void r.value.then(wt.wake);
+        return;
       }
       Atomics.store(w, base + SIDE_SLEEPING, 0);
       this.wakeups++;
-      woke = true;
-      if (r.async) lastYield = performance.now();
-      else if (performance.now() - lastYield > 1) {
+      wt.woke = true;
+      if (performance.now() - wt.lastYield > 1) {
         // The wake word moved before we slept: the peer owns it and may bump it nonstop,
         // so this path too lets timers, messages and other sides in once a millisecond.
-        lastYield = performance.now();
-        await yieldTurn();
+        wt.lastYield = performance.now();
+        setImmediate(wt.resume);
+        return;
       }
     }
     this.#armed.delete(side);
+  }
+
+  /** A side's waitAsync settled (the peer, or stop()): its loop runs on. */
+  #woke(wt: SideWaiter): void {
+    const side = wt.side;
+    if (this.#mode === "adaptive") this.#asleep.delete(side);
+    Atomics.store(side.w, side.base + SIDE_SLEEPING, 0);
+    this.wakeups++;
+    wt.woke = true;
+    wt.lastYield = performance.now();
+    this.#waitLoop(wt);
   }
 
   /**
@@ -548,11 +633,11 @@ export class EventLoop {
             const side = sides[i];
             if (ev.hasSelected(side) && !this.#paused(side)) this.#dispatch(side);
           }
-          if (this.#deferred.length > 0) this.#runDeferred();
+          if (this.#nDeferred > 0) this.#runDeferred();
         }
       } while (performance.now() < until && this.#running);
       await yieldTurn();
-      if (this.#deferred.length > 0) this.#runDeferred();
+      if (this.#nDeferred > 0) this.#runDeferred();
     }
   }
 }

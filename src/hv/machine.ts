@@ -38,7 +38,8 @@ import { createActiveTable } from "./grant-ops.js";
 import { createGrantTable, GRANTS_PER_FRAME } from "./grant-table.js";
 import { LOOP_MODES, type LoopMode } from "./loop.js";
 import { createMemory } from "./memory.js";
-import { createProbe, readProbe, type ThreadSample } from "./thread-probe.js";
+import { startWorkerWithNursery } from "./nursery.js";
+import { createProbe, readProbe, requestProbe, type ThreadSample } from "./thread-probe.js";
 import type { DomainInit, ForeignInit, FromDomain, HypercallOp, ToDomain } from "./worker-proto.js";
 import { MACHINE, parseFromDomain } from "./worker-proto.js";
 
@@ -81,6 +82,12 @@ export interface DomainStatus {
 export interface MachineOptions {
   /** Where the rate-limited notes about dropped worker messages go (default: stderr). */
   log?: LogSink;
+  /**
+   * Each domain thread's young-generation semi-space, MB, fixed from its start (nursery.ts):
+   * a benchmark's domains scavenge no garbage of the loop's sleeps within its windows. Costs
+   * up to twice that in memory per busy domain. Default: V8's (1 MB, grown as objects survive).
+   */
+  nurseryMb?: number;
 }
 
 interface DomainRec {
@@ -111,10 +118,12 @@ export class Machine extends EventEmitter {
   #nextDomid = 0;
   readonly #workerUrl = new URL("./domain-worker.js", import.meta.url);
   readonly #log: RateLog;
+  readonly #nurseryMb: number | undefined;
 
   constructor(opts: MachineOptions = {}) {
     super();
     this.#log = new RateLog(opts.log === undefined ? {} : { sink: opts.log });
+    this.#nurseryMb = opts.nurseryMb;
   }
 
   get domids(): number[] {
@@ -167,7 +176,11 @@ export class Machine extends EventEmitter {
       nice: spec.nice ?? null,
       probe,
     };
-    const worker = new Worker(this.#workerUrl, { workerData: init, name: `dom${domid}:${spec.name}` });
+    const wopts = { workerData: init, name: `dom${domid}:${spec.name}` };
+    const worker =
+      this.#nurseryMb === undefined
+        ? new Worker(this.#workerUrl, wopts)
+        : startWorkerWithNursery(this.#workerUrl, wopts, this.#nurseryMb);
     const rec: DomainRec = {
       domid,
       name: spec.name,
@@ -296,6 +309,19 @@ export class Machine extends EventEmitter {
   threadSample(domid: number): ThreadSample | undefined {
     const d = this.#doms.get(domid);
     return d === undefined ? undefined : readProbe(d.probe);
+  }
+
+  /**
+   * As threadSample, with the allocation figure the domain's thread writes when asked
+   * (allocBytes: NaN if it did not answer within `timeoutMs`, e.g. a thread long asleep in
+   * Atomics.wait); costs that thread one event-loop turn.
+   */
+  async threadSampleNow(domid: number, timeoutMs?: number): Promise<ThreadSample | undefined> {
+    const d = this.#doms.get(domid);
+    if (d === undefined) return undefined;
+    const fresh = await requestProbe(d.probe, timeoutMs);
+    const s = readProbe(d.probe);
+    return fresh ? s : { ...s, allocBytes: Number.NaN };
   }
 
   /** Live (unbound or interdomain) event-channel ports of a domain. */

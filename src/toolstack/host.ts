@@ -115,6 +115,8 @@ export interface HostOptions {
   readonly statusMs?: number;
   /** Every domain's event loop mode; default "notify" (sleep when idle). */
   readonly loopMode?: LoopMode;
+  /** Each domain thread's young-generation semi-space, MB (MachineOptions.nurseryMb). */
+  readonly nurseryMb?: number;
   /** The guests' event loop mode, if not `loopMode` (e.g. "block": src/hv/loop.ts). */
   readonly guestLoopMode?: LoopMode;
   /**
@@ -270,7 +272,10 @@ export class Host {
    */
   static async boot(config: HostConfig, opts: HostOptions): Promise<Host> {
     const log = opts.log ?? (() => {});
-    const machine = new Machine({ log });
+    const machine = new Machine({
+      log,
+      ...(opts.nurseryMb === undefined ? {} : { nurseryMb: opts.nurseryMb }),
+    });
     const host = new Host(machine, opts.socketPath, log);
     host.#opts = opts;
     host.#config = config;

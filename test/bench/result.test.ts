@@ -35,6 +35,8 @@ test("per-thread figures: one column per thread some row has, blank where a row 
       gbps: 0.5,
       cpuNsPerFrame: { tx: 312.4, dom0: 780, rx: 12.34 },
       minorGcsPer1e7Frames: { tx: 0, dom0: 0, rx: 0 },
+      // --json only: no column.
+      allocBytesPerFrame: { tx: 1.5, dom0: 2, rx: 1 },
     },
     { name: "vale", frameBytes: 64, batch: 32, mpps: 7, gbps: 3.5, cpuNsPerFrame: { thread: 140 } },
   ]).split("\n");

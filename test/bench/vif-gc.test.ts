@@ -1,10 +1,18 @@
 /**
  * Zero minor GCs on every vif path (issue 19): a path that allocates per frame, or per
- * batch or wake-up at these rates, makes young garbage that V8 scavenges every megabyte or
- * so, a pause in the thread and a cost the CPU-per-frame figures hide. Each path runs
- * 64 B frames guest1 -> guest2 for a window after the JIT's warm-up (some 10^5 to 10^6
- * frames on a loaded 2-core machine), and each domain thread must have run no scavenge in
- * it (counted inside the thread: src/hv/thread-probe.ts).
+ * batch or wake-up at these rates, makes young garbage that V8 scavenges, a pause in the
+ * thread and a cost the CPU-per-frame figures hide. Each path runs 64 B frames guest1 ->
+ * guest2 for a window after the JIT's warm-up (some 10^5 to 10^6 frames on a loaded 2-core
+ * machine), and each domain thread must have run no scavenge in it (counted inside the
+ * thread: src/hv/thread-probe.ts).
+ *
+ * What is left is garbage Node's primitives force per turn of a domain's loop, not per
+ * frame: an Atomics.waitAsync result and promise per sleep (about 260 B), an Immediate per
+ * deferred run or yield (about 310 B), 1-2.5 B per frame in all (15-25 MB per 10^7 frames).
+ * bench vif's domains get a 64 MB semi-space (VIF_NURSERY_MB, src/hv/nursery.ts) that holds
+ * it; so that the nursery cannot hide a per-frame allocation, each thread's young-generation
+ * bytes per frame are asserted too, below a bound that one 16-byte object per frame exceeds
+ * (tried: a boxed number per sent frame made the sender's 1.8 B/frame 18.5).
  *
  * A thread known to allocate in a file another change owns is a `todo` naming the culprit
  * (file:line, found with the sampling heap profiler, objects collected by minor GCs
@@ -22,22 +30,17 @@ import { measureVif, type VifRate } from "../../bench/vif.js";
 const WARM_MS = 200;
 const WINDOW_MS = 2500;
 
+/**
+ * Young-generation bytes per frame a thread may allocate: what the loop's turns cost (0.7-2.6
+ * measured, more per frame when load lowers the rate) with room, and below 16, so one boxed
+ * number or small object per frame fails it.
+ */
+const ALLOC_MAX_BYTES_PER_FRAME = 12;
+
 type Thread = "tx" | "dom0" | "rx";
 
-/** Where each thread still allocates today: one entry per path and thread, or none. */
-const LOOP_WAIT =
-  "src/hv/loop.ts #waitLoop: an Atomics.waitAsync result and its promise per sleep (and yieldTurn's promise once a millisecond under load)";
-const LOOP_DEFER =
-  "src/hv/loop.ts defer: a setImmediate (an Immediate and its async context) per TX budget, asked by src/netback/tx.ts run() when a budget runs out";
-const SENDER =
-  "not found yet: 10-13 per 10^7 frames remain after the zero-copy sender (its frame path allocates nothing: test/netfront/tx-lend.test.ts), so the suspects are the sender's wake-ups, src/hv/loop.ts #waitLoop and its onWritable turn";
-const DELIVER = "src/vale/switch.ts #deliverByRef and its callee src/netback/rx.ts #drop";
-const TODO: Readonly<Record<string, Partial<Record<Thread, string>>>> = {
-  "1q grant copies": { tx: SENDER, dom0: `${LOOP_DEFER}; ${LOOP_WAIT}; ${DELIVER}`, rx: LOOP_WAIT },
-  "1q staging grants": { tx: SENDER, dom0: `${LOOP_DEFER}; ${LOOP_WAIT}`, rx: LOOP_WAIT },
-  "1q passthrough": { tx: SENDER, dom0: `not profiled: 0-3 per 10^7; suspect ${LOOP_WAIT}`, rx: LOOP_WAIT },
-  "1q rx-mode=flip": { tx: SENDER, dom0: `${DELIVER}; ${LOOP_DEFER}; ${LOOP_WAIT}`, rx: LOOP_WAIT },
-};
+/** Where a thread still makes a scavenge in the window: one entry per path and thread, or none. */
+const TODO: Readonly<Record<string, Partial<Record<Thread, string>>>> = {};
 
 /** The vif paths, one line each (64 B, one queue). */
 const PATHS: readonly [string, () => Promise<VifRate>][] = [
@@ -55,9 +58,19 @@ for (const [path, run] of PATHS) {
     if (process.platform !== "linux") return t.skip("the thread probe's CPU figures are Linux's");
     const r = await run();
     assert.ok(r.frames > 10_000, `only ${r.frames} frames in the window: nothing measured`);
+    const per = (who: Thread) =>
+      `${(r.threads[who].allocBytes / r.frames).toFixed(3)} B/frame (${r.threads[who].allocBytes} B), ${r.threads[who].minorGcs} minor GCs`;
+    t.diagnostic(`${r.frames} frames; tx ${per("tx")}; dom0 ${per("dom0")}; rx ${per("rx")}`);
     for (const who of ["tx", "dom0", "rx"] as const) {
       const s = r.threads[who];
-      await t.test(who, { todo: TODO[path]?.[who] }, () => {
+      await t.test(`${who}: young bytes per frame`, () => {
+        assert.ok(Number.isFinite(s.allocBytes), `${who}: no allocation figure (the probe did not answer)`);
+        assert.ok(
+          s.allocBytes / r.frames < ALLOC_MAX_BYTES_PER_FRAME,
+          `${who}: ${(s.allocBytes / r.frames).toFixed(2)} B/frame allocated (${s.allocBytes} B in ${r.frames} frames): something allocates per frame`,
+        );
+      });
+      await t.test(`${who}: minor GCs`, { todo: TODO[path]?.[who] }, () => {
         assert.ok(Number.isFinite(s.minorGcs), `${who}: no GC count (the probe did not start)`);
         assert.equal(
           s.minorGcs,

@@ -18,6 +18,9 @@ test("bench vif: guest1's frames reach guest2 through netfront, netback and VALE
   const row = vifRow("x", 64, [r]);
   assert.equal(row.mpps, r.mpps);
   assert.ok(row.cpuNsPerFrame?.dom0 === r.threads.dom0.cpuNs / r.frames, JSON.stringify(row));
+  // Each thread answered the probe at both ends of the window: its young bytes per frame.
+  for (const who of ["tx", "dom0", "rx"] as const)
+    assert.ok(row.allocBytesPerFrame?.[who] === r.threads[who].allocBytes / r.frames, JSON.stringify(row));
 });
 
 test("bench vif: the staging-grants: false host moves frames too (short run)", async () => {

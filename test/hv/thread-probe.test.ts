@@ -6,6 +6,7 @@ import {
   ownThreadCpuNs,
   ownThreadId,
   readProbe,
+  requestProbe,
   sampleDelta,
   startThreadProbe,
 } from "../../src/hv/thread-probe.js";
@@ -46,5 +47,45 @@ test("thread probe: this thread's own CPU time grows as it works, a probe withou
   startThreadProbe(p);
   const a = readProbe(p);
   assert.ok(a.cpuNs > 0);
-  assert.deepEqual(sampleDelta(a, a), { cpuNs: 0, minorGcs: 0, majorGcs: 0 });
+  assert.ok(Number.isNaN(a.allocBytes), "never asked: no allocation figure");
+  assert.deepEqual(sampleDelta(a, a), { cpuNs: 0, minorGcs: 0, majorGcs: 0, allocBytes: Number.NaN });
+});
+
+/** Garbage of a known size: a holey array of 126 slots is a 32-byte JSArray and a 1024-byte FixedArray. */
+const sink: unknown[] = [null];
+function garbage(n: number): void {
+  for (let i = 0; i < n; i++) sink[0] = new Array(126);
+}
+const ARRAY_BYTES = 32 + 16 + 126 * 8;
+
+test("thread probe: the bytes a thread allocates, counted exactly across scavenges", async () => {
+  const p = createProbe();
+  startThreadProbe(p);
+  assert.equal(await requestProbe(p), true);
+  for (const n of [0, 1_000, 50_000]) {
+    const a = readProbe(p);
+    garbage(n);
+    assert.equal(await requestProbe(p), true);
+    const b = readProbe(p);
+    const bytes = b.allocBytes - a.allocBytes;
+    // The probe's own answer allocates a few kB (heap statistics, a waitAsync promise).
+    assert.ok(
+      bytes >= n * ARRAY_BYTES,
+      `${n} arrays: ${bytes} bytes counted, at least ${n * ARRAY_BYTES} made`,
+    );
+    assert.ok(bytes < n * ARRAY_BYTES * 1.05 + 64_000, `${n} arrays: ${bytes} bytes counted`);
+  }
+});
+
+test("thread probe: a domain thread answers a sample request with its allocation figure", async () => {
+  const m = new Machine();
+  try {
+    const d = await m.createDomain({ name: "dom0", pages: 16, program: churn, args: { ms: 100 } });
+    const s = (await m.threadSampleNow(d))!;
+    // churn.ts made 64-slot arrays for 100 ms: megabytes, whatever the machine's load.
+    assert.ok(s.allocBytes > 100_000, `allocBytes ${s.allocBytes}`);
+    assert.equal(await m.threadSampleNow(99), undefined);
+  } finally {
+    await m.shutdown();
+  }
 });
