@@ -27,6 +27,7 @@ import {
   PT_CSB_RX,
   PT_CSB_TX,
   PT_DIR_MAX,
+  ptDirPages,
   ptLayout,
 } from "../netmap/pt-layout.js";
 import { SwitchSeat } from "../vale/seat.js";
@@ -155,24 +156,37 @@ export class PtBackVif implements BackVif, ValeAttachment {
       throw new RangeError(`${this.name}: passthrough: ${why}`);
     };
     const lay = ptLayout(keys.slots);
-    if (keys.pages !== lay.pages || lay.pages > PT_DIR_MAX) fail(`${keys.pages} pages`);
-    const dh = gnt.map(fe, keys.dirRef, true);
-    if (dh < 0) fail(`mapping the page directory gref ${keys.dirRef}: status ${dh}`);
-    const dirOff = gnt.mappedOff(dh);
-    const gmem = gnt.mappedMem(dh);
-    // The refs are read once into a private list before any is used.
+    const nDir = ptDirPages(lay.pages);
+    if (keys.pages !== lay.pages || keys.dirRefs.length !== nDir)
+      fail(`${keys.pages} pages and ${keys.dirRefs.length} directory refs for ${keys.slots} slots`);
+    // Every page is counted against the guest's mapping bound: refuse up front an area the
+    // bound cannot hold (with the directory page mapped while it is read), with the reason.
+    const held = gnt.mappingsOf(fe);
+    if (held.maps + lay.pages + 1 > held.limit)
+      fail(`${lay.pages} pages exceed the guest's mapping bound (${held.maps} of ${held.limit} held)`);
+    // The refs are read once into a private list before any is used; each directory page
+    // is mapped only while it is read.
     const refs = new Uint32Array(lay.pages);
-    for (let i = 0; i < lay.pages; i++) refs[i] = gmem.u32[(dirOff >>> 2) + i];
-    gnt.unmap(dh);
+    for (let d = 0; d < nDir; d++) {
+      const ref = keys.dirRefs[d]!;
+      const dh = gnt.map(fe, ref, true);
+      if (dh < 0) fail(`mapping directory page ${d} gref ${ref}: status ${dh}`);
+      const at = gnt.mappedOff(dh) >>> 2;
+      const u32 = gnt.mappedMem(dh).u32;
+      const end = Math.min(lay.pages, (d + 1) * PT_DIR_MAX);
+      for (let i = d * PT_DIR_MAX; i < end; i++) refs[i] = u32[at + i - d * PT_DIR_MAX]!;
+      gnt.unmap(dh);
+    }
     let base = -1;
     for (let i = 0; i < lay.pages; i++) {
-      const h = gnt.map(fe, refs[i], false);
+      const h = gnt.map(fe, refs[i]!, false);
       if (h < 0) fail(`mapping page ${i} gref ${refs[i]}: status ${h}`);
       handles.push(h);
       const off = gnt.mappedOff(h);
       if (i === 0) base = off;
       else if (off !== base + i * PAGE_SIZE) fail(`page ${i} is not contiguous with page 0`);
     }
+    const gmem = gnt.mappedMem(handles[0]!);
     if (base < 0 || base + lay.pages * PAGE_SIZE > gmem.byteLength) fail("area outside guest memory");
     const csbMem = memRange(gmem.buffer, base, PAGE_SIZE);
     const region = new NetmapRegion(
