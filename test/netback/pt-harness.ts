@@ -16,7 +16,7 @@ import type { BackQueue, BackQueueRings } from "../../src/netback/vif-api.js";
 import type { VifDomain } from "../../src/netback/vif-domain.js";
 import type { FrontQueue, FrontQueueRings } from "../../src/netfront/device-api.js";
 import { PtFrontDevice } from "../../src/netfront/pt-device.js";
-import { ptDirKey, ptDirPages } from "../../src/netmap/pt-layout.js";
+import { PT_DEFAULT_SLOTS, ptAreaPages, ptDirKey, ptDirPages } from "../../src/netmap/pt-layout.js";
 import type { BackRing } from "../../src/ring/back.js";
 import type { FrontRing } from "../../src/ring/front.js";
 import { ValeSwitch } from "../../src/vale/switch.js";
@@ -105,14 +105,16 @@ export class PtWorld {
   /**
    * A passthrough guest, connected and on the switch, as the xenbus halves would leave it:
    * `slots` per ring (the device's default), `memPages` of memory, `grantFrames` of grant
-   * table (whose entries bound Domain-0's mappings of its grants).
+   * table (whose entries bound Domain-0's mappings of its grants); by default room for the
+   * area and entries for Domain-0 to map it twice (tryAttach's second vif).
    */
   addGuest(opts: { slots?: number; memPages?: number; grantFrames?: number } = {}): PtGuest {
     const domid = this.guests.length + 1;
-    const pages = opts.memPages ?? 1024;
+    const area = ptAreaPages(opts.slots ?? PT_DEFAULT_SLOTS);
+    const pages = opts.memPages ?? area + 64;
     const sab = createMemory(domid, pages);
     const mem = memOf(sab);
-    const tab = createGrantTable(opts.grantFrames ?? 4);
+    const tab = createGrantTable(opts.grantFrames ?? Math.ceil((2 * area + 16) / 512));
     const grants = new GrantTable(domid, memOf(tab));
     this.gnt.addDomain(grantingDomain(domid, sab, memOf(tab), createActiveTable(grants.nEntries), mem));
     const side: Side = { handlers: new Map(), deferred: [] };
