@@ -42,6 +42,42 @@ const PASS_BUDGET = 8;
 /** The RX ring is synced (released slots taken back) when fewer than this many are free. */
 const RX_LOW_WATER = 64;
 
+/**
+ * Passthrough services forwarding now in this thread, and the receivers whose kick waits for
+ * the outermost one to finish (#held; a vif kicked at once meanwhile, its ring filling, and
+ * held again may be listed twice: its flush sends once). VALE kicks receivers every
+ * NM_BDG_BATCH_MAX frames and at the end of a forward; a receiver that drains faster than
+ * Domain-0 forwards sleeps between the two and is woken twice per batch. Held to the end
+ * of the batch (or until a quarter of its ring is left), it is woken once.
+ */
+let forwarding = 0;
+/** Never shrunk, so holding a kick allocates nothing once the list has grown to its need. */
+const heldKicks: (PtBackVif | null)[] = [];
+let nHeld = 0;
+
+/** VALE's forward of a passthrough TX batch, with receivers' kicks held to its end. */
+function forwardHolding(
+  sw: ValeSwitch,
+  port: number,
+  k: KRing,
+  from: number,
+  to: number,
+  region: NetmapRegion,
+): void {
+  forwarding++;
+  try {
+    sw.forward(port, k, from, to, region);
+  } finally {
+    forwarding--;
+  }
+  if (forwarding !== 0) return;
+  for (let i = 0; i < nHeld; i++) {
+    heldKicks[i]!.flushHeldKick();
+    heldKicks[i] = null; // a closed vif is not kept alive by the list
+  }
+  nHeld = 0;
+}
+
 /** A region for a port with nothing connected: never read (its krings are null). */
 let idleRegion: NetmapRegion | null = null;
 let nextRegionId = 3 << 20;
@@ -70,6 +106,8 @@ export class PtBackVif implements BackVif, ValeAttachment {
   #disabled = false;
   #closed = false;
   #deferred = false;
+  /** A kick to this guest's RX waits for the end of another vif's batch (heldKicks). */
+  #held = false;
   /** The reason the vif was disabled, until the next connection. */
   error: string | undefined;
   readonly #serviceFn = (): boolean => {
@@ -274,7 +312,7 @@ export class PtBackVif implements BackVif, ValeAttachment {
       armed = false;
       work = true;
       const sw = this.#seat.sw;
-      if (sw !== null) sw.forward(this.#seat.index, k, k.hwcur, head, c.region);
+      if (sw !== null) forwardHolding(sw, this.#seat.index, k, k.hwcur, head, c.region);
       // On no switch the slots are dropped, and counted as the switch counts a bad one.
       else this.counters.add("txErrors", (head - k.hwcur + k.numSlots) % k.numSlots);
       k.hwcur = head;
@@ -330,7 +368,29 @@ export class PtBackVif implements BackVif, ValeAttachment {
   rxIrq(): void {
     const c = this.#conn;
     if (c === null || this.#disabled) return;
-    c.rx.syncFinalize();
+    const k = c.rx;
+    k.syncFinalize();
+    if (Atomics.load(c.csb, PT_CSB_RX + CSB_GUEST_NEED_KICK) === 0) return;
+    const n = k.numSlots;
+    // Inside a passthrough batch, with more than a quarter of the ring free: wait for its end.
+    if (forwarding > 0 && (k.hwcur - k.hwtail - 1 + n) % n > n >>> 2) {
+      if (!this.#held) {
+        this.#held = true;
+        heldKicks[nHeld++] = this;
+      }
+      return;
+    }
+    // This kick answers a held one too: the batch's end does not send it again.
+    this.#held = false;
+    this.#kick(c, PT_CSB_RX);
+  }
+
+  /** The end of the batch a kick was held for: sent if the guest still asks. */
+  flushHeldKick(): void {
+    if (!this.#held) return;
+    this.#held = false;
+    const c = this.#conn;
+    if (c === null || this.#disabled) return;
     if (Atomics.load(c.csb, PT_CSB_RX + CSB_GUEST_NEED_KICK) !== 0) this.#kick(c, PT_CSB_RX);
   }
 

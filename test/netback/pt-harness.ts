@@ -70,6 +70,8 @@ export class PtWorld {
   readonly gnt: GrantOps;
   readonly dom0: VifDomain;
   readonly guests: PtGuest[] = [];
+  /** Called as Domain-0 sends an event (to port = the guest's domid), before it is delivered. */
+  onDom0Send: ((port: number) => void) | undefined;
   readonly #dom0Side: Side = { handlers: new Map(), deferred: [] };
   readonly #sides = new Map<number, Side>();
   /** Events sent and not yet delivered: [to domid, port]. */
@@ -90,6 +92,7 @@ export class PtWorld {
         // Each guest's channel uses its domid as the port number at both ends.
         send: (port: number) => {
           this.#events.push([domid === 0 ? port : 0, port]);
+          if (domid === 0) this.onDom0Send?.(port);
           return 0;
         },
       },
