@@ -66,7 +66,7 @@ export default async function main(dom: Domain, args: GuestArgs): Promise<void> 
     const cfg = spec.vif;
     const driver = await NetfrontDriver.probe(dom, xs, cfg.devid, {
       makeDevice: (info) => {
-        const dev = makeFrontDevice(dom, info, cfg.passthrough === true);
+        const dev = makeFrontDevice(dom, info, cfg.passthrough === true, cfg.passthroughSlots);
         if (x.role === "ping" || x.role === "pong") {
           const s = new NetStack(dev, { ip: cfg.ip!.value, prefixLen: cfg.ip!.prefix, timers: dom.timers });
           stack = s;

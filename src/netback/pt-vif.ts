@@ -27,6 +27,7 @@ import {
   PT_CSB_RX,
   PT_CSB_TX,
   PT_DIR_MAX,
+  ptDirPages,
   ptLayout,
 } from "../netmap/pt-layout.js";
 import { SwitchSeat } from "../vale/seat.js";
@@ -40,6 +41,42 @@ import type { VifDomain } from "./vif-domain.js";
 const PASS_BUDGET = 8;
 /** The RX ring is synced (released slots taken back) when fewer than this many are free. */
 const RX_LOW_WATER = 64;
+
+/**
+ * Passthrough services forwarding now in this thread, and the receivers whose kick waits for
+ * the outermost one to finish (#held; a vif kicked at once meanwhile, its ring filling, and
+ * held again may be listed twice: its flush sends once). VALE kicks receivers every
+ * NM_BDG_BATCH_MAX frames and at the end of a forward; a receiver that drains faster than
+ * Domain-0 forwards sleeps between the two and is woken twice per batch. Held to the end
+ * of the batch (or until a quarter of its ring is left), it is woken once.
+ */
+let forwarding = 0;
+/** Never shrunk, so holding a kick allocates nothing once the list has grown to its need. */
+const heldKicks: (PtBackVif | null)[] = [];
+let nHeld = 0;
+
+/** VALE's forward of a passthrough TX batch, with receivers' kicks held to its end. */
+function forwardHolding(
+  sw: ValeSwitch,
+  port: number,
+  k: KRing,
+  from: number,
+  to: number,
+  region: NetmapRegion,
+): void {
+  forwarding++;
+  try {
+    sw.forward(port, k, from, to, region);
+  } finally {
+    forwarding--;
+  }
+  if (forwarding !== 0) return;
+  for (let i = 0; i < nHeld; i++) {
+    heldKicks[i]!.flushHeldKick();
+    heldKicks[i] = null; // a closed vif is not kept alive by the list
+  }
+  nHeld = 0;
+}
 
 /** A region for a port with nothing connected: never read (its krings are null). */
 let idleRegion: NetmapRegion | null = null;
@@ -69,6 +106,8 @@ export class PtBackVif implements BackVif, ValeAttachment {
   #disabled = false;
   #closed = false;
   #deferred = false;
+  /** A kick to this guest's RX waits for the end of another vif's batch (heldKicks). */
+  #held = false;
   /** The reason the vif was disabled, until the next connection. */
   error: string | undefined;
   readonly #serviceFn = (): boolean => {
@@ -155,24 +194,37 @@ export class PtBackVif implements BackVif, ValeAttachment {
       throw new RangeError(`${this.name}: passthrough: ${why}`);
     };
     const lay = ptLayout(keys.slots);
-    if (keys.pages !== lay.pages || lay.pages > PT_DIR_MAX) fail(`${keys.pages} pages`);
-    const dh = gnt.map(fe, keys.dirRef, true);
-    if (dh < 0) fail(`mapping the page directory gref ${keys.dirRef}: status ${dh}`);
-    const dirOff = gnt.mappedOff(dh);
-    const gmem = gnt.mappedMem(dh);
-    // The refs are read once into a private list before any is used.
+    const nDir = ptDirPages(lay.pages);
+    if (keys.pages !== lay.pages || keys.dirRefs.length !== nDir)
+      fail(`${keys.pages} pages and ${keys.dirRefs.length} directory refs for ${keys.slots} slots`);
+    // Every page is counted against the guest's mapping bound: refuse up front an area the
+    // bound cannot hold (with the directory page mapped while it is read), with the reason.
+    const held = gnt.mappingsOf(fe);
+    if (held.maps + lay.pages + 1 > held.limit)
+      fail(`${lay.pages} pages exceed the guest's mapping bound (${held.maps} of ${held.limit} held)`);
+    // The refs are read once into a private list before any is used; each directory page
+    // is mapped only while it is read.
     const refs = new Uint32Array(lay.pages);
-    for (let i = 0; i < lay.pages; i++) refs[i] = gmem.u32[(dirOff >>> 2) + i];
-    gnt.unmap(dh);
+    for (let d = 0; d < nDir; d++) {
+      const ref = keys.dirRefs[d]!;
+      const dh = gnt.map(fe, ref, true);
+      if (dh < 0) fail(`mapping directory page ${d} gref ${ref}: status ${dh}`);
+      const at = gnt.mappedOff(dh) >>> 2;
+      const u32 = gnt.mappedMem(dh).u32;
+      const end = Math.min(lay.pages, (d + 1) * PT_DIR_MAX);
+      for (let i = d * PT_DIR_MAX; i < end; i++) refs[i] = u32[at + i - d * PT_DIR_MAX]!;
+      gnt.unmap(dh);
+    }
     let base = -1;
     for (let i = 0; i < lay.pages; i++) {
-      const h = gnt.map(fe, refs[i], false);
+      const h = gnt.map(fe, refs[i]!, false);
       if (h < 0) fail(`mapping page ${i} gref ${refs[i]}: status ${h}`);
       handles.push(h);
       const off = gnt.mappedOff(h);
       if (i === 0) base = off;
       else if (off !== base + i * PAGE_SIZE) fail(`page ${i} is not contiguous with page 0`);
     }
+    const gmem = gnt.mappedMem(handles[0]!);
     if (base < 0 || base + lay.pages * PAGE_SIZE > gmem.byteLength) fail("area outside guest memory");
     const csbMem = memRange(gmem.buffer, base, PAGE_SIZE);
     const region = new NetmapRegion(
@@ -260,7 +312,7 @@ export class PtBackVif implements BackVif, ValeAttachment {
       armed = false;
       work = true;
       const sw = this.#seat.sw;
-      if (sw !== null) sw.forward(this.#seat.index, k, k.hwcur, head, c.region);
+      if (sw !== null) forwardHolding(sw, this.#seat.index, k, k.hwcur, head, c.region);
       // On no switch the slots are dropped, and counted as the switch counts a bad one.
       else this.counters.add("txErrors", (head - k.hwcur + k.numSlots) % k.numSlots);
       k.hwcur = head;
@@ -316,7 +368,29 @@ export class PtBackVif implements BackVif, ValeAttachment {
   rxIrq(): void {
     const c = this.#conn;
     if (c === null || this.#disabled) return;
-    c.rx.syncFinalize();
+    const k = c.rx;
+    k.syncFinalize();
+    if (Atomics.load(c.csb, PT_CSB_RX + CSB_GUEST_NEED_KICK) === 0) return;
+    const n = k.numSlots;
+    // Inside a passthrough batch, with more than a quarter of the ring free: wait for its end.
+    if (forwarding > 0 && (k.hwcur - k.hwtail - 1 + n) % n > n >>> 2) {
+      if (!this.#held) {
+        this.#held = true;
+        heldKicks[nHeld++] = this;
+      }
+      return;
+    }
+    // This kick answers a held one too: the batch's end does not send it again.
+    this.#held = false;
+    this.#kick(c, PT_CSB_RX);
+  }
+
+  /** The end of the batch a kick was held for: sent if the guest still asks. */
+  flushHeldKick(): void {
+    if (!this.#held) return;
+    this.#held = false;
+    const c = this.#conn;
+    if (c === null || this.#disabled) return;
     if (Atomics.load(c.csb, PT_CSB_RX + CSB_GUEST_NEED_KICK) !== 0) this.#kick(c, PT_CSB_RX);
   }
 

@@ -23,13 +23,17 @@ import { NetmapRegion } from "../netmap/mem.js";
 import {
   CSB_GUEST_NEED_KICK,
   CSB_HOST_NEED_KICK,
-  KEY_PT_DIR_REF,
   KEY_PT_PAGES,
   KEY_PT_SLOTS,
   memRange,
   PT_CSB_RX,
   PT_CSB_TX,
   PT_DEFAULT_SLOTS,
+  PT_DIR_MAX,
+  PT_MAX_SLOTS,
+  PT_MIN_SLOTS,
+  ptDirKey,
+  ptDirPages,
   ptLayout,
   validPtSlots,
 } from "../netmap/pt-layout.js";
@@ -62,7 +66,7 @@ export const PT_FRONT_COUNTERS = [
 export type PtFrontCounter = (typeof PT_FRONT_COUNTERS)[number];
 
 export interface PtFrontDeviceOptions {
-  /** Slots per ring: a power of two from 64 to 512; default 512. */
+  /** Slots per ring: a power of two from PT_MIN_SLOTS to PT_MAX_SLOTS; default PT_DEFAULT_SLOTS. */
   readonly slots?: number;
   readonly log?: (line: string) => void;
 }
@@ -78,8 +82,9 @@ interface Area {
   readonly firstPage: number;
   readonly pages: number;
   readonly refs: number[];
-  readonly dirPage: number;
-  readonly dirRef: number;
+  /** The directory's pages (any free pages: Domain-0 maps each alone) and their grants. */
+  readonly dirPages: number[];
+  readonly dirRefs: number[];
   readonly txPort: number;
   readonly rxPort: number;
   readonly fatal: FrontFatal;
@@ -136,7 +141,7 @@ export class PtFrontDevice implements FrontDevice, NetDevice {
     if (!validPtSlots(this.#slots))
       throw new PvnetError(
         "EINVAL",
-        `Cannot create passthrough device: slots ${this.#slots} (a power of two from 64 to 512)`,
+        `Cannot create passthrough device: slots ${this.#slots} (a power of two from ${PT_MIN_SLOTS} to ${PT_MAX_SLOTS})`,
       );
     if (info.mtu + ETH_HLEN > ptLayout(this.#slots).spec.bufSize!)
       throw new PvnetError("EINVAL", `Cannot create passthrough device: mtu ${info.mtu} exceeds a buffer`);
@@ -160,7 +165,7 @@ export class PtFrontDevice implements FrontDevice, NetDevice {
     const a = this.#area;
     if (a === null) return [];
     return [
-      [KEY_PT_DIR_REF, String(a.dirRef)],
+      ...a.dirRefs.map((r, i): [string, string] => [ptDirKey(i), String(r)]),
       [KEY_PT_PAGES, String(a.pages)],
       [KEY_PT_SLOTS, String(this.#slots)],
     ];
@@ -196,20 +201,26 @@ export class PtFrontDevice implements FrontDevice, NetDevice {
     const first = dom.pages.allocRun(lay.pages);
     if (first < 0)
       throw new PvnetError("ENOMEM", `no run of ${lay.pages} free pages for the passthrough area`);
-    const dirPage = dom.pages.alloc();
     const mem = dom.memory.mem;
     const refs: number[] = [];
+    const dirPages: number[] = [];
+    const dirRefs: number[] = [];
     const undo = (): void => {
       for (const r of refs) dom.grants.endAccess(r);
+      for (const r of dirRefs) dom.grants.endAccess(r);
       for (let p = first; p < first + lay.pages; p++) dom.pages.free(p);
-      if (dirPage >= 0) dom.pages.free(dirPage);
+      for (const p of dirPages) dom.pages.free(p);
     };
-    if (dirPage < 0) {
-      undo();
-      throw new PvnetError("ENOMEM", "no page for the passthrough page directory");
+    for (let d = ptDirPages(lay.pages); d > 0; d--) {
+      const p = dom.pages.alloc();
+      if (p < 0) {
+        undo();
+        throw new PvnetError("ENOMEM", "no page for the passthrough page directory");
+      }
+      dirPages.push(p);
+      mem.u8.fill(0, p * PAGE_SIZE, (p + 1) * PAGE_SIZE);
     }
     mem.u8.fill(0, first * PAGE_SIZE, (first + lay.pages) * PAGE_SIZE);
-    mem.u8.fill(0, dirPage * PAGE_SIZE, (dirPage + 1) * PAGE_SIZE);
     const region = new NetmapRegion(
       nextRegionId++,
       lay.spec,
@@ -245,12 +256,15 @@ export class PtFrontDevice implements FrontDevice, NetDevice {
         throw new PvnetError("ENOSPC", "grant table full");
       }
       refs.push(r);
-      mem.u32[((dirPage * PAGE_SIZE) >>> 2) + p] = r;
+      mem.u32[((dirPages[(p / PT_DIR_MAX) | 0]! * PAGE_SIZE) >>> 2) + (p % PT_DIR_MAX)] = r;
     }
-    const dirRef = dom.grants.grantAccess(rings.backDomid, dirPage, true);
-    if (dirRef < 0) {
-      undo();
-      throw new PvnetError("ENOSPC", "grant table full");
+    for (const p of dirPages) {
+      const r = dom.grants.grantAccess(rings.backDomid, p, true);
+      if (r < 0) {
+        undo();
+        throw new PvnetError("ENOSPC", "grant table full");
+      }
+      dirRefs.push(r);
     }
     return {
       region,
@@ -262,8 +276,8 @@ export class PtFrontDevice implements FrontDevice, NetDevice {
       firstPage: first,
       pages: lay.pages,
       refs,
-      dirPage,
-      dirRef,
+      dirPages,
+      dirRefs,
       txPort: rings.txPort,
       rxPort: rings.rxPort,
       fatal,
@@ -280,7 +294,7 @@ export class PtFrontDevice implements FrontDevice, NetDevice {
     if (a.rxPort !== a.txPort) ev.off(a.rxPort);
     const deferred = DeferredGrants.of(this.#dom);
     const before = deferred.pending;
-    deferred.end(a.dirRef, a.dirPage);
+    for (let i = 0; i < a.dirRefs.length; i++) deferred.end(a.dirRefs[i]!, a.dirPages[i]!);
     for (let i = 0; i < a.refs.length; i++) deferred.end(a.refs[i]!, a.firstPage + i);
     return deferred.pending - before;
   }

@@ -157,7 +157,7 @@ const MAX_QUEUES = 8;
 const MAC_RE = /^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$/;
 /** Keys a connection writes: removed first, so a reconnect with fewer queues leaves none behind. */
 const OUR_KEYS_RE =
-  /^(tx-ring-ref\d*|rx-ring-ref\d*|event-channel(-tx|-rx|-ctrl)?|ctrl-ring-ref|queue-\d+|ring-page-order|multi-queue-num-queues|netmap-passthrough-[a-z]+)$/;
+  /^(tx-ring-ref\d*|rx-ring-ref\d*|event-channel(-tx|-rx|-ctrl)?|ctrl-ring-ref|queue-\d+|ring-page-order|multi-queue-num-queues|netmap-passthrough-[a-z]+\d*)$/;
 
 interface QueueRes {
   readonly txPages: number[];

@@ -9,6 +9,7 @@
  */
 
 import { LOOP_MODES } from "../hv/loop.js";
+import { PT_DEFAULT_SLOTS, PT_SLOT_CHOICES } from "../netmap/pt-layout.js";
 import { VXLAN_DEFAULT_MTU, VXLAN_MAX_MTU, VXLAN_MIN_MTU } from "../uplink/vxlan/config.js";
 import { TAP_UPLINK_SCHEMA } from "./config-tap.js";
 
@@ -60,7 +61,7 @@ const vif = {
   type: "object",
   additionalProperties: false,
   expected:
-    "a mapping with mac, ip, bridge, queues, ring-page-order, trusted, staging-grants, features, script, rate, xdp-headroom, rx-mode, passthrough",
+    "a mapping with mac, ip, bridge, queues, ring-page-order, trusted, staging-grants, features, script, rate, xdp-headroom, rx-mode, passthrough, passthrough-slots",
   properties: {
     mac: { type: "string", pattern: MAC_PATTERN, expected: "a MAC address like 00:16:3e:00:01:00" },
     ip: {
@@ -102,6 +103,10 @@ const vif = {
       default: false,
       expected:
         "true or false (true: a netmap passthrough vif, pvnet's: the guest shares a VALE port's rings)",
+    },
+    "passthrough-slots": {
+      enum: PT_SLOT_CHOICES,
+      expected: `slots per ring of a passthrough vif: ${PT_SLOT_CHOICES.join(", ")} (default ${PT_DEFAULT_SLOTS})`,
     },
     "staging-grants": {
       type: "boolean",

@@ -6,6 +6,7 @@
 import { statSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import type { LoopMode } from "../hv/loop.js";
+import { PT_DEFAULT_SLOTS, ptAreaPages } from "../netmap/pt-layout.js";
 import { parseRemote, type VxlanUplinkConfig } from "../uplink/vxlan/config.js";
 import { fieldName as fmt, type KeyPath } from "./config-locate.js";
 import { parseRateConfig } from "./config-rate.js";
@@ -52,6 +53,7 @@ interface RawVif {
   trusted: boolean;
   "staging-grants": boolean;
   passthrough: boolean;
+  "passthrough-slots"?: number;
   features: RawFeatures;
   script?: string;
 }
@@ -150,6 +152,8 @@ export function checkRules(raw: RawHost): { issues: RuleIssue[]; config: HostCon
         "none: Domain-0 runs the backends of the guests' vifs, it has no frontends",
       );
 
+    // Pages the passthrough vifs' areas take so far: together they must fit the memory.
+    let ptPages = 0;
     const vifs: VifConfig[] = d.vifs.map((v, devid) => {
       const vat: KeyPath = [...at, "vifs", devid];
       const mac = (v.mac ?? derivedMac(domid, devid)).toLowerCase();
@@ -183,7 +187,19 @@ export function checkRules(raw: RawHost): { issues: RuleIssue[]; config: HostCon
         if (v.rate !== undefined) notWith("rate", JSON.stringify(v.rate));
         if (v["xdp-headroom"] !== 0) notWith("xdp-headroom", String(v["xdp-headroom"]));
         if (v["rx-mode"] === "flip") notWith("rx-mode", "flip");
-      }
+        ptPages += ptAreaPages(v["passthrough-slots"] ?? PT_DEFAULT_SLOTS);
+        if (ptPages > mib * PAGES_PER_MIB)
+          bad(
+            [...vat, v["passthrough-slots"] === undefined ? "passthrough" : "passthrough-slots"],
+            `${v["passthrough-slots"] ?? PT_DEFAULT_SLOTS} slots: the domain's passthrough areas need ${(ptPages / PAGES_PER_MIB).toFixed(1)} MiB of its ${mib} MiB`,
+            "fewer passthrough-slots, or more memory",
+          );
+      } else if (v["passthrough-slots"] !== undefined)
+        bad(
+          [...vat, "passthrough-slots"],
+          `${v["passthrough-slots"]} without passthrough: true`,
+          "passthrough: true, or no passthrough-slots",
+        );
 
       let ip: Ipv4Cidr | undefined;
       if (v.ip !== undefined) {
@@ -215,6 +231,9 @@ export function checkRules(raw: RawHost): { issues: RuleIssue[]; config: HostCon
         trusted: v.trusted,
         stagingGrants: v["staging-grants"],
         ...(v.passthrough ? { passthrough: true } : {}),
+        ...(v.passthrough && v["passthrough-slots"] !== undefined
+          ? { passthroughSlots: v["passthrough-slots"] }
+          : {}),
         features: {
           sg: f.sg,
           gsoTcpv4: f["gso-tcpv4"],

@@ -77,6 +77,8 @@ export interface VifConfig {
   readonly rxMode?: "copy" | "flip";
   /** A netmap passthrough vif (pvnet's: netback/pt-vif.ts, netfront/pt-device.ts); absent: false. */
   readonly passthrough?: boolean;
+  /** A passthrough vif's slots per ring (`passthrough-slots`); absent: the device's default. */
+  readonly passthroughSlots?: number;
 }
 
 export interface DomainConfig {

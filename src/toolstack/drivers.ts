@@ -41,9 +41,18 @@ export function makeBackVif(dom: Domain, info: BackVifInfo, passthrough = false)
   return passthrough ? new PtBackVif(dom, info) : new NetbackVif(dom, info);
 }
 
-/** Makes the frontend device once netfront has read `mac` and `mtu`; `passthrough` as for makeBackVif. */
-export function makeFrontDevice(dom: Domain, info: FrontDeviceInfo, passthrough = false): HostFrontDevice {
-  return passthrough ? new PtFrontDevice(dom, info) : new NetfrontDevice(dom, info);
+/**
+ * Makes the frontend device once netfront has read `mac` and `mtu`; `passthrough` as for
+ * makeBackVif, with `ptSlots` slots per ring (undefined: the device's default).
+ */
+export function makeFrontDevice(
+  dom: Domain,
+  info: FrontDeviceInfo,
+  passthrough = false,
+  ptSlots?: number,
+): HostFrontDevice {
+  if (!passthrough) return new NetfrontDevice(dom, info);
+  return new PtFrontDevice(dom, info, ptSlots === undefined ? {} : { slots: ptSlots });
 }
 
 /** What netfront is asked for by a vif's config: queues, ring order, channels, features. */

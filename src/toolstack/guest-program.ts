@@ -52,7 +52,7 @@ export default async function main(dom: Domain, args: GuestArgs): Promise<void> 
     try {
       v.driver = await NetfrontDriver.probe(dom, xs, cfg.devid, {
         makeDevice: (info) => {
-          const dev = makeFrontDevice(dom, info, cfg.passthrough === true);
+          const dev = makeFrontDevice(dom, info, cfg.passthrough === true, cfg.passthroughSlots);
           v.device = dev;
           if (cfg.ip !== undefined) {
             const stack = new NetStack(dev, {

@@ -10,11 +10,13 @@ import { createActiveTable, GrantOps, grantingDomain } from "../../src/hv/grant-
 import { createGrantTable, GrantTable } from "../../src/hv/grant-table.js";
 import { createMemory, memoryOf, PageAllocator } from "../../src/hv/memory.js";
 import { ManualTimers } from "../../src/hv/timer.js";
+import type { PtKeys } from "../../src/netback/pt-keys.js";
 import { PtBackVif } from "../../src/netback/pt-vif.js";
 import type { BackQueue, BackQueueRings } from "../../src/netback/vif-api.js";
 import type { VifDomain } from "../../src/netback/vif-domain.js";
 import type { FrontQueue, FrontQueueRings } from "../../src/netfront/device-api.js";
 import { PtFrontDevice } from "../../src/netfront/pt-device.js";
+import { PT_DEFAULT_SLOTS, ptAreaPages, ptDirKey, ptDirPages } from "../../src/netmap/pt-layout.js";
 import type { BackRing } from "../../src/ring/back.js";
 import type { FrontRing } from "../../src/ring/front.js";
 import { ValeSwitch } from "../../src/vale/switch.js";
@@ -29,6 +31,10 @@ export interface PtGuest {
   readonly domid: number;
   readonly mac: number;
   readonly mem: Mem;
+  readonly pages: PageAllocator;
+  readonly grants: GrantTable;
+  /** The keys the device wrote, as Domain-0 read them. */
+  readonly keys: PtKeys;
   readonly dev: PtFrontDevice;
   readonly back: PtBackVif;
   readonly frontQ: FrontQueue;
@@ -64,6 +70,8 @@ export class PtWorld {
   readonly gnt: GrantOps;
   readonly dom0: VifDomain;
   readonly guests: PtGuest[] = [];
+  /** Called as Domain-0 sends an event (to port = the guest's domid), before it is delivered. */
+  onDom0Send: ((port: number) => void) | undefined;
   readonly #dom0Side: Side = { handlers: new Map(), deferred: [] };
   readonly #sides = new Map<number, Side>();
   /** Events sent and not yet delivered: [to domid, port]. */
@@ -84,6 +92,7 @@ export class PtWorld {
         // Each guest's channel uses its domid as the port number at both ends.
         send: (port: number) => {
           this.#events.push([domid === 0 ? port : 0, port]);
+          if (domid === 0) this.onDom0Send?.(port);
           return 0;
         },
       },
@@ -96,13 +105,19 @@ export class PtWorld {
     };
   }
 
-  /** A passthrough guest, connected and on the switch, as the xenbus halves would leave it. */
-  addGuest(): PtGuest {
+  /**
+   * A passthrough guest, connected and on the switch, as the xenbus halves would leave it:
+   * `slots` per ring (the device's default), `memPages` of memory, `grantFrames` of grant
+   * table (whose entries bound Domain-0's mappings of its grants); by default room for the
+   * area and entries for Domain-0 to map it twice (tryAttach's second vif).
+   */
+  addGuest(opts: { slots?: number; memPages?: number; grantFrames?: number } = {}): PtGuest {
     const domid = this.guests.length + 1;
-    const pages = 1024;
+    const area = ptAreaPages(opts.slots ?? PT_DEFAULT_SLOTS);
+    const pages = opts.memPages ?? area + 64;
     const sab = createMemory(domid, pages);
     const mem = memOf(sab);
-    const tab = createGrantTable(4);
+    const tab = createGrantTable(opts.grantFrames ?? Math.ceil((2 * area + 16) / 512));
     const grants = new GrantTable(domid, memOf(tab));
     this.gnt.addDomain(grantingDomain(domid, sab, memOf(tab), createActiveTable(grants.nEntries), mem));
     const side: Side = { handlers: new Map(), deferred: [] };
@@ -120,7 +135,11 @@ export class PtWorld {
     const frontFatal: string[] = [];
     const backFatal: string[] = [];
     const got: { len: number; tag: number }[] = [];
-    const dev = new PtFrontDevice(gdom, { mac: macText, mtu: 1500 }, { log: () => {} });
+    const dev = new PtFrontDevice(
+      gdom,
+      { mac: macText, mtu: 1500 },
+      { log: () => {}, ...(opts.slots === undefined ? {} : { slots: opts.slots }) },
+    );
     dev.onReceive((f, off, len) =>
       got.push({ len, tag: new DataView(f.buffer, f.byteOffset).getUint32(off + 14) }),
     );
@@ -143,46 +162,29 @@ export class PtWorld {
       } satisfies FrontQueueRings,
       (r) => frontFatal.push(r),
     );
-    const keys = Object.fromEntries(dev.passthroughKeys());
+    const kv = Object.fromEntries(dev.passthroughKeys());
+    const nPages = Number(kv["netmap-passthrough-pages"]);
+    const keys: PtKeys = {
+      dirRefs: Array.from({ length: ptDirPages(nPages) }, (_, i) => Number(kv[ptDirKey(i)])),
+      pages: nPages,
+      slots: Number(kv["netmap-passthrough-slots"]),
+    };
     const back = new PtBackVif(
       this.dom0,
       { frontDomid: domid, devid: 0, mac: macText, backendDir: "" },
       { log: () => {} },
     );
-    const backQ = back.attachQueue(
-      {
-        frontDomid: domid,
-        devid: 0,
-        queue: 0,
-        tx: null as unknown as BackRing,
-        rx: null as unknown as BackRing,
-        txPort: domid,
-        rxPort: domid,
-        features: {
-          sg: false,
-          gsoTcpv4: false,
-          gsoTcpv6: false,
-          csumOffload: false,
-          ipv6CsumOffload: false,
-          rxNotify: true,
-        },
-        passthrough: {
-          dirRef: Number(keys["netmap-passthrough-ref"]),
-          pages: Number(keys["netmap-passthrough-pages"]),
-          slots: Number(keys["netmap-passthrough-slots"]),
-        },
-      } satisfies BackQueueRings,
-      (r) => backFatal.push(r),
-    );
+    const backQ = back.attachQueue(ptRings(domid, keys), (r) => backFatal.push(r));
     back.joinSwitch(this.sw);
     frontQ.start();
     dev.carrierOn();
-    // The area is the run of pages the device granted: found from its first mapping.
-    const lay = Number(keys["netmap-passthrough-pages"]);
     const g: PtGuest = {
       domid,
       mac,
       mem,
+      pages: gdom.pages,
+      grants,
+      keys,
       dev,
       back,
       frontQ,
@@ -190,8 +192,8 @@ export class PtWorld {
       backFatal,
       frontFatal,
       got,
-      areaOff: this.#areaOf(grants, mem, Number(keys["netmap-passthrough-ref"])),
-      areaBytes: lay * 4096,
+      areaOff: this.#areaOf(domid, keys.dirRefs[0]!),
+      areaBytes: nPages * 4096,
     };
     this.guests.push(g);
     this.pump();
@@ -199,15 +201,34 @@ export class PtWorld {
   }
 
   /** The area's first byte: the frame of the first ref in the page directory. */
-  #areaOf(grants: GrantTable, mem: Mem, dirRef: number): number {
-    void grants;
-    const h = this.gnt.map(this.guests.length + 1, dirRef, true);
-    const first = mem.u32[this.gnt.mappedOff(h) >>> 2];
+  #areaOf(domid: number, dirRef: number): number {
+    const h = this.gnt.map(domid, dirRef, true);
+    const first = this.gnt.mappedMem(h).u32[this.gnt.mappedOff(h) >>> 2]!;
     this.gnt.unmap(h);
-    const h2 = this.gnt.map(this.guests.length + 1, first, true);
+    const h2 = this.gnt.map(domid, first, true);
     const off = this.gnt.mappedOff(h2);
     this.gnt.unmap(h2);
     return off;
+  }
+
+  /**
+   * A second Domain-0 vif attaching `keys` of guest `domid` (a hostile guest's keys, or a
+   * directory it built): the reason it refused, or null once it attached (then closed again).
+   */
+  tryAttach(domid: number, keys: PtKeys): string | null {
+    const back = new PtBackVif(
+      this.dom0,
+      { frontDomid: domid, devid: 1, mac: "00:16:3e:7f:00:00", backendDir: "" },
+      { log: () => {} },
+    );
+    try {
+      back.attachQueue(ptRings(domid, keys), () => {});
+      return null;
+    } catch (e) {
+      return (e as Error).message;
+    } finally {
+      back.close();
+    }
   }
 
   /** The event a guest sends Domain-0 on its channel (a hostile one sends it whenever it likes). */
@@ -237,4 +258,25 @@ export class PtWorld {
       if (ran === 0) return;
     }
   }
+}
+
+function ptRings(domid: number, keys: PtKeys): BackQueueRings {
+  return {
+    frontDomid: domid,
+    devid: 0,
+    queue: 0,
+    tx: null as unknown as BackRing,
+    rx: null as unknown as BackRing,
+    txPort: domid,
+    rxPort: domid,
+    features: {
+      sg: false,
+      gsoTcpv4: false,
+      gsoTcpv6: false,
+      csumOffload: false,
+      ipv6CsumOffload: false,
+      rxNotify: true,
+    },
+    passthrough: keys,
+  };
 }

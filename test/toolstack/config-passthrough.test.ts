@@ -39,3 +39,43 @@ test("keys of the netif datapath a passthrough vif leaves idle are refused with 
     assert.ok(parseHostConfig(host(`{ ${extra} }`), "h.yaml").ok, `${extra} without passthrough`);
   }
 });
+
+test("passthrough-slots reaches the vif's config; a bad one, or one without passthrough, names the field", () => {
+  const ok = parseHostConfig(host("{ passthrough: true, passthrough-slots: 4096 }"), "h.yaml");
+  assert.ok(ok.ok);
+  assert.equal(ok.config.domains[1]!.vifs[0]!.passthroughSlots, 4096);
+  const dflt = parseHostConfig(host("{ passthrough: true }"), "h.yaml");
+  assert.ok(dflt.ok);
+  assert.equal(dflt.config.domains[1]!.vifs[0]!.passthroughSlots, undefined);
+  for (const [vif, why] of [
+    [
+      "{ passthrough: true, passthrough-slots: 1000 }",
+      /passthrough-slots: .*64, 128, 256, 512, 1024, 2048, 4096/,
+    ],
+    ["{ passthrough: true, passthrough-slots: 8192 }", /passthrough-slots/],
+    ["{ passthrough-slots: 1024 }", /passthrough-slots: 1024 without passthrough: true/],
+  ] as const) {
+    const r = parseHostConfig(host(vif), "h.yaml");
+    assert.ok(!r.ok, vif);
+    const text = r.issues.map(formatIssue).join("\n");
+    assert.match(text, /domains\[1\]\.vifs\[0\]\.passthrough-slots/, text);
+    assert.match(text, why, text);
+  }
+});
+
+test("passthrough areas that do not fit the domain's memory are refused, naming the vif that overflows it", () => {
+  const yaml = (mem: string, slots: number) =>
+    `domains:\n  - name: Domain-0\n  - name: a\n    memory: ${mem}\n    vifs:\n` +
+    `      - { passthrough: true, passthrough-slots: ${slots} }\n` +
+    `      - { passthrough: true, passthrough-slots: ${slots}, mac: "00:16:3e:00:09:01" }\nbridges:\n  vale0: {}\n`;
+  assert.ok(parseHostConfig(yaml("64M", 4096), "h.yaml").ok);
+  const r = parseHostConfig(yaml("32M", 4096), "h.yaml");
+  assert.ok(!r.ok);
+  const text = r.issues.map(formatIssue).join("\n");
+  assert.match(
+    text,
+    /domains\[1\]\.vifs\[1\]\.passthrough-slots: 4096 slots: .* need 32\.3 MiB of its 32 MiB/,
+    text,
+  );
+  assert.doesNotMatch(text, /vifs\[0\]/);
+});

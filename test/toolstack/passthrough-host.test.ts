@@ -152,3 +152,25 @@ test("passthrough vif across a backend restart: it reconnects with a fresh area 
   assert.equal(r.ok, true, JSON.stringify(r));
   await host.destroyGuest(domid);
 });
+
+test("passthrough vif of 4096 slots (`passthrough-slots`): a five-page directory through xenstore, pings, then every page unmapped", async () => {
+  const r = parseHostConfig(
+    `${YAML.replace("passthrough: true }", "passthrough: true, passthrough-slots: 4096 }").replace("name: pt", "name: pt4k\n    memory: 64M")}`,
+    "pt4k.yaml",
+  );
+  assert.ok(r.ok, JSON.stringify(r.ok ? null : r.issues));
+  const cfg = r.config.domains[2]!;
+  assert.equal(cfg.vifs[0]!.passthroughSlots, 4096);
+  const domid = await host.addGuest(cfg);
+  try {
+    await until("the 4096-slot guest connected", 10_000, connected(domid));
+    const pages = ptLayout(4096).pages;
+    const during = await host.resources();
+    assert.ok(during.dom0Mappings >= baseline.dom0Mappings + pages, "Domain-0 maps the whole area");
+    const back = await host.ping("net", 0x0a000001, 5000);
+    assert.equal(back.ok, true, JSON.stringify(back));
+  } finally {
+    await host.destroyGuest(domid);
+  }
+  await backToBaseline("4096 slots, destroyed");
+});
