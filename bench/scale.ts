@@ -4,9 +4,12 @@
  * vif is Connected at both ends, the xenstore requests served to get there, process RSS
  * per guest, and the aggregate guest-to-guest rate with every pair of guests sending (guest
  * 2k sends 64 B frames to guest 2k+1). The per-guest columns show whether the handshake
- * slows down superlinearly. The guests run at nice SCALE_GUEST_NICE (Domain-0 at the default),
- * the one way this host differs from `pvnet up`'s.
+ * slows down superlinearly. Two ways this host differs from `pvnet up`'s default, both as a Xen
+ * host gives Domain-0 its due: on a host of two CPUs or more Domain-0 has CPU 0 to itself and
+ * the guests the others (`cpus:`, xl.cfg's, src/hv/cpus.ts), and the guests run at nice
+ * SCALE_GUEST_NICE.
  */
+import { availableParallelism } from "node:os";
 import { parseHostConfig } from "../src/toolstack/config.js";
 import type { HostConfig } from "../src/toolstack/config-types.js";
 import { Host } from "../src/toolstack/host.js";
@@ -33,12 +36,20 @@ function ipOf(i: number): number {
   return (0x0a000000 | (i + 1)) >>> 0;
 }
 
-function scaleHost(n: number): HostConfig {
-  let yaml = "domains:\n  - name: Domain-0\n    memory: 256M\n";
+/** Domain-0's `cpus:` and the guests' (none on a one-CPU host): CPU 0 for Domain-0 alone. */
+export function scaleCpus(ncpus = availableParallelism()): { dom0: string; guests: string } | null {
+  return ncpus < 2 ? null : { dom0: "0", guests: ncpus === 2 ? "1" : `1-${ncpus - 1}` };
+}
+
+function scaleHost(n: number, pin: boolean): HostConfig {
+  const cpus = pin ? scaleCpus() : null;
+  const dom0Cpus = cpus === null ? "" : `    cpus: "${cpus.dom0}"\n`;
+  const guestCpus = cpus === null ? "" : `    cpus: "${cpus.guests}"\n`;
+  let yaml = `domains:\n  - name: Domain-0\n    memory: 256M\n${dom0Cpus}`;
   for (let i = 0; i < n; i++) {
     const ip = ipOf(i);
     yaml +=
-      `  - name: guest${i + 1}\n    memory: 12M\n    vifs:\n      - mac: "${macOf(i)}"\n` +
+      `  - name: guest${i + 1}\n    memory: 12M\n${guestCpus}    vifs:\n      - mac: "${macOf(i)}"\n` +
       `        ip: ${ip >>> 24}.${(ip >>> 16) & 255}.${(ip >>> 8) & 255}.${ip & 255}/16\n`;
   }
   yaml += "bridges:\n  vale0: {}\n";
@@ -58,6 +69,8 @@ export async function measureScale(
   warmupMs: number,
   measureMs: number,
   guestNice: number | undefined = SCALE_GUEST_NICE,
+  /** Domain-0 on CPU 0 alone, the guests on the rest (scaleCpus). */
+  pin = true,
 ): Promise<BenchRow> {
   const extras: VifBenchExtra[] = Array.from({ length: n }, (_, i) => {
     const sender = i % 2 === 0 && i + 1 < n;
@@ -76,7 +89,7 @@ export async function measureScale(
   const words = extras.map((e) => new Float64Array(e.words));
   const rss0 = process.memoryUsage().rss;
   const t0 = performance.now();
-  const host = await Host.boot(scaleHost(n), {
+  const host = await Host.boot(scaleHost(n, pin), {
     socketPath: null,
     guestProgram: new URL("./vif-guest.js", import.meta.url),
     guestExtra: (i) => extras[i],

@@ -7,6 +7,7 @@ import { toWireError } from "../base/errors.js";
 import { Domain } from "./domain.js";
 import { parseHeapSampleSpec, startHeapSampling } from "./heap-sampler.js";
 import { inheritLoader, programLoadError } from "./program-load.js";
+import { pinThisThread } from "./cpus.js";
 import { niceThisThread } from "./thread-nice.js";
 import { startThreadProbe } from "./thread-probe.js";
 import type { DomainInit, FromDomain } from "./worker-proto.js";
@@ -24,6 +25,7 @@ async function boot(): Promise<void> {
   if (heapSample !== null) startHeapSampling(heapSample, init.name);
   const dom = new Domain(init, port);
   try {
+    if (init.cpus !== null) await pinThisThread(init.cpus);
     await inheritLoader(init.program, process.execArgv, process.cwd());
     const mod = (await import(init.program)) as { default: DomainProgram };
     void dom.loop.start();

@@ -39,7 +39,7 @@ import { createGrantTable, GRANTS_PER_FRAME } from "./grant-table.js";
 import { LOOP_MODES, type LoopMode } from "./loop.js";
 import { createMemory } from "./memory.js";
 import { startWorkerWithNursery } from "./nursery.js";
-import { createProbe, readProbe, requestProbe, type ThreadSample } from "./thread-probe.js";
+import { createProbe, probeThreadId, readProbe, requestProbe, type ThreadSample } from "./thread-probe.js";
 import type { DomainInit, ForeignInit, FromDomain, HypercallOp, ToDomain } from "./worker-proto.js";
 import { MACHINE, parseFromDomain } from "./worker-proto.js";
 
@@ -63,6 +63,8 @@ export interface DomainSpec {
    * host of many guests gives them a higher one so Domain-0 keeps its share of the cores.
    */
   nice?: number;
+  /** The CPUs the domain's thread may run on (xl.cfg's `cpus`, cpus.ts); default: any. */
+  cpus?: readonly number[];
 }
 
 export interface DomainStatus {
@@ -73,6 +75,8 @@ export interface DomainStatus {
   state: "starting" | "running" | "failed" | "stopped" | "destroyed";
   /** The mode its event loop was started in (a `block` domain with several links runs as `notify`). */
   loopMode: LoopMode;
+  /** The CPUs its thread is bound to (`cpus`); absent: any. */
+  cpus?: number[];
   channels: number;
   /** Messages the domain's worker posted that it may not send (bad shape, or not its to say): dropped. */
   badMessages: number;
@@ -174,6 +178,7 @@ export class Machine extends EventEmitter {
       bell,
       mapsPerDomain: spec.grantMapsPerGuest ?? null,
       nice: spec.nice ?? null,
+      cpus: spec.cpus === undefined ? null : [...spec.cpus],
       probe,
     };
     const wopts = { workerData: init, name: `dom${domid}:${spec.name}` };
@@ -202,6 +207,7 @@ export class Machine extends EventEmitter {
         pages: spec.pages,
         state: "starting",
         loopMode: spec.loopMode ?? "notify",
+        ...(spec.cpus === undefined ? {} : { cpus: [...spec.cpus] }),
         channels: 0,
         badMessages: 0,
       },
@@ -306,6 +312,12 @@ export class Machine extends EventEmitter {
    * A domain thread's CPU time and GC counts so far (thread-probe.ts), for benchmarks that
    * take two and subtract; undefined for an unknown domain.
    */
+  /** A domain thread's kernel id (thread-probe.ts), -1 until it has said or where there is none. */
+  threadId(domid: number): number {
+    const d = this.#doms.get(domid);
+    return d === undefined ? -1 : probeThreadId(d.probe);
+  }
+
   threadSample(domid: number): ThreadSample | undefined {
     const d = this.#doms.get(domid);
     return d === undefined ? undefined : readProbe(d.probe);
@@ -594,6 +606,12 @@ export function checkDomainSpec(spec: DomainSpec): string {
   const nice = spec.nice;
   if (nice !== undefined && (!Number.isInteger(nice) || nice < -20 || nice > 19))
     bad("nice", "an integer from -20 to 19", nice);
+  const cpus = spec.cpus;
+  if (
+    cpus !== undefined &&
+    (!Array.isArray(cpus) || cpus.length === 0 || !cpus.every((c) => Number.isInteger(c) && c >= 0 && c < 4096))
+  )
+    bad("cpus", "a non-empty list of CPU numbers", cpus);
   if (spec.loopMode !== undefined && !LOOP_MODES.includes(spec.loopMode))
     bad("loopMode", LOOP_MODES.join(", "), spec.loopMode);
   const program = spec.program;

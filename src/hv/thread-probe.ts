@@ -177,6 +177,12 @@ export function ownThreadCpuNs(): number {
   return schedstatNs("/proc/thread-self/schedstat");
 }
 
+/** The thread id a probe's thread wrote (checked: a positive integer), or -1. */
+export function probeThreadId(sab: SharedArrayBuffer): number {
+  const tid = new Float64Array(sab, 0, 1)[0];
+  return Number.isSafeInteger(tid) && tid > 0 ? tid : -1;
+}
+
 /** Reads a probe filled by another thread of this process. */
 export function readProbe(sab: SharedArrayBuffer): ThreadSample {
   const p = new Float64Array(sab, 0, P_WORDS);

@@ -39,6 +39,8 @@ export interface DomainInit {
   bell: SharedArrayBuffer;
   /** The thread's nice value, set before the program loads; null: left as it is. */
   nice: number | null;
+  /** The CPUs the thread is bound to before its program runs (cpus.ts); null: any. */
+  cpus: number[] | null;
   /** Bound on this domain's live mappings of any one granter's grants (null: the default). */
   mapsPerDomain: number | null;
   /** The thread probe (thread-probe.ts) the worker fills for the machine's readers. */

@@ -128,7 +128,7 @@ const domain = {
   type: "object",
   required: ["name"],
   additionalProperties: false,
-  expected: "a mapping with name, memory, vifs and optionally loop",
+  expected: "a mapping with name, memory, vifs and optionally loop and cpus",
   properties: {
     name: {
       type: "string",
@@ -152,6 +152,12 @@ const domain = {
     },
     // The domain's event loop (src/hv/loop.ts); unset: the host's default.
     loop: { enum: [...LOOP_MODES], expected: LOOP_MODES.join(", ") },
+    // The CPUs its thread may run on, xl.cfg's `cpus` (src/hv/cpus.ts).
+    cpus: {
+      type: ["string", "integer"],
+      minimum: 0,
+      expected: 'a CPU number or xl\'s list, e.g. 0, "1-3", "0-3,^1" or "all"',
+    },
   },
 };
 

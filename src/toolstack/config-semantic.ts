@@ -5,6 +5,8 @@
 
 import { statSync } from "node:fs";
 import { dirname, resolve } from "node:path";
+import { availableParallelism } from "node:os";
+import { parseCpuList } from "../hv/cpus.js";
 import type { LoopMode } from "../hv/loop.js";
 import { PT_DEFAULT_SLOTS, ptAreaPages } from "../netmap/pt-layout.js";
 import { parseRemote, type VxlanUplinkConfig } from "../uplink/vxlan/config.js";
@@ -62,6 +64,7 @@ interface RawDomain {
   memory: number | string;
   vifs: RawVif[];
   loop?: LoopMode;
+  cpus?: string | number;
 }
 interface RawBridge {
   uplinks?: (UplinkConfig | { tap: { name: string; fd?: number } })[];
@@ -139,6 +142,12 @@ export function checkRules(raw: RawHost): { issues: RuleIssue[]; config: HostCon
     else names.set(d.name, domid);
     const mib = memoryMiB(d.memory);
     if (mib > MAX_MEMORY_MIB) bad([...at, "memory"], `${d.memory} is too much`, `at most ${MAX_MEMORY_MIB}M`);
+    let cpus: number[] | undefined;
+    if (d.cpus !== undefined) {
+      const r = parseCpuList(String(d.cpus), hostCpus());
+      if (typeof r === "string") bad([...at, "cpus"], r, 'CPUs of this host, as xl\'s cpus= ("1-3", "0,2", "^0")');
+      else cpus = r;
+    }
     if (domid === 0 && d.loop === "block")
       bad(
         [...at, "loop"],
@@ -254,6 +263,7 @@ export function checkRules(raw: RawHost): { issues: RuleIssue[]; config: HostCon
       pages: mib * PAGES_PER_MIB,
       vifs,
       ...(d.loop === undefined ? {} : { loop: d.loop }),
+      ...(cpus === undefined ? {} : { cpus }),
     });
   });
 
@@ -383,4 +393,9 @@ function deepFreeze<T>(v: T): T {
     Object.freeze(v);
   }
   return v;
+}
+
+/** The host's CPUs, as Node counts those this process may use. */
+function hostCpus(): number {
+  return availableParallelism();
 }

@@ -90,6 +90,8 @@ export interface DomainConfig {
   readonly vifs: readonly VifConfig[];
   /** The domain's event loop mode (`loop:`); unset: HostOptions' loopMode or guestLoopMode. */
   readonly loop?: LoopMode;
+  /** The CPUs its thread may run on (`cpus:`, xl.cfg's); unset: any. */
+  readonly cpus?: readonly number[];
 }
 
 /** One entry of `bridges.<name>.uplinks`: a VXLAN tunnel endpoint on the bridge. */

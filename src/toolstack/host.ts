@@ -324,6 +324,7 @@ export class Host {
         program: opts.dom0Program ?? new URL("./dom0-program.js", import.meta.url),
         args,
         loopMode: dom0.loop ?? opts.loopMode,
+        ...(dom0.cpus === undefined ? {} : { cpus: dom0.cpus }),
       });
       host.#ownsSocket = opts.socketPath !== null;
       await opts.onDom0Ready?.(machine);
@@ -355,6 +356,7 @@ export class Host {
           args: gargs,
           loopMode: g.loop ?? opts.guestLoopMode ?? opts.loopMode,
           ...(opts.guestNice === undefined ? {} : { nice: opts.guestNice }),
+          ...(g.cpus === undefined ? {} : { cpus: g.cpus }),
         });
         const done = new Promise<string | undefined>((resolve) => added.set(domid, resolve));
         machine.post(0, { t: MSG_ADD_VIFS, domid, name: g.name });
@@ -550,6 +552,7 @@ export class Host {
       program: guestProgramFile(this.#opts.guestProgram ?? new URL("./guest-program.js", import.meta.url)),
       args: gargs,
       loopMode: g.loop ?? this.#opts.guestLoopMode ?? this.#opts.loopMode,
+      ...(g.cpus === undefined ? {} : { cpus: g.cpus }),
     });
     this.#config = { ...this.#config, domains: [...this.#config.domains, { ...g, domid }] };
     const vifs = g.vifs.map((vif): HostVif => ({ domid, vif, shared: vifShared() }));
