@@ -89,6 +89,14 @@ function rig(stageA: boolean, stageB: boolean, rxBacklogBytes?: number): Rig {
   return { t, a, b, c, port };
 }
 
+/** `g` publishes what it queued, Domain-0 handles it all (deferred runs too), `g` takes the answers. */
+function transmit(t: OneThread, g: Guest): void {
+  g.front.pushTx();
+  g.kick();
+  t.runDeferred();
+  g.front.reapTx();
+}
+
 /** The ring port's frames since the last look: each one's sequence number. */
 function portFrames(p: NetmapPort): number[] {
   const m = p.mem;
@@ -151,10 +159,7 @@ test("property: a burst handled in one TX event reaches every receiver whole and
           assert.ok(a.front.send(f, { flags: TX_CSUM[s.csum] }));
           sent.push(f);
         }
-        a.front.pushTx();
-        a.kick();
-        t.runDeferred();
-        a.front.reapTx();
+        transmit(t, a);
         const good = specs.flatMap((s, i) => (s.kind === "runt" ? [] : [i]));
         const bcast = specs.flatMap((s, i) => (s.kind === "bcast" ? [i] : []));
         const runts = specs.length - good.length;
@@ -212,10 +217,7 @@ test("property: a receiver short of buffers keeps a backlog that drains in runs 
         let filler = 0;
         while (b.front.rx.freeRequests() < b.front.rx.nrEnts) {
           for (let i = 0; i < 32 && a.front.send(fill); i++) filler++;
-          a.front.pushTx();
-          a.kick();
-          t.runDeferred();
-          a.front.reapTx();
+          transmit(t, a);
           if (b.vif.rxBacklog(0).frames > 0) break;
         }
         const sent: Uint8Array[] = [];
@@ -236,10 +238,7 @@ test("property: a receiver short of buffers keeps a backlog that drains in runs 
             if (!a.front.send(f, { flags: TX_CSUM[r.csum] })) break;
             sent.push(f);
           }
-          a.front.pushTx();
-          a.kick();
-          t.runDeferred();
-          a.front.reapTx();
+          transmit(t, a);
           take();
           // An event only when netback asked for one (req_event), as a frontend sends it: a
           // kick that brings nothing is a spurious event, which netback may hold off.
