@@ -4,10 +4,10 @@
  */
 import { parentPort, workerData } from "node:worker_threads";
 import { toWireError } from "../base/errors.js";
+import { pinThisThread } from "./cpus.js";
 import { Domain } from "./domain.js";
 import { parseHeapSampleSpec, startHeapSampling } from "./heap-sampler.js";
 import { inheritLoader, programLoadError } from "./program-load.js";
-import { pinThisThread } from "./cpus.js";
 import { niceThisThread } from "./thread-nice.js";
 import { startThreadProbe } from "./thread-probe.js";
 import type { DomainInit, FromDomain } from "./worker-proto.js";

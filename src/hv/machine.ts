@@ -609,7 +609,9 @@ export function checkDomainSpec(spec: DomainSpec): string {
   const cpus = spec.cpus;
   if (
     cpus !== undefined &&
-    (!Array.isArray(cpus) || cpus.length === 0 || !cpus.every((c) => Number.isInteger(c) && c >= 0 && c < 4096))
+    (!Array.isArray(cpus) ||
+      cpus.length === 0 ||
+      !cpus.every((c) => Number.isInteger(c) && c >= 0 && c < 4096))
   )
     bad("cpus", "a non-empty list of CPU numbers", cpus);
   if (spec.loopMode !== undefined && !LOOP_MODES.includes(spec.loopMode))

@@ -4,8 +4,8 @@
  */
 
 import { statSync } from "node:fs";
-import { dirname, resolve } from "node:path";
 import { availableParallelism } from "node:os";
+import { dirname, resolve } from "node:path";
 import { parseCpuList } from "../hv/cpus.js";
 import type { LoopMode } from "../hv/loop.js";
 import { PT_DEFAULT_SLOTS, ptAreaPages } from "../netmap/pt-layout.js";
@@ -145,7 +145,8 @@ export function checkRules(raw: RawHost): { issues: RuleIssue[]; config: HostCon
     let cpus: number[] | undefined;
     if (d.cpus !== undefined) {
       const r = parseCpuList(String(d.cpus), hostCpus());
-      if (typeof r === "string") bad([...at, "cpus"], r, 'CPUs of this host, as xl\'s cpus= ("1-3", "0,2", "^0")');
+      if (typeof r === "string")
+        bad([...at, "cpus"], r, 'CPUs of this host, as xl\'s cpus= ("1-3", "0,2", "^0")');
       else cpus = r;
     }
     if (domid === 0 && d.loop === "block")
