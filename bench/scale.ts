@@ -5,11 +5,15 @@
  * per guest, and the aggregate guest-to-guest rate with every pair of guests sending (guest
  * 2k sends 64 B frames to guest 2k+1). The per-guest columns show whether the handshake
  * slows down superlinearly. Two ways this host differs from `pvnet up`'s default, both as a Xen
- * host gives Domain-0 its due: on a host of two CPUs or more Domain-0 has CPU 0 to itself and
- * the guests the others (`cpus:`, xl.cfg's, src/hv/cpus.ts), and the guests run at nice
- * SCALE_GUEST_NICE.
+ * host gives Domain-0 its due: on a host of two CPUs or more Domain-0 runs on CPU 0 (`cpus:`,
+ * xl.cfg's, src/hv/cpus.ts) and, once every vif is Connected, the guests are pinned to the
+ * other CPUs (xl vcpu-pin: `Machine.setCpus`), so Domain-0 has its core to itself while they
+ * send; and the guests run at nice SCALE_GUEST_NICE. They boot unpinned, as guests started
+ * before an administrator pins them: on two CPUs, 100 guest workers starting on one CPU take
+ * half as long again to connect.
  */
 import { availableParallelism } from "node:os";
+import { parseCpuList } from "../src/hv/cpus.js";
 import { parseHostConfig } from "../src/toolstack/config.js";
 import type { HostConfig } from "../src/toolstack/config-types.js";
 import { Host } from "../src/toolstack/host.js";
@@ -44,12 +48,11 @@ export function scaleCpus(ncpus = availableParallelism()): { dom0: string; guest
 function scaleHost(n: number, pin: boolean): HostConfig {
   const cpus = pin ? scaleCpus() : null;
   const dom0Cpus = cpus === null ? "" : `    cpus: "${cpus.dom0}"\n`;
-  const guestCpus = cpus === null ? "" : `    cpus: "${cpus.guests}"\n`;
   let yaml = `domains:\n  - name: Domain-0\n    memory: 256M\n${dom0Cpus}`;
   for (let i = 0; i < n; i++) {
     const ip = ipOf(i);
     yaml +=
-      `  - name: guest${i + 1}\n    memory: 12M\n${guestCpus}    vifs:\n      - mac: "${macOf(i)}"\n` +
+      `  - name: guest${i + 1}\n    memory: 12M\n    vifs:\n      - mac: "${macOf(i)}"\n` +
       `        ip: ${ip >>> 24}.${(ip >>> 16) & 255}.${(ip >>> 8) & 255}.${ip & 255}/16\n`;
   }
   yaml += "bridges:\n  vale0: {}\n";
@@ -69,7 +72,7 @@ export async function measureScale(
   warmupMs: number,
   measureMs: number,
   guestNice: number | undefined = SCALE_GUEST_NICE,
-  /** Domain-0 on CPU 0 alone, the guests on the rest (scaleCpus). */
+  /** Domain-0 on CPU 0, the guests pinned to the rest once connected (scaleCpus). */
   pin = true,
 ): Promise<BenchRow> {
   const extras: VifBenchExtra[] = Array.from({ length: n }, (_, i) => {
@@ -99,6 +102,13 @@ export async function measureScale(
   try {
     await until(() => words.every((w) => w[W_READY] === 1), 120_000 + n * 1000, "every vif to connect");
     const connectMs = performance.now() - t0;
+    const cpus = pin ? scaleCpus() : null;
+    if (cpus !== null) {
+      const list = parseCpuList(cpus.guests, availableParallelism());
+      if (typeof list === "string") throw new Error(`bench scale: guests' cpus: ${list}`);
+      const guests = host.machine.status().filter((d) => !d.privileged);
+      await Promise.all(guests.map((d) => host.machine.setCpus(d.domid, list)));
+    }
     for (const w of words) w[W_GO] = 1;
     // xenstored's totals reach the host with the status copy (every 250 ms).
     await sleep(300);

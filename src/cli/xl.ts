@@ -117,6 +117,25 @@ export function xlCommands(program: Command): void {
   });
   common(
     program
+      .command("vcpu-pin")
+      .description(
+        "bind a domain's vCPU (its thread) to CPUs, as xl vcpu-pin (a domain has one vCPU: 0, or all)",
+      )
+      .argument("<domain>", "the domain's name or id")
+      .argument("<vcpu>", "0 or all")
+      .argument("<cpus>", 'xl\'s CPU list: "3", "1-3", "0,2", "0-3,^1" or all'),
+  ).action(async (domain: string, vcpu: string, cpus: string, o: CtlOpts) => {
+    if (vcpu !== "0" && vcpu !== "all")
+      throw usage(`bad vcpu ${JSON.stringify(vcpu)}`, "a pvnet domain has one vCPU: 0 (or all)");
+    const r = await ask(o, { op: "vcpu-pin", domain, cpus });
+    if (o.json === true) json({ domain: r.domain, id: r.id, cpus: r.cpus });
+    else
+      process.stdout.write(
+        `${String(r.domain)} (domain ${String(r.id)}): vCPU 0 on CPUs ${String(r.cpus)}\n`,
+      );
+  });
+  common(
+    program
       .command("backend-restart")
       .description("restart Domain-0's netback; the guests' frontends reconnect (prints the outage)"),
   ).action(async (o: CtlOpts) => {

@@ -54,12 +54,21 @@ export function pinThisThread(cpus: readonly number[]): Promise<void> {
   } catch {
     return Promise.reject(new Error("cpus: this system has no per-thread CPU affinity (Linux only)"));
   }
+  return pinThread(tid, cpus);
+}
+
+/**
+ * Binds thread `tid` of this process to `cpus` (what `xl vcpu-pin` does to a running domain's
+ * vCPU); rejects with one line saying why it could not.
+ */
+export function pinThread(tid: number, cpus: readonly number[]): Promise<void> {
   if (!Number.isSafeInteger(tid) || tid <= 0) return Promise.reject(new Error("cpus: no thread id"));
+  const list = formatCpuList(cpus);
   return new Promise((resolve, reject) => {
-    execFile("taskset", ["-p", "-c", formatCpuList(cpus), String(tid)], (err, _out, stderr) => {
+    execFile("taskset", ["-p", "-c", list, String(tid)], (err, _out, stderr) => {
       if (err === null) return resolve();
       const why = String(stderr).trim().split("\n").pop() || err.message;
-      reject(new Error(`cpus: taskset could not bind the thread to ${formatCpuList(cpus)}: ${why}`));
+      reject(new Error(`cpus: taskset could not bind the thread to ${list}: ${why}`));
     });
   });
 }

@@ -18,6 +18,7 @@ import { Worker } from "node:worker_threads";
 import { PvnetError, toWireError, type WireError } from "../base/errors.js";
 import { type LogSink, RateLog } from "../base/ratelog.js";
 import { createBell, DomainBell } from "./bell.js";
+import { pinThread } from "./cpus.js";
 import {
   createLink,
   EVTCHN_NR_PORTS,
@@ -312,6 +313,22 @@ export class Machine extends EventEmitter {
    * A domain thread's CPU time and GC counts so far (thread-probe.ts), for benchmarks that
    * take two and subtract; undefined for an unknown domain.
    */
+  /**
+   * Binds a running domain's thread to `cpus` (xl vcpu-pin; cpus.ts): its status says so once
+   * done. Rejects for an unknown or stopped domain, or where the thread cannot be bound.
+   */
+  async setCpus(domid: number, cpus: readonly number[]): Promise<void> {
+    const d = this.#doms.get(domid);
+    if (d === undefined || d.status.state === "destroyed" || d.status.state === "stopped")
+      throw new PvnetError("ESRCH", `no running domain ${domid}`);
+    if (cpus.length === 0 || !cpus.every((c) => Number.isInteger(c) && c >= 0 && c < 4096))
+      throw new PvnetError("EINVAL", "cpus: a non-empty list of CPU numbers");
+    const tid = probeThreadId(d.probe);
+    if (tid < 0) throw new PvnetError("EAGAIN", `domain ${domid}'s thread has not started yet`);
+    await pinThread(tid, cpus);
+    d.status.cpus = [...cpus];
+  }
+
   /** A domain thread's kernel id (thread-probe.ts), -1 until it has said or where there is none. */
   threadId(domid: number): number {
     const d = this.#doms.get(domid);

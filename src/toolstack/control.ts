@@ -1,6 +1,6 @@
 /**
  * The control socket of a running host (`pvnet up`): a unix socket, mode 0600, that the
- * xl-style commands (`pvnet list`, `network-list`, `create`, `destroy`, `backend-restart`, `ping`, `top`;
+ * xl-style commands (`pvnet list`, `network-list`, `create`, `destroy`, `vcpu-pin`, `backend-restart`, `ping`, `top`;
  * `network-attach`, `network-detach`, `udp-echo` and `create FILE` in control-ops.ts) talk to
  * from other processes. One JSON request per line, one JSON reply per line, in order:
  * `{"ok":true,...}` or `{"ok":false,"error":"..."}`. Every request is checked; a bad one
@@ -9,8 +9,10 @@
  */
 import { chmodSync, lstatSync, unlinkSync } from "node:fs";
 import { createServer, type Server, type Socket } from "node:net";
+import { availableParallelism } from "node:os";
 import { PvnetError } from "../base/errors.js";
 import { listenUnix } from "../base/unix-listen.js";
+import { formatCpuList, parseCpuList } from "../hv/cpus.js";
 import type { DomainStatus } from "../hv/machine.js";
 import { PAGE_SIZE } from "../hv/memory.js";
 import type { VifQueueCounter } from "../netback/counters.js";
@@ -30,6 +32,7 @@ export type ControlRequest =
   | { op: "list" }
   | { op: "network-list"; domain: string }
   | { op: "destroy"; domain: string }
+  | { op: "vcpu-pin"; domain: string; cpus: string }
   | { op: "backend-restart" }
   | { op: "ping"; domain: string; ip: string; timeoutMs: number }
   | { op: "top" }
@@ -117,6 +120,15 @@ export function parseRequest(line: string): ControlRequest | string {
         return `bad request: ${o.op}: "domain" must be a domain's name or id (a non-empty string)`;
       return { op: o.op, domain: o.domain };
     }
+    case "vcpu-pin": {
+      const e = extra(["op", "domain", "cpus"]);
+      if (e !== null) return e;
+      if (typeof o.domain !== "string" || o.domain === "" || o.domain.length > 256)
+        return `bad request: vcpu-pin: "domain" must be a domain's name or id (a non-empty string)`;
+      if (typeof o.cpus !== "string" || o.cpus === "" || o.cpus.length > 256)
+        return `bad request: vcpu-pin: "cpus" must be a CPU list as xl's ("1-3", "0,2", "all")`;
+      return { op: "vcpu-pin", domain: o.domain, cpus: o.cpus };
+    }
     case "ping": {
       const e = extra(["op", "domain", "ip", "timeoutMs"]);
       if (e !== null) return e;
@@ -145,7 +157,7 @@ export function parseRequest(line: string): ControlRequest | string {
     default:
       return (
         parseOpsRequest(o) ??
-        `bad request: unknown op ${JSON.stringify(o.op)} (expected list, network-list, destroy, backend-restart, ping, top, create or ${OPS_NAMES.join(", ")})`
+        `bad request: unknown op ${JSON.stringify(o.op)} (expected list, network-list, destroy, vcpu-pin, backend-restart, ping, top, create or ${OPS_NAMES.join(", ")})`
       );
   }
 }
@@ -339,6 +351,14 @@ export async function handleRequest(host: Host, line: string): Promise<ControlRe
           throw new PvnetError("EINVAL", `${d.name} cannot be destroyed: it stops with the host`);
         await host.destroyGuest(d.domid);
         return { ok: true, domain: d.name, id: d.domid };
+      }
+      case "vcpu-pin": {
+        const d = findDomain(host, req.domain);
+        const cpus = parseCpuList(req.cpus, availableParallelism());
+        if (typeof cpus === "string")
+          throw new PvnetError("EINVAL", `cpus ${JSON.stringify(req.cpus)}: ${cpus}`);
+        await host.machine.setCpus(d.domid, cpus);
+        return { ok: true, domain: d.name, id: d.domid, cpus: formatCpuList(cpus) };
       }
       case "backend-restart":
         return { ok: true, ...(await host.restartBackend()) };

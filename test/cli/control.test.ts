@@ -121,6 +121,21 @@ test("errors: unknown domain, Domain-0 refuses destroy, no host at a path: one l
   }
 });
 
+test("vcpu-pin: the guest's thread moves to the CPUs given, as xl vcpu-pin; a bad vCPU or CPU is one line, exit 1", async () => {
+  const ok = await pvnet(["vcpu-pin", "guest1", "0", "0"]);
+  assert.equal(ok.err, "");
+  assert.equal(ok.out, "guest1 (domain 1): vCPU 0 on CPUs 0\n");
+  const back = await pvnet(["vcpu-pin", "guest1", "all", "all", "--json"]);
+  assert.equal(back.code, 0);
+  assert.equal(JSON.parse(back.out).cpus.split(/[-,]/)[0], "0");
+  const vcpu = await pvnet(["vcpu-pin", "guest1", "1", "0"]);
+  assert.equal(vcpu.code, 1);
+  assert.match(vcpu.err, /^pvnet vcpu-pin: bad vcpu "1"[^\n]*\n$/);
+  const cpu = await pvnet(["vcpu-pin", "guest1", "0", "4096"]);
+  assert.equal(cpu.code, 1);
+  assert.match(cpu.err, /^pvnet vcpu-pin: cpus "4096": CPU 4096 does not exist[^\n]*\n$/);
+});
+
 test("malformed requests get error replies and the server keeps serving", async () => {
   const replies = await raw(
     'garbage\n[1]\n{"op":"reboot"}\n{"op":"destroy"}\n{"op":"list","x":1}\n{"op":"list"}\n',

@@ -5,6 +5,7 @@ import { test } from "node:test";
 import fc from "fast-check";
 import { formatCpuList, parseCpuList } from "../../src/hv/cpus.js";
 import { parseHostConfig } from "../../src/toolstack/config.js";
+import { handleRequest } from "../../src/toolstack/control.js";
 import { Host } from "../../src/toolstack/host.js";
 
 test("cpu lists: xl's syntax, exclusions, and the host's bounds", () => {
@@ -71,6 +72,26 @@ test("a domain with cpus runs on those CPUs only (its thread's affinity, read fr
       host.machine.status().map((d) => d.cpus),
       [[last], Array.from({ length: last + 1 }, (_, i) => i)],
     );
+    // xl vcpu-pin over the control socket's protocol: the running guest moves to one CPU.
+    const pin = await handleRequest(
+      host,
+      JSON.stringify({ op: "vcpu-pin", domain: "g", cpus: String(last) }),
+    );
+    assert.deepEqual(pin, { ok: true, domain: "g", id: 1, cpus: String(last) });
+    assert.equal(allowed(1), String(last));
+    assert.deepEqual(host.machine.status()[1]!.cpus, [last]);
+    const bad = await handleRequest(
+      host,
+      JSON.stringify({ op: "vcpu-pin", domain: "g", cpus: `${last + 1}` }),
+    );
+    assert.equal(bad.ok, false);
+    assert.match(String(bad.error), /does not exist/);
+    assert.equal(allowed(1), String(last), "a refused pin changes nothing");
+    const extra = await handleRequest(
+      host,
+      JSON.stringify({ op: "vcpu-pin", domain: "g", cpus: "0", vcpu: 1 }),
+    );
+    assert.match(String(extra.error), /unknown field "vcpu"/);
   } finally {
     await host.shutdown();
   }
