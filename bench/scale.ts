@@ -12,8 +12,7 @@
  * before an administrator pins them: on two CPUs, 100 guest workers starting on one CPU take
  * half as long again to connect.
  */
-import { availableParallelism } from "node:os";
-import { parseCpuList } from "../src/hv/cpus.js";
+import { hostCpuCount, parseCpuList } from "../src/hv/cpus.js";
 import { parseHostConfig } from "../src/toolstack/config.js";
 import type { HostConfig } from "../src/toolstack/config-types.js";
 import { Host } from "../src/toolstack/host.js";
@@ -41,7 +40,7 @@ function ipOf(i: number): number {
 }
 
 /** Domain-0's `cpus:` and the guests' (none on a one-CPU host): CPU 0 for Domain-0 alone. */
-export function scaleCpus(ncpus = availableParallelism()): { dom0: string; guests: string } | null {
+export function scaleCpus(ncpus = hostCpuCount()): { dom0: string; guests: string } | null {
   return ncpus < 2 ? null : { dom0: "0", guests: ncpus === 2 ? "1" : `1-${ncpus - 1}` };
 }
 
@@ -104,7 +103,7 @@ export async function measureScale(
     const connectMs = performance.now() - t0;
     const cpus = pin ? scaleCpus() : null;
     if (cpus !== null) {
-      const list = parseCpuList(cpus.guests, availableParallelism());
+      const list = parseCpuList(cpus.guests, hostCpuCount());
       if (typeof list === "string") throw new Error(`bench scale: guests' cpus: ${list}`);
       const guests = host.machine.status().filter((d) => !d.privileged);
       await Promise.all(guests.map((d) => host.machine.setCpus(d.domid, list)));

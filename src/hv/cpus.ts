@@ -12,6 +12,19 @@
  */
 import { execFile } from "node:child_process";
 import { readlinkSync } from "node:fs";
+import { availableParallelism, cpus as hostCpuInfo } from "node:os";
+
+/** CPU numbers a list may name: the host's (not only those this process may use now). */
+export function hostCpuCount(): number {
+  return hostCpuInfo().length || availableParallelism();
+}
+
+/** Whether `cpus` is a list a thread can be bound to: CPU numbers, at least one. */
+export function validCpus(cpus: readonly number[]): boolean {
+  return (
+    Array.isArray(cpus) && cpus.length > 0 && cpus.every((c) => Number.isInteger(c) && c >= 0 && c < 4096)
+  );
+}
 
 /** The CPUs `text` names on a host of `ncpus` CPUs, ascending; or why it names none. */
 export function parseCpuList(text: string, ncpus: number): number[] | string {

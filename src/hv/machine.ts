@@ -18,7 +18,7 @@ import { Worker } from "node:worker_threads";
 import { PvnetError, toWireError, type WireError } from "../base/errors.js";
 import { type LogSink, RateLog } from "../base/ratelog.js";
 import { createBell, DomainBell } from "./bell.js";
-import { pinThread } from "./cpus.js";
+import { pinThread, validCpus } from "./cpus.js";
 import {
   createLink,
   EVTCHN_NR_PORTS,
@@ -105,6 +105,8 @@ interface DomainRec {
   active: SharedArrayBuffer;
   portsSab: SharedArrayBuffer;
   probe: SharedArrayBuffer;
+  /** Its thread's id once taken from the probe (#threadIdOf); 0 until then. */
+  tid: number;
   ports: Uint32Array;
   /** The machine's own copy of the port table: the domain's shared copy is not trusted. */
   table: Uint32Array;
@@ -197,6 +199,7 @@ export class Machine extends EventEmitter {
       active,
       portsSab,
       probe,
+      tid: 0,
       ports: new Uint32Array(portsSab),
       table: new Uint32Array(EVTCHN_NR_PORTS),
       links,
@@ -231,6 +234,12 @@ export class Machine extends EventEmitter {
         if (m.t === "ready") {
           if (rec.status.state !== "starting") return this.#reject(rec, "ready: not starting");
           rec.status.state = "running";
+          // Taken now, before a guest's later code could rewrite it (a refusal is retried on use).
+          try {
+            this.#threadIdOf(rec);
+          } catch {
+            // Not said yet, or clashing: #threadIdOf refuses again, with the reason, when used.
+          }
           resolve(domid);
         } else if (m.t === "failed") {
           if (rec.status.state !== "starting") return this.#reject(rec, "failed: not starting");
@@ -310,10 +319,6 @@ export class Machine extends EventEmitter {
   }
 
   /**
-   * A domain thread's CPU time and GC counts so far (thread-probe.ts), for benchmarks that
-   * take two and subtract; undefined for an unknown domain.
-   */
-  /**
    * Binds a running domain's thread to `cpus` (xl vcpu-pin; cpus.ts): its status says so once
    * done. Rejects for an unknown or stopped domain, or where the thread cannot be bound.
    */
@@ -321,11 +326,8 @@ export class Machine extends EventEmitter {
     const d = this.#doms.get(domid);
     if (d === undefined || d.status.state === "destroyed" || d.status.state === "stopped")
       throw new PvnetError("ESRCH", `no running domain ${domid}`);
-    if (cpus.length === 0 || !cpus.every((c) => Number.isInteger(c) && c >= 0 && c < 4096))
-      throw new PvnetError("EINVAL", "cpus: a non-empty list of CPU numbers");
-    const tid = probeThreadId(d.probe);
-    if (tid < 0) throw new PvnetError("EAGAIN", `domain ${domid}'s thread has not started yet`);
-    await pinThread(tid, cpus);
+    if (!validCpus(cpus)) throw new PvnetError("EINVAL", "cpus: a non-empty list of CPU numbers");
+    await pinThread(this.#threadIdOf(d), cpus);
     d.status.cpus = [...cpus];
   }
 
@@ -335,6 +337,28 @@ export class Machine extends EventEmitter {
     return d === undefined ? -1 : probeThreadId(d.probe);
   }
 
+  /**
+   * The thread id to act on for `d` (to bind it to CPUs). The probe's word is written in the
+   * domain's thread, where guest code runs: the id is taken once, when the domain reported
+   * ready or first asked for, and refused if it is this process's main thread or another
+   * domain's, so a guest cannot point an operation at a thread not its own.
+   */
+  #threadIdOf(d: DomainRec): number {
+    if (d.tid > 0) return d.tid;
+    const tid = probeThreadId(d.probe);
+    if (tid < 0) throw new PvnetError("EAGAIN", `domain ${d.domid}'s thread has not said its id yet`);
+    const clash =
+      tid === process.pid ||
+      [...this.#doms.values()].some((o) => o !== d && (o.tid === tid || probeThreadId(o.probe) === tid));
+    if (clash) throw new PvnetError("EPERM", `domain ${d.domid} names a thread not its own (${tid})`);
+    d.tid = tid;
+    return tid;
+  }
+
+  /**
+   * A domain thread's CPU time and GC counts so far (thread-probe.ts), for benchmarks that
+   * take two and subtract; undefined for an unknown domain.
+   */
   threadSample(domid: number): ThreadSample | undefined {
     const d = this.#doms.get(domid);
     return d === undefined ? undefined : readProbe(d.probe);
@@ -624,13 +648,7 @@ export function checkDomainSpec(spec: DomainSpec): string {
   if (nice !== undefined && (!Number.isInteger(nice) || nice < -20 || nice > 19))
     bad("nice", "an integer from -20 to 19", nice);
   const cpus = spec.cpus;
-  if (
-    cpus !== undefined &&
-    (!Array.isArray(cpus) ||
-      cpus.length === 0 ||
-      !cpus.every((c) => Number.isInteger(c) && c >= 0 && c < 4096))
-  )
-    bad("cpus", "a non-empty list of CPU numbers", cpus);
+  if (cpus !== undefined && !validCpus(cpus)) bad("cpus", "a non-empty list of CPU numbers", cpus);
   if (spec.loopMode !== undefined && !LOOP_MODES.includes(spec.loopMode))
     bad("loopMode", LOOP_MODES.join(", "), spec.loopMode);
   const program = spec.program;

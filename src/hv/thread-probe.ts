@@ -7,8 +7,9 @@
  * likes, so sampling a window adds nothing to the measured threads.
  *
  * The probe's words are written by the domain's own thread, which runs guest code: they are
- * figures for a benchmark, never used to decide anything, and the thread id is checked
- * before it names a file.
+ * figures for a benchmark, and the thread id is checked before it names a file. The one
+ * decision taken on one, which thread `Machine.setCpus` binds, takes the id once and refuses
+ * the main thread's or another domain's (Machine #threadIdOf).
  */
 import { readFileSync, readlinkSync } from "node:fs";
 import { constants, PerformanceObserver } from "node:perf_hooks";

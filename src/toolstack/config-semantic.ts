@@ -4,9 +4,8 @@
  */
 
 import { statSync } from "node:fs";
-import { availableParallelism } from "node:os";
 import { dirname, resolve } from "node:path";
-import { parseCpuList } from "../hv/cpus.js";
+import { hostCpuCount, parseCpuList } from "../hv/cpus.js";
 import type { LoopMode } from "../hv/loop.js";
 import { PT_DEFAULT_SLOTS, ptAreaPages } from "../netmap/pt-layout.js";
 import { parseRemote, type VxlanUplinkConfig } from "../uplink/vxlan/config.js";
@@ -144,7 +143,7 @@ export function checkRules(raw: RawHost): { issues: RuleIssue[]; config: HostCon
     if (mib > MAX_MEMORY_MIB) bad([...at, "memory"], `${d.memory} is too much`, `at most ${MAX_MEMORY_MIB}M`);
     let cpus: number[] | undefined;
     if (d.cpus !== undefined) {
-      const r = parseCpuList(String(d.cpus), hostCpus());
+      const r = parseCpuList(String(d.cpus), hostCpuCount());
       if (typeof r === "string")
         bad([...at, "cpus"], r, 'CPUs of this host, as xl\'s cpus= ("1-3", "0,2", "^0")');
       else cpus = r;
@@ -394,9 +393,4 @@ function deepFreeze<T>(v: T): T {
     Object.freeze(v);
   }
   return v;
-}
-
-/** The host's CPUs, as Node counts those this process may use. */
-function hostCpus(): number {
-  return availableParallelism();
 }

@@ -9,10 +9,9 @@
  */
 import { chmodSync, lstatSync, unlinkSync } from "node:fs";
 import { createServer, type Server, type Socket } from "node:net";
-import { availableParallelism } from "node:os";
 import { PvnetError } from "../base/errors.js";
 import { listenUnix } from "../base/unix-listen.js";
-import { formatCpuList, parseCpuList } from "../hv/cpus.js";
+import { formatCpuList, hostCpuCount, parseCpuList } from "../hv/cpus.js";
 import type { DomainStatus } from "../hv/machine.js";
 import { PAGE_SIZE } from "../hv/memory.js";
 import type { VifQueueCounter } from "../netback/counters.js";
@@ -354,7 +353,7 @@ export async function handleRequest(host: Host, line: string): Promise<ControlRe
       }
       case "vcpu-pin": {
         const d = findDomain(host, req.domain);
-        const cpus = parseCpuList(req.cpus, availableParallelism());
+        const cpus = parseCpuList(req.cpus, hostCpuCount());
         if (typeof cpus === "string")
           throw new PvnetError("EINVAL", `cpus ${JSON.stringify(req.cpus)}: ${cpus}`);
         await host.machine.setCpus(d.domid, cpus);

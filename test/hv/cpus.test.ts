@@ -1,9 +1,8 @@
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
-import { availableParallelism } from "node:os";
 import { test } from "node:test";
 import fc from "fast-check";
-import { formatCpuList, parseCpuList } from "../../src/hv/cpus.js";
+import { formatCpuList, hostCpuCount, parseCpuList } from "../../src/hv/cpus.js";
 import { parseHostConfig } from "../../src/toolstack/config.js";
 import { handleRequest } from "../../src/toolstack/control.js";
 import { Host } from "../../src/toolstack/host.js";
@@ -43,7 +42,7 @@ test("property: whatever string is given, the parser answers a list within the h
 });
 
 test("a host file's cpus: a CPU the host lacks names the field", () => {
-  const yaml = `domains:\n  - name: Domain-0\n    cpus: ${availableParallelism()}\n`;
+  const yaml = `domains:\n  - name: Domain-0\n    cpus: ${hostCpuCount()}\n`;
   const r = parseHostConfig(yaml, "h.yaml");
   assert.equal(r.ok, false);
   if (r.ok) return;
@@ -53,7 +52,7 @@ test("a host file's cpus: a CPU the host lacks names the field", () => {
 
 test("a domain with cpus runs on those CPUs only (its thread's affinity, read from /proc)", async (t) => {
   if (process.platform !== "linux") return t.skip("per-thread affinity is Linux's");
-  const last = availableParallelism() - 1;
+  const last = hostCpuCount() - 1;
   const yaml = `domains:\n  - name: Domain-0\n    cpus: ${last}\n  - name: g\n    cpus: "0-${last}"\n`;
   const r = parseHostConfig(yaml, "h.yaml");
   assert.ok(r.ok, JSON.stringify(r.ok ? null : r.issues));
@@ -92,6 +91,28 @@ test("a domain with cpus runs on those CPUs only (its thread's affinity, read fr
       JSON.stringify({ op: "vcpu-pin", domain: "g", cpus: "0", vcpu: 1 }),
     );
     assert.match(String(extra.error), /unknown field "vcpu"/);
+  } finally {
+    await host.shutdown();
+  }
+});
+
+test("a guest whose probe names a thread not its own (the main thread's): vcpu-pin refuses, and binds nothing", async (t) => {
+  if (process.platform !== "linux") return t.skip("per-thread affinity is Linux's");
+  const r = parseHostConfig("domains:\n  - name: Domain-0\n  - name: liar\n", "h.yaml");
+  assert.ok(r.ok, JSON.stringify(r.ok ? null : r.issues));
+  const host = await Host.boot(r.config, {
+    socketPath: null,
+    programs: { liar: new URL("./programs/lying-probe.js", import.meta.url) },
+  });
+  try {
+    const mainAllowed = (): string =>
+      /Cpus_allowed_list:\s*(\S+)/.exec(readFileSync(`/proc/self/task/${process.pid}/status`, "utf8"))![1]!;
+    const before = mainAllowed();
+    const reply = await handleRequest(host, JSON.stringify({ op: "vcpu-pin", domain: "liar", cpus: "0" }));
+    assert.equal(reply.ok, false);
+    assert.match(String(reply.error), /names a thread not its own/);
+    assert.equal(mainAllowed(), before, "the main thread's CPUs are untouched");
+    assert.equal(host.machine.status()[1]!.cpus, undefined);
   } finally {
     await host.shutdown();
   }
