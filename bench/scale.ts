@@ -13,26 +13,44 @@
  * half as long again to connect.
  */
 import { hostCpuCount, parseCpuList } from "../src/hv/cpus.js";
+import { sampleDelta, type ThreadSample } from "../src/hv/thread-probe.js";
 import { parseHostConfig } from "../src/toolstack/config.js";
 import type { HostConfig } from "../src/toolstack/config-types.js";
 import { Host } from "../src/toolstack/host.js";
-import type { BenchOptions, BenchRow } from "./result.js";
+import type { BenchOptions, BenchRow, ThreadFigures } from "./result.js";
 import { benchSession, gbpsOf } from "./result.js";
-import { WARM_FRAMES, WARM_MAX_MS } from "./vif.js";
-import { type VifBenchExtra, W_GO, W_READY, W_RX, W_WORDS } from "./vif-guest.js";
-import { sleep, until, warmUp } from "./wait.js";
+import { NO_SAMPLE, WARM_FRAMES, WARM_MAX_MS } from "./vif.js";
+import { type VifBenchExtra, W_GO, W_READY, W_RX, W_TX, W_WORDS } from "./vif-guest.js";
+import { settle, sleep, until, warmUp } from "./wait.js";
 
 const FRAME = 64;
+/** The rate's settling (wait.ts settle): windows of a second, done once one rises under 5 %. */
+const SETTLE_WINDOW_MS = 1000;
+const SETTLE_TOLERANCE = 0.05;
+const SETTLE_MAX_MS = 5000;
 
 export async function benchScale(opts: BenchOptions = {}): Promise<BenchRow[]> {
   const { warmupMs, measureMs, add, rows } = benchSession(opts);
   const sizes = opts.quick ? [1, 10] : [1, 10, 50, 100];
-  for (const n of sizes) add(await measureScale(n, warmupMs, measureMs));
+  let ten = Number.NaN;
+  for (const n of sizes) {
+    const r = await measureScale(n, warmupMs, measureMs);
+    if (n === 10) ten = r.mpps;
+    // Issue 19's target: 100 guests' aggregate at least 0.8x of 10 guests', in one run.
+    else if (n > 10 && ten > 0) r.ofTenGuests = Math.round((r.mpps / ten) * 100) / 100;
+    add(r);
+  }
   return rows;
 }
 
 function macOf(i: number): string {
   return `00:16:3e:00:${((i + 1) >> 8).toString(16).padStart(2, "0")}:${((i + 1) & 0xff).toString(16).padStart(2, "0")}`;
+}
+
+/** The index of guest `name` (scaleHost names guest i `guest${i + 1}`), or -1. */
+function guestIndex(name: string): number {
+  const m = /^guest(\d+)$/.exec(name);
+  return m === null ? -1 : Number(m[1]) - 1;
 }
 
 function ipOf(i: number): number {
@@ -44,7 +62,7 @@ export function scaleCpus(ncpus = hostCpuCount()): { dom0: string; guests: strin
   return ncpus < 2 ? null : { dom0: "0", guests: ncpus === 2 ? "1" : `1-${ncpus - 1}` };
 }
 
-function scaleHost(n: number, pin: boolean): HostConfig {
+export function scaleHost(n: number, pin: boolean): HostConfig {
   const cpus = pin ? scaleCpus() : null;
   const dom0Cpus = cpus === null ? "" : `    cpus: "${cpus.dom0}"\n`;
   let yaml = `domains:\n  - name: Domain-0\n    memory: 256M\n${dom0Cpus}`;
@@ -86,6 +104,7 @@ export async function measureScale(
       words: new SharedArrayBuffer(W_WORDS * 8),
       pings: 0,
       rtts: new SharedArrayBuffer(8),
+      waitGo: true,
     };
   });
   const words = extras.map((e) => new Float64Array(e.words));
@@ -114,23 +133,52 @@ export async function measureScale(
     const requests = host.xenstoreStats().requests;
     const rssPerGuestMiB = (process.memoryUsage().rss - rss0) / n / 2 ** 20;
     let mpps = 0;
+    let warmMs = 0;
+    let cpu: ThreadFigures | undefined;
+    let otherNs = Number.NaN;
+    let majorGcs = 0;
+    let deliveredOfSent = Number.NaN;
     if (n >= 2) {
       // Every sender starts at once and fills its pool while Domain-0 gets its share of two
       // cores among them all: the first seconds are a start-up transient, not the rate. Each
       // receiver is a thread of its own with its own JIT start: every one must be past it.
       const receivers = words.filter((_, i) => extras[i].role === "rx");
-      await warmUp(
+      warmMs = await warmUp(
         () => receivers.map((w) => w[W_RX]),
         WARM_FRAMES / 5,
         warmupMs + 40 * n,
         WARM_MAX_MS + 40 * n,
       );
       const sum = (): number => words.reduce((a, w) => a + w[W_RX], 0);
+      warmMs += await settle(sum, SETTLE_WINDOW_MS, SETTLE_TOLERANCE, SETTLE_MAX_MS + 100 * n);
+      const doms = host.machine.status();
+      const sample = (): ThreadSample[] => doms.map((d) => host.machine.threadSample(d.domid) ?? NO_SAMPLE);
+      const p0 = process.cpuUsage();
+      const s0 = sample();
+      const sent = (): number => words.reduce((a, w) => a + w[W_TX], 0);
+      const t0 = sent();
       const r0 = sum();
       const m0 = performance.now();
       const window = Math.max(measureMs, 1500);
       await sleep(window);
-      mpps = (sum() - r0) / (performance.now() - m0) / 1000;
+      const frames = sum() - r0;
+      deliveredOfSent = frames / (sent() - t0);
+      mpps = frames / (performance.now() - m0) / 1000;
+      const s1 = sample();
+      const p1 = process.cpuUsage(p0);
+      // Per role: every sender's CPU summed, Domain-0's, every receiver's; the rest of the
+      // process (main thread, V8's and libuv's helper threads) beside them.
+      const fig = { tx: 0, dom0: 0, rx: 0 };
+      let domainsNs = 0;
+      doms.forEach((d, i) => {
+        const ns = sampleDelta(s0[i], s1[i]).cpuNs;
+        domainsNs += ns;
+        const role = d.privileged ? "dom0" : extras[guestIndex(d.name)]?.role;
+        if (role === "dom0" || role === "tx" || role === "rx") fig[role] += ns;
+        majorGcs += sampleDelta(s0[i], s1[i]).majorGcs;
+      });
+      cpu = { tx: fig.tx / frames, dom0: fig.dom0 / frames, rx: fig.rx / frames };
+      otherNs = ((p1.user + p1.system) * 1000 - domainsNs) / frames;
     }
     return {
       name: `scale ${n} guests`,
@@ -146,6 +194,15 @@ export async function measureScale(
       xsRequests: requests,
       xsPerGuest: Math.round(requests / n),
       rssMiBPerGuest: Math.round(rssPerGuestMiB * 10) / 10,
+      ...(cpu === undefined
+        ? {}
+        : {
+            warmMs: Math.round(warmMs),
+            cpuNsPerFrame: cpu,
+            otherCpuNsPerFrame: Math.round(otherNs),
+            majorGcsInWindow: majorGcs,
+            deliveredOfSent: Math.round(deliveredOfSent * 1000) / 1000,
+          }),
     };
   } finally {
     await host.shutdown();

@@ -35,6 +35,8 @@ export interface VifBenchExtra {
   /** Pings sent and answered before those, not recorded (the JIT's start). */
   readonly warmupPings?: number;
   readonly rtts: SharedArrayBuffer;
+  /** A sender that waits for W_GO before its first frame (bench scale and storm time the boot). */
+  readonly waitGo?: boolean;
 }
 
 export const W_TX = 0;
@@ -77,7 +79,16 @@ export default async function main(dom: Domain, args: GuestArgs): Promise<void> 
             w[W_RX]++;
             w[W_RX_BYTES] += len;
           });
-          dev.onWritable(() => onWritable());
+          // A receiver that never transmits stays unknown to the switch, which floods every
+          // frame sent to it to every port (a learning bridge's rule): with n guests each
+          // frame would be delivered n-1 times. The MAC is announced once, at carrier (the
+          // onWritable that a refused first try asks for), as any host's first ARP would.
+          let announced = false;
+          dev.onWritable(() => {
+            if (!announced) announced = announce(dev);
+            onWritable();
+          });
+          announced = announce(dev);
         }
         if (x.role === "tx") onWritable = blaster(dom, dev, x, w);
         return dev;
@@ -148,6 +159,7 @@ function blaster(dom: Domain, dev: NetDevice, x: VifBenchExtra, w: Float64Array)
   let scheduled = false;
   const send = (): void => {
     scheduled = false;
+    if (x.waitGo === true && w[W_GO] !== 1) return; // the GO timer calls us
     for (let i = 0; i < BUDGET; i++) {
       if (mem !== undefined) {
         const at = dev.txBuffer!(len);
@@ -175,6 +187,16 @@ function blaster(dom: Domain, dev: NetDevice, x: VifBenchExtra, w: Float64Array)
     }
   };
   return send;
+}
+
+/** One broadcast frame from the device's MAC (local experimental EtherType 0x88b5): sent? */
+function announce(dev: NetDevice): boolean {
+  const f = new Uint8Array(60);
+  const dv = new DataView(f.buffer);
+  writeMac(dv, 0, 0xffffffffffff);
+  writeMac(dv, 6, dev.mac);
+  dv.setUint16(12, 0x88b5);
+  return dev.transmit(f, f.length, 0);
 }
 
 async function pinger(stack: NetStack, x: VifBenchExtra, w: Float64Array): Promise<void> {

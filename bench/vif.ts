@@ -341,7 +341,7 @@ export async function measureVif(
   }
 }
 
-const NO_SAMPLE: ThreadSample = {
+export const NO_SAMPLE: ThreadSample = {
   cpuNs: Number.NaN,
   minorGcs: Number.NaN,
   majorGcs: Number.NaN,

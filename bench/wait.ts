@@ -43,3 +43,31 @@ export async function warmUp(
     await sleep(10);
   }
 }
+
+/**
+ * Waits until a rate has stopped rising: `total()` (a monotonic count) is read over
+ * successive windows of `windowMs`, and the wait ends after the first window whose rate is
+ * no more than `tolerance` (a fraction) above the window before it, or at `maxMs`. A host
+ * of many guests is still tiering up (each worker's isolate compiles its own hot code, on
+ * V8's helper threads that share the cores with the datapath) and its memory reducer still
+ * collecting for seconds after every receiver has seen its warm-up frames: a window taken
+ * then measures the start-up, not the host. Returns the ms waited.
+ */
+export async function settle(
+  total: () => number,
+  windowMs: number,
+  tolerance: number,
+  maxMs: number,
+): Promise<number> {
+  const t0 = performance.now();
+  let prev = Number.NaN;
+  for (;;) {
+    const n0 = total();
+    const w0 = performance.now();
+    await sleep(windowMs);
+    const w1 = performance.now();
+    const rate = (total() - n0) / (w1 - w0);
+    if (w1 - t0 >= maxMs || rate <= prev * (1 + tolerance)) return w1 - t0;
+    prev = rate;
+  }
+}

@@ -1,7 +1,10 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { measureScale } from "../../bench/scale.js";
+import { measureScale, scaleHost } from "../../bench/scale.js";
 import { measurePing, measureVif, vifRow, WARM_FRAMES, WARM_MAX_MS, WARM_PINGS } from "../../bench/vif.js";
+import { W_GO, W_READY, W_RX, W_TX, W_WORDS } from "../../bench/vif-guest.js";
+import { sleep, until } from "../../bench/wait.js";
+import { Host } from "../../src/toolstack/host.js";
 
 // Speed is the benches' job; these check that their hosts boot, connect and move frames.
 test("bench vif: guest1's frames reach guest2 through netfront, netback and VALE (short run)", async () => {
@@ -56,6 +59,47 @@ test("bench scale: three guests connect and the sending pair's frames arrive", a
   assert.ok((row.xsRequests as number) > 3 * 50, `xenstore requests ${row.xsRequests}`);
   assert.ok(row.mpps > 0, "no frame arrived");
   assert.equal(row.noRate, undefined);
+});
+
+test("bench scale: each pair's frames go to its receiver alone (unicast, learnt), and the row has every figure", async () => {
+  // Four guests, two pairs: a receiver the switch had not learnt would get its frames flooded
+  // to all three other ports, and the delivered count would be about three times the sent.
+  const row = await measureScale(4, 100, 600);
+  const ratio = row.deliveredOfSent as number;
+  assert.ok(ratio > 0.9 && ratio <= 1.01, `delivered per frame sent: ${ratio}`);
+  const cpu = row.cpuNsPerFrame as { tx: number; dom0: number; rx: number };
+  for (const k of ["tx", "dom0", "rx"] as const)
+    assert.ok(Number.isFinite(cpu[k]) && cpu[k] > 0, `${k} CPU per frame: ${cpu[k]}`);
+  assert.ok((row.warmMs as number) > 0);
+});
+
+test("bench scale: senders wait for the host's go (the boot is timed without traffic)", async () => {
+  const words = [0, 1].map(() => new SharedArrayBuffer(W_WORDS * 8));
+  const w = words.map((b) => new Float64Array(b));
+  const host = await Host.boot(scaleHost(2, false), {
+    socketPath: null,
+    guestProgram: new URL("../../bench/vif-guest.js", import.meta.url),
+    guestExtra: (i) => ({
+      role: i === 0 ? "tx" : "rx",
+      frameBytes: 64,
+      flows: 1,
+      peerMac: 0x00163e000000 + (2 - i),
+      peerIp: 0x0a000000 + (2 - i),
+      words: words[i],
+      pings: 0,
+      rtts: new SharedArrayBuffer(8),
+      waitGo: true,
+    }),
+  });
+  try {
+    await until(() => w.every((x) => x[W_READY] === 1), 20_000, "both vifs Connected");
+    await sleep(300);
+    assert.equal(w[0][W_TX], 0, "the sender sent before the go");
+    w[0][W_GO] = 1;
+    await until(() => w[1][W_RX] > 1000, 20_000, "frames after the go");
+  } finally {
+    await host.shutdown();
+  }
 });
 
 test("bench scale: one guest has no pair: its row is the boot, with no rate", async () => {

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { warmUp } from "../../bench/wait.js";
+import { settle, warmUp } from "../../bench/wait.js";
 
 test("warmUp waits out a slow start by frames, not by a fixed time, and gives up at its cap", async () => {
   // A counter like a vif's: a trickle for 300 ms, then fast.
@@ -21,6 +21,36 @@ test("warmUp waits out a slow start by frames, not by a fixed time, and gives up
     assert.ok(m2 >= 190, "a counter that never moves holds the warm-up to its cap");
     const m3 = await warmUp(() => [n], 1, 150, 1000);
     assert.ok(m3 >= 150 && n > base, `minMs: ${Math.round(m3)}`);
+  } finally {
+    clearInterval(tick);
+  }
+});
+
+test("settle waits while the rate still rises, stops once it does not, and gives up at its cap", async () => {
+  // A counter whose rate doubles every 100 ms for 400 ms, then holds.
+  const t0 = performance.now();
+  let n = 0;
+  const tick = setInterval(() => {
+    const ms = performance.now() - t0;
+    n += 2 ** Math.min(4, Math.floor(ms / 100));
+  }, 2);
+  try {
+    const ms = await settle(() => n, 100, 0.05, 5000);
+    assert.ok(ms >= 400, `settled at ${Math.round(ms)} ms, while the rate was still doubling`);
+    assert.ok(ms < 3000, `waited ${Math.round(ms)} ms for a rate that held from 400 ms`);
+    // A rate that keeps rising is cut off at maxMs.
+    let m = 0;
+    let step = 1;
+    const rising = setInterval(() => {
+      step *= 1.2;
+      m += step;
+    }, 10);
+    try {
+      const capped = await settle(() => m, 50, 0.05, 300);
+      assert.ok(capped >= 300 && capped < 600, `a rising rate held the wait for ${Math.round(capped)} ms`);
+    } finally {
+      clearInterval(rising);
+    }
   } finally {
     clearInterval(tick);
   }
