@@ -51,23 +51,28 @@ export async function warmUp(
  * of many guests is still tiering up (each worker's isolate compiles its own hot code, on
  * V8's helper threads that share the cores with the datapath) and its memory reducer still
  * collecting for seconds after every receiver has seen its warm-up frames: a window taken
- * then measures the start-up, not the host. Returns the ms waited.
+ * then measures the start-up, not the host. With `busy` (a count such as the domains' major
+ * GCs) the wait also lasts until a window in which that count did not move. Returns the ms
+ * waited.
  */
 export async function settle(
   total: () => number,
   windowMs: number,
   tolerance: number,
   maxMs: number,
+  busy?: () => number,
 ): Promise<number> {
   const t0 = performance.now();
   let prev = Number.NaN;
   for (;;) {
     const n0 = total();
+    const b0 = busy?.() ?? 0;
     const w0 = performance.now();
     await sleep(windowMs);
     const w1 = performance.now();
     const rate = (total() - n0) / (w1 - w0);
-    if (w1 - t0 >= maxMs || rate <= prev * (1 + tolerance)) return w1 - t0;
+    const quiet = (busy?.() ?? 0) === b0;
+    if (w1 - t0 >= maxMs || (quiet && rate <= prev * (1 + tolerance))) return w1 - t0;
     prev = rate;
   }
 }

@@ -55,3 +55,26 @@ test("settle waits while the rate still rises, stops once it does not, and gives
     clearInterval(tick);
   }
 });
+
+test("settle also waits for a busy count to stop moving", async () => {
+  let n = 0;
+  let gcs = 0;
+  const t0 = performance.now();
+  const tick = setInterval(() => {
+    n += 100;
+    if (performance.now() - t0 < 350) gcs++;
+  }, 5);
+  try {
+    const ms = await settle(
+      () => n,
+      100,
+      0.05,
+      3000,
+      () => gcs,
+    );
+    assert.ok(ms >= 400, `settled at ${Math.round(ms)} ms while the count still moved until 350`);
+    assert.ok(ms < 2000, `waited ${Math.round(ms)} ms`);
+  } finally {
+    clearInterval(tick);
+  }
+});
