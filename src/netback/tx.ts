@@ -57,7 +57,6 @@ import {
   txReqId,
   txReqOffset,
   txReqSize,
-  txRspWrite,
 } from "../wire/xen/netif.js";
 import type { VifQueueCounter } from "./counters.js";
 import type { Rate } from "./credit.js";
@@ -65,6 +64,7 @@ import { CreditGate } from "./credit-gate.js";
 import { McastList } from "./mcast.js";
 import { type NotifyHold, notifyHoldOf } from "./notify-hold.js";
 import { PendingPool } from "./pending.js";
+import { writeTxResponse } from "./rsp-write.js";
 import type { StagingTable } from "./staging.js";
 import {
   FATAL_SKB_SLOTS_DEFAULT,
@@ -482,7 +482,16 @@ export class NetbackTx {
     }
     const frames = this.#frames;
     let nf = 0;
-    for (let k = 0; k < nb; k++) if (this.#bStatus[k] === NETIF_RSP_OKAY && this.#frame(k, frames[nf])) nf++;
+    let bytes = 0;
+    for (let k = 0; k < nb; k++) {
+      if (this.#bStatus[k] === NETIF_RSP_OKAY && this.#frame(k, frames[nf])) {
+        nf++;
+        bytes += this.#bTotal[k];
+      }
+    }
+    // Counted before the switch sees them, as per frame before: a tap reading counters agrees.
+    c[this.#cPkts] += nf;
+    c[this.#cBytes] += bytes;
     if (nf > 0) this.#sink.forwardBatch(frames, nf);
     const pool = this.#pool;
     for (let k = 0; k < nb; k++) {
@@ -559,13 +568,11 @@ export class NetbackTx {
       f.gsoType = extraGsoType(b, g);
       f.gsoSize = extraGsoSize(b, g);
     }
-    const c = this.#c;
     if (mapped) {
+      const c = this.#c;
       c[this.#cZcSent]++;
       c[this.#cZcOk]++;
     }
-    c[this.#cPkts]++;
-    c[this.#cBytes] += this.#bTotal[k];
     return true;
   }
 
@@ -577,15 +584,7 @@ export class NetbackTx {
     const xEnd = start + 1 + nExtras;
     for (let s = start; s < end; s++) {
       const isExtra = s > start && s < xEnd;
-      const at = ring.beginResponse();
-      // wmem is per slot: a slot straddling two ring pages is written through a stage.
-      txRspWrite(
-        ring.wmem,
-        at,
-        isExtra ? 0 : txReqId(b, s * TX_SLOT_BYTES),
-        isExtra ? NETIF_RSP_NULL : status,
-      );
-      ring.endResponse();
+      writeTxResponse(ring, isExtra ? 0 : txReqId(b, s * TX_SLOT_BYTES), isExtra ? NETIF_RSP_NULL : status);
     }
   }
 }
