@@ -53,6 +53,7 @@ import {
   NETIF_TX_ENTRY_SIZE,
   NETTXF_csum_blank,
   NETTXF_data_validated,
+  txReqFlags,
   txReqGref,
   txReqId,
   txReqOffset,
@@ -68,6 +69,7 @@ import { writeTxResponse } from "./rsp-write.js";
 import type { StagingTable } from "./staging.js";
 import {
   FATAL_SKB_SLOTS_DEFAULT,
+  oneSlotSize,
   parseTxPacket,
   TX_SLOT_BYTES,
   TxPacket,
@@ -286,7 +288,22 @@ export class NetbackTx {
       let slots = 0;
       let stop = false;
       const pkt = this.#pkt;
+      const pool = this.#pool;
       while (pos < this.#left && budget > 0) {
+        if (nb < TX_BATCH && pool.free > slots) {
+          const size = oneSlotSize(batch, pos * TX_SLOT_BYTES);
+          if (size >= 0) {
+            if (!this.#admit(size)) {
+              stop = true;
+              break;
+            }
+            this.#takeOne(nb++, pos, size, txReqFlags(batch, pos * TX_SLOT_BYTES));
+            slots++;
+            pos++;
+            budget--;
+            continue;
+          }
+        }
         const v = parseTxPacket(batch, 0, pos, this.#left - pos, this.#limits, pkt);
         if (v === TxVerdict.Ok && nb < TX_BATCH && this.#pool.free >= slots + 1 + pkt.nFrags) {
           if (!this.#admit(pkt.totalSize)) {
@@ -412,6 +429,19 @@ export class NetbackTx {
     for (let d = 0; d <= pkt.nFrags; d++) this.#entryAt[slotOf(start, nExtras, d)] = -1;
   }
 
+  /** Records the one-slot packet at batch index `start` (oneSlotSize: `size`) as the batch's `k`-th. */
+  #takeOne(k: number, start: number, size: number, flags: number): void {
+    this.#bStart[k] = start;
+    this.#bConsumed[k] = 1;
+    this.#bExtras[k] = 0;
+    this.#bFrags[k] = 0;
+    this.#bFirst[k] = size;
+    this.#bTotal[k] = size;
+    this.#bFlags[k] = flags;
+    this.#bGsoAt[k] = -1;
+    this.#entryAt[start] = -1;
+  }
+
   /**
    * Sends the batch's `nb` packets: headers copied (plain copies from staged grants, one
    * grant-copy call for the rest), payloads referenced, the frames forwarded in one call,
@@ -494,8 +524,20 @@ export class NetbackTx {
     c[this.#cBytes] += bytes;
     if (nf > 0) this.#sink.forwardBatch(frames, nf);
     const pool = this.#pool;
+    const ring = this.#ring;
     for (let k = 0; k < nb; k++) {
       const start = this.#bStart[k];
+      if (this.#bConsumed[k] === 1) {
+        // One slot, no extras: one entry to release (if mapped) and one response.
+        const e = this.#entryAt[start];
+        if (e >= 0) {
+          const h = pool.handle[e];
+          if (h >= 0) gnt.unmap(h);
+          pool.release(e);
+        }
+        writeTxResponse(ring, txReqId(b, start * TX_SLOT_BYTES), this.#bStatus[k]);
+        continue;
+      }
       const nExtras = this.#bExtras[k];
       for (let d = 0; d <= this.#bFrags[k]; d++) {
         const e = this.#entryAt[slotOf(start, nExtras, d)];
