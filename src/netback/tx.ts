@@ -463,10 +463,38 @@ export class NetbackTx {
     let nOps = 0;
     for (let k = 0; k < nb; k++) {
       const start = this.#bStart[k];
+      const hdr = k * TX_COPY_LEN;
+      if (this.#bConsumed[k] === 1) {
+        // One slot: its first TX_COPY_LEN bytes (a small frame whole) and nothing to walk.
+        const at = start * TX_SLOT_BYTES;
+        const take = Math.min(this.#bFirst[k], TX_COPY_LEN);
+        const gref = txReqGref(b, at);
+        const sg = st === null ? -1 : st.find(gref);
+        stgAt[start] = sg;
+        skipAt[start] = take;
+        if (sg >= 0) copyBytes(mem, hdrBase + hdr, st!.mem[sg]!, st!.off[sg] + txReqOffset(b, at), take);
+        else {
+          gcopyWrite(
+            ops,
+            nOps * GNTTAB_COPY_SIZE,
+            gref,
+            front,
+            txReqOffset(b, at),
+            hdrPage,
+            DOMID_SELF,
+            hdr,
+            take,
+            GNTCOPY_source_gref,
+          );
+          opPkt[nOps++] = k;
+        }
+        this.#bHdrLen[k] = take;
+        this.#bStatus[k] = NETIF_RSP_OKAY;
+        continue;
+      }
       const nExtras = this.#bExtras[k];
       const nData = 1 + this.#bFrags[k];
       const want = Math.min(this.#bTotal[k], TX_COPY_LEN);
-      const hdr = k * TX_COPY_LEN;
       let copied = 0;
       for (let d = 0; d < nData; d++) {
         const s = slotOf(start, nExtras, d);

@@ -668,6 +668,12 @@ export class ValeSwitch {
  */
 function checkedTotal(f: ValeFrags): number {
   const n = f.n;
+  if (n === 1) {
+    // A small frame is all in its sender's first fragment.
+    const len = f.len[0];
+    const off = f.off[0];
+    return len >= ETH_HLEN && off >= 0 && off + len <= f.mem[0].byteLength && len === f.total ? len : -1;
+  }
   if (n < 1 || n > NETMAP_MAX_FRAGS || f.len[0] < ETH_HLEN) return -1;
   let total = 0;
   for (let i = 0; i < n; i++) {
