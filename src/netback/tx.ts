@@ -5,7 +5,8 @@
  * On the queue's TX event, in batches shaped as netmap's nm_bdg_preflush: every published
  * request is copied once into private memory (BackRing.copyRequests: one read of req_prod)
  * and parsed there (parseTxPacket: gref, offset + size within the page, slot counts, the
- * size chain, extras), up to TX_BATCH good packets into private columns. A fatal packet
+ * size chain, extras; a one-slot packet, the common case, is told from its first slot by
+ * oneSlotSize), up to TX_BATCH good packets into private columns. A fatal packet
  * disables the vif through its VifFatal; a dropped one is answered NETIF_RSP_ERROR (extras
  * NETIF_RSP_NULL), after the good packets before it have gone. For the good ones: the
  * first TX_COPY_LEN bytes of every packet are copied, over as many slots as they span,
