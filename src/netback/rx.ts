@@ -24,8 +24,9 @@
  * A batch from the switch (`deliverBatch`) is placed in one pass where its frames are
  * plain (one slot, no GSO, no extra slot, no checksum to complete) and the guest's ring
  * shows no backlog: one look at req_prod and one copy of the requests for the batch, then
- * per frame a plain copy into a staged buffer (or a grant copy into one not staged) and
- * its response. Anything else takes the frame-by-frame path, in order.
+ * per frame a plain copy into a staged buffer (grant copies into one not staged, gathered
+ * for the run into one call) and its response, in ring order. Anything else takes the
+ * frame-by-frame path, in order.
  *
  * A guest that posts too few buffers gets its frames queued in a byte-bounded backlog of
  * Domain-0 memory, drained when it posts (its RX event); past the bound frames are dropped
