@@ -599,6 +599,11 @@ export class NetbackTx {
     const nData = 1 + this.#bFrags[k];
     f.clear();
     f.push(this.#dom.memory.mem, (this.#hdrPage << PAGE_SHIFT) + k * TX_COPY_LEN, this.#bHdrLen[k]);
+    const fl = this.#bFlags[k];
+    f.flags =
+      (fl & NETTXF_csum_blank ? VALE_F_CSUM_BLANK : 0) | (fl & NETTXF_data_validated ? VALE_F_DATA_VALID : 0);
+    // A small frame in one slot is all in its copied header: nothing more to reference.
+    if (this.#bConsumed[k] === 1 && this.#bHdrLen[k] === this.#bFirst[k]) return true;
     let mapped = false;
     for (let d = 0; d < nData; d++) {
       const s = slotOf(start, nExtras, d);
@@ -630,9 +635,6 @@ export class NetbackTx {
       f.push(gnt.mappedMem(h), gnt.mappedOff(h) + txReqOffset(b, at) + skip, rest, front, gref);
       mapped = true;
     }
-    const fl = this.#bFlags[k];
-    f.flags =
-      (fl & NETTXF_csum_blank ? VALE_F_CSUM_BLANK : 0) | (fl & NETTXF_data_validated ? VALE_F_DATA_VALID : 0);
     const gsoAt = this.#bGsoAt[k];
     if (gsoAt >= 0) {
       const g = gsoAt * TX_SLOT_BYTES;
