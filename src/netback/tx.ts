@@ -548,7 +548,7 @@ export class NetbackTx {
         bytes += this.#bTotal[k];
       }
     }
-    // Counted before the switch sees them, as per frame before: a tap reading counters agrees.
+    // Counted once for the batch, before the switch (and any tap on it) sees the frames.
     c[this.#cPkts] += nf;
     c[this.#cBytes] += bytes;
     if (nf > 0) this.#sink.forwardBatch(frames, nf);
