@@ -24,8 +24,9 @@
  * A batch from the switch (`deliverBatch`) is placed in one pass where its frames are
  * plain (one slot, no GSO, no extra slot, no checksum to complete) and the guest's ring
  * shows no backlog: one look at req_prod and one copy of the requests for the batch, then
- * per frame a plain copy into a staged buffer (or a grant copy into one not staged) and
- * its response. Anything else takes the frame-by-frame path, in order.
+ * per frame a plain copy into a staged buffer (grant copies into one not staged, gathered
+ * for the run into one call) and its response, in ring order. Anything else takes the
+ * frame-by-frame path, in order.
  *
  * A guest that posts too few buffers gets its frames queued in a byte-bounded backlog of
  * Domain-0 memory, drained when it posts (its RX event); past the bound frames are dropped
@@ -39,6 +40,7 @@ import type { BackRing } from "../ring/back.js";
 import { ringErrorText } from "../ring/errors.js";
 import { NO_GRANT, VALE_F_CSUM_BLANK, VALE_F_DATA_VALID, ValeFrags } from "../vale/frags.js";
 import { VALE_FRAGS_BATCH } from "../vale/switch.js";
+import { copyBytes } from "../wire/copy.js";
 import { type Mem, privateMem } from "../wire/mem.js";
 import { ETH_HLEN, ETH_P_IPV6 } from "../wire/net/ethernet.js";
 import { gsoSegment } from "../wire/net/gso-segment.js";
@@ -64,7 +66,6 @@ import {
   NETRXF_more_data,
   rxReqGref,
   rxReqId,
-  rxRspWrite,
   XEN_NETIF_EXTRA_FLAG_MORE,
   XEN_NETIF_GSO_TYPE_TCPV4,
   XEN_NETIF_GSO_TYPE_TCPV6,
@@ -73,6 +74,7 @@ import {
 import type { VifQueueCounter } from "./counters.js";
 import type { VifHash } from "./hash.js";
 import { type HeldNotify, type NotifyHold, notifyHoldOf } from "./notify-hold.js";
+import { writeRxResponse } from "./rsp-write.js";
 import { RxFlip } from "./rx-flip.js";
 import { RxPoll } from "./rx-poll.js";
 import { LIN_BYTES, type RxScratch } from "./scratch.js";
@@ -85,6 +87,11 @@ export const RX_BACKLOG_BYTES_DEFAULT = 256 * 1024;
 /** Most grant-copy ops one frame takes: a cut at every source page, destination page and fragment. */
 const MAX_OPS = 3 * (XEN_NETIF_NR_SLOTS_MIN + 2) + 64;
 const MAX_SLOTS = XEN_NETIF_NR_SLOTS_MIN + 1;
+/**
+ * Grant copies one run of plain frames gathers before it makes them: room for a frame's
+ * worst case (a cut at every fragment and source page: 2 per fragment and one) several times.
+ */
+const RUN_OPS = 4 * VALE_FRAGS_BATCH;
 
 const PLACED = 0;
 const NO_ROOM = 1;
@@ -112,6 +119,11 @@ export class NetbackRx implements HeldNotify {
   readonly #req = privateMem(MAX_SLOTS * NETIF_RX_ENTRY_SIZE);
   /** deliverBatch: the requests for a run of plain frames, copied from the ring at once. */
   readonly #reqRun = privateMem(VALE_FRAGS_BATCH * NETIF_RX_ENTRY_SIZE);
+  /** The run's grant copies, the frame each is for, and per frame its flags and a failed copy. */
+  readonly #runOps = privateMem(RUN_OPS * GNTTAB_COPY_SIZE);
+  readonly #runOpFrame = new Uint8Array(RUN_OPS);
+  readonly #runFlags = new Int32Array(VALE_FRAGS_BATCH);
+  readonly #runBad = new Uint8Array(VALE_FRAGS_BATCH);
   readonly #ops = privateMem(MAX_OPS * GNTTAB_COPY_SIZE);
   /** Per op: which data slot it fills. */
   readonly #opSlot = new Uint8Array(MAX_OPS);
@@ -312,7 +324,12 @@ export class NetbackRx implements HeldNotify {
     this.#withHash = false;
     const st = this.#staging;
     const c = this.#c;
+    const runFlags = this.#runFlags;
+    const bad = this.#runBad;
     let bytes = 0;
+    let nOps = 0;
+    /** Responses written: frames [0, written) are answered. */
+    let written = 0;
     for (let j = 0; j < m; j++) {
       const f = frames[idx[base + j]];
       const total = f.total;
@@ -324,22 +341,120 @@ export class NetbackRx implements HeldNotify {
             ? NETRXF_data_validated
             : 0;
       const r = j * NETIF_RX_ENTRY_SIZE;
-      const sg = st === null ? -1 : st.find(rxReqGref(req, r));
+      const gref = rxReqGref(req, r);
+      const sg = st === null ? -1 : st.find(gref);
       taken[k0 + j] = 1;
+      bytes += total;
       if (sg < 0 || st!.writable[sg] === 0) {
-        // Not staged: the grant-copy path for this one frame.
-        this.#placeCopy(f, req, r, 1, 0, flags, 0, 0);
+        // Not staged: grant copies, gathered for the run and made in one call; this frame's
+        // response and those after it wait for that call.
+        runFlags[j] = flags;
+        bad[j] = 0;
+        if (nOps + 2 * f.n + 2 > RUN_OPS) nOps = this.#runCopy(nOps);
+        nOps = this.#runCopyOps(f, gref, j, nOps);
         continue;
       }
-      // #placeStaged and #respond for one slot, no extra, no headroom (all this path takes),
-      // by the same two steps without their per-slot bookkeeping.
-      this.#copyStaged(f, 0, sg, total);
-      this.#dataResponse(req, r, flags, total);
-      bytes += total;
-      c[this.#cPkts]++;
+      // #placeStaged for one slot, no extra, no headroom (all this path takes) without its
+      // per-slot bookkeeping; a frame in one fragment (all of a small one: netback TX's
+      // header copy) is one plain copy.
+      if (f.n === 1) copyBytes(st!.mem[sg]!, st!.off[sg], f.mem[0], f.off[0], total);
+      else this.#copyStaged(f, 0, sg, total);
+      if (written === j) {
+        this.#dataResponse(req, r, flags, total);
+        written++;
+      } else {
+        runFlags[j] = flags;
+        bad[j] = 0;
+      }
     }
+    if (nOps > 0) this.#runCopy(nOps);
+    // The rest in ring order once every copy is done, as #respond writes them for one slot.
+    for (let j = written; j < m; j++) {
+      const status = bad[j] === 1 ? NETIF_RSP_ERROR : frames[idx[base + j]].total;
+      this.#dataResponse(req, j * NETIF_RX_ENTRY_SIZE, runFlags[j], status);
+    }
+    c[this.#cPkts] += m;
     c[this.#cBytes] += bytes;
     return m;
+  }
+
+  /**
+   * Appends the grant copies of plain frame `f` (#placeRun's `j`-th) into the guest's buffer
+   * `destGref`, from byte 0 on; returns the run's op count. Bytes the switch does not own as
+   * a grant or a Domain-0 page go through the scratch, and then the copies are made at once,
+   * before the next frame can reuse it.
+   */
+  #runCopyOps(f: ValeFrags, destGref: number, j: number, nOps: number): number {
+    const dmem = this.#dmem;
+    let viaScratch = false;
+    for (let i = 0; i < f.n; i++) {
+      if (f.domid[i] === NO_GRANT && f.mem[i] !== dmem) {
+        f = this.#linear(f);
+        viaScratch = true;
+        break;
+      }
+    }
+    const ops = this.#runOps;
+    const opFrame = this.#runOpFrame;
+    const front = this.#front;
+    let dOff = 0;
+    for (let i = 0; i < f.n; i++) {
+      const dom = f.domid[i];
+      let off = f.off[i];
+      let left = f.len[i];
+      // A plain frame fits its one page (#plain), so dOff stays below PAGE_SIZE while bytes are left.
+      while (left > 0 && dOff < PAGE_SIZE) {
+        const sOff = off & (PAGE_SIZE - 1);
+        const len = Math.min(left, PAGE_SIZE - dOff, PAGE_SIZE - sOff);
+        const at = nOps * GNTTAB_COPY_SIZE;
+        if (dom === NO_GRANT)
+          gcopyWrite(
+            ops,
+            at,
+            off >>> PAGE_SHIFT,
+            DOMID_SELF,
+            sOff,
+            destGref,
+            front,
+            dOff,
+            len,
+            GNTCOPY_dest_gref,
+          );
+        else
+          gcopyWrite(
+            ops,
+            at,
+            f.gref[i],
+            dom,
+            sOff,
+            destGref,
+            front,
+            dOff,
+            len,
+            GNTCOPY_source_gref | GNTCOPY_dest_gref,
+          );
+        opFrame[nOps++] = j;
+        dOff += len;
+        off += len;
+        left -= len;
+      }
+    }
+    return viaScratch ? this.#runCopy(nOps) : nOps;
+  }
+
+  /** Makes the run's `nOps` grant copies in one call; a failed one marks its frame. Returns 0. */
+  #runCopy(nOps: number): number {
+    const ops = this.#runOps;
+    this.#c[this.#cCopyOps] += nOps;
+    if (this.#dom.gnt.copy(ops, 0, nOps) > 0) {
+      for (let k = 0; k < nOps; k++) {
+        if (gcopyStatus(ops, k * GNTTAB_COPY_SIZE) !== GNTST_okay) {
+          this.#runBad[this.#runOpFrame[k]] = 1;
+          this.#c[this.#cGrantErr]++;
+        }
+      }
+    }
+    return 0;
   }
 
   /**
@@ -799,11 +914,7 @@ export class NetbackRx implements HeldNotify {
    * and `status` (the bytes, counting the headroom, as Linux writes it; or an error).
    */
   #dataResponse(req: Mem, r: number, flags: number, status: number): void {
-    const ring = this.#ring;
-    const at = ring.beginResponse();
-    // wmem is per slot (a slot straddling two ring pages is written through a stage).
-    rxRspWrite(ring.wmem, at, rxReqId(req, r), 0, flags, status);
-    ring.endResponse();
+    writeRxResponse(this.#ring, rxReqId(req, r), 0, flags, status);
   }
 
   #broken(reason: string): void {

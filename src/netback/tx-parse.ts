@@ -206,3 +206,16 @@ export function parseTxPacket(
   }
   return TxVerdict.Ok;
 }
+
+/**
+ * The common packet, told from its first slot alone (batch byte offset `at`): one slot, no
+ * extras, no fragments, within its page and no runt. Returns its size, or -1 for anything
+ * else (parseTxPacket then gives the verdict). Where it returns a size, parseTxPacket says
+ * Ok with `consumed` 1 and firstSize = totalSize = that size: netback TX takes such packets
+ * without the general parse.
+ */
+export function oneSlotSize(batch: Mem, at: number): number {
+  if ((txReqFlags(batch, at) & (NETTXF_extra_info | NETTXF_more_data)) !== 0) return -1;
+  const size = txReqSize(batch, at);
+  return size >= ETH_HLEN && txReqOffset(batch, at) + size <= PAGE ? size : -1;
+}

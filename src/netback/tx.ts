@@ -5,7 +5,8 @@
  * On the queue's TX event, in batches shaped as netmap's nm_bdg_preflush: every published
  * request is copied once into private memory (BackRing.copyRequests: one read of req_prod)
  * and parsed there (parseTxPacket: gref, offset + size within the page, slot counts, the
- * size chain, extras), up to TX_BATCH good packets into private columns. A fatal packet
+ * size chain, extras; a one-slot packet, the common case, is told from its first slot by
+ * oneSlotSize), up to TX_BATCH good packets into private columns. A fatal packet
  * disables the vif through its VifFatal; a dropped one is answered NETIF_RSP_ERROR (extras
  * NETIF_RSP_NULL), after the good packets before it have gone. For the good ones: the
  * first TX_COPY_LEN bytes of every packet are copied, over as many slots as they span,
@@ -53,11 +54,11 @@ import {
   NETIF_TX_ENTRY_SIZE,
   NETTXF_csum_blank,
   NETTXF_data_validated,
+  txReqFlags,
   txReqGref,
   txReqId,
   txReqOffset,
   txReqSize,
-  txRspWrite,
 } from "../wire/xen/netif.js";
 import type { VifQueueCounter } from "./counters.js";
 import type { Rate } from "./credit.js";
@@ -65,9 +66,11 @@ import { CreditGate } from "./credit-gate.js";
 import { McastList } from "./mcast.js";
 import { type NotifyHold, notifyHoldOf } from "./notify-hold.js";
 import { PendingPool } from "./pending.js";
+import { writeTxResponse } from "./rsp-write.js";
 import type { StagingTable } from "./staging.js";
 import {
   FATAL_SKB_SLOTS_DEFAULT,
+  oneSlotSize,
   parseTxPacket,
   TX_SLOT_BYTES,
   TxPacket,
@@ -286,7 +289,22 @@ export class NetbackTx {
       let slots = 0;
       let stop = false;
       const pkt = this.#pkt;
+      const pool = this.#pool;
       while (pos < this.#left && budget > 0) {
+        if (nb < TX_BATCH && pool.free > slots) {
+          const size = oneSlotSize(batch, pos * TX_SLOT_BYTES);
+          if (size >= 0) {
+            if (!this.#admit(size)) {
+              stop = true;
+              break;
+            }
+            this.#takeOne(nb++, pos, size, txReqFlags(batch, pos * TX_SLOT_BYTES));
+            slots++;
+            pos++;
+            budget--;
+            continue;
+          }
+        }
         const v = parseTxPacket(batch, 0, pos, this.#left - pos, this.#limits, pkt);
         if (v === TxVerdict.Ok && nb < TX_BATCH && this.#pool.free >= slots + 1 + pkt.nFrags) {
           if (!this.#admit(pkt.totalSize)) {
@@ -412,6 +430,19 @@ export class NetbackTx {
     for (let d = 0; d <= pkt.nFrags; d++) this.#entryAt[slotOf(start, nExtras, d)] = -1;
   }
 
+  /** Records the one-slot packet at batch index `start` (oneSlotSize: `size`) as the batch's `k`-th. */
+  #takeOne(k: number, start: number, size: number, flags: number): void {
+    this.#bStart[k] = start;
+    this.#bConsumed[k] = 1;
+    this.#bExtras[k] = 0;
+    this.#bFrags[k] = 0;
+    this.#bFirst[k] = size;
+    this.#bTotal[k] = size;
+    this.#bFlags[k] = flags;
+    this.#bGsoAt[k] = -1;
+    this.#entryAt[start] = -1;
+  }
+
   /**
    * Sends the batch's `nb` packets: headers copied (plain copies from staged grants, one
    * grant-copy call for the rest), payloads referenced, the frames forwarded in one call,
@@ -433,10 +464,38 @@ export class NetbackTx {
     let nOps = 0;
     for (let k = 0; k < nb; k++) {
       const start = this.#bStart[k];
+      const hdr = k * TX_COPY_LEN;
+      if (this.#bConsumed[k] === 1) {
+        // One slot: its first TX_COPY_LEN bytes (a small frame whole) and nothing to walk.
+        const at = start * TX_SLOT_BYTES;
+        const take = Math.min(this.#bFirst[k], TX_COPY_LEN);
+        const gref = txReqGref(b, at);
+        const sg = st === null ? -1 : st.find(gref);
+        stgAt[start] = sg;
+        skipAt[start] = take;
+        if (sg >= 0) copyBytes(mem, hdrBase + hdr, st!.mem[sg]!, st!.off[sg] + txReqOffset(b, at), take);
+        else {
+          gcopyWrite(
+            ops,
+            nOps * GNTTAB_COPY_SIZE,
+            gref,
+            front,
+            txReqOffset(b, at),
+            hdrPage,
+            DOMID_SELF,
+            hdr,
+            take,
+            GNTCOPY_source_gref,
+          );
+          opPkt[nOps++] = k;
+        }
+        this.#bHdrLen[k] = take;
+        this.#bStatus[k] = NETIF_RSP_OKAY;
+        continue;
+      }
       const nExtras = this.#bExtras[k];
       const nData = 1 + this.#bFrags[k];
       const want = Math.min(this.#bTotal[k], TX_COPY_LEN);
-      const hdr = k * TX_COPY_LEN;
       let copied = 0;
       for (let d = 0; d < nData; d++) {
         const s = slotOf(start, nExtras, d);
@@ -482,11 +541,32 @@ export class NetbackTx {
     }
     const frames = this.#frames;
     let nf = 0;
-    for (let k = 0; k < nb; k++) if (this.#bStatus[k] === NETIF_RSP_OKAY && this.#frame(k, frames[nf])) nf++;
+    let bytes = 0;
+    for (let k = 0; k < nb; k++) {
+      if (this.#bStatus[k] === NETIF_RSP_OKAY && this.#frame(k, frames[nf])) {
+        nf++;
+        bytes += this.#bTotal[k];
+      }
+    }
+    // Counted once for the batch, before the switch (and any tap on it) sees the frames.
+    c[this.#cPkts] += nf;
+    c[this.#cBytes] += bytes;
     if (nf > 0) this.#sink.forwardBatch(frames, nf);
     const pool = this.#pool;
+    const ring = this.#ring;
     for (let k = 0; k < nb; k++) {
       const start = this.#bStart[k];
+      if (this.#bConsumed[k] === 1) {
+        // One slot, no extras: one entry to release (if mapped) and one response.
+        const e = this.#entryAt[start];
+        if (e >= 0) {
+          const h = pool.handle[e];
+          if (h >= 0) gnt.unmap(h);
+          pool.release(e);
+        }
+        writeTxResponse(ring, txReqId(b, start * TX_SLOT_BYTES), this.#bStatus[k]);
+        continue;
+      }
       const nExtras = this.#bExtras[k];
       for (let d = 0; d <= this.#bFrags[k]; d++) {
         const e = this.#entryAt[slotOf(start, nExtras, d)];
@@ -519,6 +599,11 @@ export class NetbackTx {
     const nData = 1 + this.#bFrags[k];
     f.clear();
     f.push(this.#dom.memory.mem, (this.#hdrPage << PAGE_SHIFT) + k * TX_COPY_LEN, this.#bHdrLen[k]);
+    const fl = this.#bFlags[k];
+    f.flags =
+      (fl & NETTXF_csum_blank ? VALE_F_CSUM_BLANK : 0) | (fl & NETTXF_data_validated ? VALE_F_DATA_VALID : 0);
+    // A small frame in one slot is all in its copied header: nothing more to reference.
+    if (this.#bConsumed[k] === 1 && this.#bHdrLen[k] === this.#bFirst[k]) return true;
     let mapped = false;
     for (let d = 0; d < nData; d++) {
       const s = slotOf(start, nExtras, d);
@@ -550,22 +635,17 @@ export class NetbackTx {
       f.push(gnt.mappedMem(h), gnt.mappedOff(h) + txReqOffset(b, at) + skip, rest, front, gref);
       mapped = true;
     }
-    const fl = this.#bFlags[k];
-    f.flags =
-      (fl & NETTXF_csum_blank ? VALE_F_CSUM_BLANK : 0) | (fl & NETTXF_data_validated ? VALE_F_DATA_VALID : 0);
     const gsoAt = this.#bGsoAt[k];
     if (gsoAt >= 0) {
       const g = gsoAt * TX_SLOT_BYTES;
       f.gsoType = extraGsoType(b, g);
       f.gsoSize = extraGsoSize(b, g);
     }
-    const c = this.#c;
     if (mapped) {
+      const c = this.#c;
       c[this.#cZcSent]++;
       c[this.#cZcOk]++;
     }
-    c[this.#cPkts]++;
-    c[this.#cBytes] += this.#bTotal[k];
     return true;
   }
 
@@ -577,15 +657,7 @@ export class NetbackTx {
     const xEnd = start + 1 + nExtras;
     for (let s = start; s < end; s++) {
       const isExtra = s > start && s < xEnd;
-      const at = ring.beginResponse();
-      // wmem is per slot: a slot straddling two ring pages is written through a stage.
-      txRspWrite(
-        ring.wmem,
-        at,
-        isExtra ? 0 : txReqId(b, s * TX_SLOT_BYTES),
-        isExtra ? NETIF_RSP_NULL : status,
-      );
-      ring.endResponse();
+      writeTxResponse(ring, isExtra ? 0 : txReqId(b, s * TX_SLOT_BYTES), isExtra ? NETIF_RSP_NULL : status);
     }
   }
 }

@@ -70,6 +70,21 @@ export class BackRing extends RingEnd {
     return this.writer.begin(this.#rspProdPvt & this.mask);
   }
 
+  /**
+   * Starts and ends the next response in one step, for a run of responses written straight
+   * into the ring (no stage, no `wmem` per slot): the byte offset in `area.mem` to write it
+   * at, or -1, with nothing produced, when its slot straddles two pages (then it takes
+   * beginResponse/endResponse). Ring order is kept: the caller writes the slot before it
+   * starts the next.
+   */
+  directResponse(): number {
+    const p = this.#rspProdPvt;
+    assert(p !== this.#req.cons, "response produced for a request not yet consumed");
+    const off = this.area.slotOff[p & this.mask];
+    if (off >= 0) this.#rspProdPvt = (p + 1) >>> 0;
+    return off;
+  }
+
   endResponse(): void {
     this.writer.end();
     this.#rspProdPvt = (this.#rspProdPvt + 1) >>> 0;

@@ -55,9 +55,32 @@ export function publish(u32: Uint32Array, prodI: number, eventI: number, old: nu
 export function copySlots(area: RingArea, idx: number, n: number, dst: Mem, at: number): number {
   const mask = area.nrEnts - 1;
   const esz = area.entrySize;
-  for (let i = 0; i < n; i++) {
-    area.readSlot(idx & mask, dst, at + i * esz);
-    idx = (idx + 1) >>> 0;
+  const nw = area.words;
+  const slotOff = area.slotOff;
+  const src = area.mem.u32;
+  const d = dst.u32;
+  let di = at >>> 2;
+  let i = 0;
+  while (i < n) {
+    const slot = idx & mask;
+    const off = slotOff[slot];
+    if (off < 0) {
+      area.readSlot(slot, dst, di << 2);
+      di += nw;
+      idx = (idx + 1) >>> 0;
+      i++;
+      continue;
+    }
+    // The slots after this one that end within its page lie back to back: one word loop for
+    // them all rather than a slot at a time.
+    const inPage = (4096 - (off & 4095)) / esz;
+    const run = Math.min(n - i, mask + 1 - slot, inPage | 0);
+    const words = run * nw;
+    const si = off >>> 2;
+    for (let w = 0; w < words; w++) d[di + w] = src[si + w];
+    di += words;
+    idx = (idx + run) >>> 0;
+    i += run;
   }
   return idx;
 }

@@ -328,3 +328,61 @@ test("four-page rings: bursts that wrap the rings, over TX slots straddling two 
   assert.equal(a.front.txIdErrors, 0, "each answer names a request in flight, in its own slot");
   assert.deepEqual([a.fatal, b.fatal], [[], []]);
 });
+
+test("property: a run mixing staged and grant-copied receive buffers, some copies failing, is answered in ring order: failed ones ERROR, the rest whole", () => {
+  fc.assert(
+    fc.property(
+      fc.boolean(),
+      fc.array(fc.integer({ min: 60, max: 4000 }), { minLength: 1, maxLength: 100 }),
+      fc.integer({ min: 0, max: 0xffff }),
+      (stageA, lens, seed) => {
+        const { t, a, b } = rig(stageA, false);
+        const rxRefs = b.front.poolRefs.rx;
+        const mask = b.front.rx.nrEnts - 1;
+        // Buffer id i: staged when bit (i mod 16) of the seed says so; of the others, every
+        // third revoked, so its grant copy fails.
+        const staged = (i: number): boolean => ((seed >>> (i & 15)) & 1) === 1;
+        const revoked = (i: number): boolean => !staged(i) && i % 3 === 0;
+        const list = [...rxRefs].filter((_, i) => staged(i));
+        if (list.length > 0) {
+          const p = b.alloc();
+          const dv = new DataView(b.mem.u8.buffer, p * PAGE_SIZE);
+          list.forEach((ref, k) => {
+            dv.setUint32(k * 8, ref, true);
+            dv.setUint16(k * 8 + 4, 0, true);
+          });
+          const r = b.ctrlReq(
+            XEN_NETIF_CTRL_TYPE_ADD_GREF_MAPPING,
+            0,
+            b.grants.grantAccess(0, p, false),
+            list.length,
+          );
+          assert.equal(r.status, XEN_NETIF_CTRL_STATUS_SUCCESS);
+        }
+        for (let i = 0; i < rxRefs.length; i++) if (revoked(i)) assert.ok(b.grants.endAccess(rxRefs[i]!));
+        const first = b.front.rx.rspCons;
+        const sent: Uint8Array[] = [];
+        for (const [i, len] of lens.entries()) {
+          const f = buildFrame({ dst: macOf(b.domid), src: macOf(a.domid), len, seq: i });
+          assert.ok(a.front.send(f));
+          sent.push(f);
+        }
+        transmit(t, a);
+        const lands = lens.map((_, k) => (first + k) & mask);
+        const ok = lens.flatMap((_, k) => (revoked(lands[k]!) ? [] : [k]));
+        const atB: RxFrame[] = [];
+        const dropped = b.front.rxDropped;
+        b.front.receive(atB);
+        assert.equal(b.front.rxDropped - dropped, lens.length - ok.length, "failed copies answered ERROR");
+        assert.deepEqual(
+          atB.map((f) => seqOf(f.data)),
+          ok,
+          "the rest, in order",
+        );
+        for (const [k, i] of ok.entries()) assert.deepEqual(atB[k]!.data, sent[i], `frame ${i} intact`);
+        assert.deepEqual([a.fatal, b.fatal], [[], []]);
+      },
+    ),
+    { numRuns: 40 },
+  );
+});

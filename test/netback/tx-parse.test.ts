@@ -1,7 +1,14 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import fc from "fast-check";
-import { parseTxPacket, TX_SLOT_BYTES, TxPacket, TxReason, TxVerdict } from "../../src/netback/tx-parse.js";
+import {
+  oneSlotSize,
+  parseTxPacket,
+  TX_SLOT_BYTES,
+  TxPacket,
+  TxReason,
+  TxVerdict,
+} from "../../src/netback/tx-parse.js";
 import { privateMem } from "../../src/wire/mem.js";
 import {
   extraGsoWrite,
@@ -228,5 +235,45 @@ test("frames as a frontend lays them out parse back to their sizes", () => {
         [TxVerdict.Ok, slots.length, firstLen, len],
       );
     }),
+  );
+});
+
+test("oneSlotSize takes exactly the first slots parseTxPacket accepts as a whole one-slot frame", () => {
+  // Flags biased towards none (the case it takes), sizes and offsets around their limits.
+  const slotArb = fc.record({
+    flags: fc.oneof(fc.constant(0), fc.integer({ min: 0, max: 0xffff })),
+    // -3, -2, -1: the frame ends one byte before, at, one byte past the end of its page.
+    size: fc.oneof(
+      fc.integer({ min: -3, max: -1 }),
+      fc.integer({ min: 0, max: 20 }),
+      fc.integer({ min: 0, max: 0xffff }),
+      fc.integer({ min: 4000, max: 4200 }),
+    ),
+    offset: fc.oneof(
+      fc.constant(0),
+      fc.integer({ min: 0, max: 0xffff }),
+      fc.integer({ min: 3900, max: 4100 }),
+    ),
+    words: fc.array(fc.integer({ min: 0, max: 0xffffffff }), { minLength: 6, maxLength: 6 }),
+  });
+  fc.assert(
+    fc.property(slotArb, fc.integer({ min: 1, max: 3 }), (s, avail) => {
+      const m = privateMem(CAP * TX_SLOT_BYTES);
+      // The slots after the first are anything: a one-slot frame must not depend on them.
+      for (let w = 0; w < 6; w++) m.u32[3 + w] = s.words[w];
+      const size0 = s.size >= 0 ? s.size : Math.max(0, Math.min(0xffff, 4098 + s.size - s.offset));
+      txReqWrite(m, 0, 7, s.offset, s.flags, 9, size0);
+      const pkt = new TxPacket();
+      const v = parseTxPacket(m, 0, 0, avail, LIMITS, pkt);
+      const whole = v === TxVerdict.Ok && pkt.consumed === 1 && pkt.nExtras === 0 && pkt.nFrags === 0;
+      const size = oneSlotSize(m, 0);
+      assert.equal(size >= 0, whole);
+      if (whole) {
+        assert.equal(size, pkt.firstSize);
+        assert.equal(size, pkt.totalSize);
+        assert.equal(pkt.gsoAt, -1);
+      }
+    }),
+    { numRuns: 2000 },
   );
 });

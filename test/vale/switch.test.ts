@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
+import fc from "fast-check";
 import {
   NS_BUF_CHANGED,
   NS_MOREFRAG,
@@ -18,8 +19,17 @@ import {
 } from "../../src/netmap/layout.js";
 import type { NetmapPort } from "../../src/netmap/port.js";
 import { nmRingNext, nmRingSpace } from "../../src/netmap/ring.js";
+import { ValeFrags } from "../../src/vale/frags.js";
+import { LEARN_BUCKETS, LearnTable } from "../../src/vale/learn.js";
 import { ValePort } from "../../src/vale/port.js";
-import { NM_BDG_NOPORT, ValeSwitch } from "../../src/vale/switch.js";
+import {
+  learningLookup,
+  NM_BDG_NOPORT,
+  portCounters,
+  type ValeAttachment,
+  ValeSwitch,
+} from "../../src/vale/switch.js";
+import { sharedMem } from "../../src/wire/mem.js";
 
 const MAC = {
   A: [2, 0, 0, 0, 0, 0xa],
@@ -278,4 +288,98 @@ test("VALE RX keeps the common check: releasing a bad NS_BUF_CHANGED buffer rese
   assert.deepEqual(recv(b), [4, 5, 6, 7, 8, 9, 10]);
   assert.equal(ports[1].counters.get("rxDrops"), 0);
   assert.equal(slotBufIdx(m, slot(0)), b2, "the user's swap stands");
+});
+
+/** A port taking batches by reference that records, per frame, its first 12 bytes' tag. */
+function batchPort(sw: ValeSwitch, name: string, got: number[]): number {
+  const p: ValeAttachment = {
+    name,
+    get region(): never {
+      throw new Error("no ring region");
+    },
+    counters: portCounters(),
+    rxKring: () => null,
+    rxIrq: () => {},
+    takesOffloads: true,
+    deliverFrags: (f) => {
+      got.push(f.mem[0].u8[f.off[0] + 12]);
+      return true;
+    },
+    deliverBatch: (frames, idx, at, n, taken) => {
+      for (let k = 0; k < n; k++) {
+        const f = frames[idx[at + k]];
+        got.push(f.mem[0].u8[f.off[0] + 12]);
+        taken[k] = 1;
+      }
+    },
+  };
+  return sw.attach(p);
+}
+
+test("forwardBatch: runs of frames with one MAC pair go where frame-by-frame learning sends them (bucket collisions, floods, group sources)", () => {
+  // Two unicast MACs sharing a learning bucket, so learning one evicts the other.
+  const hiOf = (m: number[]) => (m[0] << 8) | m[1];
+  const loOf = (m: number[]) => ((m[2] << 24) | (m[3] << 16) | (m[4] << 8) | m[5]) >>> 0;
+  const base = [2, 0, 0, 0, 0, 1];
+  const want = LearnTable.bucket(hiOf(base), loOf(base));
+  let twin: number[] = [];
+  for (let lo = 2; lo < 64 * LEARN_BUCKETS; lo++) {
+    const m = [2, 0, (lo >>> 24) & 0xff, (lo >>> 16) & 0xff, (lo >>> 8) & 0xff, lo & 0xff];
+    if (LearnTable.bucket(hiOf(m), loOf(m)) === want) {
+      twin = m;
+      break;
+    }
+  }
+  assert.equal(twin.length, 6);
+  const macs = [base, twin, MAC.A, MAC.B, BCAST, [1, 0, 0x5e, 0, 0, 1]];
+  const frameArb = fc.record({
+    src: fc.integer({ min: 0, max: 3 }),
+    dMac: fc.integer({ min: 0, max: macs.length - 1 }),
+    sMac: fc.integer({ min: 0, max: macs.length - 1 }),
+    // Runs of one pair are the case the switch shortcuts: repeat a frame often.
+    times: fc.integer({ min: 1, max: 5 }),
+  });
+  fc.assert(
+    fc.property(
+      fc.array(frameArb, { minLength: 1, maxLength: 120 }),
+      fc.integer({ min: 1, max: 90 }),
+      (spec, cut) => {
+        const mem = sharedMem(1 << 16);
+        const frames: { src: number; f: ValeFrags }[] = [];
+        let tag = 0;
+        for (const s of spec)
+          for (let t = 0; t < s.times && frames.length < 200; t++) {
+            const off = frames.length * 64;
+            mem.u8.set(macs[s.dMac], off);
+            mem.u8.set(macs[s.sMac], off + 6);
+            mem.u8[off + 12] = tag++ & 0xff;
+            const f = new ValeFrags(mem);
+            f.push(mem, off, 60);
+            frames.push({ src: s.src, f });
+          }
+        // The same switch with a lookup that is not the learning one takes the per-frame path.
+        const runs = new ValeSwitch("runs");
+        const model = new ValeSwitch("model");
+        model.setLookup((m, off, len, src, sw) => learningLookup(m, off, len, src, sw));
+        const got: number[][][] = [[], []];
+        for (let p = 0; p < 4; p++) {
+          got[0].push([]);
+          got[1].push([]);
+          batchPort(runs, `r${p}`, got[0][p]);
+          batchPort(model, `m${p}`, got[1][p]);
+        }
+        // Consecutive frames of one sender go as one batch, at most `cut` at a time.
+        for (let i = 0; i < frames.length; ) {
+          let j = i + 1;
+          while (j < frames.length && j - i < cut && frames[j].src === frames[i].src) j++;
+          const part = frames.slice(i, j).map((x) => x.f);
+          runs.forwardBatch(frames[i].src, part, part.length);
+          model.forwardBatch(frames[i].src, part, part.length);
+          i = j;
+        }
+        assert.deepEqual(got[0], got[1]);
+      },
+    ),
+    { numRuns: 200 },
+  );
 });
