@@ -3,7 +3,10 @@
  * guests (one vif each, one switch) as `pvnet up` does, and reports: the time until every
  * vif is Connected at both ends, the xenstore requests served to get there, process RSS
  * per guest, and the aggregate guest-to-guest rate with every pair of guests sending (guest
- * 2k sends 64 B frames to guest 2k+1). The per-guest columns show whether the handshake
+ * 2k sends 64 B frames to guest 2k+1; every guest announces its MAC at carrier, so the switch
+ * has learnt the receivers and the pairs go unicast: `deliveredOfSent` shows it), taken once
+ * the rate has settled (wait.ts settle), with each role's CPU per frame (all senders summed,
+ * Domain-0, all receivers). The per-guest columns show whether the handshake
  * slows down superlinearly. Two ways this host differs from `pvnet up`'s default, both as a Xen
  * host gives Domain-0 its due: on a host of two CPUs or more Domain-0 runs on CPU 0 (`cpus:`,
  * xl.cfg's, src/hv/cpus.ts) and, once every vif is Connected, the guests are pinned to the
