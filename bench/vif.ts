@@ -163,7 +163,40 @@ export async function benchVif(opts: BenchOptions = {}): Promise<BenchRow[]> {
   });
   // The floors the ping row's target is a ratio of, measured in the same run.
   for (const prim of HOP_PRIMITIVES) add(await measureWakeHops(prim, opts.quick ? 500 : 2000));
+  addTargetRatios(rows);
   return rows;
+}
+
+/** The rows issue 19's rate targets are ratios of VALE 1->1 one thread for (same frame size). */
+const OF_VALE_ROWS = ["vif guest->guest 1q", "vif guest->guest 1q passthrough"];
+/** Each ping row and the four-hop floor of the wait primitive its guests sleep in. */
+const PING_FLOORS: Readonly<Record<string, string>> = {
+  "vif ping RTT guest->guest": "baseline: four-hop wake-up (waitAsync)",
+  "vif ping RTT guest->guest loop=block": "baseline: four-hop wake-up (Atomics.wait)",
+  "vif ping RTT guest->guest loop=block, Domain-0 adaptive": "baseline: four-hop wake-up (Atomics.wait)",
+  "vif ping RTT guest->guest passthrough": "baseline: four-hop wake-up (waitAsync)",
+};
+
+/**
+ * Writes each target's ratio beside its row, from baselines measured in the same run:
+ * `ofVale` (the row's Mpps over VALE 1->1 one thread's at its frame size) and `ofFloor`
+ * (a ping row's p50 over the four-hop wake-up floor of its guests' wait primitive).
+ */
+export function addTargetRatios(rows: BenchRow[]): void {
+  const byName = (name: string, frameBytes?: number): BenchRow | undefined =>
+    rows.find((r) => r.name === name && (frameBytes === undefined || r.frameBytes === frameBytes));
+  for (const r of rows) {
+    if (OF_VALE_ROWS.includes(r.name)) {
+      const vale = byName("baseline: VALE 1->1 one thread", r.frameBytes);
+      if (vale !== undefined && vale.mpps > 0) r.ofVale = Math.round((r.mpps / vale.mpps) * 100) / 100;
+    }
+    const floorName = PING_FLOORS[r.name];
+    const floor = floorName === undefined ? undefined : byName(floorName);
+    const p50 = r.p50us;
+    const f50 = floor?.p50us;
+    if (typeof p50 === "number" && typeof f50 === "number" && f50 > 0)
+      r.ofFloor = Math.round((p50 / f50) * 100) / 100;
+  }
 }
 
 /** A vif row from its runs: the median of each figure over them. */

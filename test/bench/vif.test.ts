@@ -1,7 +1,16 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
+import type { BenchRow } from "../../bench/result.js";
 import { measureScale, scaleHost } from "../../bench/scale.js";
-import { measurePing, measureVif, vifRow, WARM_FRAMES, WARM_MAX_MS, WARM_PINGS } from "../../bench/vif.js";
+import {
+  addTargetRatios,
+  measurePing,
+  measureVif,
+  vifRow,
+  WARM_FRAMES,
+  WARM_MAX_MS,
+  WARM_PINGS,
+} from "../../bench/vif.js";
 import { W_GO, W_READY, W_RX, W_TX, W_WORDS } from "../../bench/vif-guest.js";
 import { sleep, until } from "../../bench/wait.js";
 import { Host } from "../../src/toolstack/host.js";
@@ -107,4 +116,39 @@ test("bench scale: one guest has no pair: its row is the boot, with no rate", as
   assert.equal(row.guests, 1);
   assert.equal(row.noRate, true);
   assert.ok((row.connectMs as number) > 0);
+});
+
+test("bench vif: each target's ratio is written beside its row, from the same run's baselines", () => {
+  const row = (
+    name: string,
+    frameBytes: number,
+    mpps: number,
+    extra: Record<string, number> = {},
+  ): BenchRow => ({
+    name,
+    frameBytes,
+    batch: 32,
+    mpps,
+    gbps: 0,
+    ...extra,
+  });
+  const rows = [
+    row("vif guest->guest 1q", 64, 3),
+    row("vif guest->guest 1q passthrough", 64, 8),
+    row("vif guest->guest 2q hash steering", 64, 1),
+    row("baseline: VALE 1->1 one thread", 64, 10),
+    row("vif guest->guest 1q", 1500, 1),
+    row("baseline: VALE 1->1 one thread", 1500, 4),
+    row("vif ping RTT guest->guest", 98, 0, { p50us: 90 }),
+    row("vif ping RTT guest->guest loop=block", 98, 0, { p50us: 150 }),
+    row("baseline: four-hop wake-up (Atomics.wait)", 0, 0, { p50us: 100 }),
+    row("baseline: four-hop wake-up (waitAsync)", 0, 0, { p50us: 120 }),
+  ];
+  addTargetRatios(rows);
+  assert.equal(rows[0].ofVale, 0.3);
+  assert.equal(rows[1].ofVale, 0.8);
+  assert.equal(rows[2].ofVale, undefined, "a row with no target has no ratio");
+  assert.equal(rows[4].ofVale, 0.25, "each size against its own baseline");
+  assert.equal(rows[6].ofFloor, 0.75, "notify guests against the waitAsync floor");
+  assert.equal(rows[7].ofFloor, 1.5, "blocking guests against the Atomics.wait floor");
 });
