@@ -407,32 +407,17 @@ export class NetbackRx implements HeldNotify {
         const sOff = off & (PAGE_SIZE - 1);
         const len = Math.min(left, PAGE_SIZE - dOff, PAGE_SIZE - sOff);
         const at = nOps * GNTTAB_COPY_SIZE;
-        if (dom === NO_GRANT)
-          gcopyWrite(
-            ops,
-            at,
-            off >>> PAGE_SHIFT,
-            DOMID_SELF,
-            sOff,
-            destGref,
-            front,
-            dOff,
-            len,
-            GNTCOPY_dest_gref,
-          );
-        else
-          gcopyWrite(
-            ops,
-            at,
-            f.gref[i],
-            dom,
-            sOff,
-            destGref,
-            front,
-            dOff,
-            len,
-            GNTCOPY_source_gref | GNTCOPY_dest_gref,
-          );
+        gcopyPart(
+          ops,
+          at,
+          dom,
+          dom === NO_GRANT ? off >>> PAGE_SHIFT : f.gref[i],
+          sOff,
+          destGref,
+          front,
+          dOff,
+          len,
+        );
         opFrame[nOps++] = j;
         dOff += len;
         off += len;
@@ -745,32 +730,8 @@ export class NetbackRx implements HeldNotify {
         // Data slot k sits at request k, after the extra slot for k > 0.
         const r = reqAt + (slot === 0 ? 0 : slot + extra) * NETIF_RX_ENTRY_SIZE;
         const at = nOps * GNTTAB_COPY_SIZE;
-        if (dom === NO_GRANT)
-          gcopyWrite(
-            ops,
-            at,
-            off >>> PAGE_SHIFT,
-            DOMID_SELF,
-            sOff,
-            rxReqGref(req, r),
-            front,
-            dOff,
-            len,
-            GNTCOPY_dest_gref,
-          );
-        else
-          gcopyWrite(
-            ops,
-            at,
-            f.gref[i],
-            dom,
-            sOff,
-            rxReqGref(req, r),
-            front,
-            dOff,
-            len,
-            GNTCOPY_source_gref | GNTCOPY_dest_gref,
-          );
+        const src = dom === NO_GRANT ? off >>> PAGE_SHIFT : f.gref[i];
+        gcopyPart(ops, at, dom, src, sOff, rxReqGref(req, r), front, dOff, len);
         this.#opSlot[nOps++] = slot;
         slotLen[slot] += len;
         dOff += len;
@@ -1016,4 +977,25 @@ class Backlog {
   clear(): void {
     this.#head = this.count = this.#start = this.used = 0;
   }
+}
+
+/**
+ * One grant-copy op into the guest's granted page `destGref` of domain `front`: from a
+ * Domain-0 page (`dom` NO_GRANT, `src` its frame number) or from `src`, a grant of domain `dom`.
+ */
+function gcopyPart(
+  ops: Mem,
+  at: number,
+  dom: number,
+  src: number,
+  sOff: number,
+  destGref: number,
+  front: number,
+  dOff: number,
+  len: number,
+): void {
+  if (dom === NO_GRANT)
+    gcopyWrite(ops, at, src, DOMID_SELF, sOff, destGref, front, dOff, len, GNTCOPY_dest_gref);
+  else
+    gcopyWrite(ops, at, src, dom, sOff, destGref, front, dOff, len, GNTCOPY_source_gref | GNTCOPY_dest_gref);
 }

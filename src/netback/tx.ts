@@ -451,15 +451,11 @@ export class NetbackTx {
   #sendBatch(nb: number): void {
     const b = this.#batch;
     const gnt = this.#dom.gnt;
-    const front = this.#front;
     const ops = this.#ops;
     const opPkt = this.#opPkt;
     const st = this.#staging;
     const stgAt = this.#stgAt;
     const skipAt = this.#skipAt;
-    const mem = this.#dom.memory.mem;
-    const hdrPage = this.#hdrPage;
-    const hdrBase = hdrPage << PAGE_SHIFT;
     const c = this.#c;
     let nOps = 0;
     for (let k = 0; k < nb; k++) {
@@ -473,22 +469,7 @@ export class NetbackTx {
         const sg = st === null ? -1 : st.find(gref);
         stgAt[start] = sg;
         skipAt[start] = take;
-        if (sg >= 0) copyBytes(mem, hdrBase + hdr, st!.mem[sg]!, st!.off[sg] + txReqOffset(b, at), take);
-        else {
-          gcopyWrite(
-            ops,
-            nOps * GNTTAB_COPY_SIZE,
-            gref,
-            front,
-            txReqOffset(b, at),
-            hdrPage,
-            DOMID_SELF,
-            hdr,
-            take,
-            GNTCOPY_source_gref,
-          );
-          opPkt[nOps++] = k;
-        }
+        nOps = this.#copyHeader(k, gref, sg, txReqOffset(b, at), hdr, take, nOps);
         this.#bHdrLen[k] = take;
         this.#bStatus[k] = NETIF_RSP_OKAY;
         continue;
@@ -510,24 +491,7 @@ export class NetbackTx {
           continue;
         }
         skipAt[s] = take;
-        if (sg >= 0) {
-          // parseTxPacket checked offset + size within the page.
-          copyBytes(mem, hdrBase + hdr + copied, st!.mem[sg]!, st!.off[sg] + txReqOffset(b, at), take);
-        } else {
-          gcopyWrite(
-            ops,
-            nOps * GNTTAB_COPY_SIZE,
-            gref,
-            front,
-            txReqOffset(b, at),
-            hdrPage,
-            DOMID_SELF,
-            hdr + copied,
-            take,
-            GNTCOPY_source_gref,
-          );
-          opPkt[nOps++] = k;
-        }
+        nOps = this.#copyHeader(k, gref, sg, txReqOffset(b, at), hdr + copied, take, nOps);
         copied += take;
       }
       this.#bHdrLen[k] = copied;
@@ -577,6 +541,47 @@ export class NetbackTx {
       }
       this.#answer(start, this.#bConsumed[k], nExtras, this.#bStatus[k]);
     }
+  }
+
+  /**
+   * Copies `take` header bytes of packet `k` from offset `off` of grant `gref` to byte `hdr`
+   * of the header page: a plain copy from staging slot `sg` (>= 0; the parse checked offset +
+   * size within the page), else one more grant-copy op of the batch. Returns the ops so far.
+   */
+  #copyHeader(
+    k: number,
+    gref: number,
+    sg: number,
+    off: number,
+    hdr: number,
+    take: number,
+    nOps: number,
+  ): number {
+    const st = this.#staging;
+    if (sg >= 0) {
+      copyBytes(
+        this.#dom.memory.mem,
+        (this.#hdrPage << PAGE_SHIFT) + hdr,
+        st!.mem[sg]!,
+        st!.off[sg] + off,
+        take,
+      );
+      return nOps;
+    }
+    gcopyWrite(
+      this.#ops,
+      nOps * GNTTAB_COPY_SIZE,
+      gref,
+      this.#front,
+      off,
+      this.#hdrPage,
+      DOMID_SELF,
+      hdr,
+      take,
+      GNTCOPY_source_gref,
+    );
+    this.#opPkt[nOps] = k;
+    return nOps + 1;
   }
 
   /** Packet `k` of the batch failed a grant operation: answered with an error, counted once. */
