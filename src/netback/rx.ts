@@ -311,17 +311,9 @@ export class NetbackRx implements HeldNotify {
     taken: Uint8Array,
     k0: number,
   ): number {
-    const ring = this.#ring;
-    const avail = ring.unconsumedRequests();
-    if (avail < 0) {
-      this.#broken(`RX ring: ${ringErrorText(avail)}`);
-      return 0;
-    }
-    const m = Math.min(run, avail);
+    const m = this.#takeRun(Math.min(run, this.#requestsPosted()));
     if (m === 0) return 0;
     const req = this.#reqRun;
-    ring.copyRequests(req, 0, m);
-    this.#withHash = false;
     const st = this.#staging;
     const c = this.#c;
     const runFlags = this.#runFlags;
@@ -375,6 +367,22 @@ export class NetbackRx implements HeldNotify {
     }
     c[this.#cPkts] += m;
     c[this.#cBytes] += bytes;
+    return m;
+  }
+
+  /** Requests the guest has posted and netback not taken (0 after breaking the vif on a bad ring). */
+  #requestsPosted(): number {
+    const avail = this.#ring.unconsumedRequests();
+    if (avail >= 0) return avail;
+    this.#broken(`RX ring: ${ringErrorText(avail)}`);
+    return 0;
+  }
+
+  /** Takes `m` requests for a run (one read each, into #reqRun); returns `m`. */
+  #takeRun(m: number): number {
+    if (m === 0) return 0;
+    this.#ring.copyRequests(this.#reqRun, 0, m);
+    this.#withHash = false;
     return m;
   }
 
@@ -612,17 +620,9 @@ export class NetbackRx implements HeldNotify {
    */
   #drainRun(): number {
     const b = this.#backlog;
-    const ring = this.#ring;
-    const avail = ring.unconsumedRequests();
-    if (avail < 0) {
-      this.#broken(`RX ring: ${ringErrorText(avail)}`);
-      return 0;
-    }
-    const m = b.plainRun(Math.min(avail, VALE_FRAGS_BATCH));
+    const m = this.#takeRun(b.plainRun(Math.min(this.#requestsPosted(), VALE_FRAGS_BATCH)));
     if (m === 0) return 0;
     const req = this.#reqRun;
-    ring.copyRequests(req, 0, m);
-    this.#withHash = false;
     const st = this.#staging;
     const one = this.#one;
     const c = this.#c;

@@ -420,8 +420,7 @@ export class ValeSwitch {
           const sLo = dv.getUint32(off + 8);
           if (dHi === runDstHi && dLo === runDstLo && sHi === runSrcHi && sLo === runSrcLo) dst = runTo;
           else {
-            // Group (multicast/broadcast) source addresses are never learnt.
-            if ((sHi & 0x0100) === 0) table.learn(sHi, sLo, src);
+            learnMac(table, sHi, sLo, src);
             dst = lookupMac(table, dHi, dLo);
             runDstHi = dHi;
             runDstLo = dLo;
@@ -593,10 +592,7 @@ export class ValeSwitch {
 
   #learn(m: Mem, at: number, port: number): void {
     const dv = m.dv;
-    const hi = dv.getUint16(at);
-    // Group (multicast/broadcast) source addresses are never learnt.
-    if ((hi & 0x0100) !== 0) return;
-    this.table.learn(hi, dv.getUint32(at + 2), port);
+    learnMac(this.table, dv.getUint16(at), dv.getUint32(at + 2), port);
   }
 
   /**
@@ -689,6 +685,11 @@ function checkedTotal(f: ValeFrags): number {
 export function learningLookup(m: Mem, off: number, _len: number, _src: number, sw: ValeSwitch): number {
   const dv = m.dv;
   return lookupMac(sw.table, dv.getUint16(off), dv.getUint32(off + 2));
+}
+
+/** Learns source MAC `hi16`:`lo32` on `port`; group (multicast/broadcast) sources never. */
+function learnMac(table: LearnTable, hi16: number, lo32: number, port: number): void {
+  if ((hi16 & 0x0100) === 0) table.learn(hi16, lo32, port);
 }
 
 /** learningLookup for a destination MAC given as its two halves. */

@@ -21,6 +21,7 @@ import type { BackRing } from "../../src/ring/back.js";
 import type { FrontRing } from "../../src/ring/front.js";
 import { ValeSwitch } from "../../src/vale/switch.js";
 import { type Mem, memOf } from "../../src/wire/mem.js";
+import { NO_FEATURES } from "./harness.js";
 
 interface Side {
   readonly handlers: Map<number, PortHandler>;
@@ -269,14 +270,7 @@ function ptRings(domid: number, keys: PtKeys): BackQueueRings {
     rx: null as unknown as BackRing,
     txPort: domid,
     rxPort: domid,
-    features: {
-      sg: false,
-      gsoTcpv4: false,
-      gsoTcpv6: false,
-      csumOffload: false,
-      ipv6CsumOffload: false,
-      rxNotify: true,
-    },
+    features: NO_FEATURES,
     passthrough: keys,
   };
 }
