@@ -19,6 +19,7 @@ import { sampleDelta } from "../src/hv/thread-probe.js";
 import { parseHostConfig } from "../src/toolstack/config.js";
 import type { HostConfig } from "../src/toolstack/config-types.js";
 import { Host } from "../src/toolstack/host.js";
+import { measureRemoteVale, type RemoteValeRates } from "./netmapd.js";
 import {
   type BenchOptions,
   type BenchRow,
@@ -147,6 +148,22 @@ export async function benchVif(opts: BenchOptions = {}): Promise<BenchRow[]> {
       gbps: gbpsOf(vm, frameBytes),
       cpuNsPerFrame: medianFigures(vale.map((v) => ({ thread: v.cpuNsPerFrame }))),
     });
+    // The same switch in the vif's own layout: pkt-gen's tx and rx in worker threads and the
+    // switch in a third (`pvnet netmapd`), with the passthrough rows' 4096-slot rings.
+    const remote: RemoteValeRates[] = [];
+    for (let i = 0; i < runs; i++)
+      remote.push(await measureRemoteVale(frameBytes, 32, warmupMs, measureMs, BENCH_PT_SLOTS));
+    remote.sort((x, y) => x.delivered - y.delivered);
+    const mid = remote[remote.length >> 1];
+    add({
+      name: VALE3_ROW,
+      frameBytes,
+      batch: 32,
+      mpps: mid.delivered,
+      gbps: gbpsOf(mid.delivered, frameBytes),
+      offeredMpps: Math.round(mid.offered * 100) / 100,
+      dropPct: mid.dropPct,
+    });
   }
   const pings = opts.quick ? 200 : 2000;
   add(await measurePing(pings));
@@ -167,6 +184,9 @@ export async function benchVif(opts: BenchOptions = {}): Promise<BenchRow[]> {
   return rows;
 }
 
+/** VALE 1->1 with pkt-gen's tx, the switch and pkt-gen's rx in three threads, as a vif's domains are. */
+export const VALE3_ROW = "baseline: VALE 1->1 three threads (pkt-gen tx, switch, pkt-gen rx)";
+
 /** The rows issue 19's rate targets are ratios of VALE 1->1 one thread for (same frame size). */
 const OF_VALE_ROWS = ["vif guest->guest 1q", "vif guest->guest 1q passthrough"];
 /** Each ping row and the four-hop floor of the wait primitive its guests sleep in. */
@@ -179,7 +199,8 @@ const PING_FLOORS: Readonly<Record<string, string>> = {
 
 /**
  * Writes each target's ratio beside its row, from baselines measured in the same run:
- * `ofVale` (the row's Mpps over VALE 1->1 one thread's at its frame size) and `ofFloor`
+ * `ofVale` (the row's Mpps over VALE 1->1 one thread's at its frame size), `ofVale3` (over
+ * VALE 1->1 in three threads, the vif's own layout) and `ofFloor`
  * (a ping row's p50 over the four-hop wake-up floor of its guests' wait primitive).
  */
 export function addTargetRatios(rows: BenchRow[]): void {
@@ -189,6 +210,8 @@ export function addTargetRatios(rows: BenchRow[]): void {
     if (OF_VALE_ROWS.includes(r.name)) {
       const vale = byName("baseline: VALE 1->1 one thread", r.frameBytes);
       if (vale !== undefined && vale.mpps > 0) r.ofVale = Math.round((r.mpps / vale.mpps) * 100) / 100;
+      const vale3 = byName(VALE3_ROW, r.frameBytes);
+      if (vale3 !== undefined && vale3.mpps > 0) r.ofVale3 = Math.round((r.mpps / vale3.mpps) * 100) / 100;
     }
     const floorName = PING_FLOORS[r.name];
     const floor = floorName === undefined ? undefined : byName(floorName);

@@ -6,6 +6,7 @@ import {
   addTargetRatios,
   measurePing,
   measureVif,
+  VALE3_ROW,
   vifRow,
   WARM_FRAMES,
   WARM_MAX_MS,
@@ -143,12 +144,17 @@ test("bench vif: each target's ratio is written beside its row, from the same ru
     row("vif ping RTT guest->guest loop=block", 98, 0, { p50us: 150 }),
     row("baseline: four-hop wake-up (Atomics.wait)", 0, 0, { p50us: 100 }),
     row("baseline: four-hop wake-up (waitAsync)", 0, 0, { p50us: 120 }),
+    row(VALE3_ROW, 64, 5),
   ];
   addTargetRatios(rows);
   assert.equal(rows[0].ofVale, 0.3);
   assert.equal(rows[1].ofVale, 0.8);
   assert.equal(rows[2].ofVale, undefined, "a row with no target has no ratio");
   assert.equal(rows[4].ofVale, 0.25, "each size against its own baseline");
+  assert.equal(rows[0].ofVale3, 0.6, "the staged row against VALE in three threads");
+  assert.equal(rows[1].ofVale3, 1.6);
+  assert.equal(rows[4].ofVale3, undefined, "no three-thread baseline at 1500 B in this table");
+  assert.equal(rows[2].ofVale3, undefined);
   assert.equal(rows[6].ofFloor, 0.75, "notify guests against the waitAsync floor");
   assert.equal(rows[7].ofFloor, 1.5, "blocking guests against the Atomics.wait floor");
 });
