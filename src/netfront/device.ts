@@ -306,12 +306,19 @@ export class NetfrontDevice implements FrontDevice, NetDevice {
    * Lends a TX pool buffer to build a frame of at most `maxLen` bytes (one page) in place:
    * returns its byte offset in `txMem`, or -1 when there is none to lend (not connected, ring
    * or pool full: `onWritable` follows; `maxLen` above a page). The buffer comes from the
-   * queue the last commit went to; it is a staged page when the pools are staged. Until
-   * `txCommit` or `txAbort`, asking again returns the same buffer. Fill and commit it before
-   * returning to the event loop: a disconnect takes the buffer back.
+   * queue the last commit went to (a small buffer for a `maxLen` up to TX_SMALL_BUF, else a
+   * page); it is staged when the pools are staged. Until `txCommit` or `txAbort`, asking
+   * again returns the same buffer, or a page holding what it held when `maxLen` outgrew it
+   * (-1, the lend ended, when there is none). Fill and commit it before returning to the
+   * event loop: a disconnect takes the buffer back.
    */
   txBuffer(maxLen: number): number {
-    if (this.#lent !== null) return this.#lent.lentAt;
+    if (this.#lent !== null) {
+      // The same buffer, or a page when `maxLen` outgrew a small one (tx.ts lend).
+      const again = this.#lent.lend(maxLen);
+      if (again < 0) this.#lent = null;
+      return again;
+    }
     const n = this.#nQueues;
     if (!this.#carrier || n === 0) {
       this.#wantCarrier = true;

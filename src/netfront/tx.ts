@@ -5,6 +5,12 @@
  * NETTXF_more_data (only with feature-sg). The first slot's size is the whole frame, as
  * netif.h requires; a GSO frame carries one GSO extra right after its first slot.
  *
+ * Frames of up to TX_SMALL_BUF bytes go in small buffers, SMALL_PER_PAGE to a granted page
+ * (a request names the page's gref and the buffer's offset in it, as Linux's netfront sends
+ * from page fragments): a run of small frames then touches a sixteenth of the pages, and
+ * each page a backend or sender touches costs a TLB entry on both sides. Larger frames, and
+ * small ones while the small buffers are all in flight, take a page each.
+ *
  * A slot's id is its buffer's index: responses may come back in any order, and each must
  * name a buffer in flight, once (Linux's "Response has incorrect id" and "Response for
  * inactive request"); anything else is fatal and the queue stops touching the ring.
@@ -50,6 +56,9 @@ const ETH_HLEN = 14;
 /** Slots of the largest frame: 64 KiB over pages, plus its GSO extra. */
 export const TX_MAX_SLOTS = Math.ceil(XEN_NETIF_MAX_TX_SIZE / PAGE_SIZE) + 1;
 const CSUM_FLAGS = NETTXF_csum_blank | NETTXF_data_validated;
+/** Bytes of a small TX buffer: an ACK, an ARP, a minimum-size frame fit. */
+export const TX_SMALL_BUF = 256;
+const SMALL_PER_PAGE = PAGE_SIZE / TX_SMALL_BUF;
 
 export interface TxPlace {
   readonly dom: Domain;
@@ -74,13 +83,22 @@ export class FrontTx {
   readonly #cFull: number;
   readonly #cUnanswered: number;
   readonly #fatal: (reason: string) => void;
+  /** The pool's pages (the page buffers', then the small buffers') and their grants. */
   readonly #pages: number[];
-  #ref: Int32Array;
+  #pageRefs: Int32Array;
+  /** Per buffer: its page's grant, its byte offset in domain memory and in its page. */
+  readonly #ref: Int32Array;
   readonly #off: Int32Array;
+  readonly #pgOff: Int32Array;
+  /** Buffers [0, #nPage) are pages, the rest TX_SMALL_BUF each. */
+  readonly #nPage: number;
   /** 1 while the buffer's slot is in flight. */
   readonly #busy: Uint8Array;
+  /** Free page buffers, and free small ones. */
   readonly #free: Int32Array;
   #nFree: number;
+  readonly #freeS: Int32Array;
+  #nFreeS: number;
   /** Free buffers below which `transmit` reaps completions first. */
   readonly #lowWater: number;
   readonly #rsp;
@@ -121,45 +139,89 @@ export class FrontTx {
     this.#cFull = c.slot("tx_ring_full");
     this.#cUnanswered = c.slot("tx_unanswered");
     this.#fatal = fatal;
-    const pages = allocPoolPages(p.dom, Math.min(buffers, p.ring.nrEnts), "TX");
-    const n = pages.length;
+    const big = allocPoolPages(p.dom, Math.min(buffers, p.ring.nrEnts), "TX");
+    const nPage = big.length;
+    let small: number[];
+    try {
+      small = allocPoolPages(p.dom, Math.ceil(nPage / SMALL_PER_PAGE), "TX small-buffer");
+    } catch (e) {
+      for (const pg of big) p.dom.pages.free(pg);
+      throw e;
+    }
+    const pages = big.concat(small);
+    const n = nPage + small.length * SMALL_PER_PAGE;
     this.#pages = pages;
+    this.#nPage = nPage;
     if (p.bounce) zeroPages(p.dom.memory.mem, pages);
+    this.#pageRefs = new Int32Array(pages.length);
     this.#ref = new Int32Array(n);
     this.#off = new Int32Array(n);
+    this.#pgOff = new Int32Array(n);
     this.#busy = new Uint8Array(n);
     this.#ctl = new Uint8Array(n);
-    this.#free = new Int32Array(n);
-    for (let i = 0; i < n; i++) {
-      const ref = p.dom.grants.grantAccess(p.backDomid, pages[i], true);
+    this.#free = new Int32Array(nPage);
+    this.#freeS = new Int32Array(n - nPage);
+    for (let j = 0; j < pages.length; j++) {
+      const ref = p.dom.grants.grantAccess(p.backDomid, pages[j], true);
       if (ref < 0) {
-        for (let j = i; j < n; j++) p.dom.pages.free(pages[j]);
-        this.#ref = this.#ref.subarray(0, i);
+        for (let k = j; k < pages.length; k++) p.dom.pages.free(pages[k]);
+        this.#pageRefs = this.#pageRefs.subarray(0, j);
         this.close();
         throw new RangeError(`Domain ${p.dom.domid} has no free grant entry for its TX pool`);
       }
-      this.#ref[i] = ref;
-      this.#off[i] = pages[i] * PAGE_SIZE;
-      this.#free[i] = n - 1 - i;
+      this.#pageRefs[j] = ref;
     }
-    this.#nFree = n;
-    this.#lowWater = n >>> 2;
+    for (let i = 0; i < n; i++) {
+      // Small buffer s lives at slot s % SMALL_PER_PAGE of small page s / SMALL_PER_PAGE.
+      const s = i - nPage;
+      const j = s < 0 ? i : nPage + Math.floor(s / SMALL_PER_PAGE);
+      const inPage = s < 0 ? 0 : (s % SMALL_PER_PAGE) * TX_SMALL_BUF;
+      this.#ref[i] = this.#pageRefs[j];
+      this.#pgOff[i] = inPage;
+      this.#off[i] = pages[j] * PAGE_SIZE + inPage;
+    }
+    for (let i = 0; i < nPage; i++) this.#free[i] = nPage - 1 - i;
+    for (let s = 0; s < n - nPage; s++) this.#freeS[s] = n - 1 - s;
+    this.#nFree = nPage;
+    this.#nFreeS = n - nPage;
+    this.#lowWater = nPage >>> 2;
     this.#rsp = privateMem(p.ring.nrEnts * NETIF_TX_ENTRY_SIZE);
     this.#flushFn = () => this.flush();
   }
 
-  /** The pool's grants (read-only to the backend), for staging (ctrl.ts). */
+  /** The pool's grants (read-only to the backend), one per page, for staging (ctrl.ts). */
   get poolRefs(): Int32Array {
-    return this.#ref;
+    return this.#pageRefs;
   }
 
   get broken(): boolean {
     return this.#broken || this.#closed;
   }
 
-  /** Buffers not in flight. */
+  /** Buffers not in flight (pages and small ones). */
   get freeBuffers(): number {
-    return this.#nFree;
+    return this.#nFree + this.#nFreeS;
+  }
+
+  /** Takes a free buffer for a frame of `len` bytes: a small one when it fits and one is free. */
+  #take(len: number): number {
+    if (len <= TX_SMALL_BUF && this.#nFreeS > 0) return this.#freeS[--this.#nFreeS];
+    return this.#free[--this.#nFree];
+  }
+
+  /** Free buffers a frame of `len` bytes in `nData` slots may take. */
+  #freeFor(len: number, nData: number): number {
+    return nData === 1 && len <= TX_SMALL_BUF ? this.#nFree + this.#nFreeS : this.#nFree;
+  }
+
+  #giveBack(id: number): void {
+    if (id < this.#nPage) this.#free[this.#nFree++] = id;
+    else this.#freeS[this.#nFreeS++] = id;
+  }
+
+  /** Bytes buffer `id` holds. */
+  #capacity(id: number): number {
+    return id < this.#nPage ? PAGE_SIZE : TX_SMALL_BUF;
   }
 
   /**
@@ -191,19 +253,19 @@ export class FrontTx {
       this.#c[this.#cDropped]++;
       return true;
     }
-    if (!this.#room(nData + (gso ? 1 : 0), nData)) return false;
+    if (!this.#room(nData + (gso ? 1 : 0), nData, len)) return false;
     const ring = this.#ring;
     const mem = this.#dom.memory.mem;
     let done = 0;
     for (let k = 0; k < nData; k++) {
-      const id = this.#free[--this.#nFree];
-      this.#busy[id] = 1;
       const chunk = Math.min(len - done, PAGE_SIZE);
+      const id = this.#take(chunk);
+      this.#busy[id] = 1;
       this.#src.copyOut(frame, from + done, mem, this.#off[id], chunk);
       let fl = k + 1 < nData ? NETTXF_more_data : 0;
       if (k === 0) fl |= (flags & CSUM_FLAGS) | (gso ? NETTXF_extra_info : 0);
       const at = ring.beginRequest();
-      txReqWrite(ring.wmem, at, this.#ref[id], 0, fl, id, k === 0 ? len : chunk);
+      txReqWrite(ring.wmem, at, this.#ref[id], this.#pgOff[id], fl, id, k === 0 ? len : chunk);
       ring.endRequest();
       if (k === 0 && gso) {
         const x = ring.beginRequest();
@@ -227,16 +289,16 @@ export class FrontTx {
   }
 
   /**
-   * True when `need` ring requests and `nData` buffers are free, reaping first when short;
-   * false (wantWritable set, the TX event armed; counted in tx_ring_full unless the request
-   * before was refused too) when they are not.
+   * True when `need` ring requests and `nData` buffers for a frame of `len` bytes are free,
+   * reaping first when short; false (wantWritable set, the TX event armed; counted in
+   * tx_ring_full unless the request before was refused too) when they are not.
    */
-  #room(need: number, nData: number): boolean {
+  #room(need: number, nData: number, len: number): boolean {
     const ring = this.#ring;
     // Completions are taken here rather than from an event (xennet_start_xmit's gc): once a
     // quarter of the pool is left, reap what the backend answered meanwhile.
-    if (this.#nFree < this.#lowWater + nData) this.reap();
-    if (this.#freeRequests() >= need && this.#nFree >= nData) {
+    if (this.#freeFor(len, nData) < this.#lowWater + nData) this.reap();
+    if (this.#freeRequests() >= need && this.#freeFor(len, nData) >= nData) {
       this.#refusing = false;
       return true;
     }
@@ -246,7 +308,7 @@ export class FrontTx {
     for (let look = 0; ; look++) {
       this.reap();
       if (this.#broken) return false;
-      if (this.#freeRequests() >= need && this.#nFree >= nData) {
+      if (this.#freeRequests() >= need && this.#freeFor(len, nData) >= nData) {
         this.#refusing = false;
         return true;
       }
@@ -271,14 +333,29 @@ export class FrontTx {
    * in place (no copy): returns its byte offset in the domain's memory, or -1 when none can
    * be lent (ring or pool full: wantWritable is set and the writable call follows; the queue
    * broken or closed; `maxLen` above one page). One buffer is lent at a time: asking again
-   * before `commit` or `abort` returns the same one. The buffer is granted to the backend,
-   * which may read it at any time: only frame bytes belong in it.
+   * before `commit` or `abort` returns the same one, or, when `maxLen` outgrows that (a small
+   * buffer), a page holding what was written so far (-1, the lend ended, when no page is
+   * free or the queue broke). The buffer is granted to the backend, which may read it at any time:
+   * only frame bytes belong in it.
    */
   lend(maxLen: number): number {
-    if (this.#lent >= 0) return this.#off[this.#lent];
-    if (this.#broken || this.#closed || !(maxLen >= 0 && maxLen <= PAGE_SIZE)) return -1;
-    if (!this.#room(1, 1)) return -1;
-    const id = this.#free[--this.#nFree];
+    const ok = !this.#broken && !this.#closed && maxLen >= 0 && maxLen <= PAGE_SIZE;
+    const held = this.#lent;
+    if (held >= 0) {
+      if (ok && maxLen <= this.#capacity(held)) return this.#off[held];
+      if (!ok || this.#nFree === 0) {
+        this.abort();
+        return -1;
+      }
+      const id = this.#free[--this.#nFree];
+      const mem = this.#dom.memory.mem;
+      mem.u8.copyWithin(this.#off[id], this.#off[held], this.#off[held] + TX_SMALL_BUF);
+      this.#giveBack(held);
+      this.#lent = id;
+      return this.#off[id];
+    }
+    if (!ok || !this.#room(1, 1, maxLen)) return -1;
+    const id = this.#take(maxLen);
     this.#lent = id;
     return this.#off[id];
   }
@@ -298,8 +375,9 @@ export class FrontTx {
     const id = this.#lent;
     if (id < 0 || this.#broken || this.#closed) return false;
     this.#lent = -1;
-    if (!(len >= ETH_HLEN && len <= PAGE_SIZE)) {
-      this.#free[this.#nFree++] = id;
+    // A length past the lent buffer would name the bytes of the buffer after it.
+    if (!(len >= ETH_HLEN && len <= this.#capacity(id))) {
+      this.#giveBack(id);
       this.#c[this.#cDropped]++;
       return true;
     }
@@ -307,7 +385,7 @@ export class FrontTx {
     const ring = this.#ring;
     this.#busy[id] = 1;
     const at = ring.beginRequest();
-    txReqWrite(ring.wmem, at, this.#ref[id], 0, flags & CSUM_FLAGS, id, len);
+    txReqWrite(ring.wmem, at, this.#ref[id], this.#pgOff[id], flags & CSUM_FLAGS, id, len);
     ring.endRequest();
     this.#c[this.#cPackets]++;
     this.#c[this.#cBytes] += len;
@@ -320,7 +398,7 @@ export class FrontTx {
     const id = this.#lent;
     if (id < 0) return;
     this.#lent = -1;
-    if (!this.#closed) this.#free[this.#nFree++] = id;
+    if (!this.#closed) this.#giveBack(id);
   }
 
   #scheduleFlush(): void {
@@ -338,13 +416,13 @@ export class FrontTx {
   control(type: number, mac: number): boolean {
     if (this.#broken || this.#closed) return false;
     const ring = this.#ring;
-    if (this.#freeRequests() < 2 || this.#nFree < 1) this.reap();
-    if (this.#freeRequests() < 2 || this.#nFree < 1) return false;
-    const id = this.#free[--this.#nFree];
+    if (this.#freeRequests() < 2 || this.#freeFor(0, 1) < 1) this.reap();
+    if (this.#freeRequests() < 2 || this.#freeFor(0, 1) < 1) return false;
+    const id = this.#take(0);
     this.#busy[id] = 1;
     this.#ctl[id] = 1;
     const at = ring.beginRequest();
-    txReqWrite(ring.wmem, at, this.#ref[id], 0, NETTXF_extra_info, id, 0);
+    txReqWrite(ring.wmem, at, this.#ref[id], this.#pgOff[id], NETTXF_extra_info, id, 0);
     ring.endRequest();
     const x = ring.beginRequest();
     extraMcastWrite(ring.wmem, x, type, 0, mac);
@@ -382,7 +460,7 @@ export class FrontTx {
   writableAgain(): boolean {
     if (!this.wantWritable || this.#broken || this.#closed) return false;
     const slots = Math.min(TX_MAX_SLOTS, this.#ring.nrEnts);
-    const bufs = Math.min(TX_MAX_SLOTS - 1, this.#busy.length);
+    const bufs = Math.min(TX_MAX_SLOTS - 1, this.#nPage);
     if (this.#freeRequests() < slots || this.#nFree < bufs) return false;
     this.wantWritable = false;
     return true;
@@ -445,7 +523,7 @@ export class FrontTx {
         }
         this.#ctl[id] = 0;
         this.#busy[id] = 0;
-        this.#free[this.#nFree++] = id;
+        this.#giveBack(id);
       }
     }
   }
@@ -469,6 +547,6 @@ export class FrontTx {
     }
     this.#closed = true;
     this.#lent = -1;
-    return endPoolGrants(this.#dom, this.#ref, this.#pages);
+    return endPoolGrants(this.#dom, this.#pageRefs, this.#pages);
   }
 }

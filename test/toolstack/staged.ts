@@ -3,11 +3,17 @@
  * Connected: a test that takes Domain-0's counts as a baseline waits for that to finish,
  * else a late registration looks like a leak.
  */
+import { PAGE_SIZE } from "../../src/hv/memory.js";
+import { TX_SMALL_BUF } from "../../src/netfront/tx.js";
 import type { Host } from "../../src/toolstack/host.js";
 
-/** Staging grants a connected vif holds: its TX and RX pools, a ring's worth each per queue. */
+/**
+ * Staging grants a connected vif holds: per queue its TX and RX pools of a ring's worth of
+ * pages each, and the pages of as many small TX buffers (TX_SMALL_BUF bytes each).
+ */
 export function poolGrants(v: { queues: number; ringPageOrder: number }): number {
-  return v.queues * 2 * (256 << v.ringPageOrder);
+  const n = 256 << v.ringPageOrder;
+  return v.queues * (2 * n + Math.ceil(n / (PAGE_SIZE / TX_SMALL_BUF)));
 }
 
 /** Waits until every connected vif's pools are staged in Domain-0 (Host.resources). */

@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { parseHostConfig } from "../../src/toolstack/config.js";
 import { Host } from "../../src/toolstack/host.js";
+import { poolGrants } from "./staged.js";
 
 const YAML = `
 domains:
@@ -62,8 +63,9 @@ test("staging grants and steering in a running host: pings both ways, pools held
     const deadline3 = Date.now() + 20_000;
     for (;;) {
       const r = await host.resources();
-      // g1's two queues staged again (256 TX + 256 RX grants each) with the new backend.
-      if (r.stagedGrants === 1024) break;
+      // g1's two queues staged again with the new backend (each 256 TX pages, 16 pages of
+      // small TX buffers and 256 RX pages: staged.ts's poolGrants).
+      if (r.stagedGrants === poolGrants({ queues: 2, ringPageOrder: 0 })) break;
       if (Date.now() > deadline3) assert.fail(`after restart: ${JSON.stringify(r)}`);
       await new Promise((res) => setTimeout(res, 100));
     }
