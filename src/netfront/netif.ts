@@ -184,13 +184,16 @@ export class Netif implements NetDevice {
   }
 
   /**
-   * Zero-copy send, step 1: lends a TX buffer (a granted pool page; a staged one with
-   * `stagingGrants`) to build a frame of at most `maxLen` bytes in place, returning its byte
-   * offset in `txMem`; -1 when there is none (not connected, ring or pool full: wait for
-   * `onWritable`; `maxLen` above 4096). Write the frame at `txMem.u8[at..]`, then
-   * `txCommit` or `txAbort` before returning to the event loop (a disconnect takes the buffer
-   * back). Asking again before that returns the same buffer. The backend can read the
-   * buffer at any time: put only frame bytes in it. Nothing is allocated per call.
+   * Zero-copy send, step 1: lends a TX buffer (a granted pool page, or a 256-byte piece of
+   * one when `maxLen` is at most 256; staged with `stagingGrants`) to build a frame of at
+   * most `maxLen` bytes in place, returning its byte offset in `txMem`; -1 when there is
+   * none (not connected, ring or pool full: wait for `onWritable`; `maxLen` above 4096).
+   * Write the frame at `txMem.u8[at..]`, then `txCommit` or `txAbort` before returning to
+   * the event loop (a disconnect takes the buffer back). Asking again before that returns
+   * the same buffer, or, for a larger `maxLen` than it holds, a page with what was written
+   * (use the offset returned); a commit longer than the buffer lent is dropped and counted
+   * in tx_dropped. The backend can read the buffer at any time: put only frame bytes in
+   * it. Nothing is allocated per call.
    */
   txBuffer(maxLen: number): number {
     return this.#dev.txBuffer(maxLen);
