@@ -260,6 +260,16 @@ export class ValeSwitch {
     const lens = this.#fragLen;
     const sc = sp.counters.f64;
     const touched = this.#touched;
+    // A run of frames with one MAC pair is looked up once, as in #forwardPart; only a frame
+    // that learns starts a run (an NS_NO_LEARN frame leaves the table as it found it).
+    const learning = this.#lookup === learningLookup;
+    const table = this.table;
+    const dv = m.dv;
+    let runDstHi = -1;
+    let runDstLo = 0;
+    let runSrcHi = -1;
+    let runSrcLo = 0;
+    let runTo = NM_BDG_NOPORT;
     let done = 0;
     for (let i = from; i !== to; ) {
       // The sender's thread may rewrite its slots at any moment: each slot's two words are
@@ -293,11 +303,30 @@ export class ValeSwitch {
         continue;
       }
       const off = region.bufOff(bufs[0]);
-      if ((flags0 & NS_NO_LEARN) === 0) this.#learn(m, off + 6, src);
+      let dst: number;
+      if (learning) {
+        const dHi = dv.getUint16(off);
+        const dLo = dv.getUint32(off + 2);
+        const sHi = dv.getUint16(off + 6);
+        const sLo = dv.getUint32(off + 8);
+        if (dHi === runDstHi && dLo === runDstLo && sHi === runSrcHi && sLo === runSrcLo) dst = runTo;
+        else if ((flags0 & NS_NO_LEARN) !== 0) dst = lookupMac(table, dHi, dLo);
+        else {
+          learnMac(table, sHi, sLo, src);
+          dst = lookupMac(table, dHi, dLo);
+          runDstHi = dHi;
+          runDstLo = dLo;
+          runSrcHi = sHi;
+          runSrcLo = sLo;
+          runTo = dst;
+        }
+      } else {
+        if ((flags0 & NS_NO_LEARN) === 0) this.#learn(m, off + 6, src);
+        dst = this.#lookup(m, off, len0, src, this);
+      }
       sc[C_TX_PKTS]++;
       sc[C_TX_BYTES] += total;
       let asFrags: ValeFrags | null = null;
-      const dst = this.#lookup(m, off, len0, src, this);
       const tap = this.#tap;
       if (tap !== null) tap.frame(src, (asFrags = this.#slotsAsFrags(region, nfrags)), dst);
       if (dst === NM_BDG_BROADCAST) {
