@@ -8,7 +8,7 @@
 import { Worker } from "node:worker_threads";
 import { NetmapRegion } from "../src/netmap/mem.js";
 import { createPipe, pipeRegionSpec } from "../src/netmap/pipe.js";
-import { measureRemoteVale, type RemoteValeRates } from "./netmapd.js";
+import { remoteValeRow } from "./netmapd.js";
 import { type BenchOptions, type BenchRow, benchSession, gbpsOf, median } from "./result.js";
 import { measureRingPair, sleep } from "./ring-pair.js";
 import { measureVale } from "./vale.js";
@@ -92,20 +92,16 @@ export async function benchNetmap(opts: BenchOptions = {}): Promise<BenchRow[]> 
       });
     }
     for (const slots of [1024, 4096]) {
-      const remote: RemoteValeRates[] = [];
-      for (let i = 0; i < runs; i++)
-        remote.push(await measureRemoteVale(frameBytes, 256, warmupMs, measureMs, slots));
-      remote.sort((x, y) => x.delivered - y.delivered);
-      const mid = remote[remote.length >> 1];
+      const v = await remoteValeRow(frameBytes, 256, runs, warmupMs, measureMs, slots);
       add({
         name: `VALE 1 -> 1, pkt-gen workers + switch thread, ${slots}-slot rings`,
         frameBytes,
         batch: 256,
-        mpps: mid.delivered,
-        gbps: gbpsOf(mid.delivered, frameBytes),
-        xRing: Math.round((mid.delivered / base) * 100) / 100,
-        offeredMpps: Math.round(mid.offered * 100) / 100,
-        dropPct: mid.dropPct,
+        mpps: v.mpps,
+        gbps: gbpsOf(v.mpps, frameBytes),
+        xRing: Math.round((v.mpps / base) * 100) / 100,
+        offeredMpps: v.offeredMpps,
+        dropPct: v.dropPct,
       });
     }
   }

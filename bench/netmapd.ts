@@ -61,3 +61,23 @@ export async function measureRemoteVale(
     await d.close();
   }
 }
+
+/**
+ * measureRemoteVale `runs` times, as a bench row's figures: the run of median delivered
+ * rate, with what its sender offered and the share dropped at the receiver's full ring.
+ */
+export async function remoteValeRow(
+  frameBytes: number,
+  batch: number,
+  runs: number,
+  warmupMs: number,
+  measureMs: number,
+  slots: number,
+): Promise<{ mpps: number; offeredMpps: number; dropPct: number }> {
+  const remote: RemoteValeRates[] = [];
+  for (let i = 0; i < runs; i++)
+    remote.push(await measureRemoteVale(frameBytes, batch, warmupMs, measureMs, slots));
+  remote.sort((x, y) => x.delivered - y.delivered);
+  const mid = remote[remote.length >> 1];
+  return { mpps: mid.delivered, offeredMpps: Math.round(mid.offered * 100) / 100, dropPct: mid.dropPct };
+}

@@ -19,7 +19,7 @@ import { sampleDelta } from "../src/hv/thread-probe.js";
 import { parseHostConfig } from "../src/toolstack/config.js";
 import type { HostConfig } from "../src/toolstack/config-types.js";
 import { Host } from "../src/toolstack/host.js";
-import { measureRemoteVale, type RemoteValeRates } from "./netmapd.js";
+import { remoteValeRow } from "./netmapd.js";
 import {
   type BenchOptions,
   type BenchRow,
@@ -150,20 +150,8 @@ export async function benchVif(opts: BenchOptions = {}): Promise<BenchRow[]> {
     });
     // The same switch in the vif's own layout: pkt-gen's tx and rx in worker threads and the
     // switch in a third (`pvnet netmapd`), with the passthrough rows' 4096-slot rings.
-    const remote: RemoteValeRates[] = [];
-    for (let i = 0; i < runs; i++)
-      remote.push(await measureRemoteVale(frameBytes, 32, warmupMs, measureMs, BENCH_PT_SLOTS));
-    remote.sort((x, y) => x.delivered - y.delivered);
-    const mid = remote[remote.length >> 1];
-    add({
-      name: VALE3_ROW,
-      frameBytes,
-      batch: 32,
-      mpps: mid.delivered,
-      gbps: gbpsOf(mid.delivered, frameBytes),
-      offeredMpps: Math.round(mid.offered * 100) / 100,
-      dropPct: mid.dropPct,
-    });
+    const v3 = await remoteValeRow(frameBytes, 32, runs, warmupMs, measureMs, BENCH_PT_SLOTS);
+    add({ name: VALE3_ROW, frameBytes, batch: 32, gbps: gbpsOf(v3.mpps, frameBytes), ...v3 });
   }
   const pings = opts.quick ? 200 : 2000;
   add(await measurePing(pings));

@@ -134,6 +134,8 @@ export class ValeSwitch {
   readonly #bCount = new Uint16Array(NM_BDG_MAXPORTS);
   /** Destination ports of the batch, in the order first seen. */
   readonly #bPorts = new Int32Array(NM_BDG_MAXPORTS);
+  /** The learning lookup of the batch being forwarded (reset per batch). */
+  readonly #run = new RunLookup();
   readonly #bTaken = new Uint8Array(VALE_FRAGS_BATCH);
   /** Destinations that take the batch frame by frame, and how far each has got. */
   readonly #bSlow = new Int32Array(NM_BDG_MAXPORTS);
@@ -260,16 +262,11 @@ export class ValeSwitch {
     const lens = this.#fragLen;
     const sc = sp.counters.f64;
     const touched = this.#touched;
-    // A run of frames with one MAC pair is looked up once, as in #forwardPart; only a frame
-    // that learns starts a run (an NS_NO_LEARN frame leaves the table as it found it).
     const learning = this.#lookup === learningLookup;
+    const run = this.#run;
     const table = this.table;
     const dv = m.dv;
-    let runDstHi = -1;
-    let runDstLo = 0;
-    let runSrcHi = -1;
-    let runSrcLo = 0;
-    let runTo = NM_BDG_NOPORT;
+    run.reset();
     let done = 0;
     for (let i = from; i !== to; ) {
       // The sender's thread may rewrite its slots at any moment: each slot's two words are
@@ -304,23 +301,8 @@ export class ValeSwitch {
       }
       const off = region.bufOff(bufs[0]);
       let dst: number;
-      if (learning) {
-        const dHi = dv.getUint16(off);
-        const dLo = dv.getUint32(off + 2);
-        const sHi = dv.getUint16(off + 6);
-        const sLo = dv.getUint32(off + 8);
-        if (dHi === runDstHi && dLo === runDstLo && sHi === runSrcHi && sLo === runSrcLo) dst = runTo;
-        else if ((flags0 & NS_NO_LEARN) !== 0) dst = lookupMac(table, dHi, dLo);
-        else {
-          learnMac(table, sHi, sLo, src);
-          dst = lookupMac(table, dHi, dLo);
-          runDstHi = dHi;
-          runDstLo = dLo;
-          runSrcHi = sHi;
-          runSrcLo = sLo;
-          runTo = dst;
-        }
-      } else {
+      if (learning) dst = run.dst(table, dv, off, src, (flags0 & NS_NO_LEARN) !== 0);
+      else {
         if ((flags0 & NS_NO_LEARN) === 0) this.#learn(m, off + 6, src);
         dst = this.#lookup(m, off, len0, src, this);
       }
@@ -414,16 +396,9 @@ export class ValeSwitch {
     let nPorts = 0;
     let txPkts = 0;
     let txBytes = 0;
-    // With the learning lookup, a frame with the MACs of the frame before it goes where that
-    // one went: learning its source again rewrites the same bucket with the same port, and
-    // nothing else touches the table in between (VALE looks up once per run of such frames).
     const learning = this.#lookup === learningLookup;
-    const table = this.table;
-    let runDstHi = -1;
-    let runDstLo = 0;
-    let runSrcHi = -1;
-    let runSrcLo = 0;
-    let runTo = NM_BDG_NOPORT;
+    const run = this.#run;
+    run.reset();
     // The per-port lists outlive the call: a throw below (a bug in a tap or a port) must not
     // leave a count behind, or later batches would write past that port's list into its
     // neighbours'.
@@ -440,24 +415,9 @@ export class ValeSwitch {
         txPkts++;
         txBytes += total;
         let dst: number;
-        if (learning) {
-          // checkedTotal: the first fragment holds the Ethernet header.
-          const dv = m.dv;
-          const dHi = dv.getUint16(off);
-          const dLo = dv.getUint32(off + 2);
-          const sHi = dv.getUint16(off + 6);
-          const sLo = dv.getUint32(off + 8);
-          if (dHi === runDstHi && dLo === runDstLo && sHi === runSrcHi && sLo === runSrcLo) dst = runTo;
-          else {
-            learnMac(table, sHi, sLo, src);
-            dst = lookupMac(table, dHi, dLo);
-            runDstHi = dHi;
-            runDstLo = dLo;
-            runSrcHi = sHi;
-            runSrcLo = sLo;
-            runTo = dst;
-          }
-        } else {
+        // checkedTotal: the first fragment holds the Ethernet header.
+        if (learning) dst = run.dst(this.table, m.dv, off, src, false);
+        else {
           this.#learn(m, off + 6, src);
           dst = this.#lookup(m, off, f.len[0], src, this);
         }
@@ -714,6 +674,44 @@ function checkedTotal(f: ValeFrags): number {
 export function learningLookup(m: Mem, off: number, _len: number, _src: number, sw: ValeSwitch): number {
   const dv = m.dv;
   return lookupMac(sw.table, dv.getUint16(off), dv.getUint32(off + 2));
+}
+
+/**
+ * The learning lookup over a batch from one port, once per run of frames with one MAC pair:
+ * a frame with the MACs of the learning frame before it goes where that one went (learning
+ * its source again rewrites the same bucket with the same port, and nothing else touches
+ * the table in between; VALE's batch looks destinations up the same way). Only a frame
+ * that learns starts a run: an NS_NO_LEARN frame leaves the table as it found it.
+ */
+class RunLookup {
+  #dHi = -1;
+  #dLo = 0;
+  #sHi = -1;
+  #sLo = 0;
+  #to = NM_BDG_NOPORT;
+
+  reset(): void {
+    this.#dHi = -1;
+    this.#sHi = -1;
+  }
+
+  /** Where the frame whose Ethernet header is at `off` goes, learning its source on `src` unless `noLearn`. */
+  dst(table: LearnTable, dv: DataView, off: number, src: number, noLearn: boolean): number {
+    const dHi = dv.getUint16(off);
+    const dLo = dv.getUint32(off + 2);
+    const sHi = dv.getUint16(off + 6);
+    const sLo = dv.getUint32(off + 8);
+    if (dHi === this.#dHi && dLo === this.#dLo && sHi === this.#sHi && sLo === this.#sLo) return this.#to;
+    if (noLearn) return lookupMac(table, dHi, dLo);
+    learnMac(table, sHi, sLo, src);
+    const to = lookupMac(table, dHi, dLo);
+    this.#dHi = dHi;
+    this.#dLo = dLo;
+    this.#sHi = sHi;
+    this.#sLo = sLo;
+    this.#to = to;
+    return to;
+  }
 }
 
 /** Learns source MAC `hi16`:`lo32` on `port`; group (multicast/broadcast) sources never. */

@@ -46,6 +46,27 @@ function makeSwitch(nPorts: number, slots = 64) {
   return { sw, ports, opened };
 }
 
+/**
+ * MACs for the run-lookup properties: two unicast MACs sharing a learning bucket (learning
+ * one evicts the other), two more unicast, broadcast and a multicast (a group source).
+ */
+function runMacs(): number[][] {
+  const hiOf = (m: number[]) => (m[0] << 8) | m[1];
+  const loOf = (m: number[]) => ((m[2] << 24) | (m[3] << 16) | (m[4] << 8) | m[5]) >>> 0;
+  const base = [2, 0, 0, 0, 0, 1];
+  const want = LearnTable.bucket(hiOf(base), loOf(base));
+  let twin: number[] = [];
+  for (let lo = 2; lo < 64 * LEARN_BUCKETS; lo++) {
+    const m = [2, 0, (lo >>> 24) & 0xff, (lo >>> 16) & 0xff, (lo >>> 8) & 0xff, lo & 0xff];
+    if (LearnTable.bucket(hiOf(m), loOf(m)) === want) {
+      twin = m;
+      break;
+    }
+  }
+  assert.equal(twin.length, 6);
+  return [base, twin, MAC.A, MAC.B, BCAST, [1, 0, 0x5e, 0, 0, 1]];
+}
+
 /** Sends frames dst <- src with a one-byte tag in the payload; returns how many went. */
 function send(
   p: NetmapPort,
@@ -317,21 +338,7 @@ function batchPort(sw: ValeSwitch, name: string, got: number[]): number {
 }
 
 test("forwardBatch: runs of frames with one MAC pair go where frame-by-frame learning sends them (bucket collisions, floods, group sources)", () => {
-  // Two unicast MACs sharing a learning bucket, so learning one evicts the other.
-  const hiOf = (m: number[]) => (m[0] << 8) | m[1];
-  const loOf = (m: number[]) => ((m[2] << 24) | (m[3] << 16) | (m[4] << 8) | m[5]) >>> 0;
-  const base = [2, 0, 0, 0, 0, 1];
-  const want = LearnTable.bucket(hiOf(base), loOf(base));
-  let twin: number[] = [];
-  for (let lo = 2; lo < 64 * LEARN_BUCKETS; lo++) {
-    const m = [2, 0, (lo >>> 24) & 0xff, (lo >>> 16) & 0xff, (lo >>> 8) & 0xff, lo & 0xff];
-    if (LearnTable.bucket(hiOf(m), loOf(m)) === want) {
-      twin = m;
-      break;
-    }
-  }
-  assert.equal(twin.length, 6);
-  const macs = [base, twin, MAC.A, MAC.B, BCAST, [1, 0, 0x5e, 0, 0, 1]];
+  const macs = runMacs();
   const frameArb = fc.record({
     src: fc.integer({ min: 0, max: 3 }),
     dMac: fc.integer({ min: 0, max: macs.length - 1 }),
@@ -385,20 +392,7 @@ test("forwardBatch: runs of frames with one MAC pair go where frame-by-frame lea
 });
 
 test("forward (ring ports): runs of frames with one MAC pair go where frame-by-frame learning sends them (bucket collisions, NS_NO_LEARN, floods)", () => {
-  const hiOf = (m: number[]) => (m[0] << 8) | m[1];
-  const loOf = (m: number[]) => ((m[2] << 24) | (m[3] << 16) | (m[4] << 8) | m[5]) >>> 0;
-  const base = [2, 0, 0, 0, 0, 1];
-  const want = LearnTable.bucket(hiOf(base), loOf(base));
-  let twin: number[] = [];
-  for (let lo = 2; lo < 64 * LEARN_BUCKETS; lo++) {
-    const m = [2, 0, (lo >>> 24) & 0xff, (lo >>> 16) & 0xff, (lo >>> 8) & 0xff, lo & 0xff];
-    if (LearnTable.bucket(hiOf(m), loOf(m)) === want) {
-      twin = m;
-      break;
-    }
-  }
-  assert.equal(twin.length, 6);
-  const macs = [base, twin, MAC.A, MAC.B, BCAST, [1, 0, 0x5e, 0, 0, 1]];
+  const macs = runMacs();
   const frameArb = fc.record({
     src: fc.integer({ min: 0, max: 3 }),
     dMac: fc.integer({ min: 0, max: macs.length - 1 }),
@@ -439,7 +433,9 @@ test("forward (ring ports): runs of frames with one MAC pair go where frame-by-f
             .map((f) => ({ dst: f.dst, src: f.smac, tag: f.tag, flags: f.flags }));
           [runs, model].forEach((s, k) => {
             assert.equal(send(s.opened[frames[i].src], part), part.length);
-            s.opened.forEach((p, q) => got[k][q].push(...recv(p)));
+            s.opened.forEach((p, q) => {
+              got[k][q].push(...recv(p));
+            });
           });
           i = j;
         }
