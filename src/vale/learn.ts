@@ -11,6 +11,12 @@ export class LearnTable {
   readonly #lo = new Uint32Array(LEARN_BUCKETS);
   readonly #hi = new Int32Array(LEARN_BUCKETS).fill(-1);
   readonly #port = new Int32Array(LEARN_BUCKETS);
+  #changes = 0;
+
+  /** Bumped whenever a bucket changes: a lookup cached at another count may be stale. */
+  get changes(): number {
+    return this.#changes;
+  }
 
   static bucket(hi16: number, lo32: number): number {
     // Mix the bytes that vary most (the low ones) with the OUI half.
@@ -20,9 +26,11 @@ export class LearnTable {
 
   learn(hi16: number, lo32: number, port: number): void {
     const b = LearnTable.bucket(hi16, lo32);
+    if (this.#hi[b] === hi16 && this.#lo[b] === lo32 && this.#port[b] === port) return;
     this.#lo[b] = lo32;
     this.#hi[b] = hi16;
     this.#port[b] = port;
+    this.#changes++;
   }
 
   lookup(hi16: number, lo32: number): number {
@@ -33,5 +41,6 @@ export class LearnTable {
   /** Forgets every address learnt on `port` (the port left the switch). */
   forgetPort(port: number): void {
     for (let b = 0; b < LEARN_BUCKETS; b++) if (this.#hi[b] >= 0 && this.#port[b] === port) this.#hi[b] = -1;
+    this.#changes++;
   }
 }

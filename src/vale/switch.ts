@@ -678,21 +678,24 @@ export function learningLookup(m: Mem, off: number, _len: number, _src: number, 
 
 /**
  * The learning lookup over a batch from one port, once per run of frames with one MAC pair:
- * a frame with the MACs of the learning frame before it goes where that one went (learning
- * its source again rewrites the same bucket with the same port, and nothing else touches
- * the table in between; VALE's batch looks destinations up the same way). Only a frame
- * that learns starts a run: an NS_NO_LEARN frame leaves the table as it found it.
+ * a frame with the MACs and source port of the learning frame before it goes where that one
+ * went, as long as the table has not changed since (learning its source again would rewrite
+ * the same bucket with the same port; VALE's batch looks destinations up the same way). The
+ * table's change count catches a learn in between, such as a port's rxIrq forwarding from
+ * another port in the middle of the batch. Only a frame that learns starts a run: an
+ * NS_NO_LEARN frame leaves the table as it found it.
  */
 class RunLookup {
   #dHi = -1;
   #dLo = 0;
   #sHi = -1;
   #sLo = 0;
+  #src = -1;
+  #changes = -1;
   #to = NM_BDG_NOPORT;
 
   reset(): void {
-    this.#dHi = -1;
-    this.#sHi = -1;
+    this.#src = -1;
   }
 
   /** Where the frame whose Ethernet header is at `off` goes, learning its source on `src` unless `noLearn`. */
@@ -701,7 +704,15 @@ class RunLookup {
     const dLo = dv.getUint32(off + 2);
     const sHi = dv.getUint16(off + 6);
     const sLo = dv.getUint32(off + 8);
-    if (dHi === this.#dHi && dLo === this.#dLo && sHi === this.#sHi && sLo === this.#sLo) return this.#to;
+    if (
+      src === this.#src &&
+      table.changes === this.#changes &&
+      dHi === this.#dHi &&
+      dLo === this.#dLo &&
+      sHi === this.#sHi &&
+      sLo === this.#sLo
+    )
+      return this.#to;
     if (noLearn) return lookupMac(table, dHi, dLo);
     learnMac(table, sHi, sLo, src);
     const to = lookupMac(table, dHi, dLo);
@@ -709,6 +720,8 @@ class RunLookup {
     this.#dLo = dLo;
     this.#sHi = sHi;
     this.#sLo = sLo;
+    this.#src = src;
+    this.#changes = table.changes;
     this.#to = to;
     return to;
   }

@@ -24,6 +24,7 @@ import { LEARN_BUCKETS, LearnTable } from "../../src/vale/learn.js";
 import { ValePort } from "../../src/vale/port.js";
 import {
   learningLookup,
+  NM_BDG_BATCH_MAX,
   NM_BDG_NOPORT,
   portCounters,
   type ValeAttachment,
@@ -444,4 +445,30 @@ test("forward (ring ports): runs of frames with one MAC pair go where frame-by-f
     ),
     { numRuns: 200 },
   );
+});
+
+test("a run's lookup holds when a port's rxIrq forwards from another port mid-batch (the nested learn moves the run's source)", () => {
+  const { ports, opened } = makeSwitch(3, 2048);
+  const [p0, p1, p2] = opened;
+  // B lives on p1.
+  assert.equal(send(p1, [{ dst: BCAST, src: MAC.B, tag: 0 }]), 1);
+  recv(p0);
+  recv(p2);
+  // The first kick of p0's batch (after NM_BDG_BATCH_MAX frames) reaches p1, whose user
+  // answers at once from p2 with A as its source: A moves to p2, inside p0's forward.
+  let nested = false;
+  ports[1].onRx = () => {
+    if (nested) return;
+    nested = true;
+    assert.equal(send(p2, [{ dst: MAC.B, src: MAC.A, tag: 1 }]), 1);
+  };
+  const n = NM_BDG_BATCH_MAX + 6;
+  const frames = Array.from({ length: n }, (_, i) => ({ dst: MAC.B, src: MAC.A, tag: i & 0xff }));
+  assert.equal(send(p0, frames), n);
+  assert.ok(nested, "p1's user answered mid-batch");
+  assert.equal(recv(p1).length, n + 1);
+  // p0's frames after the nested one learnt A on p0 again, as frame-by-frame learning does.
+  assert.equal(send(p1, [{ dst: MAC.A, src: MAC.B, tag: 9 }]), 1);
+  assert.deepEqual(recv(p0), [9], "A is p0's again");
+  assert.deepEqual(recv(p2), []);
 });
